@@ -1,0 +1,263 @@
+"""The ``promptism`` command: one entry point, one subcommand per job.
+
+Each subcommand imports what it needs when it runs, so ``promptism world ...`` starts without
+loading torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from . import __version__
+from .errors import PromptismError
+
+
+
+def set_threads(n: int | None) -> None:
+    """Cap the threads numerical libraries use (other processes share this machine)."""
+    if n is None:
+        n_env = os.environ.get("PROMPTISM_THREADS")
+        n = int(n_env) if n_env else None
+    if n is None:
+        return
+    if n < 1:
+        raise PromptismError(f"--threads must be at least 1, got {n}")
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[var] = str(n)
+    os.environ["PROMPTISM_THREADS"] = str(n)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(n)
+
+
+# --------------------------------------------------------------------------------------------
+# world
+# --------------------------------------------------------------------------------------------
+def cmd_world_show(args: argparse.Namespace) -> int:
+    import numpy as np
+    from PIL.PngImagePlugin import PngInfo
+
+    from .world import layout, parse, render
+
+    constraints = parse(args.prompt)
+    if args.style:
+        from dataclasses import replace
+
+        constraints = replace(constraints, style=args.style,
+                              background="black" if args.style == "neon" else constraints.background)
+    scene = layout(constraints, np.random.default_rng(args.seed))
+    img = render(scene, args.size)
+    info = PngInfo()
+    info.add_text("Software", f"promptism {__version__}")
+    info.add_text("promptism:operation", "world show (ground-truth render)")
+    info.add_text("promptism:prompt", args.prompt)
+    info.add_text("promptism:seed", str(args.seed))
+    info.add_text("promptism:scene", json.dumps(scene.to_dict()))
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    img.save(out, pnginfo=info)
+    objs = ", ".join(f"{o.size} {o.color} {o.shape} at ({o.x:.2f}, {o.y:.2f})" for o in scene.objects)
+    print(f"wrote {out} ({args.size}x{args.size}, {scene.style} on {scene.background}): {objs}")
+    return 0
+
+
+def cmd_world_parse(args: argparse.Namespace) -> int:
+    from .world import parse
+
+    print(json.dumps(parse(args.prompt).to_dict(), indent=1))
+    return 0
+
+
+def cmd_world_vocab(args: argparse.Namespace) -> int:
+    from .world import captions, vocab
+
+    print("shapes:      " + ", ".join(f"{s} ({'/'.join(w)})" for s, w in vocab.SHAPE_SYNONYMS.items()))
+    print("colours:     " + ", ".join(vocab.COLORS))
+    print("sizes:       " + ", ".join(f"{w}={s}" for w, s in vocab.SIZE_WORDS.items()))
+    print("counts:      a/an, one, two, three, four (or 1-4)")
+    print("positions:   " + ", ".join(vocab.POSITIONS) + "  (e.g. 'in the top left corner', 'on the left')")
+    print("relations:   " + "; ".join(f"{r}: {', '.join(p)}" for r, p in captions.RELATION_PHRASES.items()))
+    print("backgrounds: " + ", ".join(vocab.BACKGROUNDS) + "  (e.g. 'on a gray background', 'under a blue sky')")
+    print("styles:      " + "; ".join(f"{s}: {', '.join(p)}" for s, p in captions.STYLE_PHRASES.items()))
+    print("held out:    " + ", ".join(sorted(f"{c} {s}" for c, s in vocab.HELD_OUT_PAIRS)) + "  (never in training data)")
+    return 0
+
+
+def cmd_world_make(args: argparse.Namespace) -> int:
+    from .world.shards import make_dataset
+
+    m = make_dataset(args.out, args.n, size=args.size, seed=args.seed, val_fraction=args.val_fraction,
+                     shard_size=args.shard_size, workers=args.workers, progress=not args.quiet)
+    parts = ", ".join(f"{s}: {v['n']} in {len(v['shards'])} shards" for s, v in m["splits"].items())
+    print(f"dataset ready in {args.out} ({parts})")
+    return 0
+
+
+# --------------------------------------------------------------------------------------------
+# eval
+# --------------------------------------------------------------------------------------------
+def _splits(arg: str) -> tuple[str, ...]:
+    from .world.suite import SPLITS
+
+    return SPLITS if arg == "all" else (arg,)
+
+
+def cmd_eval_prompts(args: argparse.Namespace) -> int:
+    from .world.suite import all_prompts
+
+    lines = [json.dumps(p.to_dict()) for p in all_prompts(_splits(args.split))]
+    if args.out:
+        Path(args.out).write_text("\n".join(lines) + "\n")
+        print(f"wrote {len(lines)} prompts to {args.out}")
+    else:
+        print("\n".join(lines))
+    return 0
+
+
+def cmd_eval_truth(args: argparse.Namespace) -> int:
+    from .world.suite import write_truth
+
+    n = write_truth(args.out, size=args.size, style=args.style, splits=_splits(args.split), limit=args.limit,
+                    progress=not args.quiet)
+    print(f"wrote {n} ground-truth pictures under {args.out}")
+    return 0
+
+
+def cmd_eval_suite(args: argparse.Namespace) -> int:
+    from .world.suite import evaluate_dir, table_text, write_reports
+
+    result = evaluate_dir(args.images, splits=_splits(args.split), limit=args.limit,
+                          allow_missing=args.allow_missing, progress=not args.quiet)
+    print(table_text(result))
+    out = Path(args.out) if args.out else Path(args.images) / "report"
+    paths = write_reports(result, out, meta={"images": str(args.images), "limit": args.limit or "none"})
+    print("reports: " + ", ".join(str(p) for p in paths.values()))
+    if result.problems:
+        print(f"{len(result.problems)} picture(s) were missing or unreadable and scored as incorrect", file=sys.stderr)
+    return 0
+
+
+def cmd_eval_judge(args: argparse.Namespace) -> int:
+    from .world import judge, read
+
+    if args.prompt:
+        j = judge(args.image, args.prompt)
+        reading = j.reading
+    else:
+        j, reading = None, read(args.image)
+    if args.json:
+        out = {"reading": reading.to_dict()}
+        if j is not None:
+            out.update(correct=j.correct, reasons=j.reasons)
+        print(json.dumps(out, indent=1))
+        return 0
+    print(f"background: {reading.background}")
+    for o in reading.objects:
+        print(f"  {o.describe()}  (shape fit {o.shape_iou:.2f})")
+    if not reading.objects:
+        print("  no objects found")
+    if j is not None:
+        print("correct" if j.correct else "incorrect: " + j.reason)
+    return 0
+
+
+# --------------------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    from .world.vocab import STYLES
+
+    p = argparse.ArgumentParser(
+        prog="promptism",
+        description="Promptism: text-to-image (CLIP, unCLIP and the generators before them), trainable on your own data.",
+    )
+    p.add_argument("--version", action="version", version=f"promptism {__version__}")
+    p.add_argument("--threads", type=int, default=None,
+                   help="CPU threads for numerical libraries (default: $PROMPTISM_THREADS, else the library default)")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    w = sub.add_parser("world", help="the built-in Scene World: render, parse, make datasets")
+    ws = w.add_subparsers(dest="world_command", metavar="WORLD_COMMAND")
+    ws.required = True
+    show = ws.add_parser("show", help="render the ground-truth picture of a prompt")
+    show.add_argument("prompt", help='a caption in the world\'s words, e.g. "two yellow stars and a blue box"')
+    show.add_argument("--out", default="scene.png", help="PNG file to write (default: scene.png)")
+    show.add_argument("--size", type=int, default=64, help="canvas side in pixels, 32-256 (default: 64)")
+    show.add_argument("--seed", type=int, default=0, help="seed of the layout and of unstated colours (default: 0)")
+    show.add_argument("--style", choices=STYLES, default=None, help="draw in this style, overriding the prompt's")
+    show.set_defaults(func=cmd_world_show)
+
+    parse_ = ws.add_parser("parse", help="print the constraints a caption states, as JSON")
+    parse_.add_argument("prompt", help="the caption to read")
+    parse_.set_defaults(func=cmd_world_parse)
+
+    vocab_ = ws.add_parser("vocab", help="list the words the world understands")
+    vocab_.set_defaults(func=cmd_world_vocab)
+
+    make = ws.add_parser("make", help="write a dataset as WebDataset shards (resumable: rerun to finish)")
+    make.add_argument("--out", required=True, help="dataset folder (created; rerunning finishes or verifies it)")
+    make.add_argument("--n", type=int, required=True, help="number of pictures, train + val")
+    make.add_argument("--size", type=int, default=64, help="picture side in pixels, 32-256 (default: 64)")
+    make.add_argument("--seed", type=int, default=0, help="dataset seed: the same seed gives the same shards (default: 0)")
+    make.add_argument("--val-fraction", type=float, default=0.05, help="share of pictures in the val split (default: 0.05)")
+    make.add_argument("--shard-size", type=int, default=1000, help="pictures per shard (default: 1000)")
+    make.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1),
+                      help="processes writing shards in parallel (default: min(2, CPUs))")
+    make.add_argument("--quiet", action="store_true", help="no progress bar")
+    make.set_defaults(func=cmd_world_make)
+
+    e = sub.add_parser("eval", help="GenEval-world: the evaluation suite and its judge")
+    es = e.add_subparsers(dest="eval_command", metavar="EVAL_COMMAND")
+    es.required = True
+    split_help = "which split: seen, heldout or all (default: all)"
+
+    prompts = es.add_parser("prompts", help="list the suite's prompts as JSON lines (id, category, split, text)")
+    prompts.add_argument("--split", choices=("seen", "heldout", "all"), default="all", help=split_help)
+    prompts.add_argument("--out", default=None, help="write to this file instead of standard output")
+    prompts.set_defaults(func=cmd_eval_prompts)
+
+    truth = es.add_parser("truth", help="render ground-truth pictures of the suite as <prompt id>/<k>.png")
+    truth.add_argument("--out", required=True, help="folder to write")
+    truth.add_argument("--size", type=int, default=64, help="picture side in pixels, 32-256 (default: 64)")
+    truth.add_argument("--style", choices=STYLES, default="flat", help="drawing style (default: flat)")
+    truth.add_argument("--split", choices=("seen", "heldout", "all"), default="all", help=split_help)
+    truth.add_argument("--limit", type=int, default=None, help="only the first N prompts of each category")
+    truth.add_argument("--quiet", action="store_true", help="no progress bar")
+    truth.set_defaults(func=cmd_eval_truth)
+
+    suite = es.add_parser("suite", help="score pictures saved as <prompt id>/<k>.png; write JSON, Markdown and a contact sheet")
+    suite.add_argument("--images", required=True, help="folder holding <prompt id>/<k>.png for k = 0..3")
+    suite.add_argument("--out", default=None, help="report folder (default: IMAGES/report)")
+    suite.add_argument("--split", choices=("seen", "heldout", "all"), default="all", help=split_help)
+    suite.add_argument("--limit", type=int, default=None, help="only the first N prompts of each category (a quick look)")
+    suite.add_argument("--allow-missing", action="store_true",
+                       help="score missing or unreadable pictures as incorrect instead of stopping")
+    suite.add_argument("--quiet", action="store_true", help="no progress bar")
+    suite.set_defaults(func=cmd_eval_suite)
+
+    judge_ = es.add_parser("judge", help="show what the judge finds in one picture, and check a prompt")
+    judge_.add_argument("image", help="a PNG or other picture file")
+    judge_.add_argument("--prompt", default=None, help="a caption to check the picture against")
+    judge_.add_argument("--json", action="store_true", help="print JSON instead of text")
+    judge_.set_defaults(func=cmd_eval_judge)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        set_threads(args.threads)
+        return args.func(args)
+    except (PromptismError, FileNotFoundError) as e:
+        print(f"promptism: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("promptism: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
