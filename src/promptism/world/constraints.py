@@ -33,9 +33,10 @@ class ObjectSpec:
     exact: bool = False  # True when the caption gives a number ("one", "three")
     position: str | None = None  # an absolute position (vocab.POSITIONS)
 
-    def describe(self) -> str:
+    def describe(self, count: bool = True) -> str:
+        """"two small red stars at the top"; without the number when count=False."""
         words = []
-        if self.exact or self.count > 1:
+        if count and (self.exact or self.count > 1):
             words.append(vocab.NUMBER_NAMES[self.count])
         for w in (self.size, self.color):
             if w:
@@ -130,11 +131,11 @@ def check(constraints: Constraints, objects: Sequence[Located], background: str 
         n = len(found)
         ok = n == spec.count if spec.exact else n >= spec.count
         if not ok:
-            want = f"{spec.count}" if spec.exact else f"at least {spec.count}"
+            want = f"exactly {spec.count}" if spec.exact else f"at least {spec.count}"
             same_shape = [o for o in objects if o.shape == spec.shape]
             seen = ", ".join(sorted(f"{o.color} {o.size}" for o in same_shape)) or "none"
             reasons.append(
-                f"expected {want} {spec.describe()}, found {n} (all {vocab.PLURALS[spec.shape]}: {seen})"
+                f"expected {want} {spec.describe(count=False)}, found {n} (all {vocab.PLURALS[spec.shape]}: {seen})"
             )
     for rel in constraints.relations:
         ga, gb = groups[rel.a], groups[rel.b]

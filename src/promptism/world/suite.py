@@ -31,7 +31,7 @@ from PIL import Image, ImageDraw, ImageFont
 from . import vocab
 from .captions import parse
 from .constraints import Constraints, layout
-from .judge import ImageLike, JudgeError, judge
+from .judge import ImageLike, JudgeError, judge, load_image
 from .render import render
 from .scene import Scene
 
@@ -47,6 +47,7 @@ CATEGORY_TITLES = {
 SPLITS = ("seen", "heldout")
 PROMPTS_PER_CATEGORY = 80
 IMAGES_PER_PROMPT = 4
+THUMB = 128  # contact-sheet thumbnail side
 SUITE_SEED = 20231018  # GenEval's arXiv date: the suite is fixed, never re-drawn
 # DALL·E 2's published GenEval scores (Ghosh et al. 2023, Table 2), the bar our models must clear
 DALLE2_GENEVAL = {
@@ -200,6 +201,7 @@ class ImageResult:
     reason: str
     objects: list[dict]
     path: str | None = None
+    thumbnail: Image.Image | None = field(default=None, repr=False, compare=False)  # failures only
 
 
 @dataclass
@@ -234,9 +236,11 @@ def score_images(prompt: Prompt, images: Sequence[ImageLike], paths: Sequence[st
     out = []
     for k, img in enumerate(images):
         j = judge(img, prompt.constraints)
-        out.append(
-            ImageResult(prompt, k, j.correct, j.reason, j.reading.to_dict()["objects"], paths[k] if paths else None)
-        )
+        thumb = None
+        if not j.correct and paths is None:  # no file to show on the contact sheet: keep a small copy
+            thumb = Image.fromarray(load_image(img)).resize((THUMB, THUMB), Image.NEAREST)
+        out.append(ImageResult(prompt, k, j.correct, j.reason, j.reading.to_dict()["objects"],
+                               paths[k] if paths else None, thumb))
     return out
 
 
@@ -366,8 +370,8 @@ def table_text(result: SuiteResult) -> str:
     return "\n".join(rows)
 
 
-def write_reports(result: SuiteResult, out_dir: str | Path, title: str = "GenEval-world", meta: dict | None = None,
-                  sheet_images: dict[tuple[str, int], Image.Image] | None = None) -> dict[str, Path]:
+def write_reports(result: SuiteResult, out_dir: str | Path, title: str = "GenEval-world",
+                  meta: dict | None = None) -> dict[str, Path]:
     """Write results.json, report.md and failures.png (a contact sheet) into out_dir."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -396,7 +400,7 @@ def write_reports(result: SuiteResult, out_dir: str | Path, title: str = "GenEva
     if len(fails) > 200:
         md.append(f"- … {len(fails) - 200} more in results.json")
     _atomic_write(paths["markdown"], "\n".join(md) + "\n")
-    contact_sheet(fails, paths["failures"], sheet_images)
+    contact_sheet(fails, paths["failures"])
     return paths
 
 
@@ -406,8 +410,8 @@ def _atomic_write(path: Path, text: str) -> None:
     tmp.replace(path)
 
 
-def contact_sheet(failures: list[ImageResult], path: str | Path, images: dict | None = None, max_items: int = 48,
-                  thumb: int = 128, columns: int = 6) -> Path:
+def contact_sheet(failures: list[ImageResult], path: str | Path, max_items: int = 48, thumb: int = THUMB,
+                  columns: int = 6) -> Path:
     """A PNG grid of failed pictures, each with its prompt and the judge's reason."""
     items = failures[:max_items]
     text_h = 58
@@ -420,7 +424,7 @@ def contact_sheet(failures: list[ImageResult], path: str | Path, images: dict | 
     for i, r in enumerate(items):
         x = 8 + (i % columns) * (thumb + 8)
         y = 8 + (i // columns) * (thumb + text_h + 8)
-        img = (images or {}).get((r.prompt.id, r.k))
+        img = r.thumbnail
         if img is None and r.path and Path(r.path).is_file():
             try:
                 img = Image.open(r.path).convert("RGB")
