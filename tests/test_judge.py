@@ -125,3 +125,16 @@ def test_blank_picture_finds_nothing_and_fails():
     j = judge(Image.new("RGB", (64, 64), "white"), "a red circle")
     assert not j.correct and j.reading.objects == []
     assert "found 0" in j.reason
+
+
+def test_flat_render_with_grid_aligned_edges_is_not_taken_for_pixel_art():
+    # a medium cross centred on a pixel corner has all its edges on half pixels; on a big plain
+    # background its few anti-aliased edge pixels once let it pass for pixel art (misread as a diamond)
+    import importlib
+
+    judge_module = importlib.import_module("promptism.world.judge")
+    s = Scene((Obj("cross", "green", "medium", 20.5 / 64, 50.5 / 64),), "black", "flat")
+    img = render_array(s, 64)
+    assert judge_module._pixel_grid(img) is None
+    assert judge_module._pixel_grid(render_array(Scene(s.objects, "black", "pixel"), 64)) is not None
+    assert [(o.shape, o.size) for o in read(img).objects] == [("cross", "medium")]

@@ -38,7 +38,8 @@ MIN_AREA = 0.003  # fraction of the canvas
 MIN_EXTENT = 0.08  # min width and height of an object, fraction of the canvas
 MIN_JUDGE_SIZE, MAX_JUDGE_SIZE = 32, 1024
 SUPERSAMPLE_FIT = 4  # samples per pixel side when rasterising templates (as the renderer)
-EIGHT = np.ones((3, 3), bool)  # 8-connectivity: thin diagonal strokes stay one object
+EIGHT = np.ones((3, 3), bool)
+PIXEL_ART_TOLERANCE = 0.002  # share of pixels that may disagree with a 32-grid reconstruction  # 8-connectivity: thin diagonal strokes stay one object
 
 PALETTE_NAMES = tuple(vocab.COLORS)
 PALETTE = np.array([vocab.COLORS[c] for c in PALETTE_NAMES], dtype=np.float32)  # (8, 3)
@@ -182,7 +183,11 @@ def _pixel_grid(img: np.ndarray) -> np.ndarray | None:
     centres = ((np.arange(g) + 0.5) * n / g).astype(int)
     grid = img[centres][:, centres]
     back = grid[(np.arange(n) * g) // n][:, (np.arange(n) * g) // n]
-    if np.abs(back.astype(np.int16) - img.astype(np.int16)).mean() > 1.0:
+    # count disagreeing pixels, not the mean difference: on a large plain background a mean
+    # hides the anti-aliased edges of a flat render (a half-pixel-aligned cross passed for
+    # pixel art that way, and was then read on the wrong grid)
+    differs = np.abs(back.astype(np.int16) - img.astype(np.int16)).max(axis=2) > 3
+    if differs.mean() > PIXEL_ART_TOLERANCE:
         return None
     return grid
 
