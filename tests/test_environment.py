@@ -4,6 +4,7 @@ import importlib.util
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import promptism
 
@@ -22,7 +23,7 @@ def test_torch_is_the_pinned_cpu_build():
 
 
 def test_console_script_runs_and_reports_version():
-    exe = shutil.which("promptism") or str((__import__("pathlib").Path(sys.executable).parent / "promptism"))
+    exe = shutil.which("promptism") or str(Path(sys.executable).parent / "promptism")
     out = subprocess.run([exe, "--version"], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == f"promptism {promptism.__version__}"
 

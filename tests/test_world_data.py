@@ -57,6 +57,12 @@ def test_check_semantics_follow_geneval():
     assert not check(above, [red_circle, blue_square.moved(0.5, 0.45)]).correct  # across 0.2 > down 0.15
     assert not check(above, [red_circle, blue_square.moved(0.3, 0.39)]).correct  # down only 0.09
     assert not check(parse("a star on a gray background"), [Obj("star", "red", "small", 0.5, 0.5)], "white").correct
+    # same-shape relations: one circle is never above itself (GenEval compares a class's top
+    # detection with itself and finds no relation), and with two the reverse pair fails
+    upper, lower = red_circle, red_circle.moved(0.3, 0.75)
+    assert not check(parse("a circle above a circle"), [upper]).correct
+    v = check(parse("a circle above a circle"), [upper, lower])
+    assert not v.correct and "above" in v.reason
 
 
 def test_scene_round_trips_through_dict():
