@@ -138,3 +138,16 @@ def test_flat_render_with_grid_aligned_edges_is_not_taken_for_pixel_art():
     assert judge_module._pixel_grid(img) is None
     assert judge_module._pixel_grid(render_array(Scene(s.objects, "black", "pixel"), 64)) is not None
     assert [(o.shape, o.size) for o in read(img).objects] == [("cross", "medium")]
+
+
+def test_judge_tolerates_the_noise_and_blur_of_generated_pictures():
+    from scipy import ndimage
+
+    rng = np.random.default_rng(11)
+    right = []
+    for p in _prompts(5):
+        img = render_array(truth_scene(p, 0), 64).astype(float)
+        img = ndimage.gaussian_filter(img, (0.6, 0.6, 0))  # a soft, slightly blurred picture
+        img = np.clip(img + rng.normal(0, 8, img.shape), 0, 255).astype(np.uint8)  # with pixel noise
+        right.append(judge(img, truth_constraints(p)).correct)
+    assert len(right) == 60 and np.mean(right) >= 0.97
