@@ -15,6 +15,14 @@ def test_torchvision_is_not_installed():
     assert importlib.util.find_spec("torchvision") is None, "torchvision crept in: find who depends on it"
 
 
+def test_transformers_imports():
+    # the first thing a stray torchvision breaks; the hf: CLIP backend needs it
+    import transformers
+    from transformers import CLIPModel  # noqa: F401
+
+    assert transformers.__version__
+
+
 def test_torch_is_the_pinned_cpu_build():
     import torch
 

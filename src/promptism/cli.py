@@ -165,6 +165,58 @@ def cmd_eval_judge(args: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------------------------------
+# clip
+# --------------------------------------------------------------------------------------------
+def _torch_threads() -> None:
+    import torch
+
+    n = os.environ.get("PROMPTISM_THREADS")
+    if n:
+        torch.set_num_threads(int(n))
+
+
+def cmd_train_clip(args: argparse.Namespace) -> int:
+    _torch_threads()
+    from .clip.train import train_clip
+
+    folder = train_clip(args.data, args.out, args.preset, hard_negatives=not args.no_hard_negatives, limit=args.limit,
+                        progress=not args.quiet, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
+                        ema=args.ema, checkpoint_every=args.checkpoint_every, seed=args.seed)
+    print(f"model written to {folder} (load it with promptism.clip.load({str(folder)!r}))")
+    return 0
+
+
+def _load_images(paths: list[str]):
+    from PIL import Image
+
+    from .world.judge import load_image
+
+    return [Image.fromarray(load_image(p)) for p in paths]
+
+
+def cmd_clip_score(args: argparse.Namespace) -> int:
+    _torch_threads()
+    from . import clip
+
+    model = clip.load(args.model)
+    sims = model.score(_load_images([args.image]), args.texts)[0]
+    for text, s in sorted(zip(args.texts, sims.tolist()), key=lambda t: -t[1]):
+        print(f"{s:+.4f}  {text}")
+    return 0
+
+
+def cmd_clip_zeroshot(args: argparse.Namespace) -> int:
+    _torch_threads()
+    from . import clip
+
+    model = clip.load(args.model)
+    probs = model.zero_shot(_load_images([args.image]), args.labels, args.template or ["{}"])[0]
+    for label, p in sorted(zip(args.labels, probs.tolist()), key=lambda t: -t[1]):
+        print(f"{p:6.3f}  {label}")
+    return 0
+
+
+# --------------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     from .world.vocab import STYLES
 
@@ -242,6 +294,41 @@ def build_parser() -> argparse.ArgumentParser:
     judge_.add_argument("--prompt", default=None, help="a caption to check the picture against")
     judge_.add_argument("--json", action="store_true", help="print JSON instead of text")
     judge_.set_defaults(func=cmd_eval_judge)
+    t = sub.add_parser("train", help="train a model (resumes from OUT/checkpoint when there is one)")
+    ts = t.add_subparsers(dest="train_command", metavar="MODEL")
+    ts.required = True
+    tc = ts.add_parser("clip", help="train a CLIP on image-caption data")
+    tc.add_argument("--data", required=True,
+                    help="a Scene World dataset folder, .tar shards (a brace or glob pattern), or a folder of pictures with .txt captions")
+    tc.add_argument("--out", required=True, help="run folder: checkpoint, tokenizer, TensorBoard logs, and the final model in OUT/model")
+    tc.add_argument("--preset", default="world", help="model and schedule preset: world (default) or tiny")
+    tc.add_argument("--steps", type=int, default=None, help="training steps (default: the preset's)")
+    tc.add_argument("--batch-size", type=int, default=None, help="global batch size (default: the preset's)")
+    tc.add_argument("--lr", type=float, default=None, help="peak learning rate (default: the preset's)")
+    tc.add_argument("--ema", type=float, default=None, help="EMA decay of the weights, e.g. 0.998 (default: the preset's)")
+    tc.add_argument("--checkpoint-every", type=int, default=None, help="steps between checkpoints (default: the preset's)")
+    tc.add_argument("--seed", type=int, default=None, help="seed of the initialisation and the data order (default: 0)")
+    tc.add_argument("--limit", type=int, default=None, help="use only the first N training pairs")
+    tc.add_argument("--no-hard-negatives", action="store_true",
+                    help="train without the composition-aware hard-negative captions (plain CLIP loss)")
+    tc.add_argument("--quiet", action="store_true", help="no progress bars")
+    tc.set_defaults(func=cmd_train_clip)
+
+    c = sub.add_parser("clip", help="score pictures against captions with a CLIP")
+    cs = c.add_subparsers(dest="clip_command", metavar="CLIP_COMMAND")
+    cs.required = True
+    score = cs.add_parser("score", help="cosine similarity of one picture with each text, best first")
+    score.add_argument("image", help="a picture file")
+    score.add_argument("texts", nargs="+", help="one or more captions")
+    score.add_argument("--model", default="world", help="'world' (shipped), a model folder, or hf:<folder or hub id>")
+    score.set_defaults(func=cmd_clip_score)
+    zs = cs.add_parser("zeroshot", help="zero-shot label probabilities for one picture")
+    zs.add_argument("image", help="a picture file")
+    zs.add_argument("--labels", nargs="+", required=True, help="the candidate labels")
+    zs.add_argument("--template", nargs="*", default=None,
+                    help="prompt templates with {} for the label, averaged (default: '{}')")
+    zs.add_argument("--model", default="world", help="'world' (shipped), a model folder, or hf:<folder or hub id>")
+    zs.set_defaults(func=cmd_clip_zeroshot)
     return p
 
 

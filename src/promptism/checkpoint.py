@@ -1,0 +1,52 @@
+"""Model folders: ``config.json`` (the model's kind and frozen config), ``model.safetensors``,
+and any side files (``tokenizer.json``). Loading is strict: the architecture comes from the
+config, never from tensor shapes, and every tensor must match (diffusers' convention)."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, fields
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from . import __version__
+from .errors import PromptismError
+
+
+def save_model(folder: str | Path, kind: str, model: torch.nn.Module, config, extra: dict | None = None,
+               state_dict: dict | None = None) -> Path:
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    tensors = {k: v.detach().contiguous().cpu() for k, v in (state_dict or model.state_dict()).items()}
+    tmp = folder / "model.safetensors.tmp"
+    save_file(tensors, str(tmp), metadata={"kind": kind, "promptism": __version__})
+    os.replace(tmp, folder / "model.safetensors")
+    meta = {"kind": kind, "promptism": __version__, "config": asdict(config), **(extra or {})}
+    (folder / "config.json").write_text(json.dumps(meta, indent=1))
+    return folder
+
+
+def read_config(folder: str | Path, kind: str, config_cls):
+    folder = Path(folder)
+    path = folder / "config.json"
+    if not path.exists():
+        raise PromptismError(f"no model at {str(folder)!r} (it has no config.json)")
+    meta = json.loads(path.read_text())
+    if meta.get("kind") != kind:
+        raise PromptismError(f"{folder} holds a {meta.get('kind')!r} model, not a {kind!r} one")
+    known = {f.name for f in fields(config_cls)}
+    unknown = set(meta["config"]) - known
+    if unknown:
+        raise PromptismError(f"{path} has settings this version does not know: {', '.join(sorted(unknown))}")
+    return config_cls(**meta["config"]), meta
+
+
+def load_weights(folder: str | Path, model: torch.nn.Module) -> torch.nn.Module:
+    state = load_file(str(Path(folder) / "model.safetensors"))
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        raise PromptismError(f"weights in {folder} do not fit the config: missing {missing[:5]}, unexpected {unexpected[:5]}")
+    return model.eval()

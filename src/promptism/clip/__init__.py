@@ -1,0 +1,39 @@
+"""CLIP: score how well captions fit pictures, label zero-shot, rerank, and give the other
+generators text and image embeddings.
+
+    from promptism import clip
+    model = clip.load("world")                     # the default model shipped with the package
+    model.score(images, ["a red circle", "a blue square"])
+    model.zero_shot(images, ["circle", "square"], templates=["a {}"])
+    clip.load("path/to/folder")                    # a model trained with `promptism train clip`
+    clip.load("hf:openai/clip-vit-large-patch14")  # transformers' CLIP, a local folder or a hub id
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import PromptismError
+from .api import ClipBase
+
+MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+SHIPPED = {"world": MODELS_DIR / "clip-world"}
+
+
+def load(name: str = "world") -> ClipBase:
+    """A CLIP by name ("world"), model folder, or "hf:<folder or hub id>" for transformers' CLIP."""
+    if name.startswith("hf:"):
+        from .hf import load_hf
+
+        return load_hf(name[3:])
+    folder = SHIPPED.get(name, Path(name))
+    if not (folder / "config.json").exists():
+        if name in SHIPPED:
+            raise PromptismError(f"the shipped CLIP {name!r} is missing from {folder}: reinstall promptism")
+        raise PromptismError(f"no CLIP at {name!r}: give 'world', a model folder, or 'hf:<folder or hub id>'")
+    from .ours import load_folder
+
+    return load_folder(folder)
+
+
+__all__ = ["ClipBase", "load"]

@@ -1,0 +1,106 @@
+"""How good is a CLIP on the Scene World? The measurements of issue #3.
+
+- retrieval: text -> picture among 100 random val pictures, recall@1 (mean over draws);
+- binding probes: a picture scores its caption above the same caption with one binding
+  changed (colours swapped, relation reversed, count changed), each kind apart, on seen
+  compositions (the val split) and held-out ones (suite prompts naming a held-out pair);
+- zero-shot: shape and colour of single objects, by prompt ensembling over the other word.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..world import Obj, Scene, render_array, vocab
+from ..world.constraints import Constraints
+from ..world.negatives import negatives
+from .api import ClipBase
+
+BINDING_KINDS = ("swap_colors", "relation", "count")
+
+
+def retrieval_r1(model: ClipBase, images: np.ndarray, captions: list[str], n: int = 100, draws: int = 20,
+                 seed: int = 0) -> float:
+    rng = np.random.default_rng(seed)
+    img = model.encode_image(images)
+    txt = model.encode_text(captions)
+    hits = []
+    for _ in range(draws):
+        idx = rng.choice(len(captions), size=min(n, len(captions)), replace=False)
+        sims = txt[idx] @ img[idx].T  # (n texts, n pictures)
+        hits.append((sims.argmax(dim=1) == torch.arange(len(idx))).float().mean().item())
+    return float(np.mean(hits))
+
+
+def binding(model: ClipBase, images: np.ndarray, captions: list[str], stated: list[Constraints]) -> dict:
+    """{kind: {"accuracy", "n"}}: share of pictures preferring their caption to its negative."""
+    img = model.encode_image(images)
+    out = {}
+    for kind in BINDING_KINDS:
+        rows, pos, neg = [], [], []
+        for i, (cap, c) in enumerate(zip(captions, stated)):
+            negs = negatives(cap, c)
+            if kind in negs:
+                rows.append(i)
+                pos.append(cap)
+                neg.append(negs[kind])
+        if not rows:
+            out[kind] = {"accuracy": None, "n": 0}
+            continue
+        p, q = model.encode_text(pos), model.encode_text(neg)
+        right = ((img[rows] * p).sum(-1) > (img[rows] * q).sum(-1)).float()
+        out[kind] = {"accuracy": float(right.mean()), "n": len(rows)}
+    return out
+
+
+def heldout_probe_set(per_prompt: int = 2, size: int = 64):
+    """Pictures of held-out compositions with their captions: suite held-out prompts, rendered."""
+    from ..world.suite import build, truth_scene
+
+    images, captions, stated = [], [], []
+    for p in build("heldout"):
+        for k in range(per_prompt):
+            images.append(render_array(truth_scene(p, k), size))
+            captions.append(p.text)
+            stated.append(p.constraints)
+    return np.stack(images), captions, stated
+
+
+def single_objects(n: int, held_out: bool, seed: int = 0, size: int = 64) -> tuple[np.ndarray, list[str], list[str]]:
+    """n pictures of one object each: (pictures, shapes, colours), any style and background."""
+    rng = np.random.default_rng([seed, held_out])
+    pairs = sorted(p for p in ((c, s) for c in vocab.COLORS for s in vocab.SHAPES) if vocab.is_held_out(*p) == held_out)
+    images, shapes, colors = [], [], []
+    for _ in range(n):
+        color, shape = pairs[int(rng.integers(len(pairs)))]
+        style = vocab.STYLES[int(rng.integers(len(vocab.STYLES)))]
+        bg = "black" if style == "neon" else vocab.BACKGROUNDS[int(rng.integers(len(vocab.BACKGROUNDS)))]
+        size_word = list(vocab.SIZES)[int(rng.integers(3))]
+        o = Obj(shape, color, size_word, float(rng.uniform(0.3, 0.7)), float(rng.uniform(0.3, 0.7)))
+        images.append(render_array(Scene((o,), bg, style), size))
+        shapes.append(shape)
+        colors.append(color)
+    return np.stack(images), shapes, colors
+
+
+def zero_shot_accuracy(model: ClipBase, images: np.ndarray, shapes: list[str], colors: list[str]) -> dict:
+    shape_templates = [f"a {c} {{}}" for c in vocab.COLORS]
+    color_templates = [f"a {{}} {s}" for s in vocab.SHAPES]
+    ps = model.zero_shot(images, list(vocab.SHAPES), shape_templates).argmax(-1)
+    pc = model.zero_shot(images, list(vocab.COLORS), color_templates).argmax(-1)
+    shape_acc = float(np.mean([vocab.SHAPES[i] == s for i, s in zip(ps.tolist(), shapes)]))
+    color_acc = float(np.mean([list(vocab.COLORS)[i] == c for i, c in zip(pc.tolist(), colors)]))
+    return {"shape": shape_acc, "color": color_acc, "n": len(shapes)}
+
+
+def evaluate_clip(model: ClipBase, val_images: np.ndarray, val_captions: list[str], val_stated: list[Constraints],
+                  zero_shot_n: int = 600) -> dict:
+    held_imgs, held_caps, held_stated = heldout_probe_set()
+    return {
+        "retrieval_r1_100": retrieval_r1(model, val_images, val_captions),
+        "binding_seen": binding(model, val_images, val_captions, val_stated),
+        "binding_heldout": binding(model, held_imgs, held_caps, held_stated),
+        "zero_shot_seen": zero_shot_accuracy(model, *single_objects(zero_shot_n, held_out=False)),
+        "zero_shot_heldout": zero_shot_accuracy(model, *single_objects(zero_shot_n // 2, held_out=True)),
+    }

@@ -1,0 +1,49 @@
+"""Our CLIP behind the shared API: model + tokenizer, loaded from a model folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import torch
+
+from ..checkpoint import load_weights, read_config, save_model
+from .api import ClipBase
+from .model import CLIP, CLIPConfig
+from .tokenizer import CaptionTokenizer
+
+KIND = "clip"
+
+
+class OurClip(ClipBase):
+    def __init__(self, model: CLIP, tokenizer: CaptionTokenizer, name: str = "clip"):
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.name = name
+        self.image_size = model.config.image_size
+
+    @torch.no_grad()
+    def encode_text(self, texts: Sequence[str]) -> torch.Tensor:
+        ids, mask = self.tokenizer(list(texts))
+        return self.model.encode_text(ids, mask)
+
+    @torch.no_grad()
+    def text_features(self, texts: Sequence[str]):
+        ids, mask = self.tokenizer(list(texts))
+        tokens, pooled = self.model.text_features(ids, mask)
+        return tokens, mask, pooled
+
+    def _encode_pixels(self, pixels: torch.Tensor) -> torch.Tensor:
+        return self.model.encode_image(pixels)
+
+    def save(self, folder: str | Path, extra: dict | None = None, state_dict: dict | None = None) -> Path:
+        folder = save_model(folder, KIND, self.model, self.model.config, extra, state_dict)
+        self.tokenizer.save(Path(folder) / "tokenizer.json")
+        return folder
+
+
+def load_folder(folder: str | Path) -> OurClip:
+    cfg, meta = read_config(folder, KIND, CLIPConfig)
+    model = load_weights(folder, CLIP(cfg))
+    tok = CaptionTokenizer.load(Path(folder) / "tokenizer.json", cfg.context)
+    return OurClip(model, tok, name=meta.get("name", Path(folder).name))

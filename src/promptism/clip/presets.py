@@ -1,0 +1,31 @@
+"""Named CLIP presets: the model and its training schedule."""
+
+from __future__ import annotations
+
+from ..train.loop import LoopConfig
+from .model import CLIPConfig
+
+PRESETS: dict[str, dict] = {
+    # seconds on a CPU: for tests and smoke runs
+    "tiny": {
+        "model": dict(context=28, text_width=32, text_layers=1, text_heads=2, image_size=32,
+                      image_channels=(8, 16), image_blocks=1, embed_dim=32),
+        "loop": dict(steps=20, batch_size=16, lr=1e-3, warmup=5, checkpoint_every=10, log_every=5),
+        "vocab_size": 256,
+    },
+    # the default shipped model: ~35 minutes on 2 CPU cores (see the model card)
+    "world": {
+        "model": dict(context=28, text_width=256, text_layers=4, text_heads=4, image_size=64,
+                      image_channels=(32, 64, 128), image_blocks=2, embed_dim=256),
+        "loop": dict(steps=3000, batch_size=64, lr=1e-3, warmup=200, checkpoint_every=250, log_every=25, ema=0.998),
+        "vocab_size": 512,
+    },
+}
+
+
+def preset(name: str, vocab_size: int, **loop_overrides) -> tuple[CLIPConfig, LoopConfig]:
+    if name not in PRESETS:
+        raise KeyError(name)
+    p = PRESETS[name]
+    loop = {**p["loop"], **{k: v for k, v in loop_overrides.items() if v is not None}}
+    return CLIPConfig(vocab_size=vocab_size, **p["model"]), LoopConfig(**loop)

@@ -1,0 +1,1 @@
+"""Training: one generic loop (loop.py) and what each stage's step computes (tasks)."""

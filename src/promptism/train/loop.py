@@ -1,0 +1,172 @@
+"""One training loop for every stage; it knows nothing about the model (minGPT's trainer,
+EDM's loss.py). A task supplies ``loss(model, indices, step) -> (loss, logs)``.
+
+- accelerate runs it on one CPU, many GPUs or many processes (gloo on CPU) unchanged;
+- AdamW, linear warm-up then cosine decay, gradient clipping, optional EMA of the weights;
+- exact resume: the data order is a pure function of (seed, epoch), so step s always reads
+  the same examples, and a checkpoint holds model, EMA, optimiser and step;
+- checkpoints every N steps, written to a temporary folder and renamed into place;
+- TensorBoard scalars and a progress bar with the loss and examples per second.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable, Protocol
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+
+
+@dataclass
+class LoopConfig:
+    steps: int = 1000
+    batch_size: int = 64  # global: split across processes
+    lr: float = 1e-3
+    weight_decay: float = 0.05
+    warmup: int = 100
+    grad_clip: float = 1.0
+    ema: float | None = None  # e.g. 0.999
+    checkpoint_every: int = 200
+    log_every: int = 10
+    seed: int = 0
+    out: str = "runs/train"
+
+
+class Task(Protocol):
+    def loss(self, model: torch.nn.Module, indices: np.ndarray, step: int) -> tuple[torch.Tensor, dict]: ...
+
+
+def lr_at(step: int, cfg: LoopConfig) -> float:
+    if step < cfg.warmup:
+        return cfg.lr * (step + 1) / cfg.warmup
+    t = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
+    return cfg.lr * 0.5 * (1 + math.cos(math.pi * min(t, 1.0)))
+
+
+def batch_indices(n: int, step: int, batch: int, seed: int, rank: int = 0, world: int = 1) -> np.ndarray:
+    """The examples this process reads at a step: a pure function of its arguments."""
+    per_epoch = n // batch
+    if per_epoch == 0:
+        raise ValueError(f"the dataset ({n}) is smaller than one batch ({batch})")
+    epoch, k = divmod(step, per_epoch)
+    perm = np.random.default_rng([seed, epoch]).permutation(n)
+    idx = perm[k * batch : (k + 1) * batch]
+    return idx[rank::world]
+
+
+def _no_decay(name: str, p: torch.nn.Parameter) -> bool:
+    return p.ndim < 2 or "pos" in name or "logit_scale" in name
+
+
+def make_optimizer(model: torch.nn.Module, cfg: LoopConfig) -> torch.optim.AdamW:
+    decay = [p for n, p in model.named_parameters() if p.requires_grad and not _no_decay(n, p)]
+    rest = [p for n, p in model.named_parameters() if p.requires_grad and _no_decay(n, p)]
+    return torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay}, {"params": rest, "weight_decay": 0.0}],
+                             lr=cfg.lr, betas=(0.9, 0.98), eps=1e-6)
+
+
+def save_checkpoint(out: Path, model, ema, optimizer, step: int, extra: dict) -> Path:
+    final = out / "checkpoint"
+    tmp = out / "checkpoint.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, tmp / "model.safetensors")
+    if ema is not None:
+        save_file({k: v.contiguous() for k, v in ema.items()}, tmp / "ema.safetensors")
+    torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
+    (tmp / "state.json").write_text(json.dumps({"step": step, **extra}, indent=1))
+    old = out / "checkpoint.old"
+    shutil.rmtree(old, ignore_errors=True)
+    if final.exists():
+        final.rename(old)
+    tmp.rename(final)
+    shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def load_checkpoint(out: Path, model, optimizer) -> tuple[int, dict | None]:
+    ck = out / "checkpoint"
+    if not (ck / "state.json").exists() and (out / "checkpoint.old" / "state.json").exists():
+        ck = out / "checkpoint.old"  # killed between moving the old checkpoint aside and the new one in
+    if not (ck / "state.json").exists():
+        return 0, None
+    model.load_state_dict(load_file(ck / "model.safetensors"))
+    optimizer.load_state_dict(torch.load(ck / "optimizer.pt", weights_only=True))
+    ema = load_file(ck / "ema.safetensors") if (ck / "ema.safetensors").exists() else None
+    return json.loads((ck / "state.json").read_text())["step"], ema
+
+
+def train(model: torch.nn.Module, task: Task, n_examples: int, cfg: LoopConfig,
+          on_checkpoint: Callable[[int], None] | None = None, progress: bool = True) -> dict:
+    """Run (or resume) training; returns the final step and last logged values."""
+    from accelerate import Accelerator
+    from tqdm.auto import tqdm
+
+    acc = Accelerator(cpu=not torch.cuda.is_available())
+    out = Path(cfg.out)
+    if acc.is_main_process:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "loop.json").write_text(json.dumps(asdict(cfg), indent=1))
+    optimizer = make_optimizer(model, cfg)
+    step, ema = load_checkpoint(out, model, optimizer)
+    if cfg.ema and ema is None:
+        ema = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    model, optimizer = acc.prepare(model, optimizer)
+    writer = None
+    if acc.is_main_process:
+        from torch.utils.tensorboard import SummaryWriter
+
+        writer = SummaryWriter(str(out / "tensorboard"))
+    bar = tqdm(total=cfg.steps, initial=step, desc=f"train {out.name}", disable=not (progress and acc.is_main_process))
+    logs: dict = {}
+    t0, seen = time.time(), 0
+    try:
+        while step < cfg.steps:
+            for group in optimizer.param_groups:
+                group["lr"] = lr_at(step, cfg)
+            idx = batch_indices(n_examples, step, cfg.batch_size, cfg.seed, acc.process_index, acc.num_processes)
+            model.train()
+            loss, logs = task.loss(model, idx, step)
+            optimizer.zero_grad(set_to_none=True)
+            acc.backward(loss)
+            if cfg.grad_clip:
+                acc.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            optimizer.step()
+            if ema is not None:
+                with torch.no_grad():
+                    for k, v in acc.unwrap_model(model).state_dict().items():
+                        if v.dtype.is_floating_point:
+                            ema[k].lerp_(v.detach(), 1 - cfg.ema)
+                        else:
+                            ema[k].copy_(v)
+            step += 1
+            seen += cfg.batch_size
+            logs = {"loss": float(loss.detach()), **logs, "lr": lr_at(step - 1, cfg)}
+            if acc.is_main_process:
+                bar.update(1)
+                rate = seen / max(time.time() - t0, 1e-9)
+                bar.set_postfix(loss=f"{logs['loss']:.3f}", ex_s=f"{rate:.0f}")
+                if step % cfg.log_every == 0 or step == cfg.steps:
+                    for k, v in logs.items():
+                        writer.add_scalar(f"train/{k}", v, step)
+                    writer.add_scalar("train/examples_per_s", rate, step)
+            if step % cfg.checkpoint_every == 0 or step == cfg.steps:
+                acc.wait_for_everyone()
+                if acc.is_main_process:
+                    save_checkpoint(out, acc.unwrap_model(model), ema, optimizer, step,
+                                    {"logs": logs, "world_size": acc.num_processes})
+                    if on_checkpoint:
+                        on_checkpoint(step)
+    finally:
+        bar.close()
+        if writer is not None:
+            writer.close()
+    return {"step": step, "logs": logs, "ema": ema}

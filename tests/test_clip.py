@@ -1,0 +1,276 @@
+"""CLIP: tokenizer, model, loss, hard negatives, the training loop (resume, 2 processes),
+model folders, both backends, and the command line."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from promptism import clip
+from promptism.clip.loss import contrastive_loss
+from promptism.clip.model import CLIP, CLIPConfig
+from promptism.clip.ours import OurClip, load_folder
+from promptism.clip.train import build_tokenizer
+from promptism.errors import PromptismError
+from promptism.world import render_array, vocab
+from promptism.world.constraints import scene_constraints_hold
+from promptism.world.negatives import negatives
+from promptism.world.sampling import sample_example
+from promptism.world.shards import make_dataset
+
+TINY = dict(context=28, text_width=32, text_layers=1, text_heads=2, image_size=32, image_channels=(8, 16),
+            image_blocks=1, embed_dim=32)
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    out = tmp_path_factory.mktemp("clipdata")
+    make_dataset(out, n=240, size=32, seed=1, val_fraction=0.0, shard_size=120, progress=False)
+    return out
+
+
+@pytest.fixture(scope="module")
+def tok():
+    caps = [sample_example(np.random.default_rng([2, i])).caption for i in range(300)]
+    return build_tokenizer(caps, 512, 28)  # the world preset's cap: BPE runs out of merges first
+
+
+def env1():
+    return {**os.environ, "PROMPTISM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+
+
+def cli(*args):
+    return [sys.executable, "-m", "promptism.cli", *args]
+
+
+# --- tokenizer, model, loss --------------------------------------------------------------------
+def test_tokenizer_pads_wraps_and_truncates(tok, tmp_path):
+    ids, mask = tok(["a red circle", "two blue stars on a gray background"])
+    assert ids.shape == mask.shape == (2, 28)
+    assert ids[0, 0] == tok.tok.token_to_id("[SOS]")
+    n0 = int(mask[0].sum())
+    assert ids[0, n0 - 1] == tok.eos_id and (ids[0, n0:] == tok.pad_id).all()
+    with pytest.warns(UserWarning, match="truncated"):
+        long_ids, long_mask = tok([" ".join(["red circle"] * 40)])
+    assert long_mask.all() and long_ids[0, -1] == tok.eos_id  # [EOS] survives truncation
+    tok.save(tmp_path / "t.json")
+    again = type(tok).load(tmp_path / "t.json", 28)
+    assert torch.equal(again(["a red circle"])[0], tok(["a red circle"])[0])
+    # every world word is one token: the vocabulary was trained on them
+    for word in list(vocab.COLORS) + list(vocab.PLURALS) + list(vocab.PLURALS.values()):
+        assert len(tok.tok.encode(word).ids) == 3, word  # [SOS] word [EOS]
+
+
+def test_model_shapes_and_unit_embeddings(tok):
+    m = CLIP(CLIPConfig(vocab_size=tok.vocab_size, **TINY))
+    ids, mask = tok(["a red circle", "three blue stars"])
+    tokens, pooled = m.text_features(ids, mask)
+    assert tokens.shape == (2, 28, 32) and pooled.shape == (2, 32)
+    img = m.encode_image(torch.zeros(3, 3, 32, 32))
+    assert img.shape == (3, 32)
+    assert torch.allclose(img.norm(dim=-1), torch.ones(3)) and torch.allclose(pooled.norm(dim=-1), torch.ones(2))
+    with pytest.raises(ValueError, match="divisible"):
+        CLIPConfig(image_size=36, image_channels=(8, 16))
+
+
+def test_loss_prefers_aligned_pairs_and_counts_hard_negatives():
+    torch.manual_seed(0)
+    x = torch.nn.functional.normalize(torch.randn(8, 16), dim=-1)
+    scale = torch.tensor(10.0)
+    aligned = contrastive_loss(x, x, scale)
+    shuffled = contrastive_loss(x, x[torch.randperm(8)], scale)
+    assert aligned < shuffled
+    # a hard negative identical to the caption makes the task harder; masked out, it is ignored
+    assert contrastive_loss(x, x, scale, x.clone()) > aligned + 0.1
+    assert torch.isclose(contrastive_loss(x, x, scale, x.clone(), torch.zeros(8, dtype=torch.bool)), aligned)
+
+
+def test_hard_negatives_are_false_of_their_scene_and_never_bring_held_out_pairs():
+    from promptism.world.captions import parse
+
+    kinds = set()
+    for i in range(1500):
+        ex = sample_example(np.random.default_rng([9, i]))
+        for kind, text in negatives(ex.caption, ex.stated).items():
+            kinds.add(kind)
+            c = parse(text)
+            assert not c.mentions_held_out(), text
+            assert not scene_constraints_hold(c, ex.scene).correct, (ex.caption, text)
+    assert kinds == {"swap_colors", "relation", "count", "color"}
+    from promptism.world.constraints import Constraints, ObjectSpec
+
+    sky = "a red circle and a blue square under a blue sky"
+    stated = Constraints((ObjectSpec("circle", "red"), ObjectSpec("square", "blue")), background="sky")
+    assert negatives(sky, stated)["swap_colors"] == "a blue circle and a red square under a blue sky"
+
+
+# --- training ------------------------------------------------------------------------------------
+def _train(data, out, *extra, env=None):
+    return subprocess.run(cli("train", "clip", "--data", str(data), "--out", str(out), "--preset", "tiny",
+                              "--quiet", *extra), capture_output=True, text=True, env=env or env1())
+
+
+def test_train_writes_a_loadable_model_and_tensorboard(data, tmp_path):
+    r = _train(data, tmp_path / "run", "--steps", "12", "--checkpoint-every", "6")
+    assert r.returncode == 0, r.stderr
+    model = clip.load(str(tmp_path / "run" / "model"))
+    meta = json.loads((tmp_path / "run" / "model" / "config.json").read_text())
+    assert meta["kind"] == "clip" and meta["steps"] == 12 and meta["hard_negatives"] is True
+    assert list((tmp_path / "run" / "tensorboard").glob("events.out.tfevents.*"))
+    s = model.score([render_array(sample_example(np.random.default_rng(0)).scene, 32)], ["a red circle", "two stars"])
+    assert s.shape == (1, 2) and s.abs().max() <= 1.0 + 1e-5
+
+
+def test_killed_run_resumes_exactly(data, tmp_path):
+    straight = _train(data, tmp_path / "a", "--steps", "30", "--checkpoint-every", "5")
+    assert straight.returncode == 0, straight.stderr
+    args = cli("train", "clip", "--data", str(data), "--out", str(tmp_path / "b"), "--preset", "tiny", "--quiet",
+               "--steps", "30", "--checkpoint-every", "5")
+    proc = subprocess.Popen(args, env=env1(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    state = tmp_path / "b" / "checkpoint" / "state.json"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if state.exists() and 10 <= json.loads(state.read_text())["step"] < 30:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    killed_at = json.loads(state.read_text())["step"]
+    assert killed_at < 30, "the run finished before it could be killed"
+    resumed = _train(data, tmp_path / "b", "--steps", "30", "--checkpoint-every", "5")
+    assert resumed.returncode == 0, resumed.stderr
+    assert json.loads(state.read_text())["step"] == 30
+    from safetensors.torch import load_file
+
+    a = load_file(tmp_path / "a" / "model" / "model.safetensors")
+    b = load_file(tmp_path / "b" / "model" / "model.safetensors")
+    assert a.keys() == b.keys()
+    for k in a:  # same steps on the same examples in the same order: the same weights
+        assert torch.allclose(a[k], b[k], atol=1e-6), k
+
+
+def test_two_process_cpu_run_with_gloo(data, tmp_path):
+    import shutil
+
+    # torchrun starts the processes; accelerate reads its environment and joins them with gloo on CPU
+    torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent)) or "torchrun"
+    r = subprocess.run([torchrun, "--standalone", "--nproc_per_node", "2", "-m", "promptism.cli", "train", "clip",
+                        "--data", str(data), "--out", str(tmp_path / "ddp"), "--preset", "tiny", "--quiet",
+                        "--steps", "6", "--checkpoint-every", "3"],
+                       capture_output=True, text=True, env=env1(), timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    state = json.loads((tmp_path / "ddp" / "checkpoint" / "state.json").read_text())
+    assert state["step"] == 6 and state["world_size"] == 2
+    load_folder(tmp_path / "ddp" / "model")
+
+
+def test_batches_are_a_pure_function_of_step_and_split_across_processes():
+    from promptism.train.loop import batch_indices
+
+    full = batch_indices(100, 7, 10, seed=3)
+    parts = [batch_indices(100, 7, 10, seed=3, rank=r, world=2) for r in range(2)]
+    assert sorted(np.concatenate(parts)) == sorted(full)
+    assert np.array_equal(full, batch_indices(100, 7, 10, seed=3))
+    assert not np.array_equal(full, batch_indices(100, 17, 10, seed=3))  # next epoch, new order
+
+
+# --- model folders and backends ----------------------------------------------------------------
+def test_model_folders_load_strictly(tok, tmp_path):
+    m = OurClip(CLIP(CLIPConfig(vocab_size=tok.vocab_size, **TINY)), tok)
+    m.save(tmp_path / "m")
+    again = load_folder(tmp_path / "m")
+    x = [render_array(sample_example(np.random.default_rng(1)).scene, 32)]
+    assert torch.allclose(again.encode_image(x), m.encode_image(x))
+    meta = json.loads((tmp_path / "m" / "config.json").read_text())
+    meta["config"]["wings"] = 2
+    (tmp_path / "m" / "config.json").write_text(json.dumps(meta))
+    with pytest.raises(PromptismError, match="wings"):
+        load_folder(tmp_path / "m")
+    meta["config"].pop("wings")
+    meta["config"]["text_layers"] = 2
+    (tmp_path / "m" / "config.json").write_text(json.dumps(meta))
+    with pytest.raises(PromptismError, match="do not fit"):
+        load_folder(tmp_path / "m")
+    with pytest.raises(PromptismError, match="no CLIP"):
+        clip.load(str(tmp_path / "nothing"))
+
+
+@pytest.fixture(scope="module")
+def hf_folder(tmp_path_factory, tok):
+    from transformers import CLIPConfig as HFConfig
+    from transformers import CLIPModel, PreTrainedTokenizerFast
+
+    torch.manual_seed(0)
+    cfg = HFConfig(
+        text_config=dict(vocab_size=tok.vocab_size, hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                         num_attention_heads=2, max_position_embeddings=28, eos_token_id=tok.eos_id,
+                         pad_token_id=tok.pad_id, bos_token_id=tok.tok.token_to_id("[SOS]")),
+        vision_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,
+                           image_size=32, patch_size=8),
+        projection_dim=16,
+    )
+    folder = tmp_path_factory.mktemp("hfclip")
+    CLIPModel(cfg).save_pretrained(folder)
+    PreTrainedTokenizerFast(tokenizer_object=tok.tok, pad_token="[PAD]", eos_token="[EOS]",
+                            bos_token="[SOS]", unk_token="[UNK]").save_pretrained(folder)
+    return folder
+
+
+def test_transformers_backend_matches_transformers(hf_folder):
+    from transformers import AutoTokenizer, CLIPModel
+
+    model = clip.load(f"hf:{hf_folder}")
+    texts = ["a red circle", "two blue stars"]
+    ref = CLIPModel.from_pretrained(hf_folder).eval()
+    enc = AutoTokenizer.from_pretrained(hf_folder)(texts, padding="max_length", max_length=28, return_tensors="pt")
+    with torch.no_grad():
+        out = ref.get_text_features(**enc)
+        feats = getattr(out, "pooler_output", out)  # transformers 5 returns an output object, 4 a tensor
+        want = torch.nn.functional.normalize(feats, dim=-1)
+    assert torch.allclose(model.encode_text(texts), want, atol=1e-5)
+    tokens, mask, pooled = model.text_features(texts)
+    assert tokens.shape == (2, 28, 32) and mask.shape == (2, 28) and pooled.shape == (2, 16)
+
+
+def test_everything_downstream_takes_either_backend(hf_folder, tok):
+    from promptism.clip.evaluate import retrieval_r1, single_objects, zero_shot_accuracy
+
+    ours = OurClip(CLIP(CLIPConfig(vocab_size=tok.vocab_size, **TINY)), tok)
+    for model in (ours, clip.load(f"hf:{hf_folder}")):
+        imgs, shapes, colors = single_objects(12, held_out=False, size=64)
+        probs = model.zero_shot(imgs, ["circle", "square"], ["a {}", "a red {}"])
+        assert probs.shape == (12, 2) and torch.allclose(probs.sum(-1), torch.ones(12), atol=1e-5)
+        order, scores = model.rerank(imgs[:5], "a red circle")
+        assert sorted(order) == list(range(5)) and scores[order[0]] == scores.max()
+        acc = zero_shot_accuracy(model, imgs, shapes, colors)
+        assert 0.0 <= acc["shape"] <= 1.0 and acc["n"] == 12
+        assert 0.0 <= retrieval_r1(model, imgs, [f"a {c} {s}" for c, s in zip(colors, shapes)], n=12, draws=2) <= 1.0
+
+
+def test_hf_backend_missing_folder_is_a_clear_error(tmp_path):
+    with pytest.raises(PromptismError, match="cannot load"):
+        clip.load(f"hf:{tmp_path / 'none'}")
+
+
+def test_cli_score_and_zeroshot(tok, tmp_path):
+    folder = OurClip(CLIP(CLIPConfig(vocab_size=tok.vocab_size, **TINY)), tok).save(tmp_path / "m")
+    subprocess.run(cli("world", "show", "a red circle", "--out", str(tmp_path / "x.png")), check=True, env=env1())
+    r = subprocess.run(cli("clip", "score", str(tmp_path / "x.png"), "a red circle", "a blue square", "--model", str(folder)),
+                       capture_output=True, text=True, env=env1())
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.strip().splitlines()
+    assert len(lines) == 2 and {ln.split(None, 1)[1] for ln in lines} == {"a red circle", "a blue square"}
+    r = subprocess.run(cli("clip", "zeroshot", str(tmp_path / "x.png"), "--labels", "circle", "square", "--template",
+                           "a {}", "--model", str(folder)), capture_output=True, text=True, env=env1())
+    probs = [float(ln.split()[0]) for ln in r.stdout.strip().splitlines()]
+    assert r.returncode == 0 and abs(sum(probs) - 1) < 1e-2
+    r = subprocess.run(cli("clip", "score", str(tmp_path / "nope.png"), "x", "--model", str(folder)),
+                       capture_output=True, text=True, env=env1())
+    assert r.returncode == 2 and "no picture" in r.stderr
