@@ -103,7 +103,7 @@ def test_hard_negatives_are_false_of_their_scene_and_never_bring_held_out_pairs(
             c = parse(text)
             assert not c.mentions_held_out(), text
             assert not scene_constraints_hold(c, ex.scene).correct, (ex.caption, text)
-    assert kinds == {"swap_colors", "relation", "count", "color"}
+    assert kinds == {"swap_colors", "relation", "count", "shape", "color"}
     from promptism.world.constraints import Constraints, ObjectSpec
 
     sky = "a red circle and a blue square under a blue sky"
@@ -274,3 +274,19 @@ def test_cli_score_and_zeroshot(tok, tmp_path):
     r = subprocess.run(cli("clip", "score", str(tmp_path / "nope.png"), "x", "--model", str(folder)),
                        capture_output=True, text=True, env=env1())
     assert r.returncode == 2 and "no picture" in r.stderr
+
+
+def test_shipping_stores_half_precision_and_loads_back(tok, tmp_path):
+    from promptism.clip.ours import ship
+
+    m = OurClip(CLIP(CLIPConfig(vocab_size=tok.vocab_size, **TINY)), tok)
+    m.save(tmp_path / "full", extra={"name": "t", "steps": 3})
+    ship(tmp_path / "full", tmp_path / "half")
+    full, half = tmp_path / "full" / "model.safetensors", tmp_path / "half" / "model.safetensors"
+    assert half.stat().st_size < 0.6 * full.stat().st_size
+    again = load_folder(tmp_path / "half")
+    assert next(again.model.parameters()).dtype == torch.float32
+    meta = json.loads((tmp_path / "half" / "config.json").read_text())
+    assert meta["stored_dtype"] == "float16" and meta["steps"] == 3
+    x = [render_array(sample_example(np.random.default_rng(4)).scene, 32)]
+    assert torch.allclose(again.encode_image(x), m.encode_image(x), atol=5e-3)

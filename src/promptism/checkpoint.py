@@ -17,14 +17,20 @@ from .errors import PromptismError
 
 
 def save_model(folder: str | Path, kind: str, model: torch.nn.Module, config, extra: dict | None = None,
-               state_dict: dict | None = None) -> Path:
+               state_dict: dict | None = None, dtype: torch.dtype | None = None) -> Path:
+    """Write a model folder. dtype=torch.float16 halves the file (shipped models); loading
+    copies the weights back into the float32 model."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().contiguous().cpu() for k, v in (state_dict or model.state_dict()).items()}
+    if dtype is not None:
+        tensors = {k: v.to(dtype) if v.is_floating_point() else v for k, v in tensors.items()}
     tmp = folder / "model.safetensors.tmp"
     save_file(tensors, str(tmp), metadata={"kind": kind, "promptism": __version__})
     os.replace(tmp, folder / "model.safetensors")
     meta = {"kind": kind, "promptism": __version__, "config": asdict(config), **(extra or {})}
+    if dtype is not None:
+        meta["stored_dtype"] = str(dtype).replace("torch.", "")
     (folder / "config.json").write_text(json.dumps(meta, indent=1))
     return folder
 
@@ -46,6 +52,8 @@ def read_config(folder: str | Path, kind: str, config_cls):
 
 def load_weights(folder: str | Path, model: torch.nn.Module) -> torch.nn.Module:
     state = load_file(str(Path(folder) / "model.safetensors"))
+    own = model.state_dict()
+    state = {k: v.to(own[k].dtype) if k in own and v.is_floating_point() else v for k, v in state.items()}
     missing, unexpected = model.load_state_dict(state, strict=False)
     if missing or unexpected:
         raise PromptismError(f"weights in {folder} do not fit the config: missing {missing[:5]}, unexpected {unexpected[:5]}")

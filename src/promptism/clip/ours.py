@@ -36,10 +36,23 @@ class OurClip(ClipBase):
     def _encode_pixels(self, pixels: torch.Tensor) -> torch.Tensor:
         return self.model.encode_image(pixels)
 
-    def save(self, folder: str | Path, extra: dict | None = None, state_dict: dict | None = None) -> Path:
-        folder = save_model(folder, KIND, self.model, self.model.config, extra, state_dict)
+    def save(self, folder: str | Path, extra: dict | None = None, state_dict: dict | None = None,
+             dtype: torch.dtype | None = None) -> Path:
+        folder = save_model(folder, KIND, self.model, self.model.config, extra, state_dict, dtype)
         self.tokenizer.save(Path(folder) / "tokenizer.json")
         return folder
+
+
+def ship(src: str | Path, dst: str | Path) -> Path:
+    """Copy a trained model folder into the package, weights stored as float16."""
+    import json
+    import shutil
+
+    model = load_folder(src)
+    meta = json.loads((Path(src) / "config.json").read_text())
+    extra = {k: v for k, v in meta.items() if k not in ("kind", "promptism", "config", "stored_dtype")}
+    shutil.rmtree(dst, ignore_errors=True)
+    return model.save(dst, extra=extra, dtype=torch.float16)
 
 
 def load_folder(folder: str | Path) -> OurClip:

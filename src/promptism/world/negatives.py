@@ -3,7 +3,8 @@
 Each edit changes one binding and nothing else (Yuksekgonul et al. 2023, NegCLIP):
 ``swap_colors`` swaps the colours of two objects of different shapes ("a red circle above a
 blue square" -> "a blue circle above a red square"); ``relation`` reverses the relation;
-``count`` changes a number by one; ``color`` recolours a lone object. An edit is offered
+``count`` changes a number by one; ``shape`` names a shape the picture does not hold;
+``color`` recolours a lone object. An edit is offered
 only where it really makes the caption false of the picture.
 """
 
@@ -14,15 +15,16 @@ import re
 import numpy as np
 
 from . import vocab
-from .captions import RELATION_PHRASES, parse
+from .captions import NOUNS, RELATION_PHRASES, parse
 from .constraints import Constraints
 
 OPPOSITE = {"above": "below", "below": "above", "left of": "right of", "right of": "left of"}
-KINDS = ("swap_colors", "relation", "count", "color")
+KINDS = ("swap_colors", "relation", "count", "shape", "color")
 _COLOR_RE = re.compile(r"\b(" + "|".join(vocab.COLORS) + r")\b(?! sky)")  # "a blue sky" is a background
 _PHRASE_TO_REL = {p: rel for rel, ps in RELATION_PHRASES.items() for p in ps}
 _REL_RE = re.compile(r"\b(" + "|".join(sorted(map(re.escape, _PHRASE_TO_REL), key=len, reverse=True)) + r")\b(?! the (?:picture|image|canvas))")
 _NUM_RE = re.compile(r"\b(two|three|four)\b")
+_NOUN_RE = re.compile(r"\b(" + "|".join(sorted(NOUNS, key=len, reverse=True)) + r")\b")
 
 
 def negatives(caption: str, stated: Constraints) -> dict[str, str]:
@@ -43,6 +45,15 @@ def negatives(caption: str, stated: Constraints) -> dict[str, str]:
         n = vocab.NUMBER_WORDS[m.group(1)]
         new = n + 1 if n < vocab.MAX_COUNT else n - 1
         out["count"] = caption[: m.start()] + vocab.NUMBER_NAMES[new] + caption[m.end():]
+    m = _NOUN_RE.search(caption)
+    if m:  # the first shape noun becomes a shape the caption does not name at all
+        shape, plural = NOUNS[m.group(1)]
+        spec = next((o for o in stated.objects if o.shape == shape), None)
+        named = {o.shape for o in stated.objects}
+        options = [s for s in vocab.SHAPES if s not in named and not vocab.is_held_out(spec.color if spec else None, s)]
+        if options:
+            new_shape = options[(sum(map(ord, caption)) + 3) % len(options)]
+            out["shape"] = caption[: m.start()] + vocab.noun_for(new_shape, plural) + caption[m.end():]
     if len(colored) == 1 and len({o.shape for o in stated.objects}) == len(stated.objects):
         old, shape = colored[0].color, colored[0].shape
         others = [c for c in vocab.COLORS if c != old and not vocab.is_held_out(c, shape)]

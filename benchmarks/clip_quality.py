@@ -1,0 +1,101 @@
+"""How good is a CLIP on the Scene World? (issue #3's bars)
+
+    python benchmarks/clip_quality.py --model runs/clip-world/model --data data/world-64-50k
+
+Measures, on the dataset's val split and on held-out compositions rendered from the suite:
+text->image retrieval R@1 among 100 pictures, the binding probes (caption vs the same caption
+with colours swapped / relation reversed / count changed), and zero-shot shape and colour of
+single objects. Writes benchmarks/reports/clip_world.{json,md} and the model card next to the
+weights (MODEL_CARD.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from promptism import __version__, clip
+from promptism.clip.evaluate import evaluate_clip
+from promptism.data import load_pairs
+from promptism.world.constraints import Constraints
+
+REPORTS = Path(__file__).parent / "reports"
+BARS = {
+    "retrieval_r1_100": 0.80,
+    "binding_seen": 0.95,
+    "binding_heldout": 0.90,
+    "zero_shot": 0.97,
+}
+
+
+def verdicts(r: dict) -> list[tuple[str, float | None, float, bool]]:
+    rows = [("text->image R@1 among 100", r["retrieval_r1_100"], BARS["retrieval_r1_100"])]
+    for split in ("seen", "heldout"):
+        for kind, v in r[f"binding_{split}"].items():
+            rows.append((f"binding {split}: {kind}", v["accuracy"], BARS[f"binding_{split}"]))
+    for split in ("seen", "heldout"):
+        for what in ("shape", "color"):
+            rows.append((f"zero-shot {what} ({split} pairs)", r[f"zero_shot_{split}"][what], BARS["zero_shot"]))
+    return [(name, v, bar, v is not None and v >= bar) for name, v, bar in rows]
+
+
+def markdown(r: dict, meta: dict) -> str:
+    lines = [f"# CLIP on the Scene World: {meta['model']}", "",
+             f"Measured by `{meta['command']}` (promptism {meta['promptism']}, {meta['cpus']} CPUs, {meta['seconds']} s).", "",
+             "| measure | value | bar (issue #3) | met |", "|---|---|---|---|"]
+    for name, v, bar, ok in verdicts(r):
+        lines.append(f"| {name} | {'—' if v is None else f'{v:.3f}'} | ≥ {bar:.2f} | {'yes' if ok else '**no**'} |")
+    lines += ["", "Probe counts: " + ", ".join(f"{s} {k} n={v['n']}" for s in ("seen", "heldout")
+                                               for k, v in r[f"binding_{s}"].items()),
+              f"Zero-shot pictures: {r['zero_shot_seen']['n']} seen-pair, {r['zero_shot_heldout']['n']} held-out-pair.", ""]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default="world", help="model folder or 'world' (the shipped one)")
+    ap.add_argument("--data", required=True, help="the Scene World dataset the model was trained on (its val split is used)")
+    ap.add_argument("--val", type=int, default=2000, help="val pictures to use (default: 2000)")
+    ap.add_argument("--out", default=str(REPORTS), help="report folder")
+    ap.add_argument("--name", default="clip_world", help="report file name (default: clip_world)")
+    args = ap.parse_args()
+    torch.set_num_threads(int(os.environ.get("PROMPTISM_THREADS", "2")))
+    t0 = time.time()
+    model = clip.load(args.model)
+    val = load_pairs(args.data, "val", size=model.image_size, limit=args.val, progress=False)
+    r = evaluate_clip(model, val.images, val.captions, [Constraints.from_dict(m["stated"]) for m in val.metas])
+    meta = {"model": args.model, "data": args.data, "command": "python " + " ".join(sys.argv),
+            "promptism": __version__, "python": platform.python_version(), "cpus": os.cpu_count(),
+            "seconds": round(time.time() - t0, 1), "val_pictures": len(val)}
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{args.name}.json").write_text(json.dumps({"meta": meta, "results": r}, indent=1))
+    md = markdown(r, meta)
+    (out / f"{args.name}.md").write_text(md)
+    folder = clip.SHIPPED.get(args.model, Path(args.model))
+    cfg = json.loads((folder / "config.json").read_text())
+    card = [f"# Model card: CLIP `{cfg.get('name', folder.name)}`", "",
+            "A contrastive text–image model trained from scratch on the Scene World (promptism).", "",
+            "## Training", "",
+            "Reproduce with `bash scripts/train_clip_world.sh`, which runs:", "",
+            "```", "promptism world make --out data/world-64-50k --n 50000 --size 64 --seed 0",
+            "PROMPTISM_THREADS=2 promptism train clip --data data/world-64-50k --out runs/clip-world --preset world", "```", "",
+            f"- preset `{cfg.get('preset')}`, {cfg.get('steps')} steps of batch {cfg.get('batch_size')} "
+            f"over {cfg.get('examples')} training pairs, EMA {cfg.get('ema')}, hard negatives: {cfg.get('hard_negatives')}",
+            f"- wall time of the training command on this machine (2 CPU cores, data loading included): "
+            f"{cfg.get('wall_seconds_this_run')} s", "",
+            "## Measured quality", "", md.split("\n", 2)[2]]
+    (folder / "MODEL_CARD.md").write_text("\n".join(card))
+    print(md)
+    return 0 if all(ok for *_, ok in verdicts(r)) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
