@@ -1,6 +1,5 @@
 """Training examples, held-out compositions, layouts and the constraint checker."""
 
-import numpy as np
 import pytest
 
 from promptism.world import Obj, Scene, SceneError, check, layout, parse, vocab

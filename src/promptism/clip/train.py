@@ -10,9 +10,9 @@ import numpy as np
 import torch
 
 from ..data import Pairs, load_pairs
-from ..train.loop import LoopConfig, train
+from ..train.loop import train
 from .loss import contrastive_loss
-from .model import CLIP, CLIPConfig
+from .model import CLIP
 from .tokenizer import CaptionTokenizer, train_tokenizer
 
 
