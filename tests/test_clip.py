@@ -77,7 +77,7 @@ def test_model_shapes_and_unit_embeddings(tok):
     assert img.shape == (3, 32)
     assert torch.allclose(img.norm(dim=-1), torch.ones(3)) and torch.allclose(pooled.norm(dim=-1), torch.ones(2))
     with pytest.raises(ValueError, match="divisible"):
-        CLIPConfig(image_size=36, image_channels=(8, 16))
+        CLIPConfig(image_size=34, image_channels=(8, 16))
 
 
 def test_loss_prefers_aligned_pairs_and_counts_hard_negatives():

@@ -1,7 +1,7 @@
 """Our CLIP (Radford et al. 2021): a text transformer and a small image ResNet, projected
 into one embedding space and trained with a symmetric contrastive loss.
 
-Shapes: B batch, L context, W text width, D embedding, C channels, S = image_size / 2.
+Shapes: B batch, L context, W text width, D embedding, C channels, S the last feature map's side.
 """
 
 from __future__ import annotations
@@ -24,15 +24,15 @@ class CLIPConfig:
     text_layers: int = 4
     text_heads: int = 4
     image_size: int = 64
-    image_channels: tuple[int, ...] = (32, 64, 128)  # one stage each, each halving the resolution
-    image_blocks: int = 2  # residual blocks a stage
+    image_channels: tuple[int, ...] = (32, 64, 128, 128)  # one stage each, each halving the side
+    image_blocks: int = 2  # conv-BN-ReLU layers a stage
     embed_dim: int = 256
     init_temperature: float = 0.07
 
     def __post_init__(self):
         object.__setattr__(self, "image_channels", tuple(self.image_channels))
-        if self.image_size % (2 ** (len(self.image_channels) + 1)):
-            raise ValueError(f"image_size {self.image_size} must be divisible by {2 ** (len(self.image_channels) + 1)}")
+        if self.image_size % (2 ** len(self.image_channels)):
+            raise ValueError(f"image_size {self.image_size} must be divisible by {2 ** len(self.image_channels)}")
 
 
 class TextTower(nn.Module):
@@ -57,55 +57,47 @@ class TextTower(nn.Module):
         return self.proj(pooled), x
 
 
-class ResBlock(nn.Module):
-    def __init__(self, cin: int, cout: int):
+class ConvStage(nn.Sequential):
+    """conv-BN-ReLU x blocks, then 2x max-pool. (A GroupNorm/SiLU residual stack behind a
+    pixel-unshuffle stem learned shapes far slower here: 0.32 vs 1.00 supervised accuracy on
+    single objects after 150 steps.)"""
+
+    def __init__(self, cin: int, cout: int, blocks: int):
+        layers: list[nn.Module] = []
+        for i in range(blocks):
+            layers += [nn.Conv2d(cin if i == 0 else cout, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU()]
+        super().__init__(*layers, nn.MaxPool2d(2))
+
+
+class WhatWhereHead(nn.Module):
+    """What is there: global average and max pools (translation-invariant, so a shape is
+    learned once, not once per position). Where: a 1x1-reduced copy of the last map,
+    flattened, so "above" and "left of" survive into the embedding."""
+
+    def __init__(self, channels: int, side: int, out: int, where: int = 16):
         super().__init__()
-        self.norm1 = nn.GroupNorm(8, cin)
-        self.conv1 = nn.Conv2d(cin, cout, 3, padding=1)
-        self.norm2 = nn.GroupNorm(8, cout)
-        self.conv2 = nn.Conv2d(cout, cout, 3, padding=1)
-        self.skip = nn.Conv2d(cin, cout, 1) if cin != cout else nn.Identity()
-
-    def forward(self, x):
-        h = self.conv1(F.silu(self.norm1(x)))
-        h = self.conv2(F.silu(self.norm2(h)))
-        return self.skip(x) + h
-
-
-class FlattenHead(nn.Module):
-    """Every position of the last feature map, flattened and projected: where an object is
-    stays in the embedding ("above", "to the left of"). An average or attention pool starts
-    out dominated by the background and gives nearly the same embedding for every picture."""
-
-    def __init__(self, channels: int, side: int, out: int):
-        super().__init__()
-        self.norm = nn.LayerNorm(channels * side * side)
-        self.proj = nn.Linear(channels * side * side, out, bias=False)
+        self.reduce = nn.Conv2d(channels, where, 1)
+        n = 2 * channels + where * side * side
+        self.norm = nn.LayerNorm(n)
+        self.proj = nn.Linear(n, out, bias=False)
 
     def forward(self, x):  # x: (B, C, S, S) -> (B, D)
-        return self.proj(self.norm(x.flatten(1)))
+        feats = torch.cat([x.mean(dim=(2, 3)), x.amax(dim=(2, 3)), self.reduce(x).flatten(1)], dim=1)
+        return self.proj(self.norm(feats))
 
 
 class ImageTower(nn.Module):
     def __init__(self, cfg: CLIPConfig):
         super().__init__()
-        chans = cfg.image_channels
-        # pixel-unshuffle (space to depth, x2): a 64 px picture costs what a 32 px one would
-        self.stem = nn.Sequential(nn.PixelUnshuffle(2), nn.Conv2d(12, chans[0], 3, padding=1))
-        layers: list[nn.Module] = []
-        cin = chans[0]
-        for i, c in enumerate(chans):
-            for _ in range(cfg.image_blocks):
-                layers.append(ResBlock(cin, c))
-                cin = c
-            layers.append(nn.Conv2d(c, c, 3, stride=2, padding=1))  # 32 -> 16 -> 8 -> 4 at 64 px
-        self.body = nn.Sequential(*layers)
-        self.norm = nn.GroupNorm(8, cin)
-        side = cfg.image_size // 2 ** (len(chans) + 1)
-        self.head = FlattenHead(cin, side, cfg.embed_dim)
+        stages, cin = [], 3
+        for c in cfg.image_channels:  # each stage halves the side: 64 -> 32 -> 16 -> 8 -> 4
+            stages.append(ConvStage(cin, c, cfg.image_blocks))
+            cin = c
+        self.body = nn.Sequential(*stages)
+        self.head = WhatWhereHead(cin, cfg.image_size // 2 ** len(cfg.image_channels), cfg.embed_dim)
 
     def forward(self, x):  # x: (B, 3, H, W) in [-1, 1] -> (B, D)
-        return self.head(F.silu(self.norm(self.body(self.stem(x)))))
+        return self.head(self.body(x))
 
 
 class CLIP(nn.Module):
