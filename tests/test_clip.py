@@ -111,6 +111,71 @@ def test_hard_negatives_are_false_of_their_scene_and_never_bring_held_out_pairs(
     assert negatives(sky, stated)["swap_colors"] == "a blue circle and a red square under a blue sky"
 
 
+def test_colour_swap_edits_only_the_two_named_objects_and_keeps_articles_right():
+    from promptism.world.constraints import Constraints, ObjectSpec
+
+    caption = "an orange circle, a blue rhombus and a medium blue cross"
+    stated = Constraints((ObjectSpec("circle", "orange"), ObjectSpec("diamond", "blue"),
+                          ObjectSpec("cross", "blue", "medium")))
+    assert negatives(caption, stated)["swap_colors"] == "a blue circle, an orange rhombus and a medium blue cross"
+
+
+def test_counterfactual_scenes_fit_their_caption_and_not_the_original():
+    from promptism.world.captions import parse
+    from promptism.world.negatives import COUNTERFACTUAL_KINDS, counterfactual
+
+    made = {k: 0 for k in COUNTERFACTUAL_KINDS}
+    for i in range(600):
+        ex = sample_example(np.random.default_rng([10, i]))
+        for kind in COUNTERFACTUAL_KINDS:
+            r = counterfactual(ex.scene, ex.caption, ex.stated, kind)
+            if r is None:
+                continue
+            scene, caption = r
+            made[kind] += 1
+            scene.validate()
+            assert caption == negatives(ex.caption, ex.stated)[kind]
+            assert scene_constraints_hold(parse(caption), scene).correct, (ex.caption, caption)
+            assert not scene_constraints_hold(ex.stated, scene).correct, (ex.caption, caption)
+            assert not scene_constraints_hold(parse(caption), ex.scene).correct, (ex.caption, caption)
+            assert not any(vocab.is_held_out(o.color, o.shape) for o in scene.objects)
+            assert sorted((o.shape, o.size) for o in scene.objects) == sorted((o.shape, o.size) for o in ex.scene.objects)
+    assert min(made.values()) >= 50, made
+
+
+def test_counterfactual_pairs_join_the_batch(data, tok):
+    from promptism.clip.train import ClipTask
+    from promptism.data import load_pairs
+
+    pairs = load_pairs(data, "train", size=32, progress=False)
+    task = ClipTask(pairs, tok, counterfactuals=0.5)
+    idx = np.arange(40)
+    images, captions, sources = task.counterfactual_pairs(idx, step=3)
+    again = task.counterfactual_pairs(idx, step=3)
+    assert 4 <= len(images) <= 20 and len(images) == len(captions)  # ~1 in 3 scenes has one
+    assert all(np.array_equal(a, b) for a, b in zip(images, again[0])) and captions == again[1]  # a function of the step
+    assert all(im.shape == (32, 32, 3) for im in images)
+    assert not set(captions) & {pairs.captions[i] for i in idx}
+    for j, c in zip(sources, captions):  # each is an edit of the batch picture it names
+        assert c in negatives(pairs.captions[idx[j]], task.stated[idx[j]]).values()
+    model = CLIP(CLIPConfig(vocab_size=tok.vocab_size, **TINY))
+    loss, logs = task.loss(model, idx, step=3)
+    assert torch.isfinite(loss) and 0.0 <= logs["neg_acc"] <= 1.0
+    task.separate = 1.0  # fresh towers embed near twins alike: the separation term adds to the loss
+    loss_sep, logs = task.loss(model, idx, step=3)
+    assert logs["twin_cos"] > 0.8 and loss_sep > loss
+
+
+def test_word_order_reaches_a_fresh_text_embedding(tok):
+    """With CLIP's initialisation (token std 0.02) the positions are on the scale of the words;
+    with std 1.0 a colour swap moved a fresh caption embedding by ~1e-6 in cosine."""
+    torch.manual_seed(0)
+    model = CLIP(CLIPConfig(vocab_size=tok.vocab_size, context=28)).eval()
+    a = model.encode_text(*tok(["a red star and a green square"]))
+    b = model.encode_text(*tok(["a green star and a red square"]))
+    assert 1.0 - float((a * b).sum()) > 1e-4
+
+
 # --- training ------------------------------------------------------------------------------------
 def _train(data, out, *extra, env=None):
     return subprocess.run(cli("train", "clip", "--data", str(data), "--out", str(out), "--preset", "tiny",
@@ -290,3 +355,5 @@ def test_shipping_stores_half_precision_and_loads_back(tok, tmp_path):
     assert meta["stored_dtype"] == "float16" and meta["steps"] == 3
     x = [render_array(sample_example(np.random.default_rng(4)).scene, 32)]
     assert torch.allclose(again.encode_image(x), m.encode_image(x), atol=5e-3)
+
+

@@ -180,7 +180,7 @@ def cmd_train_clip(args: argparse.Namespace) -> int:
     from .clip.train import train_clip
 
     folder = train_clip(args.data, args.out, args.preset, hard_negatives=not args.no_hard_negatives, limit=args.limit,
-                        progress=not args.quiet, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
+                        counterfactuals=args.counterfactuals, separate=args.separate, progress=not args.quiet, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
                         ema=args.ema, checkpoint_every=args.checkpoint_every, seed=args.seed)
     print(f"model written to {folder} (load it with promptism.clip.load({str(folder)!r}))")
     return 0
@@ -311,6 +311,12 @@ def build_parser() -> argparse.ArgumentParser:
     tc.add_argument("--limit", type=int, default=None, help="use only the first N training pairs")
     tc.add_argument("--no-hard-negatives", action="store_true",
                     help="train without the composition-aware hard-negative captions (plain CLIP loss)")
+    tc.add_argument("--counterfactuals", type=float, default=None,
+                    help="counterfactual pairs (a scene re-rendered with colours swapped or related objects exchanged) "
+                         "added per batch pair, Scene World data only (default: the preset's; 0, none, for world and tiny)")
+    tc.add_argument("--separate", type=float, default=None,
+                    help="weight of the term keeping near twins apart (a caption and its hard negative, a picture and "
+                         "its counterfactual) once their cosine passes 0.8 (default: the preset's; 0, off, for world and tiny)")
     tc.add_argument("--quiet", action="store_true", help="no progress bars")
     tc.set_defaults(func=cmd_train_clip)
 

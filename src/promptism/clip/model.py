@@ -28,6 +28,8 @@ class CLIPConfig:
     image_blocks: int = 2  # conv-BN-ReLU layers a stage
     embed_dim: int = 256
     init_temperature: float = 0.07
+    image_bind: int = 0  # k: add the k x k bilinear pool of the last map (0: none)
+    text_embed_std: float = 0.02  # initial std of the token embeddings (only training reads it)
 
     def __post_init__(self):
         object.__setattr__(self, "image_channels", tuple(self.image_channels))
@@ -38,7 +40,13 @@ class CLIPConfig:
 class TextTower(nn.Module):
     def __init__(self, cfg: CLIPConfig):
         super().__init__()
+        # CLIP initialises token embeddings with std 0.02 and positions with 0.01. With std 1.0
+        # (torch's default) the positions are 100x smaller than the words and attention hardly
+        # sees order: trained directly on a target that binds colour to shape, that tower told
+        # "a red star and a green square" from its colour swap 0.51 of the time after 300
+        # steps, against 0.98 with std 0.02
         self.tok = nn.Embedding(cfg.vocab_size, cfg.text_width)
+        nn.init.normal_(self.tok.weight, std=cfg.text_embed_std)
         self.pos = nn.Parameter(torch.randn(cfg.context, cfg.text_width) * 0.01)
         self.blocks = nn.ModuleList(TransformerBlock(cfg.text_width, cfg.text_heads) for _ in range(cfg.text_layers))
         self.ln = nn.LayerNorm(cfg.text_width)
@@ -74,16 +82,22 @@ class WhatWhereHead(nn.Module):
     learned once, not once per position). Where: a 1x1-reduced copy of the last map,
     flattened, so "above" and "left of" survive into the embedding."""
 
-    def __init__(self, channels: int, side: int, out: int, where: int = 16):
+    def __init__(self, channels: int, side: int, out: int, where: int = 16, bind: int = 0):
         super().__init__()
         self.reduce = nn.Conv2d(channels, where, 1)
-        n = 2 * channels + where * side * side
+        self.bind = nn.Conv2d(channels, 2 * bind, 1) if bind else None
+        n = 2 * channels + where * side * side + bind * bind
         self.norm = nn.LayerNorm(n)
         self.proj = nn.Linear(n, out, bias=False)
 
     def forward(self, x):  # x: (B, C, S, S) -> (B, D)
-        feats = torch.cat([x.mean(dim=(2, 3)), x.amax(dim=(2, 3)), self.reduce(x).flatten(1)], dim=1)
-        return self.proj(self.norm(feats))
+        feats = [x.mean(dim=(2, 3)), x.amax(dim=(2, 3)), self.reduce(x).flatten(1)]
+        if self.bind is not None:
+            # which features meet at the same place: sum over places of u(p) v(p)^T, so "red"
+            # and "star" at one place differ from "red" at one and "star" at another
+            u, v = self.bind(x).flatten(2).chunk(2, dim=1)  # (B, k, S*S) each
+            feats.append(torch.einsum("bip,bjp->bij", u, v).flatten(1) / u.shape[-1])
+        return self.proj(self.norm(torch.cat(feats, dim=1)))
 
 
 class ImageTower(nn.Module):
@@ -94,7 +108,7 @@ class ImageTower(nn.Module):
             stages.append(ConvStage(cin, c, cfg.image_blocks))
             cin = c
         self.body = nn.Sequential(*stages)
-        self.head = WhatWhereHead(cin, cfg.image_size // 2 ** len(cfg.image_channels), cfg.embed_dim)
+        self.head = WhatWhereHead(cin, cfg.image_size // 2 ** len(cfg.image_channels), cfg.embed_dim, bind=cfg.image_bind)
 
     def forward(self, x):  # x: (B, 3, H, W) in [-1, 1] -> (B, D)
         return self.head(self.body(x))

@@ -21,17 +21,53 @@ def to_pixels(images: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(images).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
 
 
+SEPARATION_MARGIN = 0.8  # near twins may keep this much cosine similarity before the penalty
+
+
 class ClipTask:
     """A batch: pictures, their captions, and one hard-negative caption each where the
-    world's scene record allows one (data without records trains without negatives)."""
+    world's scene record allows one (data without records trains without negatives).
 
-    def __init__(self, pairs: Pairs, tokenizer: CaptionTokenizer, hard_negatives: bool = True, seed: int = 0):
+    With ``counterfactuals`` > 0 (Scene World data only), the batch also gets that many
+    counterfactual pairs per picture: a picture's scene re-rendered with two objects'
+    colours swapped or two related objects exchanged, captioned to match. Hard-negative
+    captions alone left the model a bag of words (colour-swap probe 0.50 after 3,200 steps):
+    a caption and its swap embedded almost alike (cosine 0.998), as nothing in the pictures
+    asked them apart. A true pair beside its counterfactual can only be told apart by binding."""
+
+    def __init__(self, pairs: Pairs, tokenizer: CaptionTokenizer, hard_negatives: bool = True, seed: int = 0,
+                 counterfactuals: float = 0.0, separate: float = 0.0):
         self.pairs, self.tok, self.hard, self.seed = pairs, tokenizer, hard_negatives, seed
+        self.separate = separate
         self.stated = None
         if hard_negatives and pairs.metas and all("stated" in m for m in pairs.metas):
             from ..world.constraints import Constraints
 
             self.stated = [Constraints.from_dict(m["stated"]) for m in pairs.metas]
+        self.counterfactuals = counterfactuals if self.stated is not None and all("scene" in m for m in pairs.metas) else 0.0
+
+    def counterfactual_pairs(self, idx: np.ndarray, step: int) -> tuple[list[np.ndarray], list[str], list[int]]:
+        """Pictures, captions, and the batch position each was made from."""
+        from ..world import Scene, render_array
+        from ..world.negatives import COUNTERFACTUAL_KINDS, counterfactual
+
+        want = round(len(idx) * self.counterfactuals)
+        rng = np.random.default_rng([self.seed, step, 11])
+        images, captions, sources = [], [], []
+        size = self.pairs.images.shape[1]
+        for j in rng.permutation(len(idx)):
+            if len(images) == want:
+                break
+            i = int(idx[j])
+            for kind in rng.permutation(COUNTERFACTUAL_KINDS):
+                made = counterfactual(Scene.from_dict(self.pairs.metas[i]["scene"]), self.pairs.captions[i],
+                                      self.stated[i], str(kind))
+                if made is not None:
+                    images.append(render_array(made[0], size))
+                    captions.append(made[1])
+                    sources.append(int(j))
+                    break
+        return images, captions, sources
 
     def negatives(self, idx: np.ndarray, step: int) -> tuple[list[str], torch.Tensor]:
         from ..world.negatives import pick_negative
@@ -45,14 +81,30 @@ class ClipTask:
         return texts, torch.tensor(valid)
 
     def loss(self, model: CLIP, idx: np.ndarray, step: int):
-        pixels = to_pixels(self.pairs.images[idx])
-        ids, mask = self.tok([self.pairs.captions[i] for i in idx], warn=False)
+        images, captions = self.pairs.images[idx], [self.pairs.captions[i] for i in idx]
+        extra_images, extra_captions, sources = self.counterfactual_pairs(idx, step) if self.counterfactuals else ([], [], [])
+        if extra_images:
+            images = np.concatenate([images, np.stack(extra_images)])
+        pixels = to_pixels(images)
+        ids, mask = self.tok(captions + extra_captions, warn=False)
         logs = {}
         if self.stated is not None:
             negs, valid = self.negatives(idx, step)
+            negs, valid = negs + extra_captions, torch.cat([valid, torch.zeros(len(extra_captions), dtype=torch.bool)])
             nid, nmask = self.tok(negs, warn=False)
             img, txt, neg, scale = model(pixels, ids, mask, nid, nmask)
             loss = contrastive_loss(img, txt, scale, neg, valid)
+            if self.separate:
+                # keep near twins apart in each tower: a caption from its hard negative, a picture
+                # from its counterfactual. Without it both towers settle on bag-of-words features
+                # first, and neither then sees the other's binding to align with
+                src = torch.tensor(sources, dtype=torch.long)
+                cf = torch.arange(len(idx), len(idx) + len(sources))
+                sims = torch.cat([(txt * neg).sum(-1)[valid], (img[src] * img[cf]).sum(-1), (txt[src] * txt[cf]).sum(-1)])
+                if len(sims):
+                    sep = torch.relu(sims - SEPARATION_MARGIN).mean()
+                    loss = loss + self.separate * sep
+                    logs["twin_cos"] = float(sims.detach().mean())
             with torch.no_grad():  # share of pictures that prefer their caption to its hard negative
                 if valid.any():
                     logs["neg_acc"] = float(((img * txt).sum(-1) > (img * neg).sum(-1))[valid].float().mean())
@@ -71,7 +123,8 @@ def build_tokenizer(captions: list[str], vocab_size: int, context: int) -> Capti
 
 
 def train_clip(data: str, out: str, preset_name: str = "world", hard_negatives: bool = True,
-               limit: int | None = None, progress: bool = True, **loop_overrides) -> Path:
+               limit: int | None = None, progress: bool = True, counterfactuals: float | None = None,
+               separate: float | None = None, **loop_overrides) -> Path:
     """Train (or resume) a CLIP on image–caption data; write the model folder out/model."""
     import time
 
@@ -100,7 +153,11 @@ def train_clip(data: str, out: str, preset_name: str = "world", hard_negatives: 
     cfg, loop = preset(preset_name, tok.vocab_size, out=str(out_dir), **loop_overrides)
     torch.manual_seed(loop.seed)  # the same initial weights every run: resuming must match running straight
     model = CLIP(cfg)
-    task = ClipTask(pairs, tok, hard_negatives=hard_negatives, seed=loop.seed)
+    task_defaults = PRESETS[preset_name].get("task", {})
+    counterfactuals = task_defaults.get("counterfactuals", 0.0) if counterfactuals is None else counterfactuals
+    separate = task_defaults.get("separate", 0.0) if separate is None else separate
+    task = ClipTask(pairs, tok, hard_negatives=hard_negatives, seed=loop.seed, counterfactuals=counterfactuals,
+                    separate=separate)
     result = train(model, task, len(pairs), loop, progress=progress)
     if not state.is_main_process:
         return out_dir / "model"
@@ -108,6 +165,7 @@ def train_clip(data: str, out: str, preset_name: str = "world", hard_negatives: 
     folder = OurClip(model, tok).save(out_dir / "model", extra={
         "name": out_dir.name, "preset": preset_name, "data": str(data), "examples": len(pairs),
         "steps": result["step"], "batch_size": loop.batch_size, "ema": loop.ema, "hard_negatives": task.stated is not None,
+        "counterfactuals": task.counterfactuals, "separate": task.separate,
         "final_logs": result["logs"], "wall_seconds_this_run": round(time.time() - t0, 1),
     }, state_dict=weights)
     (out_dir / "model" / "loop.json").write_text(json.dumps(asdict(loop), indent=1))

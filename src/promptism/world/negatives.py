@@ -6,6 +6,12 @@ blue square" -> "a blue circle above a red square"); ``relation`` reverses the r
 ``count`` changes a number by one; ``shape`` names a shape the picture does not hold;
 ``color`` recolours a lone object. An edit is offered
 only where it really makes the caption false of the picture.
+
+``counterfactual`` goes one step further where the world's scene record allows: it edits the
+scene the same way (recolours the two objects, exchanges the two related objects) and returns
+the edited picture's scene with the edited caption, a true pair that differs from the
+original only in the binding. Trained on side by side, the two pairs can be told apart only
+by binding colour to shape and object to place.
 """
 
 from __future__ import annotations
@@ -16,7 +22,8 @@ import numpy as np
 
 from . import vocab
 from .captions import NOUNS, RELATION_PHRASES, parse
-from .constraints import Constraints
+from .constraints import Constraints, scene_constraints_hold
+from .scene import Scene, SceneError
 
 OPPOSITE = {"above": "below", "below": "above", "left of": "right of", "right of": "left of"}
 KINDS = ("swap_colors", "relation", "count", "shape", "color")
@@ -24,7 +31,33 @@ _COLOR_RE = re.compile(r"\b(" + "|".join(vocab.COLORS) + r")\b(?! sky)")  # "a b
 _PHRASE_TO_REL = {p: rel for rel, ps in RELATION_PHRASES.items() for p in ps}
 _REL_RE = re.compile(r"\b(" + "|".join(sorted(map(re.escape, _PHRASE_TO_REL), key=len, reverse=True)) + r")\b(?! the (?:picture|image|canvas))")
 _NUM_RE = re.compile(r"\b(two|three|four)\b")
-_NOUN_RE = re.compile(r"\b(" + "|".join(sorted(NOUNS, key=len, reverse=True)) + r")\b")
+_NOUNS_ALT = "|".join(sorted(NOUNS, key=len, reverse=True))
+_NOUN_RE = re.compile(r"\b(" + _NOUNS_ALT + r")\b")
+# a colour word and the shape noun it qualifies, with up to two words between ("red stars",
+# "red big star", "blue medium sized square")
+_COLORED_NOUN_RE = re.compile(
+    r"\b(" + "|".join(vocab.COLORS) + r")\b((?:\s+(?!(?:" + "|".join(vocab.COLORS) + "|" + _NOUNS_ALT
+    + r")\b)[a-z]+){0,2})\s+(" + _NOUNS_ALT + r")\b"
+)
+_ARTICLE_RE = re.compile(r"\b([Aa])(n?)(\s+)([A-Za-z])")
+
+
+def fix_articles(text: str) -> str:
+    """"a"/"an" as the next word asks ("an blue circle" -> "a blue circle"): an edit must not
+    leave a grammatical slip that gives the negative away."""
+    return _ARTICLE_RE.sub(lambda m: m.group(1) + ("n" if m.group(4).lower() in "aeiou" else "") + m.group(3) + m.group(4), text)
+
+
+def swap_colors(caption: str, a: tuple[str, str], b: tuple[str, str]) -> str:
+    """Swap the colours of the (colour, shape) pairs a and b wherever the caption names them,
+    leaving every other mention of those colours alone."""
+    swap = {a: b[0], b: a[0]}
+
+    def edit(m: re.Match) -> str:
+        new = swap.get((m.group(1), NOUNS[m.group(3)][0]))
+        return m.group(0) if new is None else new + m.group(2) + " " + m.group(3)
+
+    return fix_articles(_COLORED_NOUN_RE.sub(edit, caption))
 
 
 def negatives(caption: str, stated: Constraints) -> dict[str, str]:
@@ -34,7 +67,7 @@ def negatives(caption: str, stated: Constraints) -> dict[str, str]:
     pairs = [(a, b) for i, a in enumerate(colored) for b in colored[i + 1:] if a.color != b.color and a.shape != b.shape]
     if pairs:
         a, b = pairs[0]
-        out["swap_colors"] = _COLOR_RE.sub(lambda m: {a.color: b.color, b.color: a.color}.get(m.group(1), m.group(1)), caption)
+        out["swap_colors"] = swap_colors(caption, (a.color, a.shape), (b.color, b.shape))
     if stated.relations:
         m = _REL_RE.search(caption)
         if m:
@@ -62,6 +95,7 @@ def negatives(caption: str, stated: Constraints) -> dict[str, str]:
     # a negative is training text too: it must never bring in a held-out composition (a probe
     # caption that already names one, from the held-out suite, keeps it)
     allowed = {p for p in stated.pairs() if vocab.is_held_out(*p)}
+    out = {k: fix_articles(v) for k, v in out.items()}
     return {k: v for k, v in out.items()
             if v != caption and not {p for p in parse(v).pairs() if vocab.is_held_out(*p)} - allowed}
 
@@ -73,3 +107,47 @@ def pick_negative(caption: str, stated: Constraints, rng: np.random.Generator) -
         return None
     kinds = sorted(options)
     return options[kinds[int(rng.integers(len(kinds)))]]
+
+
+COUNTERFACTUAL_KINDS = ("swap_colors", "relation")
+
+
+def counterfactual(scene: Scene, caption: str, stated: Constraints, kind: str) -> tuple[Scene, str] | None:
+    """The scene edited as the ``kind`` negative edits its caption, with that caption; None
+    where the edit does not apply or its result is not a clean counterfactual: the new scene
+    must be valid, satisfy the new caption and not the old one, the old scene must not
+    satisfy the new caption, and no held-out composition may appear that was not there."""
+    if kind not in COUNTERFACTUAL_KINDS:
+        raise ValueError(f"unknown counterfactual kind {kind!r}; kinds are {', '.join(COUNTERFACTUAL_KINDS)}")
+    new_caption = negatives(caption, stated).get(kind)
+    if new_caption is None:
+        return None
+    objects = list(scene.objects)
+    if kind == "swap_colors":
+        colored = [o for o in stated.objects if o.color]
+        a, b = next((a, b) for i, a in enumerate(colored) for b in colored[i + 1:] if a.color != b.color and a.shape != b.shape)
+        recolor = {(a.color, a.shape): b.color, (b.color, b.shape): a.color}
+        objects = [o.recolored(recolor[(o.color, o.shape)]) if (o.color, o.shape) in recolor else o for o in objects]
+    else:  # exchange the places of the two related objects (one of each)
+        from .constraints import matches
+
+        rel = stated.relations[0]
+        ia = [i for i, o in enumerate(objects) if matches(stated.objects[rel.a], o)]
+        ib = [i for i, o in enumerate(objects) if matches(stated.objects[rel.b], o)]
+        if len(ia) != 1 or len(ib) != 1 or ia == ib:
+            return None
+        oa, ob = objects[ia[0]], objects[ib[0]]
+        objects[ia[0]], objects[ib[0]] = oa.moved(ob.x, ob.y), ob.moved(oa.x, oa.y)
+    try:
+        new = Scene(tuple(objects), scene.background, scene.style)
+        new.validate()
+        new_stated = parse(new_caption)
+    except (SceneError, ValueError):
+        return None
+    before = {(o.color, o.shape) for o in scene.objects if vocab.is_held_out(o.color, o.shape)}
+    if any(vocab.is_held_out(o.color, o.shape) and (o.color, o.shape) not in before for o in new.objects):
+        return None
+    if not (scene_constraints_hold(new_stated, new).correct and not scene_constraints_hold(stated, new).correct
+            and not scene_constraints_hold(new_stated, scene).correct):
+        return None
+    return new, new_caption

@@ -57,6 +57,9 @@ class Obj:
     def moved(self, x: float, y: float) -> "Obj":
         return Obj(self.shape, self.color, self.size, x, y)
 
+    def recolored(self, color: str) -> "Obj":
+        return Obj(self.shape, color, self.size, self.x, self.y)
+
 
 def extent(shape: str, side: float) -> tuple[float, float, float, float]:
     """Distances from the centroid to the left, top, right and bottom of a shape."""
