@@ -357,3 +357,12 @@ def test_shipping_stores_half_precision_and_loads_back(tok, tmp_path):
     assert torch.allclose(again.encode_image(x), m.encode_image(x), atol=5e-3)
 
 
+def test_shipped_world_model_loads_by_name_and_reads_the_world():
+    from promptism.clip.evaluate import single_objects, zero_shot_accuracy
+
+    folder = clip.SHIPPED["world"]
+    assert sum(f.stat().st_size for f in folder.iterdir()) <= 15 * 2**20  # issue #3: at most 15 MB
+    model = clip.load("world")
+    assert model.image_size == 64
+    acc = zero_shot_accuracy(model, *single_objects(60, held_out=False, seed=5))
+    assert acc["shape"] >= 0.9 and acc["color"] >= 0.9, acc  # the benchmark measures ~1.0 on 600
