@@ -180,7 +180,8 @@ def cmd_train_clip(args: argparse.Namespace) -> int:
     from .clip.train import train_clip
 
     folder = train_clip(args.data, args.out, args.preset, hard_negatives=not args.no_hard_negatives, limit=args.limit,
-                        counterfactuals=args.counterfactuals, separate=args.separate, progress=not args.quiet, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
+                        counterfactuals=args.counterfactuals, separate=args.separate, progress=not args.quiet,
+                        steps=args.steps, batch_size=args.batch_size, lr=args.lr,
                         ema=args.ema, checkpoint_every=args.checkpoint_every, seed=args.seed)
     print(f"model written to {folder} (load it with promptism.clip.load({str(folder)!r}))")
     return 0

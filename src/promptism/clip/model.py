@@ -28,7 +28,6 @@ class CLIPConfig:
     image_blocks: int = 2  # conv-BN-ReLU layers a stage
     embed_dim: int = 256
     init_temperature: float = 0.07
-    image_bind: int = 0  # k: add the k x k bilinear pool of the last map (0: none)
     text_embed_std: float = 0.02  # initial std of the token embeddings (only training reads it)
 
     def __post_init__(self):
@@ -82,22 +81,16 @@ class WhatWhereHead(nn.Module):
     learned once, not once per position). Where: a 1x1-reduced copy of the last map,
     flattened, so "above" and "left of" survive into the embedding."""
 
-    def __init__(self, channels: int, side: int, out: int, where: int = 16, bind: int = 0):
+    def __init__(self, channels: int, side: int, out: int, where: int = 16):
         super().__init__()
         self.reduce = nn.Conv2d(channels, where, 1)
-        self.bind = nn.Conv2d(channels, 2 * bind, 1) if bind else None
-        n = 2 * channels + where * side * side + bind * bind
+        n = 2 * channels + where * side * side
         self.norm = nn.LayerNorm(n)
         self.proj = nn.Linear(n, out, bias=False)
 
     def forward(self, x):  # x: (B, C, S, S) -> (B, D)
-        feats = [x.mean(dim=(2, 3)), x.amax(dim=(2, 3)), self.reduce(x).flatten(1)]
-        if self.bind is not None:
-            # which features meet at the same place: sum over places of u(p) v(p)^T, so "red"
-            # and "star" at one place differ from "red" at one and "star" at another
-            u, v = self.bind(x).flatten(2).chunk(2, dim=1)  # (B, k, S*S) each
-            feats.append(torch.einsum("bip,bjp->bij", u, v).flatten(1) / u.shape[-1])
-        return self.proj(self.norm(torch.cat(feats, dim=1)))
+        feats = torch.cat([x.mean(dim=(2, 3)), x.amax(dim=(2, 3)), self.reduce(x).flatten(1)], dim=1)
+        return self.proj(self.norm(feats))
 
 
 class ImageTower(nn.Module):
@@ -108,7 +101,7 @@ class ImageTower(nn.Module):
             stages.append(ConvStage(cin, c, cfg.image_blocks))
             cin = c
         self.body = nn.Sequential(*stages)
-        self.head = WhatWhereHead(cin, cfg.image_size // 2 ** len(cfg.image_channels), cfg.embed_dim, bind=cfg.image_bind)
+        self.head = WhatWhereHead(cin, cfg.image_size // 2 ** len(cfg.image_channels), cfg.embed_dim)
 
     def forward(self, x):  # x: (B, 3, H, W) in [-1, 1] -> (B, D)
         return self.head(self.body(x))

@@ -16,7 +16,7 @@ PRESETS: dict[str, dict] = {
     # the default shipped model: ~40 minutes on 2 CPU cores (see the model card). The recipe
     # measured best so far: a 2,800-step run with CLIP's 0.02 token init, counterfactual pairs
     # (counterfactuals=1/3) and twin separation (separate=1.0) bound colours no better (swap
-    # probe 0.52) and lost shape (zero-shot 0.91), see benchmarks/reports/clip_world.md
+    # probe 0.52) and lost shape (zero-shot 0.91): benchmarks/reports/clip_world_counterfactual.md
     "world": {
         "model": dict(context=28, text_width=256, text_layers=4, text_heads=4, image_size=64,
                       image_channels=(32, 64, 128, 128), image_blocks=2, embed_dim=256, text_embed_std=1.0),

@@ -30,10 +30,12 @@ class ClipTask:
 
     With ``counterfactuals`` > 0 (Scene World data only), the batch also gets that many
     counterfactual pairs per picture: a picture's scene re-rendered with two objects'
-    colours swapped or two related objects exchanged, captioned to match. Hard-negative
-    captions alone left the model a bag of words (colour-swap probe 0.50 after 3,200 steps):
-    a caption and its swap embedded almost alike (cosine 0.998), as nothing in the pictures
-    asked them apart. A true pair beside its counterfactual can only be told apart by binding."""
+    colours swapped or two related objects exchanged, captioned to match, so that a true pair
+    stands beside a twin only binding tells apart. ``separate`` > 0 adds a penalty on twins
+    (a caption and its hard negative, a picture and its counterfactual) whose cosine passes
+    SEPARATION_MARGIN. Both are off in the presets: with hard-negative captions alone the
+    shipped model binds colours at chance (swap probe 0.48), and a run with both (plus token
+    init 0.02) did no better (0.52) and lost shape (benchmarks/reports/clip_world_counterfactual.md)."""
 
     def __init__(self, pairs: Pairs, tokenizer: CaptionTokenizer, hard_negatives: bool = True, seed: int = 0,
                  counterfactuals: float = 0.0, separate: float = 0.0):
@@ -59,9 +61,9 @@ class ClipTask:
             if len(images) == want:
                 break
             i = int(idx[j])
+            scene = Scene.from_dict(self.pairs.metas[i]["scene"])
             for kind in rng.permutation(COUNTERFACTUAL_KINDS):
-                made = counterfactual(Scene.from_dict(self.pairs.metas[i]["scene"]), self.pairs.captions[i],
-                                      self.stated[i], str(kind))
+                made = counterfactual(scene, self.pairs.captions[i], self.stated[i], str(kind))
                 if made is not None:
                     images.append(render_array(made[0], size))
                     captions.append(made[1])
@@ -95,9 +97,8 @@ class ClipTask:
             img, txt, neg, scale = model(pixels, ids, mask, nid, nmask)
             loss = contrastive_loss(img, txt, scale, neg, valid)
             if self.separate:
-                # keep near twins apart in each tower: a caption from its hard negative, a picture
-                # from its counterfactual. Without it both towers settle on bag-of-words features
-                # first, and neither then sees the other's binding to align with
+                # keep near twins apart in each tower (a caption from its hard negative, a picture
+                # from its counterfactual), so that neither can settle on bag-of-words features
                 src = torch.tensor(sources, dtype=torch.long)
                 cf = torch.arange(len(idx), len(idx) + len(sources))
                 sims = torch.cat([(txt * neg).sum(-1)[valid], (img[src] * img[cf]).sum(-1), (txt[src] * txt[cf]).sum(-1)])

@@ -10,8 +10,8 @@ only where it really makes the caption false of the picture.
 ``counterfactual`` goes one step further where the world's scene record allows: it edits the
 scene the same way (recolours the two objects, exchanges the two related objects) and returns
 the edited picture's scene with the edited caption, a true pair that differs from the
-original only in the binding. Trained on side by side, the two pairs can be told apart only
-by binding colour to shape and object to place.
+original only in the binding: side by side, the two pairs can be told apart only by binding
+colour to shape and object to place.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import numpy as np
 
 from . import vocab
 from .captions import NOUNS, RELATION_PHRASES, parse
-from .constraints import Constraints, scene_constraints_hold
+from .constraints import Constraints, matches, scene_constraints_hold
 from .scene import Scene, SceneError
 
 OPPOSITE = {"above": "below", "below": "above", "left of": "right of", "right of": "left of"}
@@ -57,16 +57,23 @@ def swap_colors(caption: str, a: tuple[str, str], b: tuple[str, str]) -> str:
         new = swap.get((m.group(1), NOUNS[m.group(3)][0]))
         return m.group(0) if new is None else new + m.group(2) + " " + m.group(3)
 
-    return fix_articles(_COLORED_NOUN_RE.sub(edit, caption))
+    return _COLORED_NOUN_RE.sub(edit, caption)
+
+
+def _swap_pair(stated: Constraints):
+    """The two stated objects a colour swap exchanges: the first two of different colours and shapes."""
+    colored = [o for o in stated.objects if o.color]
+    return next(((a, b) for i, a in enumerate(colored) for b in colored[i + 1:] if a.color != b.color and a.shape != b.shape),
+                None)
 
 
 def negatives(caption: str, stated: Constraints) -> dict[str, str]:
     """Every applicable hard negative of a caption, by kind."""
     out: dict[str, str] = {}
     colored = [o for o in stated.objects if o.color]
-    pairs = [(a, b) for i, a in enumerate(colored) for b in colored[i + 1:] if a.color != b.color and a.shape != b.shape]
-    if pairs:
-        a, b = pairs[0]
+    pair = _swap_pair(stated)
+    if pair:
+        a, b = pair
         out["swap_colors"] = swap_colors(caption, (a.color, a.shape), (b.color, b.shape))
     if stated.relations:
         m = _REL_RE.search(caption)
@@ -124,13 +131,10 @@ def counterfactual(scene: Scene, caption: str, stated: Constraints, kind: str) -
         return None
     objects = list(scene.objects)
     if kind == "swap_colors":
-        colored = [o for o in stated.objects if o.color]
-        a, b = next((a, b) for i, a in enumerate(colored) for b in colored[i + 1:] if a.color != b.color and a.shape != b.shape)
+        a, b = _swap_pair(stated)
         recolor = {(a.color, a.shape): b.color, (b.color, b.shape): a.color}
         objects = [o.recolored(recolor[(o.color, o.shape)]) if (o.color, o.shape) in recolor else o for o in objects]
     else:  # exchange the places of the two related objects (one of each)
-        from .constraints import matches
-
         rel = stated.relations[0]
         ia = [i for i, o in enumerate(objects) if matches(stated.objects[rel.a], o)]
         ib = [i for i, o in enumerate(objects) if matches(stated.objects[rel.b], o)]
