@@ -179,12 +179,79 @@ def cmd_train_clip(args: argparse.Namespace) -> int:
     _torch_threads()
     from .clip.train import train_clip
 
-    folder = train_clip(args.data, args.out, args.preset, hard_negatives=not args.no_hard_negatives, limit=args.limit,
+    folder = train_clip(args.data, args.out, args.preset or "world", hard_negatives=not args.no_hard_negatives, limit=args.limit,
                         counterfactuals=args.counterfactuals, separate=args.separate, progress=not args.quiet,
                         steps=args.steps, batch_size=args.batch_size, lr=args.lr,
                         ema=args.ema, checkpoint_every=args.checkpoint_every, seed=args.seed)
     print(f"model written to {folder} (load it with promptism.clip.load({str(folder)!r}))")
     return 0
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    _torch_threads()
+    import warnings
+
+    from .pipelines.provenance import grid, save_png
+    from .pipelines.unclip import generate, load_models
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        models = load_models(args.clip, args.prior, args.decoder, tuple(args.upsamplers))
+        result = generate(args.prompt, n=args.n, seed=args.seed, size=args.size, negative=args.negative,
+                          models=models, progress=not args.quiet, sampler=args.sampler, steps=args.steps,
+                          prior_steps=args.prior_steps, upsampler_steps=args.upsampler_steps,
+                          guidance_prior=args.guidance_prior, guidance_decoder=args.guidance_decoder, eta=args.eta)
+    for message in dict.fromkeys(str(w.message) for w in caught):  # once each, in order
+        print(f"promptism: warning: {message}", file=sys.stderr)
+    out = Path(args.out)
+    paths = []
+    for img, meta in zip(result.images, result.metadata):
+        paths.append(save_png(img, out / f"{meta['seed']}.png", meta))
+    if len(result.images) > 1:
+        meta = {**{k: v for k, v in result.metadata[0].items() if k not in ("seed", "index")},
+                "seeds": result.seeds, "layout": "grid"}
+        paths.append(save_png(grid(result.images), out / f"grid-{result.seeds[0]}-{len(result.seeds)}.png", meta))
+    for path in paths:
+        print(path)
+    return 0
+
+
+def cmd_train_stage(args: argparse.Namespace) -> int:
+    _torch_threads()
+    from .train.stages import train_stage
+
+    preset = args.preset or ("world-64" if args.kind == "upsampler" else "world")
+    folder = train_stage(args.kind, args.data, args.out, preset, embeddings=getattr(args, "embeddings", None),
+                         clip_name=getattr(args, "clip", "world"), limit=args.limit, progress=not args.quiet,
+                         steps=args.steps, batch_size=args.batch_size, lr=args.lr, ema=args.ema,
+                         checkpoint_every=args.checkpoint_every, seed=args.seed)
+    print(f"model written to {folder}")
+    return 0
+
+
+def cmd_embed(args: argparse.Namespace) -> int:
+    _torch_threads()
+    from .data.embeddings import embed_dataset
+
+    out = embed_dataset(args.data, args.out, args.clip, args.split, limit=args.limit, progress=not args.quiet)
+    print(f"embeddings written to {out}")
+    return 0
+
+
+def _training_options(parser: argparse.ArgumentParser, presets: str) -> None:
+    """The options every `promptism train` subcommand shares."""
+    parser.add_argument("--data", required=True,
+                        help="a Scene World dataset folder, .tar shards (a brace or glob pattern), or a folder of pictures with .txt captions")
+    parser.add_argument("--out", required=True, help="run folder: checkpoint, TensorBoard logs, and the final model in OUT/model")
+    parser.add_argument("--preset", "--config", dest="preset", default=None, help=f"model and schedule preset: {presets}")
+    parser.add_argument("--steps", type=int, default=None, help="training steps (default: the preset's)")
+    parser.add_argument("--batch-size", type=int, default=None, help="global batch size (default: the preset's)")
+    parser.add_argument("--lr", type=float, default=None, help="peak learning rate (default: the preset's)")
+    parser.add_argument("--ema", type=float, default=None, help="EMA decay of the weights, e.g. 0.999 (default: the preset's)")
+    parser.add_argument("--checkpoint-every", type=int, default=None, help="steps between checkpoints (default: the preset's)")
+    parser.add_argument("--seed", type=int, default=None, help="seed of the initialisation and the data order (default: 0)")
+    parser.add_argument("--limit", type=int, default=None, help="use only the first N training pairs")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
 def _load_images(paths: list[str]):
@@ -299,17 +366,7 @@ def build_parser() -> argparse.ArgumentParser:
     ts = t.add_subparsers(dest="train_command", metavar="MODEL")
     ts.required = True
     tc = ts.add_parser("clip", help="train a CLIP on image-caption data")
-    tc.add_argument("--data", required=True,
-                    help="a Scene World dataset folder, .tar shards (a brace or glob pattern), or a folder of pictures with .txt captions")
-    tc.add_argument("--out", required=True, help="run folder: checkpoint, tokenizer, TensorBoard logs, and the final model in OUT/model")
-    tc.add_argument("--preset", default="world", help="model and schedule preset: world (default) or tiny")
-    tc.add_argument("--steps", type=int, default=None, help="training steps (default: the preset's)")
-    tc.add_argument("--batch-size", type=int, default=None, help="global batch size (default: the preset's)")
-    tc.add_argument("--lr", type=float, default=None, help="peak learning rate (default: the preset's)")
-    tc.add_argument("--ema", type=float, default=None, help="EMA decay of the weights, e.g. 0.998 (default: the preset's)")
-    tc.add_argument("--checkpoint-every", type=int, default=None, help="steps between checkpoints (default: the preset's)")
-    tc.add_argument("--seed", type=int, default=None, help="seed of the initialisation and the data order (default: 0)")
-    tc.add_argument("--limit", type=int, default=None, help="use only the first N training pairs")
+    _training_options(tc, "world (default) or tiny")
     tc.add_argument("--no-hard-negatives", action="store_true",
                     help="train without the composition-aware hard-negative captions (plain CLIP loss)")
     tc.add_argument("--counterfactuals", type=float, default=None,
@@ -318,8 +375,61 @@ def build_parser() -> argparse.ArgumentParser:
     tc.add_argument("--separate", type=float, default=None,
                     help="weight of the term keeping near twins apart (a caption and its hard negative, a picture and "
                          "its counterfactual) once their cosine passes 0.8 (default: the preset's; 0, off, for world and tiny)")
-    tc.add_argument("--quiet", action="store_true", help="no progress bars")
     tc.set_defaults(func=cmd_train_clip)
+    for kind, presets, what in (("decoder", "world (default) or tiny", "the unCLIP decoder: CLIP image embedding + caption -> 32 px picture"),
+                                ("prior", "world (default) or tiny", "the unCLIP diffusion prior: caption -> CLIP image embedding"),
+                                ("upsampler", "world-64 (32->64 px), world-128 (64->128 px) or tiny", "an unCLIP upsampler")):
+        st = ts.add_parser(kind, help=f"train {what}")
+        _training_options(st, presets)
+        if kind != "upsampler":
+            st.add_argument("--embeddings", default=None,
+                            help="CLIP embeddings of the training pairs from `promptism embed` "
+                                 "(default: computed with --clip and kept in OUT/embeddings.safetensors)")
+            st.add_argument("--clip", default="world", help="the CLIP whose embeddings the stage learns (default: world)")
+        st.set_defaults(func=cmd_train_stage, kind=kind)
+
+    from .pipelines.settings import MAX_PICTURES, SAMPLER_NAMES, SIZES, Settings
+
+    dflt = Settings()
+    g = sub.add_parser("generate", help="unCLIP text-to-image: pictures of a prompt, each PNG with its provenance",
+                       description="Draw pictures of a prompt with unCLIP (prior -> decoder -> upsamplers). Each "
+                                   "picture is written as OUT/<seed>.png with a <seed>.json sidecar, and a grid of "
+                                   "all of them. Picture i uses seed + i, so the same seed gives the same pictures. "
+                                   "A prompt longer than the tokenizer's context (28 tokens for the shipped models) "
+                                   "is truncated with a warning; words the models never saw give a warning that "
+                                   "names them.")
+    g.add_argument("prompt", help="what to draw, e.g. \"a red circle above a blue square\"")
+    g.add_argument("-n", type=int, default=4, help=f"how many pictures, 1 to {MAX_PICTURES} (default: 4)")
+    g.add_argument("--seed", type=int, default=0, help="seed of the first picture; picture i uses seed + i (default: 0)")
+    g.add_argument("--out", default="out", help="folder for the pictures (default: out)")
+    g.add_argument("--size", type=int, default=64, choices=SIZES, help="picture side in pixels (default: 64)")
+    g.add_argument("--negative", default=None, help="a negative prompt: guidance pushes away from it")
+    g.add_argument("--sampler", default=dflt.sampler, choices=list(SAMPLER_NAMES), help=f"sampler (default: {dflt.sampler})")
+    g.add_argument("--steps", type=int, default=dflt.steps, help=f"decoder sampling steps (default: {dflt.steps})")
+    g.add_argument("--prior-steps", type=int, default=dflt.prior_steps, help=f"prior sampling steps (default: {dflt.prior_steps})")
+    g.add_argument("--upsampler-steps", type=int, default=dflt.upsampler_steps,
+                   help=f"sampling steps of each upsampler (default: {dflt.upsampler_steps})")
+    g.add_argument("--guidance-prior", type=float, default=dflt.guidance_prior,
+                   help=f"classifier-free guidance scale of the prior, 0 to 30 (default: {dflt.guidance_prior:g})")
+    g.add_argument("--guidance-decoder", type=float, default=dflt.guidance_decoder,
+                   help=f"classifier-free guidance scale of the decoder, 0 to 30 (default: {dflt.guidance_decoder:g})")
+    g.add_argument("--eta", type=float, default=dflt.eta, help="DDIM noise: 0 deterministic, 1 ancestral (default: 0)")
+    g.add_argument("--clip", default="world", help="CLIP: 'world' (shipped), a model folder, or hf:<folder or hub id>")
+    g.add_argument("--prior", default="world", help="prior: a shipped name (world) or a model folder")
+    g.add_argument("--decoder", default="world", help="decoder: a shipped name (world) or a model folder")
+    g.add_argument("--upsamplers", nargs="*", default=["world-64", "world-128"],
+                   help="upsamplers in order: shipped names or model folders (default: world-64 world-128)")
+    g.add_argument("--quiet", action="store_true", help="no progress bars")
+    g.set_defaults(func=cmd_generate)
+
+    em = sub.add_parser("embed", help="compute the CLIP image and text embeddings of a dataset (for training the prior and decoder)")
+    em.add_argument("--data", required=True, help="a Scene World dataset folder, .tar shards, or a folder of pictures with .txt captions")
+    em.add_argument("--out", required=True, help="the embeddings file to write (.safetensors)")
+    em.add_argument("--clip", default="world", help="'world' (shipped), a model folder, or hf:<folder or hub id>")
+    em.add_argument("--split", default="train", help="dataset split (default: train)")
+    em.add_argument("--limit", type=int, default=None, help="only the first N pairs")
+    em.add_argument("--quiet", action="store_true", help="no progress bars")
+    em.set_defaults(func=cmd_embed)
 
     c = sub.add_parser("clip", help="score pictures against captions with a CLIP")
     cs = c.add_subparsers(dest="clip_command", metavar="CLIP_COMMAND")

@@ -20,10 +20,11 @@ class Attention(nn.Module):
         self.out = nn.Linear(width, width)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        # x: (B, L, W); mask: (B, L) True where a token may be attended to
+        # x: (B, L, W); mask: (B, L) True where a token may be attended to, or a full
+        # (B, 1, L, L) mask of which query may see which key
         b, n, w = x.shape
         q, k, v = self.qkv(x).view(b, n, 3, self.heads, w // self.heads).permute(2, 0, 3, 1, 4)
-        attn_mask = None if mask is None else mask[:, None, None, :]  # (B, 1, 1, L)
+        attn_mask = mask[:, None, None, :] if mask is not None and mask.ndim == 2 else mask
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)  # (B, H, L, W/H)
         return self.out(y.transpose(1, 2).reshape(b, n, w))
 

@@ -33,6 +33,7 @@ class LoopConfig:
     warmup: int = 100
     grad_clip: float = 1.0
     ema: float | None = None  # e.g. 0.999
+    ema_warmup: bool = False  # decay min(ema, (1 + step) / (10 + step)): early EMA weights follow the model
     checkpoint_every: int = 200
     log_every: int = 10
     seed: int = 0
@@ -140,10 +141,11 @@ def train(model: torch.nn.Module, task: Task, n_examples: int, cfg: LoopConfig,
                 acc.clip_grad_norm_(model.parameters(), cfg.grad_clip)
             optimizer.step()
             if ema is not None:
+                decay = min(cfg.ema, (1 + step) / (10 + step)) if cfg.ema_warmup else cfg.ema
                 with torch.no_grad():
                     for k, v in acc.unwrap_model(model).state_dict().items():
                         if v.dtype.is_floating_point:
-                            ema[k].lerp_(v.detach(), 1 - cfg.ema)
+                            ema[k].lerp_(v.detach(), 1 - decay)
                         else:
                             ema[k].copy_(v)
             step += 1

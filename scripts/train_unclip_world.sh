@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Train the shipped unCLIP stages on the Scene World, on this machine's CPU (see each model's
+# MODEL_CARD.md for the time it took). Stages run two at a time, one thread each (two 1-thread
+# processes beat one 2-thread process here). Rerun to resume after an interruption.
+#   bash scripts/train_unclip_world.sh [DATA_DIR] [RUN_DIR]
+set -euo pipefail
+DATA=${1:-data/world50k}
+RUNS=${2:-runs}
+BIN=${BIN:-.venv/bin}
+export PROMPTISM_THREADS=1 OMP_NUM_THREADS=1
+[ -f "$DATA/manifest.json" ] || "$BIN/promptism" world make --out "$DATA" --n 50000 --size 64 --seed 0
+[ -f "$DATA-128/manifest.json" ] || "$BIN/promptism" world make --out "$DATA-128" --n 16000 --size 128 --seed 0
+[ -f "$RUNS/embeddings.safetensors" ] || "$BIN/promptism" embed --data "$DATA" --out "$RUNS/embeddings.safetensors" --clip world
+"$BIN/promptism" train decoder --data "$DATA" --embeddings "$RUNS/embeddings.safetensors" --out "$RUNS/decoder-world" &
+( "$BIN/promptism" train prior --data "$DATA" --embeddings "$RUNS/embeddings.safetensors" --out "$RUNS/prior-world" &&
+  "$BIN/promptism" train upsampler --data "$DATA" --preset world-64 --out "$RUNS/upsampler-world-64" &&
+  "$BIN/promptism" train upsampler --data "$DATA-128" --preset world-128 --out "$RUNS/upsampler-world-128" ) &
+wait
+for s in decoder:world prior:world upsampler:world-64 upsampler:world-128; do
+  "$BIN/python" -c "from promptism.stages import ship; print(ship('$RUNS/${s%%:*}-${s#*:}/model', '${s%%:*}', '${s#*:}'))"
+done

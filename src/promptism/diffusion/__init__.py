@@ -1,0 +1,10 @@
+"""Diffusion core: noise schedules, the denoiser (parameterisation + loss), samplers as pure
+functions, and guidance as wrappers."""
+
+from .denoiser import Denoiser, DiffusionConfig
+from .guidance import classifier_free, dynamic_threshold
+from .samplers import SAMPLERS, ddim, ddpm, dpmpp_2m, noise, run
+from .schedules import alphas_cumprod, spaced_timesteps
+
+__all__ = ["Denoiser", "DiffusionConfig", "classifier_free", "dynamic_threshold", "SAMPLERS", "ddim", "ddpm",
+           "dpmpp_2m", "noise", "run", "alphas_cumprod", "spaced_timesteps"]

@@ -1,0 +1,85 @@
+"""The denoiser: a network apart from its parameterisation (k-diffusion's ``Denoiser``, EDM's
+preconditioner). It owns the schedule, what the network predicts (ε, v or x₀), how a noisy
+sample is made, and the training loss with min-SNR weighting.
+
+Samplers only ever ask it one thing: ``x0 = denoiser(net, x_t, t, **cond)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from .schedules import alphas_cumprod
+
+PREDICTIONS = ("eps", "v", "x0")
+
+
+@dataclass(frozen=True)
+class DiffusionConfig:
+    schedule: str = "cosine"
+    timesteps: int = 1000
+    prediction: str = "v"  # eps | v | x0
+    min_snr_gamma: float | None = 5.0  # Hang et al. 2023; None = unweighted
+
+    def __post_init__(self):
+        if self.prediction not in PREDICTIONS:
+            raise ValueError(f"prediction must be one of {PREDICTIONS}, got {self.prediction!r}")
+
+
+class Denoiser:
+    def __init__(self, cfg: DiffusionConfig = DiffusionConfig()):
+        self.cfg = cfg
+        self.abar = alphas_cumprod(cfg.schedule, cfg.timesteps).float()  # (T,)
+        self.T = cfg.timesteps
+
+    def _coef(self, t: torch.Tensor, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        a = self.abar.to(like.device)[t].view(-1, *([1] * (like.ndim - 1)))
+        return a.sqrt(), (1 - a).sqrt()  # α_t, σ_t
+
+    def add_noise(self, x0: torch.Tensor, t: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        alpha, sigma = self._coef(t, x0)
+        return alpha * x0 + sigma * noise  # Ho et al. 2020, Eq. 4
+
+    def target(self, x0, noise, t) -> torch.Tensor:
+        alpha, sigma = self._coef(t, x0)
+        if self.cfg.prediction == "eps":
+            return noise
+        if self.cfg.prediction == "v":
+            return alpha * noise - sigma * x0  # Salimans & Ho 2022, §4
+        return x0
+
+    def to_x0(self, out: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """The network's output, whatever it predicts, as a clean-sample estimate."""
+        alpha, sigma = self._coef(t, x_t)
+        if self.cfg.prediction == "eps":
+            return (x_t - sigma * out) / alpha
+        if self.cfg.prediction == "v":
+            return alpha * x_t - sigma * out
+        return out
+
+    def __call__(self, net, x_t: torch.Tensor, t: torch.Tensor, **cond) -> torch.Tensor:
+        return self.to_x0(net(x_t, t, **cond), x_t, t)
+
+    def loss_weight(self, t: torch.Tensor) -> torch.Tensor:
+        """Min-SNR-γ weights (Hang et al. 2023, Eq. 5 and §3.4) for the chosen target: the
+        weight min(SNR, γ) on the x₀ error, expressed for an ε or v regression."""
+        s = self.abar.to(t.device)[t] / (1 - self.abar.to(t.device)[t])
+        if self.cfg.min_snr_gamma is None:
+            return torch.ones_like(s)
+        clipped = s.clamp(max=self.cfg.min_snr_gamma)
+        if self.cfg.prediction == "eps":
+            return clipped / s
+        if self.cfg.prediction == "v":
+            return clipped / (s + 1)
+        return clipped
+
+    def loss(self, net, x0: torch.Tensor, generator: torch.Generator | None = None, **cond) -> torch.Tensor:
+        """One Monte-Carlo estimate of the weighted denoising loss over uniform timesteps."""
+        b = x0.shape[0]
+        t = torch.randint(0, self.T, (b,), device=x0.device, generator=generator)
+        noise = torch.randn(x0.shape, device=x0.device, generator=generator)
+        out = net(self.add_noise(x0, t, noise), t, **cond)
+        err = (out - self.target(x0, noise, t)).pow(2).flatten(1).mean(1)
+        return (self.loss_weight(t) * err).mean()

@@ -1,0 +1,1 @@
+"""Pipelines: what turns prompts and pictures into pictures, over the loaded models."""

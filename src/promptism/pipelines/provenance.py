@@ -1,0 +1,66 @@
+"""Provenance: every picture Promptism writes says what made it, in PNG text chunks and in a
+JSON sidecar next to it (the same dictionary in both)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from PIL import Image
+from PIL.PngImagePlugin import PngInfo
+
+from .. import __version__
+
+PREFIX = "promptism:"
+
+
+def png_info(meta: dict) -> PngInfo:
+    info = PngInfo()
+    info.add_text("Software", f"promptism {__version__}")
+    for k, v in meta.items():
+        info.add_text(PREFIX + k, v if isinstance(v, str) else json.dumps(v))
+    return info
+
+
+def read_provenance(path: str | Path) -> dict:
+    """The promptism:* text chunks of a PNG, JSON values decoded."""
+    with Image.open(path) as im:
+        text = dict(getattr(im, "text", {}))
+    out = {}
+    for k, v in text.items():
+        if k.startswith(PREFIX):
+            try:
+                out[k[len(PREFIX):]] = json.loads(v)
+            except json.JSONDecodeError:
+                out[k[len(PREFIX):]] = v
+    return out
+
+
+def save_png(img: Image.Image, path: str | Path, meta: dict) -> Path:
+    """Write the picture with its provenance chunks and PATH.json, each atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    img.save(tmp, format="PNG", pnginfo=png_info(meta))
+    os.replace(tmp, path)
+    side = path.with_suffix(".json")
+    tmp = side.with_name(side.name + ".tmp")
+    tmp.write_text(json.dumps({"software": f"promptism {__version__}", **meta}, indent=1))
+    os.replace(tmp, side)
+    return path
+
+
+def grid(images: list[Image.Image], cols: int | None = None, pad: int = 2) -> Image.Image:
+    """Pictures side by side in rows of ``cols`` (default: as square as possible)."""
+    if not images:
+        raise ValueError("no pictures for a grid")
+    n = len(images)
+    cols = cols or max(1, int(round(n ** 0.5)) if n != 2 else 2)
+    rows = -(-n // cols)
+    w, h = images[0].size
+    sheet = Image.new("RGB", (cols * w + (cols + 1) * pad, rows * h + (rows + 1) * pad), (255, 255, 255))
+    for i, im in enumerate(images):
+        r, c = divmod(i, cols)
+        sheet.paste(im, (pad + c * (w + pad), pad + r * (h + pad)))
+    return sheet

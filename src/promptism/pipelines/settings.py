@@ -1,0 +1,51 @@
+"""Generation settings and limits, apart from torch so that the command line can build its help
+without importing it."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from ..errors import PromptismError
+
+SAMPLER_NAMES = ("dpm++2m", "ddim", "ddpm")  # diffusion.samplers.SAMPLERS holds the functions
+SIZES = (32, 64, 128)
+MAX_PICTURES = 64
+MAX_STEPS = 1000
+MAX_GUIDANCE = 30.0
+MAX_PROMPT_CHARS = 2000
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything that decides the pictures besides the prompt and seed. ``steps`` is the
+    decoder's; the prior and the upsamplers have their own counts."""
+
+    sampler: str = "dpm++2m"
+    steps: int = 20
+    prior_steps: int = 20
+    upsampler_steps: int = 8
+    guidance_prior: float = 2.0
+    guidance_decoder: float = 3.0
+    eta: float = 0.0  # DDIM only
+    upsampler_aug_t: int = 50  # noise level given to the upsamplers' low-res input
+    threshold: float | None = 0.995  # dynamic-thresholding percentile for the decoder; None = off
+    prior_candidates: int = 2  # draw this many image embeddings, keep the one closest to the text (§2.1)
+
+    def check(self) -> None:
+        if self.sampler not in SAMPLER_NAMES:
+            raise PromptismError(f"unknown sampler {self.sampler!r}; samplers are {', '.join(SAMPLER_NAMES)}")
+        for name in ("steps", "prior_steps", "upsampler_steps"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or not 1 <= v <= MAX_STEPS:
+                raise PromptismError(f"{name.replace('_', ' ')} must be a whole number from 1 to {MAX_STEPS}, got {v!r}")
+        for name in ("guidance_prior", "guidance_decoder"):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, float)) and math.isfinite(v) and 0.0 <= v <= MAX_GUIDANCE):
+                raise PromptismError(f"{name.replace('_', ' ')} must be between 0 and {MAX_GUIDANCE:g}, got {v!r}")
+        if not 0.0 <= self.eta <= 1.0:
+            raise PromptismError(f"eta must be between 0 and 1, got {self.eta!r}")
+        if not 1 <= self.prior_candidates <= 16:
+            raise PromptismError(f"prior candidates must be from 1 to 16, got {self.prior_candidates!r}")
+
+

@@ -1,0 +1,232 @@
+"""unCLIP text-to-image (Ramesh et al. 2022): prompt -> CLIP text embedding -> diffusion prior
+-> CLIP image embedding -> decoder (32 px) -> upsamplers (64, 128 px).
+
+    from promptism.pipelines.unclip import generate
+    result = generate("a red circle above a blue square", n=4, seed=7)
+    result.images, result.seeds, result.metadata
+
+Picture i is made by its own generator seeded with seed + i, so it is the same whatever n is.
+This module never imports training code.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import warnings
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Callable, Sequence
+
+import torch
+from PIL import Image
+
+from .. import __version__
+from ..diffusion import classifier_free, dynamic_threshold, noise, run, spaced_timesteps
+from ..diffusion.samplers import SPACING
+from ..errors import PromptismError
+from ..stages import Stage, load_stage
+from .settings import MAX_PICTURES, MAX_PROMPT_CHARS, SIZES, Settings
+
+@dataclass
+class Models:
+    clip: object
+    prior: Stage
+    decoder: Stage
+    upsamplers: list[Stage] = field(default_factory=list)
+    names: dict = field(default_factory=dict)
+
+    def describe(self) -> dict:
+        """Names and weight hashes of every model, for provenance."""
+        out = {"clip": {"name": self.names.get("clip", "clip")}}
+        for key, st in [("prior", self.prior), ("decoder", self.decoder)] + [
+                (f"upsampler_{u.model.config.image_size}", u) for u in self.upsamplers]:
+            out[key] = {"name": st.name, "sha256": _sha(st)}
+        return out
+
+
+_SHA: dict[int, str | None] = {}
+
+
+def _sha(stage: Stage) -> str | None:
+    if id(stage) not in _SHA:
+        _SHA[id(stage)] = stage.weights_sha256()
+    return _SHA[id(stage)]
+
+
+@lru_cache(maxsize=4)
+def load_models(clip: str = "world", prior: str = "world", decoder: str = "world",
+                upsamplers: tuple[str, ...] = ("world-64", "world-128")) -> Models:
+    """Load (once per process) the CLIP and the three stages; names are shipped models or folders."""
+    from ..clip import load as load_clip
+
+    ups = [load_stage(u, "upsampler") for u in upsamplers]
+    return Models(load_clip(clip), load_stage(prior, "prior"), load_stage(decoder, "decoder"), ups,
+                  {"clip": clip})
+
+
+@dataclass
+class Result:
+    images: list[Image.Image]
+    seeds: list[int]
+    metadata: list[dict]
+
+
+def unknown_words(stage: Stage, text: str) -> list[str]:
+    vocab = stage.meta.get("vocabulary")
+    if not vocab:
+        return []
+    known = set(vocab)
+    return sorted({w for w in re.findall(r"[a-z]+", text.lower()) if w not in known})
+
+
+def _check_prompt(prompt: str, what: str = "prompt") -> str:
+    if not isinstance(prompt, str):
+        raise PromptismError(f"the {what} must be text, got {type(prompt).__name__}")
+    if what == "prompt" and not prompt.strip():
+        raise PromptismError("the prompt is empty: say what to draw, e.g. \"a red circle above a blue square\"")
+    if len(prompt) > MAX_PROMPT_CHARS:
+        raise PromptismError(f"the {what} has {len(prompt)} characters; at most {MAX_PROMPT_CHARS} are accepted")
+    return prompt.strip()
+
+
+def _bar(desc: str, total: int, enabled: bool):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, disable=not enabled, leave=False, unit="step")
+
+
+@torch.no_grad()
+def sample_prior(models: Models, prompt: str, negative: str, gens: Sequence[torch.Generator], s: Settings,
+                 progress: bool = False) -> torch.Tensor:
+    """Unit CLIP image embeddings (n, D): for each picture draw ``prior_candidates`` and keep
+    the one with the highest dot product with the text embedding (paper §2.1)."""
+    prior, n, k = models.prior, len(gens), s.prior_candidates
+    tokens, mask, text = models.clip.text_features([prompt])
+    neg_tokens, neg_mask, neg_text = models.clip.text_features([negative]) if negative else (tokens, mask, text)
+    d = prior.model.config.clip_dim
+    rows = n * k
+    rep = lambda z: z.expand(rows, *z.shape[1:])  # noqa: E731
+    drop = torch.tensor([False] * rows + [not negative] * rows)
+
+    def pair(x, t):
+        tt = torch.full((len(x),), t, dtype=torch.long)
+        return prior.denoiser(prior.model, x, tt, tokens=torch.cat([rep(tokens), rep(neg_tokens)]),
+                              mask=torch.cat([rep(mask), rep(neg_mask)]), text_embed=torch.cat([rep(text), rep(neg_text)]),
+                              drop_text=drop)
+
+    steps = spaced_timesteps(prior.denoiser.T, s.prior_steps, SPACING[s.sampler], prior.denoiser.abar)
+    row_gens = [g for g in gens for _ in range(k)]
+    x = noise((rows, d), row_gens)
+    bar = _bar("prior", len(steps), progress)
+    x = run(s.sampler, classifier_free(pair, s.guidance_prior), x, prior.denoiser.abar, steps, row_gens, eta=s.eta,
+            callback=lambda *a: bar.update(1))
+    bar.close()
+    emb = torch.nn.functional.normalize(x.view(n, k, d), dim=-1)
+    best = (emb @ text[0]).argmax(dim=1)
+    return emb[torch.arange(n), best]
+
+
+@torch.no_grad()
+def sample_decoder(models: Models, prompt: str, negative: str, image_embed: torch.Tensor,
+                   gens: Sequence[torch.Generator], s: Settings, progress: bool = False) -> torch.Tensor:
+    """Pictures (n, 3, S, S) in [-1, 1] from image embeddings and the caption."""
+    dec, n = models.decoder, len(gens)
+    size = dec.model.config.image_size
+    ids, mask = dec.tokenizer([prompt, negative])
+    ids = torch.cat([ids[:1].expand(n, -1), ids[1:].expand(n, -1)])
+    mask = torch.cat([mask[:1].expand(n, -1), mask[1:].expand(n, -1)])
+    emb = torch.cat([image_embed, image_embed])
+    drop = torch.tensor([False] * n + [True] * n)
+
+    def pair(x, t):
+        tt = torch.full((len(x),), t, dtype=torch.long)
+        return dec.denoiser(dec.model, x, tt, image_embed=emb, ids=ids, mask=mask, drop_image=drop)
+
+    f = classifier_free(pair, s.guidance_decoder)
+    if s.threshold:
+        f = dynamic_threshold(f, s.threshold)
+    steps = spaced_timesteps(dec.denoiser.T, s.steps, SPACING[s.sampler], dec.denoiser.abar)
+    x = noise((n, 3, size, size), gens)
+    bar = _bar("decoder", len(steps), progress)
+    x = run(s.sampler, f, x, dec.denoiser.abar, steps, gens, eta=s.eta, callback=lambda *a: bar.update(1))
+    bar.close()
+    return x.clamp(-1, 1)
+
+
+@torch.no_grad()
+def upsample(stage: Stage, low: torch.Tensor, gens: Sequence[torch.Generator], s: Settings,
+             progress: bool = False) -> torch.Tensor:
+    from ..upsampler import gaussian_blur
+
+    n, size = len(low), stage.model.config.image_size
+    aug_t = torch.full((n,), s.upsampler_aug_t, dtype=torch.long)
+    low = gaussian_blur(low, torch.full((n,), 0.5))  # the blur the upsampler saw in training (0.4–0.6)
+    low = stage.denoiser.add_noise(low, aug_t, noise(low.shape, gens))
+
+    def f(x, t):
+        tt = torch.full((len(x),), t, dtype=torch.long)
+        return stage.denoiser(stage.model, x, tt, low=low, aug_t=aug_t).clamp(-1, 1)
+
+    steps = spaced_timesteps(stage.denoiser.T, s.upsampler_steps, SPACING[s.sampler], stage.denoiser.abar)
+    x = noise((n, 3, size, size), gens)
+    bar = _bar(f"upsample {size}", len(steps), progress)
+    x = run(s.sampler, f, x, stage.denoiser.abar, steps, gens, eta=s.eta, callback=lambda *a: bar.update(1))
+    bar.close()
+    return x.clamp(-1, 1)
+
+
+def to_images(x: torch.Tensor) -> list[Image.Image]:
+    arr = ((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
+    return [Image.fromarray(a) for a in arr]
+
+
+def generate(prompt: str, n: int = 4, seed: int = 0, size: int = 64, negative: str | None = None,
+             settings: Settings | None = None, models: Models | None = None, progress: bool = False,
+             callback: Callable[[str, float], None] | None = None, **overrides) -> Result:
+    """n pictures of a prompt. ``overrides`` set Settings fields (steps=25, sampler="ddim", …).
+    ``callback(stage, fraction)`` reports progress. Unknown words give a warning naming them."""
+    settings = settings or Settings()
+    if overrides:
+        from dataclasses import replace
+
+        bad = set(overrides) - set(Settings.__dataclass_fields__)
+        if bad:
+            raise PromptismError(f"unknown settings: {', '.join(sorted(bad))}")
+        settings = replace(settings, **overrides)
+    settings.check()
+    prompt = _check_prompt(prompt)
+    negative = _check_prompt(negative or "", "negative prompt")
+    if size not in SIZES:
+        raise PromptismError(f"size must be one of {', '.join(map(str, SIZES))} (pixels per side), got {size!r}")
+    if not isinstance(n, int) or not 1 <= n <= MAX_PICTURES:
+        raise PromptismError(f"n must be a whole number from 1 to {MAX_PICTURES}, got {n!r}")
+    if not isinstance(seed, int) or not 0 <= seed < 2**63 - MAX_PICTURES:
+        raise PromptismError(f"seed must be a non-negative whole number, got {seed!r}")
+    models = models or load_models()
+    words = unknown_words(models.decoder, prompt + " " + negative)
+    if words:
+        warnings.warn(f"the models never saw these words in training, expect them to be ignored: {', '.join(words)}",
+                      stacklevel=2)
+    stages_needed = [u for u in models.upsamplers if u.model.config.image_size <= size]
+    if size > models.decoder.model.config.image_size and \
+            (not stages_needed or stages_needed[-1].model.config.image_size != size):
+        raise PromptismError(f"no upsampler reaches {size} px with these models")
+    t0 = time.time()
+    seeds = [seed + i for i in range(n)]
+    gens = [torch.Generator().manual_seed(sd) for sd in seeds]
+    report = callback or (lambda stage, frac: None)
+    report("prior", 0.0)
+    emb = sample_prior(models, prompt, negative, gens, settings, progress)
+    report("decoder", 0.0)
+    x = sample_decoder(models, prompt, negative, emb, gens, settings, progress)
+    for up in stages_needed:
+        report(f"upsample {up.model.config.image_size}", 0.0)
+        x = upsample(up, x, gens, settings, progress)
+    report("done", 1.0)
+    from dataclasses import asdict
+
+    base = {"generator": "unclip", "version": __version__, "operation": "generate", "prompt": prompt,
+            "negative_prompt": negative, "size": size, "settings": asdict(settings), "models": models.describe(),
+            "seconds": round(time.time() - t0, 3)}
+    return Result(to_images(x), seeds, [{**base, "seed": sd, "index": i} for i, sd in enumerate(seeds)])

@@ -1,0 +1,99 @@
+"""The unCLIP stages as model folders: save and load a prior, decoder or upsampler with its
+diffusion settings, so that sampling reads them from the folder and never repeats a training
+flag (``config.json`` holds ``config`` and ``diffusion``; the decoder adds ``tokenizer.json``)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+
+from .checkpoint import load_weights, read_config, save_model
+from .diffusion import Denoiser, DiffusionConfig
+from .errors import PromptismError
+
+MODELS_DIR = Path(__file__).resolve().parent / "models"
+KINDS = ("prior", "decoder", "upsampler")
+
+
+def model_classes(kind: str):
+    if kind == "prior":
+        from .prior import Prior, PriorConfig
+
+        return Prior, PriorConfig
+    if kind == "decoder":
+        from .decoder import Decoder, DecoderConfig
+
+        return Decoder, DecoderConfig
+    if kind == "upsampler":
+        from .upsampler import Upsampler, UpsamplerConfig
+
+        return Upsampler, UpsamplerConfig
+    raise PromptismError(f"unknown stage {kind!r}; stages are {', '.join(KINDS)}")
+
+
+class Stage:
+    """A loaded stage: the network, its denoiser, its metadata, and (decoder) its tokenizer."""
+
+    def __init__(self, kind: str, model: torch.nn.Module, diffusion: DiffusionConfig, meta: dict,
+                 tokenizer=None, folder: Path | None = None):
+        self.kind, self.model, self.meta, self.tokenizer, self.folder = kind, model.eval(), meta, tokenizer, folder
+        self.diffusion = diffusion
+        self.denoiser = Denoiser(diffusion)
+
+    @property
+    def name(self) -> str:
+        return self.meta.get("name", self.folder.name if self.folder else self.kind)
+
+    def weights_sha256(self) -> str | None:
+        import hashlib
+
+        if self.folder is None:
+            return None
+        return hashlib.sha256((self.folder / "model.safetensors").read_bytes()).hexdigest()
+
+    def save(self, folder: str | Path, extra: dict | None = None, state_dict: dict | None = None,
+             dtype: torch.dtype | None = None) -> Path:
+        folder = save_model(folder, self.kind, self.model, self.model.config,
+                            {**(extra or {}), "diffusion": asdict(self.diffusion)}, state_dict, dtype)
+        if self.tokenizer is not None:
+            self.tokenizer.save(Path(folder) / "tokenizer.json")
+        return folder
+
+
+def resolve(name: str | Path, kind: str) -> Path:
+    """A shipped model's name ("world", "world-64") or a model folder -> the folder."""
+    shipped = MODELS_DIR / f"{kind}-{name}"
+    folder = shipped if isinstance(name, str) and shipped.is_dir() else Path(name)
+    if not (folder / "config.json").exists():
+        names = sorted(p.name[len(kind) + 1:] for p in MODELS_DIR.glob(f"{kind}-*") if (p / "config.json").exists())
+        raise PromptismError(f"no {kind} at {str(name)!r}: give a model folder or a shipped name "
+                             f"({', '.join(names) or 'none shipped'})")
+    return folder
+
+
+def load_stage(name: str | Path, kind: str) -> Stage:
+    folder = resolve(name, kind)
+    model_cls, config_cls = model_classes(kind)
+    cfg, meta = read_config(folder, kind, config_cls)
+    model = load_weights(folder, model_cls(cfg))
+    tok = None
+    if kind == "decoder":
+        from .clip.tokenizer import CaptionTokenizer
+
+        tok = CaptionTokenizer.load(folder / "tokenizer.json", cfg.context)
+    return Stage(kind, model, DiffusionConfig(**meta.get("diffusion", {})), meta, tok, folder)
+
+
+def ship(src: str | Path, kind: str, name: str) -> Path:
+    """Copy a trained stage into the package (float16 weights) as ``<kind>-<name>``."""
+    import shutil
+
+    stage = load_stage(src, kind)
+    meta = json.loads((Path(src) / "config.json").read_text())
+    extra = {k: v for k, v in meta.items() if k not in ("kind", "promptism", "config", "stored_dtype", "diffusion")}
+    dst = MODELS_DIR / f"{kind}-{name}"
+    shutil.rmtree(dst, ignore_errors=True)
+    return stage.save(dst, extra={**extra, "name": f"{kind}-{name}"}, dtype=torch.float16)

@@ -1,0 +1,226 @@
+"""Training the unCLIP stages through the one generic loop: each stage supplies its presets
+and a task whose ``loss(model, indices, step)`` the loop calls.
+
+    promptism embed --data DIR --out emb.safetensors          # CLIP embeddings, once
+    promptism train decoder --data DIR --embeddings emb.safetensors --out runs/decoder
+    promptism train prior --data DIR --embeddings emb.safetensors --out runs/prior
+    promptism train upsampler --data DIR --config world-64 --out runs/up64
+
+Every task draws its noise, timesteps and condition drops from a generator seeded by (seed,
+step, the batch's first index), so resuming after a kill repeats exactly what a straight run
+does.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..data import Pairs, load_pairs
+from ..diffusion import Denoiser, DiffusionConfig
+from ..errors import PromptismError
+from ..stages import Stage, model_classes
+from .loop import LoopConfig, train
+
+_DEC_UNET = dict(channels=(64, 128, 192), res_blocks=2, attention=(False, True, True), unshuffle=2)
+PRESETS: dict[str, dict[str, dict]] = {
+    "decoder": {
+        "tiny": {"model": dict(image_size=16, text_width=16, text_layers=1, text_heads=2, clip_tokens=2,
+                               unet=dict(channels=(8, 16), res_blocks=1, attention=(False, True), heads=2)),
+                 "loop": dict(steps=6, batch_size=8, lr=1e-3, warmup=2, checkpoint_every=3, log_every=2),
+                 "diffusion": dict(prediction="v")},
+        # ~75 minutes on one CPU core (see the model card)
+        "world": {"model": dict(image_size=32, text_width=128, text_layers=2, text_heads=4, unet=_DEC_UNET),
+                  "loop": dict(steps=4000, batch_size=32, lr=3e-4, warmup=200, checkpoint_every=250, log_every=25,
+                               ema=0.999, ema_warmup=True),
+                  "diffusion": dict(prediction="v", min_snr_gamma=5.0)},
+    },
+    "prior": {
+        "tiny": {"model": dict(width=32, layers=1, heads=2),
+                 "loop": dict(steps=6, batch_size=8, lr=1e-3, warmup=2, checkpoint_every=3, log_every=2),
+                 "diffusion": dict(prediction="x0", min_snr_gamma=None)},
+        "world": {"model": dict(width=256, layers=4, heads=4),
+                  "loop": dict(steps=3500, batch_size=64, lr=3e-4, warmup=200, checkpoint_every=500, log_every=25,
+                               ema=0.999, ema_warmup=True),
+                  "diffusion": dict(prediction="x0", min_snr_gamma=None)},
+    },
+    "upsampler": {
+        "tiny": {"model": dict(low_size=8, image_size=16, aug_dim=8,
+                               unet=dict(in_channels=6, channels=(8, 16), res_blocks=1, attention=(False, False),
+                                         cond_dim=8, unshuffle=2)),
+                 "loop": dict(steps=6, batch_size=8, lr=1e-3, warmup=2, checkpoint_every=3, log_every=2),
+                 "diffusion": dict(prediction="v")},
+        "world-64": {"model": dict(low_size=32, image_size=64, aug_dim=32,
+                                   unet=dict(in_channels=6, channels=(32, 64, 128), res_blocks=2,
+                                             attention=(False, False, False), cond_dim=32, unshuffle=2)),
+                     "loop": dict(steps=3000, batch_size=16, lr=3e-4, warmup=100, checkpoint_every=250, log_every=25,
+                                  ema=0.999, ema_warmup=True),
+                     "diffusion": dict(prediction="v", min_snr_gamma=5.0)},
+        "world-128": {"model": dict(low_size=64, image_size=128, aug_dim=32,
+                                    unet=dict(in_channels=6, channels=(32, 64, 128), res_blocks=1,
+                                              attention=(False, False, False), cond_dim=32, unshuffle=4)),
+                      "loop": dict(steps=2000, batch_size=8, lr=3e-4, warmup=100, checkpoint_every=250, log_every=25,
+                                   ema=0.999, ema_warmup=True),
+                      "diffusion": dict(prediction="v", min_snr_gamma=5.0)},
+    },
+}
+P_DROP_IMAGE, P_DROP_TEXT, P_DROP_PRIOR_TEXT = 0.1, 0.5, 0.1  # Ramesh et al. 2022, §2.1
+MAX_AUG_T = 250  # the upsampler's low-res input is noised to a timestep drawn from [0, MAX_AUG_T)
+
+
+def to_pixels(images: np.ndarray) -> torch.Tensor:
+    """(N, H, W, 3) uint8 -> (N, 3, H, W) float in [-1, 1]."""
+    return torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
+
+
+def _generator(seed: int, step: int, idx: np.ndarray) -> torch.Generator:
+    s = np.random.default_rng([seed, step, int(idx[0]) if len(idx) else 0]).integers(2**62)
+    return torch.Generator().manual_seed(int(s))
+
+
+class DecoderTask:
+    def __init__(self, pairs: Pairs, image_embed: torch.Tensor, tokenizer, denoiser: Denoiser, seed: int = 0):
+        self.pairs, self.emb, self.tok, self.denoiser, self.seed = pairs, image_embed, tokenizer, denoiser, seed
+
+    def loss(self, model, idx: np.ndarray, step: int):
+        g = _generator(self.seed, step, idx)
+        x0 = to_pixels(self.pairs.images[idx])
+        drop_text = torch.rand(len(idx), generator=g) < P_DROP_TEXT
+        drop_image = torch.rand(len(idx), generator=g) < P_DROP_IMAGE
+        captions = ["" if d else self.pairs.captions[i] for i, d in zip(idx, drop_text.tolist())]
+        ids, mask = self.tok(captions, warn=False)
+        emb = self.emb[torch.from_numpy(idx)]
+        loss = self.denoiser.loss(lambda x, t: model(x, t, emb, ids, mask, drop_image), x0, generator=g)
+        return loss, {}
+
+
+class PriorTask:
+    def __init__(self, pairs: Pairs, image_embed: torch.Tensor, clip, denoiser: Denoiser, seed: int = 0):
+        self.pairs, self.emb, self.clip, self.denoiser, self.seed = pairs, image_embed, clip, denoiser, seed
+
+    def loss(self, model, idx: np.ndarray, step: int):
+        g = _generator(self.seed, step, idx)
+        tokens, mask, text = self.clip.text_features([self.pairs.captions[i] for i in idx])
+        drop = torch.rand(len(idx), generator=g) < P_DROP_PRIOR_TEXT
+        x0 = self.emb[torch.from_numpy(idx)] * model_dim(model) ** 0.5
+        loss = self.denoiser.loss(lambda x, t: model(x, t, tokens, mask, text, drop), x0, generator=g)
+        return loss, {}
+
+
+def model_dim(model) -> int:
+    return (model.module if hasattr(model, "module") else model).config.clip_dim
+
+
+class UpsamplerTask:
+    def __init__(self, pairs: Pairs, low_size: int, denoiser: Denoiser, seed: int = 0):
+        self.pairs, self.low_size, self.denoiser, self.seed = pairs, low_size, denoiser, seed
+
+    def loss(self, model, idx: np.ndarray, step: int):
+        from ..upsampler import gaussian_blur
+
+        g = _generator(self.seed, step, idx)
+        x0 = to_pixels(self.pairs.images[idx])
+        low = F.interpolate(x0, size=self.low_size, mode="area")
+        # conditioning augmentation (Ramesh et al. 2022 §2.1; Ho et al. 2022): blur, then noise
+        sigma = 0.4 + 0.2 * torch.rand(len(idx), generator=g)
+        low = gaussian_blur(low, sigma)
+        aug_t = torch.randint(0, MAX_AUG_T, (len(idx),), generator=g)
+        low = self.denoiser.add_noise(low, aug_t, torch.randn(low.shape, generator=g))
+        loss = self.denoiser.loss(lambda x, t: model(x, t, low, aug_t), x0, generator=g)
+        return loss, {}
+
+
+def build(kind: str, preset_name: str, **model_fields):
+    """(model, diffusion config, loop config) of a stage preset, with fields the data decides."""
+    if preset_name not in PRESETS[kind]:
+        raise PromptismError(f"unknown {kind} preset {preset_name!r}; presets are {', '.join(PRESETS[kind])}")
+    p = PRESETS[kind][preset_name]
+    model_cls, config_cls = model_classes(kind)
+    fields = {**p["model"], **model_fields}
+    cfg = config_cls.build(**fields) if kind == "decoder" else config_cls(**fields)
+    return model_cls, cfg, DiffusionConfig(**p["diffusion"]), p["loop"]
+
+
+def _embeddings(data, split, captions, embeddings, clip_name, out_dir, limit, progress):
+    from ..data.embeddings import embed_dataset, load_embeddings
+
+    path = Path(embeddings) if embeddings else out_dir / "embeddings.safetensors"
+    if not embeddings and not path.exists():
+        embed_dataset(data, path, clip_name, split, limit=limit, progress=progress)
+    tensors, meta = load_embeddings(path, captions)
+    return tensors, meta
+
+
+def train_stage(kind: str, data: str, out: str, preset_name: str = "world", embeddings: str | None = None,
+                clip_name: str = "world", limit: int | None = None, progress: bool = True, **loop_overrides) -> Path:
+    """Train (or resume) one stage; write the model folder OUT/model with the EMA weights."""
+    from accelerate import PartialState
+
+    if kind not in PRESETS:
+        raise PromptismError(f"unknown stage {kind!r}")
+    if preset_name not in PRESETS[kind]:
+        raise PromptismError(f"unknown {kind} preset {preset_name!r}; presets are {', '.join(PRESETS[kind])}")
+    t0 = time.time()
+    out_dir = Path(out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    state = PartialState(cpu=not torch.cuda.is_available())
+    p = PRESETS[kind][preset_name]
+    size = p["model"]["image_size"] if kind != "prior" else 32
+    pairs = load_pairs(data, "train", size=size, limit=limit, progress=progress)
+    extra: dict = {"data": str(data), "examples": len(pairs), "preset": preset_name}
+    tok, clip = None, None
+    fields: dict = {}
+    if kind in ("decoder", "prior"):
+        with state.main_process_first():
+            tensors, emb_meta = _embeddings(data, "train", pairs.captions, embeddings, clip_name, out_dir, limit, progress)
+        extra["clip"] = emb_meta.get("clip", clip_name)
+        fields["clip_dim"] = tensors["image_embed"].shape[1]
+    if kind == "decoder":
+        from ..clip.tokenizer import CaptionTokenizer
+        from ..clip.train import build_tokenizer
+
+        context = p["model"].get("context", 28)
+        tok_path = out_dir / "tokenizer.json"
+        with state.main_process_first():
+            if tok_path.exists():
+                tok = CaptionTokenizer.load(tok_path, context)
+            else:
+                tok = build_tokenizer(pairs.captions, 512, context)
+                tok.save(tok_path)
+        fields["vocab_size"] = tok.vocab_size
+        # the words of the training captions: a prompt's other words get a warning at generation
+        extra["vocabulary"] = sorted({w for c in pairs.captions for w in re.findall(r"[a-z]+", c.lower())})
+    if kind == "prior":
+        from ..clip import load as load_clip
+
+        clip = load_clip(extra["clip"])
+        tokens, _, _ = clip.text_features(pairs.captions[:1])
+        fields.update(token_width=tokens.shape[-1], context=tokens.shape[1])
+    model_cls, cfg, dcfg, loop_defaults = build(kind, preset_name, **fields)
+    loop = LoopConfig(**{**loop_defaults, "out": str(out_dir), **{k: v for k, v in loop_overrides.items() if v is not None}})
+    torch.manual_seed(loop.seed)
+    model = model_cls(cfg)
+    denoiser = Denoiser(dcfg)
+    if kind == "decoder":
+        task = DecoderTask(pairs, tensors["image_embed"], tok, denoiser, loop.seed)
+    elif kind == "prior":
+        task = PriorTask(pairs, tensors["image_embed"], clip, denoiser, loop.seed)
+    else:
+        task = UpsamplerTask(pairs, cfg.low_size, denoiser, loop.seed)
+    result = train(model, task, len(pairs), loop, progress=progress)
+    if not state.is_main_process:
+        return out_dir / "model"
+    stage = Stage(kind, model, dcfg, {}, tok)
+    folder = stage.save(out_dir / "model", extra={
+        "name": out_dir.name, **extra, "steps": result["step"], "batch_size": loop.batch_size, "ema": loop.ema,
+        "final_logs": result["logs"], "wall_seconds_this_run": round(time.time() - t0, 1),
+    }, state_dict=result["ema"])
+    (folder / "loop.json").write_text(json.dumps(asdict(loop), indent=1))
+    return folder

@@ -1,0 +1,273 @@
+"""unCLIP: the prior, decoder and upsampler networks, their training tasks and model folders,
+the generate pipeline (seeds, provenance, errors, warnings) and `promptism generate`."""
+
+import json
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from promptism.clip.model import CLIP, CLIPConfig
+from promptism.clip.ours import OurClip
+from promptism.clip.train import build_tokenizer
+from promptism.data.embeddings import embed_dataset, load_embeddings
+from promptism.errors import PromptismError
+from promptism.pipelines.provenance import read_provenance
+from promptism.pipelines.unclip import generate, load_models
+from promptism.stages import Stage, load_stage
+from promptism.train.stages import DecoderTask, PRESETS, build
+from promptism.upsampler import Upsampler, UpsamplerConfig, gaussian_blur
+from promptism.world.sampling import sample_example
+from promptism.world.shards import make_dataset
+
+TINY_CLIP = dict(context=28, text_width=32, text_layers=1, text_heads=2, image_size=32, image_channels=(8, 16),
+                 image_blocks=1, embed_dim=32)
+
+
+def _wake(model: torch.nn.Module, seed: int) -> None:
+    """Random weights in the zero-initialised output layers, so outputs depend on the inputs."""
+    g = torch.Generator().manual_seed(seed)
+    for name, p in model.named_parameters():
+        if p.abs().sum() == 0 and ("out" in name or "conv2" in name):
+            with torch.no_grad():
+                p.copy_(torch.randn(p.shape, generator=g) * 0.05)
+
+
+@pytest.fixture(scope="module")
+def tok():
+    caps = [sample_example(np.random.default_rng([3, i])).caption for i in range(300)]
+    return build_tokenizer(caps, 512, 28), caps
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory, tok):
+    """Random tiny models saved as folders: CLIP, prior, a 16 px decoder and a 16->32 upsampler."""
+    tokenizer, caps = tok
+    root = tmp_path_factory.mktemp("unclip")
+    torch.manual_seed(0)
+    OurClip(CLIP(CLIPConfig(vocab_size=tokenizer.vocab_size, **TINY_CLIP)), tokenizer).save(root / "clip")
+    _, pcfg, pdiff, _ = build("prior", "tiny", clip_dim=32, token_width=32, context=28)
+    from promptism.prior import Prior
+
+    prior = Prior(pcfg)
+    _wake(prior, 1)
+    Stage("prior", prior, pdiff, {}).save(root / "prior")
+    _, dcfg, ddiff, _ = build("decoder", "tiny", clip_dim=32, vocab_size=tokenizer.vocab_size)
+    from promptism.decoder import Decoder
+
+    dec = Decoder(dcfg)
+    _wake(dec, 2)
+    vocabulary = sorted({w for c in caps for w in c.lower().replace(",", " ").split()})
+    Stage("decoder", dec, ddiff, {}, tokenizer).save(root / "decoder", extra={"vocabulary": vocabulary})
+    ucfg = UpsamplerConfig(low_size=16, image_size=32, aug_dim=8, unet=dict(
+        in_channels=6, channels=(8, 16), res_blocks=1, attention=(False, False), cond_dim=8, unshuffle=2))
+    up = Upsampler(ucfg)
+    _wake(up, 3)
+    Stage("upsampler", up, ddiff, {}).save(root / "up32")
+    return root
+
+
+@pytest.fixture
+def models(tiny):
+    return load_models(str(tiny / "clip"), str(tiny / "prior"), str(tiny / "decoder"), (str(tiny / "up32"),))
+
+
+def _px(result):
+    return np.stack([np.asarray(im) for im in result.images])
+
+
+# --- networks ----------------------------------------------------------------------------------
+def test_decoder_ignores_padding_and_drops_the_image_embedding(models):
+    dec = models.decoder.model
+    ids, mask = models.decoder.tokenizer(["a red circle", "a blue square"])
+    x, t = torch.randn(2, 3, 16, 16), torch.tensor([10, 500])
+    emb = torch.nn.functional.normalize(torch.randn(2, 32), dim=-1)
+    with torch.no_grad():
+        base = dec(x, t, emb, ids, mask)
+        junk = ids.masked_fill(~mask, 7)  # other ids where the mask says padding
+        assert torch.allclose(dec(x, t, emb, junk, mask), base, atol=1e-5)
+        other = torch.nn.functional.normalize(torch.randn(2, 32), dim=-1)
+        assert not torch.allclose(dec(x, t, other, ids, mask), base, atol=1e-4)  # the embedding matters
+        drop = torch.tensor([True, True])
+        assert torch.allclose(dec(x, t, emb, ids, mask, drop), dec(x, t, other, ids, mask, drop), atol=1e-6)
+        # word order reaches the decoder: its own text encoder has positions that register
+        order, omask = models.decoder.tokenizer(["a circle red", "a square blue"])
+        assert not torch.allclose(dec(x, t, emb, order, omask), base, atol=1e-4)
+
+
+def test_prior_is_causal_over_its_sequence_and_drops_text(models):
+    prior = models.prior.model
+    tokens, mask, text = models.clip.text_features(["a red circle", "two blue stars at the top"])
+    x, t = torch.randn(2, 32), torch.tensor([3, 700])
+    with torch.no_grad():
+        base = prior(x, t, tokens, mask, text)
+        assert base.shape == (2, 32) and torch.isfinite(base).all()
+        noisy = tokens + torch.randn_like(tokens) * (~mask)[..., None]  # change only padding features
+        assert torch.allclose(prior(x, t, noisy, mask, text), base, atol=1e-5)
+        drop = torch.tensor([True, True])
+        other_tokens, other_mask, other_text = models.clip.text_features(["a green box", "a pink cross"])
+        assert torch.allclose(prior(x, t, tokens, mask, text, drop),
+                              prior(x, t, other_tokens, other_mask, other_text, drop), atol=1e-5)
+        assert not torch.allclose(prior(x, t, other_tokens, other_mask, other_text), base, atol=1e-4)
+
+
+def test_upsampler_doubles_and_blur_keeps_flat_pictures_flat():
+    cfg = UpsamplerConfig(low_size=8, image_size=16, aug_dim=8, unet=dict(
+        in_channels=6, channels=(8, 16), res_blocks=1, attention=(False, False), cond_dim=8, unshuffle=2))
+    up = Upsampler(cfg)
+    out = up(torch.randn(2, 3, 16, 16), torch.tensor([1, 2]), torch.randn(2, 3, 8, 8), torch.tensor([0, 100]))
+    assert out.shape == (2, 3, 16, 16)
+    flat = torch.full((1, 3, 8, 8), 0.3)
+    assert torch.allclose(gaussian_blur(flat, torch.tensor([0.5])), flat, atol=1e-6)
+    rough = torch.randn(2, 3, 8, 8)
+    blurred = gaussian_blur(rough, torch.tensor([0.1, 1.0]))
+    assert torch.allclose(blurred[0], rough[0], atol=1e-3)  # σ ≈ 0 leaves it alone
+    assert float(blurred[1].std()) < 0.8 * float(rough[1].std())
+    with pytest.raises(ValueError):
+        UpsamplerConfig(low_size=8, image_size=32)
+
+
+def test_stage_folders_round_trip_and_load_strictly(tiny, tmp_path):
+    st = load_stage(str(tiny / "prior"), "prior")
+    assert st.diffusion.prediction == "x0"  # sampling reads the parameterisation from the folder
+    st.save(tmp_path / "copy", dtype=torch.float16)
+    half = load_stage(str(tmp_path / "copy"), "prior")
+    for (k, a), b in zip(st.model.state_dict().items(), half.model.state_dict().values()):
+        assert torch.allclose(a, b, atol=2e-3), k
+    with pytest.raises(PromptismError, match="holds a 'prior' model"):
+        load_stage(str(tiny / "prior"), "decoder")
+    with pytest.raises(PromptismError, match="no upsampler"):
+        load_stage("nowhere", "upsampler")
+
+
+# --- training tasks ----------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    out = tmp_path_factory.mktemp("unclipdata")
+    make_dataset(out, n=48, size=32, seed=2, val_fraction=0.0, shard_size=48, progress=False)
+    return out
+
+
+def test_embeddings_file_belongs_to_its_data(tiny, data, tmp_path):
+    path = embed_dataset(str(data), tmp_path / "emb.safetensors", str(tiny / "clip"), progress=False)
+    from promptism.data import load_pairs
+
+    pairs = load_pairs(data, "train", size=32, progress=False)
+    tensors, meta = load_embeddings(path, pairs.captions)
+    assert tensors["image_embed"].shape == (48, 32)
+    assert torch.allclose(tensors["text_embed"].norm(dim=-1), torch.ones(48), atol=1e-4)
+    with pytest.raises(PromptismError, match="other data"):
+        load_embeddings(path, pairs.captions[::-1])
+
+
+def test_decoder_task_is_a_pure_function_of_step_and_batch(tok, data):
+    from promptism.data import load_pairs
+    from promptism.decoder import Decoder
+    from promptism.diffusion import Denoiser
+
+    tokenizer, _ = tok
+    pairs = load_pairs(data, "train", size=16, progress=False)
+    _, cfg, dcfg, _ = build("decoder", "tiny", clip_dim=32, vocab_size=tokenizer.vocab_size)
+    model = Decoder(cfg)
+    task = DecoderTask(pairs, torch.nn.functional.normalize(torch.randn(48, 32), dim=-1), tokenizer, Denoiser(dcfg))
+    idx = np.arange(8)
+    a, b, c = (float(task.loss(model, idx, s)[0].detach()) for s in (3, 3, 4))
+    assert a == b  # resuming at step 3 repeats step 3 exactly
+    assert a != c
+
+
+@pytest.mark.parametrize("kind,preset", [("decoder", "tiny"), ("prior", "tiny"), ("upsampler", "tiny")])
+def test_train_cli_writes_a_loadable_stage(kind, preset, tiny, data, tmp_path):
+    args = [sys.executable, "-m", "promptism.cli", "train", kind, "--data", str(data), "--out", str(tmp_path / kind),
+            "--preset", preset, "--quiet"]
+    if kind != "upsampler":
+        args += ["--clip", str(tiny / "clip")]
+    r = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    st = load_stage(str(tmp_path / kind / "model"), kind)
+    meta = json.loads((tmp_path / kind / "model" / "config.json").read_text())
+    assert meta["steps"] == PRESETS[kind][preset]["loop"]["steps"]
+    assert (tmp_path / kind / "checkpoint" / "state.json").exists()
+    if kind == "decoder":
+        assert st.tokenizer is not None
+        assert {"red", "blue"} <= set(meta["vocabulary"]) and "flamingo" not in meta["vocabulary"]
+
+
+# --- the pipeline ------------------------------------------------------------------------------
+def test_same_seed_same_pictures_and_each_picture_has_its_own_seed(models):
+    a = generate("a red circle", n=2, seed=5, size=32, models=models, steps=3, prior_steps=3, upsampler_steps=2)
+    b = generate("a red circle", n=2, seed=5, size=32, models=models, steps=3, prior_steps=3, upsampler_steps=2)
+    c = generate("a red circle", n=1, seed=6, size=32, models=models, steps=3, prior_steps=3, upsampler_steps=2)
+    assert a.seeds == [5, 6] and c.seeds == [6]
+    assert np.array_equal(_px(a), _px(b))
+    assert np.array_equal(_px(a)[1], _px(c)[0])  # picture i depends on seed + i only
+    assert not np.array_equal(_px(a)[0], _px(a)[1])
+    assert a.images[0].size == (32, 32)
+    small = generate("a red circle", n=1, seed=5, size=32, models=models, steps=3, prior_steps=3, upsampler_steps=2,
+                     sampler="ddim")
+    assert small.metadata[0]["settings"]["sampler"] == "ddim"
+
+
+def test_settings_change_the_pictures(models):
+    kw = dict(n=1, seed=1, size=32, models=models, steps=3, prior_steps=3, upsampler_steps=2)
+    base = _px(generate("a red circle", **kw))
+    assert not np.array_equal(base, _px(generate("a blue square", **kw)))
+    assert not np.array_equal(base, _px(generate("a red circle", guidance_decoder=7.0, **kw)))
+    assert not np.array_equal(base, _px(generate("a red circle", negative="a blue square", **kw)))
+
+
+@pytest.mark.parametrize("kw,msg", [
+    (dict(prompt="   "), "prompt is empty"),
+    (dict(size=100), "size must be one of"),
+    (dict(size=128), "no upsampler reaches 128"),
+    (dict(steps=0), "steps must be"),
+    (dict(steps=10**6), "steps must be"),
+    (dict(guidance_decoder=-1.0), "guidance decoder must be"),
+    (dict(guidance_prior=float("nan")), "guidance prior must be"),
+    (dict(n=0), "n must be"),
+    (dict(n=1000), "n must be"),
+    (dict(sampler="euler"), "unknown sampler"),
+    (dict(seed=-3), "seed must be"),
+    (dict(prompt="x" * 5000), "characters"),
+])
+def test_bad_requests_get_clear_errors(models, kw, msg):
+    args = {"prompt": "a red circle", "n": 1, "size": 32, "models": models, **kw}
+    with pytest.raises(PromptismError, match=msg):
+        generate(**args)
+
+
+def test_unknown_words_and_long_prompts_warn_but_still_draw(models):
+    kw = dict(n=1, size=32, models=models, steps=2, prior_steps=2, upsampler_steps=1)
+    with pytest.warns(UserWarning, match="flamingo"):
+        r = generate("a red flamingo", **kw)
+    assert len(r.images) == 1
+    long = "a red circle " + " ".join(["and a blue square"] * 12)
+    with pytest.warns(UserWarning, match="truncated"):
+        generate(long, **kw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        generate("a red circle", **kw)  # known words: no warning
+
+
+def test_cli_generate_writes_pictures_grid_and_provenance(tiny, tmp_path):
+    out = tmp_path / "out"
+    base = [sys.executable, "-m", "promptism.cli", "generate", "--clip", str(tiny / "clip"), "--prior", str(tiny / "prior"),
+            "--decoder", str(tiny / "decoder"), "--upsamplers", str(tiny / "up32"), "--size", "32", "--steps", "3",
+            "--prior-steps", "3", "--upsampler-steps", "2", "--quiet", "--out", str(out)]
+    r = subprocess.run(base + ["a red circle above a blue square", "-n", "2", "--seed", "7", "--negative", "a green star"],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert sorted(p.name for p in out.iterdir()) == ["7.json", "7.png", "8.json", "8.png", "grid-7-2.json", "grid-7-2.png"]
+    meta = read_provenance(out / "8.png")
+    assert meta["prompt"] == "a red circle above a blue square" and meta["seed"] == 8
+    assert meta["negative_prompt"] == "a green star" and meta["settings"]["steps"] == 3
+    assert len(meta["models"]["decoder"]["sha256"]) == 64
+    assert json.loads((out / "8.json").read_text())["seed"] == 8
+    bad = subprocess.run(base[:-1] + [str(tmp_path / "bad"), "", "-n", "2"], capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and "prompt is empty" in bad.stderr
+    assert not (tmp_path / "bad").exists()  # nothing written for a refused request
+    warn = subprocess.run(base + ["a red flamingo", "-n", "1"], capture_output=True, text=True, timeout=300)
+    assert warn.returncode == 0 and "flamingo" in warn.stderr
