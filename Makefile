@@ -5,11 +5,11 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 TORCH  := torch==2.13.0
 PROMPT ?= two yellow stars and a blue box on a gray background
-OUT    ?= scene.png
+OUT    ?= out
 # pytest workers: the suite is CPU-bound, one thread per worker
 WORKERS ?= 2
 
-.PHONY: setup show test bench-judge clean
+.PHONY: setup generate show test bench-judge bench-unclip clean
 
 setup: $(STAMP)
 
@@ -20,9 +20,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# the main job (for now: the ground-truth picture of a prompt; unCLIP's `generate` will replace it)
+# the main job: four pictures of a prompt from the shipped unCLIP models, and their grid, in OUT/
+generate: $(STAMP)
+	$(BIN)/promptism generate "$(PROMPT)" --out "$(OUT)"
+
+# the Scene World's ground-truth picture of a prompt, for comparison: OUT/truth.png
 show: $(STAMP)
-	$(BIN)/promptism world show "$(PROMPT)" --out "$(OUT)"
+	$(BIN)/promptism world show "$(PROMPT)" --out "$(OUT)/truth.png"
 
 test: $(STAMP)
 	PROMPTISM_THREADS=1 OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -n $(WORKERS)
@@ -30,6 +34,10 @@ test: $(STAMP)
 # the judge's accuracy report under benchmarks/reports (about 5 minutes)
 bench-judge: $(STAMP)
 	PROMPTISM_THREADS=1 $(BIN)/python benchmarks/judge_accuracy.py
+
+# unCLIP's benchmarks under benchmarks/reports/unclip_world.* (about 40 minutes)
+bench-unclip: $(STAMP)
+	$(BIN)/python benchmarks/unclip_world.py --data data/world50k
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache

@@ -271,3 +271,21 @@ def test_cli_generate_writes_pictures_grid_and_provenance(tiny, tmp_path):
     assert not (tmp_path / "bad").exists()  # nothing written for a refused request
     warn = subprocess.run(base + ["a red flamingo", "-n", "1"], capture_output=True, text=True, timeout=300)
     assert warn.returncode == 0 and "flamingo" in warn.stderr
+
+
+# --- the shipped models ------------------------------------------------------------------------
+def test_shipped_models_load_by_name_fit_the_budget_and_draw_deterministically():
+    from promptism.stages import MODELS_DIR
+
+    weights = {p.parent.name: p.stat().st_size for p in MODELS_DIR.glob("*/model.safetensors")}
+    assert {"clip-world", "prior-world", "decoder-world", "upsampler-world-64", "upsampler-world-128"} <= set(weights)
+    assert sum(weights.values()) <= 60e6  # the whole default set
+    models = load_models()
+    assert models.describe()["decoder"]["name"] == "decoder-world"
+    kw = dict(n=2, seed=3, size=64, models=models, steps=4, prior_steps=4, upsampler_steps=2)
+    a, b = generate("a big red circle", **kw), generate("a big red circle", **kw)
+    assert a.images[0].size == (64, 64)
+    assert np.array_equal(_px(a), _px(b))
+    assert not np.array_equal(_px(a)[0], _px(a)[1])
+    with pytest.warns(UserWarning, match="flamingo"):
+        generate("a pink flamingo", n=1, size=32, models=models, steps=2, prior_steps=2)

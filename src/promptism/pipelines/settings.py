@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from ..errors import PromptismError
 
 SAMPLER_NAMES = ("dpm++2m", "ddim", "ddpm")  # diffusion.samplers.SAMPLERS holds the functions
+EMBEDDINGS = ("prior", "text", "none")
 SIZES = (32, 64, 128)
 MAX_PICTURES = 64
 MAX_STEPS = 1000
@@ -29,8 +30,13 @@ class Settings:
     guidance_decoder: float = 3.0
     eta: float = 0.0  # DDIM only
     upsampler_aug_t: int = 50  # noise level given to the upsamplers' low-res input
-    threshold: float | None = 0.995  # dynamic-thresholding percentile for the decoder; None = off
+    # the decoder's x̂₀: None clips it to [-1, 1] each step; a percentile (e.g. 0.995) uses
+    # Imagen's dynamic thresholding, which dims flat white backgrounds at moderate guidance
+    threshold: float | None = None
     prior_candidates: int = 2  # draw this many image embeddings, keep the one closest to the text (§2.1)
+    # what the decoder's image embedding is (paper §5.1's comparison): "prior" (unCLIP), "text"
+    # (the CLIP text embedding passed directly) or "none" (the null embedding: caption only)
+    embedding: str = "prior"
 
     def check(self) -> None:
         if self.sampler not in SAMPLER_NAMES:
@@ -45,6 +51,8 @@ class Settings:
                 raise PromptismError(f"{name.replace('_', ' ')} must be between 0 and {MAX_GUIDANCE:g}, got {v!r}")
         if not 0.0 <= self.eta <= 1.0:
             raise PromptismError(f"eta must be between 0 and 1, got {self.eta!r}")
+        if self.embedding not in EMBEDDINGS:
+            raise PromptismError(f"embedding must be one of {', '.join(EMBEDDINGS)}, got {self.embedding!r}")
         if not 1 <= self.prior_candidates <= 16:
             raise PromptismError(f"prior candidates must be from 1 to 16, got {self.prior_candidates!r}")
 

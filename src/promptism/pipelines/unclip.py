@@ -128,7 +128,7 @@ def sample_prior(models: Models, prompt: str, negative: str, gens: Sequence[torc
 
 
 @torch.no_grad()
-def sample_decoder(models: Models, prompt: str, negative: str, image_embed: torch.Tensor,
+def sample_decoder(models: Models, prompt: str, negative: str, image_embed: torch.Tensor | None,
                    gens: Sequence[torch.Generator], s: Settings, progress: bool = False) -> torch.Tensor:
     """Pictures (n, 3, S, S) in [-1, 1] from image embeddings and the caption."""
     dec, n = models.decoder, len(gens)
@@ -136,16 +136,23 @@ def sample_decoder(models: Models, prompt: str, negative: str, image_embed: torc
     ids, mask = dec.tokenizer([prompt, negative])
     ids = torch.cat([ids[:1].expand(n, -1), ids[1:].expand(n, -1)])
     mask = torch.cat([mask[:1].expand(n, -1), mask[1:].expand(n, -1)])
-    emb = torch.cat([image_embed, image_embed])
     drop = torch.tensor([False] * n + [True] * n)
+
+    if image_embed is None:  # caption only: the null embedding in both halves
+        image_embed = torch.zeros(n, dec.model.config.clip_dim)
+        drop = torch.ones(2 * n, dtype=torch.bool)
+    emb = torch.cat([image_embed, image_embed])
 
     def pair(x, t):
         tt = torch.full((len(x),), t, dtype=torch.long)
         return dec.denoiser(dec.model, x, tt, image_embed=emb, ids=ids, mask=mask, drop_image=drop)
 
-    f = classifier_free(pair, s.guidance_decoder)
+    guided = classifier_free(pair, s.guidance_decoder)
     if s.threshold:
-        f = dynamic_threshold(f, s.threshold)
+        f = dynamic_threshold(guided, s.threshold)
+    else:  # static clipping of x̂₀ to the data range (ADM's clip_denoised)
+        def f(x, t):
+            return guided(x, t).clamp(-1, 1)
     steps = spaced_timesteps(dec.denoiser.T, s.steps, SPACING[s.sampler], dec.denoiser.abar)
     x = noise((n, 3, size, size), gens)
     bar = _bar("decoder", len(steps), progress)
@@ -217,7 +224,12 @@ def generate(prompt: str, n: int = 4, seed: int = 0, size: int = 64, negative: s
     gens = [torch.Generator().manual_seed(sd) for sd in seeds]
     report = callback or (lambda stage, frac: None)
     report("prior", 0.0)
-    emb = sample_prior(models, prompt, negative, gens, settings, progress)
+    if settings.embedding == "prior":
+        emb = sample_prior(models, prompt, negative, gens, settings, progress)
+    elif settings.embedding == "text":
+        emb = models.clip.encode_text([prompt]).expand(n, -1)
+    else:
+        emb = None
     report("decoder", 0.0)
     x = sample_decoder(models, prompt, negative, emb, gens, settings, progress)
     for up in stages_needed:
