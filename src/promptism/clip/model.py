@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..nn import TransformerBlock
+from ..nn.text import CaptionEncoder
 
 
 @dataclass(frozen=True)
@@ -36,32 +36,26 @@ class CLIPConfig:
             raise ValueError(f"image_size {self.image_size} must be divisible by {2 ** len(self.image_channels)}")
 
 
-class TextTower(nn.Module):
+class TextTower(CaptionEncoder):
+    """The caption encoder with a projection into the shared embedding space.
+
+    CLIP initialises token embeddings with std 0.02 and positions with 0.01. With std 1.0
+    (torch's default) the positions are 100x smaller than the words and attention hardly sees
+    order: trained directly on a target that binds colour to shape, that tower told "a red star
+    and a green square" from its colour swap 0.51 of the time after 300 steps, against 0.98 with
+    std 0.02. Pooling is the mean over the caption's tokens: CLIP pools at [EOS], but from scratch
+    at this scale that token starts identical for every caption and the embeddings start collapsed.
+    """
+
     def __init__(self, cfg: CLIPConfig):
-        super().__init__()
-        # CLIP initialises token embeddings with std 0.02 and positions with 0.01. With std 1.0
-        # (torch's default) the positions are 100x smaller than the words and attention hardly
-        # sees order: trained directly on a target that binds colour to shape, that tower told
-        # "a red star and a green square" from its colour swap 0.51 of the time after 300
-        # steps, against 0.98 with std 0.02
-        self.tok = nn.Embedding(cfg.vocab_size, cfg.text_width)
-        nn.init.normal_(self.tok.weight, std=cfg.text_embed_std)
-        self.pos = nn.Parameter(torch.randn(cfg.context, cfg.text_width) * 0.01)
-        self.blocks = nn.ModuleList(TransformerBlock(cfg.text_width, cfg.text_heads) for _ in range(cfg.text_layers))
-        self.ln = nn.LayerNorm(cfg.text_width)
+        super().__init__(cfg.vocab_size, cfg.context, cfg.text_width, cfg.text_layers, cfg.text_heads,
+                         token_std=cfg.text_embed_std, pos_std=0.01)
         self.proj = nn.Linear(cfg.text_width, cfg.embed_dim, bias=False)
 
     def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        # ids, mask: (B, L) -> pooled (B, D), token features (B, L, W)
-        x = self.tok(ids) + self.pos[: ids.shape[1]]
-        for block in self.blocks:
-            x = block(x, mask)
-        x = self.ln(x)
-        # mean over the caption's tokens. CLIP pools at [EOS]; from scratch at this scale that
-        # token starts identical for every caption and the embeddings start collapsed
-        m = mask.unsqueeze(-1).to(x.dtype)
-        pooled = (x * m).sum(dim=1) / m.sum(dim=1).clamp(min=1.0)
-        return self.proj(pooled), x
+        # ids, mask: (B, L) -> pooled embedding (B, D), token features (B, L, W)
+        tokens, pooled = super().forward(ids, mask)
+        return self.proj(pooled), tokens
 
 
 class ConvStage(nn.Sequential):

@@ -1,5 +1,6 @@
-"""A small caption encoder that a generator trains jointly with itself (GLIDE's text
-transformer, Nichol et al. 2022, §2.3): token + learned position embeddings, pre-LN blocks.
+"""A caption encoder: token + learned position embeddings, pre-LN blocks, mean pooling. CLIP's
+text tower is one with a projection on top; the decoder trains its own jointly with itself
+(GLIDE's text transformer, Nichol et al. 2022, §2.3).
 Token and position embeddings share one init scale (0.02, as CLIP and GPT-2): with a larger
 token init the positions do not register and the encoder cannot tell word order."""
 
@@ -12,11 +13,12 @@ from .layers import TransformerBlock
 
 
 class CaptionEncoder(nn.Module):
-    def __init__(self, vocab_size: int, context: int, width: int, layers: int, heads: int):
+    def __init__(self, vocab_size: int, context: int, width: int, layers: int, heads: int,
+                 token_std: float = 0.02, pos_std: float = 0.02):
         super().__init__()
         self.tok = nn.Embedding(vocab_size, width)
-        nn.init.normal_(self.tok.weight, std=0.02)
-        self.pos = nn.Parameter(torch.randn(context, width) * 0.02)
+        nn.init.normal_(self.tok.weight, std=token_std)
+        self.pos = nn.Parameter(torch.randn(context, width) * pos_std)
         self.blocks = nn.ModuleList(TransformerBlock(width, heads) for _ in range(layers))
         self.ln = nn.LayerNorm(width)
 
