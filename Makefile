@@ -35,8 +35,9 @@ test: $(STAMP)
 bench-judge: $(STAMP)
 	PROMPTISM_THREADS=1 $(BIN)/python benchmarks/judge_accuracy.py
 
-# unCLIP's benchmarks under benchmarks/reports/unclip_world.* (about 40 minutes)
+# unCLIP's benchmarks under benchmarks/reports/unclip_world.* (about an hour on 2 cores)
 bench-unclip: $(STAMP)
+	[ -f data/world50k/manifest.json ] || $(BIN)/promptism world make --out data/world50k --n 50000 --size 64
 	$(BIN)/python benchmarks/unclip_world.py --data data/world50k
 
 clean:

@@ -128,12 +128,12 @@ def markdown(r: dict) -> str:
     from promptism.world.suite import CATEGORIES, CATEGORY_TITLES, DALLE2_GENEVAL
 
     md = ["# unCLIP on the Scene World", "", f"Measured by `python benchmarks/unclip_world.py` on {r['machine']}, "
-          f"torch {r['torch']}, promptism {r['promptism']}, {r['threads']} thread(s). Pictures at 64 px, 4 per prompt, "
+          f"torch {r['torch']}, promptism {r['promptism']}; each section says its torch thread count. Pictures at 64 px, 4 per prompt, "
           "scored by the world's judge.", ""]
     if "geneval" in r:
         g = r["geneval"]
         md += ["## GenEval-world (shipped models, default settings)", "",
-               f"{g['limit']} prompts per category and split ({g['limit'] * 4} pictures per cell); "
+               f"{g['limit']} prompts per category and split ({g['limit'] * 4} pictures per cell), {g['threads']} thread(s); "
                f"{g['seconds_per_prompt']:.1f} s per prompt. Per-picture results: `unclip_world_geneval/`.", "",
                "| category | seen | held-out | DALL·E 2 (GenEval) | seen beats it |", "|---|---|---|---|---|"]
         for cat in (*CATEGORIES, "overall"):
@@ -145,7 +145,7 @@ def markdown(r: dict) -> str:
     if "section51" in r:
         s = r["section51"]
         md += ["## The paper's §5.1 comparison: what the decoder is conditioned on", "",
-               f"{s['limit']} prompts per category and split. Overall score (mean of the six categories):", "",
+               f"{s['limit']} prompts per category and split, {s['threads']} thread(s). Overall score (mean of the six categories):", "",
                "| decoder conditioned on | seen | held-out | s per prompt |", "|---|---|---|---|"]
         names = {"prior": "image embedding from the prior (unCLIP)", "text": "CLIP text embedding, directly",
                  "none": "caption only (null image embedding)"}
@@ -161,7 +161,7 @@ def markdown(r: dict) -> str:
     if "samplers" in r:
         s = r["samplers"]
         md += ["## Samplers (decoder steps; prior and upsamplers at their defaults)", "",
-               f"{s['limit']} prompts per category, seen split.", "",
+               f"{s['limit']} prompts per category, seen split, {s['threads']} thread(s).", "",
                "| sampler | steps | overall | s per 4 pictures |", "|---|---|---|---|"]
         for v in s["runs"].values():
             md.append(f"| {v['sampler']} | {v['steps']} | {v['overall']:.3f} | {v['seconds_per_4_pictures']:.2f} |")
@@ -176,7 +176,7 @@ def markdown(r: dict) -> str:
                f"| the CLIP text embedding itself | {p['cosine_text']:.3f} | {p['r1_100_text']:.3f} |", ""]
     if "timing" in r:
         t = r["timing"]
-        md += ["## Time and memory of one 4-picture 64 px generation", "",
+        md += ["## Time and memory of one 4-picture 64 px generation", "", f"{t['threads']} torch thread(s), nothing else running.", "",
                "| | wall time | peak memory |", "|---|---|---|",
                f"| cold process (`promptism generate`, start to exit) | {t['cold_seconds']:.2f} s | {t['cold_peak_mib']:.0f} MiB |",
                f"| warm pipeline, median of 5 | {t['warm_seconds_median']:.2f} s | {t['warm_process_peak_mib']:.0f} MiB (whole benchmark process) |",
@@ -187,9 +187,23 @@ def markdown(r: dict) -> str:
 CARD_COMMANDS = {
     "prior-world": "promptism train prior --data data/world50k --embeddings runs/embeddings.safetensors --out runs/prior-world",
     "decoder-world": "promptism train decoder --data data/world50k --embeddings runs/embeddings.safetensors --out runs/decoder-world",
-    "upsampler-world-64": "promptism train upsampler --data data/world50k --preset world-64 --out runs/upsampler-world-64",
-    "upsampler-world-128": "promptism train upsampler --data data/world50k-128 --preset world-128 --out runs/upsampler-world-128",
+    "upsampler-world-64": "promptism train upsampler --data data/world50k --preset world-64 --out runs/upsampler-world-64-base && "
+                          "promptism train upsampler --data data/world50k --preset world-64-ft "
+                          "--init runs/upsampler-world-64-base/model --out runs/upsampler-world-64",
 }
+
+
+def _init_lines(meta: dict) -> list[str]:
+    """The first phase of a fine-tuned stage, where its folder is still there to read."""
+    init = meta.get("init")
+    if not init:
+        return []
+    base = Path(init) / "config.json"
+    if not base.exists():
+        return [f"- fine-tuned from `{init}`"]
+    b = json.loads(base.read_text())
+    return [f"- fine-tuned from a first phase: preset `{b.get('preset')}`, {b.get('steps')} steps of batch "
+            f"{b.get('batch_size')}, {b.get('wall_seconds_this_run', 0) / 60:.0f} minutes, diffusion {b.get('diffusion')}"]
 
 
 def write_cards(report: dict) -> None:
@@ -211,6 +225,7 @@ def write_cards(report: dict) -> None:
                  f"EMA {meta.get('ema')}",
                  f"- wall time on this machine (2-core CPU, sharing it with another stage): "
                  f"{meta.get('wall_seconds_this_run', 0) / 60:.0f} minutes",
+                 *_init_lines(meta),
                  f"- weights: float16 safetensors, {size:.1f} MB",
                  f"- diffusion: {meta.get('diffusion')}", ""]
         if g:
@@ -225,8 +240,9 @@ def main() -> int:
     ap.add_argument("--parts", nargs="+", default=["prior", "geneval", "section51", "samplers", "timing"],
                     choices=["prior", "geneval", "section51", "samplers", "timing"], help="which parts to run")
     ap.add_argument("--data", default="data/world50k", help="Scene World dataset whose val split the prior part reads")
-    ap.add_argument("--limit", type=int, default=20, help="prompts per category and split for geneval (default: 20)")
-    ap.add_argument("--limit-small", type=int, default=5, help="prompts per category for section51 and samplers (default: 5)")
+    ap.add_argument("--limit", type=int, default=80, help="prompts per category and split for geneval (default: 80, the whole suite)")
+    ap.add_argument("--limit-small", type=int, default=10, help="prompts per category and split for section51 (default: 10)")
+    ap.add_argument("--limit-samplers", type=int, default=4, help="prompts per category for samplers, seen split (default: 4)")
     ap.add_argument("--threads", type=int, default=int(os.environ.get("PROMPTISM_THREADS", "2")), help="torch threads")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -246,8 +262,13 @@ def main() -> int:
     if "section51" in args.parts:
         report["section51"] = {"limit": args.limit_small, "runs": part_section51(models, args.limit_small)}
     if "samplers" in args.parts:
-        report["samplers"] = {"limit": args.limit_small, "runs": part_samplers(models, args.limit_small)}
+        report["samplers"] = {"limit": args.limit_samplers, "runs": part_samplers(models, args.limit_samplers)}
+    for part in args.parts:
+        report[part]["threads"] = args.threads
     REPORTS.mkdir(parents=True, exist_ok=True)
+    if path.exists():  # another run may have written its parts meanwhile: keep them
+        report = {**json.loads(path.read_text()), **{k: report[k] for k in report if k in args.parts or k in (
+            "machine", "torch", "promptism", "threads", "models")}}
     path.write_text(json.dumps(report, indent=1))
     (REPORTS / "unclip_world.md").write_text(markdown(report))
     write_cards(report)

@@ -278,7 +278,7 @@ def test_shipped_models_load_by_name_fit_the_budget_and_draw_deterministically()
     from promptism.stages import MODELS_DIR
 
     weights = {p.parent.name: p.stat().st_size for p in MODELS_DIR.glob("*/model.safetensors")}
-    assert {"clip-world", "prior-world", "decoder-world", "upsampler-world-64", "upsampler-world-128"} <= set(weights)
+    assert {"clip-world", "prior-world", "decoder-world", "upsampler-world-64"} <= set(weights)
     assert sum(weights.values()) <= 60e6  # the whole default set
     models = load_models()
     assert models.describe()["decoder"]["name"] == "decoder-world"
@@ -289,3 +289,5 @@ def test_shipped_models_load_by_name_fit_the_budget_and_draw_deterministically()
     assert not np.array_equal(_px(a)[0], _px(a)[1])
     with pytest.warns(UserWarning, match="flamingo"):
         generate("a pink flamingo", n=1, size=32, models=models, steps=2, prior_steps=2)
+    with pytest.raises(PromptismError, match="no upsampler reaches 128"):
+        generate("a red circle", n=1, size=128, models=models)

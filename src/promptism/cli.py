@@ -224,7 +224,7 @@ def cmd_train_stage(args: argparse.Namespace) -> int:
     folder = train_stage(args.kind, args.data, args.out, preset, embeddings=getattr(args, "embeddings", None),
                          clip_name=getattr(args, "clip", "world"), limit=args.limit, progress=not args.quiet,
                          steps=args.steps, batch_size=args.batch_size, lr=args.lr, ema=args.ema,
-                         checkpoint_every=args.checkpoint_every, seed=args.seed)
+                         checkpoint_every=args.checkpoint_every, seed=args.seed, init=args.init)
     print(f"model written to {folder}")
     return 0
 
@@ -378,9 +378,11 @@ def build_parser() -> argparse.ArgumentParser:
     tc.set_defaults(func=cmd_train_clip)
     for kind, presets, what in (("decoder", "world (default) or tiny", "the unCLIP decoder: CLIP image embedding + caption -> 32 px picture"),
                                 ("prior", "world (default) or tiny", "the unCLIP diffusion prior: caption -> CLIP image embedding"),
-                                ("upsampler", "world-64 (32->64 px), world-128 (64->128 px) or tiny", "an unCLIP upsampler")):
+                                ("upsampler", "world-64 (32->64 px), world-128 (64->128 px), their fine-tuning presets world-64-ft and world-128-ft, or tiny", "an unCLIP upsampler")):
         st = ts.add_parser(kind, help=f"train {what}")
         _training_options(st, presets)
+        st.add_argument("--init", default=None,
+                        help="fine-tune: start from this model folder (same architecture as the preset) instead of random weights")
         if kind != "upsampler":
             st.add_argument("--embeddings", default=None,
                             help="CLIP embeddings of the training pairs from `promptism embed` "
@@ -402,7 +404,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("-n", type=int, default=4, help=f"how many pictures, 1 to {MAX_PICTURES} (default: 4)")
     g.add_argument("--seed", type=int, default=0, help="seed of the first picture; picture i uses seed + i (default: 0)")
     g.add_argument("--out", default="out", help="folder for the pictures (default: out)")
-    g.add_argument("--size", type=int, default=64, choices=SIZES, help="picture side in pixels (default: 64)")
+    g.add_argument("--size", type=int, default=64, choices=SIZES,
+                   help="picture side in pixels (default: 64); the shipped models make 32 and 64")
     g.add_argument("--negative", default=None, help="a negative prompt: guidance pushes away from it")
     g.add_argument("--sampler", default=dflt.sampler, choices=list(SAMPLER_NAMES), help=f"sampler (default: {dflt.sampler})")
     g.add_argument("--steps", type=int, default=dflt.steps, help=f"decoder sampling steps (default: {dflt.steps})")
@@ -417,8 +420,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--clip", default="world", help="CLIP: 'world' (shipped), a model folder, or hf:<folder or hub id>")
     g.add_argument("--prior", default="world", help="prior: a shipped name (world) or a model folder")
     g.add_argument("--decoder", default="world", help="decoder: a shipped name (world) or a model folder")
-    g.add_argument("--upsamplers", nargs="*", default=["world-64", "world-128"],
-                   help="upsamplers in order: shipped names or model folders (default: world-64 world-128)")
+    g.add_argument("--upsamplers", nargs="*", default=["world-64"],
+                   help="upsamplers in order: shipped names or model folders (default: world-64; no 64->128 "
+                        "upsampler ships yet, so --size 128 needs one you trained)")
     g.add_argument("--quiet", action="store_true", help="no progress bars")
     g.set_defaults(func=cmd_generate)
 

@@ -56,7 +56,7 @@ def _sha(stage: Stage) -> str | None:
 
 @lru_cache(maxsize=4)
 def load_models(clip: str = "world", prior: str = "world", decoder: str = "world",
-                upsamplers: tuple[str, ...] = ("world-64", "world-128")) -> Models:
+                upsamplers: tuple[str, ...] = ("world-64",)) -> Models:
     """Load (once per process) the CLIP and the three stages; names are shipped models or folders."""
     from ..clip import load as load_clip
 

@@ -71,6 +71,16 @@ PRESETS: dict[str, dict[str, dict]] = {
                       "diffusion": dict(prediction="v", min_snr_gamma=5.0)},
     },
 }
+# Fine-tuning the upsamplers without min-SNR weighting (``--init`` from the preset above). With
+# γ = 5 and a v target, the weight on a step's x₀ error is min(SNR, 5): nearly nothing at high
+# noise, where an upsampler must draw from its low-res input. After 3,000 steps the 64 px one
+# was 10x worse than bicubic there (x₀ MSE 0.061 against 0.0067 at t = 950) and its pictures
+# grainy. The plain v loss weights x₀ errors by SNR + 1 ≥ 1.
+for _name, _steps in (("world-64", 1000), ("world-128", 500)):
+    _p = PRESETS["upsampler"][_name]
+    PRESETS["upsampler"][f"{_name}-ft"] = {
+        "model": _p["model"], "diffusion": dict(prediction="v", min_snr_gamma=None),
+        "loop": {**_p["loop"], "steps": _steps, "lr": 2e-4, "warmup": 50}}
 P_DROP_IMAGE, P_DROP_TEXT, P_DROP_PRIOR_TEXT = 0.1, 0.5, 0.1  # Ramesh et al. 2022, §2.1
 MAX_AUG_T = 250  # the upsampler's low-res input is noised to a timestep drawn from [0, MAX_AUG_T)
 
@@ -148,6 +158,10 @@ def build(kind: str, preset_name: str, **model_fields):
     return model_cls, cfg, DiffusionConfig(**p["diffusion"]), p["loop"]
 
 
+def config_cls_of(kind: str):
+    return model_classes(kind)[1]
+
+
 def _embeddings(data, split, captions, embeddings, clip_name, out_dir, limit, progress):
     from ..data.embeddings import embed_dataset, load_embeddings
 
@@ -159,7 +173,8 @@ def _embeddings(data, split, captions, embeddings, clip_name, out_dir, limit, pr
 
 
 def train_stage(kind: str, data: str, out: str, preset_name: str = "world", embeddings: str | None = None,
-                clip_name: str = "world", limit: int | None = None, progress: bool = True, **loop_overrides) -> Path:
+                clip_name: str = "world", limit: int | None = None, progress: bool = True, init: str | None = None,
+                **loop_overrides) -> Path:
     """Train (or resume) one stage; write the model folder OUT/model with the EMA weights."""
     from accelerate import PartialState
 
@@ -207,6 +222,14 @@ def train_stage(kind: str, data: str, out: str, preset_name: str = "world", embe
     loop = LoopConfig(**{**loop_defaults, "out": str(out_dir), **{k: v for k, v in loop_overrides.items() if v is not None}})
     torch.manual_seed(loop.seed)
     model = model_cls(cfg)
+    if init:  # fine-tune: start from a trained model folder of the same architecture
+        from ..checkpoint import load_weights, read_config
+
+        init_cfg, _ = read_config(init, kind, config_cls_of(kind))
+        if init_cfg != cfg:
+            raise PromptismError(f"--init {init} has another architecture than preset {preset_name!r}")
+        load_weights(init, model).train()
+        extra["init"] = str(init)
     denoiser = Denoiser(dcfg)
     if kind == "decoder":
         task = DecoderTask(pairs, tensors["image_embed"], tok, denoiser, loop.seed)
