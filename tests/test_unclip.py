@@ -5,6 +5,7 @@ import json
 import subprocess
 import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -291,3 +292,19 @@ def test_shipped_models_load_by_name_fit_the_budget_and_draw_deterministically()
         generate("a pink flamingo", n=1, size=32, models=models, steps=2, prior_steps=2)
     with pytest.raises(PromptismError, match="no upsampler reaches 128"):
         generate("a red circle", n=1, size=128, models=models)
+
+
+def test_decoder_trains_in_two_processes_with_gloo(tiny, data, tmp_path):
+    import shutil
+    import os
+
+    torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent)) or "torchrun"
+    r = subprocess.run([torchrun, "--standalone", "--nproc_per_node", "2", "-m", "promptism.cli", "train", "decoder",
+                        "--data", str(data), "--out", str(tmp_path / "ddp"), "--preset", "tiny", "--quiet",
+                        "--clip", str(tiny / "clip")],
+                       capture_output=True, text=True, timeout=300,
+                       env={**os.environ, "PROMPTISM_THREADS": "1", "OMP_NUM_THREADS": "1"})
+    assert r.returncode == 0, r.stderr[-3000:]
+    state = json.loads((tmp_path / "ddp" / "checkpoint" / "state.json").read_text())
+    assert state["world_size"] == 2 and state["step"] == PRESETS["decoder"]["tiny"]["loop"]["steps"]
+    load_stage(str(tmp_path / "ddp" / "model"), "decoder")

@@ -18,7 +18,7 @@ from .tokenizer import CaptionTokenizer, train_tokenizer
 
 def to_pixels(images: np.ndarray) -> torch.Tensor:
     """(N, H, W, 3) uint8 -> (N, 3, H, W) float in [-1, 1]."""
-    return torch.from_numpy(images).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
+    return torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
 
 
 SEPARATION_MARGIN = 0.8  # near twins may keep this much cosine similarity before the penalty

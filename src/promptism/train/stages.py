@@ -23,6 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..clip.train import to_pixels
 from ..data import Pairs, load_pairs
 from ..diffusion import Denoiser, DiffusionConfig
 from ..errors import PromptismError
@@ -83,11 +84,6 @@ for _name, _steps in (("world-64", 1000), ("world-128", 500)):
         "loop": {**_p["loop"], "steps": _steps, "lr": 2e-4, "warmup": 50}}
 P_DROP_IMAGE, P_DROP_TEXT, P_DROP_PRIOR_TEXT = 0.1, 0.5, 0.1  # Ramesh et al. 2022, §2.1
 MAX_AUG_T = 250  # the upsampler's low-res input is noised to a timestep drawn from [0, MAX_AUG_T)
-
-
-def to_pixels(images: np.ndarray) -> torch.Tensor:
-    """(N, H, W, 3) uint8 -> (N, 3, H, W) float in [-1, 1]."""
-    return torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
 
 
 def _generator(seed: int, step: int, idx: np.ndarray) -> torch.Generator:
