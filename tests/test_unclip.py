@@ -19,7 +19,7 @@ from promptism.errors import PromptismError
 from promptism.pipelines.provenance import read_provenance
 from promptism.pipelines.unclip import generate, load_models
 from promptism.stages import Stage, load_stage
-from promptism.train.stages import DecoderTask, PRESETS, build
+from promptism.train.stages import PRESETS, DecoderTask, build
 from promptism.upsampler import Upsampler, UpsamplerConfig, gaussian_blur
 from promptism.world.sampling import sample_example
 from promptism.world.shards import make_dataset
@@ -295,8 +295,8 @@ def test_shipped_models_load_by_name_fit_the_budget_and_draw_deterministically()
 
 
 def test_decoder_trains_in_two_processes_with_gloo(tiny, data, tmp_path):
-    import shutil
     import os
+    import shutil
 
     torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent)) or "torchrun"
     r = subprocess.run([torchrun, "--standalone", "--nproc_per_node", "2", "-m", "promptism.cli", "train", "decoder",
