@@ -219,7 +219,7 @@ def write_cards(report: dict) -> None:
         size = (d / "model.safetensors").stat().st_size / 1e6
         lines = [f"# {folder}", "", f"The shipped unCLIP {meta['kind']} of promptism, trained from scratch on the Scene World "
                  f"({meta.get('examples')} training pictures).", "",
-                 "## Training", "", "All four stages: `bash scripts/train_unclip_world.sh data/world50k runs` "
+                 "## Training", "", "All the stages: `bash scripts/train_unclip_world.sh data/world50k runs` "
                  "(two stages at a time, one CPU thread each). This one alone:", "", f"    {command}", "",
                  f"- preset `{meta.get('preset')}`: {meta.get('steps')} steps of batch {meta.get('batch_size')}, "
                  f"EMA {meta.get('ema')}",
@@ -232,6 +232,11 @@ def write_cards(report: dict) -> None:
             lines += ["## Measured (the whole shipped pipeline, `benchmarks/reports/unclip_world.md`)", "",
                       f"GenEval-world overall at 64 px: seen {g['scores']['seen']['overall']:.3f}, "
                       f"held-out {g['scores']['heldout']['overall']:.3f} ({g['limit']} prompts per category and split).", ""]
+        if folder == "prior-world" and report.get("prior"):
+            p = report["prior"]
+            lines += [f"Against the true CLIP image embeddings of {p['pictures']} val pictures: mean cosine "
+                      f"{p['cosine_prior']:.3f} (the text embedding itself: {p['cosine_text']:.3f}), R@1 among 100 "
+                      f"{p['r1_100_prior']:.3f}.", ""]
         (d / "MODEL_CARD.md").write_text("\n".join(lines))
 
 
