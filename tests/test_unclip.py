@@ -157,6 +157,8 @@ def test_embeddings_file_belongs_to_its_data(tiny, data, tmp_path):
     from promptism.data import load_pairs
 
     pairs = load_pairs(data, "train", size=32, progress=False)
+    captions_only = load_pairs(data, "train", progress=False, images=False)  # what the prior trainer reads
+    assert captions_only.captions == pairs.captions and captions_only.images.shape == (48, 0, 0, 3)
     tensors, meta = load_embeddings(path, pairs.captions)
     assert tensors["image_embed"].shape == (48, 32)
     assert torch.allclose(tensors["text_embed"].norm(dim=-1), torch.ones(48), atol=1e-4)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
+from functools import cached_property
 from pathlib import Path
 
 import torch
@@ -47,7 +48,9 @@ class Stage:
     def name(self) -> str:
         return self.meta.get("name", self.folder.name if self.folder else self.kind)
 
+    @cached_property
     def weights_sha256(self) -> str | None:
+        """Of the weights file, read once per loaded stage (provenance names it in every picture)."""
         import hashlib
 
         if self.folder is None:

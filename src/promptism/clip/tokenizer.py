@@ -7,6 +7,7 @@ and pads to the model's context length.
 
 from __future__ import annotations
 
+import re
 import warnings
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -16,6 +17,11 @@ from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_toke
 
 PAD, SOS, EOS, UNK = "[PAD]", "[SOS]", "[EOS]", "[UNK]"
 SPECIALS = [PAD, SOS, EOS, UNK]
+
+
+def words(text: str) -> list[str]:
+    """The lower-case words of a text, as vocabulary checks count them."""
+    return re.findall(r"[a-z]+", text.lower())
 
 
 def train_tokenizer(texts: Iterable[str], vocab_size: int = 512) -> Tokenizer:

@@ -123,6 +123,18 @@ def build_tokenizer(captions: list[str], vocab_size: int, context: int) -> Capti
     return CaptionTokenizer(train_tokenizer(list(captions) + words, vocab_size), context)
 
 
+def tokenizer_for_run(tok_path: Path, captions: list[str], vocab_size: int, context: int, state) -> CaptionTokenizer:
+    """The run's tokenizer: read back when resuming (the vocabulary must stay the one the weights
+    were trained with), else trained on the captions. The main process writes tokenizer.json,
+    the others then read it."""
+    with state.main_process_first():
+        if tok_path.exists():
+            return CaptionTokenizer.load(tok_path, context)
+        tok = build_tokenizer(captions, vocab_size, context)
+        tok.save(tok_path)
+        return tok
+
+
 def train_clip(data: str, out: str, preset_name: str = "world", hard_negatives: bool = True,
                limit: int | None = None, progress: bool = True, counterfactuals: float | None = None,
                separate: float | None = None, **loop_overrides) -> Path:
@@ -145,12 +157,7 @@ def train_clip(data: str, out: str, preset_name: str = "world", hard_negatives: 
     tok_path = out_dir / "tokenizer.json"
     context = PRESETS[preset_name]["model"]["context"]
     state = PartialState(cpu=not torch.cuda.is_available())  # as the loop's Accelerator: one shared state
-    with state.main_process_first():  # the main process writes tokenizer.json, the others then read it
-        if tok_path.exists():  # resuming: the vocabulary must stay the one the weights were trained with
-            tok = CaptionTokenizer.load(tok_path, context)
-        else:
-            tok = build_tokenizer(pairs.captions, PRESETS[preset_name]["vocab_size"], context)
-            tok.save(tok_path)
+    tok = tokenizer_for_run(tok_path, pairs.captions, PRESETS[preset_name]["vocab_size"], context, state)
     cfg, loop = preset(preset_name, tok.vocab_size, out=str(out_dir), **loop_overrides)
     torch.manual_seed(loop.seed)  # the same initial weights every run: resuming must match running straight
     model = CLIP(cfg)

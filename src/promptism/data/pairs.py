@@ -62,11 +62,12 @@ def shard_list(source: str | Path, split: str = "train") -> list[str]:
 
 
 def load_pairs(source: str | Path, split: str = "train", size: int = 64, limit: int | None = None,
-               progress: bool = True) -> Pairs:
+               progress: bool = True, images: bool = True) -> Pairs:
+    """``images=False`` reads captions and records only (``Pairs.images`` is then (N, 0, 0, 3))."""
     from tqdm.auto import tqdm
 
     urls = shard_list(source, split)
-    images, captions, metas = [], [], []
+    pictures, captions, metas = [], [], []
     if urls:
         import webdataset as wds
 
@@ -77,7 +78,7 @@ def load_pairs(source: str | Path, split: str = "train", size: int = 64, limit: 
             img_key = next((k for k in ("png", "jpg", "jpeg", "webp") if k in s), None)
             if img_key is None or "txt" not in s:
                 continue
-            images.append(_to_array(s[img_key], size))
+            pictures.append(_to_array(s[img_key], size) if images else None)
             captions.append(s["txt"].decode().strip())
             metas.append(json.loads(s["json"]) if "json" in s else {})
             if limit and len(captions) >= limit:
@@ -87,11 +88,12 @@ def load_pairs(source: str | Path, split: str = "train", size: int = 64, limit: 
         for p in tqdm(files[:limit] if limit else files, desc="reading", disable=not progress, unit="img"):
             txt = p.with_suffix(".txt")
             if txt.exists():
-                images.append(_to_array(p, size))
+                pictures.append(_to_array(p, size) if images else None)
                 captions.append(txt.read_text().strip())
                 metas.append({})
     else:
         raise PromptismError(f"no data at {str(source)!r}: give a dataset folder, .tar shards or a folder of pictures with .txt captions")
     if not captions:
         raise PromptismError(f"no image–caption pairs found in {str(source)!r} (split {split!r})")
-    return Pairs(np.stack(images), captions, metas)
+    arr = np.stack(pictures) if images else np.zeros((len(captions), 0, 0, 3), np.uint8)
+    return Pairs(arr, captions, metas)

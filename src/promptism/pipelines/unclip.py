@@ -11,7 +11,6 @@ This module never imports training code.
 
 from __future__ import annotations
 
-import re
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ import torch
 from PIL import Image
 
 from .. import __version__
+from ..clip.tokenizer import words
 from ..diffusion import classifier_free, dynamic_threshold, noise, run, spaced_timesteps
 from ..diffusion.samplers import SPACING
 from ..errors import PromptismError
@@ -41,17 +41,8 @@ class Models:
         out = {"clip": {"name": self.names.get("clip", "clip")}}
         for key, st in [("prior", self.prior), ("decoder", self.decoder)] + [
                 (f"upsampler_{u.model.config.image_size}", u) for u in self.upsamplers]:
-            out[key] = {"name": st.name, "sha256": _sha(st)}
+            out[key] = {"name": st.name, "sha256": st.weights_sha256}
         return out
-
-
-_SHA: dict[int, str | None] = {}
-
-
-def _sha(stage: Stage) -> str | None:
-    if id(stage) not in _SHA:
-        _SHA[id(stage)] = stage.weights_sha256()
-    return _SHA[id(stage)]
 
 
 @lru_cache(maxsize=4)
@@ -77,7 +68,7 @@ def unknown_words(stage: Stage, text: str) -> list[str]:
     if not vocab:
         return []
     known = set(vocab)
-    return sorted({w for w in re.findall(r"[a-z]+", text.lower()) if w not in known})
+    return sorted({w for w in words(text) if w not in known})
 
 
 def _check_prompt(prompt: str, what: str = "prompt") -> str:

@@ -14,7 +14,6 @@ does.
 from __future__ import annotations
 
 import json
-import re
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -143,19 +142,21 @@ class UpsamplerTask:
         return loss, {}
 
 
-def build(kind: str, preset_name: str, **model_fields):
-    """(model, diffusion config, loop config) of a stage preset, with fields the data decides."""
+def preset(kind: str, preset_name: str) -> dict:
+    if kind not in PRESETS:
+        raise PromptismError(f"unknown stage {kind!r}; stages are {', '.join(PRESETS)}")
     if preset_name not in PRESETS[kind]:
         raise PromptismError(f"unknown {kind} preset {preset_name!r}; presets are {', '.join(PRESETS[kind])}")
-    p = PRESETS[kind][preset_name]
+    return PRESETS[kind][preset_name]
+
+
+def build(kind: str, preset_name: str, **model_fields):
+    """(model, diffusion config, loop config) of a stage preset, with fields the data decides."""
+    p = preset(kind, preset_name)
     model_cls, config_cls = model_classes(kind)
     fields = {**p["model"], **model_fields}
     cfg = config_cls.build(**fields) if kind == "decoder" else config_cls(**fields)
     return model_cls, cfg, DiffusionConfig(**p["diffusion"]), p["loop"]
-
-
-def config_cls_of(kind: str):
-    return model_classes(kind)[1]
 
 
 def _embeddings(data, split, captions, embeddings, clip_name, out_dir, limit, progress):
@@ -174,17 +175,14 @@ def train_stage(kind: str, data: str, out: str, preset_name: str = "world", embe
     """Train (or resume) one stage; write the model folder OUT/model with the EMA weights."""
     from accelerate import PartialState
 
-    if kind not in PRESETS:
-        raise PromptismError(f"unknown stage {kind!r}")
-    if preset_name not in PRESETS[kind]:
-        raise PromptismError(f"unknown {kind} preset {preset_name!r}; presets are {', '.join(PRESETS[kind])}")
+    p = preset(kind, preset_name)
     t0 = time.time()
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
     state = PartialState(cpu=not torch.cuda.is_available())
-    p = PRESETS[kind][preset_name]
-    size = p["model"]["image_size"] if kind != "prior" else 32
-    pairs = load_pairs(data, "train", size=size, limit=limit, progress=progress)
+    # the prior reads captions and precomputed embeddings only: no pictures to decode
+    pairs = load_pairs(data, "train", size=p["model"].get("image_size", 0), limit=limit, progress=progress,
+                       images=kind != "prior")
     extra: dict = {"data": str(data), "examples": len(pairs), "preset": preset_name}
     tok, clip = None, None
     fields: dict = {}
@@ -194,20 +192,13 @@ def train_stage(kind: str, data: str, out: str, preset_name: str = "world", embe
         extra["clip"] = emb_meta.get("clip", clip_name)
         fields["clip_dim"] = tensors["image_embed"].shape[1]
     if kind == "decoder":
-        from ..clip.tokenizer import CaptionTokenizer
-        from ..clip.train import build_tokenizer
+        from ..clip.tokenizer import words
+        from ..clip.train import tokenizer_for_run
 
-        context = p["model"].get("context", 28)
-        tok_path = out_dir / "tokenizer.json"
-        with state.main_process_first():
-            if tok_path.exists():
-                tok = CaptionTokenizer.load(tok_path, context)
-            else:
-                tok = build_tokenizer(pairs.captions, 512, context)
-                tok.save(tok_path)
+        tok = tokenizer_for_run(out_dir / "tokenizer.json", pairs.captions, 512, p["model"].get("context", 28), state)
         fields["vocab_size"] = tok.vocab_size
         # the words of the training captions: a prompt's other words get a warning at generation
-        extra["vocabulary"] = sorted({w for c in pairs.captions for w in re.findall(r"[a-z]+", c.lower())})
+        extra["vocabulary"] = sorted({w for c in pairs.captions for w in words(c)})
     if kind == "prior":
         from ..clip import load as load_clip
 
@@ -221,7 +212,7 @@ def train_stage(kind: str, data: str, out: str, preset_name: str = "world", embe
     if init:  # fine-tune: start from a trained model folder of the same architecture
         from ..checkpoint import load_weights, read_config
 
-        init_cfg, _ = read_config(init, kind, config_cls_of(kind))
+        init_cfg, _ = read_config(init, kind, model_classes(kind)[1])
         if init_cfg != cfg:
             raise PromptismError(f"--init {init} has another architecture than preset {preset_name!r}")
         load_weights(init, model).train()
