@@ -95,6 +95,63 @@ def dpmpp_2m(denoise: Denoise, x: torch.Tensor, abar: torch.Tensor, timesteps: S
     return x
 
 
+def ddim_invert(denoise: Denoise, x0: torch.Tensor, abar: torch.Tensor, timesteps: Sequence[int],
+                callback: Callback = None) -> torch.Tensor:
+    """DDIM inversion: run the deterministic DDIM step backwards, from clean data up to the
+    noisiest of ``timesteps`` (given in sampling order, noisiest first), so that ``ddim(...,
+    eta=0)`` along the same timesteps brings the result back to about ``x0`` (Song et al. 2021,
+    §4.3; Ramesh et al. 2022, §3.1 use it for variations). Each step takes ε from the model at the
+    point it leaves, the usual first-order approximation, and keeps the x̂₀ that point implies."""
+    x = x0
+    a_cur = 1.0
+    for i, t in enumerate(reversed(list(timesteps))):
+        a = float(abar[t])
+        x0_hat = denoise(x, t)
+        eps = (x - a ** 0.5 * x0_hat) / (1 - a) ** 0.5
+        # the clean picture the current point implies under ε (itself at the start)
+        x0_cur = (x - (1 - a_cur) ** 0.5 * eps) / a_cur ** 0.5
+        x = a ** 0.5 * x0_cur + (1 - a) ** 0.5 * eps
+        a_cur = a
+        if callback:
+            callback(i, len(timesteps), x0_cur)
+    return x
+
+
+def repaint(denoise: Denoise, x: torch.Tensor, abar: torch.Tensor, timesteps: Sequence[int],
+            generators: Sequence[torch.Generator], known: torch.Tensor, keep: torch.Tensor, resample: int = 1,
+            callback: Callback = None) -> torch.Tensor:
+    """RePaint (Lugmayr et al. 2022, Algorithm 1) with an unconditional or conditional model:
+    each step draws the repainted region from the DDPM posterior, the kept region from
+    q(x_prev | known), and joins them with ``keep`` (1 = keep ``known``, 0 = repaint; it
+    broadcasts against x). ``resample`` > 1 sends the joined sample back up one step with fresh
+    noise and redoes the step, ``resample`` times in all, so that the repainted region can
+    agree with what is kept (their jump length is one of our strided steps)."""
+    if resample < 1:
+        raise ValueError(f"resample must be at least 1, got {resample}")
+    path = _pairs(abar, timesteps)
+    for i, (t, a, a_prev) in enumerate(path):
+        alpha = a / a_prev
+        beta = 1 - alpha
+        rounds = resample if a_prev < 1 else 1
+        for u in range(rounds):
+            x0 = denoise(x, t)
+            mean = (a_prev ** 0.5 * beta / (1 - a)) * x0 + (alpha ** 0.5 * (1 - a_prev) / (1 - a)) * x
+            var = beta * (1 - a_prev) / (1 - a)
+            if a_prev < 1:
+                painted = mean + var ** 0.5 * noise(x.shape, generators, x.device)
+                kept = a_prev ** 0.5 * known + (1 - a_prev) ** 0.5 * noise(x.shape, generators, x.device)
+            else:
+                painted, kept = mean, known
+            x_prev = keep * kept + (1 - keep) * painted
+            if u < rounds - 1:  # back up to t with q(x_t | x_prev) and do the step again
+                x = alpha ** 0.5 * x_prev + beta ** 0.5 * noise(x.shape, generators, x.device)
+            else:
+                x = x_prev
+        if callback:
+            callback(i, len(path), x0)
+    return x
+
+
 SAMPLERS = {"ddpm": ddpm, "ddim": ddim, "dpm++2m": dpmpp_2m}
 SPACING = {"ddpm": "trailing", "ddim": "trailing", "dpm++2m": "logsnr"}  # what each does best with (schedules.py)
 
