@@ -9,7 +9,7 @@ OUT    ?= out
 # pytest workers: the suite is CPU-bound, one thread per worker
 WORKERS ?= 2
 
-.PHONY: setup generate show test bench-judge bench-unclip clean
+.PHONY: setup generate show test bench-judge bench-unclip bench-edit clean
 
 setup: $(STAMP)
 
@@ -39,6 +39,10 @@ bench-judge: $(STAMP)
 bench-unclip: $(STAMP)
 	[ -f data/world50k/manifest.json ] || $(BIN)/promptism world make --out data/world50k --n 50000 --size 64
 	$(BIN)/python benchmarks/unclip_world.py --data data/world50k
+
+# editing (inpainting, variations, text-diff) under benchmarks/reports/edit_world.* (about 20 minutes, 1 thread)
+bench-edit: $(STAMP)
+	PROMPTISM_THREADS=1 $(BIN)/python benchmarks/edit_world.py --threads 1
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache

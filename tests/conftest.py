@@ -7,8 +7,71 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from promptism.clip.model import CLIP, CLIPConfig  # noqa: E402
+from promptism.clip.ours import OurClip  # noqa: E402
+from promptism.clip.train import build_tokenizer  # noqa: E402
+from promptism.pipelines.unclip import load_models  # noqa: E402
+from promptism.stages import Stage  # noqa: E402
+from promptism.train.stages import build  # noqa: E402
+from promptism.upsampler import Upsampler, UpsamplerConfig  # noqa: E402
+from promptism.world.sampling import sample_example  # noqa: E402
 
 
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)
+
+
+# --- tiny random unCLIP models, shared by the unCLIP and editing tests ----------------------------
+TINY_CLIP = dict(context=28, text_width=32, text_layers=1, text_heads=2, image_size=32, image_channels=(8, 16),
+                 image_blocks=1, embed_dim=32)
+
+
+def _wake(model: torch.nn.Module, seed: int) -> None:
+    """Random weights in the zero-initialised output layers, so outputs depend on the inputs."""
+    g = torch.Generator().manual_seed(seed)
+    for name, p in model.named_parameters():
+        if p.abs().sum() == 0 and ("out" in name or "conv2" in name):
+            with torch.no_grad():
+                p.copy_(torch.randn(p.shape, generator=g) * 0.05)
+
+
+@pytest.fixture(scope="session")
+def tok():
+    caps = [sample_example(np.random.default_rng([3, i])).caption for i in range(300)]
+    return build_tokenizer(caps, 512, 28), caps
+
+
+@pytest.fixture(scope="session")
+def tiny(tmp_path_factory, tok):
+    """Random tiny models saved as folders: CLIP, prior, a 16 px decoder and a 16->32 upsampler."""
+    tokenizer, caps = tok
+    root = tmp_path_factory.mktemp("unclip")
+    torch.manual_seed(0)
+    OurClip(CLIP(CLIPConfig(vocab_size=tokenizer.vocab_size, **TINY_CLIP)), tokenizer).save(root / "clip")
+    _, pcfg, pdiff, _ = build("prior", "tiny", clip_dim=32, token_width=32, context=28)
+    from promptism.prior import Prior
+
+    prior = Prior(pcfg)
+    _wake(prior, 1)
+    Stage("prior", prior, pdiff, {}).save(root / "prior")
+    _, dcfg, ddiff, _ = build("decoder", "tiny", clip_dim=32, vocab_size=tokenizer.vocab_size)
+    from promptism.decoder import Decoder
+
+    dec = Decoder(dcfg)
+    _wake(dec, 2)
+    vocabulary = sorted({w for c in caps for w in c.lower().replace(",", " ").split()})
+    Stage("decoder", dec, ddiff, {}, tokenizer).save(root / "decoder", extra={"vocabulary": vocabulary})
+    ucfg = UpsamplerConfig(low_size=16, image_size=32, aug_dim=8, unet=dict(
+        in_channels=6, channels=(8, 16), res_blocks=1, attention=(False, False), cond_dim=8, unshuffle=2))
+    up = Upsampler(ucfg)
+    _wake(up, 3)
+    Stage("upsampler", up, ddiff, {}).save(root / "up32")
+    return root
+
+
+@pytest.fixture
+def models(tiny):
+    return load_models(str(tiny / "clip"), str(tiny / "prior"), str(tiny / "decoder"), (str(tiny / "up32"),))

@@ -51,6 +51,31 @@ def save_png(img: Image.Image, path: str | Path, meta: dict) -> Path:
     return path
 
 
+def save_animation(frames: list[Image.Image], path: str | Path, meta: dict, frame_ms: int = 150,
+                   bounce: bool = True) -> Path:
+    """Frames as an animated GIF or WebP (by the suffix), looping, there and back with
+    ``bounce``; provenance goes in the file's comment (GIF) or XMP (WebP) and in PATH.json."""
+    path = Path(path)
+    fmt = {".gif": "GIF", ".webp": "WEBP"}.get(path.suffix.lower())
+    if fmt is None:
+        raise ValueError(f"an animation is .gif or .webp, not {path.suffix!r}")
+    if not 10 <= frame_ms <= 10_000:
+        raise ValueError(f"frame time must be 10 to 10000 ms, got {frame_ms}")
+    seq = list(frames) + (list(frames[-2:0:-1]) if bounce else [])
+    text = json.dumps({"software": f"promptism {__version__}", **meta})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    extra = {"comment": text.encode()} if fmt == "GIF" else {"xmp": text.encode(), "lossless": True}
+    seq[0].save(tmp, format=fmt, save_all=True, append_images=seq[1:], duration=frame_ms, loop=0, **extra)
+    os.replace(tmp, path)
+    side = path.with_suffix(".json")
+    tmp = side.with_name(side.name + ".tmp")
+    tmp.write_text(json.dumps({"software": f"promptism {__version__}", **meta, "frames": len(frames),
+                               "bounce": bounce, "frame_ms": frame_ms}, indent=1))
+    os.replace(tmp, side)
+    return path
+
+
 def grid(images: list[Image.Image], cols: int | None = None, pad: int = 2) -> Image.Image:
     """Pictures side by side in rows of ``cols`` (default: as square as possible)."""
     if not images:

@@ -16,6 +16,17 @@ MAX_STEPS = 1000
 MAX_GUIDANCE = 30.0
 MAX_PROMPT_CHARS = 2000
 
+# editing (pipelines/edit.py)
+VARY_ETA = 0.5  # DDIM η when sampling back from an inverted picture: 0 gives the picture back
+TEXT_DIFF_AMOUNT = 0.5  # the largest rotation towards a text difference (the paper shows 0 to 0.5)
+INPAINT_STEPS = 50
+INPAINT_RESAMPLE = 4
+# inpainting works on a square around the mask this many times the mask's size, so that what is
+# drawn fills the models' frame as the objects of their training pictures do ("only masked")
+INPAINT_CONTEXT = 1.3
+MAX_FRAMES = 64
+MAX_PAD = 4096
+
 
 @dataclass(frozen=True)
 class Settings:

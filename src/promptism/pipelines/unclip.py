@@ -118,12 +118,11 @@ def sample_prior(models: Models, prompt: str, negative: str, gens: Sequence[torc
     return emb[torch.arange(n), best]
 
 
-@torch.no_grad()
-def sample_decoder(models: Models, prompt: str, negative: str, image_embed: torch.Tensor | None,
-                   gens: Sequence[torch.Generator], s: Settings, progress: bool = False) -> torch.Tensor:
-    """Pictures (n, 3, S, S) in [-1, 1] from image embeddings and the caption."""
-    dec, n = models.decoder, len(gens)
-    size = dec.model.config.image_size
+def decoder_denoise(models: Models, prompt: str, negative: str, image_embed: torch.Tensor | None, n: int,
+                    s: Settings) -> Callable[[torch.Tensor, int], torch.Tensor]:
+    """The decoder as ``denoise(x_t, t) -> x̂₀`` for n pictures: classifier-free guidance on
+    the image embedding and caption, then the x̂₀ clipping of ``s.threshold``."""
+    dec = models.decoder
     ids, mask = dec.tokenizer([prompt, negative])
     ids = torch.cat([ids[:1].expand(n, -1), ids[1:].expand(n, -1)])
     mask = torch.cat([mask[:1].expand(n, -1), mask[1:].expand(n, -1)])
@@ -140,10 +139,21 @@ def sample_decoder(models: Models, prompt: str, negative: str, image_embed: torc
 
     guided = classifier_free(pair, s.guidance_decoder)
     if s.threshold:
-        f = dynamic_threshold(guided, s.threshold)
-    else:  # static clipping of x̂₀ to the data range (ADM's clip_denoised)
-        def f(x, t):
-            return guided(x, t).clamp(-1, 1)
+        return dynamic_threshold(guided, s.threshold)
+
+    def clipped(x, t):  # static clipping of x̂₀ to the data range (ADM's clip_denoised)
+        return guided(x, t).clamp(-1, 1)
+
+    return clipped
+
+
+@torch.no_grad()
+def sample_decoder(models: Models, prompt: str, negative: str, image_embed: torch.Tensor | None,
+                   gens: Sequence[torch.Generator], s: Settings, progress: bool = False) -> torch.Tensor:
+    """Pictures (n, 3, S, S) in [-1, 1] from image embeddings and the caption."""
+    dec, n = models.decoder, len(gens)
+    size = dec.model.config.image_size
+    f = decoder_denoise(models, prompt, negative, image_embed, n, s)
     steps = spaced_timesteps(dec.denoiser.T, s.steps, SPACING[s.sampler], dec.denoiser.abar)
     x = noise((n, 3, size, size), gens)
     bar = _bar("decoder", len(steps), progress)
@@ -152,12 +162,13 @@ def sample_decoder(models: Models, prompt: str, negative: str, image_embed: torc
     return x.clamp(-1, 1)
 
 
-@torch.no_grad()
-def upsample(stage: Stage, low: torch.Tensor, gens: Sequence[torch.Generator], s: Settings,
-             progress: bool = False) -> torch.Tensor:
+def upsampler_denoise(stage: Stage, low: torch.Tensor, gens: Sequence[torch.Generator],
+                      s: Settings) -> Callable[[torch.Tensor, int], torch.Tensor]:
+    """An upsampler as ``denoise(x_t, t) -> x̂₀``, conditioned on the low-res pictures after the
+    blur and noise augmentation it saw in training."""
     from ..upsampler import gaussian_blur
 
-    n, size = len(low), stage.model.config.image_size
+    n = len(low)
     aug_t = torch.full((n,), s.upsampler_aug_t, dtype=torch.long)
     low = gaussian_blur(low, torch.full((n,), 0.5))  # the blur the upsampler saw in training (0.4–0.6)
     low = stage.denoiser.add_noise(low, aug_t, noise(low.shape, gens))
@@ -166,6 +177,14 @@ def upsample(stage: Stage, low: torch.Tensor, gens: Sequence[torch.Generator], s
         tt = torch.full((len(x),), t, dtype=torch.long)
         return stage.denoiser(stage.model, x, tt, low=low, aug_t=aug_t).clamp(-1, 1)
 
+    return f
+
+
+@torch.no_grad()
+def upsample(stage: Stage, low: torch.Tensor, gens: Sequence[torch.Generator], s: Settings,
+             progress: bool = False) -> torch.Tensor:
+    n, size = len(low), stage.model.config.image_size
+    f = upsampler_denoise(stage, low, gens, s)
     steps = spaced_timesteps(stage.denoiser.T, s.upsampler_steps, SPACING[s.sampler], stage.denoiser.abar)
     x = noise((n, 3, size, size), gens)
     bar = _bar(f"upsample {size}", len(steps), progress)
@@ -179,57 +198,122 @@ def to_images(x: torch.Tensor) -> list[Image.Image]:
     return [Image.fromarray(a) for a in arr]
 
 
-def generate(prompt: str, n: int = 4, seed: int = 0, size: int = 64, negative: str | None = None,
-             settings: Settings | None = None, models: Models | None = None, progress: bool = False,
-             callback: Callable[[str, float], None] | None = None, **overrides) -> Result:
-    """n pictures of a prompt. ``overrides`` set Settings fields (steps=25, sampler="ddim", …).
-    ``callback(stage, fraction)`` reports progress. Unknown words give a warning naming them."""
-    settings = settings or Settings()
-    if overrides:
-        from dataclasses import replace
+def settings_with(settings: Settings | None, overrides: dict) -> Settings:
+    """Settings with some fields replaced by name, checked."""
+    from dataclasses import replace
 
-        bad = set(overrides) - set(Settings.__dataclass_fields__)
-        if bad:
-            raise PromptismError(f"unknown settings: {', '.join(sorted(bad))}")
-        settings = replace(settings, **overrides)
+    settings = settings or Settings()
+    bad = set(overrides) - set(Settings.__dataclass_fields__)
+    if bad:
+        raise PromptismError(f"unknown settings: {', '.join(sorted(bad))}")
+    settings = replace(settings, **overrides)
     settings.check()
-    prompt = _check_prompt(prompt)
-    negative = _check_prompt(negative or "", "negative prompt")
+    return settings
+
+
+def check_count(n, what: str = "n", most: int = MAX_PICTURES) -> int:
+    if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= most:
+        raise PromptismError(f"{what} must be a whole number from 1 to {most}, got {n!r}")
+    return n
+
+
+def check_seed(seed) -> int:
+    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**63 - MAX_PICTURES:
+        raise PromptismError(f"seed must be a non-negative whole number, got {seed!r}")
+    return seed
+
+
+def check_fraction(v, what: str) -> float:
+    if not isinstance(v, (int, float)) or isinstance(v, bool) or not 0.0 < v <= 1.0:
+        raise PromptismError(f"{what} must be a number above 0 and at most 1, got {v!r}")
+    return float(v)
+
+
+def upsamplers_to(models: Models, size: int) -> list[Stage]:
+    """The upsamplers that take the decoder's pictures to ``size``; an error if none reaches it."""
     if size not in SIZES:
         raise PromptismError(f"size must be one of {', '.join(map(str, SIZES))} (pixels per side), got {size!r}")
-    if not isinstance(n, int) or not 1 <= n <= MAX_PICTURES:
-        raise PromptismError(f"n must be a whole number from 1 to {MAX_PICTURES}, got {n!r}")
-    if not isinstance(seed, int) or not 0 <= seed < 2**63 - MAX_PICTURES:
-        raise PromptismError(f"seed must be a non-negative whole number, got {seed!r}")
-    models = models or load_models()
-    words = unknown_words(models.decoder, prompt + " " + negative)
-    if words:
-        warnings.warn(f"the models never saw these words in training, expect them to be ignored: {', '.join(words)}",
-                      stacklevel=2)
     stages_needed = [u for u in models.upsamplers if u.model.config.image_size <= size]
-    if size > models.decoder.model.config.image_size and \
-            (not stages_needed or stages_needed[-1].model.config.image_size != size):
+    if size < models.decoder.model.config.image_size or (size > models.decoder.model.config.image_size and (
+            not stages_needed or stages_needed[-1].model.config.image_size != size)):
         raise PromptismError(f"no upsampler reaches {size} px with these models")
+    return stages_needed
+
+
+def warn_unknown(models: Models, text: str) -> None:
+    unknown = unknown_words(models.decoder, text)
+    if unknown:
+        warnings.warn(f"the models never saw these words in training, expect them to be ignored: {', '.join(unknown)}",
+                      stacklevel=3)
+
+
+def truncated(timesteps: list[int], strength: float, T: int) -> list[int]:
+    """The part of a sampling path at or below strength × T (SDEdit's start; at least the last step)."""
+    kept = [t for t in timesteps if t <= strength * (T - 1)]
+    return kept or timesteps[-1:]
+
+
+def generate(prompt: str, n: int = 4, seed: int = 0, size: int = 64, negative: str | None = None,
+             settings: Settings | None = None, models: Models | None = None, progress: bool = False,
+             callback: Callable[[str, float], None] | None = None, init=None, strength: float = 0.6,
+             **overrides) -> Result:
+    """n pictures of a prompt. ``overrides`` set Settings fields (steps=25, sampler="ddim", …).
+    ``callback(stage, fraction)`` reports progress. Unknown words give a warning naming them.
+
+    ``init`` (a picture: path, bytes or PIL image) starts the decoder from that picture noised to
+    ``strength`` × the schedule instead of from pure noise (SDEdit, Meng et al. 2022): 1 keeps
+    nothing of it, small values little else; about strength × steps steps run."""
+    settings = settings_with(settings, overrides)
+    prompt = _check_prompt(prompt)
+    negative = _check_prompt(negative or "", "negative prompt")
+    n, seed = check_count(n), check_seed(seed)
+    if size not in SIZES:
+        raise PromptismError(f"size must be one of {', '.join(map(str, SIZES))} (pixels per side), got {size!r}")
+    source = None
+    if init is not None:
+        from .images import open_image, square, to_tensor
+
+        strength = check_fraction(strength, "strength")
+        source = open_image(init, "init image")
+    models = models or load_models()
+    stages_needed = upsamplers_to(models, size)
+    warn_unknown(models, prompt + " " + negative)
     t0 = time.time()
     seeds = [seed + i for i in range(n)]
     gens = [torch.Generator().manual_seed(sd) for sd in seeds]
     report = callback or (lambda stage, frac: None)
     report("prior", 0.0)
-    if settings.embedding == "prior":
-        emb = sample_prior(models, prompt, negative, gens, settings, progress)
-    elif settings.embedding == "text":
-        emb = models.clip.encode_text([prompt]).expand(n, -1)
-    else:
-        emb = None
-    report("decoder", 0.0)
-    x = sample_decoder(models, prompt, negative, emb, gens, settings, progress)
-    for up in stages_needed:
-        report(f"upsample {up.model.config.image_size}", 0.0)
-        x = upsample(up, x, gens, settings, progress)
+    with torch.no_grad():
+        if settings.embedding == "prior":
+            emb = sample_prior(models, prompt, negative, gens, settings, progress)
+        elif settings.embedding == "text":
+            emb = models.clip.encode_text([prompt]).expand(n, -1)
+        else:
+            emb = None
+        report("decoder", 0.0)
+        if source is None:
+            x = sample_decoder(models, prompt, negative, emb, gens, settings, progress)
+        else:
+            dec = models.decoder
+            side = dec.model.config.image_size
+            x0 = to_tensor([square(source.image, side)]).expand(n, -1, -1, -1)
+            steps = truncated(spaced_timesteps(dec.denoiser.T, settings.steps, SPACING[settings.sampler],
+                                               dec.denoiser.abar), strength, dec.denoiser.T)
+            x = dec.denoiser.add_noise(x0, torch.full((n,), steps[0]), noise(x0.shape, gens))
+            f = decoder_denoise(models, prompt, negative, emb, n, settings)
+            bar = _bar("decoder", len(steps), progress)
+            x = run(settings.sampler, f, x, dec.denoiser.abar, steps, gens, eta=settings.eta,
+                    callback=lambda *a: bar.update(1)).clamp(-1, 1)
+            bar.close()
+        for up in stages_needed:
+            report(f"upsample {up.model.config.image_size}", 0.0)
+            x = upsample(up, x, gens, settings, progress)
     report("done", 1.0)
     from dataclasses import asdict
 
     base = {"generator": "unclip", "version": __version__, "operation": "generate", "prompt": prompt,
             "negative_prompt": negative, "size": size, "settings": asdict(settings), "models": models.describe(),
             "seconds": round(time.time() - t0, 3)}
+    if source is not None:
+        base.update(operation="img2img", source=source.describe(), strength=strength)
     return Result(to_images(x), seeds, [{**base, "seed": sd, "index": i} for i, sd in enumerate(seeds)])

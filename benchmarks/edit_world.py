@@ -1,0 +1,213 @@
+"""Editing with the shipped unCLIP models, measured by the Scene World's judge (issue #5).
+
+    .venv/bin/python benchmarks/edit_world.py [--parts inpaint vary text_diff] [--trials N]
+
+* inpaint: a picture whose top-left corner is empty (one object placed in the bottom right, a
+  random background), the corner masked (28 × 28 of 64 px), prompt "a yellow star"; a trial
+  succeeds when the judge finds a yellow star whose centre lies in the mask. Also the mean
+  change of the pixels outside the mask (0–255).
+* vary: a random training-distribution picture (sample_example) and 4 variations; a variation
+  agrees when the judge reads the same multiset of (colour, shape) in it as in the original;
+  and whether the 4 variations are pairwise different.
+* text_diff: a picture of a red circle (random size, place, background) edited with
+  "a red circle" -> "a blue circle" at the default amount; success when the judge finds a blue
+  circle and no red one.
+
+Every trial has its own seed; the judge only measures, it never picks or filters a picture.
+Writes benchmarks/reports/edit_world.{json,md} and a contact sheet per part.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from promptism import __version__, world
+from promptism.pipelines.edit import inpaint, text_diff, vary
+from promptism.pipelines.provenance import grid
+from promptism.pipelines.settings import INPAINT_RESAMPLE, INPAINT_STEPS, TEXT_DIFF_AMOUNT, VARY_ETA
+from promptism.pipelines.unclip import load_models
+from promptism.world.sampling import sample_example
+
+REPORTS = Path(__file__).resolve().parent / "reports"
+SIZE = 64
+CORNER = 28  # the masked top-left square, in pixels of the 64 px picture
+BACKGROUNDS = ("white", "black", "gray", "sky")
+COLORS_BUT_YELLOW = ("red", "orange", "green", "blue", "purple", "pink", "brown")
+SHAPES = ("circle", "square", "triangle", "diamond", "star", "cross")
+
+
+def _render(caption: str, rng: np.random.Generator) -> Image.Image:
+    return world.render(world.layout(world.parse(caption), rng), SIZE)
+
+
+def _sheet(rows: list[list[Image.Image]], path: Path) -> None:
+    """Rows of pictures (padded with white to one length) as one picture, scaled 2x."""
+    cols = max(len(r) for r in rows)
+    blank = Image.new("RGB", (SIZE, SIZE), "white")
+    flat = [im.convert("RGB").resize((SIZE, SIZE)) for r in rows for im in r + [blank] * (cols - len(r))]
+    sheet = grid(flat, cols)
+    sheet.resize((sheet.width * 2, sheet.height * 2), Image.NEAREST).save(path)
+
+
+def part_inpaint(models, trials: int) -> dict:
+    mask = np.zeros((SIZE, SIZE), bool)
+    mask[:CORNER, :CORNER] = True
+    hits, outside, seconds, rows, found = 0, [], [], [], Counter()
+    for k in range(trials):
+        rng = np.random.default_rng([5, k])
+        color = COLORS_BUT_YELLOW[int(rng.integers(len(COLORS_BUT_YELLOW)))]
+        shape = SHAPES[int(rng.integers(len(SHAPES)))]
+        bg = BACKGROUNDS[int(rng.integers(len(BACKGROUNDS)))]
+        picture = _render(f"a {color} {shape} in the bottom right corner on a {bg} background", rng)
+        t0 = time.perf_counter()
+        out = inpaint(picture, mask, "a yellow star", n=1, seed=k, models=models).images[0]
+        seconds.append(time.perf_counter() - t0)
+        diff = np.abs(np.asarray(out, np.float64) - np.asarray(picture, np.float64))
+        outside.append(float(diff[~mask].mean()))
+        objects = world.read(out).objects
+        ok = any(o.shape == "star" and o.color == "yellow" and o.x < CORNER / SIZE and o.y < CORNER / SIZE
+                 for o in objects)
+        hits += ok
+        inside = [o for o in objects if o.x < CORNER / SIZE and o.y < CORNER / SIZE]
+        found[" + ".join(sorted(f"{o.color} {o.shape}" for o in inside)) or "nothing"] += 1
+        if k < 8:
+            rows.append([picture, out])
+    _sheet([[a for r in rows for a in r[:1]], [b for r in rows for b in r[1:]]], REPORTS / "edit_world_inpaint.png")
+    return {"trials": trials, "success": hits / trials, "outside_mask_mean_abs_change": float(np.mean(outside)),
+            "outside_mask_max_abs_change": float(np.max([0.0] + outside)), "seconds_per_trial": float(np.median(seconds)),
+            "found_in_corner_top": found.most_common(8), "steps": INPAINT_STEPS, "resample": INPAINT_RESAMPLE}
+
+
+def _objects(im) -> Counter:
+    return Counter((o.color, o.shape) for o in world.read(im).objects)
+
+
+def part_vary(models, trials: int) -> dict:
+    agree, colours, shapes, distinct, seconds, rows = 0, 0, 0, 0, [], []
+    for k in range(trials):
+        rng = np.random.default_rng([6, k])
+        ex = sample_example(rng)
+        picture = world.render(ex.scene, SIZE)
+        want = _objects(picture)
+        t0 = time.perf_counter()
+        res = vary(picture, n=4, seed=4 * k, models=models)
+        seconds.append(time.perf_counter() - t0)
+        for im in res.images:
+            got = _objects(im)
+            agree += got == want
+            colours += Counter(c for c, _ in got.elements()) == Counter(c for c, _ in want.elements())
+            shapes += Counter(s for _, s in got.elements()) == Counter(s for _, s in want.elements())
+        px = [np.asarray(im) for im in res.images]
+        distinct += all(not np.array_equal(px[i], px[j]) for i in range(4) for j in range(i))
+        if k < 6:
+            rows.append([picture, *res.images])
+    _sheet(rows, REPORTS / "edit_world_vary.png")
+    n = 4 * trials
+    return {"trials": trials, "variations": n, "agreement": agree / n, "colour_agreement": colours / n,
+            "shape_agreement": shapes / n, "all_four_distinct": distinct / trials,
+            "seconds_per_trial": float(np.median(seconds)), "eta": VARY_ETA}
+
+
+def part_text_diff(models, trials: int) -> dict:
+    hits, still_red, seconds, rows = 0, 0, [], []
+    for k in range(trials):
+        rng = np.random.default_rng([7, k])
+        bg = BACKGROUNDS[int(rng.integers(len(BACKGROUNDS)))]
+        picture = _render(f"a red circle on a {bg} background", rng)
+        t0 = time.perf_counter()
+        out = text_diff(picture, "a red circle", "a blue circle", frames=1, seed=k, models=models).images[0]
+        seconds.append(time.perf_counter() - t0)
+        got = _objects(out)
+        hits += got[("blue", "circle")] >= 1 and got[("red", "circle")] == 0
+        still_red += got[("red", "circle")] >= 1
+        if k < 8:
+            rows.append([picture, out])
+    _sheet([[r[0] for r in rows], [r[1] for r in rows]], REPORTS / "edit_world_text_diff.png")
+    return {"trials": trials, "success": hits / trials, "still_red": still_red / trials,
+            "seconds_per_trial": float(np.median(seconds)), "amount": TEXT_DIFF_AMOUNT}
+
+
+BARS = {"inpaint": ("success", 0.80), "vary": ("agreement", 0.70), "text_diff": ("success", 0.80)}
+
+
+def markdown(r: dict) -> str:
+    lines = ["# Editing with unCLIP on the Scene World", "",
+             f"Measured by `benchmarks/edit_world.py` on {r['machine']}, torch {r['torch']}, {r['threads']} thread(s); "
+             f"promptism {r['promptism']}, decoder {r['models']['decoder']['name']} "
+             f"(sha256 {r['models']['decoder']['sha256'][:12]}…). The judge only measures: no picture is picked or "
+             "filtered. Contact sheets: `edit_world_*.png` (top row or first column: the input).", "",
+             "| test | trials | measured | bar | met |", "|---|---|---|---|---|"]
+    if "inpaint" in r:
+        p = r["inpaint"]
+        lines.append(f"| inpaint \"a yellow star\" into an empty masked corner: a yellow star found there | {p['trials']} "
+                     f"| {p['success']:.2f} | ≥ 0.80 | {'yes' if p['success'] >= 0.8 else 'no'} |")
+        lines.append(f"| inpaint: mean change of the pixels outside the mask (0–255) | {p['trials']} "
+                     f"| {p['outside_mask_mean_abs_change']:.3f} | < 2 | "
+                     f"{'yes' if p['outside_mask_mean_abs_change'] < 2 else 'no'} |")
+    if "vary" in r:
+        p = r["vary"]
+        lines.append(f"| variations keep the objects' colours and shapes (judge agreement) | {p['variations']} "
+                     f"| {p['agreement']:.2f} | ≥ 0.70 | {'yes' if p['agreement'] >= 0.7 else 'no'} |")
+        lines.append(f"| no two of four variations identical | {p['trials']} | {p['all_four_distinct']:.2f} | 1.00 "
+                     f"| {'yes' if p['all_four_distinct'] == 1 else 'no'} |")
+    if "text_diff" in r:
+        p = r["text_diff"]
+        lines.append(f"| text-diff \"red circle\" -> \"blue circle\" turns it blue | {p['trials']} | {p['success']:.2f} "
+                     f"| ≥ 0.80 | {'yes' if p['success'] >= 0.8 else 'no'} |")
+    lines.append("")
+    if "inpaint" in r:
+        p = r["inpaint"]
+        lines += [f"Inpainting: RePaint, {p['steps']} steps × {p['resample']} rounds, on a square around the mask; "
+                  f"{p['seconds_per_trial']:.1f} s per picture. What the judge found in the corner (most common): "
+                  + ", ".join(f"{k} ({v})" for k, v in p["found_in_corner_top"]) + ".", ""]
+    if "vary" in r:
+        p = r["vary"]
+        lines += [f"Variations (DDIM inversion, η = {p['eta']}): colours alone agree {p['colour_agreement']:.2f}, shapes "
+                  f"alone {p['shape_agreement']:.2f}; {p['seconds_per_trial']:.1f} s for four.", ""]
+    if "text_diff" in r:
+        p = r["text_diff"]
+        lines += [f"Text-diff at amount θ = {p['amount']}: still a red circle in {p['still_red']:.2f}; "
+                  f"{p['seconds_per_trial']:.1f} s per edit.", ""]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--parts", nargs="+", default=list(BARS), choices=list(BARS), help="which parts to run")
+    ap.add_argument("--trials", type=int, default=None,
+                    help="trials per part (default: inpaint 100, vary 25 pictures x 4, text_diff 50)")
+    ap.add_argument("--threads", type=int, default=int(os.environ.get("PROMPTISM_THREADS", "2")), help="torch threads")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    path = REPORTS / "edit_world.json"
+    report = json.loads(path.read_text()) if path.exists() else {}
+    models = load_models()
+    report.update({"machine": f"{platform.machine()}, {os.cpu_count()} CPUs", "torch": torch.__version__,
+                   "promptism": __version__, "threads": args.threads, "models": models.describe()})
+    REPORTS.mkdir(parents=True, exist_ok=True)
+    defaults = {"inpaint": 100, "vary": 25, "text_diff": 50}
+    parts = {"inpaint": part_inpaint, "vary": part_vary, "text_diff": part_text_diff}
+    for name in args.parts:
+        report[name] = parts[name](models, args.trials or defaults[name])
+        print(name, json.dumps(report[name]), flush=True)
+    report["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    path.write_text(json.dumps(report, indent=1))
+    (REPORTS / "edit_world.md").write_text(markdown(report))
+    print(markdown(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
