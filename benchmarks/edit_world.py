@@ -36,7 +36,12 @@ from PIL import Image
 from promptism import __version__, world
 from promptism.pipelines.edit import inpaint, text_diff, vary
 from promptism.pipelines.provenance import grid
-from promptism.pipelines.settings import INPAINT_RESAMPLE, INPAINT_STEPS, TEXT_DIFF_AMOUNT, VARY_ETA
+from promptism.pipelines.settings import (
+    INPAINT_RESAMPLE,
+    INPAINT_STEPS,
+    TEXT_DIFF_AMOUNT,
+    VARY_ETA,
+)
 from promptism.pipelines.unclip import load_models
 from promptism.world.sampling import sample_example
 

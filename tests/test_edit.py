@@ -17,7 +17,16 @@ import torch
 from PIL import Image
 
 from promptism.errors import PromptismError
-from promptism.pipelines.edit import context_box, inpaint, interpolate, outpaint, parse_pad, slerp, text_diff, vary
+from promptism.pipelines.edit import (
+    context_box,
+    inpaint,
+    interpolate,
+    outpaint,
+    parse_pad,
+    slerp,
+    text_diff,
+    vary,
+)
 from promptism.pipelines.images import open_image, open_mask
 from promptism.pipelines.provenance import read_provenance, save_animation
 from promptism.pipelines.unclip import generate
@@ -271,7 +280,7 @@ def test_cli_editing_commands_write_pictures_with_provenance(tiny, tmp_path):
 
 
 @pytest.mark.parametrize("case", ["mask of another size", "not a picture", "10000 x 10000", "empty mask",
-                                  "missing end"])
+                                  "missing end", "strength without init"])
 def test_cli_refuses_bad_input_clearly_and_writes_nothing(tiny, tmp_path, case):
     src, mask, out = tmp_path / "src.png", tmp_path / "mask.png", tmp_path / "out"
     _picture(32, 32).save(src)
@@ -291,6 +300,9 @@ def test_cli_refuses_bad_input_clearly_and_writes_nothing(tiny, tmp_path, case):
     if case == "missing end":
         r = _cli(tiny, "interpolate", str(tmp_path / "nope.png"), "a red circle", "--out", str(out))
         msg = "no such picture"
+    elif case == "strength without init":
+        r = _cli(tiny, "generate", "a red circle", "--strength", "0.3", "--out", str(out))
+        msg = "give --init"
     else:
         r = _cli(tiny, "inpaint", str(src), "--mask", str(mask), "a yellow star", "--out", str(out))
     assert r.returncode == 2 and msg in r.stderr, r.stderr[-2000:]

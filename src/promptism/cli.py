@@ -230,10 +230,14 @@ def _done(paths: list[Path]) -> int:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
+    from .pipelines.settings import IMG2IMG_STRENGTH
     from .pipelines.unclip import generate
 
+    if args.strength is not None and args.init is None:
+        raise PromptismError("--strength says how much of an --init picture to keep: give --init IMAGE too")
     result = _run_pipeline(args, generate, args.prompt, n=args.n, seed=args.seed, size=args.size,
-                           negative=args.negative, init=args.init, strength=args.strength)
+                           negative=args.negative, init=args.init,
+                           strength=IMG2IMG_STRENGTH if args.strength is None else args.strength)
     return _done(_write(result, Path(args.out), [str(sd) for sd in result.seeds],
                         f"grid-{result.seeds[0]}-{len(result.seeds)}"))
 
@@ -261,6 +265,9 @@ def _end(text: str):
 def cmd_interpolate(args: argparse.Namespace) -> int:
     from .pipelines.edit import interpolate
     from .pipelines.provenance import save_animation
+
+    if not 10 <= args.frame_ms <= 10_000:
+        raise PromptismError(f"--frame-ms must be 10 to 10000 milliseconds, got {args.frame_ms}")
 
     result = _run_pipeline(args, interpolate, _end(args.a), _end(args.b), frames=args.frames, seed=args.seed,
                            size=args.size)
@@ -476,7 +483,7 @@ def build_parser() -> argparse.ArgumentParser:
             st.add_argument("--clip", default="world", help="the CLIP whose embeddings the stage learns (default: world)")
         st.set_defaults(func=cmd_train_stage, kind=kind)
 
-    from .pipelines.settings import MAX_PICTURES, SAMPLER_NAMES, SIZES, Settings
+    from .pipelines.settings import IMG2IMG_STRENGTH, MAX_PICTURES, SAMPLER_NAMES, SIZES, Settings
 
     dflt = Settings()
 
@@ -521,9 +528,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--init", default=None, metavar="IMAGE",
                    help="start from this picture instead of noise (SDEdit img2img): its centred square is noised "
                         "to --strength and denoised towards the prompt")
-    g.add_argument("--strength", type=float, default=0.6,
+    g.add_argument("--strength", type=float, default=None,
                    help="with --init: how much noise, above 0 to 1; 1 keeps nothing of the picture, 0.3 keeps most "
-                        "(default: 0.6); about strength x steps steps run")
+                        f"(default: {IMG2IMG_STRENGTH:g}); about strength x steps steps run")
     sampling_options(g)
     g.set_defaults(func=cmd_generate)
 

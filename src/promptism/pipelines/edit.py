@@ -27,12 +27,46 @@ from .. import __version__
 from ..diffusion import ddim_invert, noise, repaint, run, spaced_timesteps
 from ..diffusion.samplers import SPACING
 from ..errors import PromptismError
-from .images import ImageSource, Source, mask_at, open_image, open_mask, square, to_tensor
-from .settings import (INPAINT_CONTEXT, INPAINT_RESAMPLE, INPAINT_STEPS, MAX_FRAMES, MAX_PAD, MAX_PICTURES,
-                       TEXT_DIFF_AMOUNT, VARY_ETA, Settings)
-from .unclip import (Models, Result, _bar, _check_prompt, check_count, check_fraction, check_seed,
-                     decoder_denoise, load_models, sample_prior, settings_with, to_images, truncated,
-                     upsample, upsampler_denoise, upsamplers_to, warn_unknown)
+from .images import (
+    ImageSource,
+    Source,
+    mask_at,
+    open_image,
+    open_mask,
+    square,
+    to_tensor,
+)
+from .settings import (
+    INPAINT_CONTEXT,
+    INPAINT_RESAMPLE,
+    INPAINT_STEPS,
+    MAX_FRAMES,
+    MAX_PAD,
+    MAX_PICTURES,
+    TEXT_DIFF_AMOUNT,
+    VARY_ETA,
+    Settings,
+)
+from .unclip import (
+    Models,
+    Result,
+    _bar,
+    _check_prompt,
+    check_count,
+    check_fraction,
+    check_seed,
+    decoder_denoise,
+    load_models,
+    sample_prior,
+    seeded,
+    settings_with,
+    to_images,
+    truncated,
+    upsample,
+    upsampler_denoise,
+    upsamplers_to,
+    warn_unknown,
+)
 
 
 def slerp(a: torch.Tensor, b: torch.Tensor, theta: float) -> torch.Tensor:
@@ -112,8 +146,7 @@ def vary(image: ImageSource, n: int = 4, seed: int = 0, size: int = 64, invert: 
     t0 = time.time()
     dec = models.decoder
     side = dec.model.config.image_size
-    seeds = [seed + i for i in range(n)]
-    gens = [torch.Generator().manual_seed(sd) for sd in seeds]
+    seeds, gens = seeded(seed, n)
     with torch.no_grad():
         emb = _embed(models, square(source.image, models.clip.image_size))
         if invert:
@@ -250,16 +283,26 @@ def context_box(mask: np.ndarray, context: float = INPAINT_CONTEXT) -> tuple[int
     return x0, y0, x0 + side, y0 + side
 
 
+def _paint_request(settings: Settings | None, overrides: dict, prompt: str, what: str, n, seed, resample):
+    """The checked settings, prompt, n, seed and resample of an inpainting or outpainting request."""
+    overrides.setdefault("steps", INPAINT_STEPS)
+    s = settings_with(settings, overrides)
+    prompt = _check_prompt(prompt, what) if prompt else ""
+    return s, prompt, check_count(n), check_seed(seed), check_count(resample, "resample", 20)
+
+
 def _inpaint(source: Source, canvas: Image.Image, mask: np.ndarray, prompt: str, n: int, seed: int,
-             size: int, resample: int, s: Settings, models: Models, progress: bool,
+             size: int, resample: int, s: Settings, models: Models | None, progress: bool,
              operation: str, extra: dict) -> Result:
     """RePaint at every stage on the square around the mask, then pasted back into the picture
     with the picture's own pixels kept outside the mask."""
+    models = models or load_models()
+    upsamplers_to(models, size)
+    warn_unknown(models, prompt)
     t0 = time.time()
     dec = models.decoder
     side = dec.model.config.image_size
-    seeds = [seed + i for i in range(n)]
-    gens = [torch.Generator().manual_seed(sd) for sd in seeds]
+    seeds, gens = seeded(seed, n)
     box = context_box(mask)
     crop, crop_mask = canvas.crop(box), mask[box[1]:box[3], box[0]:box[2]]
     with torch.no_grad():
@@ -304,11 +347,7 @@ def inpaint(image: ImageSource, mask: ImageSource | np.ndarray, prompt: str = ""
     picks, brought to the models' sizes. The repainted square is scaled back and only its
     masked pixels are pasted into the picture: every other pixel stays exactly as it was, and
     the result has the picture's own size."""
-    overrides.setdefault("steps", INPAINT_STEPS)
-    s = settings_with(settings, overrides)
-    prompt = _check_prompt(prompt, "inpainting prompt") if prompt else ""
-    n, seed = check_count(n), check_seed(seed)
-    resample = check_count(resample, "resample", 20)
+    s, prompt, n, seed, resample = _paint_request(settings, overrides, prompt, "inpainting prompt", n, seed, resample)
     source = open_image(image)
     if isinstance(mask, np.ndarray):
         if mask.shape != (source.image.height, source.image.width):
@@ -320,9 +359,6 @@ def inpaint(image: ImageSource, mask: ImageSource | np.ndarray, prompt: str = ""
         mask_sha = None
     else:
         mask, mask_sha = open_mask(mask, source.image.size, mask_convention)
-    models = models or load_models()
-    upsamplers_to(models, size)
-    warn_unknown(models, prompt)
     return _inpaint(source, source.image, mask, prompt, n, seed, size, resample, s, models, progress, "inpaint",
                     {"mask_sha256": mask_sha})
 
@@ -360,11 +396,7 @@ def outpaint(image: ImageSource, pad: dict[str, int], prompt: str = "", n: int =
             raise PromptismError(f"padding {k} must be a whole number of pixels from 0 to {MAX_PAD}, got {v!r}")
     if not any(pad.values()):
         raise PromptismError("outpainting needs some padding, e.g. left=16")
-    overrides.setdefault("steps", INPAINT_STEPS)
-    s = settings_with(settings, overrides)
-    prompt = _check_prompt(prompt, "outpainting prompt") if prompt else ""
-    n, seed = check_count(n), check_seed(seed)
-    resample = check_count(resample, "resample", 20)
+    s, prompt, n, seed, resample = _paint_request(settings, overrides, prompt, "outpainting prompt", n, seed, resample)
     source = open_image(image)
     w, h = source.image.size
     W, H = w + pad["left"] + pad["right"], h + pad["top"] + pad["bottom"]
@@ -378,9 +410,6 @@ def outpaint(image: ImageSource, pad: dict[str, int], prompt: str = "", n: int =
     canvas.paste(source.image, (pad["left"], pad["top"]))
     mask = np.ones((H, W), bool)
     mask[pad["top"]:pad["top"] + h, pad["left"]:pad["left"] + w] = False
-    models = models or load_models()
-    upsamplers_to(models, size)
-    warn_unknown(models, prompt)
     return _inpaint(source, canvas, mask, prompt, n, seed, size, resample, s, models, progress, "outpaint",
                     {"pad": pad})
 

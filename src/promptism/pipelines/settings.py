@@ -16,7 +16,8 @@ MAX_STEPS = 1000
 MAX_GUIDANCE = 30.0
 MAX_PROMPT_CHARS = 2000
 
-# editing (pipelines/edit.py)
+# editing (pipelines/edit.py; img2img in pipelines/unclip.py)
+IMG2IMG_STRENGTH = 0.6
 VARY_ETA = 0.5  # DDIM η when sampling back from an inverted picture: 0 gives the picture back
 TEXT_DIFF_AMOUNT = 0.5  # the largest rotation towards a text difference (the paper shows 0 to 0.5)
 INPAINT_STEPS = 50

@@ -26,7 +26,8 @@ from ..diffusion import classifier_free, dynamic_threshold, noise, run, spaced_t
 from ..diffusion.samplers import SPACING
 from ..errors import PromptismError
 from ..stages import Stage, load_stage
-from .settings import MAX_PICTURES, MAX_PROMPT_CHARS, SIZES, Settings
+from .settings import IMG2IMG_STRENGTH, MAX_PICTURES, MAX_PROMPT_CHARS, SIZES, Settings
+
 
 @dataclass
 class Models:
@@ -211,6 +212,12 @@ def settings_with(settings: Settings | None, overrides: dict) -> Settings:
     return settings
 
 
+def seeded(seed: int, n: int) -> tuple[list[int], list[torch.Generator]]:
+    """Picture i's seed (seed + i) and its own generator."""
+    seeds = [seed + i for i in range(n)]
+    return seeds, [torch.Generator().manual_seed(sd) for sd in seeds]
+
+
 def check_count(n, what: str = "n", most: int = MAX_PICTURES) -> int:
     if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= most:
         raise PromptismError(f"{what} must be a whole number from 1 to {most}, got {n!r}")
@@ -255,7 +262,7 @@ def truncated(timesteps: list[int], strength: float, T: int) -> list[int]:
 
 def generate(prompt: str, n: int = 4, seed: int = 0, size: int = 64, negative: str | None = None,
              settings: Settings | None = None, models: Models | None = None, progress: bool = False,
-             callback: Callable[[str, float], None] | None = None, init=None, strength: float = 0.6,
+             callback: Callable[[str, float], None] | None = None, init=None, strength: float = IMG2IMG_STRENGTH,
              **overrides) -> Result:
     """n pictures of a prompt. ``overrides`` set Settings fields (steps=25, sampler="ddim", …).
     ``callback(stage, fraction)`` reports progress. Unknown words give a warning naming them.
@@ -279,8 +286,7 @@ def generate(prompt: str, n: int = 4, seed: int = 0, size: int = 64, negative: s
     stages_needed = upsamplers_to(models, size)
     warn_unknown(models, prompt + " " + negative)
     t0 = time.time()
-    seeds = [seed + i for i in range(n)]
-    gens = [torch.Generator().manual_seed(sd) for sd in seeds]
+    seeds, gens = seeded(seed, n)
     report = callback or (lambda stage, frac: None)
     report("prior", 0.0)
     with torch.no_grad():
