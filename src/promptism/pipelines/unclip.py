@@ -11,8 +11,10 @@ This module never imports training code.
 
 from __future__ import annotations
 
+import contextvars
 import time
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Callable, Sequence
@@ -82,10 +84,44 @@ def _check_prompt(prompt: str, what: str = "prompt") -> str:
     return prompt.strip()
 
 
-def _bar(desc: str, total: int, enabled: bool):
-    from tqdm.auto import tqdm
+# a function called after every sampling step of every stage as hook(stage, done, total): the
+# server's live progress, and its way to stop a job (the hook raises). Set with step_hook().
+_STEP_HOOK: contextvars.ContextVar[Callable[[str, int, int], None] | None] = contextvars.ContextVar(
+    "promptism_step_hook", default=None)
 
-    return tqdm(total=total, desc=desc, disable=not enabled, leave=False, unit="step")
+
+@contextmanager
+def step_hook(fn: Callable[[str, int, int], None]):
+    """Call fn(stage, done, total) after each sampling step run in this context (this thread)."""
+    token = _STEP_HOOK.set(fn)
+    try:
+        yield
+    finally:
+        _STEP_HOOK.reset(token)
+
+
+class _Bar:
+    """A progress bar (tqdm, when enabled) that also reports to the step hook."""
+
+    def __init__(self, desc: str, total: int, enabled: bool):
+        from tqdm.auto import tqdm
+
+        self.desc, self.total, self.done = desc, total, 0
+        self.bar = tqdm(total=total, desc=desc, disable=not enabled, leave=False, unit="step")
+        self.hook = _STEP_HOOK.get()
+
+    def update(self, k: int = 1) -> None:
+        self.done += k
+        self.bar.update(k)
+        if self.hook is not None:
+            self.hook(self.desc, self.done, self.total)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def _bar(desc: str, total: int, enabled: bool) -> _Bar:
+    return _Bar(desc, total, enabled)
 
 
 @torch.no_grad()

@@ -1,0 +1,126 @@
+"""The server's durable history: one SQLite row per job (parameters, seeds, status, files), the
+pictures in an images folder beside it.
+
+A job's pictures are written first, each atomically, and the row says "done" with their names
+only after the last one is in place. A server killed mid-job leaves a "queued" or "running"
+row: ``recover()`` at the next start marks it failed, says why, and deletes any picture it had
+begun, so the history never shows a half-written job.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+STATUSES = ("queued", "running", "done", "failed", "cancelled", "refused")
+FINAL = ("done", "failed", "cancelled", "refused")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    id TEXT PRIMARY KEY,
+    created REAL NOT NULL,
+    kind TEXT NOT NULL,
+    status TEXT NOT NULL,
+    params TEXT NOT NULL,
+    seeds TEXT NOT NULL DEFAULT '[]',
+    files TEXT NOT NULL DEFAULT '[]',
+    error TEXT,
+    started REAL,
+    finished REAL,
+    user TEXT
+);
+CREATE INDEX IF NOT EXISTS jobs_created ON jobs (created);
+"""
+
+
+@dataclass
+class JobRecord:
+    id: str
+    created: float
+    kind: str
+    status: str
+    params: dict
+    seeds: list
+    files: list
+    error: str | None
+    started: float | None
+    finished: float | None
+    user: str | None
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+class History:
+    def __init__(self, data_dir: str | Path):
+        self.dir = Path(data_dir)
+        self.images = self.dir / "images"
+        self.uploads = self.dir / "uploads"
+        for d in (self.dir, self.images, self.uploads):
+            d.mkdir(parents=True, exist_ok=True)
+        self.path = self.dir / "history.sqlite3"
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def _exec(self, sql: str, args: tuple = ()) -> list[tuple]:
+        with self._lock:
+            return self._db.execute(sql, args).fetchall()
+
+    def add(self, kind: str, params: dict, user: str | None = None, status: str = "queued",
+            error: str | None = None) -> str:
+        job_id = uuid.uuid4().hex[:16]
+        now = time.time()
+        self._exec("INSERT INTO jobs (id, created, kind, status, params, error, user, finished) VALUES (?,?,?,?,?,?,?,?)",
+                   (job_id, now, kind, status, json.dumps(params), error, user, now if status in FINAL else None))
+        return job_id
+
+    def start(self, job_id: str) -> None:
+        self._exec("UPDATE jobs SET status='running', started=? WHERE id=?", (time.time(), job_id))
+
+    def finish(self, job_id: str, status: str, seeds: list | None = None, files: list | None = None,
+               error: str | None = None) -> None:
+        if status not in FINAL:
+            raise ValueError(f"a job ends as one of {FINAL}, not {status!r}")
+        self._exec("UPDATE jobs SET status=?, seeds=?, files=?, error=?, finished=? WHERE id=?",
+                   (status, json.dumps(seeds or []), json.dumps(files or []), error, time.time(), job_id))
+
+    def get(self, job_id: str) -> JobRecord | None:
+        rows = self._exec("SELECT * FROM jobs WHERE id=?", (job_id,))
+        return _record(rows[0]) if rows else None
+
+    def list(self, limit: int = 50, before: float | None = None) -> list[JobRecord]:
+        if before is None:
+            rows = self._exec("SELECT * FROM jobs ORDER BY created DESC LIMIT ?", (limit,))
+        else:
+            rows = self._exec("SELECT * FROM jobs WHERE created < ? ORDER BY created DESC LIMIT ?", (before, limit))
+        return [_record(r) for r in rows]
+
+    def recover(self) -> list[str]:
+        """Mark the jobs a previous server left unfinished as failed and delete their pictures."""
+        rows = self._exec("SELECT id FROM jobs WHERE status IN ('queued', 'running')")
+        ids = [r[0] for r in rows]
+        for job_id in ids:
+            for f in self.images.glob(f"{job_id}-*"):
+                f.unlink(missing_ok=True)
+            self.finish(job_id, "failed", error="the server stopped before this job finished")
+        for tmp in self.images.glob("*.tmp"):
+            tmp.unlink(missing_ok=True)
+        return ids
+
+
+def _record(row: tuple) -> JobRecord:
+    (id_, created, kind, status, params, seeds, files, error, started, finished, user) = row
+    return JobRecord(id_, created, kind, status, json.loads(params), json.loads(seeds), json.loads(files), error,
+                     started, finished, user)
