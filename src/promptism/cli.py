@@ -16,7 +16,6 @@ from . import __version__
 from .errors import PromptismError
 
 
-
 def set_threads(n: int | None) -> None:
     """Cap the threads numerical libraries use (other processes share this machine)."""
     if n is None:
@@ -502,7 +501,13 @@ def build_parser() -> argparse.ArgumentParser:
             st.add_argument("--clip", default="world", help="the CLIP whose embeddings the stage learns (default: world)")
         st.set_defaults(func=cmd_train_stage, kind=kind)
 
-    from .pipelines.settings import IMG2IMG_STRENGTH, MAX_PICTURES, SAMPLER_NAMES, SIZES, Settings
+    from .pipelines.settings import (
+        IMG2IMG_STRENGTH,
+        MAX_PICTURES,
+        SAMPLER_NAMES,
+        SIZES,
+        Settings,
+    )
 
     dflt = Settings()
 
@@ -553,7 +558,13 @@ def build_parser() -> argparse.ArgumentParser:
     sampling_options(g)
     g.set_defaults(func=cmd_generate)
 
-    from .pipelines.settings import INPAINT_RESAMPLE, INPAINT_STEPS, MAX_FRAMES, TEXT_DIFF_AMOUNT, VARY_ETA
+    from .pipelines.settings import (
+        INPAINT_RESAMPLE,
+        INPAINT_STEPS,
+        MAX_FRAMES,
+        TEXT_DIFF_AMOUNT,
+        VARY_ETA,
+    )
 
     v = sub.add_parser("vary", help="variations of a picture: its CLIP image embedding, decoded again",
                        description="Variations of a picture (unCLIP §3.1): the decoder draws from the picture's "
