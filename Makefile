@@ -28,7 +28,13 @@ generate: $(STAMP)
 show: $(STAMP)
 	$(BIN)/promptism world show "$(PROMPT)" --out "$(OUT)/truth.png"
 
-test: $(STAMP)
+# the studio's browser test drives Debian's Chromium (Playwright's own browser download fails offline)
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); export DEBIAN_FRONTEND=noninteractive; \
+	$$SUDO apt-get install -y -q chromium || ($$SUDO apt-get update -q && $$SUDO apt-get install -y -q chromium)
+
+test: $(STAMP) $(CHROMIUM)
 	PROMPTISM_THREADS=1 OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -n $(WORKERS)
 
 # the judge's accuracy report under benchmarks/reports (about 5 minutes)

@@ -8,7 +8,6 @@ import io
 import json
 import os
 import signal
-import socket
 import struct
 import subprocess
 import sys
@@ -21,51 +20,12 @@ import numpy as np
 import openai
 import pytest
 from PIL import Image
+from server_helpers import Running, _config, _free_port
 
 from promptism.errors import PromptismError
-from promptism.server.app import ServerConfig, create_app
 from promptism.server.policy import Policy
 
-FAST = {"steps": 3, "prior_steps": 2, "upsampler_steps": 2}
 KEY = "sk-test-key-123"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Running:
-    """A uvicorn server in a thread."""
-
-    def __init__(self, config: ServerConfig):
-        import uvicorn
-
-        self.port = config.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.server = uvicorn.Server(uvicorn.Config(create_app(config), host="127.0.0.1", port=self.port,
-                                                    log_level="warning", lifespan="on"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
-        deadline = time.time() + 60
-        while not self.server.started:
-            assert time.time() < deadline and self.thread.is_alive(), "the server did not start"
-            time.sleep(0.05)
-
-    @property
-    def service(self):
-        return self.server.config.app.state.service
-
-    def stop(self):
-        self.server.should_exit = True
-        self.thread.join(timeout=30)
-
-
-def _config(tiny, tmp_path, **kw) -> ServerConfig:
-    base = dict(data_dir=str(tmp_path / "data"), clip=str(tiny / "clip"), prior=str(tiny / "prior"),
-                decoder=str(tiny / "decoder"), upsamplers=(str(tiny / "up32"),), defaults=dict(FAST))
-    return ServerConfig(**{**base, **kw})
 
 
 @pytest.fixture(scope="module")
@@ -175,7 +135,7 @@ def _bad_requests():
         ("prompt a number", "POST", GEN, {"json": {"prompt": 42}}),
         ("prompt a list", "POST", GEN, {"json": {"prompt": ["a", "b"]}}),
         ("huge prompt", "POST", GEN, {"json": {"prompt": "red " * 3000}}),
-        ("body over 64 KB", "POST", GEN, {"json": {"prompt": "x" * 100_000}}),
+        ("body over 1 MB", "POST", GEN, {"json": {"prompt": "x" * 1_500_000}}),
         ("n zero", "POST", GEN, {"json": {"prompt": "a red circle", "n": 0}}),
         ("n 1000", "POST", GEN, {"json": {"prompt": "a red circle", "n": 1000}}),
         ("n negative", "POST", GEN, {"json": {"prompt": "a red circle", "n": -2}}),

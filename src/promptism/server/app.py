@@ -44,7 +44,7 @@ MODEL_ID = "promptism-unclip-world"
 MODEL_ALIASES = (MODEL_ID, "dall-e-2", "unclip")
 UPSCALED_SIZES = (256, 512, 1024)
 MAX_N = 10  # as OpenAI's dall-e-2
-MAX_JSON_BYTES = 64 * 1024
+MAX_JSON_BYTES = 2**20  # a studio edit carries its mask as base64 PNG
 SAFE_FILE = re.compile(r"^[0-9a-f]{16}-\d{1,2}\.png$")
 
 
@@ -289,10 +289,70 @@ def _finish_pictures(service: Service, job_id: str, result, side: int) -> list[s
     return names
 
 
+def generate_work(svc: Service, p: dict, settings: dict):
+    def work(job):
+        from ..pipelines.unclip import generate
+
+        r = generate(p["prompt"], n=p["n"], seed=p["seed"], size=p["native"], negative=p.get("negative_prompt") or None,
+                     models=svc.models, **settings)
+        return r.seeds, _finish_pictures(svc, job.id, r, p["out"])
+    return work
+
+
+def edit_work(svc: Service, p: dict, image, mask, settings: dict):
+    def work(job):
+        from ..pipelines.edit import inpaint
+
+        r = inpaint(image, mask, p["prompt"], n=p["n"], seed=p["seed"], size=p["native"], models=svc.models, **settings)
+        return r.seeds, _finish_pictures(svc, job.id, r, p["out"])
+    return work
+
+
+def vary_work(svc: Service, p: dict, image, settings: dict):
+    def work(job):
+        from ..pipelines.edit import vary
+
+        r = vary(image, n=p["n"], seed=p["seed"], size=p["native"], models=svc.models, **settings)
+        return r.seeds, _finish_pictures(svc, job.id, r, p["out"])
+    return work
+
+
+STUDIO_SETTINGS = {"sampler": str, "steps": int, "prior_steps": int, "guidance_prior": float,
+                   "guidance_decoder": float}
+
+
+def studio_settings(body: dict, defaults: dict) -> dict:
+    """The sampling settings a studio request may set, checked; the server's defaults under them."""
+    from ..pipelines.settings import Settings
+
+    out = dict(defaults)
+    for name, kind in STUDIO_SETTINGS.items():
+        v = body.get(name)
+        if v is None or v == "":
+            continue
+        if kind is str:
+            out[name] = _str(v, name, most=32)
+        elif kind is int:
+            out[name] = _int(v, name, 1, 1000)
+        else:
+            if isinstance(v, bool) or not isinstance(v, (int, float, str)):
+                raise APIError(400, f"'{name}' must be a number, got {v!r}", name)
+            try:
+                out[name] = float(v)
+            except ValueError:
+                raise APIError(400, f"'{name}' must be a number, got {v!r}", name) from None
+    try:
+        Settings(**out).check()
+    except PromptismError as e:
+        raise APIError(400, str(e)) from None
+    return out
+
+
 def create_app(config: ServerConfig):
     from fastapi import FastAPI
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import FileResponse, JSONResponse
+    from fastapi.staticfiles import StaticFiles
     from starlette.exceptions import HTTPException as StarletteHTTPException
 
     config.check()
@@ -436,15 +496,7 @@ def create_app(config: ServerConfig):
         negative = _str(body.get("negative_prompt"), "negative_prompt") or ""
         p = {**common(svc, body), "prompt": prompt, "negative_prompt": negative}
         svc.check_policy("generate", p, p["user"], prompt, negative)
-
-        def work(job):
-            from ..pipelines.unclip import generate
-
-            r = generate(prompt, n=p["n"], seed=p["seed"], size=p["native"], negative=negative, models=svc.models,
-                         **config.defaults)
-            return r.seeds, _finish_pictures(svc, job.id, r, p["out"])
-
-        return await run_job(request, svc, "generate", p, p["user"], work)
+        return await run_job(request, svc, "generate", p, p["user"], generate_work(svc, p, config.defaults))
 
     @app.post("/v1/images/edits")
     async def edits(request: Request):
@@ -476,15 +528,7 @@ def create_app(config: ServerConfig):
             mask_sha = src.sha256
         p.update(source_sha256=src.sha256, mask_sha256=mask_sha)
         svc.check_policy("edit", p, p["user"], prompt)
-
-        def work(job):
-            from ..pipelines.edit import inpaint
-
-            r = inpaint(src.image, mask, prompt, n=p["n"], seed=p["seed"], size=p["native"], models=svc.models,
-                        **config.defaults)
-            return r.seeds, _finish_pictures(svc, job.id, r, p["out"])
-
-        return await run_job(request, svc, "edit", p, p["user"], work)
+        return await run_job(request, svc, "edit", p, p["user"], edit_work(svc, p, src.image, mask, config.defaults))
 
     @app.post("/v1/images/variations")
     async def variations(request: Request):
@@ -493,14 +537,7 @@ def create_app(config: ServerConfig):
         p = common(svc, fields)
         src = picture(svc, files.get("image"), "image")
         p["source_sha256"] = src.sha256
-
-        def work(job):
-            from ..pipelines.edit import vary
-
-            r = vary(src.image, n=p["n"], seed=p["seed"], size=p["native"], models=svc.models, **config.defaults)
-            return r.seeds, _finish_pictures(svc, job.id, r, p["out"])
-
-        return await run_job(request, svc, "variation", p, p["user"], work)
+        return await run_job(request, svc, "variation", p, p["user"], vary_work(svc, p, src.image, config.defaults))
 
     @app.get("/v1/models")
     async def models(request: Request):
@@ -518,6 +555,55 @@ def create_app(config: ServerConfig):
         svc = service(request)
         return {"jobs": [_job_json(svc, r) for r in svc.history.list(max(1, min(limit, 500)))]}
 
+    @app.post("/api/jobs", status_code=202)
+    async def new_job(request: Request):
+        """The studio's way in: queue a job and answer at once with its id; poll GET /api/jobs/<id>
+        for progress. kind: generate | variation | edit; a variation or edit names a picture of
+        the history (source) and an edit sends its mask as a base64 PNG, white = repaint."""
+        from ..pipelines.images import open_image, open_mask
+
+        svc = service(request)
+        body = await json_body(request)
+        kind = body.get("kind")
+        if kind not in ("generate", "variation", "edit"):
+            raise APIError(400, "'kind' must be generate, variation or edit", "kind")
+        p = {**common(svc, {**body, "response_format": "url"}), "kind": kind}
+        settings = studio_settings(body, config.defaults)
+        p["settings"] = {k: v for k, v in settings.items() if k in STUDIO_SETTINGS}
+        src = None
+        if kind != "generate":
+            name = _str(body.get("source"), "source", required=True, most=64)
+            path = svc.history.images / name
+            if not SAFE_FILE.match(name) or not path.is_file():
+                raise APIError(404, f"no picture named {name!r} in the history", "source", "not_found")
+            src = open_image(path, "source")
+            p["source"] = name
+        if kind == "generate":
+            p["prompt"] = _str(body.get("prompt"), "prompt", required=True)
+            p["negative_prompt"] = _str(body.get("negative_prompt"), "negative_prompt") or ""
+            svc.check_policy(kind, p, p["user"], p["prompt"], p["negative_prompt"])
+            work = generate_work(svc, p, settings)
+        elif kind == "variation":
+            work = vary_work(svc, p, src.image, settings)
+        else:
+            p["prompt"] = _str(body.get("prompt"), "prompt") or ""
+            svc.check_policy(kind, p, p["user"], p["prompt"])
+            try:
+                raw = base64.b64decode(_str(body.get("mask"), "mask", required=True, most=8 * 2**20), validate=True)
+            except ValueError:
+                raise APIError(400, "'mask' must be a base64 PNG", "mask") from None
+            try:
+                mask, p["mask_sha256"] = open_mask(raw, src.image.size, "white")
+            except PromptismError as e:
+                raise APIError(400, str(e), "mask") from None
+            work = edit_work(svc, p, src.image, mask, settings)
+        try:
+            job = svc.queue.submit(kind, p, work, p["user"])
+        except QueueFull as e:
+            raise APIError(429, f"the server is busy: {e}", code="rate_limit_exceeded") from None
+        job.future.add_done_callback(lambda f: f.exception())  # the history has the outcome
+        return {"id": job.id}
+
     @app.get("/api/jobs/{job_id}")
     async def job(job_id: str, request: Request):
         svc = service(request)
@@ -525,6 +611,21 @@ def create_app(config: ServerConfig):
         if record is None:
             raise APIError(404, f"no job {job_id!r}", code="not_found")
         return _job_json(svc, record)
+
+    @app.get("/api/info")
+    async def info(request: Request):
+        svc = service(request)
+        native = [n for n in svc.native_sizes() if n >= 32]
+        biggest = max(native)
+        return {"model": MODEL_ID, "sizes": native + [s for s in UPSCALED_SIZES if s > biggest],
+                "default_size": biggest, "max_n": MAX_N}
+
+    static = Path(__file__).with_name("static")
+    app.mount("/static", StaticFiles(directory=static), name="static")
+
+    @app.get("/")
+    async def studio():
+        return FileResponse(static / "index.html", media_type="text/html")
 
     @app.get("/healthz")
     async def health(request: Request):

@@ -1,0 +1,47 @@
+"""A Promptism server on a free loopback port, in a thread, for the server and studio tests."""
+
+import socket
+import threading
+import time
+
+from promptism.server.app import ServerConfig, create_app
+
+FAST = {"steps": 3, "prior_steps": 2, "upsampler_steps": 2}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Running:
+    """A uvicorn server in a thread."""
+
+    def __init__(self, config: ServerConfig):
+        import uvicorn
+
+        self.port = config.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.server = uvicorn.Server(uvicorn.Config(create_app(config), host="127.0.0.1", port=self.port,
+                                                    log_level="warning", lifespan="on"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        deadline = time.time() + 60
+        while not self.server.started:
+            assert time.time() < deadline and self.thread.is_alive(), "the server did not start"
+            time.sleep(0.05)
+
+    @property
+    def service(self):
+        return self.server.config.app.state.service
+
+    def stop(self):
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+
+
+def _config(tiny, tmp_path, **kw) -> ServerConfig:
+    base = dict(data_dir=str(tmp_path / "data"), clip=str(tiny / "clip"), prior=str(tiny / "prior"),
+                decoder=str(tiny / "decoder"), upsamplers=(str(tiny / "up32"),), defaults=dict(FAST))
+    return ServerConfig(**{**base, **kw})

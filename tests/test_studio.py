@@ -1,0 +1,127 @@
+"""The web studio in a real browser: Playwright driving Debian's Chromium (`make test` installs it)
+against a running server with tiny models. Types a prompt, waits for the grid and its live
+progress, makes variations, paints a mask and repaints it, and finds the history again after a
+restart. Keeps a screenshot as a test artefact (artifacts/studio.png)."""
+
+import io
+import shutil
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+from PIL import Image
+
+from server_helpers import Running, _config
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
+
+
+def _picture(url: str) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(httpx.get(url).content)).convert("RGB"), np.int16)
+
+
+def _settled_box(page, selector: str) -> dict:
+    """The element's box once it has stopped moving."""
+    box = None
+    for _ in range(50):
+        page.wait_for_timeout(100)
+        now = page.locator(selector).bounding_box()
+        if now == box:
+            return box
+        box = now
+    raise AssertionError(f"{selector} kept moving")
+
+
+def test_studio_generates_varies_repaints_and_keeps_its_history(tiny, tmp_path):
+    assert shutil.which(CHROMIUM) or Path(CHROMIUM).exists(), \
+        "Chromium is missing: `make test` installs it (apt-get install -y chromium)"
+    from playwright.sync_api import sync_playwright
+
+    # enough steps that a job runs for a moment, so that its live progress can be seen
+    config = _config(tiny, tmp_path, defaults={"steps": 60, "prior_steps": 60, "upsampler_steps": 2})
+    server = Running(config)
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+            page = browser.new_page(viewport={"width": 1000, "height": 900})
+            errors = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(server.url + "/")
+            page.wait_for_selector("#size option", state="attached")
+            page.select_option("#n", "2")
+            page.fill("#prompt", "a red circle above a blue square")
+            page.click("#generate")
+            # live progress: a stage and its step count while the job runs
+            page.wait_for_function("/(prior|decoder) \\d+\\/\\d+/.test(document.querySelector('#status-text').textContent)",
+                                   timeout=60_000)
+            page.wait_for_function("document.querySelectorAll('#results img').length === 2 && "
+                                   "[...document.querySelectorAll('#results img')].every(i => i.complete && i.naturalWidth)",
+                                   timeout=120_000)
+            assert page.eval_on_selector_all("#results img", "els => els.map(e => e.naturalWidth)") == [32, 32]
+            seeds = page.eval_on_selector_all("#results .meta span", "els => els.map(e => e.textContent)")
+            assert len(seeds) == 2 and all(s.startswith("seed ") for s in seeds)
+            first = page.get_attribute("#results .picture:first-child img", "data-name")
+            assert page.get_attribute("#results .picture:first-child a", "download") == first
+
+            page.click("#results .picture:first-child button.vary")
+            page.wait_for_function("document.querySelector('#results-title').textContent.startsWith('variation')",
+                                   timeout=120_000)
+            page.wait_for_function("document.querySelectorAll('#results img').length === 2")
+
+            # paint a stroke across the top of the first variation and repaint it
+            source = page.get_attribute("#results .picture:first-child img", "data-name")
+            page.click("#results .picture:first-child button.edit")
+            page.wait_for_selector("#editor:not([hidden])")
+            page.locator("#brush").fill("40")  # the widest brush: a stroke about 5 px wide on 32 px
+            box = _settled_box(page, "#canvas")  # the page scrolls smoothly to the editor
+            page.mouse.move(box["x"] + 0.1 * box["width"], box["y"] + 0.15 * box["height"])
+            page.mouse.down()
+            page.mouse.move(box["x"] + 0.9 * box["width"], box["y"] + 0.15 * box["height"], steps=12)
+            page.mouse.up()
+            page.fill("#edit-prompt", "a yellow star")
+            page.click("#repaint")
+            page.wait_for_function("document.querySelector('#results-title').textContent.startsWith('edit')",
+                                   timeout=120_000)
+            page.wait_for_function("[...document.querySelectorAll('#results img')].every(i => i.complete && i.naturalWidth)")
+            edited = page.get_attribute("#results .picture:first-child img", "data-name")
+            before, after = _picture(f"{server.url}/images/{source}"), _picture(f"{server.url}/images/{edited}")
+            changed = (before != after).any(axis=2)
+            # the stroke (rows 2 to 7 of 32) changed; below it nothing did
+            assert changed[:9].mean() > 0.3 and changed[12:].mean() == 0.0
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "studio.png"), full_page=True)
+            assert not errors, errors
+            browser.close()
+        jobs = httpx.get(server.url + "/api/jobs").json()["jobs"]
+        assert [j["kind"] for j in jobs] == ["edit", "variation", "generate"]
+        assert all(j["status"] == "done" for j in jobs) and jobs[0]["params"]["source"] == source
+    finally:
+        server.stop()
+
+    # the history survives a restart and the page shows it
+    server = Running(_config(tiny, tmp_path))
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+            page = browser.new_page()
+            page.goto(server.url + "/")
+            page.wait_for_function("document.querySelectorAll('#history figure img').length === 3", timeout=30_000)
+            captions = page.eval_on_selector_all("#history figcaption", "els => els.map(e => e.textContent)")
+            assert captions[-1] == "generate: a red circle above a blue square"
+            browser.close()
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("path", ["/", "/static/studio.js", "/static/studio.css"])
+def test_studio_files_are_served(tiny, tmp_path, path):
+    server = Running(_config(tiny, tmp_path))
+    try:
+        r = httpx.get(server.url + path)
+        assert r.status_code == 200 and len(r.content) > 500
+    finally:
+        server.stop()
