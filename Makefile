@@ -9,7 +9,7 @@ OUT    ?= out
 # pytest workers: the suite is CPU-bound, one thread per worker
 WORKERS ?= 2
 
-.PHONY: setup generate show test bench-judge bench-unclip bench-edit clean
+.PHONY: setup generate show test bench-judge bench-unclip bench-edit bench-serve clean
 
 setup: $(STAMP)
 
@@ -49,6 +49,10 @@ bench-unclip: $(STAMP)
 # editing (inpainting, variations, text-diff) under benchmarks/reports/edit_world.* (about 20 minutes, 1 thread)
 bench-edit: $(STAMP)
 	PROMPTISM_THREADS=1 $(BIN)/python benchmarks/edit_world.py --threads 1
+
+# the server under load and killed mid-job: benchmarks/reports/serve_load.* (about 2 minutes)
+bench-serve: $(STAMP)
+	$(BIN)/python benchmarks/serve_load.py
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache
