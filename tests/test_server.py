@@ -173,6 +173,15 @@ def _bad_requests():
         ("picture that does not exist", "GET", "/images/0123456789abcdef-0.png", {}),
         ("picture path traversal", "GET", "/images/..%2F..%2Fhistory.sqlite3", {}),
         ("job that does not exist", "GET", "/api/jobs/nope", {}),
+        ("studio job without kind", "POST", "/api/jobs", {"json": {"prompt": "a red circle"}}),
+        ("studio variation of an unknown picture", "POST", "/api/jobs",
+         {"json": {"kind": "variation", "source": "0123456789abcdef-0.png"}}),
+        ("studio variation of a path", "POST", "/api/jobs", {"json": {"kind": "variation", "source": "../history.sqlite3"}}),
+        ("studio steps 0", "POST", "/api/jobs", {"json": {"kind": "generate", "prompt": "a red circle", "steps": 0}}),
+        ("studio unknown sampler", "POST", "/api/jobs",
+         {"json": {"kind": "generate", "prompt": "a red circle", "sampler": "euler"}}),
+        ("studio guidance a word", "POST", "/api/jobs",
+         {"json": {"kind": "generate", "prompt": "a red circle", "guidance_decoder": "lots"}}),
     ]
     return cases
 
@@ -326,3 +335,39 @@ def test_a_killed_server_leaves_no_half_written_job_and_restarts_with_its_histor
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(30)
+
+
+def test_studio_jobs_are_queued_polled_and_checked(server):
+    import base64 as b64
+
+    def wait(job_id):
+        deadline = time.time() + 60
+        while True:
+            job = httpx.get(f"{server.url}/api/jobs/{job_id}").json()
+            if job["status"] not in ("queued", "running"):
+                return job
+            assert time.time() < deadline
+            time.sleep(0.1)
+
+    r = httpx.post(server.url + "/api/jobs", json={"kind": "generate", "prompt": "a red circle", "n": 1, "seed": 5,
+                                                   "sampler": "ddim", "guidance_decoder": 2.5})
+    assert r.status_code == 202
+    job = wait(r.json()["id"])
+    assert job["status"] == "done" and job["seeds"] == [5] and job["params"]["settings"]["sampler"] == "ddim"
+    source = job["files"][0]
+    bad = [({"mask": "%%%"}, "base64"), ({"mask": b64.b64encode(_png((8, 8))).decode()}, "same size"),
+           ({"mask": b64.b64encode(_png(color=(0, 0, 0))).decode()}, "marks nothing")]
+    for extra, msg in bad:
+        r = httpx.post(server.url + "/api/jobs", json={"kind": "edit", "source": source, **extra})
+        assert r.status_code == 400 and msg in r.json()["error"]["message"], r.text
+    m = np.zeros((32, 32), np.uint8)
+    m[:10, :10] = 255
+    buf = io.BytesIO()
+    Image.fromarray(m).save(buf, format="PNG")
+    r = httpx.post(server.url + "/api/jobs", json={"kind": "edit", "source": source, "prompt": "a yellow star",
+                                                   "mask": b64.b64encode(buf.getvalue()).decode()})
+    job = wait(r.json()["id"])
+    assert job["status"] == "done" and job["params"]["source"] == source and len(job["params"]["mask_sha256"]) == 64
+    before = np.asarray(Image.open(server.service.history.images / source).convert("RGB"))
+    after = np.asarray(Image.open(server.service.history.images / job["files"][0]).convert("RGB"))
+    assert np.array_equal(before[10:], after[10:]) and not np.array_equal(before[:10, :10], after[:10, :10])
