@@ -186,7 +186,10 @@ def markdown(r: dict) -> str:
 
 CARD_COMMANDS = {
     "prior-world": "promptism train prior --data data/world50k --embeddings runs/embeddings.safetensors --out runs/prior-world",
-    "decoder-world": "promptism train decoder --data data/world50k --embeddings runs/embeddings.safetensors --out runs/decoder-world",
+    "decoder-world": "promptism train decoder --data data/world50k --embeddings runs/embeddings.safetensors "
+                     "--out runs/decoder-world-base && "
+                     "promptism train decoder --data data/world50k --embeddings runs/embeddings.safetensors "
+                     "--preset world-ft --init runs/decoder-world-base/model --out runs/decoder-world",
     "upsampler-world-64": "promptism train upsampler --data data/world50k --preset world-64 --out runs/upsampler-world-64-base && "
                           "promptism train upsampler --data data/world50k --preset world-64-ft "
                           "--init runs/upsampler-world-64-base/model --out runs/upsampler-world-64",

@@ -371,3 +371,19 @@ def test_studio_jobs_are_queued_polled_and_checked(server):
     before = np.asarray(Image.open(server.service.history.images / source).convert("RGB"))
     after = np.asarray(Image.open(server.service.history.images / job["files"][0]).convert("RGB"))
     assert np.array_equal(before[10:], after[10:]) and not np.array_equal(before[:10, :10], after[:10, :10])
+
+
+def test_one_server_per_data_folder_and_jobs_end_once(tmp_path):
+    from promptism.server.history import History
+
+    h = History(tmp_path)
+    with pytest.raises(PromptismError, match="another promptism server"):
+        History(tmp_path)
+    job = h.add("generate", {"prompt": "a red circle"})
+    h.start(job)
+    with pytest.raises(ValueError):
+        h.finish(job, "running")
+    h.close()
+    again = History(tmp_path)  # the lock goes with the first one
+    assert again.recover() == [job] and again.get(job).status == "failed"
+    again.close()

@@ -9,6 +9,7 @@ begun, so the history never shows a half-written job.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import sqlite3
 import threading
@@ -16,6 +17,8 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+
+from ..errors import PromptismError
 
 STATUSES = ("queued", "running", "done", "failed", "cancelled", "refused")
 FINAL = ("done", "failed", "cancelled", "refused")
@@ -63,6 +66,14 @@ class History:
         self.uploads = self.dir / "uploads"
         for d in (self.dir, self.images, self.uploads):
             d.mkdir(parents=True, exist_ok=True)
+        # one server per data folder: a second one would mark the first one's running jobs failed
+        self._owner = open(self.dir / "server.lock", "w")
+        try:
+            fcntl.flock(self._owner, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self._owner.close()
+            raise PromptismError(f"another promptism server is using {self.dir}: stop it, or give --data-dir "
+                                 "another folder") from None
         self.path = self.dir / "history.sqlite3"
         self._lock = threading.Lock()
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
@@ -73,6 +84,7 @@ class History:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+        self._owner.close()  # and with it the lock
 
     def _exec(self, sql: str, args: tuple = ()) -> list[tuple]:
         with self._lock:
