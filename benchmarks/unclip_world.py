@@ -189,7 +189,11 @@ CARD_COMMANDS = {
     "decoder-world": "promptism train decoder --data data/world50k --embeddings runs/embeddings.safetensors "
                      "--out runs/decoder-world-base && "
                      "promptism train decoder --data data/world50k --embeddings runs/embeddings.safetensors "
-                     "--preset world-ft --init runs/decoder-world-base/model --out runs/decoder-world",
+                     "--preset world-ft --init runs/decoder-world-base/model --out runs/decoder-world-ft && "
+                     "promptism train decoder --data data/world50k --embeddings runs/embeddings.safetensors "
+                     "--preset world-ft2 --init runs/decoder-world-ft/model --out runs/decoder-world-ft2 && "
+                     "promptism train decoder --data data/world50k --embeddings runs/embeddings.safetensors "
+                     "--preset world-inpaint --init runs/decoder-world-ft2/model --out runs/decoder-world",
     "upsampler-world-64": "promptism train upsampler --data data/world50k --preset world-64 --out runs/upsampler-world-64-base && "
                           "promptism train upsampler --data data/world50k --preset world-64-ft "
                           "--init runs/upsampler-world-64-base/model --out runs/upsampler-world-64",
@@ -197,16 +201,21 @@ CARD_COMMANDS = {
 
 
 def _init_lines(meta: dict) -> list[str]:
-    """The first phase of a fine-tuned stage, where its folder is still there to read."""
-    init = meta.get("init")
-    if not init:
-        return []
-    base = Path(init) / "config.json"
-    if not base.exists():
-        return [f"- fine-tuned from `{init}`"]
-    b = json.loads(base.read_text())
-    return [f"- fine-tuned from a first phase: preset `{b.get('preset')}`, {b.get('steps')} steps of batch "
-            f"{b.get('batch_size')}, {b.get('wall_seconds_this_run', 0) / 60:.0f} minutes, diffusion {b.get('diffusion')}"]
+    """The earlier phases of a fine-tuned stage, first to last, as far as their folders are still
+    there to read."""
+    lines, init, seen = [], meta.get("init"), set()
+    while init and init not in seen:
+        seen.add(init)
+        base = Path(init) / "config.json"
+        if not base.exists():
+            lines.append(f"- fine-tuned from `{init}`")
+            break
+        b = json.loads(base.read_text())
+        lines.append(f"- after a phase: preset `{b.get('preset')}`, {b.get('steps')} steps of batch "
+                     f"{b.get('batch_size')}, {b.get('wall_seconds_this_run', 0) / 60:.0f} minutes, "
+                     f"diffusion {b.get('diffusion')}")
+        init = b.get("init")
+    return lines[::-1]
 
 
 def write_cards(report: dict) -> None:
@@ -224,11 +233,13 @@ def write_cards(report: dict) -> None:
                  f"({meta.get('examples')} training pictures).", "",
                  "## Training", "", "All the stages: `bash scripts/train_unclip_world.sh data/world50k runs` "
                  "(two stages at a time, one CPU thread each). This one alone:", "", f"    {command}", "",
-                 f"- preset `{meta.get('preset')}`: {meta.get('steps')} steps of batch {meta.get('batch_size')}, "
-                 f"EMA {meta.get('ema')}",
-                 f"- wall time on this machine (2-core CPU, sharing it with another stage): "
-                 f"{meta.get('wall_seconds_this_run', 0) / 60:.0f} minutes",
                  *_init_lines(meta),
+                 f"- {'last phase: ' if meta.get('init') else ''}preset `{meta.get('preset')}`: {meta.get('steps')} "
+                 f"steps of batch {meta.get('batch_size')}, EMA {meta.get('ema')}, "
+                 f"{meta.get('wall_seconds_this_run', 0) / 60:.0f} minutes",
+                 "- wall times on this machine: 2-core CPU, one thread, sharing it with another stage",
+                 *(["- inpainting channels (GLIDE-style: the known picture and its mask as 4 more inputs); with "
+                    "nothing known it is a plain decoder"] if meta.get("config", {}).get("inpaint") else []),
                  f"- weights: float16 safetensors, {size:.1f} MB",
                  f"- diffusion: {meta.get('diffusion')}", ""]
         if g:

@@ -189,6 +189,71 @@ def test_inpainting_changes_only_the_masked_pixels_at_the_pictures_own_size(mode
         inpaint(pic, mask, "a red circle", resample=0, models=models)
 
 
+@pytest.fixture(scope="module")
+def inpaint_models(tiny, tmp_path_factory):
+    """The tiny models with an inpainting decoder: the tiny decoder widened, its new channels random."""
+    from dataclasses import replace
+
+    from promptism.decoder import Decoder, widen_for_inpainting
+    from promptism.pipelines.unclip import load_models
+    from promptism.stages import Stage, load_stage
+
+    plain = load_stage(str(tiny / "decoder"), "decoder")
+    cfg = plain.model.config
+    cfg = replace(cfg, inpaint=True, unet=replace(cfg.unet, in_channels=7))
+    dec = widen_for_inpainting(Decoder(cfg), plain.model.state_dict())
+    with torch.no_grad():
+        new = dec.unet.conv_in.weight[:, 3 * cfg.unet.unshuffle ** 2:]
+        new.normal_(0, 0.2, generator=torch.Generator().manual_seed(4))
+    folder = tmp_path_factory.mktemp("inpaint") / "decoder"
+    Stage("decoder", dec, plain.diffusion, {}, plain.tokenizer).save(folder,
+                                                                     extra={"vocabulary": plain.meta["vocabulary"]})
+    return load_models(str(tiny / "clip"), str(tiny / "prior"), str(folder), (str(tiny / "up32"),))
+
+
+def test_inpainting_through_the_decoders_inpainting_channels(inpaint_models, models, monkeypatch):
+    pic, other = _picture(32, 32, seed=0), _picture(32, 32, seed=5)
+    mask = np.zeros((32, 32), bool)
+    mask[:16, 16:] = True
+    kw = dict(n=2, seed=3, size=32, resample=1, **FAST)
+    r = inpaint(pic, mask, "a yellow star", models=inpaint_models, **kw)
+    px, orig = _px(r.images), np.asarray(pic, np.int16)
+    assert np.array_equal(px[:, ~mask], np.broadcast_to(orig[~mask], px[:, ~mask].shape))
+    assert r.metadata[0]["method"] == "decoder"  # auto takes the channels when the decoder has them
+    # the decoder reads the kept pixels: its pictures (what the upsampler gets) differ for another
+    # picture around the same hole, and are the same for the same picture
+    from promptism.pipelines import edit
+
+    decoded = []
+
+    def spy(stage, low, gens, s):
+        decoded.append(low.clone())
+        return real(stage, low, gens, s)
+
+    real = edit.upsampler_denoise
+    monkeypatch.setattr(edit, "upsampler_denoise", spy)
+    for p in (pic, other, pic):
+        inpaint(p, mask, "a yellow star", models=inpaint_models, **kw)
+    left, top, right, bottom = edit.context_box(mask)
+    hole = edit.mask_at(mask[top:bottom, left:right], 16)[0, 0].bool()
+    assert hole.any() and not hole.all()
+    assert not torch.equal(decoded[0][..., hole], decoded[1][..., hole])
+    assert torch.equal(decoded[0], decoded[2])
+    assert inpaint(pic, mask, "a yellow star", models=inpaint_models, method="repaint", **kw).metadata[0]["method"] \
+        == "repaint"
+    assert inpaint(pic, mask, "a yellow star", models=models, **kw).metadata[0]["method"] == "repaint"
+    with pytest.raises(PromptismError, match="no inpainting channels"):
+        inpaint(pic, mask, "a yellow star", models=models, method="decoder", **kw)
+    with pytest.raises(PromptismError, match="methods are auto, decoder, repaint"):
+        inpaint(pic, mask, "a yellow star", models=inpaint_models, method="glide", **kw)
+    out = outpaint(pic, {"right": 8}, n=1, size=32, models=inpaint_models, resample=1, **FAST)
+    assert out.metadata[0]["method"] == "decoder" and np.array_equal(np.asarray(out.images[0])[:, :32],
+                                                                     np.asarray(pic))
+    # an inpainting decoder with nothing known is a plain decoder: text-to-image still works
+    g = generate("a red circle", n=1, seed=1, size=32, models=inpaint_models, **FAST)
+    assert np.asarray(g.images[0]).std() > 0
+
+
 def test_outpainting_grows_the_picture_and_keeps_it_where_it_was(models):
     pic = _picture(32, 32)
     r = outpaint(pic, {"left": 8, "top": 4}, n=1, size=32, models=models, resample=1, **FAST)

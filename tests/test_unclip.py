@@ -5,11 +5,13 @@ import json
 import subprocess
 import sys
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from promptism.data.embeddings import embed_dataset, load_embeddings
 from promptism.errors import PromptismError
@@ -88,6 +90,51 @@ def test_stage_folders_round_trip_and_load_strictly(tiny, tmp_path):
         load_stage("nowhere", "upsampler")
 
 
+def test_inpainting_decoder_starts_as_its_plain_decoder_and_then_reads_the_known_pixels(models):
+    from promptism.decoder import Decoder, widen_for_inpainting
+
+    plain = models.decoder.model
+    cfg = replace(plain.config, inpaint=True, unet=replace(plain.config.unet, in_channels=7))
+    assert cfg.plain() == plain.config
+    wide = widen_for_inpainting(Decoder(cfg), plain.state_dict()).eval()
+    ids, mask = models.decoder.tokenizer(["a red circle", "a blue square"])
+    g = torch.Generator().manual_seed(0)
+    x, emb = torch.randn(2, 3, 16, 16, generator=g), F.normalize(torch.randn(2, 32, generator=g), dim=-1)
+    t = torch.tensor([10, 700])
+    known = torch.randn(2, 3, 16, 16, generator=g).clamp(-1, 1)
+    keep = torch.zeros(2, 1, 16, 16)
+    keep[..., :8] = 1
+    with torch.no_grad():
+        base = plain(x, t, emb, ids, mask)
+        assert torch.equal(wide(x, t, emb, ids, mask), base)  # nothing known
+        assert torch.equal(wide(x, t, emb, ids, mask, known=known, keep=keep), base)  # new channels start at 0
+        rgb = 3 * cfg.unet.unshuffle ** 2  # the input channels that the plain decoder has
+        wide.unet.conv_in.weight[:, rgb:].normal_(0, 0.1, generator=g)  # as training would move them
+        a = wide(x, t, emb, ids, mask, known=known, keep=keep)
+        b = wide(x, t, emb, ids, mask, known=-known, keep=keep)
+        assert not torch.allclose(a, b, atol=1e-4)  # it reads the known pixels
+        hidden = torch.where(keep.bool(), known, torch.randn_like(known))  # what is not kept is not read
+        assert torch.equal(wide(x, t, emb, ids, mask, known=hidden, keep=keep), a)
+    with pytest.raises(ValueError, match="no inpainting channels"):
+        plain(x, t, emb, ids, mask, known=known, keep=keep)
+
+
+def test_inpainting_training_masks_mix_plain_inpaint_and_outpaint_reproducibly():
+    from promptism.decoder import random_keep_masks
+
+    a = random_keep_masks(400, 32, torch.Generator().manual_seed(1))
+    b = random_keep_masks(400, 32, torch.Generator().manual_seed(1))
+    assert torch.equal(a, b) and a.shape == (400, 1, 32, 32)
+    assert set(a.unique().tolist()) <= {0.0, 1.0}
+    known = a.flatten(1).mean(1)
+    assert 0.18 < (known == 0).float().mean() < 0.32  # plain generation keeps its share (0.25)
+    assert (known == 1).sum() == 0  # every other mask hides something
+    partial = known[(known > 0)]
+    assert partial.min() > 0.1 and partial.max() < 0.97 and len(partial) > 250
+    corners = a[:, 0, [0, 0, -1, -1], [0, -1, 0, -1]]  # both hidden and kept corners occur
+    assert (corners[known > 0] == 0).any() and (corners[known > 0] == 1).any()
+
+
 # --- training tasks ----------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
@@ -141,6 +188,26 @@ def test_train_cli_writes_a_loadable_stage(kind, preset, tiny, data, tmp_path):
     if kind == "decoder":
         assert st.tokenizer is not None
         assert {"red", "blue"} <= set(meta["vocabulary"]) and "flamingo" not in meta["vocabulary"]
+
+
+def test_inpainting_decoder_fine_tunes_from_a_plain_one(tiny, data, tmp_path):
+    out = tmp_path / "inpaint"
+    r = subprocess.run([sys.executable, "-m", "promptism.cli", "train", "decoder", "--data", str(data), "--out",
+                        str(out), "--preset", "tiny-inpaint", "--init", str(tiny / "decoder"), "--clip",
+                        str(tiny / "clip"), "--quiet"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    st, plain = load_stage(str(out / "model"), "decoder"), load_stage(str(tiny / "decoder"), "decoder")
+    assert st.model.config.inpaint and st.model.config.plain() == plain.model.config
+    assert json.loads((out / "model" / "config.json").read_text())["init"] == str(tiny / "decoder")
+    assert (out / "tokenizer.json").read_text() == (tiny / "decoder" / "tokenizer.json").read_text()
+    w = st.model.unet.conv_in.weight
+    assert w[:, 3 * st.model.config.unet.unshuffle ** 2:].abs().sum() > 0  # the new channels learned something
+    # a decoder of another shape is refused as a start
+    r = subprocess.run([sys.executable, "-m", "promptism.cli", "train", "decoder", "--data", str(data), "--out",
+                        str(tmp_path / "bad"), "--preset", "world-inpaint", "--init", str(tiny / "decoder"),
+                        "--clip", str(tiny / "clip"), "--quiet", "--steps", "1"], capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode != 0 and "another architecture" in r.stderr
 
 
 # --- the pipeline ------------------------------------------------------------------------------

@@ -289,11 +289,18 @@ def cmd_edit(args: argparse.Namespace) -> int:
                         cols=len(result.images)))
 
 
+def _method_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--method", choices=("auto", "decoder", "repaint"), default="auto",
+                   help="how the decoder inpaints: 'decoder' through its inpainting channels (GLIDE-style; the "
+                        "shipped decoder has them), 'repaint' training-free RePaint with any decoder, 'auto' the "
+                        "first the decoder allows (default: auto)")
+
+
 def cmd_inpaint(args: argparse.Namespace) -> int:
     from .pipelines.edit import inpaint
 
     result = _run_pipeline(args, inpaint, args.image, args.mask, args.prompt or "", n=args.n, seed=args.seed,
-                           size=args.size, resample=args.resample)
+                           size=args.size, resample=args.resample, method=args.method)
     return _done(_write(result, Path(args.out), [f"inpaint-{sd}" for sd in result.seeds],
                         f"inpaint-grid-{result.seeds[0]}-{len(result.seeds)}"))
 
@@ -303,7 +310,7 @@ def cmd_outpaint(args: argparse.Namespace) -> int:
 
     pad = parse_pad(args.pad)
     result = _run_pipeline(args, outpaint, args.image, pad, args.prompt or "", n=args.n, seed=args.seed,
-                           size=args.size, resample=args.resample)
+                           size=args.size, resample=args.resample, method=args.method)
     return _done(_write(result, Path(args.out), [f"outpaint-{sd}" for sd in result.seeds],
                         f"outpaint-grid-{result.seeds[0]}-{len(result.seeds)}"))
 
@@ -612,9 +619,10 @@ def build_parser() -> argparse.ArgumentParser:
     inp = sub.add_parser("inpaint", help="repaint the part of a picture a mask marks (white = repaint)",
                          description="Inpainting: the mask is a picture of the same size, WHITE where to repaint "
                                      "and BLACK where to keep (grey from 128 counts as white; the convention "
-                                     "diffusers uses). Training-free RePaint with the shipped decoder and "
-                                     "upsampler on a square around the mask; every pixel outside the mask stays "
-                                     "exactly as it was. Writes OUT/inpaint-<seed>.png at the picture's own size.")
+                                     "diffusers uses). The decoder inpaints through its inpainting channels "
+                                     "(or training-free RePaint, --method) and the upsampler with RePaint, on a "
+                                     "square around the mask; every pixel outside the mask stays exactly as it was. "
+                                     "Writes OUT/inpaint-<seed>.png at the picture's own size.")
     inp.add_argument("image", help="the picture")
     inp.add_argument("--mask", required=True, help="the mask: same size as the picture, white = repaint, black = keep")
     inp.add_argument("prompt", help="what to put there, e.g. \"a yellow star\"; \"\" fills it with more of the picture")
@@ -622,8 +630,10 @@ def build_parser() -> argparse.ArgumentParser:
     inp.add_argument("--resample", type=int, default=INPAINT_RESAMPLE,
                      help=f"RePaint rounds per step, 1 to 20: more agree better with the kept part, slower "
                           f"(default: {INPAINT_RESAMPLE})")
+    _method_option(inp)
     sampling_options(inp, steps=INPAINT_STEPS, eta=None,
-                     sampler_note=" of the prior, and the upsamplers' step spacing (RePaint takes DDPM steps)")
+                     sampler_note=" of the prior and of --method decoder; RePaint takes DDPM steps on its "
+                                  "spacing")
     inp.set_defaults(func=cmd_inpaint)
 
     op = sub.add_parser("outpaint", help="extend a picture beyond its edges",
@@ -636,8 +646,10 @@ def build_parser() -> argparse.ArgumentParser:
     op.add_argument("-n", type=int, default=4, help=f"how many pictures, 1 to {MAX_PICTURES} (default: 4)")
     op.add_argument("--resample", type=int, default=INPAINT_RESAMPLE,
                     help=f"RePaint rounds per step, 1 to 20 (default: {INPAINT_RESAMPLE})")
+    _method_option(op)
     sampling_options(op, steps=INPAINT_STEPS, eta=None,
-                     sampler_note=" of the prior, and the upsamplers' step spacing (RePaint takes DDPM steps)")
+                     sampler_note=" of the prior and of --method decoder; RePaint takes DDPM steps on its "
+                                  "spacing")
     op.set_defaults(func=cmd_outpaint)
 
     sv = sub.add_parser("serve", help="an HTTP server with OpenAI's Images API and a history (127.0.0.1:8000)",

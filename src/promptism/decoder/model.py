@@ -8,11 +8,16 @@ Conditioning, as the paper describes it:
   are the rest of the attention context, its pooled feature joins the timestep embedding.
 For classifier-free guidance, training drops the image embedding (replaced by a learned null
 vector) 10% of the time and the caption (replaced by the empty caption) 50% of the time.
+
+With ``inpaint=True`` the UNet takes four more input channels, as GLIDE's and DALL·E 2's
+inpainting models do (Nichol et al. 2022, §4; Ramesh et al. 2022, §3): the known picture with
+its unknown part zeroed, and the mask of what is known (1 = keep). With nothing known (the
+default) it is a plain decoder, so one network serves text-to-image and inpainting.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import torch
 from torch import nn
@@ -32,11 +37,13 @@ class DecoderConfig:
     text_heads: int = 4
     clip_tokens: int = 4
     unet: UNetConfig = field(default_factory=UNetConfig)
+    inpaint: bool = False  # 4 more input channels: the known picture (zeroed where unknown) and its mask
 
     def __post_init__(self):
         if isinstance(self.unet, dict):
             object.__setattr__(self, "unet", UNetConfig(**self.unet))
-        want = dict(cond_dim=self.clip_dim + self.text_width, context_dim=self.text_width, in_channels=3, out_channels=3)
+        want = dict(cond_dim=self.clip_dim + self.text_width, context_dim=self.text_width,
+                    in_channels=3 + INPAINT_CHANNELS * self.inpaint, out_channels=3)
         wrong = {k: getattr(self.unet, k) for k, v in want.items() if getattr(self.unet, k) != v}
         if wrong:
             raise ValueError(f"the decoder's UNet needs {want}; got {wrong}")
@@ -45,10 +52,19 @@ class DecoderConfig:
     def build(cls, unet: dict, **kw) -> "DecoderConfig":
         """Fill in the UNet fields that follow from the decoder's own."""
         clip_dim, width = kw.get("clip_dim", cls.clip_dim), kw.get("text_width", cls.text_width)
-        return cls(unet=UNetConfig(**{**unet, "cond_dim": clip_dim + width, "context_dim": width}), **kw)
+        in_channels = 3 + INPAINT_CHANNELS * bool(kw.get("inpaint", False))
+        return cls(unet=UNetConfig(**{**unet, "cond_dim": clip_dim + width, "context_dim": width,
+                                      "in_channels": in_channels}), **kw)
+
+    def plain(self) -> "DecoderConfig":
+        """The same decoder without the inpainting channels."""
+        return replace(self, inpaint=False, unet=replace(self.unet, in_channels=3))
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+INPAINT_CHANNELS = 4  # RGB of the known picture + the keep mask
 
 
 class Decoder(nn.Module):
@@ -61,11 +77,18 @@ class Decoder(nn.Module):
         self.unet = UNet(cfg.unet)
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, image_embed: torch.Tensor, ids: torch.Tensor,
-                mask: torch.Tensor, drop_image: torch.Tensor | None = None) -> torch.Tensor:
+                mask: torch.Tensor, drop_image: torch.Tensor | None = None, known: torch.Tensor | None = None,
+                keep: torch.Tensor | None = None) -> torch.Tensor:
         # x: (B, 3, S, S) noisy picture; t: (B,); image_embed: (B, D) unit CLIP embeddings;
         # ids, mask: (B, L) caption tokens (an empty caption where text is dropped);
-        # drop_image: (B,) bool, True where the image embedding is replaced by the null vector
+        # drop_image: (B,) bool, True where the image embedding is replaced by the null vector;
+        # known: (B, 3, S, S) picture in [-1, 1] and keep: (B, 1, S, S) in {0, 1}, 1 where known
+        # (inpainting decoders only; nothing known when left out)
         b = x.shape[0]
+        if self.config.inpaint:
+            x = torch.cat(inpaint_input(x, known, keep), 1)
+        elif known is not None or keep is not None:
+            raise ValueError("this decoder has no inpainting channels (config.inpaint is False)")
         emb = image_embed * self.config.clip_dim ** 0.5  # unit length -> unit variance per dimension
         if drop_image is not None:
             emb = torch.where(drop_image[:, None], self.null_image.expand(b, -1), emb)
@@ -74,3 +97,54 @@ class Decoder(nn.Module):
         context = torch.cat([tokens, extra], 1)
         context_mask = torch.cat([mask, torch.ones(b, self.config.clip_tokens, dtype=torch.bool, device=x.device)], 1)
         return self.unet(x, t, cond=torch.cat([emb, pooled], -1), context=context, context_mask=context_mask)
+
+
+def inpaint_input(x: torch.Tensor, known: torch.Tensor | None, keep: torch.Tensor | None) -> list[torch.Tensor]:
+    """[x, known picture zeroed where unknown, keep mask]; nothing known when keep is None."""
+    if keep is None:
+        return [x, torch.zeros_like(x), torch.zeros_like(x[:, :1])]
+    keep = keep.to(x.dtype).expand(x.shape[0], 1, *x.shape[2:])
+    return [x, known.to(x.dtype).expand_as(x) * keep, keep]
+
+
+def widen_for_inpainting(model: Decoder, plain_state: dict[str, torch.Tensor]) -> Decoder:
+    """Load a plain decoder's weights into an inpainting decoder of the same shape: the new
+    input channels start at zero, so it begins as exactly the plain decoder (GLIDE fine-tunes
+    its inpainting model from the base model the same way)."""
+    u = model.config.unet.unshuffle
+    state = dict(plain_state)
+    w = state["unet.conv_in.weight"]
+    wide = torch.zeros(w.shape[0], model.config.unet.in_channels * u * u, *w.shape[2:], dtype=w.dtype)
+    wide[:, :w.shape[1]] = w  # pixel_unshuffle keeps each input channel's u² sub-pixels together
+    state["unet.conv_in.weight"] = wide
+    model.load_state_dict(state)
+    return model
+
+
+def random_keep_masks(n: int, size: int, generator: torch.Generator, p_plain: float = 0.25) -> torch.Tensor:
+    """(n, 1, size, size) training masks, 1 = known: a share ``p_plain`` with nothing known (plain
+    generation); the rest hide a random box (inpainting), keep only a random box (outpainting),
+    or hide a strip along one edge."""
+    keep = torch.ones(n, 1, size, size)
+    kind = torch.rand(n, generator=generator)
+    r = torch.rand(n, 6, generator=generator)
+    for i in range(n):
+        k, (a, b, c, d, e, f) = float(kind[i]), r[i].tolist()
+        if k < p_plain:
+            keep[i] = 0
+        elif k < p_plain + (1 - p_plain) * 0.55:  # hide a box of 20–80% of each side
+            h, w = int(size * (0.2 + 0.6 * a)), int(size * (0.2 + 0.6 * b))
+            y, x = int((size - h) * c), int((size - w) * d)
+            keep[i, :, y:y + h, x:x + w] = 0
+        elif k < p_plain + (1 - p_plain) * 0.8:  # keep only a box of 40–80% of each side
+            h, w = int(size * (0.4 + 0.4 * a)), int(size * (0.4 + 0.4 * b))
+            y, x = int((size - h) * c), int((size - w) * d)
+            keep[i] = 0
+            keep[i, :, y:y + h, x:x + w] = 1
+        else:  # hide a strip of 25–60% along one edge
+            m = int(size * (0.25 + 0.35 * e))
+            side = int(f * 4) % 4
+            region = [(slice(None), slice(0, m)), (slice(None), slice(size - m, None)),
+                      (slice(0, m), slice(None)), (slice(size - m, None), slice(None))][side]
+            keep[i, :, region[0], region[1]] = 0
+    return keep

@@ -291,16 +291,32 @@ def _paint_request(settings: Settings | None, overrides: dict, prompt: str, what
     return s, prompt, check_count(n), check_seed(seed), check_count(resample, "resample", 20)
 
 
+INPAINT_METHODS = ("auto", "decoder", "repaint")
+
+
+def _paint_method(decoder, method: str) -> str:
+    """"decoder" (its inpainting channels) or "repaint"; "auto" takes the channels if it has them."""
+    if method not in INPAINT_METHODS:
+        raise PromptismError(f"unknown inpainting method {method!r}; methods are {', '.join(INPAINT_METHODS)}")
+    has = bool(getattr(decoder.model.config, "inpaint", False))
+    if method == "decoder" and not has:
+        raise PromptismError(f"decoder {decoder.name} has no inpainting channels: use method 'repaint' "
+                             "or a decoder trained with the world-inpaint preset")
+    return "decoder" if method == "decoder" or (method == "auto" and has) else "repaint"
+
+
 def _inpaint(source: Source, canvas: Image.Image, mask: np.ndarray, prompt: str, n: int, seed: int,
              size: int, resample: int, s: Settings, models: Models | None, progress: bool,
-             operation: str, extra: dict) -> Result:
-    """RePaint at every stage on the square around the mask, then pasted back into the picture
-    with the picture's own pixels kept outside the mask."""
+             operation: str, extra: dict, method: str = "auto") -> Result:
+    """On the square around the mask, the decoder stage inpaints with the decoder's own
+    inpainting channels (GLIDE-style) or with RePaint, the upsamplers with RePaint; then the
+    result is pasted back into the picture with the picture's own pixels kept outside the mask."""
     models = models or load_models()
     upsamplers_to(models, size)
     warn_unknown(models, prompt)
     t0 = time.time()
     dec = models.decoder
+    method = _paint_method(dec, method)
     side = dec.model.config.image_size
     seeds, gens = seeded(seed, n)
     box = context_box(mask)
@@ -310,11 +326,20 @@ def _inpaint(source: Source, canvas: Image.Image, mask: np.ndarray, prompt: str,
             emb = sample_prior(models, prompt, "", gens, s, progress)
         else:  # the picture's own embedding: fill the hole with more of the same
             emb = _embed(models, canvas).expand(n, -1)
-        f = decoder_denoise(models, prompt, "", emb, n, s)
         known = to_tensor([crop.resize((side, side), Image.BICUBIC)])
-        steps = spaced_timesteps(dec.denoiser.T, s.steps, "trailing")
-        x = _repaint_stage(f, (n, 3, side, side), dec.denoiser.abar, steps, gens, known, mask_at(crop_mask, side),
-                           resample, "inpaint", progress)
+        hole = mask_at(crop_mask, side)
+        if method == "decoder":  # the decoder sees the known pixels and the mask, and samples as usual
+            f = decoder_denoise(models, prompt, "", emb, n, s, known=known, keep=1.0 - hole)
+            steps = spaced_timesteps(dec.denoiser.T, s.steps, SPACING[s.sampler], dec.denoiser.abar)
+            bar = _bar("inpaint", len(steps), progress)
+            x = run(s.sampler, f, noise((n, 3, side, side), gens), dec.denoiser.abar, steps, gens, eta=s.eta,
+                    callback=lambda *a: bar.update(1)).clamp(-1, 1)
+            bar.close()
+        else:
+            f = decoder_denoise(models, prompt, "", emb, n, s)
+            steps = spaced_timesteps(dec.denoiser.T, s.steps, "trailing")
+            x = _repaint_stage(f, (n, 3, side, side), dec.denoiser.abar, steps, gens, known, hole, resample,
+                               "inpaint", progress)
         for up in upsamplers_to(models, size):
             u = up.model.config.image_size
             fu = upsampler_denoise(up, x, gens, s)
@@ -329,22 +354,25 @@ def _inpaint(source: Source, canvas: Image.Image, mask: np.ndarray, prompt: str,
         # only the masked pixels change: everything else is the picture as it was
         out.paste(im.resize(crop.size, Image.BICUBIC) if im.size != crop.size else im, box[:2], paint)
         images.append(out)
-    base = _meta(operation, models, s, size, t0, prompt=prompt, source=source.describe(), resample=resample,
+    base = _meta(operation, models, s, size, t0, prompt=prompt, source=source.describe(), method=method,
+                 resample=resample,
                  repainted_fraction=round(float(mask.mean()), 4), context_box=list(box), **extra)
     return Result(images, seeds, [{**base, "seed": sd, "index": i} for i, sd in enumerate(seeds)])
 
 
 def inpaint(image: ImageSource, mask: ImageSource | np.ndarray, prompt: str = "", n: int = 4, seed: int = 0,
             size: int = 64, resample: int = INPAINT_RESAMPLE, mask_convention: str = "white",
-            settings: Settings | None = None, models: Models | None = None, progress: bool = False,
-            **overrides) -> Result:
+            method: str = "auto", settings: Settings | None = None, models: Models | None = None,
+            progress: bool = False, **overrides) -> Result:
     """Repaint the part of a picture the mask marks (white = repaint, black = keep; or
     ``mask_convention="alpha"``: transparent = repaint, as OpenAI's API has it), with what
     ``prompt`` says or, with no prompt, with more of the picture itself.
 
-    Training-free, with the shipped decoder and upsamplers: RePaint (Lugmayr et al. 2022) at each
-    stage, ``resample`` rounds per step, on the square around the mask that ``context_box``
-    picks, brought to the models' sizes. The repainted square is scaled back and only its
+    It works on the square around the mask that ``context_box`` picks, brought to the models'
+    sizes. ``method``: "decoder" samples with a decoder that has inpainting channels (the known
+    pixels and the mask as input, GLIDE-style); "repaint" is training-free RePaint (Lugmayr et
+    al. 2022) with any decoder, ``resample`` rounds per step; "auto" (default) takes the first
+    that the decoder allows. The upsamplers always use RePaint. The repainted square is scaled back and only its
     masked pixels are pasted into the picture: every other pixel stays exactly as it was, and
     the result has the picture's own size."""
     s, prompt, n, seed, resample = _paint_request(settings, overrides, prompt, "inpainting prompt", n, seed, resample)
@@ -360,7 +388,7 @@ def inpaint(image: ImageSource, mask: ImageSource | np.ndarray, prompt: str = ""
     else:
         mask, mask_sha = open_mask(mask, source.image.size, mask_convention)
     return _inpaint(source, source.image, mask, prompt, n, seed, size, resample, s, models, progress, "inpaint",
-                    {"mask_sha256": mask_sha})
+                    {"mask_sha256": mask_sha}, method)
 
 
 PAD_SIDES = ("left", "right", "top", "bottom")
@@ -382,11 +410,11 @@ def parse_pad(text: str) -> dict[str, int]:
 
 
 def outpaint(image: ImageSource, pad: dict[str, int], prompt: str = "", n: int = 4, seed: int = 0, size: int = 64,
-             resample: int = INPAINT_RESAMPLE, settings: Settings | None = None, models: Models | None = None,
-             progress: bool = False, **overrides) -> Result:
+             resample: int = INPAINT_RESAMPLE, method: str = "auto", settings: Settings | None = None,
+             models: Models | None = None, progress: bool = False, **overrides) -> Result:
     """Extend a picture beyond its edges: ``pad`` gives pixels to add on each side (left, right,
     top, bottom). The new border starts as the picture's mean edge colour and is inpainted
-    (see ``inpaint``); the result has the padded size."""
+    (see ``inpaint``, also for ``method``); the result has the padded size."""
     bad = set(pad) - set(PAD_SIDES)
     if bad:
         raise PromptismError(f"unknown padding sides {', '.join(sorted(bad))}; sides are {', '.join(PAD_SIDES)}")
@@ -411,7 +439,7 @@ def outpaint(image: ImageSource, pad: dict[str, int], prompt: str = "", n: int =
     mask = np.ones((H, W), bool)
     mask[pad["top"]:pad["top"] + h, pad["left"]:pad["left"] + w] = False
     return _inpaint(source, canvas, mask, prompt, n, seed, size, resample, s, models, progress, "outpaint",
-                    {"pad": pad})
+                    {"pad": pad}, method)
 
 
 __all__ = ["vary", "interpolate", "text_diff", "inpaint", "outpaint", "parse_pad", "slerp", "MAX_PICTURES"]

@@ -156,10 +156,14 @@ def sample_prior(models: Models, prompt: str, negative: str, gens: Sequence[torc
 
 
 def decoder_denoise(models: Models, prompt: str, negative: str, image_embed: torch.Tensor | None, n: int,
-                    s: Settings) -> Callable[[torch.Tensor, int], torch.Tensor]:
+                    s: Settings, known: torch.Tensor | None = None,
+                    keep: torch.Tensor | None = None) -> Callable[[torch.Tensor, int], torch.Tensor]:
     """The decoder as ``denoise(x_t, t) -> x̂₀`` for n pictures: classifier-free guidance on
-    the image embedding and caption, then the x̂₀ clipping of ``s.threshold``."""
+    the image embedding and caption, then the x̂₀ clipping of ``s.threshold``. ``known`` (1, 3,
+    S, S) and ``keep`` (1, 1, S, S, 1 = known) go to an inpainting decoder's extra channels, in
+    both halves of the guidance as GLIDE has it."""
     dec = models.decoder
+    extra = {} if keep is None else dict(known=known, keep=keep)
     ids, mask = dec.tokenizer([prompt, negative])
     ids = torch.cat([ids[:1].expand(n, -1), ids[1:].expand(n, -1)])
     mask = torch.cat([mask[:1].expand(n, -1), mask[1:].expand(n, -1)])
@@ -172,7 +176,7 @@ def decoder_denoise(models: Models, prompt: str, negative: str, image_embed: tor
 
     def pair(x, t):
         tt = torch.full((len(x),), t, dtype=torch.long)
-        return dec.denoiser(dec.model, x, tt, image_embed=emb, ids=ids, mask=mask, drop_image=drop)
+        return dec.denoiser(dec.model, x, tt, image_embed=emb, ids=ids, mask=mask, drop_image=drop, **extra)
 
     guided = classifier_free(pair, s.guidance_decoder)
     if s.threshold:
