@@ -124,6 +124,16 @@ def part_timing(models, prompt: str = "two red circles above a blue square") -> 
             "warm_seconds": warm, "warm_process_peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
+def _decoder_line(r: dict, part: str) -> list[str]:
+    """Which decoder a section measured, where it is not the one the report names last."""
+    sha = r.get(part, {}).get("decoder_sha256")
+    now = r.get("models", {}).get("decoder", {}).get("sha256")
+    if sha == now:
+        return []
+    return [f"Measured with an earlier decoder (sha256 {sha[:12]}…), not the shipped one.", ""] if sha else \
+        ["Measured with an earlier decoder (not recorded), not the shipped one.", ""]
+
+
 def markdown(r: dict) -> str:
     from promptism.world.suite import CATEGORIES, CATEGORY_TITLES, DALLE2_GENEVAL
 
@@ -132,7 +142,7 @@ def markdown(r: dict) -> str:
           "scored by the world's judge.", ""]
     if "geneval" in r:
         g = r["geneval"]
-        md += ["## GenEval-world (shipped models, default settings)", "",
+        md += ["## GenEval-world (shipped models, default settings)", "", *_decoder_line(r, "geneval"),
                f"{g['limit']} prompts per category and split ({g['limit'] * 4} pictures per cell), {g['threads']} thread(s); "
                f"{g['seconds_per_prompt']:.1f} s per prompt. Per-picture results: `unclip_world_geneval/`.", "",
                "| category | seen | held-out | DALL·E 2 (GenEval) | seen beats it |", "|---|---|---|---|---|"]
@@ -144,7 +154,7 @@ def markdown(r: dict) -> str:
         md.append("")
     if "section51" in r:
         s = r["section51"]
-        md += ["## The paper's §5.1 comparison: what the decoder is conditioned on", "",
+        md += ["## The paper's §5.1 comparison: what the decoder is conditioned on", "", *_decoder_line(r, "section51"),
                f"{s['limit']} prompts per category and split, {s['threads']} thread(s). Overall score (mean of the six categories):", "",
                "| decoder conditioned on | seen | held-out | s per prompt |", "|---|---|---|---|"]
         names = {"prior": "image embedding from the prior (unCLIP)", "text": "CLIP text embedding, directly",
@@ -160,7 +170,7 @@ def markdown(r: dict) -> str:
         md.append("")
     if "samplers" in r:
         s = r["samplers"]
-        md += ["## Samplers (decoder steps; prior and upsamplers at their defaults)", "",
+        md += ["## Samplers (decoder steps; prior and upsamplers at their defaults)", "", *_decoder_line(r, "samplers"),
                f"{s['limit']} prompts per category, seen split, {s['threads']} thread(s).", "",
                "| sampler | steps | overall | s per 4 pictures |", "|---|---|---|---|"]
         for v in s["runs"].values():
@@ -168,7 +178,7 @@ def markdown(r: dict) -> str:
         md.append("")
     if "prior" in r:
         p = r["prior"]
-        md += ["## The prior against the true image embeddings", "",
+        md += ["## The prior against the true image embeddings", "", *_decoder_line(r, "prior"),
                f"{p['pictures']} val pictures; each caption's sampled image embedding against its picture's CLIP image "
                "embedding (R@1: the true picture is the nearest among 100).", "",
                "| image embedding | mean cosine | R@1 among 100 |", "|---|---|---|",
@@ -176,7 +186,7 @@ def markdown(r: dict) -> str:
                f"| the CLIP text embedding itself | {p['cosine_text']:.3f} | {p['r1_100_text']:.3f} |", ""]
     if "timing" in r:
         t = r["timing"]
-        md += ["## Time and memory of one 4-picture 64 px generation", "", f"{t['threads']} torch thread(s), nothing else running.", "",
+        md += ["## Time and memory of one 4-picture 64 px generation", "", *_decoder_line(r, "timing"), f"{t['threads']} torch thread(s), nothing else running.", "",
                "| | wall time | peak memory |", "|---|---|---|",
                f"| cold process (`promptism generate`, start to exit) | {t['cold_seconds']:.2f} s | {t['cold_peak_mib']:.0f} MiB |",
                f"| warm pipeline, median of 5 | {t['warm_seconds_median']:.2f} s | {t['warm_process_peak_mib']:.0f} MiB (whole benchmark process) |",
@@ -284,6 +294,7 @@ def main() -> int:
         report["samplers"] = {"limit": args.limit_samplers, "runs": part_samplers(models, args.limit_samplers)}
     for part in args.parts:
         report[part]["threads"] = args.threads
+        report[part]["decoder_sha256"] = report["models"]["decoder"]["sha256"]
     REPORTS.mkdir(parents=True, exist_ok=True)
     if path.exists():  # another run may have written its parts meanwhile: keep them
         report = {**json.loads(path.read_text()), **{k: report[k] for k in report if k in args.parts or k in (
