@@ -217,7 +217,11 @@ def test_same_seed_same_pictures_and_each_picture_has_its_own_seed(models):
     c = generate("a red circle", n=1, seed=6, size=32, models=models, steps=3, prior_steps=3, upsampler_steps=2)
     assert a.seeds == [5, 6] and c.seeds == [6]
     assert np.array_equal(_px(a), _px(b))
-    assert np.array_equal(_px(a)[1], _px(c)[0])  # picture i depends on seed + i only
+    # picture i depends on seed + i only. Not bit for bit: a batch of 2 and a batch of 1 take
+    # different float kernels (differences ~1e-6), which can flip a pixel's rounding by one level.
+    # Another picture's noise would change them by tens of levels.
+    diff = np.abs(_px(a)[1].astype(int) - _px(c)[0].astype(int))
+    assert diff.max() <= 1 and diff.mean() < 0.05
     assert not np.array_equal(_px(a)[0], _px(a)[1])
     assert a.images[0].size == (32, 32)
     small = generate("a red circle", n=1, seed=5, size=32, models=models, steps=3, prior_steps=3, upsampler_steps=2,
