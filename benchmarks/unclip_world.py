@@ -11,6 +11,8 @@ others' last results):
   samplers  DPM-Solver++(2M) and DDIM at 10/15/25/50 decoder steps against DDPM at 250:
             judge score and wall time per 4-picture generation (seen split);
   prior     the prior's image embeddings against the true ones of val pictures;
+  upsampler the 32->64 upsampler on val pictures shrunk to 32 px, against the true 64 px ones
+            (PSNR), beside bicubic and bilinear upscaling;
   timing    wall time and peak memory of one 4-picture 64 px generation from a cold process
             (`promptism generate` in a subprocess) and from a warm one (median of 5).
 ``--limit`` takes the first N prompts of every category (the whole suite is 80): the report
@@ -106,6 +108,38 @@ def part_prior(models, data: str, n: int = 500) -> dict:
             "cosine_text": float((text * true).sum(-1).mean()), "r1_100_prior": r1(sampled), "r1_100_text": r1(text)}
 
 
+def part_upsampler(models, data: str, n: int = 256) -> dict:
+    """The first upsampler on val pictures shrunk (area) to its input size, against the true
+    pictures: PSNR (on [-1, 1], peak-to-peak 2) per picture, averaged, with the default settings,
+    beside plain bicubic and bilinear upscaling. A sampler draws one of many plausible pictures,
+    so it need not beat bicubic here; much below it, it is losing what it was given."""
+    import torch.nn.functional as F
+
+    from promptism.data import load_pairs
+    from promptism.pipelines.unclip import Settings, seeded, upsample
+    from promptism.train.stages import to_pixels
+
+    up = models.upsamplers[0]
+    cfg = up.model.config
+    pairs = load_pairs(data, "val", size=cfg.image_size, limit=n, progress=False)
+    x0 = to_pixels(pairs.images)
+    low = F.interpolate(x0, size=cfg.low_size, mode="area")
+
+    def psnr(y):
+        mse = ((y.clamp(-1, 1) - x0) ** 2).mean(dim=(1, 2, 3)).clamp(min=1e-10)
+        return float((10 * torch.log10(4 / mse)).mean())
+
+    s = Settings()
+    t0 = time.perf_counter()
+    out = torch.cat([upsample(up, low[i:i + 32], seeded(i, len(low[i:i + 32]))[1], s) for i in range(0, len(low), 32)])
+    seconds = time.perf_counter() - t0
+    return {"pictures": len(x0), "low_size": cfg.low_size, "size": cfg.image_size, "sampler": s.sampler,
+            "steps": s.upsampler_steps, "psnr_upsampler": psnr(out),
+            "psnr_bicubic": psnr(F.interpolate(low, scale_factor=2, mode="bicubic", align_corners=False)),
+            "psnr_bilinear": psnr(F.interpolate(low, scale_factor=2, mode="bilinear", align_corners=False)),
+            "seconds_per_picture": seconds / len(x0)}
+
+
 def part_timing(models, prompt: str = "two red circles above a blue square") -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         cmd = [str(Path(sys.executable).parent / "promptism"), "generate", prompt, "-n", "4", "--size", "64",
@@ -125,13 +159,20 @@ def part_timing(models, prompt: str = "two red circles above a blue square") -> 
 
 
 def _decoder_line(r: dict, part: str) -> list[str]:
-    """Which decoder a section measured, where it is not the one the report names last."""
-    sha = r.get(part, {}).get("decoder_sha256")
-    now = r.get("models", {}).get("decoder", {}).get("sha256")
-    if sha == now:
+    """Which models a section measured, where they are not the ones the report names last."""
+    now = r.get("models", {})
+    was = r.get(part, {}).get("models_sha256")
+    if was is None:  # older reports recorded the decoder only
+        sha = r.get(part, {}).get("decoder_sha256")
+        if sha == now.get("decoder", {}).get("sha256"):
+            return []
+        return [f"Measured with an earlier decoder (sha256 {sha[:12]}…), not the shipped one.", ""] if sha else \
+            ["Measured with an earlier decoder (not recorded), not the shipped one.", ""]
+    older = [k for k, v in now.items() if "sha256" in v and was.get(k) != v["sha256"]]
+    if not older:
         return []
-    return [f"Measured with an earlier decoder (sha256 {sha[:12]}…), not the shipped one.", ""] if sha else \
-        ["Measured with an earlier decoder (not recorded), not the shipped one.", ""]
+    return [f"Measured with an earlier {' and '.join(k.replace('_', ' ') for k in older)} than the shipped one"
+            f"{'s' if len(older) > 1 else ''}.", ""]
 
 
 def markdown(r: dict) -> str:
@@ -184,6 +225,16 @@ def markdown(r: dict) -> str:
                "| image embedding | mean cosine | R@1 among 100 |", "|---|---|---|",
                f"| from the prior | {p['cosine_prior']:.3f} | {p['r1_100_prior']:.3f} |",
                f"| the CLIP text embedding itself | {p['cosine_text']:.3f} | {p['r1_100_text']:.3f} |", ""]
+    if "upsampler" in r:
+        u = r["upsampler"]
+        md += [f"## The upsampler against the true pictures ({u['low_size']} -> {u['size']} px)", "",
+               *_decoder_line(r, "upsampler"),
+               f"{u['pictures']} val pictures shrunk to {u['low_size']} px and upscaled again; PSNR against the "
+               f"originals (higher is closer). The upsampler: {u['sampler']}, {u['steps']} steps, "
+               f"{u['seconds_per_picture'] * 1000:.0f} ms per picture.", "",
+               "| upscaling | PSNR (dB) |", "|---|---|",
+               f"| the shipped upsampler | {u['psnr_upsampler']:.2f} |",
+               f"| bicubic | {u['psnr_bicubic']:.2f} |", f"| bilinear | {u['psnr_bilinear']:.2f} |", ""]
     if "timing" in r:
         t = r["timing"]
         md += ["## Time and memory of one 4-picture 64 px generation", "", *_decoder_line(r, "timing"), f"{t['threads']} torch thread(s), nothing else running.", "",
@@ -204,9 +255,7 @@ CARD_COMMANDS = {
                      "--preset world-ft2 --init runs/decoder-world-ft/model --out runs/decoder-world-ft2 && "
                      "promptism train decoder --data data/world50k --embeddings runs/embeddings.safetensors "
                      "--preset world-inpaint --init runs/decoder-world-ft2/model --out runs/decoder-world",
-    "upsampler-world-64": "promptism train upsampler --data data/world50k --preset world-64 --out runs/upsampler-world-64-base && "
-                          "promptism train upsampler --data data/world50k --preset world-64-ft "
-                          "--init runs/upsampler-world-64-base/model --out runs/upsampler-world-64",
+    "upsampler-world-64": "promptism train upsampler --data data/world50k --preset world-64-res --out runs/upsampler-world-64",
 }
 
 
@@ -247,7 +296,10 @@ def write_cards(report: dict) -> None:
                  f"- {'last phase: ' if meta.get('init') else ''}preset `{meta.get('preset')}`: {meta.get('steps')} "
                  f"steps of batch {meta.get('batch_size')}, EMA {meta.get('ema')}, "
                  f"{meta.get('wall_seconds_this_run', 0) / 60:.0f} minutes",
-                 "- wall times on this machine: 2-core CPU, one thread, sharing it with another stage",
+                 f"- wall times on this machine: 2-core CPU, "
+                 + (f"{meta['threads']} thread(s), alone" if meta.get("threads") else "one thread, sharing it with another stage"),
+                 *([f"- residual: diffuses {meta['config']['residual']:g} × (picture − bicubic upscaling of its "
+                    "input), not the picture"] if meta.get("config", {}).get("residual") else []),
                  *(["- inpainting channels (GLIDE-style: the known picture and its mask as 4 more inputs); with "
                     "nothing known it is a plain decoder"] if meta.get("config", {}).get("inpaint") else []),
                  f"- weights: float16 safetensors, {size:.1f} MB",
@@ -266,9 +318,10 @@ def write_cards(report: dict) -> None:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--parts", nargs="+", default=["prior", "geneval", "section51", "samplers", "timing"],
-                    choices=["prior", "geneval", "section51", "samplers", "timing"], help="which parts to run")
-    ap.add_argument("--data", default="data/world50k", help="Scene World dataset whose val split the prior part reads")
+    parts = ["prior", "upsampler", "geneval", "section51", "samplers", "timing"]
+    ap.add_argument("--parts", nargs="+", default=parts, choices=parts, help="which parts to run")
+    ap.add_argument("--data", default="data/world50k",
+                    help="Scene World dataset whose val split the prior and upsampler parts read")
     ap.add_argument("--limit", type=int, default=80, help="prompts per category and split for geneval (default: 80, the whole suite)")
     ap.add_argument("--limit-small", type=int, default=10, help="prompts per category and split for section51 (default: 10)")
     ap.add_argument("--limit-samplers", type=int, default=4, help="prompts per category for samplers, seen split (default: 4)")
@@ -286,6 +339,8 @@ def main() -> int:
         report["timing"] = part_timing(models)
     if "prior" in args.parts:
         report["prior"] = part_prior(models, args.data)
+    if "upsampler" in args.parts:
+        report["upsampler"] = part_upsampler(models, args.data)
     if "geneval" in args.parts:
         report["geneval"] = {"limit": args.limit, **part_geneval(models, args.limit)}
     if "section51" in args.parts:
@@ -295,6 +350,7 @@ def main() -> int:
     for part in args.parts:
         report[part]["threads"] = args.threads
         report[part]["decoder_sha256"] = report["models"]["decoder"]["sha256"]
+        report[part]["models_sha256"] = {k: v["sha256"] for k, v in report["models"].items() if "sha256" in v}
     REPORTS.mkdir(parents=True, exist_ok=True)
     if path.exists():  # another run may have written its parts meanwhile: keep them
         report = {**json.loads(path.read_text()), **{k: report[k] for k in report if k in args.parts or k in (

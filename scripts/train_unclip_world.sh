@@ -17,11 +17,10 @@ export PROMPTISM_THREADS=1 OMP_NUM_THREADS=1
   "$BIN/promptism" train decoder "${E[@]}" --preset world-ft --init "$RUNS/decoder-world-base/model" --out "$RUNS/decoder-world-ft" &&
   "$BIN/promptism" train decoder "${E[@]}" --preset world-ft2 --init "$RUNS/decoder-world-ft/model" --out "$RUNS/decoder-world-ft2" &&
   "$BIN/promptism" train decoder "${E[@]}" --preset world-inpaint --init "$RUNS/decoder-world-ft2/model" --out "$RUNS/decoder-world" ) &
-# the upsamplers: a first phase with min-SNR weighting, then a fine-tune without it (see the
-# world-64-ft preset in src/promptism/train/stages.py for why)
+# the prior, then the 32->64 upsampler, diffusing the residual over a bicubic upscaling (see the
+# world-64-res preset in src/promptism/train/stages.py for why)
 ( "$BIN/promptism" train prior --data "$DATA" --embeddings "$RUNS/embeddings.safetensors" --out "$RUNS/prior-world" &&
-  "$BIN/promptism" train upsampler --data "$DATA" --preset world-64 --out "$RUNS/upsampler-world-64-base" &&
-  "$BIN/promptism" train upsampler --data "$DATA" --preset world-64-ft --init "$RUNS/upsampler-world-64-base/model" --out "$RUNS/upsampler-world-64" ) &
+  "$BIN/promptism" train upsampler --data "$DATA" --preset world-64-res --out "$RUNS/upsampler-world-64" ) &
 wait
 # (the world-128 upsampler presets train, but 2,500 steps of them gave noise: none ships yet)
 for s in decoder:world prior:world upsampler:world-64; do

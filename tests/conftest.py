@@ -69,9 +69,18 @@ def tiny(tmp_path_factory, tok):
     up = Upsampler(ucfg)
     _wake(up, 3)
     Stage("upsampler", up, ddiff, {}).save(root / "up32")
+    res = Upsampler(UpsamplerConfig(**{**ucfg.to_dict(), "residual": 4.0}))  # the same, diffusing the residual
+    _wake(res, 3)
+    Stage("upsampler", res, ddiff, {}).save(root / "up32-res")
     return root
 
 
 @pytest.fixture
 def models(tiny):
     return load_models(str(tiny / "clip"), str(tiny / "prior"), str(tiny / "decoder"), (str(tiny / "up32"),))
+
+
+@pytest.fixture
+def residual_models(tiny):
+    """The tiny models with the residual upsampler."""
+    return load_models(str(tiny / "clip"), str(tiny / "prior"), str(tiny / "decoder"), (str(tiny / "up32-res"),))

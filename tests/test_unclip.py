@@ -77,6 +77,45 @@ def test_upsampler_doubles_and_blur_keeps_flat_pictures_flat():
         UpsamplerConfig(low_size=8, image_size=32)
 
 
+def test_residual_upsampler_diffuses_the_residual_over_a_bicubic_upscaling(data):
+    from promptism.data import load_pairs
+    from promptism.diffusion import Denoiser
+    from promptism.train.stages import UpsamplerTask, to_pixels
+
+    with pytest.raises(ValueError, match="residual"):
+        UpsamplerConfig(**{**PRESETS["upsampler"]["tiny"]["model"], "residual": -1.0})
+    _, cfg, dcfg, _ = build("upsampler", "tiny-res")
+    up, plain = Upsampler(cfg), Upsampler(replace(cfg, residual=0.0))
+    low, x = torch.rand(2, 3, 8, 8) * 2 - 1, torch.rand(2, 3, 16, 16) * 2 - 1
+    ref = up.reference(low)
+    assert cfg.residual == 4.0 and cfg.max_aug_t == 100 and ref.shape == x.shape
+    assert torch.allclose(up.decode(up.encode(x, ref), ref), x, atol=1e-5)
+    flat = torch.full((1, 3, 8, 8), 0.3)  # a flat picture is its own bicubic upscaling: residual 0
+    assert up.encode(torch.full((1, 3, 16, 16), 0.3), up.reference(flat)).abs().max() < 1e-5
+    assert plain.reference(low) is None and plain.encode(x, None) is x
+    # the training target: 4 x (picture - bicubic(the augmented low-res picture the network sees))
+    with pytest.raises(ValueError, match="max_aug_t"):
+        UpsamplerConfig(**{**PRESETS["upsampler"]["tiny"]["model"], "max_aug_t": 0})
+    pairs = load_pairs(data, "train", size=16, progress=False)
+    idx = np.arange(16)
+    for model, residual in ((up, True), (plain, False)):
+        task, seen = UpsamplerTask(pairs, 8, Denoiser(dcfg)), {}
+
+        def fake_loss(fn, target, generator=None):
+            seen["target"] = target
+            fn(torch.zeros_like(target), torch.zeros(len(target), dtype=torch.long))
+            return target.sum() * 0
+
+        task.denoiser.loss = fake_loss
+        forward = model.forward
+        model.forward = lambda x, t, low, aug_t: (seen.update(low=low, aug_t=aug_t), forward(x, t, low, aug_t))[1]
+        task.loss(model, idx, 0)
+        assert int(seen["aug_t"].max()) < model.config.max_aug_t
+        x0 = to_pixels(pairs.images[idx])
+        want = (x0 - F.interpolate(seen["low"], scale_factor=2, mode="bicubic")) * 4 if residual else x0
+        assert torch.allclose(seen["target"], want, atol=1e-5)
+
+
 def test_stage_folders_round_trip_and_load_strictly(tiny, tmp_path):
     st = load_stage(str(tiny / "prior"), "prior")
     assert st.diffusion.prediction == "x0"  # sampling reads the parameterisation from the folder
@@ -173,7 +212,8 @@ def test_decoder_task_is_a_pure_function_of_step_and_batch(tok, data):
     assert a != c
 
 
-@pytest.mark.parametrize("kind,preset", [("decoder", "tiny"), ("prior", "tiny"), ("upsampler", "tiny")])
+@pytest.mark.parametrize("kind,preset", [("decoder", "tiny"), ("prior", "tiny"), ("upsampler", "tiny"),
+                                         ("upsampler", "tiny-res")])
 def test_train_cli_writes_a_loadable_stage(kind, preset, tiny, data, tmp_path):
     args = [sys.executable, "-m", "promptism.cli", "train", kind, "--data", str(data), "--out", str(tmp_path / kind),
             "--preset", preset, "--quiet"]
@@ -229,6 +269,14 @@ def test_same_seed_same_pictures_and_each_picture_has_its_own_seed(models):
     assert small.metadata[0]["settings"]["sampler"] == "ddim"
 
 
+def test_pipeline_samples_a_residual_upsampler_reproducibly(residual_models, models):
+    kw = dict(n=2, seed=5, size=32, steps=3, prior_steps=3, upsampler_steps=2)
+    a, b = generate("a red circle", models=residual_models, **kw), generate("a red circle", models=residual_models, **kw)
+    assert np.array_equal(_px(a), _px(b)) and a.images[0].size == (32, 32)
+    assert not np.array_equal(_px(a), _px(generate("a red circle", models=models, **kw)))
+    assert a.metadata[0]["models"]["upsampler_32"]["sha256"] != models.describe()["upsampler_32"]["sha256"]
+
+
 def test_settings_change_the_pictures(models):
     kw = dict(n=1, seed=1, size=32, models=models, steps=3, prior_steps=3, upsampler_steps=2)
     base = _px(generate("a red circle", **kw))
@@ -241,6 +289,7 @@ def test_settings_change_the_pictures(models):
     (dict(prompt="   "), "prompt is empty"),
     (dict(size=100), "size must be one of"),
     (dict(size=128), "no upsampler reaches 128"),
+    (dict(upsampler_aug_t=1000), "upsampler aug t must be"),
     (dict(steps=0), "steps must be"),
     (dict(steps=10**6), "steps must be"),
     (dict(guidance_decoder=-1.0), "guidance decoder must be"),

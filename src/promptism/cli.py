@@ -496,7 +496,7 @@ def build_parser() -> argparse.ArgumentParser:
     tc.set_defaults(func=cmd_train_clip)
     for kind, presets, what in (("decoder", "world (default) or tiny", "the unCLIP decoder: CLIP image embedding + caption -> 32 px picture"),
                                 ("prior", "world (default) or tiny", "the unCLIP diffusion prior: caption -> CLIP image embedding"),
-                                ("upsampler", "world-64 (32->64 px), world-128 (64->128 px), their fine-tuning presets world-64-ft and world-128-ft, or tiny", "an unCLIP upsampler")):
+                                ("upsampler", "world-64 (32->64 px), world-128 (64->128 px), their fine-tuning presets world-64-ft and world-128-ft, the residual upsamplers world-64-res and tiny-res, or tiny", "an unCLIP upsampler")):
         st = ts.add_parser(kind, help=f"train {what}")
         _training_options(st, presets)
         st.add_argument("--init", default=None,

@@ -61,6 +61,8 @@ class Settings:
             v = getattr(self, name)
             if not (isinstance(v, (int, float)) and math.isfinite(v) and 0.0 <= v <= MAX_GUIDANCE):
                 raise PromptismError(f"{name.replace('_', ' ')} must be between 0 and {MAX_GUIDANCE:g}, got {v!r}")
+        if not (isinstance(self.upsampler_aug_t, int) and 0 <= self.upsampler_aug_t < 1000):
+            raise PromptismError(f"upsampler aug t must be a whole number from 0 to 999, got {self.upsampler_aug_t!r}")
         if not 0.0 <= self.eta <= 1.0:
             raise PromptismError(f"eta must be between 0 and 1, got {self.eta!r}")
         if self.embedding not in EMBEDDINGS:

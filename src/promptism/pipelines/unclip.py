@@ -17,7 +17,7 @@ import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Callable, Sequence
+from typing import Callable, NamedTuple, Sequence
 
 import torch
 from PIL import Image
@@ -203,35 +203,51 @@ def sample_decoder(models: Models, prompt: str, negative: str, image_embed: torc
     return x.clamp(-1, 1)
 
 
+class UpsamplerCall(NamedTuple):
+    """An upsampler ready to sample: ``denoise(x_t, t) -> x̂₀`` in the space its diffusion runs on
+    (the picture, or the residual over a bicubic upscaling), and the maps between that space and
+    pictures (``encode``: picture -> space, ``decode``: space -> picture in [-1, 1])."""
+    denoise: Callable[[torch.Tensor, int], torch.Tensor]
+    encode: Callable[[torch.Tensor], torch.Tensor]
+    decode: Callable[[torch.Tensor], torch.Tensor]
+
+
 def upsampler_denoise(stage: Stage, low: torch.Tensor, gens: Sequence[torch.Generator],
-                      s: Settings) -> Callable[[torch.Tensor, int], torch.Tensor]:
-    """An upsampler as ``denoise(x_t, t) -> x̂₀``, conditioned on the low-res pictures after the
-    blur and noise augmentation it saw in training."""
+                      s: Settings) -> UpsamplerCall:
+    """An upsampler conditioned on the low-res pictures after the blur and noise augmentation it
+    saw in training. Its x̂₀ is clamped to [-1, 1] as a picture, whatever space it runs in."""
     from ..upsampler import gaussian_blur
 
-    n = len(low)
+    n, model = len(low), stage.model
     aug_t = torch.full((n,), s.upsampler_aug_t, dtype=torch.long)
     low = gaussian_blur(low, torch.full((n,), 0.5))  # the blur the upsampler saw in training (0.4–0.6)
     low = stage.denoiser.add_noise(low, aug_t, noise(low.shape, gens))
+    ref = model.reference(low)
+
+    def decode(r):
+        return model.decode(r, ref).clamp(-1, 1)
+
+    def encode(x):
+        return model.encode(x, ref)
 
     def f(x, t):
         tt = torch.full((len(x),), t, dtype=torch.long)
-        return stage.denoiser(stage.model, x, tt, low=low, aug_t=aug_t).clamp(-1, 1)
+        return encode(decode(stage.denoiser(model, x, tt, low=low, aug_t=aug_t)))
 
-    return f
+    return UpsamplerCall(f, encode, decode)
 
 
 @torch.no_grad()
 def upsample(stage: Stage, low: torch.Tensor, gens: Sequence[torch.Generator], s: Settings,
              progress: bool = False) -> torch.Tensor:
     n, size = len(low), stage.model.config.image_size
-    f = upsampler_denoise(stage, low, gens, s)
+    call = upsampler_denoise(stage, low, gens, s)
     steps = spaced_timesteps(stage.denoiser.T, s.upsampler_steps, SPACING[s.sampler], stage.denoiser.abar)
     x = noise((n, 3, size, size), gens)
     bar = _bar(f"upsample {size}", len(steps), progress)
-    x = run(s.sampler, f, x, stage.denoiser.abar, steps, gens, eta=s.eta, callback=lambda *a: bar.update(1))
+    x = run(s.sampler, call.denoise, x, stage.denoiser.abar, steps, gens, eta=s.eta, callback=lambda *a: bar.update(1))
     bar.close()
-    return x.clamp(-1, 1)
+    return call.decode(x)
 
 
 def to_images(x: torch.Tensor) -> list[Image.Image]:

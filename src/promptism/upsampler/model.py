@@ -5,6 +5,13 @@ The low-resolution picture is blurred and noised during training (the paper's "G
 blur" conditioning augmentation; Ho et al. 2022's noise conditioning augmentation), so the
 upsampler learns to repair what the stage below gets wrong; the noise level is given to the
 network. No attention, and few sampling steps, as the paper's upsamplers.
+
+With ``residual`` > 0 the diffusion runs on the residual over a bicubic upscaling of the
+(augmented) low-res input, times ``residual``: r = (x - bicubic(low)) * residual, as SRDiff
+(Li et al. 2022) does. The network then only adds what bicubic upscaling misses (edges, and
+undoing the augmentation); a flat background is a residual of zero, not something to redraw.
+Trained without it, our 32->64 upsampler was far worse than bicubic at a CPU's training budget:
+grainy backgrounds and shapes that lost their corners.
 """
 
 from __future__ import annotations
@@ -23,6 +30,8 @@ class UpsamplerConfig:
     low_size: int = 32
     image_size: int = 64
     aug_dim: int = 32  # width of the augmentation-level embedding
+    residual: float = 0.0  # > 0: diffuse (x - bicubic(low)) * residual instead of x (see the module's text)
+    max_aug_t: int = 250  # training noises the low-res input to a timestep drawn from [0, max_aug_t)
     unet: UNetConfig = field(default_factory=lambda: UNetConfig(in_channels=6, channels=(32, 64, 128),
                                                                attention=(False, False, False), cond_dim=32,
                                                                unshuffle=2))
@@ -35,6 +44,10 @@ class UpsamplerConfig:
         if self.unet.in_channels != 6 or self.unet.cond_dim != self.aug_dim or self.unet.context_dim:
             raise ValueError("the upsampler's UNet takes 6 channels (noisy picture + low-res picture), "
                              "cond_dim = aug_dim and no context")
+        if not 0 < self.max_aug_t <= 1000:
+            raise ValueError(f"max_aug_t must be in 1..1000, got {self.max_aug_t}")
+        if not self.residual >= 0:
+            raise ValueError(f"residual must be >= 0 (0 = off), got {self.residual}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -59,9 +72,25 @@ class Upsampler(nn.Module):
         self.config = cfg
         self.unet = UNet(cfg.unet)
 
+    def reference(self, low: torch.Tensor) -> torch.Tensor | None:
+        """What the residual is taken over: the (augmented) low-res picture (B, 3, S/2, S/2)
+        upscaled bicubically to (B, 3, S, S); None without ``residual``."""
+        if not self.config.residual:
+            return None
+        return F.interpolate(low, scale_factor=2, mode="bicubic", align_corners=False)
+
+    def encode(self, x: torch.Tensor, ref: torch.Tensor | None) -> torch.Tensor:
+        """A picture (B, 3, S, S) in [-1, 1] -> what the diffusion runs on."""
+        return x if ref is None else (x - ref) * self.config.residual
+
+    def decode(self, r: torch.Tensor, ref: torch.Tensor | None) -> torch.Tensor:
+        """What the diffusion runs on -> the picture (not clamped)."""
+        return r if ref is None else ref + r / self.config.residual
+
     def forward(self, x: torch.Tensor, t: torch.Tensor, low: torch.Tensor, aug_t: torch.Tensor) -> torch.Tensor:
-        # x: (B, 3, S, S) noisy picture; low: (B, 3, S/2, S/2) the (augmented) low-res picture;
-        # aug_t: (B,) the timestep of the noise added to ``low``
-        up = F.interpolate(low, size=x.shape[-2:], mode="bilinear", align_corners=False)
+        # x: (B, 3, S, S) noisy picture (or residual); low: (B, 3, S/2, S/2) the (augmented)
+        # low-res picture; aug_t: (B,) the timestep of the noise added to ``low``
+        ref = self.reference(low)
+        up = ref if ref is not None else F.interpolate(low, size=x.shape[-2:], mode="bilinear", align_corners=False)
         cond = timestep_embedding(aug_t, self.config.aug_dim)
         return self.unet(torch.cat([x, up], 1), t, cond=cond)
