@@ -288,11 +288,16 @@ def write_cards(report: dict) -> None:
             continue
         meta = json.loads((d / "config.json").read_text())
         size = (d / "model.safetensors").stat().st_size / 1e6
+        phases = _init_lines(meta)
+        if phases and phases[0].startswith("- fine-tuned from") and (d / "MODEL_CARD.md").exists():
+            # the earlier phases' run folders are gone: keep what the card said of them while they were there
+            phases = [ln for ln in (d / "MODEL_CARD.md").read_text().splitlines() if ln.startswith("- after a phase:")] \
+                or phases
         lines = [f"# {folder}", "", f"The shipped unCLIP {meta['kind']} of promptism, trained from scratch on the Scene World "
                  f"({meta.get('examples')} training pictures).", "",
                  "## Training", "", "All the stages: `bash scripts/train_unclip_world.sh data/world50k runs` "
                  "(two stages at a time, one CPU thread each). This one alone:", "", f"    {command}", "",
-                 *_init_lines(meta),
+                 *phases,
                  f"- {'last phase: ' if meta.get('init') else ''}preset `{meta.get('preset')}`: {meta.get('steps')} "
                  f"steps of batch {meta.get('batch_size')}, EMA {meta.get('ema')}, "
                  f"{meta.get('wall_seconds_this_run', 0) / 60:.0f} minutes",
