@@ -158,17 +158,10 @@ def part_timing(models, prompt: str = "two red circles above a blue square") -> 
             "warm_seconds": warm, "warm_process_peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
-def _decoder_line(r: dict, part: str) -> list[str]:
+def _models_line(r: dict, part: str) -> list[str]:
     """Which models a section measured, where they are not the ones the report names last."""
-    now = r.get("models", {})
-    was = r.get(part, {}).get("models_sha256")
-    if was is None:  # older reports recorded the decoder only
-        sha = r.get(part, {}).get("decoder_sha256")
-        if sha == now.get("decoder", {}).get("sha256"):
-            return []
-        return [f"Measured with an earlier decoder (sha256 {sha[:12]}…), not the shipped one.", ""] if sha else \
-            ["Measured with an earlier decoder (not recorded), not the shipped one.", ""]
-    older = [k for k, v in now.items() if "sha256" in v and was.get(k) != v["sha256"]]
+    was = r.get(part, {}).get("models_sha256", {})
+    older = [k for k, v in r.get("models", {}).items() if "sha256" in v and was.get(k) != v["sha256"]]
     if not older:
         return []
     return [f"Measured with an earlier {' and '.join(k.replace('_', ' ') for k in older)} than the shipped one"
@@ -183,7 +176,7 @@ def markdown(r: dict) -> str:
           "scored by the world's judge.", ""]
     if "geneval" in r:
         g = r["geneval"]
-        md += ["## GenEval-world (shipped models, default settings)", "", *_decoder_line(r, "geneval"),
+        md += ["## GenEval-world (shipped models, default settings)", "", *_models_line(r, "geneval"),
                f"{g['limit']} prompts per category and split ({g['limit'] * 4} pictures per cell), {g['threads']} thread(s); "
                f"{g['seconds_per_prompt']:.1f} s per prompt. Per-picture results: `unclip_world_geneval/`.", "",
                "| category | seen | held-out | DALL·E 2 (GenEval) | seen beats it |", "|---|---|---|---|---|"]
@@ -195,7 +188,7 @@ def markdown(r: dict) -> str:
         md.append("")
     if "section51" in r:
         s = r["section51"]
-        md += ["## The paper's §5.1 comparison: what the decoder is conditioned on", "", *_decoder_line(r, "section51"),
+        md += ["## The paper's §5.1 comparison: what the decoder is conditioned on", "", *_models_line(r, "section51"),
                f"{s['limit']} prompts per category and split, {s['threads']} thread(s). Overall score (mean of the six categories):", "",
                "| decoder conditioned on | seen | held-out | s per prompt |", "|---|---|---|---|"]
         names = {"prior": "image embedding from the prior (unCLIP)", "text": "CLIP text embedding, directly",
@@ -211,7 +204,7 @@ def markdown(r: dict) -> str:
         md.append("")
     if "samplers" in r:
         s = r["samplers"]
-        md += ["## Samplers (decoder steps; prior and upsamplers at their defaults)", "", *_decoder_line(r, "samplers"),
+        md += ["## Samplers (decoder steps; prior and upsamplers at their defaults)", "", *_models_line(r, "samplers"),
                f"{s['limit']} prompts per category, seen split, {s['threads']} thread(s).", "",
                "| sampler | steps | overall | s per 4 pictures |", "|---|---|---|---|"]
         for v in s["runs"].values():
@@ -219,7 +212,7 @@ def markdown(r: dict) -> str:
         md.append("")
     if "prior" in r:
         p = r["prior"]
-        md += ["## The prior against the true image embeddings", "", *_decoder_line(r, "prior"),
+        md += ["## The prior against the true image embeddings", "", *_models_line(r, "prior"),
                f"{p['pictures']} val pictures; each caption's sampled image embedding against its picture's CLIP image "
                "embedding (R@1: the true picture is the nearest among 100).", "",
                "| image embedding | mean cosine | R@1 among 100 |", "|---|---|---|",
@@ -228,7 +221,7 @@ def markdown(r: dict) -> str:
     if "upsampler" in r:
         u = r["upsampler"]
         md += [f"## The upsampler against the true pictures ({u['low_size']} -> {u['size']} px)", "",
-               *_decoder_line(r, "upsampler"),
+               *_models_line(r, "upsampler"),
                f"{u['pictures']} val pictures shrunk to {u['low_size']} px and upscaled again; PSNR against the "
                f"originals (higher is closer). The upsampler: {u['sampler']}, {u['steps']} steps, "
                f"{u['seconds_per_picture'] * 1000:.0f} ms per picture.", "",
@@ -237,7 +230,7 @@ def markdown(r: dict) -> str:
                f"| bicubic | {u['psnr_bicubic']:.2f} |", f"| bilinear | {u['psnr_bilinear']:.2f} |", ""]
     if "timing" in r:
         t = r["timing"]
-        md += ["## Time and memory of one 4-picture 64 px generation", "", *_decoder_line(r, "timing"), f"{t['threads']} torch thread(s), nothing else running.", "",
+        md += ["## Time and memory of one 4-picture 64 px generation", "", *_models_line(r, "timing"), f"{t['threads']} torch thread(s), nothing else running.", "",
                "| | wall time | peak memory |", "|---|---|---|",
                f"| cold process (`promptism generate`, start to exit) | {t['cold_seconds']:.2f} s | {t['cold_peak_mib']:.0f} MiB |",
                f"| warm pipeline, median of 5 | {t['warm_seconds_median']:.2f} s | {t['warm_process_peak_mib']:.0f} MiB (whole benchmark process) |",
@@ -354,7 +347,6 @@ def main() -> int:
         report["samplers"] = {"limit": args.limit_samplers, "runs": part_samplers(models, args.limit_samplers)}
     for part in args.parts:
         report[part]["threads"] = args.threads
-        report[part]["decoder_sha256"] = report["models"]["decoder"]["sha256"]
         report[part]["models_sha256"] = {k: v["sha256"] for k, v in report["models"].items() if "sha256" in v}
     REPORTS.mkdir(parents=True, exist_ok=True)
     if path.exists():  # another run may have written its parts meanwhile: keep them

@@ -93,9 +93,9 @@ def test_residual_upsampler_diffuses_the_residual_over_a_bicubic_upscaling(data)
     flat = torch.full((1, 3, 8, 8), 0.3)  # a flat picture is its own bicubic upscaling: residual 0
     assert up.encode(torch.full((1, 3, 16, 16), 0.3), up.reference(flat)).abs().max() < 1e-5
     assert plain.reference(low) is None and plain.encode(x, None) is x
-    # the training target: 4 x (picture - bicubic(the augmented low-res picture the network sees))
     with pytest.raises(ValueError, match="max_aug_t"):
         UpsamplerConfig(**{**PRESETS["upsampler"]["tiny"]["model"], "max_aug_t": 0})
+    # the training target: 4 x (picture - bicubic(the augmented low-res picture the network sees))
     pairs = load_pairs(data, "train", size=16, progress=False)
     idx = np.arange(16)
     for model, residual in ((up, True), (plain, False)):

@@ -261,13 +261,13 @@ def text_diff(image: ImageSource, source_text: str, target_text: str, amount: fl
 # inpainting and outpainting
 # --------------------------------------------------------------------------------------------
 def _repaint_stage(denoise: Callable, shape, abar: torch.Tensor, steps: list[int], gens, known: torch.Tensor,
-                   repaint_mask: torch.Tensor, resample: int, desc: str, progress: bool,
-                   clamp: bool = True) -> torch.Tensor:
+                   repaint_mask: torch.Tensor, resample: int, desc: str, progress: bool) -> torch.Tensor:
+    """The stage's result in the space its diffusion runs in (not clamped: that may be a residual)."""
     bar = _bar(desc, len(steps), progress)
     x = repaint(denoise, noise(shape, gens), abar, steps, gens, known, 1.0 - repaint_mask, resample=resample,
                 callback=lambda *a: bar.update(1))
     bar.close()
-    return x.clamp(-1, 1) if clamp else x
+    return x
 
 
 def context_box(mask: np.ndarray, context: float = INPAINT_CONTEXT) -> tuple[int, int, int, int]:
@@ -340,14 +340,14 @@ def _inpaint(source: Source, canvas: Image.Image, mask: np.ndarray, prompt: str,
             f = decoder_denoise(models, prompt, "", emb, n, s)
             steps = spaced_timesteps(dec.denoiser.T, s.steps, "trailing")
             x = _repaint_stage(f, (n, 3, side, side), dec.denoiser.abar, steps, gens, known, hole, resample,
-                               "inpaint", progress)
+                               "inpaint", progress).clamp(-1, 1)
         for up in upsamplers_to(models, size):
             u = up.model.config.image_size
             call = upsampler_denoise(up, x, gens, s)  # RePaint in the space the upsampler's diffusion runs in
             known = call.encode(to_tensor([crop.resize((u, u), Image.BICUBIC)]).expand(n, -1, -1, -1))
             ups = spaced_timesteps(up.denoiser.T, s.upsampler_steps, SPACING[s.sampler], up.denoiser.abar)
             x = call.decode(_repaint_stage(call.denoise, (n, 3, u, u), up.denoiser.abar, ups, gens, known,
-                                           mask_at(crop_mask, u), resample, f"inpaint {u}", progress, clamp=False))
+                                           mask_at(crop_mask, u), resample, f"inpaint {u}", progress))
     images = []
     paint = Image.fromarray(crop_mask.astype(np.uint8) * 255)
     for im in to_images(x):

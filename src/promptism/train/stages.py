@@ -170,14 +170,14 @@ class UpsamplerTask:
         from ..upsampler import gaussian_blur
 
         g = _generator(self.seed, step, idx)
+        up = _unwrap(model)
         x0 = to_pixels(self.pairs.images[idx])
         low = F.interpolate(x0, size=self.low_size, mode="area")
         # conditioning augmentation (Ramesh et al. 2022 §2.1; Ho et al. 2022): blur, then noise
         sigma = 0.4 + 0.2 * torch.rand(len(idx), generator=g)
         low = gaussian_blur(low, sigma)
-        aug_t = torch.randint(0, _unwrap(model).config.max_aug_t, (len(idx),), generator=g)
+        aug_t = torch.randint(0, up.config.max_aug_t, (len(idx),), generator=g)
         low = self.denoiser.add_noise(low, aug_t, torch.randn(low.shape, generator=g))
-        up = _unwrap(model)
         target = up.encode(x0, up.reference(low))  # the picture, or its residual over bicubic(low)
         loss = self.denoiser.loss(lambda x, t: model(x, t, low, aug_t), target, generator=g)
         return loss, {}
