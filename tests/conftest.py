@@ -56,14 +56,15 @@ def tiny(tmp_path_factory, tok):
 
     prior = Prior(pcfg)
     _wake(prior, 1)
-    Stage("prior", prior, pdiff, {}).save(root / "prior")
+    Stage("prior", prior, pdiff, {}).save(root / "prior", extra={"clip": str(root / "clip")})
     _, dcfg, ddiff, _ = build("decoder", "tiny", clip_dim=32, vocab_size=tokenizer.vocab_size)
     from promptism.decoder import Decoder
 
     dec = Decoder(dcfg)
     _wake(dec, 2)
     vocabulary = sorted({w for c in caps for w in c.lower().replace(",", " ").split()})
-    Stage("decoder", dec, ddiff, {}, tokenizer).save(root / "decoder", extra={"vocabulary": vocabulary})
+    Stage("decoder", dec, ddiff, {}, tokenizer).save(root / "decoder", extra={"vocabulary": vocabulary,
+                                                                            "clip": str(root / "clip")})
     ucfg = UpsamplerConfig(low_size=16, image_size=32, aug_dim=8, unet=dict(
         in_channels=6, channels=(8, 16), res_blocks=1, attention=(False, False), cond_dim=8, unshuffle=2))
     up = Upsampler(ucfg)

@@ -340,6 +340,18 @@ def test_cli_generate_writes_pictures_grid_and_provenance(tiny, tmp_path):
     assert warn.returncode == 0 and "flamingo" in warn.stderr
 
 
+def test_models_load_the_clip_their_stages_were_trained_on(tiny, tmp_path):
+    import shutil
+
+    stages = (str(tiny / "prior"), str(tiny / "decoder"), (str(tiny / "up32"),))
+    models = load_models(None, *stages)
+    assert models.names["clip"] == str(tiny / "clip")
+    other = tmp_path / "other-clip"
+    shutil.copytree(tiny / "clip", other)
+    with pytest.warns(UserWarning, match="trained on"):
+        assert load_models(str(other), *stages).names["clip"] == str(other)
+
+
 # --- the shipped models ------------------------------------------------------------------------
 def test_shipped_models_load_by_name_fit_the_budget_and_draw_deterministically():
     from promptism.stages import MODELS_DIR
@@ -349,6 +361,10 @@ def test_shipped_models_load_by_name_fit_the_budget_and_draw_deterministically()
     assert sum(weights.values()) <= 60e6  # the whole default set
     models = load_models()
     assert models.describe()["decoder"]["name"] == "decoder-world"
+    # the stages name the CLIP whose embedding space they learned, and that one is loaded
+    assert models.names["clip"] == models.prior.meta["clip"] == models.decoder.meta["clip"]
+    from promptism.clip import SHIPPED
+    assert models.names["clip"] in SHIPPED
     kw = dict(n=2, seed=3, size=64, models=models, steps=4, prior_steps=4, upsampler_steps=2)
     a, b = generate("a big red circle", **kw), generate("a big red circle", **kw)
     assert a.images[0].size == (64, 64)

@@ -49,14 +49,26 @@ class Models:
 
 
 @lru_cache(maxsize=4)
-def load_models(clip: str = "world", prior: str = "world", decoder: str = "world",
+def load_models(clip: str | None = None, prior: str = "world", decoder: str = "world",
                 upsamplers: tuple[str, ...] = ("world-64",)) -> Models:
-    """Load (once per process) the CLIP and the three stages; names are shipped models or folders."""
+    """Load (once per process) the CLIP and the three stages; names are shipped models or folders.
+
+    The prior and decoder learned one CLIP's embedding space, and their config.json names it
+    ("clip"); without ``clip`` that CLIP is loaded. Another one is loaded when asked for, with a
+    warning: its embeddings mean nothing to stages trained on another's."""
     from ..clip import load as load_clip
 
+    p, d = load_stage(prior, "prior"), load_stage(decoder, "decoder")
+    trained = p.meta.get("clip")
+    if trained and d.meta.get("clip") and d.meta["clip"] != trained:
+        warnings.warn(f"the prior was trained on CLIP {trained!r} and the decoder on {d.meta['clip']!r}: "
+                      "its image embeddings will not be the decoder's", stacklevel=2)
+    if clip is None:
+        clip = trained or "world"
+    elif trained and clip != trained:
+        warnings.warn(f"CLIP {clip!r} asked for, but the prior and decoder were trained on {trained!r}", stacklevel=2)
     ups = [load_stage(u, "upsampler") for u in upsamplers]
-    return Models(load_clip(clip), load_stage(prior, "prior"), load_stage(decoder, "decoder"), ups,
-                  {"clip": clip})
+    return Models(load_clip(clip), p, d, ups, {"clip": clip})
 
 
 @dataclass

@@ -60,7 +60,7 @@ class ServerConfig:
     job_timeout_s: float = 300.0
     max_upload_bytes: int = 4 * 2**20  # OpenAI: images under 4 MB
     max_upload_pixels: int = 4096 * 4096
-    clip: str = "world"
+    clip: str | None = None  # None: the CLIP the prior was trained on
     prior: str = "world"
     decoder: str = "world"
     upsamplers: tuple[str, ...] = ("world-64",)
