@@ -55,6 +55,11 @@ def markdown(r: dict, meta: dict) -> str:
     lines += ["", "Probe counts: " + ", ".join(f"{s} {k} n={v['n']}" for s in ("seen", "heldout")
                                                for k, v in r[f"binding_{s}"].items()),
               f"Zero-shot pictures: {r['zero_shot_seen']['n']} seen-pair, {r['zero_shot_heldout']['n']} held-out-pair.", ""]
+    side = r.get("image_side_binding")
+    if side and side["accuracy"] is not None:
+        lines += [f"The picture embedding alone (the composition head it was trained with): {side['accuracy']:.3f} of "
+                  f"{side['n']} val pictures with a colour swap score their own (colour, shape) pairs above the "
+                  "swapped ones.", ""]
     return "\n".join(lines)
 
 
@@ -70,7 +75,8 @@ def main() -> int:
     t0 = time.time()
     model = clip.load(args.model)
     val = load_pairs(args.data, "val", size=model.image_size, limit=args.val, progress=False)
-    r = evaluate_clip(model, val.images, val.captions, [Constraints.from_dict(m["stated"]) for m in val.metas])
+    r = evaluate_clip(model, val.images, val.captions, [Constraints.from_dict(m["stated"]) for m in val.metas],
+                      val_scenes=[m["scene"] for m in val.metas])
     meta = {"model": args.model, "data": args.data, "command": "python " + " ".join(sys.argv),
             "promptism": __version__, "python": platform.python_version(), "cpus": os.cpu_count(),
             "seconds": round(time.time() - t0, 1), "val_pictures": len(val)}
@@ -86,13 +92,18 @@ def main() -> int:
             "## Training", "",
             "Reproduce with `bash scripts/train_clip_world.sh`, which runs:", "",
             "```", "promptism world make --out data/world-64-50k --n 50000 --size 64 --seed 0",
-            "PROMPTISM_THREADS=2 promptism train clip --data data/world-64-50k --out runs/clip-world --preset world", "```", "",
+            f"PROMPTISM_THREADS=2 promptism train clip --data data/world-64-50k --out runs/clip-world --preset {cfg.get('preset')}",
+            "```", "",
             f"- preset `{cfg.get('preset')}`, {cfg.get('steps')} steps of batch {cfg.get('batch_size')} "
-            f"over {cfg.get('examples')} training pairs, EMA {cfg.get('ema')}, hard negatives: {cfg.get('hard_negatives')}",
+            f"over {cfg.get('examples')} training pairs, EMA {cfg.get('ema')}, hard negatives: {cfg.get('hard_negatives')}"
+            + (f" (kinds weighted {cfg['negative_weights']})" if cfg.get("negative_weights") else "")
+            + (f", composition loss weight {cfg['compose']}" if cfg.get("compose") else ""),
             f"- wall time of the training command on this machine (2 CPU cores, data loading included): "
             f"{cfg.get('wall_seconds_this_run')} s", "",
             "## Measured quality", "", md.split("\n", 2)[2]]
-    (folder / "MODEL_CARD.md").write_text("\n".join(card))
+    old_card = folder / "MODEL_CARD.md"
+    kept = old_card.read_text().partition("\n## Limits")[1:] if old_card.exists() else ("", "")
+    (folder / "MODEL_CARD.md").write_text("\n".join(card) + "".join(kept))  # hand-written limits stay
     print(md)
     return 0 if all(ok for *_, ok in verdicts(r)) else 1
 

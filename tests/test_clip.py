@@ -166,6 +166,122 @@ def test_counterfactual_pairs_join_the_batch(data, tok):
     assert logs["twin_cos"] > 0.8 and loss_sep > loss
 
 
+def test_composition_target_reads_pairs_and_places_off_the_scene():
+    from promptism.world import Obj, Scene
+    from promptism.world.targets import N_PAIRS, SIZE, composition_target, pair_index
+
+    scene = Scene((Obj("star", "red", "small", 0.2, 0.3), Obj("star", "red", "small", 0.6, 0.3),
+                   Obj("square", "green", "large", 0.7, 0.8)), "white", "flat")
+    t = composition_target(scene.to_dict())
+    assert t.shape == (SIZE,) and t[:N_PAIRS].sum() == 2
+    rs, gs = pair_index("red", "star"), pair_index("green", "square")
+    assert t[rs] == 1 and t[gs] == 1 and t[pair_index("green", "star")] == 0
+    pos = t[N_PAIRS:].reshape(N_PAIRS, 2)
+    assert np.allclose(pos[rs], (-0.1, -0.2)) and np.allclose(pos[gs], (0.2, 0.3))  # the mean of the two stars
+    assert np.count_nonzero(pos.any(1)) == 2
+    # a colour swap changes the target (a bag of colours and shapes would not)
+    swapped = Scene((Obj("star", "green", "small", 0.2, 0.3), Obj("square", "red", "large", 0.7, 0.8)), "white", "flat")
+    plain = Scene((Obj("star", "red", "small", 0.2, 0.3), Obj("square", "green", "large", 0.7, 0.8)), "white", "flat")
+    assert not np.array_equal(composition_target(swapped.to_dict())[:N_PAIRS], composition_target(plain.to_dict())[:N_PAIRS])
+
+
+def test_negative_kinds_are_drawn_by_weight():
+    from promptism.world.negatives import pick_negative
+
+    counts = {"swap": 0, "other": 0, "none": 0}
+    rng = np.random.default_rng(0)
+    for i in range(400):
+        ex = sample_example(np.random.default_rng([11, i]))
+        options = negatives(ex.caption, ex.stated)
+        if "swap_colors" not in options or len(options) < 2:
+            continue
+        only_swaps = pick_negative(ex.caption, ex.stated, rng, {k: 0.0 for k in options if k != "swap_colors"})
+        assert only_swaps == options["swap_colors"]
+        got = pick_negative(ex.caption, ex.stated, rng, {"swap_colors": 20.0})
+        counts["swap" if got == options["swap_colors"] else "other"] += 1
+    assert counts["swap"] > 4 * counts["other"] > 0, counts  # ~20:1 against each other kind, not uniform
+
+
+def test_composition_head_trains_with_the_clip_loss(data, tok):
+    from promptism.clip.train import ClipTask
+    from promptism.data import load_pairs
+    from promptism.world.targets import SIZE
+
+    pairs = load_pairs(data, "train", size=32, progress=False)
+    idx = np.arange(32)
+    model = CLIP(CLIPConfig(vocab_size=tok.vocab_size, compose_outputs=SIZE, **TINY))
+    plain_loss, _ = ClipTask(pairs, tok, negative_weights={"swap_colors": 4.0}).loss(model, idx, step=0)
+    task = ClipTask(pairs, tok, compose=1.0, negative_weights={"swap_colors": 4.0})
+    loss, logs = task.loss(model, idx, step=0)
+    assert logs["compose_loss"] > 0.1 and torch.isclose(loss, plain_loss + logs["compose_loss"], atol=1e-4)
+    opt = torch.optim.Adam(model.compose.parameters(), lr=0.05)  # the head alone can learn the targets
+    first = logs["compose_loss"]
+    for _ in range(30):
+        loss, logs = task.loss(model, idx, step=0)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert logs["compose_loss"] < 0.7 * first
+    with pytest.raises(ValueError, match="composition head"):
+        task.loss(CLIP(CLIPConfig(vocab_size=tok.vocab_size, **TINY)), idx, step=0)
+
+
+def test_cli_reads_negative_weights_and_refuses_unknown_kinds(data, tmp_path):
+    r = _train(data, tmp_path / "run", "--steps", "4", "--compose", "0.5", "--negative-weights", "swap_colors=3,relation=2")
+    assert r.returncode == 0, r.stderr
+    meta = json.loads((tmp_path / "run" / "model" / "config.json").read_text())
+    assert meta["compose"] == 0.5 and meta["negative_weights"] == {"swap_colors": 3.0, "relation": 2.0}
+    assert meta["config"]["compose_outputs"] > 0
+    clip.load(str(tmp_path / "run" / "model"))  # the head loads back with the rest
+    bad = _train(data, tmp_path / "bad", "--steps", "4", "--negative-weights", "swaps=3")
+    assert bad.returncode == 2 and "swap_colors" in bad.stderr
+
+
+def test_image_side_binding_reads_the_composition_head(data):
+    from types import SimpleNamespace
+
+    from promptism.clip.evaluate import image_side_binding
+    from promptism.data import load_pairs
+    from promptism.world.targets import N_PAIRS, composition_target
+
+    pairs = load_pairs(data, "train", size=32, progress=False)
+    scenes = [m["scene"] for m in pairs.metas]
+    targets = torch.from_numpy(np.stack([composition_target(sc) for sc in scenes]))[:, :N_PAIRS]
+    by_picture = {im.tobytes(): t for im, t in zip(pairs.images, targets)}
+
+    def fake(sign):  # an "embedding" that is the picture's true pairs; the head reads it back (or negated)
+        head = torch.nn.Linear(N_PAIRS, N_PAIRS, bias=False)
+        torch.nn.init.eye_(head.weight)
+        head.weight.data *= sign
+        return SimpleNamespace(model=SimpleNamespace(compose=head),
+                               encode_image=lambda ims: torch.stack([by_picture[im.tobytes()] for im in ims]))
+
+    right, wrong = image_side_binding(fake(1.0), pairs.images, scenes), image_side_binding(fake(-1.0), pairs.images, scenes)
+    assert right["n"] == wrong["n"] >= 10 and right["accuracy"] == 1.0 and wrong["accuracy"] == 0.0
+    assert image_side_binding(SimpleNamespace(model=SimpleNamespace(compose=None)), pairs.images, scenes) is None
+
+
+def test_batchnorm_statistics_are_recomputed_for_averaged_weights():
+    from promptism.train.loop import recalibrate_batchnorm
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.BatchNorm1d(8))
+    weights = {k: v.clone() for k, v in net.state_dict().items()}
+    weights["1.running_mean"].fill_(5.0)  # stale statistics, as an EMA of another model's
+    weights["1.running_var"].fill_(9.0)
+    data = torch.randn(6, 32, 4) * 3 + 1
+    it = iter(data)
+    new = recalibrate_batchnorm(net, weights, lambda: net(next(it)), n=6)
+    with torch.no_grad():
+        h = net[0](data.flatten(0, 1))
+    assert torch.allclose(new["1.running_mean"], h.mean(0), atol=1e-4)
+    assert torch.allclose(new["1.running_var"], h.view(6, 32, 8).var(1).mean(0), atol=1e-4)  # each batch alike
+    assert torch.equal(new["0.weight"], weights["0.weight"]) and not net.training
+    plain = torch.nn.Linear(2, 2)  # no BatchNorm: the weights come back as given
+    given = plain.state_dict()
+    assert recalibrate_batchnorm(plain, given, lambda: None, n=3) is given
+
+
 def test_word_order_reaches_a_fresh_text_embedding(tok):
     """With CLIP's initialisation (token std 0.02) the positions are on the scale of the words;
     with std 1.0 a colour swap moved a fresh caption embedding by ~1e-6 in cosine."""

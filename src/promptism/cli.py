@@ -174,12 +174,32 @@ def _torch_threads() -> None:
         torch.set_num_threads(int(n))
 
 
+def _kind_weights(text: str) -> dict[str, float]:
+    """"swap_colors=4,relation=4" -> {"swap_colors": 4.0, "relation": 4.0}, kinds checked."""
+    from .world.negatives import KINDS
+
+    out = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        kind, eq, value = part.partition("=")
+        if not eq or kind.strip() not in KINDS:
+            raise argparse.ArgumentTypeError(f"{part!r}: expected KIND=WEIGHT with KIND one of {', '.join(KINDS)}")
+        try:
+            w = float(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{part!r}: the weight must be a number") from None
+        if not (w >= 0 and w < float("inf")):
+            raise argparse.ArgumentTypeError(f"{part!r}: the weight must be 0 or more")
+        out[kind.strip()] = w
+    return out
+
+
 def cmd_train_clip(args: argparse.Namespace) -> int:
     _torch_threads()
     from .clip.train import train_clip
 
     folder = train_clip(args.data, args.out, args.preset or "world", hard_negatives=not args.no_hard_negatives, limit=args.limit,
-                        counterfactuals=args.counterfactuals, separate=args.separate, progress=not args.quiet,
+                        counterfactuals=args.counterfactuals, separate=args.separate, compose=args.compose,
+                        negative_weights=args.negative_weights, progress=not args.quiet,
                         steps=args.steps, batch_size=args.batch_size, lr=args.lr,
                         ema=args.ema, checkpoint_every=args.checkpoint_every, seed=args.seed)
     print(f"model written to {folder} (load it with promptism.clip.load({str(folder)!r}))")
@@ -493,6 +513,14 @@ def build_parser() -> argparse.ArgumentParser:
     tc.add_argument("--separate", type=float, default=None,
                     help="weight of the term keeping near twins apart (a caption and its hard negative, a picture and "
                          "its counterfactual) once their cosine passes 0.8 (default: the preset's; 0, off, for world and tiny)")
+    tc.add_argument("--compose", type=float, default=None,
+                    help="weight of the composition loss: a linear head on the picture embedding predicts which "
+                         "(colour, shape) pairs the picture holds and where, from the Scene World's scene records "
+                         "(default: the preset's)")
+    tc.add_argument("--negative-weights", type=_kind_weights, default=None, metavar="KIND=W,...",
+                    help="how often each kind of hard negative is drawn where several apply, e.g. "
+                         "swap_colors=4,relation=4 (kinds: swap_colors, relation, count, shape, color; "
+                         "1 where not named; default: the preset's, else uniform)")
     tc.set_defaults(func=cmd_train_clip)
     for kind, presets, what in (("decoder", "world (default) or tiny", "the unCLIP decoder: CLIP image embedding + caption -> 32 px picture"),
                                 ("prior", "world (default) or tiny", "the unCLIP diffusion prior: caption -> CLIP image embedding"),
@@ -538,7 +566,8 @@ def build_parser() -> argparse.ArgumentParser:
         if eta is not None:
             q.add_argument("--eta", type=float, default=None,
                            help=f"DDIM noise: 0 deterministic, 1 ancestral (default: {eta:g})")
-        q.add_argument("--clip", default="world", help="CLIP: 'world' (shipped), a model folder, or hf:<folder or hub id>")
+        q.add_argument("--clip", default=None, help="CLIP: 'world' (shipped), a model folder, or hf:<folder or hub id> "
+                                                    "(default: the one the prior was trained on, as its config.json names it)")
         q.add_argument("--prior", default="world", help="prior: a shipped name (world) or a model folder")
         q.add_argument("--decoder", default="world", help="decoder: a shipped name (world) or a model folder")
         q.add_argument("--upsamplers", nargs="*", default=["world-64"],
@@ -672,7 +701,8 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--concurrency", type=int, default=1, help="jobs run at once (default: 1)")
     sv.add_argument("--job-timeout", type=float, default=300.0, help="seconds a job may run (default: 300)")
     sv.add_argument("--max-upload-mb", type=int, default=4, help="largest uploaded picture in MB (default: 4)")
-    sv.add_argument("--clip", default="world", help="CLIP: 'world' (shipped), a model folder, or hf:<folder or hub id>")
+    sv.add_argument("--clip", default=None, help="CLIP: 'world' (shipped), a model folder, or hf:<folder or hub id> "
+                                                 "(default: the one the prior was trained on)")
     sv.add_argument("--prior", default="world", help="prior: a shipped name (world) or a model folder")
     sv.add_argument("--decoder", default="world", help="decoder: a shipped name (world) or a model folder")
     sv.add_argument("--upsamplers", nargs="*", default=["world-64"], help="upsamplers in order (default: world-64)")

@@ -94,10 +94,32 @@ def zero_shot_accuracy(model: ClipBase, images: np.ndarray, shapes: list[str], c
     return {"shape": shape_acc, "color": color_acc, "n": len(shapes)}
 
 
+@torch.no_grad()
+def image_side_binding(model: ClipBase, images: np.ndarray, scenes: list[dict]) -> dict | None:
+    """For a CLIP trained with a composition head: the share of val pictures with a colour swap
+    (world/targets.py ``swap_pairs``) whose head scores the two pairs the picture holds above
+    the two its swap would make, i.e. whether the picture embedding binds, apart from the text
+    tower. None for models without a head."""
+    from ..world.targets import NO_SWAP, swap_pairs
+
+    head = getattr(getattr(model, "model", None), "compose", None)
+    if head is None:
+        return None
+    rows = [(i, swap_pairs(sc)) for i, sc in enumerate(scenes)]
+    rows = [(i, s) for i, s in rows if s != NO_SWAP]
+    if not rows:
+        return {"accuracy": None, "n": 0}
+    logits = head(model.encode_image(images[[i for i, _ in rows]]))
+    s = torch.tensor([s for _, s in rows])
+    margin = logits.gather(1, s[:, :2]).sum(1) - logits.gather(1, s[:, 2:]).sum(1)
+    return {"accuracy": float((margin > 0).float().mean()), "n": len(rows)}
+
+
 def evaluate_clip(model: ClipBase, val_images: np.ndarray, val_captions: list[str], val_stated: list[Constraints],
-                  zero_shot_n: int = 600) -> dict:
+                  zero_shot_n: int = 600, val_scenes: list[dict] | None = None) -> dict:
     held_imgs, held_caps, held_stated = heldout_probe_set()
     return {
+        "image_side_binding": image_side_binding(model, val_images, val_scenes) if val_scenes else None,
         "retrieval_r1_100": retrieval_r1(model, val_images, val_captions),
         "binding_seen": binding(model, val_images, val_captions, val_stated),
         "binding_heldout": binding(model, held_imgs, held_caps, held_stated),

@@ -20,3 +20,24 @@ def contrastive_loss(img: torch.Tensor, txt: torch.Tensor, scale: torch.Tensor,
             logits_neg = logits_neg.masked_fill(~neg_valid[None, :], float("-inf"))
         logits_it = torch.cat([logits_it, logits_neg], dim=1)  # (B, 2B)
     return 0.5 * (F.cross_entropy(logits_it, target) + F.cross_entropy(scale * txt @ img.T, target))
+
+
+def composition_loss(pred: torch.Tensor, target: torch.Tensor, n_pairs: int,
+                     swaps: torch.Tensor | None = None) -> torch.Tensor:
+    """pred, target: (B, 3 * n_pairs) as world/targets.py lays them out; swaps: (B, 4) from
+    ``swap_pairs`` (-1 rows: none). Presence by binary cross-entropy; each present pair's
+    centre by squared error (in units of half the picture, so both terms start near 1); and
+    where a scene has a colour swap, softplus(swapped - true) over the summed pair logits, the
+    term that makes the embedding bind colour to shape."""
+    presence = target[:, :n_pairs]
+    bce = F.binary_cross_entropy_with_logits(pred[:, :n_pairs], presence)
+    err = ((pred[:, n_pairs:] - target[:, n_pairs:]) * 2).pow(2).view(len(pred), n_pairs, 2).sum(-1)
+    mse = (err * presence).sum() / presence.sum().clamp(min=1.0)
+    loss = bce * n_pairs / 4 + mse  # presence summed over ~4 pairs a picture, not averaged over all
+    if swaps is not None:
+        rows = swaps[:, 0] >= 0
+        if rows.any():
+            logits, s = pred[rows, :n_pairs], swaps[rows]
+            margin = logits.gather(1, s[:, :2]).sum(1) - logits.gather(1, s[:, 2:]).sum(1)
+            loss = loss + F.softplus(-margin).mean()
+    return loss

@@ -29,6 +29,7 @@ class CLIPConfig:
     embed_dim: int = 256
     init_temperature: float = 0.07
     text_embed_std: float = 0.02  # initial std of the token embeddings (only training reads it)
+    compose_outputs: int = 0  # >0: a linear head on the image embedding for training targets (world/targets.py)
 
     def __post_init__(self):
         object.__setattr__(self, "image_channels", tuple(self.image_channels))
@@ -108,6 +109,9 @@ class CLIP(nn.Module):
         self.text = TextTower(cfg)
         self.image = ImageTower(cfg)
         self.logit_scale = nn.Parameter(torch.tensor(math.log(1.0 / cfg.init_temperature)))
+        # training only: reads what the picture holds off its normalised embedding, so the
+        # embedding itself must hold it linearly (inference never calls it)
+        self.compose = nn.Linear(cfg.embed_dim, cfg.compose_outputs) if cfg.compose_outputs else None
 
     def encode_text(self, ids, mask, normalize: bool = True):
         emb, _ = self.text(ids, mask)
@@ -124,11 +128,13 @@ class CLIP(nn.Module):
 
     def forward(self, pixels, ids, mask, neg_ids=None, neg_mask=None):
         """Training entry point (DDP synchronises gradients through forward only): normalised
-        picture, caption and hard-negative embeddings, and the logit scale."""
+        picture, caption and hard-negative embeddings, the logit scale, and the composition
+        head's output for the pictures (None without a head)."""
         img = self.encode_image(pixels)
         txt = self.encode_text(ids, mask)
         neg = self.encode_text(neg_ids, neg_mask) if neg_ids is not None else None
-        return img, txt, neg, self.scale()
+        comp = self.compose(img) if self.compose is not None else None
+        return img, txt, neg, self.scale(), comp
 
     def scale(self) -> torch.Tensor:
         return self.logit_scale.clamp(max=math.log(100.0)).exp()  # CLIP clips the temperature at 1/100

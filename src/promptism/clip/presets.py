@@ -23,6 +23,17 @@ PRESETS: dict[str, dict] = {
         "loop": dict(steps=3200, batch_size=64, lr=1e-3, warmup=200, checkpoint_every=250, log_every=25, ema=0.998),
         "vocab_size": 512,
     },
+    # binding experiment, not shipped: the world recipe with CLIP's 0.02 token init, colour-swap
+    # and relation negatives drawn 4x as often as the other kinds, and the composition loss
+    # (world/targets.py). Its picture embedding binds (0.98 of val swaps through the head), its
+    # caption embedding does not (swap probe 0.53): benchmarks/reports/clip_world_bind.md
+    "world-bind": {
+        "model": dict(context=28, text_width=256, text_layers=4, text_heads=4, image_size=64,
+                      image_channels=(32, 64, 128, 128), image_blocks=2, embed_dim=256, text_embed_std=0.02),
+        "loop": dict(steps=2600, batch_size=64, lr=1e-3, warmup=200, checkpoint_every=250, log_every=25, ema=0.998),
+        "vocab_size": 512,
+        "task": dict(compose=1.0, negative_weights={"swap_colors": 4.0, "relation": 4.0}),
+    },
 }
 
 

@@ -11,7 +11,7 @@ import torch
 
 from ..data import Pairs, load_pairs
 from ..train.loop import train
-from .loss import contrastive_loss
+from .loss import composition_loss, contrastive_loss
 from .model import CLIP
 from .tokenizer import CaptionTokenizer, train_tokenizer
 
@@ -21,6 +21,7 @@ def to_pixels(images: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
 
 
+BN_RECALIBRATION_BATCHES = 50  # batches of training pictures that set the EMA weights' BatchNorm statistics
 SEPARATION_MARGIN = 0.8  # near twins may keep this much cosine similarity before the penalty
 
 
@@ -38,15 +39,25 @@ class ClipTask:
     init 0.02) did no better (0.52) and lost shape (benchmarks/reports/clip_world_counterfactual.md)."""
 
     def __init__(self, pairs: Pairs, tokenizer: CaptionTokenizer, hard_negatives: bool = True, seed: int = 0,
-                 counterfactuals: float = 0.0, separate: float = 0.0):
+                 counterfactuals: float = 0.0, separate: float = 0.0, compose: float = 0.0,
+                 negative_weights: dict[str, float] | None = None):
         self.pairs, self.tok, self.hard, self.seed = pairs, tokenizer, hard_negatives, seed
         self.separate = separate
+        self.negative_weights = negative_weights or None
         self.stated = None
         if hard_negatives and pairs.metas and all("stated" in m for m in pairs.metas):
             from ..world.constraints import Constraints
 
             self.stated = [Constraints.from_dict(m["stated"]) for m in pairs.metas]
-        self.counterfactuals = counterfactuals if self.stated is not None and all("scene" in m for m in pairs.metas) else 0.0
+        has_scenes = bool(pairs.metas) and all("scene" in m for m in pairs.metas)
+        self.counterfactuals = counterfactuals if self.stated is not None and has_scenes else 0.0
+        self.compose, self.targets = 0.0, None
+        if compose and has_scenes:
+            from ..world.targets import composition_target, swap_pairs
+
+            self.compose = compose
+            self.targets = torch.from_numpy(np.stack([composition_target(m["scene"]) for m in pairs.metas]))
+            self.swaps = torch.tensor([swap_pairs(m["scene"]) for m in pairs.metas], dtype=torch.long)
 
     def counterfactual_pairs(self, idx: np.ndarray, step: int) -> tuple[list[np.ndarray], list[str], list[int]]:
         """Pictures, captions, and the batch position each was made from."""
@@ -77,7 +88,7 @@ class ClipTask:
         rng = np.random.default_rng([self.seed, step, 7])
         texts, valid = [], []
         for i in idx:
-            neg = pick_negative(self.pairs.captions[i], self.stated[i], rng)
+            neg = pick_negative(self.pairs.captions[i], self.stated[i], rng, self.negative_weights)
             texts.append(neg or self.pairs.captions[i])
             valid.append(neg is not None)
         return texts, torch.tensor(valid)
@@ -94,7 +105,7 @@ class ClipTask:
             negs, valid = self.negatives(idx, step)
             negs, valid = negs + extra_captions, torch.cat([valid, torch.zeros(len(extra_captions), dtype=torch.bool)])
             nid, nmask = self.tok(negs, warn=False)
-            img, txt, neg, scale = model(pixels, ids, mask, nid, nmask)
+            img, txt, neg, scale, comp = model(pixels, ids, mask, nid, nmask)
             loss = contrastive_loss(img, txt, scale, neg, valid)
             if self.separate:
                 # keep near twins apart in each tower (a caption from its hard negative, a picture
@@ -110,8 +121,17 @@ class ClipTask:
                 if valid.any():
                     logs["neg_acc"] = float(((img * txt).sum(-1) > (img * neg).sum(-1))[valid].float().mean())
         else:
-            img, txt, _, scale = model(pixels, ids, mask)
+            img, txt, _, scale, comp = model(pixels, ids, mask)
             loss = contrastive_loss(img, txt, scale)
+        if self.targets is not None:
+            from ..world.targets import N_PAIRS
+
+            if comp is None:
+                raise ValueError("compose > 0 needs a CLIP built with compose_outputs (a composition head)")
+            rows = torch.from_numpy(np.asarray(idx))
+            comp_loss = composition_loss(comp[: len(idx)], self.targets[rows], N_PAIRS, self.swaps[rows])
+            loss = loss + self.compose * comp_loss
+            logs["compose_loss"] = float(comp_loss.detach())
         logs["temperature"] = float(1.0 / scale.detach())
         return loss, logs
 
@@ -137,7 +157,8 @@ def tokenizer_for_run(tok_path: Path, captions: list[str], vocab_size: int, cont
 
 def train_clip(data: str, out: str, preset_name: str = "world", hard_negatives: bool = True,
                limit: int | None = None, progress: bool = True, counterfactuals: float | None = None,
-               separate: float | None = None, **loop_overrides) -> Path:
+               separate: float | None = None, compose: float | None = None,
+               negative_weights: dict[str, float] | None = None, **loop_overrides) -> Path:
     """Train (or resume) a CLIP on image–caption data; write the model folder out/model."""
     import time
 
@@ -159,21 +180,37 @@ def train_clip(data: str, out: str, preset_name: str = "world", hard_negatives: 
     state = PartialState(cpu=not torch.cuda.is_available())  # as the loop's Accelerator: one shared state
     tok = tokenizer_for_run(tok_path, pairs.captions, PRESETS[preset_name]["vocab_size"], context, state)
     cfg, loop = preset(preset_name, tok.vocab_size, out=str(out_dir), **loop_overrides)
-    torch.manual_seed(loop.seed)  # the same initial weights every run: resuming must match running straight
-    model = CLIP(cfg)
     task_defaults = PRESETS[preset_name].get("task", {})
     counterfactuals = task_defaults.get("counterfactuals", 0.0) if counterfactuals is None else counterfactuals
     separate = task_defaults.get("separate", 0.0) if separate is None else separate
+    compose = task_defaults.get("compose", 0.0) if compose is None else compose
+    negative_weights = task_defaults.get("negative_weights") if negative_weights is None else negative_weights
     task = ClipTask(pairs, tok, hard_negatives=hard_negatives, seed=loop.seed, counterfactuals=counterfactuals,
-                    separate=separate)
+                    separate=separate, compose=compose, negative_weights=negative_weights)
+    if task.targets is not None:
+        from dataclasses import replace
+
+        from ..world.targets import SIZE
+
+        cfg = replace(cfg, compose_outputs=SIZE)
+    torch.manual_seed(loop.seed)  # the same initial weights every run: resuming must match running straight
+    model = CLIP(cfg)
     result = train(model, task, len(pairs), loop, progress=progress)
     if not state.is_main_process:
         return out_dir / "model"
     weights = result["ema"] if result["ema"] is not None else None
+    if weights is not None:  # BatchNorm statistics for the averaged weights, from training pictures
+        from ..train.loop import recalibrate_batchnorm
+
+        rng = np.random.default_rng([loop.seed, 5])
+        weights = recalibrate_batchnorm(
+            model, weights, lambda: model.encode_image(to_pixels(pairs.images[rng.choice(len(pairs), min(len(pairs), loop.batch_size), replace=False)])),
+            BN_RECALIBRATION_BATCHES)
     folder = OurClip(model, tok).save(out_dir / "model", extra={
         "name": out_dir.name, "preset": preset_name, "data": str(data), "examples": len(pairs),
         "steps": result["step"], "batch_size": loop.batch_size, "ema": loop.ema, "hard_negatives": task.stated is not None,
-        "counterfactuals": task.counterfactuals, "separate": task.separate,
+        "counterfactuals": task.counterfactuals, "separate": task.separate, "compose": task.compose,
+        "negative_weights": task.negative_weights,
         "final_logs": result["logs"], "wall_seconds_this_run": round(time.time() - t0, 1),
     }, state_dict=weights)
     (out_dir / "model" / "loop.json").write_text(json.dumps(asdict(loop), indent=1))

@@ -171,3 +171,28 @@ def train(model: torch.nn.Module, task: Task, n_examples: int, cfg: LoopConfig,
         if writer is not None:
             writer.close()
     return {"step": step, "logs": logs, "ema": ema}
+
+
+@torch.no_grad()
+def recalibrate_batchnorm(model: torch.nn.Module, state_dict: dict, batches: Callable[[], object], n: int) -> dict:
+    """BatchNorm running statistics for the weights in ``state_dict`` (an EMA's): the EMA of
+    running statistics gathered under the raw weights does not describe what the averaged
+    weights compute, and in eval mode the mismatch cost a 1,200-step CLIP 0.90 -> 0.41 R@1.
+    Loads the weights, resets the statistics, and runs ``n`` calls of ``batches()`` (each a
+    forward pass over training data) in train mode with cumulative averaging; returns the
+    new state dict. Models without BatchNorm come back unchanged."""
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        return state_dict
+    model.load_state_dict(state_dict)
+    saved = [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative moving average: every batch counts alike
+    model.train()
+    for _ in range(n):
+        batches()
+    for m, mom in zip(norms, saved):
+        m.momentum = mom
+    model.eval()
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}

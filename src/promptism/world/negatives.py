@@ -107,13 +107,20 @@ def negatives(caption: str, stated: Constraints) -> dict[str, str]:
             if v != caption and not {p for p in parse(v).pairs() if vocab.is_held_out(*p)} - allowed}
 
 
-def pick_negative(caption: str, stated: Constraints, rng: np.random.Generator) -> str | None:
-    """One hard negative of a caption, its kind drawn at random among those that apply."""
+def pick_negative(caption: str, stated: Constraints, rng: np.random.Generator,
+                  weights: dict[str, float] | None = None) -> str | None:
+    """One hard negative of a caption, its kind drawn at random among those that apply, in
+    proportion to ``weights`` (kind -> weight, 1 where not named; uniform without it)."""
     options = negatives(caption, stated)
     if not options:
         return None
     kinds = sorted(options)
-    return options[kinds[int(rng.integers(len(kinds)))]]
+    if not weights:
+        return options[kinds[int(rng.integers(len(kinds)))]]
+    w = np.array([weights.get(k, 1.0) for k in kinds], dtype=np.float64)
+    if w.sum() <= 0:
+        return options[kinds[int(rng.integers(len(kinds)))]]
+    return options[kinds[int(rng.choice(len(kinds), p=w / w.sum()))]]
 
 
 COUNTERFACTUAL_KINDS = ("swap_colors", "relation")

@@ -1,0 +1,65 @@
+"""What a picture of the Scene World holds, as a fixed-length target vector read off its scene
+record: for every (colour, shape) pair, whether the picture holds one, and where (the mean
+centre of those objects, minus 0.5).
+
+CLIP training can ask its image embedding to predict these with a linear head (the
+``compose`` weight of ``promptism train clip``). Contrastive training alone gave an image
+embedding from which even a linear probe trained for the purpose told a two-object scene from
+its colour swap only 0.65 of the time: pictures of "a red star and a green square" and of "a
+green star and a red square" embed 0.98 alike, and nothing a text tower does with a dot product
+can tell them apart. A linearly readable "which colour is the star, and where is it" is what a
+caption's embedding can bind against.
+
+Presence alone did not make it so: after 600 steps of nothing but that target, the head told a
+scene from its colour swap 0.56 of the time (a bag of colours and shapes already gets most of
+the loss down). ``swap_pairs`` names, for a scene with two objects of different colours and
+shapes, the two true pairs and the two its colour swap would make; a loss preferring the true
+ones (``clip.loss.composition_loss``) brought that to 0.96 in 1,000 steps.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import vocab
+
+COLORS = tuple(vocab.COLORS)
+SHAPES = tuple(vocab.SHAPES)
+N_PAIRS = len(COLORS) * len(SHAPES)
+SIZE = 3 * N_PAIRS  # presence, then x and y, per pair
+NO_SWAP = (-1, -1, -1, -1)
+
+
+def pair_index(color: str, shape: str) -> int:
+    return COLORS.index(color) * len(SHAPES) + SHAPES.index(shape)
+
+
+def composition_target(scene: dict) -> np.ndarray:
+    """A scene record (``Scene.to_dict``) -> (SIZE,) float32: N_PAIRS presences in {0, 1},
+    then N_PAIRS (x, y) centres, interleaved, zero where the pair is absent."""
+    out = np.zeros(SIZE, np.float32)
+    pos = np.zeros((N_PAIRS, 2), np.float64)
+    count = np.zeros(N_PAIRS)
+    for o in scene["objects"]:
+        k = pair_index(o["color"], o["shape"])
+        count[k] += 1
+        pos[k] += (float(o["x"]) - 0.5, float(o["y"]) - 0.5)
+    present = count > 0
+    out[:N_PAIRS] = present
+    pos[present] /= count[present, None]
+    out[N_PAIRS:] = pos.reshape(-1)
+    return out
+
+
+def swap_pairs(scene: dict) -> tuple[int, int, int, int]:
+    """(true a, true b, swapped a, swapped b) pair indices for the first two objects of different
+    colours and shapes whose colour swap names pairs the scene does not hold; NO_SWAP if none."""
+    objs = scene["objects"]
+    held = {(o["color"], o["shape"]) for o in objs}
+    for i, a in enumerate(objs):
+        for b in objs[i + 1:]:
+            if a["color"] != b["color"] and a["shape"] != b["shape"] \
+                    and (b["color"], a["shape"]) not in held and (a["color"], b["shape"]) not in held:
+                return (pair_index(a["color"], a["shape"]), pair_index(b["color"], b["shape"]),
+                        pair_index(b["color"], a["shape"]), pair_index(a["color"], b["shape"]))
+    return NO_SWAP
