@@ -188,7 +188,7 @@ def test_composition_target_reads_pairs_and_places_off_the_scene():
 def test_negative_kinds_are_drawn_by_weight():
     from promptism.world.negatives import pick_negative
 
-    counts = {"swap": 0, "other": 0, "none": 0}
+    counts = {"swap": 0, "other": 0}
     rng = np.random.default_rng(0)
     for i in range(400):
         ex = sample_example(np.random.default_rng([11, i]))

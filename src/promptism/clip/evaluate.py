@@ -109,9 +109,10 @@ def image_side_binding(model: ClipBase, images: np.ndarray, scenes: list[dict]) 
     rows = [(i, s) for i, s in rows if s != NO_SWAP]
     if not rows:
         return {"accuracy": None, "n": 0}
+    from .loss import swap_margin
+
     logits = head(model.encode_image(images[[i for i, _ in rows]]))
-    s = torch.tensor([s for _, s in rows])
-    margin = logits.gather(1, s[:, :2]).sum(1) - logits.gather(1, s[:, 2:]).sum(1)
+    margin = swap_margin(logits, torch.tensor([s for _, s in rows]))
     return {"accuracy": float((margin > 0).float().mean()), "n": len(rows)}
 
 

@@ -37,7 +37,11 @@ def composition_loss(pred: torch.Tensor, target: torch.Tensor, n_pairs: int,
     if swaps is not None:
         rows = swaps[:, 0] >= 0
         if rows.any():
-            logits, s = pred[rows, :n_pairs], swaps[rows]
-            margin = logits.gather(1, s[:, :2]).sum(1) - logits.gather(1, s[:, 2:]).sum(1)
-            loss = loss + F.softplus(-margin).mean()
+            loss = loss + F.softplus(-swap_margin(pred[rows, :n_pairs], swaps[rows])).mean()
     return loss
+
+
+def swap_margin(logits: torch.Tensor, swaps: torch.Tensor) -> torch.Tensor:
+    """(B, n_pairs) presence logits, (B, 4) ``swap_pairs`` rows -> (B,): the two true pairs'
+    summed logits minus the two swapped pairs'; > 0 where the embedding binds."""
+    return logits.gather(1, swaps[:, :2]).sum(1) - logits.gather(1, swaps[:, 2:]).sum(1)

@@ -51,7 +51,7 @@ class ClipTask:
             self.stated = [Constraints.from_dict(m["stated"]) for m in pairs.metas]
         has_scenes = bool(pairs.metas) and all("scene" in m for m in pairs.metas)
         self.counterfactuals = counterfactuals if self.stated is not None and has_scenes else 0.0
-        self.compose, self.targets = 0.0, None
+        self.compose, self.targets, self.swaps = 0.0, None, None
         if compose and has_scenes:
             from ..world.targets import composition_target, swap_pairs
 
@@ -198,14 +198,16 @@ def train_clip(data: str, out: str, preset_name: str = "world", hard_negatives: 
     result = train(model, task, len(pairs), loop, progress=progress)
     if not state.is_main_process:
         return out_dir / "model"
-    weights = result["ema"] if result["ema"] is not None else None
+    weights = result["ema"]
     if weights is not None:  # BatchNorm statistics for the averaged weights, from training pictures
         from ..train.loop import recalibrate_batchnorm
 
         rng = np.random.default_rng([loop.seed, 5])
-        weights = recalibrate_batchnorm(
-            model, weights, lambda: model.encode_image(to_pixels(pairs.images[rng.choice(len(pairs), min(len(pairs), loop.batch_size), replace=False)])),
-            BN_RECALIBRATION_BATCHES)
+
+        def picture_batch():
+            model.encode_image(to_pixels(pairs.images[rng.choice(len(pairs), min(len(pairs), loop.batch_size), replace=False)]))
+
+        weights = recalibrate_batchnorm(model, weights, picture_batch, BN_RECALIBRATION_BATCHES)
     folder = OurClip(model, tok).save(out_dir / "model", extra={
         "name": out_dir.name, "preset": preset_name, "data": str(data), "examples": len(pairs),
         "steps": result["step"], "batch_size": loop.batch_size, "ema": loop.ema, "hard_negatives": task.stated is not None,

@@ -115,10 +115,8 @@ def pick_negative(caption: str, stated: Constraints, rng: np.random.Generator,
     if not options:
         return None
     kinds = sorted(options)
-    if not weights:
-        return options[kinds[int(rng.integers(len(kinds)))]]
-    w = np.array([weights.get(k, 1.0) for k in kinds], dtype=np.float64)
-    if w.sum() <= 0:
+    w = np.array([weights.get(k, 1.0) for k in kinds], dtype=np.float64) if weights else None
+    if w is None or w.sum() <= 0:  # uniform (the draw unweighted runs have always made)
         return options[kinds[int(rng.integers(len(kinds)))]]
     return options[kinds[int(rng.choice(len(kinds), p=w / w.sum()))]]
 
