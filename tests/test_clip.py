@@ -226,11 +226,95 @@ def test_composition_head_trains_with_the_clip_loss(data, tok):
         task.loss(CLIP(CLIPConfig(vocab_size=tok.vocab_size, **TINY)), idx, step=0)
 
 
+def test_caption_targets_state_pairs_and_swaps():
+    from promptism.world.captions import parse
+    from promptism.world.targets import NO_SWAP, caption_target, pair_index
+
+    presence, mask, swaps = caption_target(parse("a red circle above a blue square").to_dict())
+    rc, bs = pair_index("red", "circle"), pair_index("blue", "square")
+    assert set(np.flatnonzero(presence)) == {rc, bs} and mask.all()
+    assert swaps == (rc, bs, pair_index("blue", "circle"), pair_index("red", "square"))
+    presence, mask, swaps = caption_target(parse("a green star and a circle").to_dict())
+    circles = [pair_index(c, "circle") for c in vocab.COLORS]
+    assert mask[circles].sum() == 0 and mask.sum() == len(mask) - len(circles)  # any colour of circle is open
+    assert presence[pair_index("green", "star")] == 1 and swaps == NO_SWAP
+
+
+def test_caption_composition_loss_prefers_the_stated_binding():
+    from promptism.clip.loss import caption_composition_loss
+    from promptism.world.targets import N_PAIRS
+
+    presence = torch.zeros(1, N_PAIRS)
+    presence[0, [0, 7]] = 1.0
+    mask, swaps = torch.ones(1, N_PAIRS), torch.tensor([[0, 7, 6, 1]])
+
+    def head(bound: float):
+        pred = torch.zeros(1, 3 * N_PAIRS)
+        pred[0, [0, 7]], pred[0, [6, 1]] = bound, -bound
+        return caption_composition_loss(pred, presence, mask, N_PAIRS, swaps)
+
+    assert head(-3.0) > head(3.0) + 10.0  # the swapped binding costs far more than the stated one
+    masked = caption_composition_loss(torch.zeros(1, 3 * N_PAIRS), presence, torch.zeros(1, N_PAIRS), N_PAIRS,
+                                      torch.full((1, 4), -1))
+    assert masked == 0  # nothing stated, nothing asked
+
+
+def test_token_shift_shows_each_word_the_one_before():
+    from promptism.nn.text import CaptionEncoder
+
+    torch.manual_seed(0)
+    ids = torch.tensor([[1, 5, 6, 7, 2]])
+    mask = torch.ones_like(ids, dtype=torch.bool)
+    changed = ids.clone()
+    changed[0, 2] = 9  # the word at position 2
+    for shift in (False, True):
+        enc = CaptionEncoder(16, 8, 12, layers=0, heads=2, token_shift=shift)  # no attention: words alone
+        a, _ = enc(ids, mask)
+        b, _ = enc(changed, mask)
+        moved = (a - b).abs().sum(-1)[0]
+        assert moved[2] > 0 and moved[1] == 0 and moved[4] == 0
+        assert (moved[3] > 0) == shift  # only the shift carries a word to the next position
+
+
+def test_composition_head_reads_the_scaled_embedding():
+    from promptism.world.targets import SIZE
+
+    model = CLIP(CLIPConfig(compose_outputs=SIZE, compose_scale=16.0, **TINY))
+    emb = torch.nn.functional.normalize(torch.randn(3, TINY["embed_dim"]), dim=-1)
+    assert torch.allclose(model.composition(emb), model.compose(16.0 * emb))
+
+
+def test_caption_side_composition_loss_trains_the_text_tower(data, tok):
+    from promptism.clip.train import ClipTask
+    from promptism.data import load_pairs
+    from promptism.world.targets import SIZE
+
+    pairs = load_pairs(data, "train", size=32, progress=False)
+    idx = np.arange(32)
+    model = CLIP(CLIPConfig(vocab_size=tok.vocab_size, compose_outputs=SIZE, compose_scale=TINY["embed_dim"] ** 0.5,
+                            text_token_shift=True, **TINY))
+    plain_loss, _ = ClipTask(pairs, tok).loss(model, idx, step=0)
+    task = ClipTask(pairs, tok, compose_text=1.0)
+    loss, logs = task.loss(model, idx, step=0)
+    assert "compose_loss" not in logs and torch.isclose(loss, plain_loss + logs["compose_text_loss"], atol=1e-4)
+    loss.backward()
+    assert model.text.tok.weight.grad.abs().sum() > 0 and model.compose.weight.grad.abs().sum() > 0
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    first = logs["compose_text_loss"]
+    for _ in range(40):
+        loss, logs = task.loss(model, idx, step=0)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert logs["compose_text_loss"] < 0.6 * first
+
+
 def test_cli_reads_negative_weights_and_refuses_unknown_kinds(data, tmp_path):
-    r = _train(data, tmp_path / "run", "--steps", "4", "--compose", "0.5", "--negative-weights", "swap_colors=3,relation=2")
+    r = _train(data, tmp_path / "run", "--steps", "4", "--compose", "0.5", "--compose-text", "0.25",
+               "--negative-weights", "swap_colors=3,relation=2")
     assert r.returncode == 0, r.stderr
     meta = json.loads((tmp_path / "run" / "model" / "config.json").read_text())
-    assert meta["compose"] == 0.5 and meta["negative_weights"] == {"swap_colors": 3.0, "relation": 2.0}
+    assert meta["compose"] == 0.5 and meta["compose_text"] == 0.25 and meta["negative_weights"] == {"swap_colors": 3.0, "relation": 2.0}
     assert meta["config"]["compose_outputs"] > 0
     clip.load(str(tmp_path / "run" / "model"))  # the head loads back with the rest
     bad = _train(data, tmp_path / "bad", "--steps", "4", "--negative-weights", "swaps=3")
@@ -253,7 +337,7 @@ def test_image_side_binding_reads_the_composition_head(data):
         head = torch.nn.Linear(N_PAIRS, N_PAIRS, bias=False)
         torch.nn.init.eye_(head.weight)
         head.weight.data *= sign
-        return SimpleNamespace(model=SimpleNamespace(compose=head),
+        return SimpleNamespace(model=SimpleNamespace(compose=head, composition=head),
                                encode_image=lambda ims: torch.stack([by_picture[im.tobytes()] for im in ims]))
 
     right, wrong = image_side_binding(fake(1.0), pairs.images, scenes), image_side_binding(fake(-1.0), pairs.images, scenes)

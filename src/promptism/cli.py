@@ -199,7 +199,7 @@ def cmd_train_clip(args: argparse.Namespace) -> int:
 
     folder = train_clip(args.data, args.out, args.preset or "world", hard_negatives=not args.no_hard_negatives, limit=args.limit,
                         counterfactuals=args.counterfactuals, separate=args.separate, compose=args.compose,
-                        negative_weights=args.negative_weights, progress=not args.quiet,
+                        negative_weights=args.negative_weights, compose_text=args.compose_text, progress=not args.quiet,
                         steps=args.steps, batch_size=args.batch_size, lr=args.lr,
                         ema=args.ema, checkpoint_every=args.checkpoint_every, seed=args.seed)
     print(f"model written to {folder} (load it with promptism.clip.load({str(folder)!r}))")
@@ -516,6 +516,10 @@ def build_parser() -> argparse.ArgumentParser:
     tc.add_argument("--compose", type=float, default=None,
                     help="weight of the composition loss: a linear head on the picture embedding predicts which "
                          "(colour, shape) pairs the picture holds and where, from the Scene World's scene records "
+                         "(default: the preset's)")
+    tc.add_argument("--compose-text", type=float, default=None,
+                    help="weight of the same head's loss on caption embeddings, with targets from what each caption "
+                         "states: the pairs it names, their colour swap, the side of a stated relation "
                          "(default: the preset's)")
     tc.add_argument("--negative-weights", type=_kind_weights, default=None, metavar="KIND=W,...",
                     help="how often each kind of hard negative is drawn where several apply, e.g. "

@@ -102,8 +102,8 @@ def image_side_binding(model: ClipBase, images: np.ndarray, scenes: list[dict]) 
     tower. None for models without a head."""
     from ..world.targets import NO_SWAP, swap_pairs
 
-    head = getattr(getattr(model, "model", None), "compose", None)
-    if head is None:
+    net = getattr(model, "model", None)
+    if getattr(net, "compose", None) is None:
         return None
     rows = [(i, swap_pairs(sc)) for i, sc in enumerate(scenes)]
     rows = [(i, s) for i, s in rows if s != NO_SWAP]
@@ -111,7 +111,7 @@ def image_side_binding(model: ClipBase, images: np.ndarray, scenes: list[dict]) 
         return {"accuracy": None, "n": 0}
     from .loss import swap_margin
 
-    logits = head(model.encode_image(images[[i for i, _ in rows]]))
+    logits = net.composition(model.encode_image(images[[i for i, _ in rows]]))
     margin = swap_margin(logits, torch.tensor([s for _, s in rows]))
     return {"accuracy": float((margin > 0).float().mean()), "n": len(rows)}
 

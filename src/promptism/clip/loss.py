@@ -41,6 +41,23 @@ def composition_loss(pred: torch.Tensor, target: torch.Tensor, n_pairs: int,
     return loss
 
 
+def caption_composition_loss(pred: torch.Tensor, presence: torch.Tensor, mask: torch.Tensor, n_pairs: int,
+                             swaps: torch.Tensor) -> torch.Tensor:
+    """The composition head on caption embeddings, with targets from what each caption states
+    (world/targets.py ``caption_target``): presence of the pairs it names by binary
+    cross-entropy over the pairs it says anything about, and the colour-swap term as for
+    pictures. Sharing the head with the pictures puts the caption's binding where the
+    picture's is. (A third term placing a stated relation's two pairs on the head's centres
+    kept the text tower from binding at all: trained on these targets alone for 300 steps,
+    swap 0.67 with it, 0.93 without, and the relation itself stayed at chance.)"""
+    bce = F.binary_cross_entropy_with_logits(pred[:, :n_pairs], presence, weight=mask, reduction="sum")
+    loss = bce / len(pred) / 4  # summed over pairs as the picture term, ~4 named a caption at most
+    rows = swaps[:, 0] >= 0
+    if rows.any():
+        loss = loss + F.softplus(-swap_margin(pred[rows, :n_pairs], swaps[rows])).mean()
+    return loss
+
+
 def swap_margin(logits: torch.Tensor, swaps: torch.Tensor) -> torch.Tensor:
     """(B, n_pairs) presence logits, (B, 4) ``swap_pairs`` rows -> (B,): the two true pairs'
     summed logits minus the two swapped pairs'; > 0 where the embedding binds."""

@@ -11,7 +11,7 @@ import torch
 
 from ..data import Pairs, load_pairs
 from ..train.loop import train
-from .loss import composition_loss, contrastive_loss
+from .loss import caption_composition_loss, composition_loss, contrastive_loss
 from .model import CLIP
 from .tokenizer import CaptionTokenizer, train_tokenizer
 
@@ -40,7 +40,7 @@ class ClipTask:
 
     def __init__(self, pairs: Pairs, tokenizer: CaptionTokenizer, hard_negatives: bool = True, seed: int = 0,
                  counterfactuals: float = 0.0, separate: float = 0.0, compose: float = 0.0,
-                 negative_weights: dict[str, float] | None = None):
+                 negative_weights: dict[str, float] | None = None, compose_text: float = 0.0):
         self.pairs, self.tok, self.hard, self.seed = pairs, tokenizer, hard_negatives, seed
         self.separate = separate
         self.negative_weights = negative_weights or None
@@ -58,6 +58,14 @@ class ClipTask:
             self.compose = compose
             self.targets = torch.from_numpy(np.stack([composition_target(m["scene"]) for m in pairs.metas]))
             self.swaps = torch.tensor([swap_pairs(m["scene"]) for m in pairs.metas], dtype=torch.long)
+        self.compose_text, self.caption_targets = 0.0, None
+        if compose_text and self.stated is not None:
+            from ..world.targets import caption_target
+
+            self.compose_text = compose_text
+            made = [caption_target(m["stated"]) for m in pairs.metas]
+            presence, mask, swaps = (np.stack(x) for x in zip(*made))
+            self.caption_targets = (torch.from_numpy(presence), torch.from_numpy(mask), torch.from_numpy(swaps).long())
 
     def counterfactual_pairs(self, idx: np.ndarray, step: int) -> tuple[list[np.ndarray], list[str], list[int]]:
         """Pictures, captions, and the batch position each was made from."""
@@ -123,15 +131,21 @@ class ClipTask:
         else:
             img, txt, _, scale, comp = model(pixels, ids, mask)
             loss = contrastive_loss(img, txt, scale)
-        if self.targets is not None:
+        if self.targets is not None or self.caption_targets is not None:
             from ..world.targets import N_PAIRS
 
             if comp is None:
                 raise ValueError("compose > 0 needs a CLIP built with compose_outputs (a composition head)")
             rows = torch.from_numpy(np.asarray(idx))
-            comp_loss = composition_loss(comp[: len(idx)], self.targets[rows], N_PAIRS, self.swaps[rows])
-            loss = loss + self.compose * comp_loss
-            logs["compose_loss"] = float(comp_loss.detach())
+            if self.targets is not None:
+                comp_loss = composition_loss(comp[: len(idx)], self.targets[rows], N_PAIRS, self.swaps[rows])
+                loss = loss + self.compose * comp_loss
+                logs["compose_loss"] = float(comp_loss.detach())
+            if self.caption_targets is not None:
+                presence, pmask, swaps = (t[rows] for t in self.caption_targets)
+                text_loss = caption_composition_loss(comp[len(img): len(img) + len(idx)], presence, pmask, N_PAIRS, swaps)
+                loss = loss + self.compose_text * text_loss
+                logs["compose_text_loss"] = float(text_loss.detach())
         logs["temperature"] = float(1.0 / scale.detach())
         return loss, logs
 
@@ -158,7 +172,8 @@ def tokenizer_for_run(tok_path: Path, captions: list[str], vocab_size: int, cont
 def train_clip(data: str, out: str, preset_name: str = "world", hard_negatives: bool = True,
                limit: int | None = None, progress: bool = True, counterfactuals: float | None = None,
                separate: float | None = None, compose: float | None = None,
-               negative_weights: dict[str, float] | None = None, **loop_overrides) -> Path:
+               negative_weights: dict[str, float] | None = None, compose_text: float | None = None,
+               **loop_overrides) -> Path:
     """Train (or resume) a CLIP on image–caption data; write the model folder out/model."""
     import time
 
@@ -185,9 +200,11 @@ def train_clip(data: str, out: str, preset_name: str = "world", hard_negatives: 
     separate = task_defaults.get("separate", 0.0) if separate is None else separate
     compose = task_defaults.get("compose", 0.0) if compose is None else compose
     negative_weights = task_defaults.get("negative_weights") if negative_weights is None else negative_weights
+    compose_text = task_defaults.get("compose_text", 0.0) if compose_text is None else compose_text
     task = ClipTask(pairs, tok, hard_negatives=hard_negatives, seed=loop.seed, counterfactuals=counterfactuals,
-                    separate=separate, compose=compose, negative_weights=negative_weights)
-    if task.targets is not None:
+                    separate=separate, compose=compose, negative_weights=negative_weights,
+                    compose_text=compose_text)
+    if task.targets is not None or task.caption_targets is not None:
         from dataclasses import replace
 
         from ..world.targets import SIZE
@@ -211,7 +228,7 @@ def train_clip(data: str, out: str, preset_name: str = "world", hard_negatives: 
     folder = OurClip(model, tok).save(out_dir / "model", extra={
         "name": out_dir.name, "preset": preset_name, "data": str(data), "examples": len(pairs),
         "steps": result["step"], "batch_size": loop.batch_size, "ema": loop.ema, "hard_negatives": task.stated is not None,
-        "counterfactuals": task.counterfactuals, "separate": task.separate, "compose": task.compose,
+        "counterfactuals": task.counterfactuals, "separate": task.separate, "compose": task.compose, "compose_text": task.compose_text,
         "negative_weights": task.negative_weights,
         "final_logs": result["logs"], "wall_seconds_this_run": round(time.time() - t0, 1),
     }, state_dict=weights)

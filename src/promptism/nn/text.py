@@ -2,11 +2,18 @@
 text tower is one with a projection on top; the decoder trains its own jointly with itself
 (GLIDE's text transformer, Nichol et al. 2022, §2.3).
 Token and position embeddings share one init scale (0.02, as CLIP and GPT-2): with a larger
-token init the positions do not register and the encoder cannot tell word order."""
+token init the positions do not register and the encoder cannot tell word order.
+
+Optionally a token shift (as RWKV's): each position adds a projection of the previous word's
+embedding. Binding a colour to its noun then needs no attention search. In a one-off test (not in
+the repository; re-measure before relying on it) a 4-layer tower trained only to name the
+(colour, shape) pairs of captions with varied wording told a caption from its colour swap 0.87
+of the time after 300 steps with the shift, 0.68 without."""
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .layers import TransformerBlock
@@ -14,8 +21,14 @@ from .layers import TransformerBlock
 
 class CaptionEncoder(nn.Module):
     def __init__(self, vocab_size: int, context: int, width: int, layers: int, heads: int,
-                 token_std: float = 0.02, pos_std: float = 0.02):
+                 token_std: float = 0.02, pos_std: float = 0.02, token_shift: bool = False):
         super().__init__()
+        # token shift: each position also gets a projection of the previous word's embedding, so
+        # "blue" reaches "square" in "a small blue square" without attention having to find it
+        self.shift = nn.Linear(width, width) if token_shift else None
+        if self.shift is not None:
+            nn.init.normal_(self.shift.weight, std=0.02)
+            nn.init.zeros_(self.shift.bias)
         self.tok = nn.Embedding(vocab_size, width)
         nn.init.normal_(self.tok.weight, std=token_std)
         self.pos = nn.Parameter(torch.randn(context, width) * pos_std)
@@ -24,9 +37,13 @@ class CaptionEncoder(nn.Module):
 
     def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         # ids, mask: (B, L) -> token features (B, L, W), pooled (B, W): the mean over the caption
-        x = self.tok(ids) + self.pos[: ids.shape[1]]
+        emb = self.tok(ids)
+        x = emb + self.pos[: ids.shape[1]]
+        if self.shift is not None:
+            x = x + self.shift(F.pad(emb, (0, 0, 1, 0))[:, :-1])
         for block in self.blocks:
             x = block(x, mask)
         x = self.ln(x)
         m = mask.unsqueeze(-1).to(x.dtype)
         return x, (x * m).sum(1) / m.sum(1).clamp(min=1.0)
+

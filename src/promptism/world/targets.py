@@ -17,6 +17,10 @@ scene from its colour swap 0.56 of the time (a bag of colours and shapes already
 the loss down). ``swap_pairs`` names, for a scene with two objects of different colours and
 shapes, the two true pairs and the two its colour swap would make; a loss preferring the true
 ones (``clip.loss.composition_loss``) brought that to 0.96 in 1,000 steps.
+
+``caption_target`` reads the same targets (presence and swap, not places) off what a caption
+states, for the same head on the caption embedding (the ``compose_text`` weight): a bag of words
+cannot tell which named pair a swap would make, so the text tower must bind to lower it.
 """
 
 from __future__ import annotations
@@ -65,3 +69,24 @@ def swap_pairs(scene: dict) -> tuple[int, int, int, int]:
                 return (pair_index(a["color"], a["shape"]), pair_index(b["color"], b["shape"]),
                         pair_index(b["color"], a["shape"]), pair_index(a["color"], b["shape"]))
     return NO_SWAP
+
+
+
+def caption_target(stated: dict) -> tuple[np.ndarray, np.ndarray, tuple[int, int, int, int]]:
+    """What a caption states, in the picture target's terms, for the head on caption embeddings.
+
+    ``stated`` is a parsed caption (``Constraints.to_dict``). Returns the (N_PAIRS,) presence of
+    each (colour, shape) pair the caption names; a (N_PAIRS,) mask of the pairs it says anything
+    about (an uncoloured "a circle" leaves every colour of circle open); and ``swap_pairs`` over
+    its coloured objects."""
+    presence = np.zeros(N_PAIRS, np.float32)
+    mask = np.ones(N_PAIRS, np.float32)
+    objects = stated["objects"]
+    for o in objects:
+        if o["color"]:
+            presence[pair_index(o["color"], o["shape"])] = 1.0
+        else:
+            for c in COLORS:
+                mask[pair_index(c, o["shape"])] = 0.0
+    mask[presence > 0] = 1.0  # "a red circle and a circle": the red one is stated all the same
+    return presence, mask, swap_pairs({"objects": [o for o in objects if o["color"]]})
