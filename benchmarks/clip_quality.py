@@ -97,7 +97,8 @@ def main() -> int:
             f"- preset `{cfg.get('preset')}`, {cfg.get('steps')} steps of batch {cfg.get('batch_size')} "
             f"over {cfg.get('examples')} training pairs, EMA {cfg.get('ema')}, hard negatives: {cfg.get('hard_negatives')}"
             + (f" (kinds weighted {cfg['negative_weights']})" if cfg.get("negative_weights") else "")
-            + (f", composition loss weight {cfg['compose']}" if cfg.get("compose") else ""),
+            + (f", composition loss weight {cfg['compose']}" if cfg.get("compose") else "")
+            + (f", on captions {cfg['compose_text']}" if cfg.get("compose_text") else ""),
             f"- wall time of the training command on this machine (2 CPU cores, data loading included): "
             f"{cfg.get('wall_seconds_this_run')} s", "",
             "## Measured quality", "", md.split("\n", 2)[2]]

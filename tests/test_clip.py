@@ -566,3 +566,8 @@ def test_shipped_world_model_loads_by_name_and_reads_the_world():
     assert model.image_size == 64
     acc = zero_shot_accuracy(model, *single_objects(60, held_out=False, seed=5))
     assert acc["shape"] >= 0.9 and acc["color"] >= 0.9, acc  # the benchmark measures ~1.0 on 600
+    from promptism.clip.evaluate import binding, heldout_probe_set
+
+    images, captions, stated = heldout_probe_set(per_prompt=1)
+    swaps = binding(model, images, captions, stated)["swap_colors"]
+    assert swaps["n"] >= 50 and swaps["accuracy"] >= 0.9, swaps  # it binds colours to shapes (benchmark: 1.0)

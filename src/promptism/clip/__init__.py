@@ -17,7 +17,9 @@ from ..errors import PromptismError
 from .api import ClipBase
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
-SHIPPED = {"world": MODELS_DIR / "clip-world"}
+# world-v1: the previous default (a bag of words on colours), kept because the shipped prior and
+# decoder learned its embedding space; their config.json names it and unCLIP loads it for them
+SHIPPED = {"world": MODELS_DIR / "clip-world", "world-v1": MODELS_DIR / "clip-world-v1"}
 
 
 def load(name: str = "world") -> ClipBase:
@@ -30,7 +32,8 @@ def load(name: str = "world") -> ClipBase:
     if not (folder / "config.json").exists():
         if name in SHIPPED:
             raise PromptismError(f"the shipped CLIP {name!r} is missing from {folder}: reinstall promptism")
-        raise PromptismError(f"no CLIP at {name!r}: give 'world', a model folder, or 'hf:<folder or hub id>'")
+        raise PromptismError(f"no CLIP at {name!r}: give {' or '.join(map(repr, SHIPPED))}, a model folder, "
+                             "or 'hf:<folder or hub id>'")
     from .ours import load_folder
 
     return load_folder(folder)

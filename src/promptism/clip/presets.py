@@ -13,7 +13,8 @@ PRESETS: dict[str, dict] = {
         "loop": dict(steps=20, batch_size=16, lr=1e-3, warmup=5, checkpoint_every=10, log_every=5),
         "vocab_size": 256,
     },
-    # the default shipped model: ~40 minutes on 2 CPU cores (see the model card). The recipe
+    # the previous default (clip-world-v1, which the shipped prior and decoder use): ~40 minutes
+    # on 2 CPU cores, colour binding at chance (see its model card). The recipe
     # measured best so far: a 2,800-step run with CLIP's 0.02 token init, counterfactual pairs
     # (counterfactuals=1/3) and twin separation (separate=1.0) bound colours no better (swap
     # probe 0.52) and lost shape (zero-shot 0.91): benchmarks/reports/clip_world_counterfactual.md
@@ -34,8 +35,10 @@ PRESETS: dict[str, dict] = {
         "vocab_size": 512,
         "task": dict(compose=1.0, negative_weights={"swap_colors": 4.0, "relation": 4.0}),
     },
-    # world-bind with the same head on caption embeddings (targets from what each caption
-    # states), its input scaled to unit variance per component, and a token shift in the text tower
+    # the default shipped model (clip-world, 31 minutes on 2 CPU cores): world-bind with the same
+    # head on caption embeddings (targets from what each caption states), its input scaled to unit
+    # variance per component, and a token shift in the text tower. Colour-swap probe 1.0 seen and
+    # held-out; relation and count fall short: benchmarks/reports/clip_world.md
     "world-bind2": {
         "model": dict(context=28, text_width=256, text_layers=4, text_heads=4, image_size=64,
                       image_channels=(32, 64, 128, 128), image_blocks=2, embed_dim=256, text_embed_std=0.02,
