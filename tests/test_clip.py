@@ -202,6 +202,16 @@ def test_negative_kinds_are_drawn_by_weight():
     assert counts["swap"] > 4 * counts["other"] > 0, counts  # ~20:1 against each other kind, not uniform
 
 
+def _fit(task, model, opt, idx, steps: int) -> dict:
+    """A few optimiser steps on one batch; the last step's logs."""
+    for _ in range(steps):
+        loss, logs = task.loss(model, idx, step=0)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return logs
+
+
 def test_composition_head_trains_with_the_clip_loss(data, tok):
     from promptism.clip.train import ClipTask
     from promptism.data import load_pairs
@@ -215,13 +225,7 @@ def test_composition_head_trains_with_the_clip_loss(data, tok):
     loss, logs = task.loss(model, idx, step=0)
     assert logs["compose_loss"] > 0.1 and torch.isclose(loss, plain_loss + logs["compose_loss"], atol=1e-4)
     opt = torch.optim.Adam(model.compose.parameters(), lr=0.05)  # the head alone can learn the targets
-    first = logs["compose_loss"]
-    for _ in range(30):
-        loss, logs = task.loss(model, idx, step=0)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    assert logs["compose_loss"] < 0.7 * first
+    assert _fit(task, model, opt, idx, 30)["compose_loss"] < 0.7 * logs["compose_loss"]
     with pytest.raises(ValueError, match="composition head"):
         task.loss(CLIP(CLIPConfig(vocab_size=tok.vocab_size, **TINY)), idx, step=0)
 
@@ -299,14 +303,9 @@ def test_caption_side_composition_loss_trains_the_text_tower(data, tok):
     assert "compose_loss" not in logs and torch.isclose(loss, plain_loss + logs["compose_text_loss"], atol=1e-4)
     loss.backward()
     assert model.text.tok.weight.grad.abs().sum() > 0 and model.compose.weight.grad.abs().sum() > 0
+    model.zero_grad()
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)
-    first = logs["compose_text_loss"]
-    for _ in range(40):
-        loss, logs = task.loss(model, idx, step=0)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    assert logs["compose_text_loss"] < 0.6 * first
+    assert _fit(task, model, opt, idx, 40)["compose_text_loss"] < 0.6 * logs["compose_text_loss"]
 
 
 def test_cli_reads_negative_weights_and_refuses_unknown_kinds(data, tmp_path):
