@@ -364,7 +364,9 @@ def test_shipped_models_load_by_name_fit_the_budget_and_draw_deterministically()
     # the stages name the CLIP whose embedding space they learned, and that one is loaded
     assert models.names["clip"] == models.prior.meta["clip"] == models.decoder.meta["clip"]
     from promptism.clip import SHIPPED
+    from promptism.stages import weights_sha256
     assert models.names["clip"] in SHIPPED
+    assert models.describe()["clip"]["sha256"] == weights_sha256(SHIPPED[models.names["clip"]])  # which CLIP drew
     kw = dict(n=2, seed=3, size=64, models=models, steps=4, prior_steps=4, upsampler_steps=2)
     a, b = generate("a big red circle", **kw), generate("a big red circle", **kw)
     assert a.images[0].size == (64, 64)

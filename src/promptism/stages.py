@@ -51,11 +51,7 @@ class Stage:
     @cached_property
     def weights_sha256(self) -> str | None:
         """Of the weights file, read once per loaded stage (provenance names it in every picture)."""
-        import hashlib
-
-        if self.folder is None:
-            return None
-        return hashlib.sha256((self.folder / "model.safetensors").read_bytes()).hexdigest()
+        return None if self.folder is None else weights_sha256(self.folder)
 
     def save(self, folder: str | Path, extra: dict | None = None, state_dict: dict | None = None,
              dtype: torch.dtype | None = None) -> Path:
@@ -64,6 +60,14 @@ class Stage:
         if self.tokenizer is not None:
             self.tokenizer.save(Path(folder) / "tokenizer.json")
         return folder
+
+
+def weights_sha256(folder: Path) -> str | None:
+    """The sha256 of a model folder's model.safetensors; None where it has none."""
+    import hashlib
+
+    weights = Path(folder) / "model.safetensors"
+    return hashlib.sha256(weights.read_bytes()).hexdigest() if weights.is_file() else None
 
 
 def resolve(name: str | Path, kind: str) -> Path:

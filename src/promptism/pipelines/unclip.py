@@ -17,6 +17,7 @@ import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 from typing import Callable, NamedTuple, Sequence
 
 import torch
@@ -42,6 +43,8 @@ class Models:
     def describe(self) -> dict:
         """Names and weight hashes of every model, for provenance."""
         out = {"clip": {"name": self.names.get("clip", "clip")}}
+        if self.names.get("clip_sha256"):  # two CLIPs ship now: the hash says which one drew
+            out["clip"]["sha256"] = self.names["clip_sha256"]
         for key, st in [("prior", self.prior), ("decoder", self.decoder)] + [
                 (f"upsampler_{u.model.config.image_size}", u) for u in self.upsamplers]:
             out[key] = {"name": st.name, "sha256": st.weights_sha256}
@@ -56,7 +59,9 @@ def load_models(clip: str | None = None, prior: str = "world", decoder: str = "w
     The prior and decoder learned one CLIP's embedding space, and their config.json names it
     ("clip"); without ``clip`` that CLIP is loaded. Another one is loaded when asked for, with a
     warning: its embeddings mean nothing to stages trained on another's."""
+    from ..clip import SHIPPED
     from ..clip import load as load_clip
+    from ..stages import weights_sha256
 
     p, d = load_stage(prior, "prior"), load_stage(decoder, "decoder")
     trained = p.meta.get("clip")
@@ -68,7 +73,8 @@ def load_models(clip: str | None = None, prior: str = "world", decoder: str = "w
     elif trained and clip != trained:
         warnings.warn(f"CLIP {clip!r} asked for, but the prior and decoder were trained on {trained!r}", stacklevel=2)
     ups = [load_stage(u, "upsampler") for u in upsamplers]
-    return Models(load_clip(clip), p, d, ups, {"clip": clip})
+    clip_sha = None if clip.startswith("hf:") else weights_sha256(SHIPPED.get(clip, Path(clip)))
+    return Models(load_clip(clip), p, d, ups, {"clip": clip, "clip_sha256": clip_sha})
 
 
 @dataclass
