@@ -240,7 +240,7 @@ def test_policy_file_terms_and_patterns(tmp_path):
 
 # --- the queue -------------------------------------------------------------------------------------
 def test_queue_refuses_when_full_cancels_when_the_client_leaves_and_limits_time(tiny, tmp_path):
-    slow = {"steps": 400, "prior_steps": 400, "upsampler_steps": 2}
+    slow = {"steps": 1000, "prior_steps": 1000, "upsampler_steps": 2}  # ~1.8 s a job on an idle machine: 400 (0.7 s) let the first end before the third came
     s = Running(_config(tiny, tmp_path, max_queue=1, concurrency=1, defaults=slow))
     try:
         results = {}

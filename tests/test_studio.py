@@ -41,8 +41,9 @@ def test_studio_generates_varies_repaints_and_keeps_its_history(tiny, tmp_path):
         "Chromium is missing: `make test` installs it (apt-get install -y chromium)"
     from playwright.sync_api import sync_playwright
 
-    # enough steps that a job runs for a moment, so that its live progress can be seen
-    config = _config(tiny, tmp_path, defaults={"steps": 60, "prior_steps": 60, "upsampler_steps": 2})
+    # enough steps that a job runs for a moment (~1 s on an idle 2-core machine; 60 steps took
+    # 0.1 s and the page never saw a progress line), so that its live progress can be seen
+    config = _config(tiny, tmp_path, defaults={"steps": 600, "prior_steps": 600, "upsampler_steps": 2})
     server = Running(config)
     try:
         with sync_playwright() as p:
