@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Trains the default CLIP shipped in src/promptism/models/clip-world on the Scene World,
-# measures it, and copies it into the package. About 32 minutes on 2 CPU cores.
+# measures it, and copies it into the package. About 32-36 minutes on 2 CPU cores.
 #   bash scripts/train_clip_world.sh            (DATA=..., RUN=..., THREADS=..., PRESET=... to override)
 set -euo pipefail
 cd "$(dirname "$0")/.."
