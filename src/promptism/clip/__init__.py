@@ -22,13 +22,18 @@ MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 SHIPPED = {"world": MODELS_DIR / "clip-world", "world-v1": MODELS_DIR / "clip-world-v1"}
 
 
+def resolve(name: str) -> Path:
+    """A shipped CLIP's name ("world", "world-v1") or a model folder -> the folder (hf: names have none)."""
+    return SHIPPED.get(name, Path(name))
+
+
 def load(name: str = "world") -> ClipBase:
     """A CLIP by name ("world"), model folder, or "hf:<folder or hub id>" for transformers' CLIP."""
     if name.startswith("hf:"):
         from .hf import load_hf
 
         return load_hf(name[3:])
-    folder = SHIPPED.get(name, Path(name))
+    folder = resolve(name)
     if not (folder / "config.json").exists():
         if name in SHIPPED:
             raise PromptismError(f"the shipped CLIP {name!r} is missing from {folder}: reinstall promptism")

@@ -34,11 +34,7 @@ def composition_loss(pred: torch.Tensor, target: torch.Tensor, n_pairs: int,
     err = ((pred[:, n_pairs:] - target[:, n_pairs:]) * 2).pow(2).view(len(pred), n_pairs, 2).sum(-1)
     mse = (err * presence).sum() / presence.sum().clamp(min=1.0)
     loss = bce * n_pairs / 4 + mse  # presence summed over ~4 pairs a picture, not averaged over all
-    if swaps is not None:
-        rows = swaps[:, 0] >= 0
-        if rows.any():
-            loss = loss + F.softplus(-swap_margin(pred[rows, :n_pairs], swaps[rows])).mean()
-    return loss
+    return loss if swaps is None else loss + swap_loss(pred[:, :n_pairs], swaps)
 
 
 def caption_composition_loss(pred: torch.Tensor, presence: torch.Tensor, mask: torch.Tensor, n_pairs: int,
@@ -52,10 +48,14 @@ def caption_composition_loss(pred: torch.Tensor, presence: torch.Tensor, mask: t
     swap 0.67 with it, 0.93 without, and the relation itself stayed at chance.)"""
     bce = F.binary_cross_entropy_with_logits(pred[:, :n_pairs], presence, weight=mask, reduction="sum")
     loss = bce / len(pred) / 4  # summed over pairs as the picture term, ~4 named a caption at most
+    return loss + swap_loss(pred[:, :n_pairs], swaps)
+
+
+def swap_loss(logits: torch.Tensor, swaps: torch.Tensor) -> torch.Tensor:
+    """softplus(swapped - true) over the rows that have a colour swap (0 if none): the term that
+    makes an embedding bind colour to shape."""
     rows = swaps[:, 0] >= 0
-    if rows.any():
-        loss = loss + F.softplus(-swap_margin(pred[rows, :n_pairs], swaps[rows])).mean()
-    return loss
+    return F.softplus(-swap_margin(logits[rows], swaps[rows])).mean() if rows.any() else logits.new_zeros(())
 
 
 def swap_margin(logits: torch.Tensor, swaps: torch.Tensor) -> torch.Tensor:

@@ -46,4 +46,3 @@ class CaptionEncoder(nn.Module):
         x = self.ln(x)
         m = mask.unsqueeze(-1).to(x.dtype)
         return x, (x * m).sum(1) / m.sum(1).clamp(min=1.0)
-

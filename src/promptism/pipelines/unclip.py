@@ -17,7 +17,6 @@ import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
-from pathlib import Path
 from typing import Callable, NamedTuple, Sequence
 
 import torch
@@ -59,8 +58,8 @@ def load_models(clip: str | None = None, prior: str = "world", decoder: str = "w
     The prior and decoder learned one CLIP's embedding space, and their config.json names it
     ("clip"); without ``clip`` that CLIP is loaded. Another one is loaded when asked for, with a
     warning: its embeddings mean nothing to stages trained on another's."""
-    from ..clip import SHIPPED
     from ..clip import load as load_clip
+    from ..clip import resolve as clip_folder
     from ..stages import weights_sha256
 
     p, d = load_stage(prior, "prior"), load_stage(decoder, "decoder")
@@ -73,7 +72,7 @@ def load_models(clip: str | None = None, prior: str = "world", decoder: str = "w
     elif trained and clip != trained:
         warnings.warn(f"CLIP {clip!r} asked for, but the prior and decoder were trained on {trained!r}", stacklevel=2)
     ups = [load_stage(u, "upsampler") for u in upsamplers]
-    clip_sha = None if clip.startswith("hf:") else weights_sha256(SHIPPED.get(clip, Path(clip)))
+    clip_sha = None if clip.startswith("hf:") else weights_sha256(clip_folder(clip))
     return Models(load_clip(clip), p, d, ups, {"clip": clip, "clip_sha256": clip_sha})
 
 

@@ -71,7 +71,6 @@ def swap_pairs(scene: dict) -> tuple[int, int, int, int]:
     return NO_SWAP
 
 
-
 def caption_target(stated: dict) -> tuple[np.ndarray, np.ndarray, tuple[int, int, int, int]]:
     """What a caption states, in the picture target's terms, for the head on caption embeddings.
 
