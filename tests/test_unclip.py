@@ -172,6 +172,17 @@ def test_inpainting_training_masks_mix_plain_inpaint_and_outpaint_reproducibly()
     assert partial.min() > 0.1 and partial.max() < 0.97 and len(partial) > 250
     corners = a[:, 0, [0, 0, -1, -1], [0, -1, 0, -1]]  # both hidden and kept corners occur
     assert (corners[known > 0] == 0).any() and (corners[known > 0] == 1).any()
+    half = random_keep_masks(400, 32, torch.Generator().manual_seed(1), p_plain=0.5).flatten(1).mean(1)
+    assert 0.42 < (half == 0).float().mean() < 0.58
+
+
+def test_reclip_preset_fine_tunes_the_inpainting_decoder_with_more_plain_pictures():
+    from promptism.train.stages import DecoderTask, preset
+
+    reclip, inpaint = preset("decoder", "world-reclip"), preset("decoder", "world-inpaint")
+    assert reclip["model"] == inpaint["model"]  # same network: --init from the shipped decoder loads
+    task = DecoderTask(None, None, None, None, **reclip["task"])
+    assert task.p_plain == 0.5 and DecoderTask(None, None, None, None).p_plain == 0.25
 
 
 # --- training tasks ----------------------------------------------------------------------------

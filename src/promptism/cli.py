@@ -504,7 +504,7 @@ def build_parser() -> argparse.ArgumentParser:
     ts = t.add_subparsers(dest="train_command", metavar="MODEL")
     ts.required = True
     tc = ts.add_parser("clip", help="train a CLIP on image-caption data")
-    _training_options(tc, "world (default) or tiny")
+    _training_options(tc, "world (default), world-bind, world-bind2 (the shipped CLIP's: binds colours to shapes), or tiny")
     tc.add_argument("--no-hard-negatives", action="store_true",
                     help="train without the composition-aware hard-negative captions (plain CLIP loss)")
     tc.add_argument("--counterfactuals", type=float, default=None,
@@ -526,7 +526,9 @@ def build_parser() -> argparse.ArgumentParser:
                          "swap_colors=4,relation=4 (kinds: swap_colors, relation, count, shape, color; "
                          "1 where not named; default: the preset's, else uniform)")
     tc.set_defaults(func=cmd_train_clip)
-    for kind, presets, what in (("decoder", "world (default) or tiny", "the unCLIP decoder: CLIP image embedding + caption -> 32 px picture"),
+    for kind, presets, what in (("decoder", "world (default), then with --init the later phases of the shipped decoder: "
+                                 "world-ft, world-ft2, world-inpaint (adds the inpainting channels), world-reclip "
+                                 "(moves it to another CLIP's embeddings); or tiny, tiny-inpaint", "the unCLIP decoder: CLIP image embedding + caption -> 32 px picture"),
                                 ("prior", "world (default) or tiny", "the unCLIP diffusion prior: caption -> CLIP image embedding"),
                                 ("upsampler", "world-64 (32->64 px), world-128 (64->128 px), their fine-tuning presets world-64-ft and world-128-ft, the residual upsamplers world-64-res and tiny-res, or tiny", "an unCLIP upsampler")):
         st = ts.add_parser(kind, help=f"train {what}")

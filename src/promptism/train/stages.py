@@ -112,6 +112,14 @@ PRESETS["decoder"]["world-inpaint"] = {
     "model": {**PRESETS["decoder"]["world"]["model"], "inpaint": True},
     "diffusion": dict(prediction="v", min_snr_gamma=None),
     "loop": {**PRESETS["decoder"]["world"]["loop"], "steps": 1500, "lr": 2e-4, "warmup": 50}}
+# Moving a trained decoder to another CLIP's embedding space (the shipped one went from
+# world-v1 to world): the same inpainting network and its weights, fine-tuned on the new
+# embeddings. Half its pictures have nothing known (not a quarter): what it must relearn is to
+# follow the embedding, and a picture that is mostly known teaches little of that.
+PRESETS["decoder"]["world-reclip"] = {
+    "model": PRESETS["decoder"]["world-inpaint"]["model"], "diffusion": dict(prediction="v", min_snr_gamma=None),
+    "loop": {**PRESETS["decoder"]["world"]["loop"], "steps": 8000, "lr": 1.5e-4, "warmup": 100},
+    "task": {"p_plain": 0.5}}
 PRESETS["decoder"]["tiny-inpaint"] = {**PRESETS["decoder"]["tiny"],
                                       "model": {**PRESETS["decoder"]["tiny"]["model"], "inpaint": True}}
 P_DROP_IMAGE, P_DROP_TEXT, P_DROP_PRIOR_TEXT = 0.1, 0.5, 0.1  # Ramesh et al. 2022, §2.1
@@ -123,8 +131,10 @@ def _generator(seed: int, step: int, idx: np.ndarray) -> torch.Generator:
 
 
 class DecoderTask:
-    def __init__(self, pairs: Pairs, image_embed: torch.Tensor, tokenizer, denoiser: Denoiser, seed: int = 0):
+    def __init__(self, pairs: Pairs, image_embed: torch.Tensor, tokenizer, denoiser: Denoiser, seed: int = 0,
+                 p_plain: float = 0.25):
         self.pairs, self.emb, self.tok, self.denoiser, self.seed = pairs, image_embed, tokenizer, denoiser, seed
+        self.p_plain = p_plain  # inpainting decoders: the share of pictures with nothing known
 
     def loss(self, model, idx: np.ndarray, step: int):
         g = _generator(self.seed, step, idx)
@@ -136,7 +146,7 @@ class DecoderTask:
         emb = self.emb[torch.from_numpy(idx)]
         kw = {}
         if _unwrap(model).config.inpaint:  # GLIDE-style: random masks, the known part as input
-            kw = dict(known=x0, keep=random_keep_masks(len(idx), x0.shape[-1], g))
+            kw = dict(known=x0, keep=random_keep_masks(len(idx), x0.shape[-1], g, self.p_plain))
         loss = self.denoiser.loss(lambda x, t: model(x, t, emb, ids, mask, drop_image, **kw), x0, generator=g)
         return loss, {}
 
@@ -271,7 +281,7 @@ def train_stage(kind: str, data: str, out: str, preset_name: str = "world", embe
         extra["init"] = str(init)
     denoiser = Denoiser(dcfg)
     if kind == "decoder":
-        task = DecoderTask(pairs, tensors["image_embed"], tok, denoiser, loop.seed)
+        task = DecoderTask(pairs, tensors["image_embed"], tok, denoiser, loop.seed, **p.get("task", {}))
     elif kind == "prior":
         task = PriorTask(pairs, tensors["image_embed"], clip, denoiser, loop.seed)
     else:
