@@ -153,6 +153,10 @@ BARS = {"inpaint": ("success", 0.80), "inpaint_repaint": ("success", 0.80), "var
 METHOD_NAMES = {"decoder": "the decoder's inpainting channels", "repaint": "RePaint"}
 
 
+def _hashes(models: dict) -> dict:
+    return {k: v["sha256"] for k, v in models.items() if "sha256" in v}
+
+
 def markdown(r: dict) -> str:
     lines = ["# Editing with unCLIP on the Scene World", "",
              f"Measured by `benchmarks/edit_world.py` on {r['machine']}, torch {r['torch']}, {r['threads']} thread(s); "
@@ -160,11 +164,15 @@ def markdown(r: dict) -> str:
              f"(sha256 {r['models']['decoder']['sha256'][:12]}…). The judge only measures: no picture is picked or "
              "filtered. Contact sheets: `edit_world_*.png` (top row or first column: the input).", "",
              "| test | trials | measured | bar | met |", "|---|---|---|---|---|"]
+    older = [k for k in BARS if k in r and r[k].get("models_sha256") != _hashes(r["models"])]
+    if older:  # a run of some parts keeps the others' last results, measured on other models
+        lines[4:4] = [f"Parts marked * were measured with earlier models than those named above: {', '.join(older)}.", ""]
+    mark = {k: " *" if k in older else "" for k in BARS}
     for part in ("inpaint", "inpaint_repaint"):
         if part not in r:
             continue
         p = r[part]
-        how = METHOD_NAMES.get(p.get("method", "repaint"), p.get("method"))
+        how = METHOD_NAMES.get(p.get("method", "repaint"), p.get("method")) + mark[part]
         lines.append(f"| inpaint \"a yellow star\" into an empty masked corner ({how}): a yellow star found there "
                      f"| {p['trials']} | {p['success']:.2f} | ≥ 0.80 | {'yes' if p['success'] >= 0.8 else 'no'} |")
         lines.append(f"| inpaint ({how}): mean change of the pixels outside the mask (0–255) | {p['trials']} "
@@ -172,13 +180,13 @@ def markdown(r: dict) -> str:
                      f"{'yes' if p['outside_mask_mean_abs_change'] < 2 else 'no'} |")
     if "vary" in r:
         p = r["vary"]
-        lines.append(f"| variations keep the objects' colours and shapes (judge agreement) | {p['variations']} "
+        lines.append(f"| variations keep the objects' colours and shapes (judge agreement){mark['vary']} | {p['variations']} "
                      f"| {p['agreement']:.2f} | ≥ 0.70 | {'yes' if p['agreement'] >= 0.7 else 'no'} |")
         lines.append(f"| no two of four variations identical | {p['trials']} | {p['all_four_distinct']:.2f} | 1.00 "
                      f"| {'yes' if p['all_four_distinct'] == 1 else 'no'} |")
     if "text_diff" in r:
         p = r["text_diff"]
-        lines.append(f"| text-diff \"red circle\" -> \"blue circle\" turns it blue | {p['trials']} | {p['success']:.2f} "
+        lines.append(f"| text-diff \"red circle\" -> \"blue circle\" turns it blue{mark['text_diff']} | {p['trials']} | {p['success']:.2f} "
                      f"| ≥ 0.80 | {'yes' if p['success'] >= 0.8 else 'no'} |")
     lines.append("")
     for part in ("inpaint", "inpaint_repaint"):
@@ -220,7 +228,7 @@ def main() -> int:
     parts = {"inpaint": part_inpaint, "inpaint_repaint": lambda m, k: part_inpaint(m, k, "repaint"),
              "vary": part_vary, "text_diff": part_text_diff}
     for name in args.parts:
-        report[name] = parts[name](models, args.trials or defaults[name])
+        report[name] = {**parts[name](models, args.trials or defaults[name]), "models_sha256": _hashes(report["models"])}
         print(name, json.dumps(report[name]), flush=True)
     report["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     path.write_text(json.dumps(report, indent=1))

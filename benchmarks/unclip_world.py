@@ -13,6 +13,11 @@ others' last results):
   prior     the prior's image embeddings against the true ones of val pictures;
   upsampler the 32->64 upsampler on val pictures shrunk to 32 px, against the true 64 px ones
             (PSNR), beside bicubic and bilinear upscaling;
+  decoder   how far the decoder follows its image embedding, apart from the prior: on val pictures,
+            the CLIP embedding of the decoder's 32 px picture against the one it was given (no
+            judge); and GenEval-world with the decoder given the CLIP embedding of each prompt's
+            true pictures, beside the nearest training picture by that embedding (how much of
+            what the judge checks the embedding holds at all);
   timing    wall time and peak memory of one 4-picture 64 px generation from a cold process
             (`promptism generate` in a subprocess) and from a warm one (median of 5).
 ``--limit`` takes the first N prompts of every category (the whole suite is 80): the report
@@ -38,6 +43,7 @@ import torch
 from promptism import __version__
 from promptism.pipelines.unclip import generate, load_models
 from promptism.world import suite
+from PIL import Image
 
 REPORTS = Path(__file__).parent / "reports"
 SAMPLER_RUNS = [("dpm++2m", 10), ("dpm++2m", 15), ("dpm++2m", 25), ("dpm++2m", 50),
@@ -140,6 +146,58 @@ def part_upsampler(models, data: str, n: int = 256) -> dict:
             "seconds_per_picture": seconds / len(x0)}
 
 
+def part_decoder(models, data: str, limit: int, n_val: int = 256, n_train: int = 10000) -> dict:
+    """The decoder against its own conditioning, with no prior in the way (see the docstring)."""
+    from promptism.data import load_pairs
+    from promptism.pipelines.unclip import Settings, sample_decoder, seeded, to_images, upsample
+    from promptism.world import render
+
+    clip, s = models.clip, Settings()
+    val = load_pairs(data, "val", size=clip.image_size, limit=n_val, progress=False)
+    given = clip.encode_image(val.images)
+    pics, t0 = [], time.perf_counter()
+    for i in range(0, len(val), 16):
+        e = given[i:i + 16]
+        pics += to_images(sample_decoder(models, "", "", e, seeded(i, len(e))[1], s))  # the embedding alone
+    seconds = time.perf_counter() - t0
+    got = clip.encode_image(pics)
+    small = clip.encode_image([im.resize((32, 32), Image.BOX) for im in map(Image.fromarray, val.images)])
+
+    def r1(pred):
+        return float(sum((pred[j:j + 100] @ given[j:j + 100].T).argmax(1).eq(torch.arange(100)).float().mean()
+                         for j in range(0, len(pred) - 99, 100)) / (len(pred) // 100))
+
+    out = {"val_pictures": len(val), "seconds_per_picture": seconds / len(val),
+           "cosine_decoded": float((got * given).sum(-1).mean()), "r1_100_decoded": r1(got),
+           "cosine_32px": float((small * given).sum(-1).mean()), "r1_100_32px": r1(small)}
+
+    train = load_pairs(data, "train", size=clip.image_size, limit=n_train, progress=False)
+    bank = clip.encode_image(train.images)
+
+    def truths(text, n):
+        p = prompts[text]
+        return [render(suite.truth_scene(p, k), clip.image_size) for k in range(n)]
+
+    def decoded(text, n, seed):
+        gens = seeded(seed, n)[1]
+        x = sample_decoder(models, text, "", clip.encode_image(truths(text, n)), gens, s)
+        for up in models.upsamplers:
+            x = upsample(up, x, gens, s)
+        return to_images(x)
+
+    def nearest(text, n, seed):
+        idx = (clip.encode_image(truths(text, n)) @ bank.T).argmax(1)
+        return [Image.fromarray(train.images[i]).resize((64, 64), Image.BICUBIC) for i in idx.tolist()]
+
+    prompts = {p.text: p for p in suite.all_prompts()}
+    # held-out prompts pair colours and shapes no training picture has: no nearest one can pass
+    for name, fn, splits in (("decoder_true_embedding", decoded, suite.SPLITS), ("nearest_train_picture", nearest, ("seen",))):
+        result = suite.evaluate(fn, splits=splits, limit=limit, progress=True)
+        out[name] = {"scores": result.scores(), "pictures": result.counts()}
+    out.update(limit=limit, train_pictures=len(train))
+    return out
+
+
 def part_timing(models, prompt: str = "two red circles above a blue square") -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         cmd = [str(Path(sys.executable).parent / "promptism"), "generate", prompt, "-n", "4", "--size", "64",
@@ -228,6 +286,27 @@ def markdown(r: dict) -> str:
                "| upscaling | PSNR (dB) |", "|---|---|",
                f"| the shipped upsampler | {u['psnr_upsampler']:.2f} |",
                f"| bicubic | {u['psnr_bicubic']:.2f} |", f"| bilinear | {u['psnr_bilinear']:.2f} |", ""]
+    if "decoder" in r:
+        d = r["decoder"]
+        md += ["## The decoder against its own image embedding (no prior)", "", *_models_line(r, "decoder"),
+               f"{d['val_pictures']} val pictures: the decoder's 32 px picture from each one's CLIP image embedding "
+               "alone (no caption), encoded by CLIP again; cosine with the embedding it was given, and R@1: that "
+               "embedding is the nearest among 100. The val pictures themselves shrunk to 32 px are the reference "
+               f"(what 32 px keeps). {d['seconds_per_picture'] * 1000:.0f} ms per picture.", "",
+               "| picture | mean cosine | R@1 among 100 |", "|---|---|---|",
+               f"| decoded from the embedding | {d['cosine_decoded']:.3f} | {d['r1_100_decoded']:.3f} |",
+               f"| the true picture at 32 px | {d['cosine_32px']:.3f} | {d['r1_100_32px']:.3f} |", "",
+               f"GenEval-world ({d['limit']} prompts per category and split) when the image embedding is the true "
+               "one: the decoder given the CLIP embedding of each prompt's ground-truth pictures (the prior's "
+               f"ideal output), and the nearest of {d['train_pictures']} training pictures by that embedding (what "
+               "the embedding says of the picture, with no decoder at all).", "",
+               "| category | decoder, true embedding: seen / held-out | nearest training picture: seen / held-out |",
+               "|---|---|---|"]
+        for cat in (*CATEGORIES, "overall"):
+            a, b = d["decoder_true_embedding"]["scores"], d["nearest_train_picture"]["scores"]
+            md.append(f"| {CATEGORY_TITLES.get(cat, '**Overall**')} | {a['seen'][cat]:.2f} / {a['heldout'][cat]:.2f} | "
+                      f"{b['seen'][cat]:.2f} |")
+        md.append("")
     if "timing" in r:
         t = r["timing"]
         md += ["## Time and memory of one 4-picture 64 px generation", "", *_models_line(r, "timing"), f"{t['threads']} torch thread(s), nothing else running.", "",
@@ -240,14 +319,16 @@ def markdown(r: dict) -> str:
 
 CARD_COMMANDS = {
     "prior-world": "promptism train prior --data data/world50k --embeddings runs/embeddings.safetensors --out runs/prior-world",
-    "decoder-world": "promptism train decoder --data data/world50k --embeddings runs/embeddings.safetensors "
+    "decoder-world": "promptism train decoder --data data/world50k --embeddings runs/embeddings-v1.safetensors "
                      "--out runs/decoder-world-base && "
-                     "promptism train decoder --data data/world50k --embeddings runs/embeddings.safetensors "
+                     "promptism train decoder --data data/world50k --embeddings runs/embeddings-v1.safetensors "
                      "--preset world-ft --init runs/decoder-world-base/model --out runs/decoder-world-ft && "
-                     "promptism train decoder --data data/world50k --embeddings runs/embeddings.safetensors "
+                     "promptism train decoder --data data/world50k --embeddings runs/embeddings-v1.safetensors "
                      "--preset world-ft2 --init runs/decoder-world-ft/model --out runs/decoder-world-ft2 && "
+                     "promptism train decoder --data data/world50k --embeddings runs/embeddings-v1.safetensors "
+                     "--preset world-inpaint --init runs/decoder-world-ft2/model --out runs/decoder-world-v1 && "
                      "promptism train decoder --data data/world50k --embeddings runs/embeddings.safetensors "
-                     "--preset world-inpaint --init runs/decoder-world-ft2/model --out runs/decoder-world",
+                     "--preset world-reclip --init runs/decoder-world-v1/model --out runs/decoder-world",
     "upsampler-world-64": "promptism train upsampler --data data/world50k --preset world-64-res --out runs/upsampler-world-64",
 }
 
@@ -284,8 +365,8 @@ def write_cards(report: dict) -> None:
         phases = _init_lines(meta)
         if phases and phases[0].startswith("- fine-tuned from") and (d / "MODEL_CARD.md").exists():
             # the earlier phases' run folders are gone: keep what the card said of them while they were there
-            phases = [ln for ln in (d / "MODEL_CARD.md").read_text().splitlines() if ln.startswith("- after a phase:")] \
-                or phases
+            kept = [ln for ln in (d / "MODEL_CARD.md").read_text().splitlines() if ln.startswith("- after a phase:")]
+            phases = kept + [ln for ln in phases[1:] if ln not in kept] if kept else phases
         lines = [f"# {folder}", "", f"The shipped unCLIP {meta['kind']} of promptism, trained from scratch on the Scene World "
                  f"({meta.get('examples')} training pictures).", "",
                  "## Training", "", "All the stages: `bash scripts/train_unclip_world.sh data/world50k runs` "
@@ -295,7 +376,7 @@ def write_cards(report: dict) -> None:
                  f"steps of batch {meta.get('batch_size')}, EMA {meta.get('ema')}, "
                  f"{meta.get('wall_seconds_this_run', 0) / 60:.0f} minutes",
                  f"- wall times on this machine: 2-core CPU, "
-                 + (f"{meta['threads']} thread(s), alone" if meta.get("threads") else "one thread, sharing it with another stage"),
+                 + (f"{meta['threads']} thread(s)" if meta.get("threads") else "one thread, sharing it with another stage"),
                  *([f"- residual: diffuses {meta['config']['residual']:g} × (picture − bicubic upscaling of its "
                     "input), not the picture"] if meta.get("config", {}).get("residual") else []),
                  *(["- inpainting channels (GLIDE-style: the known picture and its mask as 4 more inputs); with "
@@ -316,12 +397,12 @@ def write_cards(report: dict) -> None:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parts = ["prior", "upsampler", "geneval", "section51", "samplers", "timing"]
+    parts = ["prior", "upsampler", "geneval", "section51", "decoder", "samplers", "timing"]
     ap.add_argument("--parts", nargs="+", default=parts, choices=parts, help="which parts to run")
     ap.add_argument("--data", default="data/world50k",
                     help="Scene World dataset whose val split the prior and upsampler parts read")
     ap.add_argument("--limit", type=int, default=80, help="prompts per category and split for geneval (default: 80, the whole suite)")
-    ap.add_argument("--limit-small", type=int, default=10, help="prompts per category and split for section51 (default: 10)")
+    ap.add_argument("--limit-small", type=int, default=10, help="prompts per category and split for section51 and decoder (default: 10)")
     ap.add_argument("--limit-samplers", type=int, default=4, help="prompts per category for samplers, seen split (default: 4)")
     ap.add_argument("--threads", type=int, default=int(os.environ.get("PROMPTISM_THREADS", "2")), help="torch threads")
     args = ap.parse_args()
@@ -343,6 +424,8 @@ def main() -> int:
         report["geneval"] = {"limit": args.limit, **part_geneval(models, args.limit)}
     if "section51" in args.parts:
         report["section51"] = {"limit": args.limit_small, "runs": part_section51(models, args.limit_small)}
+    if "decoder" in args.parts:
+        report["decoder"] = part_decoder(models, args.data, args.limit_small)
     if "samplers" in args.parts:
         report["samplers"] = {"limit": args.limit_samplers, "runs": part_samplers(models, args.limit_samplers)}
     for part in args.parts:
