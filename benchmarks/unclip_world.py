@@ -299,8 +299,9 @@ def markdown(r: dict) -> str:
                f"GenEval-world ({d['limit']} prompts per category and split) when the image embedding is the true "
                "one: the decoder given the CLIP embedding of each prompt's ground-truth pictures (the prior's "
                f"ideal output), and the nearest of {d['train_pictures']} training pictures by that embedding (what "
-               "the embedding says of the picture, with no decoder at all).", "",
-               "| category | decoder, true embedding: seen / held-out | nearest training picture: seen / held-out |",
+               "the embedding says of the picture, with no decoder at all; seen split only: no training picture "
+               "has a held-out prompt's colour and shape together).", "",
+               "| category | decoder, true embedding: seen / held-out | nearest training picture: seen |",
                "|---|---|---|"]
         for cat in (*CATEGORIES, "overall"):
             a, b = d["decoder_true_embedding"]["scores"], d["nearest_train_picture"]["scores"]
