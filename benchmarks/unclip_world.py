@@ -320,16 +320,14 @@ def markdown(r: dict) -> str:
 
 CARD_COMMANDS = {
     "prior-world": "promptism train prior --data data/world50k --embeddings runs/embeddings.safetensors --out runs/prior-world",
-    "decoder-world": "promptism train decoder --data data/world50k --embeddings runs/embeddings-v1.safetensors "
+    "decoder-world": "promptism train decoder --data data/world50k --embeddings runs/embeddings.safetensors "
                      "--out runs/decoder-world-base && "
-                     "promptism train decoder --data data/world50k --embeddings runs/embeddings-v1.safetensors "
-                     "--preset world-ft --init runs/decoder-world-base/model --out runs/decoder-world-ft && "
-                     "promptism train decoder --data data/world50k --embeddings runs/embeddings-v1.safetensors "
-                     "--preset world-ft2 --init runs/decoder-world-ft/model --out runs/decoder-world-ft2 && "
-                     "promptism train decoder --data data/world50k --embeddings runs/embeddings-v1.safetensors "
-                     "--preset world-inpaint --init runs/decoder-world-ft2/model --out runs/decoder-world-v1 && "
                      "promptism train decoder --data data/world50k --embeddings runs/embeddings.safetensors "
-                     "--preset world-reclip --init runs/decoder-world-v1/model --out runs/decoder-world",
+                     "--preset world-ft --init runs/decoder-world-base/model --out runs/decoder-world-ft && "
+                     "promptism train decoder --data data/world50k --embeddings runs/embeddings.safetensors "
+                     "--preset world-ft2 --init runs/decoder-world-ft/model --out runs/decoder-world-ft2 && "
+                     "promptism train decoder --data data/world50k --embeddings runs/embeddings.safetensors "
+                     "--preset world-inpaint --init runs/decoder-world-ft2/model --out runs/decoder-world",
     "upsampler-world-64": "promptism train upsampler --data data/world50k --preset world-64-res --out runs/upsampler-world-64",
 }
 

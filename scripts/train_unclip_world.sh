@@ -9,19 +9,14 @@ RUNS=${2:-runs}
 BIN=${BIN:-.venv/bin}
 export PROMPTISM_THREADS=1 OMP_NUM_THREADS=1
 [ -f "$DATA/manifest.json" ] || "$BIN/promptism" world make --out "$DATA" --n 50000 --size 64 --seed 0
-[ -f "$RUNS/embeddings.safetensors" ] || "$BIN/promptism" embed --data "$DATA" --out "$RUNS/embeddings.safetensors" --clip world
-[ -f "$RUNS/embeddings-v1.safetensors" ] || "$BIN/promptism" embed --data "$DATA" --out "$RUNS/embeddings-v1.safetensors" --clip world-v1
+[ -f "$RUNS/embeddings.safetensors" ] || "$BIN/promptism" embed --data "$DATA" --out "$RUNS/embeddings.safetensors" --clip world-v1
 # the decoder: 4,000 steps with min-SNR weighting, then 4,500 + 3,000 without it (see the
-# world-ft presets), then 1,500 that add the inpainting channels (world-inpaint) -- all on the
-# embeddings of world-v1, the CLIP shipped while they ran -- then 8,000 that move it to today's
-# world CLIP (world-reclip)
-( E=(--data "$DATA" --embeddings "$RUNS/embeddings-v1.safetensors")
+# world-ft presets), then 1,500 that add the inpainting channels (world-inpaint)
+( E=(--data "$DATA" --embeddings "$RUNS/embeddings.safetensors")
   "$BIN/promptism" train decoder "${E[@]}" --out "$RUNS/decoder-world-base" &&
   "$BIN/promptism" train decoder "${E[@]}" --preset world-ft --init "$RUNS/decoder-world-base/model" --out "$RUNS/decoder-world-ft" &&
   "$BIN/promptism" train decoder "${E[@]}" --preset world-ft2 --init "$RUNS/decoder-world-ft/model" --out "$RUNS/decoder-world-ft2" &&
-  "$BIN/promptism" train decoder "${E[@]}" --preset world-inpaint --init "$RUNS/decoder-world-ft2/model" --out "$RUNS/decoder-world-v1" &&
-  "$BIN/promptism" train decoder --data "$DATA" --embeddings "$RUNS/embeddings.safetensors" --preset world-reclip \
-    --init "$RUNS/decoder-world-v1/model" --out "$RUNS/decoder-world" ) &
+  "$BIN/promptism" train decoder "${E[@]}" --preset world-inpaint --init "$RUNS/decoder-world-ft2/model" --out "$RUNS/decoder-world" ) &
 # the prior, then the 32->64 upsampler, diffusing the residual over a bicubic upscaling (see the
 # world-64-res preset in src/promptism/train/stages.py for why)
 ( "$BIN/promptism" train prior --data "$DATA" --embeddings "$RUNS/embeddings.safetensors" --out "$RUNS/prior-world" &&
