@@ -43,7 +43,7 @@ from promptism.pipelines.settings import (
     TEXT_DIFF_AMOUNT,
     VARY_ETA,
 )
-from promptism.pipelines.unclip import load_models
+from promptism.pipelines.unclip import load_models, sha256s
 from promptism.world.sampling import sample_example
 
 REPORTS = Path(__file__).resolve().parent / "reports"
@@ -153,10 +153,6 @@ BARS = {"inpaint": ("success", 0.80), "inpaint_repaint": ("success", 0.80), "var
 METHOD_NAMES = {"decoder": "the decoder's inpainting channels", "repaint": "RePaint"}
 
 
-def _hashes(models: dict) -> dict:
-    return {k: v["sha256"] for k, v in models.items() if "sha256" in v}
-
-
 def markdown(r: dict) -> str:
     lines = ["# Editing with unCLIP on the Scene World", "",
              f"Measured by `benchmarks/edit_world.py` on {r['machine']}, torch {r['torch']}, {r['threads']} thread(s); "
@@ -164,7 +160,7 @@ def markdown(r: dict) -> str:
              f"(sha256 {r['models']['decoder']['sha256'][:12]}…). The judge only measures: no picture is picked or "
              "filtered. Contact sheets: `edit_world_*.png` (top row or first column: the input).", "",
              "| test | trials | measured | bar | met |", "|---|---|---|---|---|"]
-    older = [k for k in BARS if k in r and r[k].get("models_sha256") != _hashes(r["models"])]
+    older = [k for k in BARS if k in r and r[k].get("models_sha256") != sha256s(r["models"])]
     if older:  # a run of some parts keeps the others' last results, measured on other models
         lines[4:4] = [f"Parts marked * were measured with earlier models than those named above: {', '.join(older)}.", ""]
     mark = {k: " *" if k in older else "" for k in BARS}
@@ -228,7 +224,7 @@ def main() -> int:
     parts = {"inpaint": part_inpaint, "inpaint_repaint": lambda m, k: part_inpaint(m, k, "repaint"),
              "vary": part_vary, "text_diff": part_text_diff}
     for name in args.parts:
-        report[name] = {**parts[name](models, args.trials or defaults[name]), "models_sha256": _hashes(report["models"])}
+        report[name] = {**parts[name](models, args.trials or defaults[name]), "models_sha256": sha256s(report["models"])}
         print(name, json.dumps(report[name]), flush=True)
     report["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     path.write_text(json.dumps(report, indent=1))

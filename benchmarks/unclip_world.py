@@ -39,11 +39,11 @@ import time
 from pathlib import Path
 
 import torch
+from PIL import Image
 
 from promptism import __version__
-from promptism.pipelines.unclip import generate, load_models
+from promptism.pipelines.unclip import generate, load_models, sha256s
 from promptism.world import suite
-from PIL import Image
 
 REPORTS = Path(__file__).parent / "reports"
 SAMPLER_RUNS = [("dpm++2m", 10), ("dpm++2m", 15), ("dpm++2m", 25), ("dpm++2m", 50),
@@ -88,11 +88,16 @@ def part_samplers(models, limit: int) -> dict:
     return out
 
 
+def _r1_100(pred: torch.Tensor, true: torch.Tensor) -> float:
+    """Share of rows whose own true embedding is the nearest among 100 (blocks of 100 rows)."""
+    hits = [(pred[i:i + 100] @ true[i:i + 100].T).argmax(1).eq(torch.arange(100)).float().mean()
+            for i in range(0, len(pred) - 99, 100)]
+    return float(torch.stack(hits).mean())
+
+
 def part_prior(models, data: str, n: int = 500) -> dict:
     """How close the prior's image embeddings come to the true ones of val pictures: mean cosine
     and the rank of the true picture among 100 (R@1), against the CLIP text embedding as a guess."""
-    import numpy as np
-
     from promptism.data import load_pairs
     from promptism.pipelines.unclip import Settings, sample_prior
 
@@ -103,15 +108,9 @@ def part_prior(models, data: str, n: int = 500) -> dict:
     sampled = torch.cat([sample_prior(models, c, "", [torch.Generator().manual_seed(i)], s)
                          for i, c in enumerate(pairs.captions)])
 
-    def r1(pred):
-        hits = []
-        for start in range(0, len(pred) - 99, 100):
-            sims = pred[start:start + 100] @ true[start:start + 100].T
-            hits.append((sims.argmax(1) == torch.arange(100)).float().mean())
-        return float(np.mean(hits))
-
     return {"pictures": len(pairs), "cosine_prior": float((sampled * true).sum(-1).mean()),
-            "cosine_text": float((text * true).sum(-1).mean()), "r1_100_prior": r1(sampled), "r1_100_text": r1(text)}
+            "cosine_text": float((text * true).sum(-1).mean()), "r1_100_prior": _r1_100(sampled, true),
+            "r1_100_text": _r1_100(text, true)}
 
 
 def part_upsampler(models, data: str, n: int = 256) -> dict:
@@ -162,17 +161,13 @@ def part_decoder(models, data: str, limit: int, n_val: int = 256, n_train: int =
     seconds = time.perf_counter() - t0
     got = clip.encode_image(pics)
     small = clip.encode_image([im.resize((32, 32), Image.BOX) for im in map(Image.fromarray, val.images)])
-
-    def r1(pred):
-        return float(sum((pred[j:j + 100] @ given[j:j + 100].T).argmax(1).eq(torch.arange(100)).float().mean()
-                         for j in range(0, len(pred) - 99, 100)) / (len(pred) // 100))
-
     out = {"val_pictures": len(val), "seconds_per_picture": seconds / len(val),
-           "cosine_decoded": float((got * given).sum(-1).mean()), "r1_100_decoded": r1(got),
-           "cosine_32px": float((small * given).sum(-1).mean()), "r1_100_32px": r1(small)}
+           "cosine_decoded": float((got * given).sum(-1).mean()), "r1_100_decoded": _r1_100(got, given),
+           "cosine_32px": float((small * given).sum(-1).mean()), "r1_100_32px": _r1_100(small, given)}
 
     train = load_pairs(data, "train", size=clip.image_size, limit=n_train, progress=False)
     bank = clip.encode_image(train.images)
+    prompts = {p.text: p for p in suite.all_prompts()}
 
     def truths(text, n):
         p = prompts[text]
@@ -189,7 +184,6 @@ def part_decoder(models, data: str, limit: int, n_val: int = 256, n_train: int =
         idx = (clip.encode_image(truths(text, n)) @ bank.T).argmax(1)
         return [Image.fromarray(train.images[i]).resize((64, 64), Image.BICUBIC) for i in idx.tolist()]
 
-    prompts = {p.text: p for p in suite.all_prompts()}
     # held-out prompts pair colours and shapes no training picture has: no nearest one can pass
     for name, fn, splits in (("decoder_true_embedding", decoded, suite.SPLITS), ("nearest_train_picture", nearest, ("seen",))):
         result = suite.evaluate(fn, splits=splits, limit=limit, progress=True)
@@ -219,7 +213,7 @@ def part_timing(models, prompt: str = "two red circles above a blue square") -> 
 def _models_line(r: dict, part: str) -> list[str]:
     """Which models a section measured, where they are not the ones the report names last."""
     was = r.get(part, {}).get("models_sha256", {})
-    older = [k for k, v in r.get("models", {}).items() if "sha256" in v and was.get(k) != v["sha256"]]
+    older = [k for k, h in sha256s(r.get("models", {})).items() if was.get(k) != h]
     if not older:
         return []
     return [f"Measured with an earlier {' and '.join(k.replace('_', ' ') for k in older)} than the shipped one"
@@ -429,7 +423,7 @@ def main() -> int:
         report["samplers"] = {"limit": args.limit_samplers, "runs": part_samplers(models, args.limit_samplers)}
     for part in args.parts:
         report[part]["threads"] = args.threads
-        report[part]["models_sha256"] = {k: v["sha256"] for k, v in report["models"].items() if "sha256" in v}
+        report[part]["models_sha256"] = sha256s(report["models"])
     REPORTS.mkdir(parents=True, exist_ok=True)
     if path.exists():  # another run may have written its parts meanwhile: keep them
         report = {**json.loads(path.read_text()), **{k: report[k] for k in report if k in args.parts or k in (

@@ -121,7 +121,10 @@ def widen_for_inpainting(model: Decoder, plain_state: dict[str, torch.Tensor]) -
     return model
 
 
-def random_keep_masks(n: int, size: int, generator: torch.Generator, p_plain: float = 0.25) -> torch.Tensor:
+PLAIN_SHARE = 0.25  # of an inpainting decoder's training pictures, those with nothing known
+
+
+def random_keep_masks(n: int, size: int, generator: torch.Generator, p_plain: float = PLAIN_SHARE) -> torch.Tensor:
     """(n, 1, size, size) training masks, 1 = known: a share ``p_plain`` with nothing known (plain
     generation); the rest hide a random box (inpainting), keep only a random box (outpainting),
     or hide a strip along one edge."""

@@ -50,6 +50,11 @@ class Models:
         return out
 
 
+def sha256s(described: dict) -> dict:
+    """{model: weight sha256} out of ``Models.describe()`` (or a report that stored it)."""
+    return {k: v["sha256"] for k, v in described.items() if "sha256" in v}
+
+
 @lru_cache(maxsize=4)
 def load_models(clip: str | None = None, prior: str = "world", decoder: str = "world",
                 upsamplers: tuple[str, ...] = ("world-64",)) -> Models:

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 
 from ..clip.train import to_pixels
 from ..data import Pairs, load_pairs
-from ..decoder.model import random_keep_masks
+from ..decoder.model import PLAIN_SHARE, random_keep_masks
 from ..diffusion import Denoiser, DiffusionConfig
 from ..errors import PromptismError
 from ..stages import Stage, model_classes
@@ -113,11 +113,12 @@ PRESETS["decoder"]["world-inpaint"] = {
     "diffusion": dict(prediction="v", min_snr_gamma=None),
     "loop": {**PRESETS["decoder"]["world"]["loop"], "steps": 1500, "lr": 2e-4, "warmup": 50}}
 # Moving a trained decoder to another CLIP's embedding space: the same inpainting network and
-# its weights, fine-tuned on the new embeddings. From world-v1 to world, 8,000 steps brought it
-# level with where it started (decoded val embeddings: cosine 0.834 / R@1 0.695 in the new space,
-# against 0.816 / 0.770 in the old), but the prior on that space did not: it did not ship
-# (benchmarks/reports/unclip_world_reclip.md). Half its pictures have nothing known (not a quarter): what it must relearn is to
-# follow the embedding, and a picture that is mostly known teaches little of that.
+# its weights, fine-tuned on the new embeddings, half its pictures with nothing known (not a
+# quarter): what it must relearn is to follow the embedding, and a mostly known picture teaches
+# little of that. From world-v1 to world, 8,000 steps brought it level with where it started
+# (decoded val embeddings: cosine 0.834 / R@1 0.695 in the new space, against 0.816 / 0.770 in
+# the old), but the prior on that space fell short, so it did not ship
+# (benchmarks/reports/unclip_world_reclip.md).
 PRESETS["decoder"]["world-reclip"] = {
     "model": PRESETS["decoder"]["world-inpaint"]["model"], "diffusion": dict(prediction="v", min_snr_gamma=None),
     "loop": {**PRESETS["decoder"]["world"]["loop"], "steps": 8000, "lr": 1.5e-4, "warmup": 100},
@@ -134,7 +135,7 @@ def _generator(seed: int, step: int, idx: np.ndarray) -> torch.Generator:
 
 class DecoderTask:
     def __init__(self, pairs: Pairs, image_embed: torch.Tensor, tokenizer, denoiser: Denoiser, seed: int = 0,
-                 p_plain: float = 0.25):
+                 p_plain: float = PLAIN_SHARE):
         self.pairs, self.emb, self.tok, self.denoiser, self.seed = pairs, image_embed, tokenizer, denoiser, seed
         self.p_plain = p_plain  # inpainting decoders: the share of pictures with nothing known
 
