@@ -52,6 +52,27 @@ def test_min_snr_weights_equal_min_snr_gamma_on_the_x0_error():
     assert torch.equal(Denoiser(DiffusionConfig(min_snr_gamma=None)).loss_weight(t), torch.ones(4))
 
 
+def test_logit_normal_timesteps_favour_middling_noise():
+    # t/T = sigmoid(u), u ~ N(0, 1): P(T/4 <= t < 3T/4) = P(|u| < ln 3) = 0.727, against 0.5 uniformly
+    n = 40_000
+    draws = {}
+    for how in ("uniform", "logit-normal"):
+        d = Denoiser(DiffusionConfig(timestep_sampling=how))
+        t = d.training_timesteps(n, generator=torch.Generator().manual_seed(0))
+        assert t.dtype == torch.long and int(t.min()) >= 0 and int(t.max()) <= 999
+        again = d.training_timesteps(n, generator=torch.Generator().manual_seed(0))
+        assert torch.equal(t, again)
+        draws[how] = float(((t >= 250) & (t < 750)).float().mean())
+    assert abs(draws["uniform"] - 0.5) < 0.015
+    assert abs(draws["logit-normal"] - 0.727) < 0.015
+    shifted = Denoiser(DiffusionConfig(timestep_sampling="logit-normal", t_mean=1.0))
+    assert float(shifted.training_timesteps(n, generator=torch.Generator().manual_seed(1)).float().mean()) > 600
+    with pytest.raises(ValueError, match="timestep_sampling"):
+        DiffusionConfig(timestep_sampling="beta")
+    with pytest.raises(ValueError, match="t_std"):
+        DiffusionConfig(timestep_sampling="logit-normal", t_std=0.0)
+
+
 def _gaussian_data_denoiser(d: Denoiser, mean: float, std: float):
     """The exact E[x0 | x_t] when x0 ~ N(mean, std²) per dimension."""
     def f(x, t):

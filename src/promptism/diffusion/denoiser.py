@@ -14,6 +14,7 @@ import torch
 from .schedules import alphas_cumprod
 
 PREDICTIONS = ("eps", "v", "x0")
+TIMESTEP_SAMPLING = ("uniform", "logit-normal")
 
 
 @dataclass(frozen=True)
@@ -22,10 +23,20 @@ class DiffusionConfig:
     timesteps: int = 1000
     prediction: str = "v"  # eps | v | x0
     min_snr_gamma: float | None = 5.0  # Hang et al. 2023; None = unweighted
+    # how training draws timesteps: "uniform", or "logit-normal" (Esser et al. 2024, §3.1:
+    # t/T = sigmoid(u), u ~ N(t_mean, t_std²)), which spends the steps on middling noise, where
+    # the layout and the shapes are decided, and few on the nearly clean and the nearly pure noise
+    timestep_sampling: str = "uniform"
+    t_mean: float = 0.0
+    t_std: float = 1.0
 
     def __post_init__(self):
         if self.prediction not in PREDICTIONS:
             raise ValueError(f"prediction must be one of {PREDICTIONS}, got {self.prediction!r}")
+        if self.timestep_sampling not in TIMESTEP_SAMPLING:
+            raise ValueError(f"timestep_sampling must be one of {TIMESTEP_SAMPLING}, got {self.timestep_sampling!r}")
+        if not self.t_std > 0:
+            raise ValueError(f"t_std must be positive, got {self.t_std!r}")
 
 
 class Denoiser:
@@ -75,10 +86,17 @@ class Denoiser:
             return clipped / (s + 1)
         return clipped
 
+    def training_timesteps(self, b: int, device=None, generator: torch.Generator | None = None) -> torch.Tensor:
+        """b timesteps drawn as ``timestep_sampling`` says."""
+        if self.cfg.timestep_sampling == "uniform":
+            return torch.randint(0, self.T, (b,), device=device, generator=generator)
+        u = torch.randn(b, device=device, generator=generator) * self.cfg.t_std + self.cfg.t_mean
+        return (torch.sigmoid(u) * self.T).long().clamp(0, self.T - 1)
+
     def loss(self, net, x0: torch.Tensor, generator: torch.Generator | None = None, **cond) -> torch.Tensor:
-        """One Monte-Carlo estimate of the weighted denoising loss over uniform timesteps."""
+        """One Monte-Carlo estimate of the weighted denoising loss over the training timesteps."""
         b = x0.shape[0]
-        t = torch.randint(0, self.T, (b,), device=x0.device, generator=generator)
+        t = self.training_timesteps(b, x0.device, generator)
         noise = torch.randn(x0.shape, device=x0.device, generator=generator)
         out = net(self.add_noise(x0, t, noise), t, **cond)
         err = (out - self.target(x0, noise, t)).pow(2).flatten(1).mean(1)
