@@ -219,10 +219,12 @@ def test_inpainting_through_the_decoders_inpainting_channels(inpaint_models, mod
     mask = np.zeros((32, 32), bool)
     mask[:16, 16:] = True
     kw = dict(n=2, seed=3, size=32, resample=1, **FAST)
-    r = inpaint(pic, mask, "a yellow star", models=inpaint_models, **kw)
+    r = inpaint(pic, mask, "a yellow star", models=inpaint_models, method="auto", **kw)
     px, orig = _px(r.images), np.asarray(pic, np.int16)
     assert np.array_equal(px[:, ~mask], np.broadcast_to(orig[~mask], px[:, ~mask].shape))
     assert r.metadata[0]["method"] == "decoder"  # auto takes the channels when the decoder has them
+    # without a method it is RePaint, even with a decoder that has the channels
+    assert inpaint(pic, mask, "a yellow star", models=inpaint_models, **kw).metadata[0]["method"] == "repaint"
     # the decoder reads the kept pixels: its pictures (what the upsampler gets) differ for another
     # picture around the same hole, and are the same for the same picture
     from promptism.pipelines import edit
@@ -236,7 +238,7 @@ def test_inpainting_through_the_decoders_inpainting_channels(inpaint_models, mod
     real = edit.upsampler_denoise
     monkeypatch.setattr(edit, "upsampler_denoise", spy)
     for p in (pic, other, pic):
-        inpaint(p, mask, "a yellow star", models=inpaint_models, **kw)
+        inpaint(p, mask, "a yellow star", models=inpaint_models, method="decoder", **kw)
     left, top, right, bottom = edit.context_box(mask)
     hole = edit.mask_at(mask[top:bottom, left:right], 16)[0, 0].bool()
     assert hole.any() and not hole.all()
@@ -249,7 +251,7 @@ def test_inpainting_through_the_decoders_inpainting_channels(inpaint_models, mod
         inpaint(pic, mask, "a yellow star", models=models, method="decoder", **kw)
     with pytest.raises(PromptismError, match="methods are auto, decoder, repaint"):
         inpaint(pic, mask, "a yellow star", models=inpaint_models, method="glide", **kw)
-    out = outpaint(pic, {"right": 8}, n=1, size=32, models=inpaint_models, resample=1, **FAST)
+    out = outpaint(pic, {"right": 8}, n=1, size=32, models=inpaint_models, resample=1, method="decoder", **FAST)
     assert out.metadata[0]["method"] == "decoder" and np.array_equal(np.asarray(out.images[0])[:, :32],
                                                                      np.asarray(pic))
     # an inpainting decoder with nothing known is a plain decoder: text-to-image still works
