@@ -210,10 +210,17 @@ def part_timing(models, prompt: str = "two red circles above a blue square") -> 
             "warm_seconds": warm, "warm_process_peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
+# the models a part runs, where it is not all of them: its numbers do not move when another changes
+PART_USES = {"prior": ("clip", "prior"), "upsampler": ("upsampler_64",)}
+
+
 def _models_line(r: dict, part: str) -> list[str]:
     """Which models a section measured, where they are not the ones the report names last."""
     was = r.get(part, {}).get("models_sha256", {})
-    older = [k for k, h in sha256s(r.get("models", {})).items() if was.get(k) != h]
+    uses = PART_USES.get(part)
+    # a model the part does not run, or whose hash it did not record (older reports), is not flagged
+    older = [k for k, h in sha256s(r.get("models", {})).items()
+             if k in was and was[k] != h and (uses is None or k in uses)]
     if not older:
         return []
     return [f"Measured with an earlier {' and '.join(k.replace('_', ' ') for k in older)} than the shipped one"
