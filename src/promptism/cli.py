@@ -310,11 +310,13 @@ def cmd_edit(args: argparse.Namespace) -> int:
 
 
 def _method_option(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--method", choices=("auto", "decoder", "repaint"), default="repaint",
+    from .pipelines.settings import INPAINT_METHOD, INPAINT_METHODS
+
+    p.add_argument("--method", choices=INPAINT_METHODS, default=INPAINT_METHOD,
                    help="how the decoder inpaints: 'repaint' training-free RePaint with any decoder (about 2.5x "
                         "slower, and with the shipped decoder far more often right), 'decoder' through its "
                         "inpainting channels (GLIDE-style; the shipped decoder has them), 'auto' the channels "
-                        "where the decoder has them (default: repaint)")
+                        f"where the decoder has them (default: {INPAINT_METHOD})")
 
 
 def cmd_inpaint(args: argparse.Namespace) -> int:

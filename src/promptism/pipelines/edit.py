@@ -38,6 +38,8 @@ from .images import (
 )
 from .settings import (
     INPAINT_CONTEXT,
+    INPAINT_METHOD,
+    INPAINT_METHODS,
     INPAINT_RESAMPLE,
     INPAINT_STEPS,
     MAX_FRAMES,
@@ -292,9 +294,6 @@ def _paint_request(settings: Settings | None, overrides: dict, prompt: str, what
     return s, prompt, check_count(n), check_seed(seed), check_count(resample, "resample", 20)
 
 
-INPAINT_METHODS = ("auto", "decoder", "repaint")
-
-
 def _paint_method(decoder, method: str) -> str:
     """"decoder" (its inpainting channels) or "repaint"; "auto" takes the channels if it has them."""
     if method not in INPAINT_METHODS:
@@ -308,7 +307,7 @@ def _paint_method(decoder, method: str) -> str:
 
 def _inpaint(source: Source, canvas: Image.Image, mask: np.ndarray, prompt: str, n: int, seed: int,
              size: int, resample: int, s: Settings, models: Models | None, progress: bool,
-             operation: str, extra: dict, method: str = "repaint") -> Result:
+             operation: str, extra: dict, method: str) -> Result:
     """On the square around the mask, the decoder stage inpaints with the decoder's own
     inpainting channels (GLIDE-style) or with RePaint, the upsamplers with RePaint; then the
     result is pasted back into the picture with the picture's own pixels kept outside the mask."""
@@ -363,7 +362,7 @@ def _inpaint(source: Source, canvas: Image.Image, mask: np.ndarray, prompt: str,
 
 def inpaint(image: ImageSource, mask: ImageSource | np.ndarray, prompt: str = "", n: int = 4, seed: int = 0,
             size: int = 64, resample: int = INPAINT_RESAMPLE, mask_convention: str = "white",
-            method: str = "repaint", settings: Settings | None = None, models: Models | None = None,
+            method: str = INPAINT_METHOD, settings: Settings | None = None, models: Models | None = None,
             progress: bool = False, **overrides) -> Result:
     """Repaint the part of a picture the mask marks (white = repaint, black = keep; or
     ``mask_convention="alpha"``: transparent = repaint, as OpenAI's API has it), with what
@@ -372,10 +371,9 @@ def inpaint(image: ImageSource, mask: ImageSource | np.ndarray, prompt: str = ""
     It works on the square around the mask that ``context_box`` picks, brought to the models'
     sizes. ``method``: "decoder" samples with a decoder that has inpainting channels (the known
     pixels and the mask as input, GLIDE-style); "repaint" is training-free RePaint (Lugmayr et
-    al. 2022) with any decoder, ``resample`` rounds per step (the default: with the shipped
-    decoder it drew the asked-for object 0.99 of the time, the channels 0.65, which often paint
-    a white square on another background); "auto" takes the channels where the decoder has
-    them. The upsamplers always use RePaint. The repainted square is scaled back and only its
+    al. 2022) with any decoder, ``resample`` rounds per step (the default, ``INPAINT_METHOD``:
+    the shipped decoder's channels often paint a white square on another background); "auto"
+    takes the channels where the decoder has them. The upsamplers always use RePaint. The repainted square is scaled back and only its
     masked pixels are pasted into the picture: every other pixel stays exactly as it was, and
     the result has the picture's own size."""
     s, prompt, n, seed, resample = _paint_request(settings, overrides, prompt, "inpainting prompt", n, seed, resample)
@@ -413,7 +411,7 @@ def parse_pad(text: str) -> dict[str, int]:
 
 
 def outpaint(image: ImageSource, pad: dict[str, int], prompt: str = "", n: int = 4, seed: int = 0, size: int = 64,
-             resample: int = INPAINT_RESAMPLE, method: str = "repaint", settings: Settings | None = None,
+             resample: int = INPAINT_RESAMPLE, method: str = INPAINT_METHOD, settings: Settings | None = None,
              models: Models | None = None, progress: bool = False, **overrides) -> Result:
     """Extend a picture beyond its edges: ``pad`` gives pixels to add on each side (left, right,
     top, bottom). The new border starts as the picture's mean edge colour and is inpainted
