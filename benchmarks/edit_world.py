@@ -44,6 +44,7 @@ from promptism.pipelines.settings import (
     VARY_ETA,
 )
 from promptism.pipelines.unclip import load_models, sha256s
+from promptism.world.judge import fingerprint as judge_fingerprint
 from promptism.world.sampling import sample_example
 
 REPORTS = Path(__file__).resolve().parent / "reports"
@@ -161,9 +162,14 @@ def markdown(r: dict) -> str:
              "filtered. Contact sheets: `edit_world_*.png` (top row or first column: the input).", "",
              "| test | trials | measured | bar | met |", "|---|---|---|---|---|"]
     older = [k for k in BARS if k in r and r[k].get("models_sha256") != sha256s(r["models"])]
+    # every part is scored by the judge: one scored before the judge last changed (or before
+    # reports recorded which judge scored them) is not comparable with a part scored now
+    rejudged = [k for k in BARS if k in r and r[k].get("judge_sha256") != r.get("judge_sha256")]
     if older:  # a run of some parts keeps the others' last results, measured on other models
         lines[4:4] = [f"Parts marked * were measured with earlier models than those named above: {', '.join(older)}.", ""]
-    mark = {k: " *" if k in older else "" for k in BARS}
+    if rejudged:
+        lines[4:4] = [f"Parts marked † were scored by an earlier version of the judge: {', '.join(rejudged)}.", ""]
+    mark = {k: (" *" if k in older else "") + (" †" if k in rejudged else "") for k in BARS}
     for part in ("inpaint", "inpaint_repaint"):
         if part not in r:
             continue
@@ -218,13 +224,15 @@ def main() -> int:
     report = json.loads(path.read_text()) if path.exists() else {}
     models = load_models()
     report.update({"machine": f"{platform.machine()}, {os.cpu_count()} CPUs", "torch": torch.__version__,
-                   "promptism": __version__, "threads": args.threads, "models": models.describe()})
+                   "promptism": __version__, "threads": args.threads, "models": models.describe(),
+                   "judge_sha256": judge_fingerprint()})
     REPORTS.mkdir(parents=True, exist_ok=True)
     defaults = {"inpaint": 100, "inpaint_repaint": 100, "vary": 25, "text_diff": 50}
     parts = {"inpaint": part_inpaint, "inpaint_repaint": lambda m, k: part_inpaint(m, k, "repaint"),
              "vary": part_vary, "text_diff": part_text_diff}
     for name in args.parts:
-        report[name] = {**parts[name](models, args.trials or defaults[name]), "models_sha256": sha256s(report["models"])}
+        report[name] = {**parts[name](models, args.trials or defaults[name]), "models_sha256": sha256s(report["models"]),
+                        "judge_sha256": report["judge_sha256"]}
         print(name, json.dumps(report[name]), flush=True)
     report["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     path.write_text(json.dumps(report, indent=1))

@@ -44,6 +44,7 @@ from PIL import Image
 from promptism import __version__
 from promptism.pipelines.unclip import generate, load_models, sha256s
 from promptism.world import suite
+from promptism.world.judge import fingerprint as judge_fingerprint
 
 REPORTS = Path(__file__).parent / "reports"
 SAMPLER_RUNS = [("dpm++2m", 10), ("dpm++2m", 15), ("dpm++2m", 25), ("dpm++2m", 50),
@@ -212,19 +213,25 @@ def part_timing(models, prompt: str = "two red circles above a blue square") -> 
 
 # the models a part runs, where it is not all of them: its numbers do not move when another changes
 PART_USES = {"prior": ("clip", "prior"), "upsampler": ("upsampler_64",)}
+JUDGED = ("geneval", "section51", "samplers", "decoder")  # the parts whose numbers the judge gives
 
 
 def _models_line(r: dict, part: str) -> list[str]:
-    """Which models a section measured, where they are not the ones the report names last."""
+    """Which models and judge a section was measured with, where they are not the ones the report names last."""
     was = r.get(part, {}).get("models_sha256", {})
     uses = PART_USES.get(part)
     # a model the part does not run, or whose hash it did not record (older reports), is not flagged
     older = [k for k, h in sha256s(r.get("models", {})).items()
              if k in was and was[k] != h and (uses is None or k in uses)]
-    if not older:
-        return []
-    return [f"Measured with an earlier {' and '.join(k.replace('_', ' ') for k in older)} than the shipped one"
-            f"{'s' if len(older) > 1 else ''}.", ""]
+    lines = []
+    if older:
+        lines += [f"Measured with an earlier {' and '.join(k.replace('_', ' ') for k in older)} than the shipped one"
+                  f"{'s' if len(older) > 1 else ''}.", ""]
+    # a judged part scored before the judge last changed (or before reports recorded which judge
+    # scored them) is not comparable with one scored now
+    if part in JUDGED and part in r and r[part].get("judge_sha256") != r.get("judge_sha256"):
+        lines += ["Scored by an earlier version of the judge than the current one (judge_eye.md compares them).", ""]
+    return lines
 
 
 def markdown(r: dict) -> str:
@@ -430,13 +437,16 @@ def main() -> int:
         report["decoder"] = part_decoder(models, args.data, args.limit_small)
     if "samplers" in args.parts:
         report["samplers"] = {"limit": args.limit_samplers, "runs": part_samplers(models, args.limit_samplers)}
+    report["judge_sha256"] = judge_fingerprint()
     for part in args.parts:
         report[part]["threads"] = args.threads
         report[part]["models_sha256"] = sha256s(report["models"])
+        if part in JUDGED:
+            report[part]["judge_sha256"] = report["judge_sha256"]
     REPORTS.mkdir(parents=True, exist_ok=True)
     if path.exists():  # another run may have written its parts meanwhile: keep them
         report = {**json.loads(path.read_text()), **{k: report[k] for k in report if k in args.parts or k in (
-            "machine", "torch", "promptism", "threads", "models")}}
+            "machine", "torch", "promptism", "threads", "models", "judge_sha256")}}
     path.write_text(json.dumps(report, indent=1))
     (REPORTS / "unclip_world.md").write_text(markdown(report))
     write_cards(report)

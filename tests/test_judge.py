@@ -151,3 +151,58 @@ def test_judge_tolerates_the_noise_and_blur_of_generated_pictures():
         img = np.clip(img + rng.normal(0, 8, img.shape), 0, 255).astype(np.uint8)  # with pixel noise
         right.append(judge(img, truth_constraints(p)).correct)
     assert len(right) == 60 and np.mean(right) >= 0.97
+
+
+# pictures the shipped pipeline drew, with what a person sees in them (tests/data/judge/README.md)
+DRAWN = {"square.png": ["square"], "circle.png": ["circle"], "diamond.png": ["diamond"],
+         "square-colour-drift.png": ["square"], "square-colour-drift-2.png": ["square"],
+         "two-touching.png": ["diamond", "diamond"]}
+
+
+@pytest.mark.parametrize("name", sorted(DRAWN))
+def test_judge_reads_generated_pictures_as_a_person_does(name):
+    from pathlib import Path
+
+    path = Path(__file__).parent / "data" / "judge" / name
+    assert [o.shape for o in read(path).objects] == DRAWN[name]
+
+
+def _square_with(size: str, colors: tuple[str, str], split: float) -> np.ndarray:
+    """A flat square whose rows below ``split`` (a share of its height) take a second colour."""
+    img = render_array(Scene((Obj("square", colors[0], size, 0.5, 0.5),), "white", "flat"), 64)
+    side = round(vocab.SIZES[size] * 64)
+    top = 32 - side // 2
+    lower = img[top + int(side * split): top + side, 32 - side // 2: 32 + side // 2]
+    lower[(lower != 255).any(-1)] = vocab.COLORS[colors[1]]
+    return img
+
+
+def test_an_object_whose_colour_drifts_is_one_object_of_its_main_colour():
+    # a generated orange square often goes brown at its foot: one square, orange, not two boxes
+    found = read(_square_with("large", ("orange", "brown"), 0.7)).objects
+    assert [(o.shape, o.color, o.size) for o in found] == [("square", "orange", "large")]
+    found = read(_square_with("large", ("orange", "brown"), 0.3)).objects
+    assert [(o.color) for o in found] == ["brown"]
+
+
+def test_objects_of_two_colours_that_only_touch_stay_apart():
+    # a red square and a blue one meeting corner to corner (closer than the world ever draws)
+    side = vocab.SIZES["medium"]
+    s = Scene((Obj("square", "red", "medium", 0.3, 0.3), Obj("square", "blue", "medium", 0.3 + side + 1 / 64, 0.3 + side)),
+              "white", "flat")
+    found = read(render_array(s, 64)).objects
+    assert sorted((o.shape, o.color) for o in found) == [("square", "blue"), ("square", "red")]
+
+
+@pytest.mark.parametrize("shape", vocab.SHAPES)
+def test_shapes_between_the_named_sizes_keep_their_name(shape):
+    from promptism.world.judge import size_word
+
+    assert [size_word(s) for s in (0.2, 0.23, 0.25, 0.3, 0.34, 0.38)] == ["small"] * 2 + ["medium"] * 2 + ["large"] * 2
+    for side in (0.23, 0.25, 0.31, 0.34):
+        vocab.SIZES["between"] = side
+        try:
+            img = render_array(Scene((Obj(shape, "green", "between", 0.45, 0.55),), "gray", "flat"), 64)
+        finally:
+            del vocab.SIZES["between"]
+        assert [(o.shape, o.size) for o in read(img).objects] == [(shape, size_word(side))]

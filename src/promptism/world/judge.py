@@ -5,18 +5,27 @@ How it reads a picture (spec "The evaluation suite"):
 1. The background is the candidate (white, black, gray, sky) closest to the picture's border.
 2. Each pixel takes its nearest palette colour; it is an object pixel when that colour is
    within ``COLOR_TOLERANCE`` and nearer than the background there.
-3. Object pixels of one colour form connected components (4-connectivity); components
-   smaller than ``MIN_AREA`` or narrower than ``MIN_EXTENT`` are noise. A component whose box
-   holds the box of a brighter component of another colour is a halo (neon glow) and dropped.
+3. Object pixels of one colour form connected components (8-connectivity). Two components of
+   different colours whose solid pixels (at least half covered) meet along a border at least
+   as long as the smaller one is wide (the square root of its area) are one object whose
+   colour drifts (a generated orange square going brown at its foot): they join and take the
+   colour that covers more of them. Two objects that merely touch meet along a shorter border
+   and stay apart; the world never draws objects that close, so its own renders never join.
+   Components smaller than ``MIN_AREA`` or narrower than ``MIN_EXTENT`` are noise.
 4. Each component's holes are filled (an outline becomes its shape); its shape is the one of
-   the six whose template, stretched to the component's bounding box, overlaps it best (IoU);
-   its size word comes from its box width, its position from the filled area's centroid.
+   the six whose template, rasterised as the renderer draws it at the component's centroid,
+   overlaps it best (soft IoU). Templates come at the three named sizes; when none of those
+   fits well (``LOOSE_FIT``), each shape is also tried stretched to the component's box, so
+   a square drawn between two named sizes is still a square and not the circle of the
+   nearer named size. The size word is the named size nearest the fitted side; the
+   position is the filled area's centroid.
 
 The judge is a yardstick only: nothing is trained against it, and no generation path calls it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 from dataclasses import asdict, dataclass, field
@@ -32,6 +41,7 @@ from ..errors import PromptismError
 from . import vocab
 from .constraints import Constraints, Verdict, check
 from .render import background_array, inside
+from .scene import extent
 
 COLOR_TOLERANCE = 60.0  # max RGB distance from a palette colour
 MIN_AREA = 0.003  # fraction of the canvas
@@ -39,6 +49,8 @@ MIN_EXTENT = 0.08  # min width and height of an object, fraction of the canvas
 MIN_JUDGE_SIZE, MAX_JUDGE_SIZE = 32, 1024
 SUPERSAMPLE_FIT = 4  # samples per pixel side when rasterising templates (as the renderer)
 EIGHT = np.ones((3, 3), bool)
+LOOSE_FIT = 0.9  # best IoU at the named sizes below which free sides are tried too
+FREE_SIDE_STEPS = (0.94, 1.0, 1.06)  # around the side that fills the object's box
 PIXEL_ART_TOLERANCE = 0.002  # share of pixels that may disagree with a 32-grid reconstruction  # 8-connectivity: thin diagonal strokes stay one object
 
 PALETTE_NAMES = tuple(vocab.COLORS)
@@ -225,12 +237,36 @@ def _raster(shape: str, side: float, cx: float, cy: float, rows: np.ndarray, col
     return m.reshape(len(rows), ss, len(cols), ss).mean(axis=(1, 3))
 
 
+@lru_cache(maxsize=None)
+def _unit_shape(shape: str) -> tuple[float, float, float]:
+    """(box width, box height) of a shape of side 1."""
+    left, top, right, bottom = extent(shape, 1.0)
+    return left + right, top + bottom
+
+
+def size_word(side: float) -> str:
+    """The named size nearest a side (canvas units), on a log scale."""
+    return min(vocab.SIZES, key=lambda w: abs(np.log(side / vocab.SIZES[w])))
+
+
+def _free_sides(shape: str, box_w: float, box_h: float) -> list[float]:
+    """The side at which a shape would fill an object's box, kept within the named sizes, and a
+    step either way. (Not its area, and not below the smallest size: a circle shrunk to the
+    area of a small blobby star fits it better than a star does.)"""
+    uw, uh = _unit_shape(shape)
+    lo, hi = min(vocab.SIZES.values()), max(vocab.SIZES.values())
+    side = float(np.clip((box_w / uw + box_h / uh) / 2.0, lo, hi))  # between the named sizes only
+    return [side * k for k in FREE_SIDE_STEPS]
+
+
 def _fit(target: np.ndarray, r0: int, c0: int, cx: float, cy: float, n: int, pixel: bool) -> tuple[str, str, float]:
-    """The (shape, size) whose template best matches the object: shape, size, soft IoU.
+    """The (shape, size) whose template best matches the object: shape, size word, soft IoU.
 
     ``target`` is the object's soft coverage at (r0, c0): its measured alpha, and 1 in its
     filled holes. It is compared with each template's coverage by sum(min) / sum(max), so
-    no pixel's fate hangs on a threshold.
+    no pixel's fate hangs on a threshold. Templates at the named sizes come first; below
+    ``LOOSE_FIT`` each shape is also tried stretched to the object's box (not for
+    pixel art, which the world only draws at the named sizes).
     """
     pad = int(np.ceil(0.12 * n))
     h, w = target.shape
@@ -240,16 +276,66 @@ def _fit(target: np.ndarray, r0: int, c0: int, cx: float, cy: float, n: int, pix
     window[r0 - rows[0] : r0 - rows[0] + h, c0 - cols[0] : c0 + w - cols[0]] = target
     # pixel art: one sample per cell, and the centroid is only known to a cell: try offsets
     ss, offsets = (1, (-0.5, -0.25, 0.0, 0.25, 0.5)) if pixel else (SUPERSAMPLE_FIT, (0.0,))
-    best = ("circle", "medium", -1.0)
-    for size, side in vocab.SIZES.items():
+    best = ("circle", vocab.SIZES["medium"], -1.0)
+
+    def trial(shape: str, side: float) -> None:
+        nonlocal best
+        for oy in offsets:
+            for ox in offsets:
+                t = _raster(shape, side, cx + ox / n, cy + oy / n, rows, cols, n, ss)
+                iou = float(np.minimum(t, window).sum() / max(np.maximum(t, window).sum(), 1e-9))
+                if iou > best[2]:
+                    best = (shape, side, iou)
+
+    for side in vocab.SIZES.values():
         for shape in vocab.SHAPES:
-            for oy in offsets:
-                for ox in offsets:
-                    t = _raster(shape, side, cx + ox / n, cy + oy / n, rows, cols, n, ss)
-                    iou = float(np.minimum(t, window).sum() / max(np.maximum(t, window).sum(), 1e-9))
-                    if iou > best[2]:
-                        best = (shape, size, iou)
-    return best
+            trial(shape, side)
+    if best[2] < LOOSE_FIT and not pixel:
+        box_h, box_w = (np.count_nonzero(target.sum(axis=k) > 0.5) / n for k in (1, 0))
+        for shape in vocab.SHAPES:
+            for side in _free_sides(shape, box_w, box_h):
+                trial(shape, side)
+    return best[0], size_word(best[1]), best[2]
+
+
+def _join_drifting_colours(labels: dict[int, np.ndarray], colors: np.ndarray, alpha: np.ndarray) -> list[tuple[int, np.ndarray]]:
+    """Components as (colour index, mask); two of different colours whose solid pixels meet in
+    at least √(the smaller one's area) side-by-side pairs are joined (union-find), and the
+    joined object takes the colour that covers more of it."""
+    comps = [(ci, lab == k) for ci, lab in labels.items() for k in range(1, int(lab.max()) + 1)]
+    solid = alpha >= 0.5
+    owner = np.full(colors.shape, -1)
+    for i, (_, m) in enumerate(comps):
+        owner[m & solid] = i
+    parent = list(range(len(comps)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    pairs: dict[tuple[int, int], int] = {}
+    for a, b in ((owner[:, :-1], owner[:, 1:]), (owner[:-1], owner[1:])):
+        edge = (a >= 0) & (b >= 0) & (a != b)
+        for u, v in zip(a[edge].tolist(), b[edge].tolist()):
+            key = (min(u, v), max(u, v))
+            pairs[key] = pairs.get(key, 0) + 1
+    area = [int(m.sum()) for _, m in comps]
+    for (u, v), count in pairs.items():
+        if count >= np.sqrt(min(area[u], area[v])):
+            parent[root(u)] = root(v)
+    groups: dict[int, list[int]] = {}
+    for i in range(len(comps)):
+        groups.setdefault(root(i), []).append(i)
+    out = []
+    for members in groups.values():
+        mask = np.logical_or.reduce([comps[i][1] for i in members])
+        cover: dict[int, float] = {}
+        for i in members:
+            cover[comps[i][0]] = cover.get(comps[i][0], 0.0) + float(alpha[comps[i][1]].sum())
+        out.append((max(cover, key=cover.get), mask))
+    return out
 
 
 def read(image: ImageLike) -> Reading:
@@ -262,29 +348,38 @@ def read(image: ImageLike) -> Reading:
     bg_name, bg_dist, bg = _background(work)
     colors, alpha = _object_layers(work.astype(np.float32), bg)
     found = []
-    for ci, color in enumerate(PALETTE_NAMES):
+    labels = {}
+    for ci in range(len(PALETTE_NAMES)):
         # label on a lenient mask (a quarter covered) so that a thin outline stroke whose
         # pixels are each under half covered stays one ring; measure softly below
         layer = (colors == ci) & (alpha >= 0.25)
-        if not layer.any():
+        if layer.any():
+            labels[ci] = ndimage.label(layer, structure=EIGHT)[0]
+    for ci, mask in _join_drifting_colours(labels, colors, alpha):
+        color = PALETTE_NAMES[ci]
+        (sl,) = ndimage.find_objects(mask.astype(np.int32))
+        part = mask[sl]
+        a = alpha[sl]
+        hh, ww = part.shape
+        if np.count_nonzero(part & (a >= 0.5)) < MIN_AREA * n * n or hh < MIN_EXTENT * n or ww < MIN_EXTENT * n:
             continue
-        labels, _count = ndimage.label(layer, structure=EIGHT)
-        for idx, sl in enumerate(ndimage.find_objects(labels), start=1):
-            part = labels[sl] == idx
-            a = alpha[sl]
-            hh, ww = part.shape
-            if np.count_nonzero(part & (a >= 0.5)) < MIN_AREA * n * n or hh < MIN_EXTENT * n or ww < MIN_EXTENT * n:
-                continue
-            filled = ndimage.binary_fill_holes(part)  # an outline becomes its shape
-            target = np.where(part, a, filled.astype(float))
-            ys, xs = np.mgrid[0:hh, 0:ww]
-            mass = target.sum()
-            cx = float(((xs * target).sum() / mass + sl[1].start + 0.5) / n)
-            cy = float(((ys * target).sum() / mass + sl[0].start + 0.5) / n)
-            shape, size_word, iou = _fit(target, sl[0].start, sl[1].start, cx, cy, n, grid is not None)
-            found.append(Found(shape, color, size_word, cx, cy, ww / n, hh / n, float(mass) / (n * n), iou))
+        filled = ndimage.binary_fill_holes(part)  # an outline becomes its shape
+        target = np.where(part, a, filled.astype(float))
+        ys, xs = np.mgrid[0:hh, 0:ww]
+        mass = target.sum()
+        cx = float(((xs * target).sum() / mass + sl[1].start + 0.5) / n)
+        cy = float(((ys * target).sum() / mass + sl[0].start + 0.5) / n)
+        shape, word, iou = _fit(target, sl[0].start, sl[1].start, cx, cy, n, grid is not None)
+        found.append(Found(shape, color, word, cx, cy, ww / n, hh / n, float(mass) / (n * n), iou))
     found.sort(key=lambda o: (round(o.y, 3), o.x))
     return Reading(found, bg_name, bg_dist, size)
+
+
+@lru_cache(maxsize=1)
+def fingerprint() -> str:
+    """sha256 of this module's source: benchmarks record it beside their scores, so that a
+    report can tell which of its numbers another judge gave."""
+    return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
 
 
 # --------------------------------------------------------------------------------------------
