@@ -12,13 +12,14 @@ export PROMPTISM_THREADS=1 OMP_NUM_THREADS=1
 [ -f "$RUNS/embeddings.safetensors" ] || "$BIN/promptism" embed --data "$DATA" --out "$RUNS/embeddings.safetensors" --clip world-v1
 # the decoder: 4,000 steps with min-SNR weighting, then 4,500 + 3,000 without it (see the
 # world-ft presets), 1,500 that add the inpainting channels (world-inpaint), then 6,000 with
-# timesteps drawn logit-normally (world-more-ln)
+# timesteps drawn logit-normally (world-more-ln), and 9,000 more of the same (world-more-ln2)
 ( E=(--data "$DATA" --embeddings "$RUNS/embeddings.safetensors")
   "$BIN/promptism" train decoder "${E[@]}" --out "$RUNS/decoder-world-base" &&
   "$BIN/promptism" train decoder "${E[@]}" --preset world-ft --init "$RUNS/decoder-world-base/model" --out "$RUNS/decoder-world-ft" &&
   "$BIN/promptism" train decoder "${E[@]}" --preset world-ft2 --init "$RUNS/decoder-world-ft/model" --out "$RUNS/decoder-world-ft2" &&
   "$BIN/promptism" train decoder "${E[@]}" --preset world-inpaint --init "$RUNS/decoder-world-ft2/model" --out "$RUNS/decoder-world-inpaint" &&
-  "$BIN/promptism" train decoder "${E[@]}" --preset world-more-ln --init "$RUNS/decoder-world-inpaint/model" --out "$RUNS/decoder-world" ) &
+  "$BIN/promptism" train decoder "${E[@]}" --preset world-more-ln --init "$RUNS/decoder-world-inpaint/model" --out "$RUNS/decoder-world-more-ln" &&
+  "$BIN/promptism" train decoder "${E[@]}" --preset world-more-ln2 --init "$RUNS/decoder-world-more-ln/model" --out "$RUNS/decoder-world" ) &
 # the prior, then the 32->64 upsampler, diffusing the residual over a bicubic upscaling (see the
 # world-64-res preset in src/promptism/train/stages.py for why)
 ( "$BIN/promptism" train prior --data "$DATA" --embeddings "$RUNS/embeddings.safetensors" --out "$RUNS/prior-world" &&
