@@ -14,7 +14,6 @@ is reported beside.
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import sys
 from collections import Counter
@@ -22,6 +21,7 @@ from pathlib import Path
 
 from promptism import __version__
 from promptism.world import read
+from promptism.world.judge import fingerprint as judge_fingerprint
 
 DATA = Path(__file__).parent / "data" / "judge_eye"
 REPORTS = Path(__file__).parent / "reports"
@@ -47,8 +47,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", default=str(REPORTS), help="report folder (default: benchmarks/reports)")
     args = ap.parse_args()
-    judge_module = importlib.import_module("promptism.world.judge")  # the package exports a function of that name
-    res = {"promptism": __version__, "judge_sha256": judge_module.fingerprint(), "sets": {s: score(DATA / s) for s in SETS}}
+    res = {"promptism": __version__, "judge_sha256": judge_fingerprint(), "sets": {s: score(DATA / s) for s in SETS}}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "judge_eye.json").write_text(json.dumps(res, indent=1) + "\n")

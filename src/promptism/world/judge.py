@@ -48,10 +48,10 @@ MIN_AREA = 0.003  # fraction of the canvas
 MIN_EXTENT = 0.08  # min width and height of an object, fraction of the canvas
 MIN_JUDGE_SIZE, MAX_JUDGE_SIZE = 32, 1024
 SUPERSAMPLE_FIT = 4  # samples per pixel side when rasterising templates (as the renderer)
-EIGHT = np.ones((3, 3), bool)
+EIGHT = np.ones((3, 3), bool)  # 8-connectivity: thin diagonal strokes stay one object
 LOOSE_FIT = 0.9  # best IoU at the named sizes below which free sides are tried too
 FREE_SIDE_STEPS = (0.94, 1.0, 1.06)  # around the side that fills the object's box
-PIXEL_ART_TOLERANCE = 0.002  # share of pixels that may disagree with a 32-grid reconstruction  # 8-connectivity: thin diagonal strokes stay one object
+PIXEL_ART_TOLERANCE = 0.002  # share of pixels that may disagree with a 32-grid reconstruction
 
 PALETTE_NAMES = tuple(vocab.COLORS)
 PALETTE = np.array([vocab.COLORS[c] for c in PALETTE_NAMES], dtype=np.float32)  # (8, 3)
@@ -238,7 +238,7 @@ def _raster(shape: str, side: float, cx: float, cy: float, rows: np.ndarray, col
 
 
 @lru_cache(maxsize=None)
-def _unit_shape(shape: str) -> tuple[float, float, float]:
+def _unit_shape(shape: str) -> tuple[float, float]:
     """(box width, box height) of a shape of side 1."""
     left, top, right, bottom = extent(shape, 1.0)
     return left + right, top + bottom
@@ -298,16 +298,23 @@ def _fit(target: np.ndarray, r0: int, c0: int, cx: float, cy: float, n: int, pix
     return best[0], size_word(best[1]), best[2]
 
 
-def _join_drifting_colours(labels: dict[int, np.ndarray], colors: np.ndarray, alpha: np.ndarray) -> list[tuple[int, np.ndarray]]:
-    """Components as (colour index, mask); two of different colours whose solid pixels meet in
-    at least √(the smaller one's area) side-by-side pairs are joined (union-find), and the
-    joined object takes the colour that covers more of it."""
-    comps = [(ci, lab == k) for ci, lab in labels.items() for k in range(1, int(lab.max()) + 1)]
-    solid = alpha >= 0.5
-    owner = np.full(colors.shape, -1)
-    for i, (_, m) in enumerate(comps):
-        owner[m & solid] = i
-    parent = list(range(len(comps)))
+def _join_drifting_colours(labels: dict[int, np.ndarray], alpha: np.ndarray) -> tuple[np.ndarray, list[int]]:
+    """The objects: a label image (0: none, k: object k) and each object's colour index.
+
+    ``labels`` holds each colour's components (ndimage.label). Two components of different
+    colours whose solid pixels meet in at least √(the smaller one's area) side-by-side pairs
+    are joined (union-find), and the joined object takes the colour that covers more of it."""
+    comp = np.full(alpha.shape, -1)  # one index for every component of every colour
+    colour_of: list[int] = []
+    for ci, lab in labels.items():
+        comp[lab > 0] = lab[lab > 0] - 1 + len(colour_of)
+        colour_of += [ci] * int(lab.max())
+    if not colour_of:
+        return np.zeros(alpha.shape, int), []
+    inside = comp >= 0
+    area = np.bincount(comp[inside], minlength=len(colour_of))
+    cover = np.bincount(comp[inside], weights=alpha[inside], minlength=len(colour_of))
+    parent = list(range(len(colour_of)))
 
     def root(i: int) -> int:
         while parent[i] != i:
@@ -315,27 +322,21 @@ def _join_drifting_colours(labels: dict[int, np.ndarray], colors: np.ndarray, al
             i = parent[i]
         return i
 
-    pairs: dict[tuple[int, int], int] = {}
-    for a, b in ((owner[:, :-1], owner[:, 1:]), (owner[:-1], owner[1:])):
-        edge = (a >= 0) & (b >= 0) & (a != b)
-        for u, v in zip(a[edge].tolist(), b[edge].tolist()):
-            key = (min(u, v), max(u, v))
-            pairs[key] = pairs.get(key, 0) + 1
-    area = [int(m.sum()) for _, m in comps]
-    for (u, v), count in pairs.items():
+    owner = np.where(alpha >= 0.5, comp, -1)
+    meets = [np.stack([np.minimum(a, b), np.maximum(a, b)])[:, (a >= 0) & (b >= 0) & (a != b)]
+             for a, b in ((owner[:, :-1], owner[:, 1:]), (owner[:-1], owner[1:]))]
+    pairs, counts = np.unique(np.concatenate(meets, axis=1), axis=1, return_counts=True)
+    for (u, v), count in zip(pairs.T.tolist(), counts.tolist()):
         if count >= np.sqrt(min(area[u], area[v])):
             parent[root(u)] = root(v)
-    groups: dict[int, list[int]] = {}
-    for i in range(len(comps)):
-        groups.setdefault(root(i), []).append(i)
-    out = []
-    for members in groups.values():
-        mask = np.logical_or.reduce([comps[i][1] for i in members])
-        cover: dict[int, float] = {}
-        for i in members:
-            cover[comps[i][0]] = cover.get(comps[i][0], 0.0) + float(alpha[comps[i][1]].sum())
-        out.append((max(cover, key=cover.get), mask))
-    return out
+    _, group = np.unique([root(i) for i in range(len(colour_of))], return_inverse=True)
+    colours = []
+    for g in range(int(group.max()) + 1):
+        by_colour: dict[int, float] = {}
+        for i in np.flatnonzero(group == g):
+            by_colour[colour_of[i]] = by_colour.get(colour_of[i], 0.0) + float(cover[i])
+        colours.append(max(by_colour, key=by_colour.get))
+    return np.where(inside, group[np.maximum(comp, 0)] + 1, 0), colours
 
 
 def read(image: ImageLike) -> Reading:
@@ -355,10 +356,10 @@ def read(image: ImageLike) -> Reading:
         layer = (colors == ci) & (alpha >= 0.25)
         if layer.any():
             labels[ci] = ndimage.label(layer, structure=EIGHT)[0]
-    for ci, mask in _join_drifting_colours(labels, colors, alpha):
-        color = PALETTE_NAMES[ci]
-        (sl,) = ndimage.find_objects(mask.astype(np.int32))
-        part = mask[sl]
+    objects, colours = _join_drifting_colours(labels, alpha)
+    for k, sl in enumerate(ndimage.find_objects(objects)):
+        color = PALETTE_NAMES[colours[k]]
+        part = objects[sl] == k + 1
         a = alpha[sl]
         hh, ww = part.shape
         if np.count_nonzero(part & (a >= 0.5)) < MIN_AREA * n * n or hh < MIN_EXTENT * n or ww < MIN_EXTENT * n:
