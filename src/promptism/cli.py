@@ -313,8 +313,8 @@ def _method_option(p: argparse.ArgumentParser) -> None:
     from .pipelines.settings import INPAINT_METHOD, INPAINT_METHODS
 
     p.add_argument("--method", choices=INPAINT_METHODS, default=INPAINT_METHOD,
-                   help="how the decoder inpaints: 'repaint' training-free RePaint with any decoder (about 2.5x "
-                        "slower, and with the shipped decoder far more often right), 'decoder' through its "
+                   help="how the decoder inpaints: 'repaint' training-free RePaint with any decoder (2.5-3.6x "
+                        "slower by run, and with the shipped decoder far more often right), 'decoder' through its "
                         "inpainting channels (GLIDE-style; the shipped decoder has them), 'auto' the channels "
                         f"where the decoder has them (default: {INPAINT_METHOD})")
 
