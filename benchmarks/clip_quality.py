@@ -60,6 +60,11 @@ def markdown(r: dict, meta: dict) -> str:
         lines += [f"The picture embedding alone (the composition head it was trained with): {side['accuracy']:.3f} of "
                   f"{side['n']} val pictures with a colour swap score their own (colour, shape) pairs above the "
                   "swapped ones.", ""]
+    sides = r.get("relation_sides")
+    if sides and sides["n"]:
+        lines += [f"The place head (trained with it): over the {sides['n']} sides that val captions' relations state "
+                  f"(the two colours, the two shapes), it reads {sides['picture']:.3f} right off the picture embedding "
+                  f"and {sides['caption']:.3f} off the caption embedding.", ""]
     return "\n".join(lines)
 
 
@@ -98,7 +103,9 @@ def main() -> int:
             f"over {cfg.get('examples')} training pairs, EMA {cfg.get('ema')}, hard negatives: {cfg.get('hard_negatives')}"
             + (f" (kinds weighted {cfg['negative_weights']})" if cfg.get("negative_weights") else "")
             + (f", composition loss weight {cfg['compose']}" if cfg.get("compose") else "")
-            + (f", on captions {cfg['compose_text']}" if cfg.get("compose_text") else ""),
+            + (f", on captions {cfg['compose_text']}" if cfg.get("compose_text") else "")
+            + (f", place loss weight {cfg['relate']}" if cfg.get("relate") else "")
+            + (", causal text tower" if cfg.get("config", {}).get("text_causal") else ""),
             f"- wall time of the training command on this machine (2 CPU cores, data loading included): "
             f"{cfg.get('wall_seconds_this_run')} s", "",
             "## Measured quality", "", md.split("\n", 2)[2]]

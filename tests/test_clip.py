@@ -280,6 +280,83 @@ def test_token_shift_shows_each_word_the_one_before():
         assert (moved[3] > 0) == shift  # only the shift carries a word to the next position
 
 
+def test_causal_attention_shows_each_word_only_the_words_before_it():
+    from promptism.nn.text import CaptionEncoder
+
+    torch.manual_seed(0)
+    ids = torch.tensor([[1, 5, 6, 7, 2, 0]])
+    mask = torch.tensor([[True] * 5 + [False]])  # the last position is padding
+    changed = ids.clone()
+    changed[0, 2] = 9  # the word at position 2
+    for causal in (False, True):
+        enc = CaptionEncoder(16, 8, 12, layers=2, heads=2, causal=causal)
+        a, pooled = enc(ids, mask)
+        b, _ = enc(changed, mask)
+        moved = (a - b).abs().sum(-1)[0]
+        assert (moved[2:5] > 0).all()  # the word itself and the words after it see the change
+        assert (moved[:2].sum() == 0) == causal  # the words before it only without the causal mask
+        padded = enc(torch.tensor([[1, 5, 6, 7, 2, 3]]), mask)[1]
+        assert torch.allclose(pooled, padded, atol=1e-6)  # padding changes nothing, causal or not
+
+
+def test_place_targets_and_the_sides_a_relation_states():
+    from promptism.world import Obj, Scene
+    from promptism.world.captions import parse
+    from promptism.world.targets import COLORS, NO_RELATION, N_PLACES, place_target, relation_rows
+
+    scene = Scene((Obj("star", "red", "small", 0.2, 0.3), Obj("circle", "red", "small", 0.6, 0.5),
+                   Obj("square", "green", "large", 0.7, 0.8)), "white", "flat")
+    pos, present = place_target(scene.to_dict())
+    red, green = COLORS.index("red"), COLORS.index("green")
+    star, square = len(COLORS) + vocab.SHAPES.index("star"), len(COLORS) + vocab.SHAPES.index("square")
+    assert pos.shape == (N_PLACES, 2) and present.sum() == 5  # red, green, star, circle, square
+    assert np.allclose(pos[red], (-0.1, -0.1)) and np.allclose(pos[green], (0.2, 0.3))  # red: the mean of two
+    assert np.allclose(pos[star], (-0.3, -0.2)) and not pos[~present.astype(bool)].any()
+    rows = relation_rows(parse("a red star above a green square").to_dict())
+    assert rows.tolist() == [[red, green, 1, -1], [star, square, 1, -1]]  # y grows downwards: above is less
+    rows = relation_rows(parse("a star to the right of a red star").to_dict())
+    assert rows.tolist() == [list(NO_RELATION)] * 2  # one side uncoloured, and the same shape on both
+    assert relation_rows(parse("a red star").to_dict()).tolist() == [list(NO_RELATION)] * 2
+
+
+def test_relation_loss_prefers_the_stated_side():
+    from promptism.clip.loss import relation_loss
+
+    rows = torch.tensor([[[0, 1, 1, -1], [-1, -1, -1, 0]]])  # key 0 above key 1
+    pred = torch.zeros(1, 3, 2)
+    pred[0, 0, 1], pred[0, 1, 1] = -0.2, 0.2  # key 0 drawn above key 1 ...
+    right = relation_loss(pred, rows)
+    pred[0, 0, 0], pred[0, 1, 0] = 0.2, -0.2  # ... whatever the other axis says
+    assert torch.isclose(relation_loss(pred, rows), right) and right < 0.01
+    assert relation_loss(-pred, rows) > 7.0  # the other way round costs about 0.4 / 0.05
+    assert relation_loss(pred, torch.full((1, 2, 4), -1)) == 0  # no relation, nothing asked
+
+
+def test_place_loss_trains_the_text_tower_through_the_place_head(data, tok):
+    from promptism.clip.train import ClipTask
+    from promptism.data import load_pairs
+    from promptism.world.targets import N_PLACES
+
+    pairs = load_pairs(data, "train", size=32, progress=False)
+    related = [i for i, m in enumerate(pairs.metas) if m["stated"]["relations"]]
+    idx = np.array(related[:24] + [i for i in range(len(pairs)) if i not in related][:8])
+    torch.manual_seed(0)
+    model = CLIP(CLIPConfig(vocab_size=tok.vocab_size, place_outputs=N_PLACES, text_causal=True, **TINY))
+    plain_loss, _ = ClipTask(pairs, tok).loss(model, idx, step=0)
+    task = ClipTask(pairs, tok, relate=0.5)
+    loss, logs = task.loss(model, idx, step=0)
+    assert logs["place_loss"] > 0 and logs["relation_loss"] > 0
+    assert torch.isclose(loss, plain_loss + 0.5 * (logs["place_loss"] + logs["relation_loss"]), atol=1e-4)
+    loss.backward()
+    assert model.text.tok.weight.grad.abs().sum() > 0 and model.place.weight.grad.abs().sum() > 0
+    model.zero_grad()
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    fitted = _fit(task, model, opt, idx, 40)
+    assert fitted["relation_loss"] < 0.5 * logs["relation_loss"] and fitted["place_loss"] < logs["place_loss"]
+    with pytest.raises(ValueError, match="place head"):
+        task.loss(CLIP(CLIPConfig(vocab_size=tok.vocab_size, **TINY)), idx, step=0)
+
+
 def test_composition_head_reads_the_scaled_embedding():
     from promptism.world.targets import SIZE
 
@@ -309,12 +386,12 @@ def test_caption_side_composition_loss_trains_the_text_tower(data, tok):
 
 
 def test_cli_reads_negative_weights_and_refuses_unknown_kinds(data, tmp_path):
-    r = _train(data, tmp_path / "run", "--steps", "4", "--compose", "0.5", "--compose-text", "0.25",
+    r = _train(data, tmp_path / "run", "--steps", "4", "--compose", "0.5", "--compose-text", "0.25", "--relate", "0.75",
                "--negative-weights", "swap_colors=3,relation=2")
     assert r.returncode == 0, r.stderr
     meta = json.loads((tmp_path / "run" / "model" / "config.json").read_text())
     assert meta["compose"] == 0.5 and meta["compose_text"] == 0.25 and meta["negative_weights"] == {"swap_colors": 3.0, "relation": 2.0}
-    assert meta["config"]["compose_outputs"] > 0
+    assert meta["relate"] == 0.75 and meta["config"]["compose_outputs"] > 0 and meta["config"]["place_outputs"] > 0
     clip.load(str(tmp_path / "run" / "model"))  # the head loads back with the rest
     bad = _train(data, tmp_path / "bad", "--steps", "4", "--negative-weights", "swaps=3")
     assert bad.returncode == 2 and "swap_colors" in bad.stderr
@@ -342,6 +419,31 @@ def test_image_side_binding_reads_the_composition_head(data):
     right, wrong = image_side_binding(fake(1.0), pairs.images, scenes), image_side_binding(fake(-1.0), pairs.images, scenes)
     assert right["n"] == wrong["n"] >= 10 and right["accuracy"] == 1.0 and wrong["accuracy"] == 0.0
     assert image_side_binding(SimpleNamespace(model=SimpleNamespace(compose=None)), pairs.images, scenes) is None
+
+
+def test_relation_sides_reads_the_place_head_off_pictures_and_captions(data):
+    from types import SimpleNamespace
+
+    from promptism.clip.evaluate import relation_sides
+    from promptism.data import load_pairs
+    from promptism.world.constraints import Constraints
+    from promptism.world.targets import place_target
+
+    pairs = load_pairs(data, "train", size=32, progress=False)
+    stated = [Constraints.from_dict(m["stated"]) for m in pairs.metas]
+    by_picture = {im.tobytes(): torch.from_numpy(place_target(m["scene"])[0]).flatten()
+                  for im, m in zip(pairs.images, pairs.metas)}
+
+    def fake(sign):  # a picture "embedding" that is its true places, read back by the head (or mirrored)
+        net = SimpleNamespace(place=True, places=lambda e: sign * e.view(len(e), -1, 2))
+        return SimpleNamespace(model=net, encode_image=lambda ims: torch.stack([by_picture[im.tobytes()] for im in ims]),
+                               encode_text=lambda texts: torch.zeros(len(texts), len(next(iter(by_picture.values())))))
+
+    right, wrong = (relation_sides(fake(s), pairs.images, pairs.captions, stated) for s in (1.0, -1.0))
+    assert right["n"] == wrong["n"] >= 20
+    assert right["picture"] >= 0.9 and wrong["picture"] <= 0.1  # a colour's other objects can pull its mean
+    assert right["caption"] == 0.0  # a caption "embedding" that puts nothing anywhere states no side
+    assert relation_sides(SimpleNamespace(model=SimpleNamespace(place=None)), pairs.images, pairs.captions, stated) is None
 
 
 def test_batchnorm_statistics_are_recomputed_for_averaged_weights():

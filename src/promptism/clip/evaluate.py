@@ -116,11 +116,40 @@ def image_side_binding(model: ClipBase, images: np.ndarray, scenes: list[dict]) 
     return {"accuracy": float((margin > 0).float().mean()), "n": len(rows)}
 
 
+@torch.no_grad()
+def relation_sides(model: ClipBase, images: np.ndarray, captions: list[str], stated: list[Constraints]) -> dict | None:
+    """For a CLIP trained with a place head (``relate``): over the relation rows of the captions
+    (world/targets.py ``relation_rows``: the two colours, the two shapes), the share the head
+    puts on the stated sides when it reads the picture embedding, and when it reads the caption
+    embedding. None for models without the head."""
+    from ..world.targets import relation_rows
+
+    net = getattr(model, "model", None)
+    if getattr(net, "place", None) is None:
+        return None
+    rows = [(i, r) for i, c in enumerate(stated) for r in relation_rows(c.to_dict()) if r[0] >= 0]
+    if not rows:
+        return {"picture": None, "caption": None, "n": 0}
+    pictures = sorted({i for i, _ in rows})
+    at = {i: k for k, i in enumerate(pictures)}
+    ka, kb, axis, sign = (torch.tensor(v) for v in zip(*(r for _, r in rows)))
+    which = torch.tensor([at[i] for i, _ in rows])
+
+    def right(emb: torch.Tensor) -> float:
+        p = net.places(emb)[which]
+        n = torch.arange(len(which))
+        return float(((p[n, ka, axis] - p[n, kb, axis]) * sign > 0).float().mean())
+
+    return {"picture": right(model.encode_image(images[pictures])),
+            "caption": right(model.encode_text([captions[i] for i in pictures])), "n": len(rows)}
+
+
 def evaluate_clip(model: ClipBase, val_images: np.ndarray, val_captions: list[str], val_stated: list[Constraints],
                   zero_shot_n: int = 600, val_scenes: list[dict] | None = None) -> dict:
     held_imgs, held_caps, held_stated = heldout_probe_set()
     return {
         "image_side_binding": image_side_binding(model, val_images, val_scenes) if val_scenes else None,
+        "relation_sides": relation_sides(model, val_images, val_captions, val_stated),
         "retrieval_r1_100": retrieval_r1(model, val_images, val_captions),
         "binding_seen": binding(model, val_images, val_captions, val_stated),
         "binding_heldout": binding(model, held_imgs, held_caps, held_stated),

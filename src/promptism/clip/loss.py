@@ -62,3 +62,27 @@ def swap_margin(logits: torch.Tensor, swaps: torch.Tensor) -> torch.Tensor:
     """(B, n_pairs) presence logits, (B, 4) ``swap_pairs`` rows -> (B,): the two true pairs'
     summed logits minus the two swapped pairs'; > 0 where the embedding binds."""
     return logits.gather(1, swaps[:, :2]).sum(1) - logits.gather(1, swaps[:, 2:]).sum(1)
+
+
+RELATION_TEMPERATURE = 0.05  # a relation's two places must differ by about this (a 20th of the picture)
+
+
+def place_loss(pred: torch.Tensor, target: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
+    """pred, target: (B, K, 2) places (world/targets.py ``place_target``), present: (B, K).
+    Squared error of the places present, in units of half the picture, as ``composition_loss``."""
+    err = ((pred - target) * 2).pow(2).sum(-1)
+    return (err * present).sum() / present.sum().clamp(min=1.0)
+
+
+def relation_loss(pred: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+    """pred: (B, K, 2) places read off caption embeddings; rows: (B, R, 4) ``relation_rows``.
+    softplus(-sign * (a - b) / RELATION_TEMPERATURE) along each row's axis: a caption saying
+    "a red circle above a blue square" must put red above blue and circles above squares. The
+    difference, not the places themselves: a caption does not say where the pair is, only
+    which side of the other each is. 0 where no caption has a relation."""
+    b, r = torch.nonzero(rows[:, :, 0] >= 0, as_tuple=True)
+    if not len(b):
+        return pred.new_zeros(())
+    ka, kb, axis, sign = rows[b, r].unbind(-1)
+    diff = pred[b, ka, axis] - pred[b, kb, axis]
+    return F.softplus(-sign.to(pred.dtype) * diff / RELATION_TEMPERATURE).mean()

@@ -36,6 +36,8 @@ class CLIPConfig:
     # 0.65 of the time at scale 1, 0.87 at 16.
     compose_scale: float = 1.0
     compose_outputs: int = 0  # >0: a linear head on the image embedding for training targets (world/targets.py)
+    text_causal: bool = False  # each word attends only to the words before it, as CLIP's text tower (nn/text.py)
+    place_outputs: int = 0  # >0: a linear head reading each colour's and shape's place (world/targets.py)
 
     def __post_init__(self):
         object.__setattr__(self, "image_channels", tuple(self.image_channels))
@@ -57,7 +59,7 @@ class TextTower(CaptionEncoder):
     def __init__(self, cfg: CLIPConfig):
         super().__init__(cfg.vocab_size, cfg.context, cfg.text_width, cfg.text_layers, cfg.text_heads,
                          token_std=cfg.text_embed_std, pos_std=0.01,
-                         token_shift=cfg.text_token_shift)
+                         token_shift=cfg.text_token_shift, causal=cfg.text_causal)
         self.proj = nn.Linear(cfg.text_width, cfg.embed_dim, bias=False)
 
     def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -119,6 +121,9 @@ class CLIP(nn.Module):
         # training only: reads what the picture holds (and the caption states) off the normalised
         # embedding, so the embedding itself must hold it linearly (inference never calls it)
         self.compose = nn.Linear(cfg.embed_dim, cfg.compose_outputs) if cfg.compose_outputs else None
+        # training only, likewise: each colour's and shape's (x, y), read off pictures and, as the
+        # sides of a stated relation, off captions (world/targets.py place_target, relation_rows)
+        self.place = nn.Linear(cfg.embed_dim, 2 * cfg.place_outputs) if cfg.place_outputs else None
 
     def encode_text(self, ids, mask, normalize: bool = True):
         emb, _ = self.text(ids, mask)
@@ -135,17 +140,24 @@ class CLIP(nn.Module):
 
     def forward(self, pixels, ids, mask, neg_ids=None, neg_mask=None):
         """Training entry point (DDP synchronises gradients through forward only): normalised
-        picture, caption and hard-negative embeddings, the logit scale, and the composition
-        head's output for the pictures, then for the captions, stacked (None without a head)."""
+        picture, caption and hard-negative embeddings, the logit scale, the composition head's
+        output for the pictures, then for the captions, stacked, and the place head's for the
+        pictures, the captions, then the negatives (None without the head)."""
         img = self.encode_image(pixels)
         txt = self.encode_text(ids, mask)
         neg = self.encode_text(neg_ids, neg_mask) if neg_ids is not None else None
-        comp = self.composition(torch.cat([img, txt])) if self.compose is not None else None
-        return img, txt, neg, self.scale(), comp
+        both = torch.cat([img, txt])
+        comp = self.composition(both) if self.compose is not None else None
+        place = self.places(torch.cat([both] + ([neg] if neg is not None else []))) if self.place is not None else None
+        return img, txt, neg, self.scale(), comp, place
 
     def composition(self, emb: torch.Tensor) -> torch.Tensor:
         """The composition head's output for normalised embeddings (B, D) -> (B, compose_outputs)."""
         return self.compose(emb * self.config.compose_scale)
+
+    def places(self, emb: torch.Tensor) -> torch.Tensor:
+        """The place head's output for normalised embeddings (B, D) -> (B, place_outputs, 2)."""
+        return self.place(emb * self.config.compose_scale).view(len(emb), -1, 2)
 
     def scale(self) -> torch.Tensor:
         return self.logit_scale.clamp(max=math.log(100.0)).exp()  # CLIP clips the temperature at 1/100

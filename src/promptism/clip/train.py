@@ -11,7 +11,7 @@ import torch
 
 from ..data import Pairs, load_pairs
 from ..train.loop import train
-from .loss import caption_composition_loss, composition_loss, contrastive_loss
+from .loss import caption_composition_loss, composition_loss, contrastive_loss, place_loss, relation_loss
 from .model import CLIP
 from .tokenizer import CaptionTokenizer, train_tokenizer
 
@@ -40,7 +40,8 @@ class ClipTask:
 
     def __init__(self, pairs: Pairs, tokenizer: CaptionTokenizer, hard_negatives: bool = True, seed: int = 0,
                  counterfactuals: float = 0.0, separate: float = 0.0, compose: float = 0.0,
-                 negative_weights: dict[str, float] | None = None, compose_text: float = 0.0):
+                 negative_weights: dict[str, float] | None = None, compose_text: float = 0.0,
+                 relate: float = 0.0):
         self.pairs, self.tok, self.hard, self.seed = pairs, tokenizer, hard_negatives, seed
         self.separate = separate
         self.negative_weights = negative_weights or None
@@ -66,6 +67,14 @@ class ClipTask:
             made = [caption_target(m["stated"]) for m in pairs.metas]
             presence, mask, swaps = (np.stack(x) for x in zip(*made))
             self.caption_targets = (torch.from_numpy(presence), torch.from_numpy(mask), torch.from_numpy(swaps).long())
+        self.relate, self.places, self.relations = 0.0, None, None
+        if relate and has_scenes and self.stated is not None:
+            from ..world.targets import place_target, relation_rows
+
+            self.relate = relate
+            pos, present = (np.stack(x) for x in zip(*(place_target(m["scene"]) for m in pairs.metas)))
+            self.places = (torch.from_numpy(pos), torch.from_numpy(present))
+            self.relations = torch.from_numpy(np.stack([relation_rows(m["stated"]) for m in pairs.metas]))
 
     def counterfactual_pairs(self, idx: np.ndarray, step: int) -> tuple[list[np.ndarray], list[str], list[int]]:
         """Pictures, captions, and the batch position each was made from."""
@@ -101,6 +110,16 @@ class ClipTask:
             valid.append(neg is not None)
         return texts, torch.tensor(valid)
 
+    def negative_relations(self, texts: list[str], valid: torch.Tensor) -> torch.Tensor:
+        """``relation_rows`` of the hard negatives (none for rows without one): a negative whose
+        relation is reversed states the opposite sides, the one contrast that teaches them."""
+        from ..world.captions import parse
+        from ..world.targets import NO_RELATION, RELATION_ROWS, relation_rows
+
+        none = np.array([NO_RELATION] * RELATION_ROWS, np.int64)
+        return torch.from_numpy(np.stack([relation_rows(parse(t).to_dict()) if ok else none
+                                          for t, ok in zip(texts, valid.tolist())]))
+
     def loss(self, model: CLIP, idx: np.ndarray, step: int):
         images, captions = self.pairs.images[idx], [self.pairs.captions[i] for i in idx]
         extra_images, extra_captions, sources = self.counterfactual_pairs(idx, step) if self.counterfactuals else ([], [], [])
@@ -113,7 +132,7 @@ class ClipTask:
             negs, valid = self.negatives(idx, step)
             negs, valid = negs + extra_captions, torch.cat([valid, torch.zeros(len(extra_captions), dtype=torch.bool)])
             nid, nmask = self.tok(negs, warn=False)
-            img, txt, neg, scale, comp = model(pixels, ids, mask, nid, nmask)
+            img, txt, neg, scale, comp, place = model(pixels, ids, mask, nid, nmask)
             loss = contrastive_loss(img, txt, scale, neg, valid)
             if self.separate:
                 # keep near twins apart in each tower (a caption from its hard negative, a picture
@@ -129,7 +148,7 @@ class ClipTask:
                 if valid.any():
                     logs["neg_acc"] = float(((img * txt).sum(-1) > (img * neg).sum(-1))[valid].float().mean())
         else:
-            img, txt, _, scale, comp = model(pixels, ids, mask)
+            img, txt, _, scale, comp, place = model(pixels, ids, mask)
             loss = contrastive_loss(img, txt, scale)
         if self.targets is not None or self.caption_targets is not None:
             from ..world.targets import N_PAIRS
@@ -146,6 +165,19 @@ class ClipTask:
                 text_loss = caption_composition_loss(comp[len(img): len(img) + len(idx)], presence, pmask, N_PAIRS, swaps)
                 loss = loss + self.compose_text * text_loss
                 logs["compose_text_loss"] = float(text_loss.detach())
+        if self.places is not None:
+            if place is None:
+                raise ValueError("relate > 0 needs a CLIP built with place_outputs (a place head)")
+            rows = torch.from_numpy(np.asarray(idx))
+            pos, present = (t[rows] for t in self.places)
+            where = place_loss(place[: len(idx)], pos, present)
+            # the captions, then their hard negatives (relate needs them): a reversed relation is a
+            # caption too, stating the opposite sides
+            said = torch.cat([place[len(img): len(img) + len(idx)], place[len(img) + len(txt): len(img) + len(txt) + len(idx)]])
+            stated = torch.cat([self.relations[rows], self.negative_relations(negs[: len(idx)], valid[: len(idx)])])
+            sides = relation_loss(said, stated)
+            loss = loss + self.relate * (where + sides)
+            logs["place_loss"], logs["relation_loss"] = float(where.detach()), float(sides.detach())
         logs["temperature"] = float(1.0 / scale.detach())
         return loss, logs
 
@@ -173,7 +205,7 @@ def train_clip(data: str, out: str, preset_name: str = "world", hard_negatives: 
                limit: int | None = None, progress: bool = True, counterfactuals: float | None = None,
                separate: float | None = None, compose: float | None = None,
                negative_weights: dict[str, float] | None = None, compose_text: float | None = None,
-               **loop_overrides) -> Path:
+               relate: float | None = None, **loop_overrides) -> Path:
     """Train (or resume) a CLIP on image–caption data; write the model folder out/model."""
     import time
 
@@ -201,15 +233,22 @@ def train_clip(data: str, out: str, preset_name: str = "world", hard_negatives: 
     compose = task_defaults.get("compose", 0.0) if compose is None else compose
     negative_weights = task_defaults.get("negative_weights") if negative_weights is None else negative_weights
     compose_text = task_defaults.get("compose_text", 0.0) if compose_text is None else compose_text
+    relate = task_defaults.get("relate", 0.0) if relate is None else relate
     task = ClipTask(pairs, tok, hard_negatives=hard_negatives, seed=loop.seed, counterfactuals=counterfactuals,
                     separate=separate, compose=compose, negative_weights=negative_weights,
-                    compose_text=compose_text)
+                    compose_text=compose_text, relate=relate)
     if task.targets is not None or task.caption_targets is not None:
         from dataclasses import replace
 
         from ..world.targets import SIZE
 
         cfg = replace(cfg, compose_outputs=SIZE)
+    if task.places is not None:
+        from dataclasses import replace
+
+        from ..world.targets import N_PLACES
+
+        cfg = replace(cfg, place_outputs=N_PLACES)
     torch.manual_seed(loop.seed)  # the same initial weights every run: resuming must match running straight
     model = CLIP(cfg)
     result = train(model, task, len(pairs), loop, progress=progress)
@@ -229,6 +268,7 @@ def train_clip(data: str, out: str, preset_name: str = "world", hard_negatives: 
         "name": out_dir.name, "preset": preset_name, "data": str(data), "examples": len(pairs),
         "steps": result["step"], "batch_size": loop.batch_size, "ema": loop.ema, "hard_negatives": task.stated is not None,
         "counterfactuals": task.counterfactuals, "separate": task.separate, "compose": task.compose, "compose_text": task.compose_text,
+        "relate": task.relate,
         "negative_weights": task.negative_weights,
         "final_logs": result["logs"], "wall_seconds_this_run": round(time.time() - t0, 1),
     }, state_dict=weights)

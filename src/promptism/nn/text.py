@@ -8,7 +8,15 @@ Optionally a token shift (as RWKV's): each position adds a projection of the pre
 embedding. Binding a colour to its noun then needs no attention search. In a one-off test (not in
 the repository; re-measure before relying on it) a 4-layer tower trained only to name the
 (colour, shape) pairs of captions with varied wording told a caption from its colour swap 0.87
-of the time after 300 steps with the shift, 0.68 without."""
+of the time after 300 steps with the shift, 0.68 without.
+
+Optionally causal attention, as CLIP's own text transformer (Radford et al. 2021, §2.4): each word
+attends only to itself and the words before it, so a word's features say what came before it.
+That is the order a relation needs ("a red circle above a blue square": "blue square" comes
+after "above", "red circle" does not). With bidirectional attention and learned absolute
+positions a small tower must find the order by comparing position embeddings: trained on nothing
+but the sides a relation states (one-off test, not in the repository), a bidirectional 4-layer
+tower got 0.65 of val captions' sides right after 600 steps, a causal one 0.89."""
 
 from __future__ import annotations
 
@@ -21,8 +29,9 @@ from .layers import TransformerBlock
 
 class CaptionEncoder(nn.Module):
     def __init__(self, vocab_size: int, context: int, width: int, layers: int, heads: int,
-                 token_std: float = 0.02, pos_std: float = 0.02, token_shift: bool = False):
+                 token_std: float = 0.02, pos_std: float = 0.02, token_shift: bool = False, causal: bool = False):
         super().__init__()
+        self.causal = causal
         # token shift: each position also gets a projection of the previous word's embedding, so
         # "blue" reaches "square" in "a small blue square" without attention having to find it
         self.shift = nn.Linear(width, width) if token_shift else None
@@ -41,8 +50,12 @@ class CaptionEncoder(nn.Module):
         x = emb + self.pos[: ids.shape[1]]
         if self.shift is not None:
             x = x + self.shift(F.pad(emb, (0, 0, 1, 0))[:, :-1])
+        attend = mask
+        if self.causal:  # each word sees itself and the words before it (and no padding)
+            n = ids.shape[1]
+            attend = mask[:, None, None, :] & torch.ones(n, n, dtype=torch.bool, device=ids.device).tril()
         for block in self.blocks:
-            x = block(x, mask)
+            x = block(x, attend)
         x = self.ln(x)
         m = mask.unsqueeze(-1).to(x.dtype)
         return x, (x * m).sum(1) / m.sum(1).clamp(min=1.0)

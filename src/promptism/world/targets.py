@@ -89,3 +89,46 @@ def caption_target(stated: dict) -> tuple[np.ndarray, np.ndarray, tuple[int, int
                 mask[pair_index(c, o["shape"])] = 0.0
     mask[presence > 0] = 1.0  # "a red circle and a circle": the red one is stated all the same
     return presence, mask, swap_pairs({"objects": [o for o in objects if o["color"]]})
+
+
+# --- where each colour and each shape is, and which side of a relation a caption puts them -------
+# Per colour and per shape rather than per pair: a held-out pair ("a purple star") is a colour
+# and a shape every training picture has taught apart, so its place can be read all the same.
+PLACE_KEYS = COLORS + SHAPES
+N_PLACES = len(PLACE_KEYS)
+NO_RELATION = (-1, -1, -1, 0)
+RELATION_ROWS = 2  # a relation between two objects: one row by their colours, one by their shapes
+
+
+def place_target(scene: dict) -> tuple[np.ndarray, np.ndarray]:
+    """A scene record -> ((N_PLACES, 2) mean centre minus 0.5 of the objects of each colour, then
+    of each shape; (N_PLACES,) whether the picture has any), float32."""
+    pos = np.zeros((N_PLACES, 2), np.float64)
+    count = np.zeros(N_PLACES)
+    for o in scene["objects"]:
+        for k in (COLORS.index(o["color"]), len(COLORS) + SHAPES.index(o["shape"])):
+            pos[k] += (float(o["x"]) - 0.5, float(o["y"]) - 0.5)
+            count[k] += 1
+    present = count > 0
+    pos[present] /= count[present, None]
+    return pos.astype(np.float32), present.astype(np.float32)
+
+
+def relation_rows(stated: dict) -> np.ndarray:
+    """What a caption's relation says about places, as (RELATION_ROWS, 4) int rows (key a, key b,
+    axis 0 = x or 1 = y, sign of a's coordinate minus b's): "a red circle above a blue square" ->
+    (red, blue, y, -1) and (circle, square, y, -1). A row is NO_RELATION where the caption has no
+    relation, or the two objects share the colour (or the shape) the row would compare, or one
+    is uncoloured."""
+    out = np.array([NO_RELATION] * RELATION_ROWS, np.int64)
+    if not stated.get("relations"):
+        return out
+    rel = stated["relations"][0]
+    a, b = stated["objects"][rel["a"]], stated["objects"][rel["b"]]
+    axis = 1 if rel["relation"] in ("above", "below") else 0
+    sign = -1 if rel["relation"] in ("above", "left of") else 1  # y grows downwards, x rightwards
+    if a["color"] and b["color"] and a["color"] != b["color"]:
+        out[0] = (COLORS.index(a["color"]), COLORS.index(b["color"]), axis, sign)
+    if a["shape"] != b["shape"]:
+        out[1] = (len(COLORS) + SHAPES.index(a["shape"]), len(COLORS) + SHAPES.index(b["shape"]), axis, sign)
+    return out
