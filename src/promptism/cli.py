@@ -509,7 +509,8 @@ def build_parser() -> argparse.ArgumentParser:
     ts.required = True
     tc = ts.add_parser("clip", help="train a CLIP on image-caption data")
     _training_options(tc, "world (default), world-bind, world-bind2 (the shipped CLIP's: binds colours to shapes), "
-                      "world-bind3 (world-bind2 with a causal text tower and the place loss: better relations, worse counts), or tiny")
+                      "world-bind3 (world-bind2 with a causal text tower and the place loss: better relations, worse counts), "
+                      "world-bind4 (world-bind2 with the place loss), or tiny")
     tc.add_argument("--no-hard-negatives", action="store_true",
                     help="train without the composition-aware hard-negative captions (plain CLIP loss)")
     tc.add_argument("--counterfactuals", type=float, default=None,
