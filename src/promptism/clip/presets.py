@@ -68,8 +68,8 @@ PRESETS["world-bind3"] = {**_BIND2, "model": {**_BIND2["model"], "text_causal": 
 PRESETS["world-bind4"] = {**_BIND2, "task": {**_BIND2["task"], "relate": 1.0}}
 
 # world-bind2 with world-bind3's causal text tower and no place loss. Not shipped: relations 0.840 /
-# 0.581, counts 0.969 / 0.981: neither change alone moves relations, the two together do (world-bind3)
-# and together cost counts (benchmarks/reports/clip_world_bind5.md)
+# 0.581, counts 0.969 / 0.981: neither change alone moves relations, the two together do (world-bind3);
+# counts fall with the place loss (benchmarks/reports/clip_world_bind5.md)
 PRESETS["world-bind5"] = {**_BIND2, "model": {**_BIND2["model"], "text_causal": True}}
 
 
