@@ -123,25 +123,22 @@ def relation_sides(model: ClipBase, images: np.ndarray, captions: list[str], sta
     puts on the stated sides when it reads the picture embedding, and when it reads the caption
     embedding. None for models without the head."""
     from ..world.targets import relation_rows
+    from .loss import relation_margin
 
     net = getattr(model, "model", None)
     if getattr(net, "place", None) is None:
         return None
-    rows = [(i, r) for i, c in enumerate(stated) for r in relation_rows(c.to_dict()) if r[0] >= 0]
-    if not rows:
+    rows = torch.from_numpy(np.stack([relation_rows(c.to_dict()) for c in stated]))
+    pictures = torch.nonzero((rows[:, :, 0] >= 0).any(1)).flatten().tolist()
+    if not pictures:
         return {"picture": None, "caption": None, "n": 0}
-    pictures = sorted({i for i, _ in rows})
-    at = {i: k for k, i in enumerate(pictures)}
-    ka, kb, axis, sign = (torch.tensor(v) for v in zip(*(r for _, r in rows)))
-    which = torch.tensor([at[i] for i, _ in rows])
+    rows = rows[pictures]
 
     def right(emb: torch.Tensor) -> float:
-        p = net.places(emb)[which]
-        n = torch.arange(len(which))
-        return float(((p[n, ka, axis] - p[n, kb, axis]) * sign > 0).float().mean())
+        return float((relation_margin(net.places(emb), rows) > 0).float().mean())
 
     return {"picture": right(model.encode_image(images[pictures])),
-            "caption": right(model.encode_text([captions[i] for i in pictures])), "n": len(rows)}
+            "caption": right(model.encode_text([captions[i] for i in pictures])), "n": int((rows[:, :, 0] >= 0).sum())}
 
 
 def evaluate_clip(model: ClipBase, val_images: np.ndarray, val_captions: list[str], val_stated: list[Constraints],

@@ -80,9 +80,13 @@ def relation_loss(pred: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
     "a red circle above a blue square" must put red above blue and circles above squares. The
     difference, not the places themselves: a caption does not say where the pair is, only
     which side of the other each is. 0 where no caption has a relation."""
+    margin = relation_margin(pred, rows)
+    return F.softplus(-margin / RELATION_TEMPERATURE).mean() if len(margin) else pred.new_zeros(())
+
+
+def relation_margin(pred: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+    """(B, K, 2) places, (B, R, 4) ``relation_rows`` -> (n,) over the rows that state a side:
+    sign * (a - b) along the row's axis, > 0 where the places are on the stated sides."""
     b, r = torch.nonzero(rows[:, :, 0] >= 0, as_tuple=True)
-    if not len(b):
-        return pred.new_zeros(())
     ka, kb, axis, sign = rows[b, r].unbind(-1)
-    diff = pred[b, ka, axis] - pred[b, kb, axis]
-    return F.softplus(-sign.to(pred.dtype) * diff / RELATION_TEMPERATURE).mean()
+    return sign.to(pred.dtype) * (pred[b, ka, axis] - pred[b, kb, axis])

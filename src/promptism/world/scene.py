@@ -156,13 +156,9 @@ def relation_holds(a: tuple[float, float], b: tuple[float, float], relation: str
     add that the main offset exceeds the cross offset by 0.05: without it a render with offsets
     (0.21, 0.29) would satisfy the renderer's rule but not the judge's.
     """
-    dx, dy = b[0] - a[0], b[1] - a[1]  # offset from a to b
-    along, across = {
-        "above": (dy, dx),
-        "below": (-dy, dx),
-        "left of": (dx, dy),
-        "right of": (-dx, dy),
-    }[relation]
+    axis, sign = vocab.RELATION_AXES[relation]
+    along = sign * (a[axis] - b[axis])  # how far a stands from b the way the relation says
+    across = b[1 - axis] - a[1 - axis]
     if judge:
         return along > vocab.JUDGE_REL_OFFSET and along > abs(across)
     return along >= vocab.REL_OFFSET and abs(across) < vocab.REL_SPREAD and abs(across) <= along - 0.05

@@ -44,17 +44,24 @@ def composition_target(scene: dict) -> np.ndarray:
     """A scene record (``Scene.to_dict``) -> (SIZE,) float32: N_PAIRS presences in {0, 1},
     then N_PAIRS (x, y) centres, interleaved, zero where the pair is absent."""
     out = np.zeros(SIZE, np.float32)
-    pos = np.zeros((N_PAIRS, 2), np.float64)
-    count = np.zeros(N_PAIRS)
-    for o in scene["objects"]:
-        k = pair_index(o["color"], o["shape"])
-        count[k] += 1
-        pos[k] += (float(o["x"]) - 0.5, float(o["y"]) - 0.5)
-    present = count > 0
+    pos, present = _mean_centres(scene, N_PAIRS, lambda o: (pair_index(o["color"], o["shape"]),))
     out[:N_PAIRS] = present
-    pos[present] /= count[present, None]
     out[N_PAIRS:] = pos.reshape(-1)
     return out
+
+
+def _mean_centres(scene: dict, n: int, keys) -> tuple[np.ndarray, np.ndarray]:
+    """(n, 2) mean centre minus 0.5 of the objects under each of n keys (``keys(object)`` names an
+    object's keys), zero where a key has none, and (n,) whether it has any."""
+    pos = np.zeros((n, 2), np.float64)
+    count = np.zeros(n)
+    for o in scene["objects"]:
+        for k in keys(o):
+            count[k] += 1
+            pos[k] += (float(o["x"]) - 0.5, float(o["y"]) - 0.5)
+    present = count > 0
+    pos[present] /= count[present, None]
+    return pos, present
 
 
 def swap_pairs(scene: dict) -> tuple[int, int, int, int]:
@@ -94,7 +101,7 @@ def caption_target(stated: dict) -> tuple[np.ndarray, np.ndarray, tuple[int, int
 # --- where each colour and each shape is, and which side of a relation a caption puts them -------
 # Per colour and per shape rather than per pair: a held-out pair ("a purple star") is a colour
 # and a shape every training picture has taught apart, so its place can be read all the same.
-PLACE_KEYS = COLORS + SHAPES
+PLACE_KEYS = COLORS + SHAPES  # colour and shape names differ, so a name is its own key
 N_PLACES = len(PLACE_KEYS)
 NO_RELATION = (-1, -1, -1, 0)
 RELATION_ROWS = 2  # a relation between two objects: one row by their colours, one by their shapes
@@ -103,14 +110,7 @@ RELATION_ROWS = 2  # a relation between two objects: one row by their colours, o
 def place_target(scene: dict) -> tuple[np.ndarray, np.ndarray]:
     """A scene record -> ((N_PLACES, 2) mean centre minus 0.5 of the objects of each colour, then
     of each shape; (N_PLACES,) whether the picture has any), float32."""
-    pos = np.zeros((N_PLACES, 2), np.float64)
-    count = np.zeros(N_PLACES)
-    for o in scene["objects"]:
-        for k in (COLORS.index(o["color"]), len(COLORS) + SHAPES.index(o["shape"])):
-            pos[k] += (float(o["x"]) - 0.5, float(o["y"]) - 0.5)
-            count[k] += 1
-    present = count > 0
-    pos[present] /= count[present, None]
+    pos, present = _mean_centres(scene, N_PLACES, lambda o: (PLACE_KEYS.index(o["color"]), PLACE_KEYS.index(o["shape"])))
     return pos.astype(np.float32), present.astype(np.float32)
 
 
@@ -125,10 +125,9 @@ def relation_rows(stated: dict) -> np.ndarray:
         return out
     rel = stated["relations"][0]
     a, b = stated["objects"][rel["a"]], stated["objects"][rel["b"]]
-    axis = 1 if rel["relation"] in ("above", "below") else 0
-    sign = -1 if rel["relation"] in ("above", "left of") else 1  # y grows downwards, x rightwards
+    axis, sign = vocab.RELATION_AXES[rel["relation"]]
     if a["color"] and b["color"] and a["color"] != b["color"]:
-        out[0] = (COLORS.index(a["color"]), COLORS.index(b["color"]), axis, sign)
+        out[0] = (PLACE_KEYS.index(a["color"]), PLACE_KEYS.index(b["color"]), axis, sign)
     if a["shape"] != b["shape"]:
-        out[1] = (len(COLORS) + SHAPES.index(a["shape"]), len(COLORS) + SHAPES.index(b["shape"]), axis, sign)
+        out[1] = (PLACE_KEYS.index(a["shape"]), PLACE_KEYS.index(b["shape"]), axis, sign)
     return out

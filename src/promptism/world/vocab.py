@@ -97,6 +97,8 @@ POSITIONS = (
     "bottom right",
 )
 RELATIONS = ("above", "below", "left of", "right of")
+# "A rel B" as (axis: 0 = x, 1 = y; the sign of A's coordinate minus B's); y grows downwards
+RELATION_AXES = {"above": (1, -1), "below": (1, 1), "left of": (0, -1), "right of": (0, 1)}
 # the renderer draws "A above B" with A.y < B.y - REL_OFFSET and |A.x - B.x| < REL_SPREAD
 REL_OFFSET = 0.2
 REL_SPREAD = 0.3
