@@ -259,6 +259,14 @@ def test_inpainting_decoder_fine_tunes_from_a_plain_one(tiny, data, tmp_path):
                         "--clip", str(tiny / "clip"), "--quiet", "--steps", "1"], capture_output=True, text=True,
                        timeout=300)
     assert r.returncode != 0 and "another architecture" in r.stderr
+    # a shipped model's name is a start too (here of another shape than the preset); an unknown one
+    # is refused before any data is read, naming the shipped ones
+    for init, says in (("world-64", "another architecture"), ("no-such-model", "shipped name (world-64")):
+        r = subprocess.run([sys.executable, "-m", "promptism.cli", "train", "upsampler", "--data", str(data), "--out",
+                            str(tmp_path / init), "--preset", "tiny", "--init", init, "--steps", "1"],
+                           capture_output=True, text=True, timeout=300)
+        assert r.returncode != 0 and says in r.stderr, r.stderr[-500:]
+    assert "reading" not in r.stderr
 
 
 # --- the pipeline ------------------------------------------------------------------------------

@@ -545,7 +545,8 @@ def build_parser() -> argparse.ArgumentParser:
         st = ts.add_parser(kind, help=f"train {what}")
         _training_options(st, presets)
         st.add_argument("--init", default=None,
-                        help="fine-tune: start from this model folder (same architecture as the preset) instead of random weights")
+                        help="fine-tune: start from this model folder or shipped model name, e.g. world-64 (same "
+                             "architecture as the preset), instead of random weights")
         if kind != "upsampler":
             st.add_argument("--embeddings", default=None,
                             help="CLIP embeddings of the training pairs from `promptism embed` "

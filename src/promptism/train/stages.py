@@ -95,6 +95,12 @@ for _name in ("world-64", "tiny"):
     PRESETS["upsampler"][f"{_name}-res"] = {
         "model": {**_p["model"], "residual": 4.0, "max_aug_t": 100}, "diffusion": dict(prediction="v", min_snr_gamma=None),
         "loop": {**_p["loop"], "steps": 6000} if _name == "world-64" else _p["loop"]}
+# More training for the shipped residual upsampler (--init from it): 6,000 steps of batch 16 had
+# shown it each training picture twice, and on true 32 px pictures it kept the (colour, shape) of
+# fewer objects than bicubic upscaling did (0.91 against 0.99 on 200 val pictures, stop 18).
+PRESETS["upsampler"]["world-64-res-more"] = {
+    **PRESETS["upsampler"]["world-64-res"],
+    "loop": {**PRESETS["upsampler"]["world-64-res"]["loop"], "steps": 9000, "lr": 1.5e-4}}
 # The same for the decoder: after 4,000 steps with γ = 5 its x₀ error at high noise, where the
 # layout and the shapes are decided, stayed large and its shapes blobby.
 PRESETS["decoder"]["world-ft"] = {
@@ -253,6 +259,10 @@ def train_stage(kind: str, data: str, out: str, preset_name: str = "world", embe
     from accelerate import PartialState
 
     p = preset(kind, preset_name)
+    if init:  # a shipped model's name or a folder; checked before the data is read
+        from ..stages import resolve
+
+        init = str(resolve(init, kind))
     t0 = time.time()
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
