@@ -116,14 +116,18 @@ def part_prior(models, data: str, n: int = 500) -> dict:
 
 def part_upsampler(models, data: str, n: int = 256) -> dict:
     """The first upsampler on val pictures shrunk (area) to its input size, against the true
-    pictures: PSNR (on [-1, 1], peak-to-peak 2) per picture, averaged, with the default settings,
-    beside plain bicubic and bilinear upscaling. A sampler draws one of many plausible pictures,
-    so it need not beat bicubic here; much below it, it is losing what it was given."""
+    pictures: PSNR (on [-1, 1], peak-to-peak 2) per picture, averaged, with the default settings
+    (back-projection included) and without back-projection, beside plain bicubic and bilinear
+    upscaling and bicubic back-projected as often. A sampler draws one of many plausible
+    pictures, so it need not beat bicubic here; much below it, it is losing what it was given.
+    benchmarks/upsampler_world.py sweeps the settings."""
     import torch.nn.functional as F
+    from dataclasses import replace
 
     from promptism.data import load_pairs
     from promptism.pipelines.unclip import Settings, seeded, upsample
     from promptism.train.stages import to_pixels
+    from promptism.upsampler import back_project
 
     up = models.upsamplers[0]
     cfg = up.model.config
@@ -137,11 +141,15 @@ def part_upsampler(models, data: str, n: int = 256) -> dict:
 
     s = Settings()
     t0 = time.perf_counter()
-    out = torch.cat([upsample(up, low[i:i + 32], seeded(i, len(low[i:i + 32]))[1], s) for i in range(0, len(low), 32)])
+    raw = torch.cat([upsample(up, low[i:i + 32], seeded(i, len(low[i:i + 32]))[1], replace(s, upsampler_back_projection=0))
+                     for i in range(0, len(low), 32)])
     seconds = time.perf_counter() - t0
+    rounds = s.upsampler_back_projection
+    bicubic = F.interpolate(low, scale_factor=2, mode="bicubic", align_corners=False).clamp(-1, 1)
     return {"pictures": len(x0), "low_size": cfg.low_size, "size": cfg.image_size, "sampler": s.sampler,
-            "steps": s.upsampler_steps, "psnr_upsampler": psnr(out),
-            "psnr_bicubic": psnr(F.interpolate(low, scale_factor=2, mode="bicubic", align_corners=False)),
+            "steps": s.upsampler_steps, "aug_t": s.upsampler_aug_t, "back_projection": rounds,
+            "psnr_upsampler": psnr(back_project(raw, low, rounds)), "psnr_upsampler_no_back_projection": psnr(raw),
+            "psnr_bicubic": psnr(bicubic), "psnr_bicubic_back_projected": psnr(back_project(bicubic, low, rounds)),
             "psnr_bilinear": psnr(F.interpolate(low, scale_factor=2, mode="bilinear", align_corners=False)),
             "seconds_per_picture": seconds / len(x0)}
 
@@ -289,11 +297,15 @@ def markdown(r: dict) -> str:
         md += [f"## The upsampler against the true pictures ({u['low_size']} -> {u['size']} px)", "",
                *_models_line(r, "upsampler"),
                f"{u['pictures']} val pictures shrunk to {u['low_size']} px and upscaled again; PSNR against the "
-               f"originals (higher is closer). The upsampler: {u['sampler']}, {u['steps']} steps, "
-               f"{u['seconds_per_picture'] * 1000:.0f} ms per picture.", "",
+               f"originals (higher is closer). The upsampler: {u['sampler']}, {u['steps']} steps, input noised to "
+               f"t = {u.get('aug_t', 50)}, {u['seconds_per_picture'] * 1000:.0f} ms per picture; then "
+               f"{u.get('back_projection', 0)} rounds of back-projection onto its input (the pipeline's default).", "",
                "| upscaling | PSNR (dB) |", "|---|---|",
-               f"| the shipped upsampler | {u['psnr_upsampler']:.2f} |",
-               f"| bicubic | {u['psnr_bicubic']:.2f} |", f"| bilinear | {u['psnr_bilinear']:.2f} |", ""]
+               f"| the shipped upsampler, back-projected | {u['psnr_upsampler']:.2f} |"]
+        if "psnr_upsampler_no_back_projection" in u:
+            md += [f"| the shipped upsampler alone | {u['psnr_upsampler_no_back_projection']:.2f} |",
+                   f"| bicubic, back-projected | {u['psnr_bicubic_back_projected']:.2f} |"]
+        md += [f"| bicubic | {u['psnr_bicubic']:.2f} |", f"| bilinear | {u['psnr_bilinear']:.2f} |", ""]
     if "decoder" in r:
         d = r["decoder"]
         md += ["## The decoder against its own image embedding (no prior)", "", *_models_line(r, "decoder"),

@@ -19,7 +19,7 @@ from promptism.pipelines.provenance import read_provenance
 from promptism.pipelines.unclip import generate, load_models
 from promptism.stages import load_stage
 from promptism.train.stages import PRESETS, DecoderTask, build
-from promptism.upsampler import Upsampler, UpsamplerConfig, gaussian_blur
+from promptism.upsampler import Upsampler, UpsamplerConfig, back_project, gaussian_blur
 from promptism.world.shards import make_dataset
 
 def _px(result):
@@ -75,6 +75,24 @@ def test_upsampler_doubles_and_blur_keeps_flat_pictures_flat():
     assert float(blurred[1].std()) < 0.8 * float(rough[1].std())
     with pytest.raises(ValueError):
         UpsamplerConfig(low_size=8, image_size=32)
+
+
+def test_back_projection_makes_the_upscaled_picture_shrink_back_to_its_input():
+    g = torch.Generator().manual_seed(0)
+    low = torch.rand(2, 3, 8, 8, generator=g) * 1.6 - 0.8
+    x = torch.rand(2, 3, 16, 16, generator=g) * 2 - 1  # an upscaling that has nothing to do with low
+
+    def miss(y):
+        return float((F.interpolate(y, size=8, mode="area") - low).abs().mean())
+
+    assert torch.equal(back_project(x, low, 0), x)
+    once, many = back_project(x, low, 1), back_project(x, low, 10)
+    assert miss(many) < 0.01 < 0.3 * miss(x) and miss(many) < miss(once) < miss(x)
+    assert many.min() >= -1 and many.max() <= 1
+    # what the area average cannot see (detail within a 2 x 2 block) is kept
+    detail = x - F.interpolate(F.interpolate(x, size=8, mode="area"), size=16, mode="nearest")
+    kept = many - F.interpolate(F.interpolate(many, size=8, mode="area"), size=16, mode="nearest")
+    assert float(torch.corrcoef(torch.stack([detail.flatten(), kept.flatten()]))[0, 1]) > 0.5
 
 
 def test_residual_upsampler_diffuses_the_residual_over_a_bicubic_upscaling(data):
@@ -296,6 +314,21 @@ def test_pipeline_samples_a_residual_upsampler_reproducibly(residual_models, mod
     assert a.metadata[0]["models"]["upsampler_32"]["sha256"] != models.describe()["upsampler_32"]["sha256"]
 
 
+def test_pipeline_upsampling_keeps_what_it_was_given(models):
+    from promptism.pipelines.unclip import Settings, seeded, upsample
+
+    up = models.upsamplers[0]
+    low = torch.rand(2, 3, up.model.config.low_size, up.model.config.low_size,
+                     generator=torch.Generator().manual_seed(3)) * 1.6 - 0.8
+
+    def miss(rounds):
+        out = upsample(up, low, seeded(0, 2)[1], Settings(upsampler_steps=2, upsampler_back_projection=rounds))
+        return float((F.interpolate(out, size=low.shape[-1], mode="area") - low).abs().mean())
+
+    assert Settings().upsampler_back_projection > 0
+    assert miss(10) < 0.01 < miss(0)
+
+
 def test_settings_change_the_pictures(models):
     kw = dict(n=1, seed=1, size=32, models=models, steps=3, prior_steps=3, upsampler_steps=2)
     base = _px(generate("a red circle", **kw))
@@ -309,6 +342,8 @@ def test_settings_change_the_pictures(models):
     (dict(size=100), "size must be one of"),
     (dict(size=128), "no upsampler reaches 128"),
     (dict(upsampler_aug_t=1000), "upsampler aug t must be"),
+    (dict(upsampler_back_projection=-1), "upsampler back projection must be"),
+    (dict(upsampler_back_projection=1.5), "upsampler back projection must be"),
     (dict(steps=0), "steps must be"),
     (dict(steps=10**6), "steps must be"),
     (dict(guidance_decoder=-1.0), "guidance decoder must be"),

@@ -27,6 +27,7 @@ from .. import __version__
 from ..diffusion import ddim_invert, noise, repaint, run, spaced_timesteps
 from ..diffusion.samplers import SPACING
 from ..errors import PromptismError
+from ..upsampler import back_project
 from .images import (
     ImageSource,
     Source,
@@ -345,8 +346,9 @@ def _inpaint(source: Source, canvas: Image.Image, mask: np.ndarray, prompt: str,
             call = upsampler_denoise(up, x, gens, s)  # RePaint in the space the upsampler's diffusion runs in
             known = call.encode(to_tensor([crop.resize((u, u), Image.BICUBIC)]).expand(n, -1, -1, -1))
             ups = spaced_timesteps(up.denoiser.T, s.upsampler_steps, SPACING[s.sampler], up.denoiser.abar)
-            x = call.decode(_repaint_stage(call.denoise, (n, 3, u, u), up.denoiser.abar, ups, gens, known,
-                                           mask_at(crop_mask, u), resample, f"inpaint {u}", progress))
+            x = back_project(call.decode(_repaint_stage(call.denoise, (n, 3, u, u), up.denoiser.abar, ups, gens,
+                                                        known, mask_at(crop_mask, u), resample, f"inpaint {u}",
+                                                        progress)), x, s.upsampler_back_projection)
     images = []
     paint = Image.fromarray(crop_mask.astype(np.uint8) * 255)
     for im in to_images(x):

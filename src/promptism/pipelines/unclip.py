@@ -262,6 +262,10 @@ def upsampler_denoise(stage: Stage, low: torch.Tensor, gens: Sequence[torch.Gene
 @torch.no_grad()
 def upsample(stage: Stage, low: torch.Tensor, gens: Sequence[torch.Generator], s: Settings,
              progress: bool = False) -> torch.Tensor:
+    """The upsampler's picture of each low-res one, back-projected onto it
+    (``s.upsampler_back_projection`` rounds): shrunk again, it is the picture it was given."""
+    from ..upsampler import back_project
+
     n, size = len(low), stage.model.config.image_size
     call = upsampler_denoise(stage, low, gens, s)
     steps = spaced_timesteps(stage.denoiser.T, s.upsampler_steps, SPACING[s.sampler], stage.denoiser.abar)
@@ -269,7 +273,7 @@ def upsample(stage: Stage, low: torch.Tensor, gens: Sequence[torch.Generator], s
     bar = _bar(f"upsample {size}", len(steps), progress)
     x = run(s.sampler, call.denoise, x, stage.denoiser.abar, steps, gens, eta=s.eta, callback=lambda *a: bar.update(1))
     bar.close()
-    return call.decode(x)
+    return back_project(call.decode(x), low, s.upsampler_back_projection)
 
 
 def to_images(x: torch.Tensor) -> list[Image.Image]:

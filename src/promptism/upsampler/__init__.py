@@ -1,5 +1,5 @@
 """unCLIP upsamplers: 32 -> 64 and 64 -> 128 px."""
 
-from .model import Upsampler, UpsamplerConfig, gaussian_blur
+from .model import Upsampler, UpsamplerConfig, back_project, gaussian_blur
 
-__all__ = ["Upsampler", "UpsamplerConfig", "gaussian_blur"]
+__all__ = ["Upsampler", "UpsamplerConfig", "back_project", "gaussian_blur"]

@@ -66,6 +66,18 @@ def gaussian_blur(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
     return y.view(b, c, h, w)
 
 
+def back_project(x: torch.Tensor, low: torch.Tensor, iterations: int) -> torch.Tensor:
+    """Iterative back-projection (Irani & Peleg 1991): add the bicubic upscaling of what the
+    area-downsampled ``x`` (B, C, H, W) misses of ``low`` (B, C, h, w), ``iterations`` times, so
+    that the upscaled picture shrinks back to its input while keeping the detail it added. Values
+    stay in [-1, 1]."""
+    size = x.shape[-2:]
+    for _ in range(iterations):
+        miss = low - F.interpolate(x, size=low.shape[-2:], mode="area")
+        x = (x + F.interpolate(miss, size=size, mode="bicubic", align_corners=False)).clamp(-1, 1)
+    return x
+
+
 class Upsampler(nn.Module):
     def __init__(self, cfg: UpsamplerConfig):
         super().__init__()
