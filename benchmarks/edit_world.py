@@ -191,6 +191,12 @@ def markdown(r: dict) -> str:
         lines.append(f"| text-diff \"red circle\" -> \"blue circle\" turns it blue{mark['text_diff']} | {p['trials']} | {p['success']:.2f} "
                      f"| ≥ 0.80 | {'yes' if p['success'] >= 0.8 else 'no'} |")
     lines.append("")
+    shared: dict[str, list[str]] = {}
+    for k in BARS:
+        if k in r and r[k].get("conditions"):
+            shared.setdefault(r[k]["conditions"], []).append(k)
+    for what, names in shared.items():
+        lines += [f"The times of {', '.join(names)} were measured while other work ran: {what}.", ""]
     for part in ("inpaint", "inpaint_repaint"):
         if part not in r:
             continue
@@ -218,6 +224,9 @@ def main() -> int:
                     help="trials per part (default: inpaint 100, inpaint_repaint 100, vary 25 pictures x 4, "
                          "text_diff 50)")
     ap.add_argument("--threads", type=int, default=int(os.environ.get("PROMPTISM_THREADS", "2")), help="torch threads")
+    ap.add_argument("--conditions", default="",
+                    help="what else ran on the machine, written beside these parts' times (e.g. 'a training run "
+                         "shared the 2 cores')")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     path = REPORTS / "edit_world.json"
@@ -232,7 +241,8 @@ def main() -> int:
              "vary": part_vary, "text_diff": part_text_diff}
     for name in args.parts:
         report[name] = {**parts[name](models, args.trials or defaults[name]), "models_sha256": sha256s(report["models"]),
-                        "judge_sha256": report["judge_sha256"]}
+                        "judge_sha256": report["judge_sha256"], "conditions": args.conditions,
+                        "load_average_1min": round(os.getloadavg()[0], 2)}
         print(name, json.dumps(report[name]), flush=True)
     report["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     path.write_text(json.dumps(report, indent=1))

@@ -23,7 +23,7 @@ TEXT_DIFF_AMOUNT = 0.5  # the largest rotation towards a text difference (the pa
 INPAINT_STEPS = 50
 INPAINT_RESAMPLE = 4
 # how the decoder stage inpaints (pipelines/edit.py): RePaint by default; with the shipped decoder it
-# drew the asked-for object 0.98 of the time, its inpainting channels 0.64 (benchmarks/reports/edit_world.md)
+# drew the asked-for object 0.99 of the time, its inpainting channels 0.64 (benchmarks/reports/edit_world.md)
 INPAINT_METHODS = ("auto", "decoder", "repaint")
 INPAINT_METHOD = "repaint"
 # inpainting works on a square around the mask this many times the mask's size, so that what is
