@@ -18,7 +18,7 @@ from promptism.errors import PromptismError
 from promptism.pipelines.provenance import read_provenance
 from promptism.pipelines.unclip import generate, load_models
 from promptism.stages import load_stage
-from promptism.train.stages import PRESETS, DecoderTask, build
+from promptism.train.stages import PHASE_FIELDS, PRESETS, DecoderTask, build
 from promptism.upsampler import Upsampler, UpsamplerConfig, back_project, gaussian_blur
 from promptism.world.shards import make_dataset
 
@@ -267,7 +267,20 @@ def test_inpainting_decoder_fine_tunes_from_a_plain_one(tiny, data, tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
     st, plain = load_stage(str(out / "model"), "decoder"), load_stage(str(tiny / "decoder"), "decoder")
     assert st.model.config.inpaint and st.model.config.plain() == plain.model.config
-    assert json.loads((out / "model" / "config.json").read_text())["init"] == str(tiny / "decoder")
+    meta = json.loads((out / "model" / "config.json").read_text())
+    assert meta["init"] == str(tiny / "decoder")
+    # the starting model's own phase is kept, so a card can name it after that folder is gone
+    start = json.loads((tiny / "decoder" / "config.json").read_text())
+    assert meta["init_phases"] == [{k: start[k] for k in PHASE_FIELDS if k in start}]
+    # ... and passed on: a second phase from this one lists both
+    again = tmp_path / "again"
+    r = subprocess.run([sys.executable, "-m", "promptism.cli", "train", "decoder", "--data", str(data), "--out",
+                        str(again), "--preset", "tiny-inpaint", "--init", str(out / "model"), "--clip",
+                        str(tiny / "clip"), "--quiet", "--steps", "1"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    phases = json.loads((again / "model" / "config.json").read_text())["init_phases"]
+    assert phases[0] == meta["init_phases"][0] and len(phases) == 2
+    assert phases[1]["preset"] == "tiny-inpaint" and phases[1]["steps"] == PRESETS["decoder"]["tiny-inpaint"]["loop"]["steps"]
     assert (out / "tokenizer.json").read_text() == (tiny / "decoder" / "tokenizer.json").read_text()
     w = st.model.unet.conv_in.weight
     assert w[:, 3 * st.model.config.unet.unshuffle ** 2:].abs().sum() > 0  # the new channels learned something
