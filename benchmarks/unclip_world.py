@@ -352,7 +352,9 @@ CARD_COMMANDS = {
                      "--preset world-more-ln --init runs/decoder-world-inpaint/model --out runs/decoder-world-more-ln && "
                      "promptism train decoder --data data/world50k --embeddings runs/embeddings.safetensors "
                      "--preset world-more-ln2 --init runs/decoder-world-more-ln/model --out runs/decoder-world",
-    "upsampler-world-64": "promptism train upsampler --data data/world50k --preset world-64-res --out runs/upsampler-world-64",
+    "upsampler-world-64": "promptism train upsampler --data data/world50k --preset world-64-res --out runs/upsampler-world-64-base && "
+                          "promptism train upsampler --data data/world50k --preset world-64-res-more "
+                          "--init runs/upsampler-world-64-base/model --out runs/upsampler-world-64",
 }
 
 

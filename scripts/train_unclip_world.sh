@@ -21,9 +21,10 @@ export PROMPTISM_THREADS=1 OMP_NUM_THREADS=1
   "$BIN/promptism" train decoder "${E[@]}" --preset world-more-ln --init "$RUNS/decoder-world-inpaint/model" --out "$RUNS/decoder-world-more-ln" &&
   "$BIN/promptism" train decoder "${E[@]}" --preset world-more-ln2 --init "$RUNS/decoder-world-more-ln/model" --out "$RUNS/decoder-world" ) &
 # the prior, then the 32->64 upsampler, diffusing the residual over a bicubic upscaling (see the
-# world-64-res preset in src/promptism/train/stages.py for why)
+# world-64-res preset in src/promptism/train/stages.py for why), then 9,000 more steps of it
 ( "$BIN/promptism" train prior --data "$DATA" --embeddings "$RUNS/embeddings.safetensors" --out "$RUNS/prior-world" &&
-  "$BIN/promptism" train upsampler --data "$DATA" --preset world-64-res --out "$RUNS/upsampler-world-64" ) &
+  "$BIN/promptism" train upsampler --data "$DATA" --preset world-64-res --out "$RUNS/upsampler-world-64-base" &&
+  "$BIN/promptism" train upsampler --data "$DATA" --preset world-64-res-more --init "$RUNS/upsampler-world-64-base/model" --out "$RUNS/upsampler-world-64" ) &
 wait
 # (the world-128 upsampler presets train, but 2,500 steps of them gave noise: none ships yet)
 for s in decoder:world prior:world upsampler:world-64; do
