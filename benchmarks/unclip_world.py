@@ -361,10 +361,12 @@ CARD_COMMANDS = {
 def _init_lines(meta: dict) -> list[str]:
     """The earlier phases of a fine-tuned stage, first to last, as far as their folders are still
     there to read."""
+    def phase(b: dict) -> str:
+        return (f"- after a phase: preset `{b.get('preset')}`, {b.get('steps')} steps of batch {b.get('batch_size')}, "
+                f"{b.get('wall_seconds_this_run', 0) / 60:.0f} minutes, diffusion {b.get('diffusion')}")
+
     if meta.get("init_phases"):  # recorded at training time (train/stages.py)
-        return [f"- after a phase: preset `{b.get('preset')}`, {b.get('steps')} steps of batch {b.get('batch_size')}, "
-                f"{b.get('wall_seconds_this_run', 0) / 60:.0f} minutes, diffusion {b.get('diffusion')}"
-                for b in meta["init_phases"]]
+        return [phase(b) for b in meta["init_phases"]]
     lines, init, seen = [], meta.get("init"), set()
     while init and init not in seen:
         seen.add(init)
@@ -373,9 +375,7 @@ def _init_lines(meta: dict) -> list[str]:
             lines.append(f"- fine-tuned from `{init}`")
             break
         b = json.loads(base.read_text())
-        lines.append(f"- after a phase: preset `{b.get('preset')}`, {b.get('steps')} steps of batch "
-                     f"{b.get('batch_size')}, {b.get('wall_seconds_this_run', 0) / 60:.0f} minutes, "
-                     f"diffusion {b.get('diffusion')}")
+        lines.append(phase(b))
         init = b.get("init")
     return lines[::-1]
 

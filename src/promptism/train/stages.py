@@ -318,7 +318,7 @@ def train_stage(kind: str, data: str, out: str, preset_name: str = "world", embe
     if init:  # fine-tune: start from a trained model folder of the same architecture
         from ..checkpoint import load_weights, read_config
 
-        init_cfg, _ = read_config(init, kind, model_classes(kind)[1])
+        init_cfg, init_meta = read_config(init, kind, model_classes(kind)[1])
         if kind == "decoder" and cfg.inpaint and not init_cfg.inpaint and init_cfg == cfg.plain():
             # a plain decoder's weights start the inpainting one (its extra channels at zero)
             from ..decoder import Decoder, widen_for_inpainting
@@ -331,7 +331,6 @@ def train_stage(kind: str, data: str, out: str, preset_name: str = "world", embe
         extra["init"] = str(init)
         # the phases that made the starting weights travel with the model: the folder ``init``
         # names may be gone, or (a shipped model) overwritten by this one, by the time a card is written
-        init_meta = json.loads((Path(init) / "config.json").read_text())
         extra["init_phases"] = init_meta.get("init_phases", []) + [
             {k: init_meta[k] for k in PHASE_FIELDS if k in init_meta}]
     denoiser = Denoiser(dcfg)
