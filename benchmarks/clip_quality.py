@@ -107,7 +107,9 @@ def main() -> int:
             + (f", place loss weight {cfg['relate']}" if cfg.get("relate") else "")
             + (", causal text tower" if cfg.get("config", {}).get("text_causal") else ""),
             f"- wall time of the training command on this machine (2 CPU cores, data loading included): "
-            f"{cfg.get('wall_seconds_this_run')} s", "",
+            f"{cfg.get('wall_seconds_this_run')} s"
+            + (f"; stepping time over every resume of the run: {cfg['train_seconds']} s" if "train_seconds" in cfg else ""),
+            "",
             "## Measured quality", "", md.split("\n", 2)[2]]
     old_card = folder / "MODEL_CARD.md"
     kept = old_card.read_text().partition("\n## Limits")[1:] if old_card.exists() else ("", "")

@@ -358,12 +358,20 @@ CARD_COMMANDS = {
 }
 
 
+def _minutes(meta: dict) -> str:
+    """A phase's training time: its stepping seconds over every resume when recorded (train_seconds),
+    else the wall time of the process that finished it, which a resumed run undercounts."""
+    if "train_seconds" in meta:
+        return f"{meta['train_seconds'] / 60:.0f} minutes"
+    return f"{meta.get('wall_seconds_this_run', 0) / 60:.0f} minutes"
+
+
 def _init_lines(meta: dict) -> list[str]:
     """The earlier phases of a fine-tuned stage, first to last, as far as their folders are still
     there to read."""
     def phase(b: dict) -> str:
         return (f"- after a phase: preset `{b.get('preset')}`, {b.get('steps')} steps of batch {b.get('batch_size')}, "
-                f"{b.get('wall_seconds_this_run', 0) / 60:.0f} minutes, diffusion {b.get('diffusion')}")
+                f"{_minutes(b)}, diffusion {b.get('diffusion')}")
 
     if meta.get("init_phases"):  # recorded at training time (train/stages.py)
         return [phase(b) for b in meta["init_phases"]]
@@ -403,7 +411,7 @@ def write_cards(report: dict) -> None:
                  *phases,
                  f"- {'last phase: ' if meta.get('init') else ''}preset `{meta.get('preset')}`: {meta.get('steps')} "
                  f"steps of batch {meta.get('batch_size')}, EMA {meta.get('ema')}, "
-                 f"{meta.get('wall_seconds_this_run', 0) / 60:.0f} minutes",
+                 f"{_minutes(meta)}",
                  f"- wall times on this machine: 2-core CPU, "
                  + (f"{meta['threads']} thread(s)" if meta.get("threads") else "one thread, sharing it with another stage"),
                  *([f"- residual: diffuses {meta['config']['residual']:g} × (picture − bicubic upscaling of its "

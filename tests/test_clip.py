@@ -508,11 +508,17 @@ def test_killed_run_resumes_exactly(data, tmp_path):
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    killed_at = json.loads(state.read_text())["step"]
+    killed = json.loads(state.read_text())
+    killed_at = killed["step"]
     assert killed_at < 30, "the run finished before it could be killed"
+    # the checkpoint's stepping seconds must carry into the resumed run's total: make them unmistakable
+    killed["train_seconds"] += 1000.0
+    state.write_text(json.dumps(killed))
     resumed = _train(data, tmp_path / "b", "--steps", "30", "--checkpoint-every", "5")
     assert resumed.returncode == 0, resumed.stderr
     assert json.loads(state.read_text())["step"] == 30
+    meta = json.loads((tmp_path / "b" / "model" / "config.json").read_text())
+    assert killed["train_seconds"] <= meta["train_seconds"] <= killed["train_seconds"] + meta["wall_seconds_this_run"]
     from safetensors.torch import load_file
 
     a = load_file(tmp_path / "a" / "model" / "model.safetensors")

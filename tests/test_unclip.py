@@ -253,7 +253,9 @@ def test_train_cli_writes_a_loadable_stage(kind, preset, tiny, data, tmp_path):
     st = load_stage(str(tmp_path / kind / "model"), kind)
     meta = json.loads((tmp_path / kind / "model" / "config.json").read_text())
     assert meta["steps"] == PRESETS[kind][preset]["loop"]["steps"]
-    assert (tmp_path / kind / "checkpoint" / "state.json").exists()
+    state = json.loads((tmp_path / kind / "checkpoint" / "state.json").read_text())
+    # the stepping time the model's card reports is the checkpoint's, carried across resumes
+    assert 0 < meta["train_seconds"] == state["train_seconds"] <= meta["wall_seconds_this_run"]
     if kind == "decoder":
         assert st.tokenizer is not None
         assert {"red", "blue"} <= set(meta["vocabulary"]) and "flamingo" not in meta["vocabulary"]

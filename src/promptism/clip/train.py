@@ -274,6 +274,7 @@ def train_clip(data: str, out: str, preset_name: str = "world", hard_negatives: 
         "relate": task.relate,
         "negative_weights": task.negative_weights,
         "final_logs": result["logs"], "wall_seconds_this_run": round(time.time() - t0, 1),
+        "train_seconds": result["train_seconds"],
     }, state_dict=weights)
     (out_dir / "model" / "loop.json").write_text(json.dumps(asdict(loop), indent=1))
     return folder

@@ -92,21 +92,25 @@ def save_checkpoint(out: Path, model, ema, optimizer, step: int, extra: dict) ->
     return final
 
 
-def load_checkpoint(out: Path, model, optimizer) -> tuple[int, dict | None]:
+def load_checkpoint(out: Path, model, optimizer) -> tuple[int, dict | None, dict]:
+    """(step, EMA weights or None, the rest of state.json) of the run in ``out``; (0, None, {})
+    when it has no checkpoint yet."""
     ck = out / "checkpoint"
     if not (ck / "state.json").exists() and (out / "checkpoint.old" / "state.json").exists():
         ck = out / "checkpoint.old"  # killed between moving the old checkpoint aside and the new one in
     if not (ck / "state.json").exists():
-        return 0, None
+        return 0, None, {}
     model.load_state_dict(load_file(ck / "model.safetensors"))
     optimizer.load_state_dict(torch.load(ck / "optimizer.pt", weights_only=True))
     ema = load_file(ck / "ema.safetensors") if (ck / "ema.safetensors").exists() else None
-    return json.loads((ck / "state.json").read_text())["step"], ema
+    state = json.loads((ck / "state.json").read_text())
+    return state.pop("step"), ema, state
 
 
 def train(model: torch.nn.Module, task: Task, n_examples: int, cfg: LoopConfig,
           on_checkpoint: Callable[[int], None] | None = None, progress: bool = True) -> dict:
-    """Run (or resume) training; returns the final step and last logged values."""
+    """Run (or resume) training; returns the final step, last logged values, EMA weights and
+    ``train_seconds`` (stepping time over every process of the run, resumes included)."""
     from accelerate import Accelerator
     from tqdm.auto import tqdm
 
@@ -116,7 +120,10 @@ def train(model: torch.nn.Module, task: Task, n_examples: int, cfg: LoopConfig,
         out.mkdir(parents=True, exist_ok=True)
         (out / "loop.json").write_text(json.dumps(asdict(cfg), indent=1))
     optimizer = make_optimizer(model, cfg)
-    step, ema = load_checkpoint(out, model, optimizer)
+    step, ema, state = load_checkpoint(out, model, optimizer)
+    # seconds spent stepping, summed over every process that worked on this run (a killed and
+    # resumed run's card counts them all); a checkpoint keeps the sum up to its step
+    seconds_before = spent = float(state.get("train_seconds", 0.0))
     if cfg.ema and ema is None:
         ema = {k: v.detach().clone() for k, v in model.state_dict().items()}
     model, optimizer = acc.prepare(model, optimizer)
@@ -161,16 +168,17 @@ def train(model: torch.nn.Module, task: Task, n_examples: int, cfg: LoopConfig,
                     writer.add_scalar("train/examples_per_s", rate, step)
             if step % cfg.checkpoint_every == 0 or step == cfg.steps:
                 acc.wait_for_everyone()
+                spent = round(seconds_before + time.time() - t0, 3)
                 if acc.is_main_process:
                     save_checkpoint(out, acc.unwrap_model(model), ema, optimizer, step,
-                                    {"logs": logs, "world_size": acc.num_processes})
+                                    {"logs": logs, "world_size": acc.num_processes, "train_seconds": spent})
                     if on_checkpoint:
                         on_checkpoint(step)
     finally:
         bar.close()
         if writer is not None:
             writer.close()
-    return {"step": step, "logs": logs, "ema": ema}
+    return {"step": step, "logs": logs, "ema": ema, "train_seconds": spent}
 
 
 @torch.no_grad()

@@ -168,7 +168,8 @@ PRESETS["decoder"]["tiny-inpaint"] = {**PRESETS["decoder"]["tiny"],
                                       "model": {**PRESETS["decoder"]["tiny"]["model"], "inpaint": True}}
 P_DROP_IMAGE, P_DROP_TEXT, P_DROP_PRIOR_TEXT = 0.1, 0.5, 0.1  # Ramesh et al. 2022, §2.1
 # what a fine-tuned model's config.json keeps of each phase before its own ("init_phases")
-PHASE_FIELDS = ("name", "preset", "steps", "batch_size", "ema", "wall_seconds_this_run", "threads", "diffusion")
+PHASE_FIELDS = ("name", "preset", "steps", "batch_size", "ema", "wall_seconds_this_run", "train_seconds", "threads",
+                "diffusion")
 
 
 def _generator(seed: int, step: int, idx: np.ndarray) -> torch.Generator:
@@ -347,6 +348,7 @@ def train_stage(kind: str, data: str, out: str, preset_name: str = "world", embe
     folder = stage.save(out_dir / "model", extra={
         "name": out_dir.name, **extra, "steps": result["step"], "batch_size": loop.batch_size, "ema": loop.ema,
         "final_logs": result["logs"], "wall_seconds_this_run": round(time.time() - t0, 1),
+        "train_seconds": result["train_seconds"],
         "threads": torch.get_num_threads(),
     }, state_dict=result["ema"])
     (folder / "loop.json").write_text(json.dumps(asdict(loop), indent=1))
