@@ -200,7 +200,7 @@ def cmd_train_clip(args: argparse.Namespace) -> int:
     folder = train_clip(args.data, args.out, args.preset or "world", hard_negatives=not args.no_hard_negatives, limit=args.limit,
                         counterfactuals=args.counterfactuals, separate=args.separate, compose=args.compose,
                         negative_weights=args.negative_weights, compose_text=args.compose_text, relate=args.relate,
-                        progress=not args.quiet,
+                        relate_picture=args.relate_picture, progress=not args.quiet,
                         steps=args.steps, batch_size=args.batch_size, lr=args.lr,
                         ema=args.ema, checkpoint_every=args.checkpoint_every, seed=args.seed)
     print(f"model written to {folder} (load it with promptism.clip.load({str(folder)!r}))")
@@ -510,7 +510,8 @@ def build_parser() -> argparse.ArgumentParser:
     tc = ts.add_parser("clip", help="train a CLIP on image-caption data")
     _training_options(tc, "world (default), world-bind, world-bind2 (the shipped CLIP's: binds colours to shapes), "
                       "world-bind3 (world-bind2 with a causal text tower and the place loss: better relations, worse counts), "
-                      "world-bind4 (world-bind2 with the place loss), world-bind5 (world-bind2 with the causal tower), or tiny")
+                      "world-bind4 (world-bind2 with the place loss), world-bind5 (world-bind2 with the causal tower), "
+                      "world-bind6 (world-bind3 with the place loss on captions only), or tiny")
     tc.add_argument("--no-hard-negatives", action="store_true",
                     help="train without the composition-aware hard-negative captions (plain CLIP loss)")
     tc.add_argument("--counterfactuals", type=float, default=None,
@@ -530,6 +531,10 @@ def build_parser() -> argparse.ArgumentParser:
                     help="weight of the place loss: a linear head reads where each colour and each shape is off the "
                          "picture embedding, and which side of the other a stated relation puts them off the caption "
                          "embedding, from the Scene World's records (default: the preset's)")
+    tc.add_argument("--relate-picture", type=float, default=None,
+                    help="weight, within the place loss, of its picture term (where each colour and shape is) against "
+                         "its caption term (the sides a stated relation names); 0 trains the head on captions only "
+                         "(default: the preset's, else 1)")
     tc.add_argument("--negative-weights", type=_kind_weights, default=None, metavar="KIND=W,...",
                     help="how often each kind of hard negative is drawn where several apply, e.g. "
                          "swap_colors=4,relation=4 (kinds: swap_colors, relation, count, shape, color; "
