@@ -77,6 +77,7 @@ def main(argv=None) -> int:
     ap.add_argument("--back-projection", type=int, nargs="+", default=[Settings.upsampler_back_projection],
                     help="rounds of back-projection onto the input to try (default: the pipeline's)")
     ap.add_argument("--sampler", default="dpm++2m", help="sampler (default dpm++2m)")
+    ap.add_argument("--eta", type=float, default=0.0, help="DDIM η (default 0; ddim only)")
     ap.add_argument("--batch", type=int, default=50, help="pictures per upsampler call")
     ap.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     ap.add_argument("--name", default="upsampler_world", help="report name under benchmarks/reports")
@@ -97,7 +98,8 @@ def main(argv=None) -> int:
     for aug_t in args.aug_t:
         for steps in args.steps:
             # back-projection comes after sampling: sample once, project each way
-            s = Settings(sampler=args.sampler, upsampler_steps=steps, upsampler_aug_t=aug_t, upsampler_back_projection=0)
+            s = Settings(sampler=args.sampler, eta=args.eta, upsampler_steps=steps, upsampler_aug_t=aug_t,
+                         upsampler_back_projection=0)
             s.check()
             outs, t0 = [], time.perf_counter()
             for i in range(0, len(low), args.batch):
@@ -106,7 +108,7 @@ def main(argv=None) -> int:
                 outs.append(upsample(stage, part, gens, s))
             sec = (time.perf_counter() - t0) / len(low)
             for bp in args.back_projection:
-                rows.append({"method": "upsampler", "aug_t": aug_t, "steps": steps, "sampler": args.sampler,
+                rows.append({"method": "upsampler", "aug_t": aug_t, "steps": steps, "sampler": args.sampler, "eta": args.eta,
                              "back_projection": bp, **measure(back_project(torch.cat(outs), low, bp), truth, low, want),
                              "seconds_per_picture": sec})
                 print(rows[-1], flush=True)
