@@ -71,6 +71,15 @@ def part_geneval(models, limit: int) -> dict:
     return {"scores": result.scores(), "pictures": result.counts(), "seconds_per_prompt": secs / calls}
 
 
+def sampling_settings() -> dict:
+    """The default settings that decide the sampling, as the report names them."""
+    from promptism.pipelines.unclip import Settings
+
+    s = Settings()
+    return {k: getattr(s, k) for k in ("sampler", "steps", "eta", "prior_steps", "upsampler_steps", "guidance_prior",
+                                       "guidance_decoder")}
+
+
 def part_section51(models, limit: int) -> dict:
     out = {}
     for emb in ("prior", "text", "none"):
@@ -239,6 +248,10 @@ def _models_line(r: dict, part: str) -> list[str]:
     # scored them) is not comparable with one scored now
     if part in JUDGED and part in r and r[part].get("judge_sha256") != r.get("judge_sha256"):
         lines += ["Scored by an earlier version of the judge than the current one (judge_eye.md compares them).", ""]
+    if part != "samplers" and part in r and r[part].get("settings") != sampling_settings():
+        st = r[part].get("settings")
+        lines += [f"Sampled with earlier default settings: {_settings_line(st)}." if st else
+                  "Sampled with the default settings before 2026-12-02 (dpm++2m for every stage, decoder 20 steps).", ""]
     return lines
 
 
@@ -252,7 +265,9 @@ def markdown(r: dict) -> str:
         g = r["geneval"]
         md += ["## GenEval-world (shipped models, default settings)", "", *_models_line(r, "geneval"),
                f"{g['limit']} prompts per category and split ({g['limit'] * 4} pictures per cell), {g['threads']} thread(s); "
-               f"{g['seconds_per_prompt']:.1f} s per prompt. Per-picture results: `unclip_world_geneval/`.", "",
+               f"{g['seconds_per_prompt']:.1f} s per prompt. Per-picture results: `unclip_world_geneval/`.",
+               *([f"Sampling: {_settings_line(g['settings'])}."] if g.get("settings") else []),
+               *([f"Conditions: {g['conditions']}."] if g.get("conditions") else []), "",
                "| category | seen | held-out | DALL·E 2 (GenEval) | seen beats it |", "|---|---|---|---|---|"]
         for cat in (*CATEGORIES, "overall"):
             s, h = g["scores"]["seen"][cat], g["scores"]["heldout"][cat]
@@ -356,6 +371,12 @@ CARD_COMMANDS = {
                           "promptism train upsampler --data data/world50k --preset world-64-res-more "
                           "--init runs/upsampler-world-64-base/model --out runs/upsampler-world-64",
 }
+
+
+def _settings_line(st: dict) -> str:
+    eta = f" (η {st['eta']:g})" if st["sampler"] == "ddim" else ""
+    return (f"{st['sampler']}{eta} for every stage; decoder {st['steps']} steps, prior {st['prior_steps']}, upsampler "
+            f"{st['upsampler_steps']}; guidance prior {st['guidance_prior']:g}, decoder {st['guidance_decoder']:g}")
 
 
 def _minutes(meta: dict) -> str:
@@ -468,6 +489,7 @@ def main() -> int:
     report["judge_sha256"] = judge_fingerprint()
     for part in args.parts:
         report[part]["threads"] = args.threads
+        report[part]["settings"] = sampling_settings()
         report[part]["models_sha256"] = sha256s(report["models"])
         if part in JUDGED:
             report[part]["judge_sha256"] = report["judge_sha256"]

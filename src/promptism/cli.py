@@ -620,6 +620,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .pipelines.settings import (
         INPAINT_RESAMPLE,
         INPAINT_STEPS,
+        INVERSION_STEPS,
         MAX_FRAMES,
         TEXT_DIFF_AMOUNT,
         VARY_ETA,
@@ -636,7 +637,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--no-invert", action="store_true", help="start each variation from fresh noise, not the inversion")
     v.add_argument("--strength", type=float, default=1.0,
                    help="how far to invert, above 0 to 1 of the noise schedule (default: 1, all the way)")
-    sampling_options(v, prior=False, eta=VARY_ETA, sampler_note=" of the upsamplers, and of the decoder with --no-invert "
+    sampling_options(v, steps=INVERSION_STEPS, prior=False, eta=VARY_ETA, sampler_note=" of the upsamplers, and of the decoder with --no-invert "
                      "(an inverted picture is sampled back with DDIM)")
     v.set_defaults(func=cmd_vary)
 
@@ -651,7 +652,7 @@ def build_parser() -> argparse.ArgumentParser:
     ip.add_argument("--format", default="gif", choices=["gif", "webp"], help="animation format (default: gif)")
     ip.add_argument("--frame-ms", type=int, default=150, help="milliseconds per frame of the animation (default: 150)")
     ip.add_argument("--no-bounce", action="store_true", help="play the animation one way (default: there and back)")
-    sampling_options(ip, eta=None, sampler_note=" of the prior and upsamplers (the decoder uses DDIM)")
+    sampling_options(ip, steps=INVERSION_STEPS, eta=None, sampler_note=" of the prior and upsamplers (the decoder uses DDIM)")
     ip.set_defaults(func=cmd_interpolate)
 
     ed = sub.add_parser("edit", help="text-diff edit: move a picture's embedding from one description to another",
@@ -665,7 +666,7 @@ def build_parser() -> argparse.ArgumentParser:
     ed.add_argument("--amount", type=float, default=TEXT_DIFF_AMOUNT,
                     help=f"the largest rotation, above 0 to 1 (default: {TEXT_DIFF_AMOUNT:g}, as in the paper)")
     ed.add_argument("--frames", type=int, default=4, help="edits of growing amount (default: 4)")
-    sampling_options(ed, prior=False, eta=None, sampler_note=" of the upsamplers (the decoder uses DDIM)")
+    sampling_options(ed, steps=INVERSION_STEPS, prior=False, eta=None, sampler_note=" of the upsamplers (the decoder uses DDIM)")
     ed.set_defaults(func=cmd_edit)
 
     inp = sub.add_parser("inpaint", help="repaint the part of a picture a mask marks (white = repaint)",

@@ -43,6 +43,7 @@ from .settings import (
     INPAINT_METHODS,
     INPAINT_RESAMPLE,
     INPAINT_STEPS,
+    INVERSION_STEPS,
     MAX_FRAMES,
     MAX_PAD,
     MAX_PICTURES,
@@ -140,6 +141,7 @@ def vary(image: ImageSource, n: int = 4, seed: int = 0, size: int = 64, invert: 
     Without it, each variation starts from fresh noise with the settings' sampler."""
     if invert:
         overrides.setdefault("eta", VARY_ETA)
+    overrides.setdefault("steps", INVERSION_STEPS)
     s = settings_with(settings, overrides)
     n, seed = check_count(n), check_seed(seed)
     strength = check_fraction(strength, "strength")
@@ -195,6 +197,7 @@ def interpolate(a, b, frames: int = 8, seed: int = 0, size: int = 64, settings: 
     inversion, a prompt's is seeded noise (the same for both ends when both are prompts, so
     the latent stays fixed). Frames are decoded with DDIM η = 0 and the same upsampler noise,
     so neighbouring frames differ only as much as their embeddings do."""
+    overrides.setdefault("steps", INVERSION_STEPS)
     s = settings_with(settings, overrides)
     frames = check_count(frames, "frames", MAX_FRAMES)
     if frames < 2:
@@ -229,6 +232,7 @@ def text_diff(image: ImageSource, source_text: str, target_text: str, amount: fl
     embedding and z_d = normalise(text(target) − text(source)), frame k decodes
     slerp(z_i, z_d, θ_k) for θ evenly spaced up to ``amount``, all from the picture's DDIM
     inversion (η = 0), so that what the texts do not mention stays where it is."""
+    overrides.setdefault("steps", INVERSION_STEPS)
     s = settings_with(settings, overrides)
     source_text = _check_prompt(source_text, "source text") if source_text else ""
     target_text = _check_prompt(target_text, "target text")

@@ -19,6 +19,10 @@ MAX_PROMPT_CHARS = 2000
 # editing (pipelines/edit.py; img2img in pipelines/unclip.py)
 IMG2IMG_STRENGTH = 0.6
 VARY_ETA = 0.5  # DDIM η when sampling back from an inverted picture: 0 gives the picture back
+# decoder steps of the edits that run DDIM from a picture's inversion (vary, interpolate, edit): at
+# 50 steps variations kept less of their source (CLIP cosine 0.930 against 0.939 at 20) for more
+# diversity, as a higher η does (benchmarks/reports/decoder_fidelity_vary_steps.md)
+INVERSION_STEPS = 20
 TEXT_DIFF_AMOUNT = 0.5  # the largest rotation towards a text difference (the paper shows 0 to 0.5)
 INPAINT_STEPS = 50
 INPAINT_RESAMPLE = 4
@@ -38,8 +42,11 @@ class Settings:
     """Everything that decides the pictures besides the prompt and seed. ``steps`` is the
     decoder's; the prior and the upsamplers have their own counts."""
 
-    sampler: str = "dpm++2m"
-    steps: int = 20
+    # ancestral sampling (DDPM, = DDIM at η 1) at 50 decoder steps: its pictures' CLIP embeddings came
+    # closer to the embedding given (cosine 0.907 against 0.895 for DPM-Solver++ at 20 steps,
+    # benchmarks/reports/decoder_fidelity_generate.md), and GenEval-world rose (unclip_world.md)
+    sampler: str = "ddpm"
+    steps: int = 50
     prior_steps: int = 20
     upsampler_steps: int = 8
     guidance_prior: float = 2.0
