@@ -105,28 +105,31 @@ def run_vary(models, val, given: torch.Tensor, run: dict) -> dict:
             "seconds_per_source": seconds / len(val), "sources": len(val)}
 
 
+# per mode: what was measured, and the table's columns as (title, key, format)
+TABLES = {
+    "generate": ("Each val picture's CLIP image embedding and caption go to the decoder (32 px); its picture is "
+                 "encoded by CLIP again. Cosine: with the embedding it was given; R@1: that embedding is the "
+                 "nearest among 100.",
+                 [("mean cosine", "cosine", ".3f"), ("R@1 among 100", "r1_100", ".3f"),
+                  ("s per picture", "seconds_per_picture", ".2f")]),
+    "vary": ("Each val picture through `vary` at 32 px (DDIM inversion, 4 variations sampled back). Cosine: "
+             "of the variations' CLIP embeddings with the source's; diversity: RMS pixel difference (0-255) "
+             "between two variations of one source.",
+             [("mean cosine", "cosine", ".3f"), ("diversity (RMS)", "diversity_rms", ".1f"),
+              ("s per source", "seconds_per_source", ".2f")]),
+}
+
+
 def markdown(r: dict) -> str:
-    gen = r["mode"] == "generate"
     lines = ["# Decoder fidelity to its image embedding (" + r["mode"] + ")", "",
              f"Measured by `benchmarks/decoder_fidelity.py` on {r['machine']}, torch {r['torch']}, "
              f"{r['threads']} thread(s); promptism {r['version']}. CLIP alone measures, no judge. "
              f"{r['n']} val pictures of `{r['data']}`.", ""]
-    if gen:
-        lines += ["Each val picture's CLIP image embedding and caption go to the decoder (32 px); its picture is "
-                  "encoded by CLIP again. Cosine: with the embedding it was given; R@1: that embedding is the "
-                  "nearest among 100.", "",
-                  "| decoder run (sampler:steps:η:guidance) | mean cosine | R@1 among 100 | s per picture |",
-                  "|---|---|---|---|"]
-        for k, v in r["runs"].items():
-            lines.append(f"| {k} | {v['cosine']:.3f} | {v['r1_100']:.3f} | {v['seconds_per_picture']:.2f} |")
-    else:
-        lines += ["Each val picture through `vary` at 32 px (DDIM inversion, 4 variations sampled back). Cosine: "
-                  "of the variations' CLIP embeddings with the source's; diversity: RMS pixel difference (0-255) "
-                  "between two variations of one source.", "",
-                  "| decoder run (sampler:steps:η:guidance) | mean cosine | diversity (RMS) | s per source |",
-                  "|---|---|---|---|"]
-        for k, v in r["runs"].items():
-            lines.append(f"| {k} | {v['cosine']:.3f} | {v['diversity_rms']:.1f} | {v['seconds_per_source']:.2f} |")
+    intro, columns = TABLES[r["mode"]]
+    lines += [intro, "", "| decoder run (sampler:steps:η:guidance) | " + " | ".join(c for c, _, _ in columns) + " |",
+              "|---" * (len(columns) + 1) + "|"]
+    for k, v in r["runs"].items():
+        lines.append(f"| {k} | " + " | ".join(format(v[key], fmt) for _, key, fmt in columns) + " |")
     lines += ["", f"Default run: {r['default']}. Chosen by the rule in the script's docstring: **{r['chosen']}**."]
     if r.get("conditions"):
         lines += ["", f"Conditions: {r['conditions']}"]
