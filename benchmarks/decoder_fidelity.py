@@ -133,6 +133,8 @@ def markdown(r: dict) -> str:
     lines += ["", f"Default run: {r['default']}. Chosen by the rule in the script's docstring: **{r['chosen']}**."]
     if r.get("conditions"):
         lines += ["", f"Conditions: {r['conditions']}"]
+    if r.get("command"):
+        lines += ["", f"Command: `{r['command']}`"]
     lines.append("")
     return "\n".join(lines)
 
@@ -168,7 +170,8 @@ def main() -> int:
         given = models.clip.encode_image(val.images)
         r = {"mode": args.mode, "n": len(val), "data": args.data, "threads": args.threads, "version": __version__,
              "torch": torch.__version__, "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
-             "default": label(args.runs[0]), "conditions": args.conditions, "runs": {}}
+             "default": label(args.runs[0]), "conditions": args.conditions,
+             "command": " ".join(["benchmarks/decoder_fidelity.py", *sys.argv[1:]]), "runs": {}}
         name = args.name or f"decoder_fidelity_{args.mode}"
         for run in args.runs:
             fn = run_generate if args.mode == "generate" else run_vary
