@@ -511,7 +511,7 @@ def build_parser() -> argparse.ArgumentParser:
     _training_options(tc, "world (default), world-bind, world-bind2 (the shipped CLIP's: binds colours to shapes), "
                       "world-bind3 (world-bind2 with a causal text tower and the place loss: better relations, worse counts), "
                       "world-bind4 (world-bind2 with the place loss), world-bind5 (world-bind2 with the causal tower), "
-                      "world-bind6 (world-bind3 with the place loss on captions only), or tiny")
+                      "world-bind6 (world-bind3 with the place loss on captions only: not better), or tiny")
     tc.add_argument("--no-hard-negatives", action="store_true",
                     help="train without the composition-aware hard-negative captions (plain CLIP loss)")
     tc.add_argument("--counterfactuals", type=float, default=None,

@@ -76,7 +76,9 @@ PRESETS["world-bind5"] = {**_BIND2, "model": {**_BIND2["model"], "text_causal": 
 # already held the places (a linear probe read 0.999 of val sides), so the picture term may only spend
 # the picture embedding's room, where counts and held-out shapes were lost. Rule set before it ran:
 # it replaces world-bind2 as clip-world if relations beat 0.843 seen and 0.613 held-out while every
-# other bar world-bind2 meets stays met (R@1, colour swaps, counts, zero-shot)
+# other bar world-bind2 meets stays met (R@1, colour swaps, counts, zero-shot). Not shipped: relations
+# 0.845 / 0.644, counts 0.838 / 0.725, R@1 0.867, held-out zero-shot shape 0.933
+# (benchmarks/reports/clip_world_bind6.md)
 PRESETS["world-bind6"] = {**PRESETS["world-bind3"], "task": {**PRESETS["world-bind3"]["task"], "relate_picture": 0.0}}
 
 
