@@ -61,28 +61,20 @@ def label(run: dict) -> str:
     return f"{run['sampler']}:{run['steps']}:{run['eta']:g}:{run['guidance_decoder']:g}"
 
 
-def r1_100(pred: torch.Tensor, true: torch.Tensor) -> float:
-    """Share of rows whose own true embedding is the nearest among 100 (blocks of 100 rows)."""
-    hits = [(pred[i:i + 100] @ true[i:i + 100].T).argmax(1).eq(torch.arange(100)).float().mean()
-            for i in range(0, len(pred) - 99, 100)]
-    return float(torch.stack(hits).mean()) if hits else float("nan")
-
-
-def run_generate(models, val, given: torch.Tensor, run: dict, batch: int = 16) -> dict:
+def run_generate(models, val, given: torch.Tensor, run: dict) -> dict:
     from promptism.pipelines.unclip import Settings, sample_decoder, seeded, to_images
+    from unclip_world import _r1_100  # this folder is on the path when a benchmark runs as a script
 
     s = Settings(**run)
     s.check()
     pics, seconds = [], 0.0
-    for i in range(0, len(val), batch):
-        caps = val.captions[i:i + batch]
-        for j, cap in enumerate(caps):  # one caption per call: the decoder takes one prompt
-            t0 = time.perf_counter()
-            x = sample_decoder(models, cap, "", given[i + j:i + j + 1], seeded(1000 + i + j, 1)[1], s)
-            seconds += time.perf_counter() - t0
-            pics += to_images(x)
+    for i, cap in enumerate(val.captions):  # one picture per call: the decoder takes one prompt
+        t0 = time.perf_counter()
+        x = sample_decoder(models, cap, "", given[i:i + 1], seeded(1000 + i, 1)[1], s)
+        seconds += time.perf_counter() - t0
+        pics += to_images(x)
     got = models.clip.encode_image(pics)
-    return {"cosine": float((got * given).sum(-1).mean()), "r1_100": r1_100(got, given),
+    return {"cosine": float((got * given).sum(-1).mean()), "r1_100": _r1_100(got, given),
             "seconds_per_picture": seconds / len(val), "pictures": len(val)}
 
 

@@ -99,10 +99,11 @@ def part_samplers(models, limit: int) -> dict:
 
 
 def _r1_100(pred: torch.Tensor, true: torch.Tensor) -> float:
-    """Share of rows whose own true embedding is the nearest among 100 (blocks of 100 rows)."""
+    """Share of rows whose own true embedding is the nearest among 100 (blocks of 100 rows); NaN
+    when there are fewer than 100 rows."""
     hits = [(pred[i:i + 100] @ true[i:i + 100].T).argmax(1).eq(torch.arange(100)).float().mean()
             for i in range(0, len(pred) - 99, 100)]
-    return float(torch.stack(hits).mean())
+    return float(torch.stack(hits).mean()) if hits else float("nan")
 
 
 def part_prior(models, data: str, n: int = 500) -> dict:
