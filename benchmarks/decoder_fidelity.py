@@ -7,7 +7,11 @@ settings in `generate` and in `vary`.
     .venv/bin/python benchmarks/decoder_fidelity.py --data data/world50k --threads 1 \\
         --mode vary --runs ddim:20:0.5:3 ddim:20:0.5:5
 
-A run is ``sampler:steps:eta:guidance`` (the decoder's).
+    .venv/bin/python benchmarks/decoder_fidelity.py --data data/world50k --threads 1 \\
+        --mode caption --runs ddpm:50:0:3 ddpm:50:0:3:2
+
+A run is ``sampler:steps:eta:guidance[:text guidance]`` (the decoder's; the text guidance is
+Settings.guidance_text, 0 when left out).
 
 * generate: each val picture's CLIP image embedding and its caption go to the decoder (what
   `generate` gives it, with the true embedding in place of the prior's); the 32 px picture is
@@ -18,11 +22,21 @@ A run is ``sampler:steps:eta:guidance`` (the decoder's).
   the variations' CLIP embeddings with the source's (what a variation should keep, paper §3.1),
   and their diversity: the mean RMS difference (0-255) between the pixels of two variations of
   one source, over all six pairs.
+* caption: val captions that state a relation or two colours go through `generate` (prior and
+  decoder, 32 px, 4 pictures each); the shipped default CLIP (`clip.load("world")`, not the
+  world-v1 CLIP the prior and decoder are conditioned on) reads the pictures. Reported: its
+  binding probes on them (the caption preferred to the caption with the relation reversed, the
+  colours swapped, the count changed: clip.evaluate.binding), the mean cosine of picture and
+  caption, and seconds per picture. The true val pictures under the same probes are the first
+  row: how far that CLIP can tell at all.
 
 Selection rules (set before the first run): in generate mode, the run with the highest mean
 cosine among those whose decoder time is at most 2.5x that of the default run goes on to
 GenEval-world; in vary mode, the run with the highest mean cosine among those whose diversity
-is at least the default's goes on to edit_world's vary part. Neither uses the judge.
+is at least the default's goes on to edit_world's vary part; in caption mode, the run with the
+highest mean of the relation and colour-swap probes among those whose caption cosine is at least
+the default's and whose time is at most 2x the default's goes on to GenEval-world. None uses the
+judge.
 Writes benchmarks/reports/decoder_fidelity_{mode}.{json,md} (or --name).
 """
 
@@ -44,21 +58,26 @@ from promptism import __version__
 from promptism.diffusion.samplers import SPACING
 
 REPORTS = Path(__file__).resolve().parent / "reports"
+PER_CAPTION = 4  # caption mode: pictures per caption, as `generate` draws them by default
 
 
 def parse_run(text: str) -> dict:
     try:
-        sampler, steps, eta, guidance = text.split(":")
-        run = {"sampler": sampler, "steps": int(steps), "eta": float(eta), "guidance_decoder": float(guidance)}
+        sampler, steps, eta, guidance, *rest = text.split(":")
+        run = {"sampler": sampler, "steps": int(steps), "eta": float(eta), "guidance_decoder": float(guidance),
+               "guidance_text": float(rest.pop()) if len(rest) == 1 else 0.0}
+        if rest:
+            raise ValueError
     except ValueError:
-        raise argparse.ArgumentTypeError(f"a run is sampler:steps:eta:guidance, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"a run is sampler:steps:eta:guidance[:text guidance], got {text!r}") from None
     if sampler not in SPACING:
         raise argparse.ArgumentTypeError(f"unknown sampler {sampler!r}")
     return run
 
 
 def label(run: dict) -> str:
-    return f"{run['sampler']}:{run['steps']}:{run['eta']:g}:{run['guidance_decoder']:g}"
+    text = f":{run['guidance_text']:g}" if run.get("guidance_text") else ""
+    return f"{run['sampler']}:{run['steps']}:{run['eta']:g}:{run['guidance_decoder']:g}{text}"
 
 
 def run_generate(models, val, given: torch.Tensor, run: dict) -> dict:
@@ -84,10 +103,10 @@ def run_vary(models, val, given: torch.Tensor, run: dict) -> dict:
     if run["sampler"] != "ddim":
         raise SystemExit("vary mode samples back with DDIM: give ddim runs")
     cos, dist, seconds = [], [], 0.0
+    settings = {k: v for k, v in run.items() if k != "sampler"}
     for i, arr in enumerate(val.images):
         t0 = time.perf_counter()
-        res = vary(Image.fromarray(arr), n=4, seed=4 * i, size=32, models=models, steps=run["steps"],
-                   eta=run["eta"], guidance_decoder=run["guidance_decoder"])
+        res = vary(Image.fromarray(arr), n=4, seed=4 * i, size=32, models=models, **settings)
         seconds += time.perf_counter() - t0
         got = models.clip.encode_image(res.images)
         cos.append(float((got @ given[i]).mean()))
@@ -95,6 +114,54 @@ def run_vary(models, val, given: torch.Tensor, run: dict) -> dict:
         dist += [float(np.sqrt(((px[a] - px[b]) ** 2).mean())) for a in range(4) for b in range(a)]
     return {"cosine": float(np.mean(cos)), "diversity_rms": float(np.mean(dist)),
             "seconds_per_source": seconds / len(val), "sources": len(val)}
+
+
+def caption_probes(reader, pictures, captions: list[str], stated: list) -> dict:
+    """The reader CLIP's binding probes on pictures drawn for captions, and their cosine."""
+    from promptism.clip.evaluate import binding
+
+    probes = binding(reader, pictures, captions, stated)
+    with torch.no_grad():
+        cosine = (reader.encode_image(pictures) * reader.encode_text(captions)).sum(-1).mean()
+    return {"relation": probes["relation"]["accuracy"], "swap_colors": probes["swap_colors"]["accuracy"],
+            "count": probes["count"]["accuracy"], "n_relation": probes["relation"]["n"],
+            "n_swap_colors": probes["swap_colors"]["n"], "n_count": probes["count"]["n"],
+            "caption_cosine": float(cosine)}
+
+
+def run_caption(models, val, reader, run: dict) -> dict:
+    from promptism.pipelines.unclip import generate
+
+    pics, seconds = [], 0.0
+    for i, cap in enumerate(val.captions):
+        t0 = time.perf_counter()
+        pics += generate(cap, n=PER_CAPTION, seed=PER_CAPTION * i, size=32, models=models, **run).images
+        seconds += time.perf_counter() - t0
+    each = [x for x in val.captions for _ in range(PER_CAPTION)]
+    stated = [x for x in val.stated for _ in range(PER_CAPTION)]
+    return {**caption_probes(reader, [np.asarray(p) for p in pics], each, stated),
+            "seconds_per_picture": seconds / len(pics), "pictures": len(pics)}
+
+
+def caption_val(data: str, n: int, size: int):
+    """The first n val pairs whose caption states a relation or two colours, with their
+    constraints as ``stated``."""
+    from types import SimpleNamespace
+
+    from promptism.data import load_pairs
+    from promptism.world.constraints import Constraints
+    from promptism.world.negatives import negatives
+
+    pairs = load_pairs(data, "val", size=size, progress=False)
+    keep = []
+    for i, (cap, meta) in enumerate(zip(pairs.captions, pairs.metas)):
+        stated = Constraints.from_dict(meta["stated"])
+        if {"relation", "swap_colors"} & set(negatives(cap, stated)):
+            keep.append((i, stated))
+        if len(keep) == n:
+            break
+    return SimpleNamespace(images=pairs.images[[i for i, _ in keep]], captions=[pairs.captions[i] for i, _ in keep],
+                           stated=[c for _, c in keep])
 
 
 # per mode: what was measured, and the table's columns as (title, key, format)
@@ -109,6 +176,13 @@ TABLES = {
              "between two variations of one source.",
              [("mean cosine", "cosine", ".3f"), ("diversity (RMS)", "diversity_rms", ".1f"),
               ("s per source", "seconds_per_source", ".2f")]),
+    "caption": ("Val captions stating a relation or two colours through `generate` (prior and decoder, 32 px, 4 "
+                "pictures each), read by the shipped default CLIP (world, not the world-v1 the stages are "
+                "conditioned on): the share of pictures it scores above the caption with the relation reversed, "
+                "the colours swapped, the count changed; and the mean cosine of picture and caption.",
+                [("relation probe", "relation", ".3f"), ("colour-swap probe", "swap_colors", ".3f"),
+                 ("count probe", "count", ".3f"), ("caption cosine", "caption_cosine", ".3f"),
+                 ("s per picture", "seconds_per_picture", ".2f")]),
 }
 
 
@@ -118,10 +192,12 @@ def markdown(r: dict) -> str:
              f"{r['threads']} thread(s); promptism {r['version']}. CLIP alone measures, no judge. "
              f"{r['n']} val pictures of `{r['data']}`.", ""]
     intro, columns = TABLES[r["mode"]]
-    lines += [intro, "", "| decoder run (sampler:steps:η:guidance) | " + " | ".join(c for c, _, _ in columns) + " |",
+    lines += [intro, "", "| decoder run (sampler:steps:η:guidance[:text]) | " + " | ".join(c for c, _, _ in columns) + " |",
               "|---" * (len(columns) + 1) + "|"]
-    for k, v in r["runs"].items():
-        lines.append(f"| {k} | " + " | ".join(format(v[key], fmt) for _, key, fmt in columns) + " |")
+    rows = ({"the true val pictures": r["reference"]} if r.get("reference") else {}) | r["runs"]
+    for k, v in rows.items():
+        lines.append(f"| {k} | " + " | ".join("–" if v.get(key) is None else format(v[key], fmt)
+                                             for _, key, fmt in columns) + " |")
     lines += ["", f"Default run: {r['default']}. Chosen by the rule in the script's docstring: **{r['chosen']}**."]
     if r.get("conditions"):
         lines += ["", f"Conditions: {r['conditions']}"]
@@ -135,18 +211,24 @@ def choose(r: dict) -> str:
     runs, base = r["runs"], r["runs"][r["default"]]
     if r["mode"] == "generate":
         ok = {k: v for k, v in runs.items() if v["seconds_per_picture"] <= 2.5 * base["seconds_per_picture"]}
-    else:
+    elif r["mode"] == "vary":
         ok = {k: v for k, v in runs.items() if v["diversity_rms"] >= base["diversity_rms"]}
+    else:
+        ok = {k: v for k, v in runs.items() if v["caption_cosine"] >= base["caption_cosine"]
+              and v["seconds_per_picture"] <= 2 * base["seconds_per_picture"]}
+        return max(ok, key=lambda k: ok[k]["relation"] + ok[k]["swap_colors"])
     return max(ok, key=lambda k: ok[k]["cosine"])
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--mode", choices=("generate", "vary"), default="generate", help="what the decoder is asked to do")
+    ap.add_argument("--mode", choices=tuple(TABLES), default="generate", help="what the decoder is asked to do")
     ap.add_argument("--runs", nargs="+", type=parse_run, required=True,
-                    help="decoder runs as sampler:steps:eta:guidance; the first is the default the rule compares with")
+                    help="decoder runs as sampler:steps:eta:guidance[:text guidance]; the first is the default the "
+                         "rule compares with")
     ap.add_argument("--data", default="data/world50k", help="world folder or shards (the val split is read)")
-    ap.add_argument("--n", type=int, default=None, help="val pictures (default: 200 in generate mode, 50 in vary mode)")
+    ap.add_argument("--n", type=int, default=None,
+                    help="val pictures (default: 200 in generate mode, 100 in caption mode, 50 in vary mode)")
     ap.add_argument("--threads", type=int, default=int(os.environ.get("PROMPTISM_THREADS", "2")), help="torch threads")
     ap.add_argument("--name", default=None, help="report name (default: decoder_fidelity_MODE)")
     ap.add_argument("--conditions", default="", help="what else ran beside it (written in the report: times depend on it)")
@@ -156,17 +238,26 @@ def main() -> int:
     from promptism.pipelines.unclip import load_models
 
     models = load_models()
-    n = args.n or (200 if args.mode == "generate" else 50)
-    val = load_pairs(args.data, "val", size=models.clip.image_size, limit=n, progress=False)
+    n = args.n or {"generate": 200, "caption": 100, "vary": 50}[args.mode]
+    if args.mode == "caption":
+        from promptism.clip import load as load_clip
+
+        reader = load_clip("world")
+        val = caption_val(args.data, n, reader.image_size)
+        fn, given = run_caption, reader
+    else:
+        val = load_pairs(args.data, "val", size=models.clip.image_size, limit=n, progress=False)
+        fn, given = (run_generate if args.mode == "generate" else run_vary), models.clip.encode_image(val.images)
     with torch.no_grad():
-        given = models.clip.encode_image(val.images)
-        r = {"mode": args.mode, "n": len(val), "data": args.data, "threads": args.threads, "version": __version__,
-             "torch": torch.__version__, "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
-             "default": label(args.runs[0]), "conditions": args.conditions,
-             "command": " ".join(["benchmarks/decoder_fidelity.py", *sys.argv[1:]]), "runs": {}}
+        r = {"mode": args.mode, "n": len(val.captions), "data": args.data, "threads": args.threads,
+             "version": __version__, "torch": torch.__version__,
+             "machine": f"{platform.machine()}, {os.cpu_count()} CPUs", "default": label(args.runs[0]),
+             "conditions": args.conditions, "command": " ".join(["benchmarks/decoder_fidelity.py", *sys.argv[1:]]),
+             "runs": {}}
+        if args.mode == "caption":
+            r["reference"] = caption_probes(reader, val.images, val.captions, val.stated)
         name = args.name or f"decoder_fidelity_{args.mode}"
         for run in args.runs:
-            fn = run_generate if args.mode == "generate" else run_vary
             r["runs"][label(run)] = fn(models, val, given, run)
             print(label(run), r["runs"][label(run)], flush=True)
             r["chosen"] = choose(r)

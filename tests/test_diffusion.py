@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from promptism.diffusion import (Denoiser, DiffusionConfig, alphas_cumprod, classifier_free, ddim, ddim_invert,
-                                 dynamic_threshold, noise, repaint, run, spaced_timesteps)
+from promptism.diffusion import (Denoiser, DiffusionConfig, alphas_cumprod, classifier_free, classifier_free_two, ddim,
+                                 ddim_invert, dynamic_threshold, noise, repaint, run, spaced_timesteps)
 from promptism.diffusion.samplers import SPACING
 
 
@@ -118,6 +118,17 @@ def test_classifier_free_guidance_mixes_the_two_halves():
     assert torch.allclose(classifier_free(pair, 1.0)(x, 0), torch.ones(2, 3))
     assert torch.allclose(classifier_free(pair, 4.0)(x, 0), torch.full((2, 3), 4.0))
     assert torch.allclose(classifier_free(pair, 0.0)(x, 0), torch.zeros(2, 3))
+
+
+def test_two_condition_guidance_adds_a_push_along_the_second_condition():
+    def triple(x, t):  # both conditions: x + 3, neither: x, the first alone: x + 1
+        n = len(x) // 3
+        return torch.cat([x[:n] + 3, x[n:2 * n], x[2 * n:] + 1])
+    x = torch.zeros(2, 3)
+    assert torch.allclose(classifier_free_two(triple, 1.0, 0.0)(x, 0), torch.full((2, 3), 3.0))
+    assert torch.allclose(classifier_free_two(triple, 2.0, 0.0)(x, 0), torch.full((2, 3), 6.0))
+    # s (x̂꜀ − x̂ᵤ) + s₂ (x̂꜀ − x̂₁) = 2·3 + 1.5·2
+    assert torch.allclose(classifier_free_two(triple, 2.0, 1.5)(x, 0), torch.full((2, 3), 9.0))
 
 
 def test_dynamic_threshold_keeps_estimates_in_range_and_leaves_small_ones():

@@ -350,6 +350,7 @@ def test_settings_change_the_pictures(models):
     assert not np.array_equal(base, _px(generate("a blue square", **kw)))
     assert not np.array_equal(base, _px(generate("a red circle", guidance_decoder=7.0, **kw)))
     assert not np.array_equal(base, _px(generate("a red circle", negative="a blue square", **kw)))
+    assert not np.array_equal(base, _px(generate("a red circle", guidance_text=2.0, **kw)))
 
 
 @pytest.mark.parametrize("kw,msg", [
@@ -363,6 +364,7 @@ def test_settings_change_the_pictures(models):
     (dict(steps=10**6), "steps must be"),
     (dict(guidance_decoder=-1.0), "guidance decoder must be"),
     (dict(guidance_prior=float("nan")), "guidance prior must be"),
+    (dict(guidance_text=31.0), "guidance text must be"),
     (dict(n=0), "n must be"),
     (dict(n=1000), "n must be"),
     (dict(sampler="euler"), "unknown sampler"),

@@ -209,7 +209,8 @@ def cmd_train_clip(args: argparse.Namespace) -> int:
 
 def _settings_kwargs(args: argparse.Namespace) -> dict:
     """The Settings fields the sampling options set (those a command has)."""
-    names = ("sampler", "steps", "prior_steps", "upsampler_steps", "guidance_prior", "guidance_decoder", "eta")
+    names = ("sampler", "steps", "prior_steps", "upsampler_steps", "guidance_prior", "guidance_decoder", "guidance_text",
+             "eta")
     return {k: getattr(args, k) for k in names if getattr(args, k, None) is not None}
 
 
@@ -586,6 +587,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help=f"sampling steps of each upsampler (default: {dflt.upsampler_steps})")
         q.add_argument("--guidance-decoder", type=float, default=None,
                        help=f"classifier-free guidance scale of the decoder, 0 to 30 (default: {dflt.guidance_decoder:g})")
+        if prior:
+            q.add_argument("--guidance-text", type=float, default=None,
+                           help="more guidance on the decoder's caption alone (the caption against the negative prompt, "
+                                f"with the image embedding in both), 0 to 30; 0 is plain guidance (default: "
+                                f"{dflt.guidance_text:g})")
         if eta is not None:
             q.add_argument("--eta", type=float, default=None,
                            help=f"DDIM noise: 0 deterministic, 1 ancestral (default: {eta:g})")

@@ -24,6 +24,21 @@ def classifier_free(denoise_pair: PairDenoise, scale: float) -> Callable[[torch.
     return guided
 
 
+def classifier_free_two(denoise_triple: PairDenoise, scale: float,
+                        second_scale: float) -> Callable[[torch.Tensor, int], torch.Tensor]:
+    """Guidance on two conditions at once (Liu et al. 2022, "Compositional Visual Generation";
+    Brooks et al. 2023, InstructPix2Pix, Eq. 3). ``denoise_triple`` takes [x; x; x]: both
+    conditions, neither, the first alone. The mix is x̂ᵤ + s·(x̂꜀ − x̂ᵤ) + s₂·(x̂꜀ − x̂₁): plain
+    classifier-free guidance, plus a push along what the second condition adds to the first.
+    With s₂ = 0 the mix is ``classifier_free``'s, for half again the work."""
+
+    def guided(x: torch.Tensor, t: int) -> torch.Tensor:
+        both, neither, first = denoise_triple(torch.cat([x, x, x]), t).chunk(3)
+        return neither + scale * (both - neither) + second_scale * (both - first)
+
+    return guided
+
+
 def dynamic_threshold(denoise: Callable[[torch.Tensor, int], torch.Tensor], percentile: float = 0.995,
                       floor: float = 1.0) -> Callable[[torch.Tensor, int], torch.Tensor]:
     """Imagen's dynamic thresholding (Saharia et al. 2022, §2.3): per picture, s = the given

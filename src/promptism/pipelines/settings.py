@@ -51,6 +51,10 @@ class Settings:
     upsampler_steps: int = 8
     guidance_prior: float = 2.0
     guidance_decoder: float = 3.0
+    # a second guidance term on the decoder's caption alone: the decoder with the caption against the
+    # decoder with the same image embedding and the negative prompt (classifier_free_two). The image
+    # embedding of world-v1 barely holds where things are; the caption names it. 0: plain guidance
+    guidance_text: float = 0.0
     eta: float = 0.0  # DDIM only
     upsampler_aug_t: int = 50  # noise level given to the upsamplers' low-res input
     # rounds of back-projection of each upsampler's picture onto its input (0: none). On 200 val
@@ -73,7 +77,7 @@ class Settings:
             v = getattr(self, name)
             if not isinstance(v, int) or not 1 <= v <= MAX_STEPS:
                 raise PromptismError(f"{name.replace('_', ' ')} must be a whole number from 1 to {MAX_STEPS}, got {v!r}")
-        for name in ("guidance_prior", "guidance_decoder"):
+        for name in ("guidance_prior", "guidance_decoder", "guidance_text"):
             v = getattr(self, name)
             if not (isinstance(v, (int, float)) and math.isfinite(v) and 0.0 <= v <= MAX_GUIDANCE):
                 raise PromptismError(f"{name.replace('_', ' ')} must be between 0 and {MAX_GUIDANCE:g}, got {v!r}")

@@ -24,7 +24,7 @@ from PIL import Image
 
 from .. import __version__
 from ..clip.tokenizer import words
-from ..diffusion import classifier_free, dynamic_threshold, noise, run, spaced_timesteps
+from ..diffusion import classifier_free, classifier_free_two, dynamic_threshold, noise, run, spaced_timesteps
 from ..diffusion.samplers import SPACING
 from ..errors import PromptismError
 from ..stages import Stage, load_stage
@@ -181,26 +181,32 @@ def decoder_denoise(models: Models, prompt: str, negative: str, image_embed: tor
                     s: Settings, known: torch.Tensor | None = None,
                     keep: torch.Tensor | None = None) -> Callable[[torch.Tensor, int], torch.Tensor]:
     """The decoder as ``denoise(x_t, t) -> x̂₀`` for n pictures: classifier-free guidance on
-    the image embedding and caption, then the x̂₀ clipping of ``s.threshold``. ``known`` (1, 3,
+    the image embedding and caption (and ``s.guidance_text`` more on the caption alone), then the x̂₀ clipping of ``s.threshold``. ``known`` (1, 3,
     S, S) and ``keep`` (1, 1, S, S, 1 = known) go to an inpainting decoder's extra channels, in
     both halves of the guidance as GLIDE has it."""
     dec = models.decoder
     extra = {} if keep is None else dict(known=known, keep=keep)
-    ids, mask = dec.tokenizer([prompt, negative])
-    ids = torch.cat([ids[:1].expand(n, -1), ids[1:].expand(n, -1)])
-    mask = torch.cat([mask[:1].expand(n, -1), mask[1:].expand(n, -1)])
-    drop = torch.tensor([False] * n + [True] * n)
+    # the batch's parts: caption + embedding, negative prompt + null embedding, and with caption
+    # guidance (guidance_text; not with the null embedding, nor when the caption is the negative
+    # prompt, where the term is zero) negative prompt + embedding
+    two = bool(s.guidance_text) and image_embed is not None and prompt != negative
+    texts, drops = ([prompt, negative, negative], [False, True, False]) if two else ([prompt, negative], [False, True])
+    ids, mask = dec.tokenizer(texts)
+    ids = torch.cat([ids[k:k + 1].expand(n, -1) for k in range(len(texts))])
+    mask = torch.cat([mask[k:k + 1].expand(n, -1) for k in range(len(texts))])
+    drop = torch.tensor([d for d in drops for _ in range(n)])
 
     if image_embed is None:  # caption only: the null embedding in both halves
         image_embed = torch.zeros(n, dec.model.config.clip_dim)
         drop = torch.ones(2 * n, dtype=torch.bool)
-    emb = torch.cat([image_embed, image_embed])
+    emb = torch.cat([image_embed] * len(texts))
 
-    def pair(x, t):
+    def batch(x, t):
         tt = torch.full((len(x),), t, dtype=torch.long)
         return dec.denoiser(dec.model, x, tt, image_embed=emb, ids=ids, mask=mask, drop_image=drop, **extra)
 
-    guided = classifier_free(pair, s.guidance_decoder)
+    guided = classifier_free_two(batch, s.guidance_decoder, s.guidance_text) if two else \
+        classifier_free(batch, s.guidance_decoder)
     if s.threshold:
         return dynamic_threshold(guided, s.threshold)
 
