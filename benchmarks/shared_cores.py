@@ -1,6 +1,7 @@
 """`promptism generate` (4 pictures, 64 px, a fresh process each time) on cores that another busy
 process shares, beside the same with the cores to itself: at 2 torch threads with OpenMP's own way
-of waiting (spinning a while first), at 2 with passive waiting (OMP_WAIT_POLICY=PASSIVE), and at 1.
+of waiting (spinning a while first), at 2 with passive waiting (OMP_WAIT_POLICY=PASSIVE), at 1, and
+with no thread count given (promptism then counts the cores idle at start: promptism.threads).
 
     .venv/bin/python benchmarks/shared_cores.py [--threads 2] [--repeats 2]
 
@@ -26,9 +27,11 @@ PROMPT = "two red circles above a blue square"
 BUSY = "while True: pass"
 
 
-def run_once(threads: int, policy: str | None) -> float:
-    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
-    env["PROMPTISM_THREADS"] = str(threads)
+def run_once(threads: int | None, policy: str | None) -> float:
+    given = ("OMP_WAIT_POLICY", "PROMPTISM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+    env = {k: v for k, v in os.environ.items() if k not in given}
+    if threads is not None:
+        env["PROMPTISM_THREADS"] = str(threads)
     if policy:
         env["OMP_WAIT_POLICY"] = policy
     with tempfile.TemporaryDirectory() as out:
@@ -47,7 +50,7 @@ def main() -> int:
     for busy in (False, True):
         other = subprocess.Popen([sys.executable, "-c", BUSY]) if busy else None
         try:
-            for threads, policy in ((args.threads, None), (args.threads, "PASSIVE"), (1, None)):
+            for threads, policy in ((args.threads, None), (args.threads, "PASSIVE"), (1, None), (None, None)):
                 times = [run_once(threads, policy) for _ in range(args.repeats)]
                 cases.append({"busy_process": busy, "threads": threads, "omp_wait_policy": policy or "(unset)",
                               "seconds": times, "median_seconds": statistics.median(times)})
@@ -67,7 +70,8 @@ def main() -> int:
              "they sleep at once.", "",
              "| other busy process | torch threads | OMP_WAIT_POLICY | wall time (s) |", "|---|---|---|---|"]
     for c in cases:
-        lines.append(f"| {'yes' if c['busy_process'] else 'no'} | {c['threads']} | {c['omp_wait_policy']} | "
+        threads = "not given (auto)" if c["threads"] is None else c["threads"]
+        lines.append(f"| {'yes' if c['busy_process'] else 'no'} | {threads} | {c['omp_wait_policy']} | "
                      f"{c['median_seconds']:.1f} |")
     lines += ["", f"Command: `{r['command']}`", ""]
     (REPORTS / "shared_cores.md").write_text("\n".join(lines))

@@ -17,12 +17,17 @@ from .errors import PromptismError
 
 
 def set_threads(n: int | None) -> None:
-    """Cap the threads numerical libraries use (other processes share this machine)."""
+    """Cap the threads numerical libraries use (other processes share this machine): n, else
+    $PROMPTISM_THREADS, else the cores idle at start when some are busy (threads.auto_threads)."""
     if n is None:
         n_env = os.environ.get("PROMPTISM_THREADS")
         n = int(n_env) if n_env else None
     if n is None:
-        return
+        from .threads import auto_threads
+
+        n = auto_threads()
+        if n is None:
+            return
     if n < 1:
         raise PromptismError(f"--threads must be at least 1, got {n}")
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
@@ -437,7 +442,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--version", action="version", version=f"promptism {__version__}")
     p.add_argument("--threads", type=int, default=None,
-                   help="CPU threads for numerical libraries (default: $PROMPTISM_THREADS, else the library default)")
+                   help="CPU threads for numerical libraries (default: $PROMPTISM_THREADS, else as many as cores were "
+                        "idle over 0.1 s at start when some were busy, else the library default)")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
