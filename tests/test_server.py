@@ -182,6 +182,8 @@ def _bad_requests():
          {"json": {"kind": "generate", "prompt": "a red circle", "sampler": "euler"}}),
         ("studio guidance a word", "POST", "/api/jobs",
          {"json": {"kind": "generate", "prompt": "a red circle", "guidance_decoder": "lots"}}),
+        ("studio caption guidance out of range", "POST", "/api/jobs",
+         {"json": {"kind": "generate", "prompt": "a red circle", "guidance_text": 99}}),
     ]
     return cases
 
@@ -350,10 +352,11 @@ def test_studio_jobs_are_queued_polled_and_checked(server):
             time.sleep(0.1)
 
     r = httpx.post(server.url + "/api/jobs", json={"kind": "generate", "prompt": "a red circle", "n": 1, "seed": 5,
-                                                   "sampler": "ddim", "guidance_decoder": 2.5})
+                                                   "sampler": "ddim", "guidance_decoder": 2.5, "guidance_text": 1.5})
     assert r.status_code == 202
     job = wait(r.json()["id"])
     assert job["status"] == "done" and job["seeds"] == [5] and job["params"]["settings"]["sampler"] == "ddim"
+    assert job["params"]["settings"]["guidance_text"] == 1.5
     source = job["files"][0]
     bad = [({"mask": "%%%"}, "base64"), ({"mask": b64.b64encode(_png((8, 8))).decode()}, "same size"),
            ({"mask": b64.b64encode(_png(color=(0, 0, 0))).decode()}, "marks nothing")]

@@ -318,7 +318,7 @@ def vary_work(svc: Service, p: dict, image, settings: dict):
 
 
 STUDIO_SETTINGS = {"sampler": str, "steps": int, "prior_steps": int, "guidance_prior": float,
-                   "guidance_decoder": float}
+                   "guidance_decoder": float, "guidance_text": float}
 
 
 def studio_settings(body: dict, defaults: dict) -> dict:
