@@ -463,3 +463,14 @@ def test_decoder_trains_in_two_processes_with_gloo(tiny, data, tmp_path):
     state = json.loads((tmp_path / "ddp" / "checkpoint" / "state.json").read_text())
     assert state["world_size"] == 2 and state["step"] == PRESETS["decoder"]["tiny"]["loop"]["steps"]
     load_stage(str(tmp_path / "ddp" / "model"), "decoder")
+
+
+def test_perturbed_embeddings_keep_their_norm_and_stay_near():
+    from promptism.train.stages import perturb_embeddings
+
+    emb = F.normalize(torch.randn(500, 64), dim=1) * 3.0
+    out = perturb_embeddings(emb, 0.6, torch.Generator().manual_seed(0))
+    cos = F.cosine_similarity(out, emb, dim=1)
+    assert torch.allclose(out.norm(dim=1), emb.norm(dim=1), atol=1e-4)
+    assert 0.8 < cos.min() and cos.mean() < 0.97 and cos.max() > 0.999  # s runs from 0 to 0.6
+    assert torch.allclose(perturb_embeddings(emb, 0.0, torch.Generator().manual_seed(0)), emb, atol=1e-5)

@@ -551,7 +551,8 @@ def build_parser() -> argparse.ArgumentParser:
                                  "world-ft, world-ft2, world-inpaint (adds the inpainting channels), world-reclip "
                                  "(moves it to another CLIP's embeddings), world-more, world-more-ln, world-more-ln2 "
                                  "and world-more-ln3 (more training on the same embeddings; -ln draws timesteps "
-                                 "logit-normally, -ln2 and -ln3 continue it); or tiny, tiny-inpaint", "the unCLIP decoder: CLIP image embedding + caption -> 32 px picture"),
+                                 "logit-normally, -ln2 and -ln3 continue it), world-aug (world-more-ln3 with the "
+                                 "image embeddings perturbed: conditioning augmentation); or tiny, tiny-inpaint", "the unCLIP decoder: CLIP image embedding + caption -> 32 px picture"),
                                 ("prior", "world (default) or tiny", "the unCLIP diffusion prior: caption -> CLIP image embedding"),
                                 ("upsampler", "world-64 (32->64 px), world-128 (64->128 px), their fine-tuning presets world-64-ft and world-128-ft, the residual upsamplers world-64-res and tiny-res, world-64-res-more (continues world-64-res, with --init), or tiny", "an unCLIP upsampler")):
         st = ts.add_parser(kind, help=f"train {what}")
