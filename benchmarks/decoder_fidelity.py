@@ -190,7 +190,8 @@ def markdown(r: dict) -> str:
     lines = ["# Decoder fidelity to its image embedding (" + r["mode"] + ")", "",
              f"Measured by `benchmarks/decoder_fidelity.py` on {r['machine']}, torch {r['torch']}, "
              f"{r['threads']} thread(s); promptism {r['version']}. CLIP alone measures, no judge. "
-             f"{r['n']} val pictures of `{r['data']}`.", ""]
+             f"{r['n']} val pictures of `{r['data']}`" + (f"; decoder `{r['decoder']}`" if r.get("decoder", "world") != "world"
+                                                          else "") + ".", ""]
     intro, columns = TABLES[r["mode"]]
     lines += [intro, "", "| decoder run (sampler:steps:η:guidance[:text]) | " + " | ".join(c for c, _, _ in columns) + " |",
               "|---" * (len(columns) + 1) + "|"]
@@ -230,6 +231,7 @@ def main() -> int:
     ap.add_argument("--n", type=int, default=None,
                     help="val pictures (default: 200 in generate mode, 100 in caption mode, 50 in vary mode)")
     ap.add_argument("--threads", type=int, default=int(os.environ.get("PROMPTISM_THREADS", "2")), help="torch threads")
+    ap.add_argument("--decoder", default="world", help="the decoder: a shipped name or a model folder (default: world)")
     ap.add_argument("--name", default=None, help="report name (default: decoder_fidelity_MODE)")
     ap.add_argument("--conditions", default="", help="what else ran beside it (written in the report: times depend on it)")
     args = ap.parse_args()
@@ -237,7 +239,7 @@ def main() -> int:
     from promptism.data import load_pairs
     from promptism.pipelines.unclip import load_models
 
-    models = load_models()
+    models = load_models(decoder=args.decoder)
     n = args.n or {"generate": 200, "caption": 100, "vary": 50}[args.mode]
     if args.mode == "caption":
         from promptism.clip import load as load_clip
@@ -253,7 +255,7 @@ def main() -> int:
              "version": __version__, "torch": torch.__version__,
              "machine": f"{platform.machine()}, {os.cpu_count()} CPUs", "default": label(args.runs[0]),
              "conditions": args.conditions, "command": " ".join(["benchmarks/decoder_fidelity.py", *sys.argv[1:]]),
-             "runs": {}}
+             "decoder": args.decoder, "runs": {}}
         if args.mode == "caption":
             r["reference"] = caption_probes(reader, val.images, val.captions, val.stated)
         name = args.name or f"decoder_fidelity_{args.mode}"
