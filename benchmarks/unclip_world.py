@@ -253,6 +253,8 @@ def _models_line(r: dict, part: str) -> list[str]:
         st = r[part].get("settings")
         lines += [f"Sampled with earlier default settings: {_settings_line(st)}." if st else
                   "Sampled with the default settings before 2026-12-02 (dpm++2m for every stage, decoder 20 steps).", ""]
+    if part != "geneval" and r.get(part, {}).get("conditions"):  # geneval's section says it under its sampling line
+        lines += [f"Conditions: {r[part]['conditions']}.", ""]
     return lines
 
 
@@ -464,6 +466,8 @@ def main() -> int:
     ap.add_argument("--limit-small", type=int, default=10, help="prompts per category and split for section51 and decoder (default: 10)")
     ap.add_argument("--limit-samplers", type=int, default=4, help="prompts per category for samplers, seen split (default: 4)")
     ap.add_argument("--threads", type=int, default=int(os.environ.get("PROMPTISM_THREADS", "2")), help="torch threads")
+    ap.add_argument("--conditions", default="",
+                    help="what else ran beside it, written under each section this run makes (times depend on it)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     os.environ["PROMPTISM_THREADS"] = str(args.threads)
@@ -492,6 +496,8 @@ def main() -> int:
         report[part]["threads"] = args.threads
         report[part]["settings"] = sampling_settings()
         report[part]["models_sha256"] = sha256s(report["models"])
+        if args.conditions:
+            report[part]["conditions"] = args.conditions
         if part in JUDGED:
             report[part]["judge_sha256"] = report["judge_sha256"]
     REPORTS.mkdir(parents=True, exist_ok=True)
