@@ -190,8 +190,7 @@ def markdown(r: dict) -> str:
     lines = ["# Decoder fidelity to its image embedding (" + r["mode"] + ")", "",
              f"Measured by `benchmarks/decoder_fidelity.py` on {r['machine']}, torch {r['torch']}, "
              f"{r['threads']} thread(s); promptism {r['version']}. CLIP alone measures, no judge. "
-             f"{r['n']} val pictures of `{r['data']}`" + (f"; decoder `{r['decoder']}`" if r.get("decoder", "world") != "world"
-                                                          else "") + ".", ""]
+             f"{r['n']} val pictures of `{r['data']}`; decoder `{r.get('decoder', 'world')}`.", ""]
     intro, columns = TABLES[r["mode"]]
     lines += [intro, "", "| decoder run (sampler:steps:η:guidance[:text]) | " + " | ".join(c for c, _, _ in columns) + " |",
               "|---" * (len(columns) + 1) + "|"]
@@ -251,6 +250,8 @@ def main() -> int:
         val = load_pairs(args.data, "val", size=models.clip.image_size, limit=n, progress=False)
         fn, given = (run_generate if args.mode == "generate" else run_vary), models.clip.encode_image(val.images)
     with torch.no_grad():
+        # which decoder: its name, or the folder given, and the hash of its weights
+        args.decoder = f"{args.decoder} ({models.describe()['decoder']['sha256'][:12]})"
         r = {"mode": args.mode, "n": len(val.captions), "data": args.data, "threads": args.threads,
              "version": __version__, "torch": torch.__version__,
              "machine": f"{platform.machine()}, {os.cpu_count()} CPUs", "default": label(args.runs[0]),
