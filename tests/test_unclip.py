@@ -468,7 +468,7 @@ def test_decoder_trains_in_two_processes_with_gloo(tiny, data, tmp_path):
 def test_perturbed_embeddings_keep_their_norm_and_stay_near():
     from promptism.train.stages import perturb_embeddings
 
-    emb = F.normalize(torch.randn(500, 64), dim=1) * 3.0
+    emb = F.normalize(torch.randn(500, 256, generator=torch.Generator().manual_seed(1)), dim=1) * 3.0
     out = perturb_embeddings(emb, 0.6, torch.Generator().manual_seed(0))
     cos = F.cosine_similarity(out, emb, dim=1)
     assert torch.allclose(out.norm(dim=1), emb.norm(dim=1), atol=1e-4)
