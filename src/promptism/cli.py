@@ -17,17 +17,12 @@ from .errors import PromptismError
 
 
 def set_threads(n: int | None) -> None:
-    """Cap the threads numerical libraries use (other processes share this machine): n, else
-    $PROMPTISM_THREADS, else the cores idle at start when some are busy (threads.auto_threads)."""
+    """Cap the threads numerical libraries use (other processes share this machine)."""
     if n is None:
         n_env = os.environ.get("PROMPTISM_THREADS")
         n = int(n_env) if n_env else None
     if n is None:
-        from .threads import auto_threads
-
-        n = auto_threads()
-        if n is None:
-            return
+        return
     if n < 1:
         raise PromptismError(f"--threads must be at least 1, got {n}")
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
@@ -172,6 +167,13 @@ def cmd_eval_judge(args: argparse.Namespace) -> int:
 # clip
 # --------------------------------------------------------------------------------------------
 def _torch_threads() -> None:
+    """Torch's thread count for a command that runs torch: --threads / $PROMPTISM_THREADS (main
+    put it in the environment), else the cores idle at start when some are busy
+    (threads.auto_threads; measured here, so that commands without torch don't wait for it)."""
+    if not os.environ.get("PROMPTISM_THREADS"):
+        from .threads import auto_threads
+
+        set_threads(auto_threads())  # before torch is imported, as main's own count is
     import torch
 
     n = os.environ.get("PROMPTISM_THREADS")
