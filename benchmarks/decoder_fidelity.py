@@ -250,13 +250,11 @@ def main() -> int:
         val = load_pairs(args.data, "val", size=models.clip.image_size, limit=n, progress=False)
         fn, given = (run_generate if args.mode == "generate" else run_vary), models.clip.encode_image(val.images)
     with torch.no_grad():
-        # which decoder: its name, or the folder given, and the hash of its weights
-        args.decoder = f"{args.decoder} ({models.describe()['decoder']['sha256'][:12]})"
         r = {"mode": args.mode, "n": len(val.captions), "data": args.data, "threads": args.threads,
              "version": __version__, "torch": torch.__version__,
              "machine": f"{platform.machine()}, {os.cpu_count()} CPUs", "default": label(args.runs[0]),
              "conditions": args.conditions, "command": " ".join(["benchmarks/decoder_fidelity.py", *sys.argv[1:]]),
-             "decoder": args.decoder, "runs": {}}
+             "decoder": f"{args.decoder} ({models.describe()['decoder']['sha256'][:12]})", "runs": {}}
         if args.mode == "caption":
             r["reference"] = caption_probes(reader, val.images, val.captions, val.stated)
         name = args.name or f"decoder_fidelity_{args.mode}"

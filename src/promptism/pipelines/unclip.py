@@ -181,9 +181,10 @@ def decoder_denoise(models: Models, prompt: str, negative: str, image_embed: tor
                     s: Settings, known: torch.Tensor | None = None,
                     keep: torch.Tensor | None = None) -> Callable[[torch.Tensor, int], torch.Tensor]:
     """The decoder as ``denoise(x_t, t) -> x̂₀`` for n pictures: classifier-free guidance on
-    the image embedding and caption (and ``s.guidance_text`` more on the caption alone), then the x̂₀ clipping of ``s.threshold``. ``known`` (1, 3,
-    S, S) and ``keep`` (1, 1, S, S, 1 = known) go to an inpainting decoder's extra channels, in
-    both halves of the guidance as GLIDE has it."""
+    the image embedding and caption (and ``s.guidance_text`` more on the caption alone), then
+    the x̂₀ clipping of ``s.threshold``. ``known`` (1, 3, S, S) and ``keep`` (1, 1, S, S,
+    1 = known) go to an inpainting decoder's extra channels, in every part of the guidance
+    batch as GLIDE has it."""
     dec = models.decoder
     extra = {} if keep is None else dict(known=known, keep=keep)
     # the batch's parts: caption + embedding, negative prompt + null embedding, and with caption
@@ -191,10 +192,8 @@ def decoder_denoise(models: Models, prompt: str, negative: str, image_embed: tor
     # prompt, where the term is zero) negative prompt + embedding
     two = bool(s.guidance_text) and image_embed is not None and prompt != negative
     texts, drops = ([prompt, negative, negative], [False, True, False]) if two else ([prompt, negative], [False, True])
-    ids, mask = dec.tokenizer(texts)
-    ids = torch.cat([ids[k:k + 1].expand(n, -1) for k in range(len(texts))])
-    mask = torch.cat([mask[k:k + 1].expand(n, -1) for k in range(len(texts))])
-    drop = torch.tensor([d for d in drops for _ in range(n)])
+    ids, mask = (t.repeat_interleave(n, dim=0) for t in dec.tokenizer(texts))
+    drop = torch.tensor(drops).repeat_interleave(n)
 
     if image_embed is None:  # caption only: the null embedding in both halves
         image_embed = torch.zeros(n, dec.model.config.clip_dim)
