@@ -169,7 +169,11 @@ PRESETS["decoder"]["world-more-ln3"] = {
 # cosine 0.950 with the true embeddings on average). The prior's samples lack what the world-v1
 # embedding holds weakly (where things are, which colour is which shape's) and the decoder follows
 # the embedding over the caption; trained on true embeddings it never had to read those from the
-# caption. --init from the shipped decoder. Rule set before it ran: it ships if GenEval-world (40
+# caption. Trained with `promptism train decoder --data data/world50k --embeddings
+# runs/embeddings.safetensors --preset world-aug --init src/promptism/models/decoder-world --out
+# runs/decoder-aug` (PROMPTISM_THREADS=1), measured with it shipped in place of the decoder
+# (promptism.stages.ship) by `benchmarks/unclip_world.py --parts geneval --limit 40 --threads 1` and
+# `benchmarks/edit_world.py --threads 1`, then the shipped decoder put back. Rule set before it ran: it ships if GenEval-world (40
 # prompts) with it is not below the shipped decoder on either split, both under the default settings
 # that decoder_fidelity's caption screen leaves (guidance_text included). Measured (41 minutes, one
 # thread; float16 as it would ship): GenEval-world 0.658 seen / 0.607 held-out against world-more-ln2's
