@@ -77,7 +77,7 @@ def sampling_settings() -> dict:
 
     s = Settings()
     return {k: getattr(s, k) for k in ("sampler", "steps", "eta", "prior_steps", "upsampler_steps", "guidance_prior",
-                                       "guidance_decoder")}
+                                       "guidance_decoder", "rerank")}
 
 
 def part_section51(models, limit: int) -> dict:
@@ -249,7 +249,8 @@ def _models_line(r: dict, part: str) -> list[str]:
     # scored them) is not comparable with one scored now
     if part in JUDGED and part in r and r[part].get("judge_sha256") != r.get("judge_sha256"):
         lines += ["Scored by an earlier version of the judge than the current one (judge_eye.md compares them).", ""]
-    if part != "samplers" and part in r and r[part].get("settings") != sampling_settings():
+    # reports from before reranking (2026-12-02) drew one candidate per picture
+    if part != "samplers" and part in r and _with_rerank(r[part].get("settings")) != sampling_settings():
         st = r[part].get("settings")
         lines += [f"Sampled with earlier default settings: {_settings_line(st)}." if st else
                   "Sampled with the default settings before 2026-12-02 (dpm++2m for every stage, decoder 20 steps).", ""]
@@ -376,10 +377,16 @@ CARD_COMMANDS = {
 }
 
 
+def _with_rerank(st: dict | None) -> dict | None:
+    return None if st is None else {**st, "rerank": st.get("rerank", 1)}
+
+
 def _settings_line(st: dict) -> str:
     eta = f" (η {st['eta']:g})" if st["sampler"] == "ddim" else ""
+    k = st.get("rerank", 1)
     return (f"{st['sampler']}{eta} for every stage; decoder {st['steps']} steps, prior {st['prior_steps']}, upsampler "
-            f"{st['upsampler_steps']}; guidance prior {st['guidance_prior']:g}, decoder {st['guidance_decoder']:g}")
+            f"{st['upsampler_steps']}; guidance prior {st['guidance_prior']:g}, decoder {st['guidance_decoder']:g}; "
+            + (f"each picture the best of {k} candidates by CLIP" if k > 1 else "one candidate per picture (no reranking)"))
 
 
 def _minutes(meta: dict) -> str:

@@ -142,6 +142,48 @@ def test_variations_are_seeded_distinct_and_name_their_source(models, tmp_path):
         vary(path, strength=0.0, **kw)
 
 
+class _GreyClip:
+    """A reranker that sees only a picture's mean grey level: its embedding is (g, 1 - g) normalised."""
+    image_size = 32
+
+    def encode_image(self, images):
+        g = torch.tensor([float(np.asarray(im).mean()) / 255.0 for im in images])
+        return torch.nn.functional.normalize(torch.stack([g, 1 - g], 1), dim=1)
+
+
+def test_variations_rerank_towards_their_source(models, tmp_path, monkeypatch):
+    from promptism.pipelines import edit
+    from promptism.pipelines.settings import CANDIDATE_STRIDE
+
+    monkeypatch.setattr(edit, "load_reranker", lambda name: (_GreyClip(), None))
+    path = tmp_path / "src.png"
+    _picture(40, 30).save(path)
+    kw = dict(size=32, models=models, **FAST)
+    r = vary(path, n=2, seed=4, rerank=3, **kw)
+    from promptism.pipelines.images import square
+
+    want = _GreyClip().encode_image([square(Image.open(path).convert("RGB"), 32)])[0]  # the source as the reranker sees it
+    cands = [vary(path, n=2, seed=(4 + j * CANDIDATE_STRIDE) % 2**32, **kw) for j in range(3)]
+    for i, md in enumerate(r.metadata):
+        close = [float(_GreyClip().encode_image([c.images[i]])[0] @ want) for c in cands]
+        assert md["rerank"]["candidate"] == int(np.argmax(close)) and md["settings"]["rerank"] == 3
+        assert np.allclose(md["rerank"]["scores"], close, atol=1e-4)
+        diff = np.abs(_px([r.images[i]]).astype(int) - _px([cands[md["rerank"]["candidate"]].images[i]]).astype(int))
+        assert diff.max() <= 1
+    assert len({_px([c.images[0]]).tobytes() for c in cands}) == 3  # three different candidates to pick from
+
+
+def test_edits_other_than_variations_do_not_rerank(models):
+    from promptism.pipelines.settings import Settings
+
+    kw = dict(frames=2, seed=2, size=32, models=models, **FAST)
+    with pytest.raises(PromptismError, match="rerank applies to generate and vary only"):
+        interpolate(_picture(), "a blue square", rerank=2, **kw)
+    # settings that rerank (a server's defaults) still work, and the frames say they were not reranked
+    r = interpolate(_picture(), "a blue square", settings=Settings(rerank=3), **kw)
+    assert r.metadata[0]["settings"]["rerank"] == 1 and "rerank" not in r.metadata[0]
+
+
 def test_interpolation_frames_start_at_the_same_end_whatever_the_other_end(models):
     kw = dict(frames=4, seed=2, size=32, models=models, **FAST)
     start = _picture(seed=1)

@@ -23,6 +23,7 @@ from PIL import Image
 from server_helpers import Running, _config, _free_port
 
 from promptism.errors import PromptismError
+from promptism.pipelines.provenance import read_provenance
 from promptism.server.policy import Policy
 
 KEY = "sk-test-key-123"
@@ -184,6 +185,7 @@ def _bad_requests():
          {"json": {"kind": "generate", "prompt": "a red circle", "guidance_decoder": "lots"}}),
         ("studio caption guidance out of range", "POST", "/api/jobs",
          {"json": {"kind": "generate", "prompt": "a red circle", "guidance_text": 99}}),
+        ("studio rerank out of range", "POST", "/api/jobs", {"json": {"kind": "generate", "prompt": "a red circle", "rerank": 9}}),
     ]
     return cases
 
@@ -352,11 +354,14 @@ def test_studio_jobs_are_queued_polled_and_checked(server):
             time.sleep(0.1)
 
     r = httpx.post(server.url + "/api/jobs", json={"kind": "generate", "prompt": "a red circle", "n": 1, "seed": 5,
-                                                   "sampler": "ddim", "guidance_decoder": 2.5, "guidance_text": 1.5})
+                                                   "sampler": "ddim", "guidance_decoder": 2.5, "guidance_text": 1.5,
+                                                   "rerank": 2})
     assert r.status_code == 202
     job = wait(r.json()["id"])
     assert job["status"] == "done" and job["seeds"] == [5] and job["params"]["settings"]["sampler"] == "ddim"
-    assert job["params"]["settings"]["guidance_text"] == 1.5
+    assert job["params"]["settings"]["guidance_text"] == 1.5 and job["params"]["settings"]["rerank"] == 2
+    meta = read_provenance(server.service.history.images / job["files"][0])
+    assert meta["rerank"]["candidate"] in (0, 1) and len(meta["rerank"]["scores"]) == 2
     source = job["files"][0]
     bad = [({"mask": "%%%"}, "base64"), ({"mask": b64.b64encode(_png((8, 8))).decode()}, "same size"),
            ({"mask": b64.b64encode(_png(color=(0, 0, 0))).decode()}, "marks nothing")]
@@ -368,7 +373,8 @@ def test_studio_jobs_are_queued_polled_and_checked(server):
     buf = io.BytesIO()
     Image.fromarray(m).save(buf, format="PNG")
     r = httpx.post(server.url + "/api/jobs", json={"kind": "edit", "source": source, "prompt": "a yellow star",
-                                                   "mask": b64.b64encode(buf.getvalue()).decode()})
+                                                   "mask": b64.b64encode(buf.getvalue()).decode(),
+                                                   "rerank": 3})  # edits do not rerank: dropped, not refused
     job = wait(r.json()["id"])
     assert job["status"] == "done" and job["params"]["source"] == source and len(job["params"]["mask_sha256"]) == 64
     before = np.asarray(Image.open(server.service.history.images / source).convert("RGB"))

@@ -353,8 +353,71 @@ def test_settings_change_the_pictures(models):
     assert not np.array_equal(base, _px(generate("a red circle", guidance_text=2.0, **kw)))
 
 
+class _BrightClip:
+    """A reranker whose scores are known: "circle" prompts like bright pictures, others dark ones."""
+    image_size = 32
+
+    def encode_image(self, images):
+        b = torch.tensor([float(np.asarray(im).mean()) / 255.0 for im in images])
+        return F.normalize(torch.stack([b, 1 - b], 1), dim=1)
+
+    def encode_text(self, texts):
+        return torch.tensor([[1.0, 0.0] if "circle" in t else [0.0, 1.0] for t in texts])
+
+
+def _brightness(im) -> float:
+    return float(np.asarray(im).mean())
+
+
+def test_rerank_keeps_each_pictures_best_candidate(models, monkeypatch):
+    from promptism.pipelines import unclip
+    from promptism.pipelines.settings import CANDIDATE_STRIDE
+
+    monkeypatch.setattr(unclip, "load_reranker", lambda name: (_BrightClip(), "f" * 64))
+    kw = dict(n=2, size=32, models=models, steps=3, prior_steps=3, upsampler_steps=2)
+    r = generate("a red circle", seed=5, rerank=3, **kw)
+    assert r.seeds == [5, 6] and len(r.images) == 2
+    # candidate j is what rerank=1 draws from seed + j × CANDIDATE_STRIDE: the same pictures up to
+    # the rounding of float kernels that differ with the batch's size (see the test above)
+    cands = [generate("a red circle", seed=(5 + j * CANDIDATE_STRIDE) % 2**32, **kw) for j in range(3)]
+    assert "rerank" not in cands[0].metadata[0] and cands[0].metadata[0]["settings"]["rerank"] == 1
+    for i, md in enumerate(r.metadata):
+        light = [_brightness(c.images[i]) for c in cands]
+        assert max(light) - min(light) > 1.0  # the candidates differ enough for the pick to mean something
+        info = md["rerank"]
+        assert info["candidate"] == int(np.argmax(light)) == int(np.argmax(info["scores"]))
+        assert info["candidate_seed"] == 5 + i + info["candidate"] * CANDIDATE_STRIDE
+        assert info["clip"] == {"name": "world", "sha256": "f" * 64} and md["settings"]["rerank"] == 3
+        diff = np.abs(np.asarray(r.images[i]).astype(int) - np.asarray(cands[info["candidate"]].images[i]).astype(int))
+        assert diff.max() <= 1 and diff.mean() < 0.05
+    # the negative prompt's score is taken off: "a blue square" likes dark pictures, so with it the
+    # ranking is still by brightness, with scores cos(prompt) - cos(negative)
+    neg = generate("a red circle", seed=5, rerank=2, negative="a blue square", **kw)
+    for md in neg.metadata:
+        sc = md["rerank"]["scores"]
+        assert all(-1.0 <= v <= 1.0 for v in sc) and md["rerank"]["candidate"] == int(np.argmax(sc))
+    dark = generate("a blue square", seed=5, rerank=3, **kw)  # a prompt that likes dark pictures
+    for i, md in enumerate(dark.metadata):
+        light = [_brightness(c.images[i]) for c in
+                 [generate("a blue square", seed=(5 + j * CANDIDATE_STRIDE) % 2**32, **kw) for j in range(3)]]
+        assert md["rerank"]["candidate"] == int(np.argmin(light))
+
+
+def test_rerank_loads_its_clip_by_folder_and_names_it(models, tiny):
+    from promptism.stages import weights_sha256
+
+    r = generate("a red circle", n=1, seed=2, size=32, models=models, steps=2, prior_steps=2, upsampler_steps=1,
+                 rerank=2, rerank_clip=str(tiny / "clip"))
+    info = r.metadata[0]["rerank"]
+    assert info["clip"] == {"name": str(tiny / "clip"), "sha256": weights_sha256(tiny / "clip")}
+    assert len(info["scores"]) == 2 and all(-1.0 <= v <= 1.0 for v in info["scores"])
+
+
 @pytest.mark.parametrize("kw,msg", [
     (dict(prompt="   "), "prompt is empty"),
+    (dict(rerank=0), "rerank must be"),
+    (dict(rerank=9), "rerank must be"),
+    (dict(rerank=True), "rerank must be"),
     (dict(size=100), "size must be one of"),
     (dict(size=128), "no upsampler reaches 128"),
     (dict(upsampler_aug_t=1000), "upsampler aug t must be"),
@@ -369,6 +432,7 @@ def test_settings_change_the_pictures(models):
     (dict(n=1000), "n must be"),
     (dict(sampler="euler"), "unknown sampler"),
     (dict(seed=-3), "seed must be"),
+    (dict(seed=2**32), "seed must be"),  # torch's generator would read it as seed 0
     (dict(prompt="x" * 5000), "characters"),
 ])
 def test_bad_requests_get_clear_errors(models, kw, msg):
@@ -395,14 +459,15 @@ def test_cli_generate_writes_pictures_grid_and_provenance(tiny, tmp_path):
     base = [sys.executable, "-m", "promptism.cli", "generate", "--clip", str(tiny / "clip"), "--prior", str(tiny / "prior"),
             "--decoder", str(tiny / "decoder"), "--upsamplers", str(tiny / "up32"), "--size", "32", "--steps", "3",
             "--prior-steps", "3", "--upsampler-steps", "2", "--quiet", "--out", str(out)]
-    r = subprocess.run(base + ["a red circle above a blue square", "-n", "2", "--seed", "7", "--negative", "a green star"],
-                       capture_output=True, text=True, timeout=300)
+    r = subprocess.run(base + ["a red circle above a blue square", "-n", "2", "--seed", "7", "--negative", "a green star",
+                               "--rerank", "2", "--rerank-clip", str(tiny / "clip")], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
     assert sorted(p.name for p in out.iterdir()) == ["7.json", "7.png", "8.json", "8.png", "grid-7-2.json", "grid-7-2.png"]
     meta = read_provenance(out / "8.png")
     assert meta["prompt"] == "a red circle above a blue square" and meta["seed"] == 8
     assert meta["negative_prompt"] == "a green star" and meta["settings"]["steps"] == 3
     assert len(meta["models"]["decoder"]["sha256"]) == 64
+    assert meta["settings"]["rerank"] == 2 and meta["rerank"]["clip"]["name"] == str(tiny / "clip")
     assert json.loads((out / "8.json").read_text())["seed"] == 8
     bad = subprocess.run(base[:-1] + [str(tmp_path / "bad"), "", "-n", "2"], capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and "prompt is empty" in bad.stderr

@@ -217,7 +217,7 @@ def cmd_train_clip(args: argparse.Namespace) -> int:
 def _settings_kwargs(args: argparse.Namespace) -> dict:
     """The Settings fields the sampling options set (those a command has)."""
     names = ("sampler", "steps", "prior_steps", "upsampler_steps", "guidance_prior", "guidance_decoder", "guidance_text",
-             "eta")
+             "eta", "rerank", "rerank_clip")
     return {k: getattr(args, k) for k in names if getattr(args, k, None) is not None}
 
 
@@ -572,12 +572,22 @@ def build_parser() -> argparse.ArgumentParser:
     from .pipelines.settings import (
         IMG2IMG_STRENGTH,
         MAX_PICTURES,
+        MAX_RERANK,
         SAMPLER_NAMES,
         SIZES,
         Settings,
     )
 
     dflt = Settings()
+
+    def rerank_options(q: argparse.ArgumentParser, against: str, cost: str) -> None:
+        q.add_argument("--rerank", type=int, default=None, metavar="K",
+                       help=f"draw K candidates of each picture and keep the one the reranking CLIP scores highest "
+                            f"{against}, 1 to {MAX_RERANK}; about K times {cost} time; 1 draws one "
+                            f"(default: {dflt.rerank})")
+        q.add_argument("--rerank-clip", default=None, metavar="CLIP",
+                       help="the CLIP that reranks: a shipped name, a model folder or hf:<folder or hub id> "
+                            f"(default: {dflt.rerank_clip}, the shipped CLIP that binds colours to shapes)")
 
     def sampling_options(q: argparse.ArgumentParser, steps: int = dflt.steps, prior: bool = True,
                          eta: float | None = dflt.eta, sampler_note: str = "") -> None:
@@ -629,6 +639,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--strength", type=float, default=None,
                    help="with --init: how much noise, above 0 to 1; 1 keeps nothing of the picture, 0.3 keeps most "
                         f"(default: {IMG2IMG_STRENGTH:g}); about strength x steps steps run")
+    rerank_options(g, "against the prompt (less the negative prompt)", "the prior's and decoder's")
     sampling_options(g)
     g.set_defaults(func=cmd_generate)
 
@@ -652,6 +663,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--no-invert", action="store_true", help="start each variation from fresh noise, not the inversion")
     v.add_argument("--strength", type=float, default=1.0,
                    help="how far to invert, above 0 to 1 of the noise schedule (default: 1, all the way)")
+    rerank_options(v, "against the source picture", "the decoder's")
     sampling_options(v, steps=INVERSION_STEPS, prior=False, eta=VARY_ETA, sampler_note=" of the upsamplers, and of the decoder with --no-invert "
                      "(an inverted picture is sampled back with DDIM)")
     v.set_defaults(func=cmd_vary)

@@ -57,10 +57,14 @@ from .unclip import (
     _bar,
     _check_prompt,
     check_count,
+    candidate_seeds,
     check_fraction,
     check_seed,
     decoder_denoise,
     load_models,
+    load_reranker,
+    pick_candidates,
+    rerank_info,
     sample_prior,
     seeded,
     settings_with,
@@ -148,25 +152,36 @@ def vary(image: ImageSource, n: int = 4, seed: int = 0, size: int = 64, invert: 
     source = open_image(image)
     models = models or load_models()
     upsamplers_to(models, size)
+    reranker, reranker_sha = load_reranker(s.rerank_clip) if s.rerank > 1 else (None, None)
     t0 = time.time()
     dec = models.decoder
     side = dec.model.config.image_size
-    seeds, gens = seeded(seed, n)
+    seeds, _ = seeded(seed, n)
+    rows = candidate_seeds(seeds, s.rerank)
+    gens = [torch.Generator().manual_seed(sd) for sd in rows]
+    m = len(rows)  # n variations × rerank candidates, candidate-major
     with torch.no_grad():
         emb = _embed(models, square(source.image, models.clip.image_size))
         if invert:
             steps = truncated(_ddim_path(models, s), strength, dec.denoiser.T)
             xt = _invert(models, to_tensor([square(source.image, side)]), emb, s, steps, progress)
-            x = _decode_ddim(models, xt.expand(n, -1, -1, -1).clone(), emb.expand(n, -1), gens, s, steps, s.eta,
+            x = _decode_ddim(models, xt.expand(m, -1, -1, -1).clone(), emb.expand(m, -1), gens, s, steps, s.eta,
                              progress)
         else:
             from .unclip import sample_decoder
 
-            x = sample_decoder(models, "", "", emb.expand(n, -1), gens, s, progress)
+            x = sample_decoder(models, "", "", emb.expand(m, -1), gens, s, progress)
         x = _upsample_all(models, x, size, gens, s, progress)
+        if reranker is not None:  # keep the candidate closest to the source in the reranking CLIP's eyes
+            want = reranker.encode_image([square(source.image, reranker.image_size)])
+            x, _, chosen = pick_candidates(reranker, x, gens, n, want)
     base = _meta("vary", models, s, size, t0, source=source.describe(), invert=invert,
                  strength=strength if invert else None, decoder_sampler="ddim" if invert else s.sampler)
-    return Result(to_images(x), seeds, [{**base, "seed": sd, "index": i} for i, sd in enumerate(seeds)])
+    meta = [{**base, "seed": sd, "index": i} for i, sd in enumerate(seeds)]
+    if reranker is not None:
+        for i, md in enumerate(meta):
+            md["rerank"] = rerank_info(s.rerank_clip, reranker_sha, chosen, rows, i)
+    return Result(to_images(x), seeds, meta)
 
 
 # --------------------------------------------------------------------------------------------
@@ -198,7 +213,7 @@ def interpolate(a, b, frames: int = 8, seed: int = 0, size: int = 64, settings: 
     the latent stays fixed). Frames are decoded with DDIM η = 0 and the same upsampler noise,
     so neighbouring frames differ only as much as their embeddings do."""
     overrides.setdefault("steps", INVERSION_STEPS)
-    s = settings_with(settings, overrides)
+    s = settings_with(settings, overrides, reranks=False)
     frames = check_count(frames, "frames", MAX_FRAMES)
     if frames < 2:
         raise PromptismError("an interpolation needs at least 2 frames")
@@ -233,7 +248,7 @@ def text_diff(image: ImageSource, source_text: str, target_text: str, amount: fl
     slerp(z_i, z_d, θ_k) for θ evenly spaced up to ``amount``, all from the picture's DDIM
     inversion (η = 0), so that what the texts do not mention stays where it is."""
     overrides.setdefault("steps", INVERSION_STEPS)
-    s = settings_with(settings, overrides)
+    s = settings_with(settings, overrides, reranks=False)
     source_text = _check_prompt(source_text, "source text") if source_text else ""
     target_text = _check_prompt(target_text, "target text")
     if source_text == target_text:
@@ -294,7 +309,7 @@ def context_box(mask: np.ndarray, context: float = INPAINT_CONTEXT) -> tuple[int
 def _paint_request(settings: Settings | None, overrides: dict, prompt: str, what: str, n, seed, resample):
     """The checked settings, prompt, n, seed and resample of an inpainting or outpainting request."""
     overrides.setdefault("steps", INPAINT_STEPS)
-    s = settings_with(settings, overrides)
+    s = settings_with(settings, overrides, reranks=False)
     prompt = _check_prompt(prompt, what) if prompt else ""
     return s, prompt, check_count(n), check_seed(seed), check_count(resample, "resample", 20)
 

@@ -15,6 +15,14 @@ MAX_PICTURES = 64
 MAX_STEPS = 1000
 MAX_GUIDANCE = 30.0
 MAX_PROMPT_CHARS = 2000
+# torch's CPU generator reads the low 32 bits of a seed (s and s + 2**32 draw the same numbers), so
+# seeds stay below 2**32: picture i of a call seeded s is seeded s + i
+SEED_LIMIT = 2**32 - MAX_PICTURES
+# reranking (Settings.rerank): candidate j of the picture seeded s is drawn from seed
+# s + j × CANDIDATE_STRIDE (mod 2**32). Candidate 0 is the picture itself; with at most MAX_RERANK
+# candidates they lie 2**29 apart and never meet the seeds of the call's other pictures
+MAX_RERANK = 8
+CANDIDATE_STRIDE = 2**32 // MAX_RERANK
 
 # editing (pipelines/edit.py; img2img in pipelines/unclip.py)
 IMG2IMG_STRENGTH = 0.6
@@ -67,6 +75,12 @@ class Settings:
     # the decoder's x̂₀: None clips it to [-1, 1] each step; a percentile (e.g. 0.995) uses
     # Imagen's dynamic thresholding, which dims flat white backgrounds at moderate guidance
     threshold: float | None = None
+    # draw this many candidates of each picture (prior, decoder and the upsamplers up to the reranking
+    # CLIP's side) and keep the one the reranking CLIP (rerank_clip) scores highest against the prompt
+    # (less the negative prompt's score), or for a variation against the source picture; 1: no
+    # reranking. The other edits draw one picture per seed
+    rerank: int = 1
+    rerank_clip: str = "world"
     prior_candidates: int = 2  # draw this many image embeddings, keep the one closest to the text (§2.1)
     # what the decoder's image embedding is (paper §5.1's comparison): "prior" (unCLIP), "text"
     # (the CLIP text embedding passed directly) or "none" (the null embedding: caption only)
@@ -92,6 +106,8 @@ class Settings:
             raise PromptismError(f"eta must be between 0 and 1, got {self.eta!r}")
         if self.embedding not in EMBEDDINGS:
             raise PromptismError(f"embedding must be one of {', '.join(EMBEDDINGS)}, got {self.embedding!r}")
+        if not (isinstance(self.rerank, int) and not isinstance(self.rerank, bool) and 1 <= self.rerank <= MAX_RERANK):
+            raise PromptismError(f"rerank must be a whole number of candidates from 1 to {MAX_RERANK}, got {self.rerank!r}")
         if not 1 <= self.prior_candidates <= 16:
             raise PromptismError(f"prior candidates must be from 1 to 16, got {self.prior_candidates!r}")
 

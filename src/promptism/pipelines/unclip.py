@@ -28,7 +28,7 @@ from ..diffusion import classifier_free, classifier_free_two, dynamic_threshold,
 from ..diffusion.samplers import SPACING
 from ..errors import PromptismError
 from ..stages import Stage, load_stage
-from .settings import IMG2IMG_STRENGTH, MAX_PICTURES, MAX_PROMPT_CHARS, SIZES, Settings
+from .settings import CANDIDATE_STRIDE, IMG2IMG_STRENGTH, MAX_PICTURES, MAX_PROMPT_CHARS, SEED_LIMIT, SIZES, Settings
 
 
 @dataclass
@@ -286,14 +286,19 @@ def to_images(x: torch.Tensor) -> list[Image.Image]:
     return [Image.fromarray(a) for a in arr]
 
 
-def settings_with(settings: Settings | None, overrides: dict) -> Settings:
-    """Settings with some fields replaced by name, checked."""
+def settings_with(settings: Settings | None, overrides: dict, reranks: bool = True) -> Settings:
+    """Settings with some fields replaced by name, checked. An operation that does not rerank
+    (``reranks=False``: the edits but variations) refuses a rerank asked for and records rerank 1."""
     from dataclasses import replace
 
     settings = settings or Settings()
     bad = set(overrides) - set(Settings.__dataclass_fields__)
     if bad:
         raise PromptismError(f"unknown settings: {', '.join(sorted(bad))}")
+    if not reranks:
+        if overrides.get("rerank", 1) != 1:
+            raise PromptismError("rerank applies to generate and vary only; the other edits draw one picture per seed")
+        overrides = {**overrides, "rerank": 1}
     settings = replace(settings, **overrides)
     settings.check()
     return settings
@@ -305,6 +310,51 @@ def seeded(seed: int, n: int) -> tuple[list[int], list[torch.Generator]]:
     return seeds, [torch.Generator().manual_seed(sd) for sd in seeds]
 
 
+def candidate_seeds(seeds: Sequence[int], k: int) -> list[int]:
+    """The seeds of k candidates of each picture, candidate-major: candidate j of the picture seeded
+    s is seeded s + j × CANDIDATE_STRIDE (mod 2**32), so candidate 0 is the picture itself."""
+    return [(sd + j * CANDIDATE_STRIDE) % 2**32 for j in range(k) for sd in seeds]
+
+
+@lru_cache(maxsize=2)
+def load_reranker(name: str):
+    """The CLIP that reranks candidates (a shipped name, a folder or "hf:...") and its weights'
+    sha256 (None for hf:), loaded once."""
+    from ..clip import load as load_clip
+    from ..clip import resolve as clip_folder
+    from ..stages import weights_sha256
+
+    return load_clip(name), None if name.startswith("hf:") else weights_sha256(clip_folder(name))
+
+
+@torch.no_grad()
+def pick_candidates(reranker, x: torch.Tensor, gens: Sequence[torch.Generator], n: int, want: torch.Tensor,
+                    avoid: torch.Tensor | None = None
+                    ) -> tuple[torch.Tensor, list[torch.Generator], tuple[list[int], list[list[float]]]]:
+    """Keep, for each of n pictures, the candidate (rows candidate-major) that ``reranker`` scores
+    highest: the cosine of its picture (as 8-bit pixels, the picture a user gets) with ``want``
+    (a unit embedding (1, D): the prompt's, or the source picture's for variations), less the
+    cosine with ``avoid`` (the negative prompt's) when given. Returns the kept pictures, their
+    generators (the stages after carry on with the kept candidate's) and, per picture, the index
+    of the kept candidate and every candidate's score."""
+    k = len(x) // n
+    emb = reranker.encode_image(to_images(x))
+    score = emb @ want[0] - (emb @ avoid[0] if avoid is not None else 0.0)
+    best = score.view(k, n).argmax(dim=0)  # the first on a tie
+    rows = (best * n + torch.arange(n)).tolist()
+    return x[rows], [gens[r] for r in rows], (best.tolist(), score.view(k, n).T.tolist())
+
+
+def rerank_info(name: str, sha256: str | None, chosen: tuple[list[int], list[list[float]]], rows: list[int],
+                i: int) -> dict:
+    """Picture i's provenance of its reranking: the CLIP, the kept candidate (candidate j is what
+    rerank 1 draws from seed + j × CANDIDATE_STRIDE), its seed, and every candidate's score."""
+    picked, scores = chosen
+    n = len(picked)
+    return {"clip": {"name": name, "sha256": sha256}, "candidate": picked[i],
+            "candidate_seed": rows[picked[i] * n + i], "scores": scores[i]}
+
+
 def check_count(n, what: str = "n", most: int = MAX_PICTURES) -> int:
     if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= most:
         raise PromptismError(f"{what} must be a whole number from 1 to {most}, got {n!r}")
@@ -312,8 +362,8 @@ def check_count(n, what: str = "n", most: int = MAX_PICTURES) -> int:
 
 
 def check_seed(seed) -> int:
-    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**63 - MAX_PICTURES:
-        raise PromptismError(f"seed must be a non-negative whole number, got {seed!r}")
+    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < SEED_LIMIT:
+        raise PromptismError(f"seed must be a whole number from 0 to {SEED_LIMIT - 1}, got {seed!r}")
     return seed
 
 
@@ -372,35 +422,47 @@ def generate(prompt: str, n: int = 4, seed: int = 0, size: int = 64, negative: s
     models = models or load_models()
     stages_needed = upsamplers_to(models, size)
     warn_unknown(models, prompt + " " + negative)
+    reranker, reranker_sha = load_reranker(settings.rerank_clip) if settings.rerank > 1 else (None, None)
     t0 = time.time()
     seeds, gens = seeded(seed, n)
+    rows = candidate_seeds(seeds, settings.rerank)
+    row_gens = [torch.Generator().manual_seed(sd) for sd in rows]
+    m = len(rows)  # n pictures × rerank candidates, candidate-major
+    chosen = None
     report = callback or (lambda stage, frac: None)
     report("prior", 0.0)
     with torch.no_grad():
         if settings.embedding == "prior":
-            emb = sample_prior(models, prompt, negative, gens, settings, progress)
+            emb = sample_prior(models, prompt, negative, row_gens, settings, progress)
         elif settings.embedding == "text":
-            emb = models.clip.encode_text([prompt]).expand(n, -1)
+            emb = models.clip.encode_text([prompt]).expand(m, -1)
         else:
             emb = None
         report("decoder", 0.0)
         if source is None:
-            x = sample_decoder(models, prompt, negative, emb, gens, settings, progress)
+            x = sample_decoder(models, prompt, negative, emb, row_gens, settings, progress)
         else:
             dec = models.decoder
             side = dec.model.config.image_size
-            x0 = to_tensor([square(source.image, side)]).expand(n, -1, -1, -1)
+            x0 = to_tensor([square(source.image, side)]).expand(m, -1, -1, -1)
             steps = truncated(spaced_timesteps(dec.denoiser.T, settings.steps, SPACING[settings.sampler],
                                                dec.denoiser.abar), strength, dec.denoiser.T)
-            x = dec.denoiser.add_noise(x0, torch.full((n,), steps[0]), noise(x0.shape, gens))
-            f = decoder_denoise(models, prompt, negative, emb, n, settings)
+            x = dec.denoiser.add_noise(x0, torch.full((m,), steps[0]), noise(x0.shape, row_gens))
+            f = decoder_denoise(models, prompt, negative, emb, m, settings)
             bar = _bar("decoder", len(steps), progress)
-            x = run(settings.sampler, f, x, dec.denoiser.abar, steps, gens, eta=settings.eta,
+            x = run(settings.sampler, f, x, dec.denoiser.abar, steps, row_gens, eta=settings.eta,
                     callback=lambda *a: bar.update(1)).clamp(-1, 1)
             bar.close()
+        if reranker is not None:
+            want = reranker.encode_text([prompt])
+            avoid = reranker.encode_text([negative]) if negative else None
         for up in stages_needed:
+            if reranker is not None and chosen is None and x.shape[-1] >= reranker.image_size:
+                x, row_gens, chosen = pick_candidates(reranker, x, row_gens, n, want, avoid)
             report(f"upsample {up.model.config.image_size}", 0.0)
-            x = upsample(up, x, gens, settings, progress)
+            x = upsample(up, x, row_gens, settings, progress)
+        if reranker is not None and chosen is None:
+            x, row_gens, chosen = pick_candidates(reranker, x, row_gens, n, want, avoid)
     report("done", 1.0)
     from dataclasses import asdict
 
@@ -409,4 +471,8 @@ def generate(prompt: str, n: int = 4, seed: int = 0, size: int = 64, negative: s
             "seconds": round(time.time() - t0, 3)}
     if source is not None:
         base.update(operation="img2img", source=source.describe(), strength=strength)
-    return Result(to_images(x), seeds, [{**base, "seed": sd, "index": i} for i, sd in enumerate(seeds)])
+    meta = [{**base, "seed": sd, "index": i} for i, sd in enumerate(seeds)]
+    if chosen is not None:
+        for i, md in enumerate(meta):
+            md["rerank"] = rerank_info(settings.rerank_clip, reranker_sha, chosen, rows, i)
+    return Result(to_images(x), seeds, meta)

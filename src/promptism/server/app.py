@@ -34,6 +34,7 @@ from pathlib import Path
 from fastapi import Request
 
 from ..errors import PromptismError
+from ..pipelines.settings import SEED_LIMIT
 from .history import History
 from .jobs import JobCancelled, JobQueue, JobTimeout, QueueFull
 from .policy import Policy
@@ -318,7 +319,7 @@ def vary_work(svc: Service, p: dict, image, settings: dict):
 
 
 STUDIO_SETTINGS = {"sampler": str, "steps": int, "prior_steps": int, "guidance_prior": float,
-                   "guidance_decoder": float, "guidance_text": float}
+                   "guidance_decoder": float, "guidance_text": float, "rerank": int}
 
 
 def studio_settings(body: dict, defaults: dict) -> dict:
@@ -483,7 +484,7 @@ def create_app(config: ServerConfig):
         if fmt not in ("url", "b64_json"):
             raise APIError(400, f"'response_format' must be 'url' or 'b64_json', got {fmt!r}", "response_format")
         native, out = svc.size(body.get("size"))
-        seed = _int(body.get("seed"), "seed", 0, 2**62, default=int.from_bytes(os.urandom(4), "little"))
+        seed = _int(body.get("seed"), "seed", 0, SEED_LIMIT - 1, default=int.from_bytes(os.urandom(4), "little") % SEED_LIMIT)
         return {"n": _int(body.get("n"), "n", 1, MAX_N, default=1), "size": f"{out}x{out}", "native": native,
                 "out": out, "response_format": fmt, "seed": seed,
                 "user": _str(body.get("user"), "user", most=256)}
@@ -569,6 +570,8 @@ def create_app(config: ServerConfig):
             raise APIError(400, "'kind' must be generate, variation or edit", "kind")
         p = {**common(svc, {**body, "response_format": "url"}), "kind": kind}
         settings = studio_settings(body, config.defaults)
+        if kind == "edit":  # generate and variation rerank candidates, inpainting does not
+            settings.pop("rerank", None)
         p["settings"] = {k: v for k, v in settings.items() if k in STUDIO_SETTINGS}
         src = None
         if kind != "generate":

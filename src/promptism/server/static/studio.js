@@ -54,7 +54,7 @@ function settings() {
     n: Number($("n").value), size: $("size").value, seed: number("seed"),
     negative_prompt: $("negative").value.trim() || undefined, sampler: $("sampler").value || undefined,
     steps: number("steps"), guidance_prior: number("guidance_prior"), guidance_decoder: number("guidance_decoder"),
-    guidance_text: number("guidance_text"),
+    guidance_text: number("guidance_text"), rerank: number("rerank"),
   };
 }
 
