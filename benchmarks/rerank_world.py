@@ -24,7 +24,8 @@ Records (one JSON line per prompt or trial, so a killed run resumes where it sto
 Rule fixed before the first run, for the pipeline's default ``rerank``: the largest k in {1, 2, 3}
 whose warm 4-picture 64 px generation (unclip_world.py's timing part, 2 threads, nothing else
 running) takes a median of at most 8 s, provided its GenEval-world overall on the seen split is
-not below k = 1's here; otherwise 1.
+not below k = 1's here; otherwise 1. Variations share the setting: their table is reported, not
+used to choose it (written before the variations' first run).
 """
 
 from __future__ import annotations
