@@ -9,7 +9,7 @@ OUT    ?= out
 # pytest workers: the suite is CPU-bound, one thread per worker
 WORKERS ?= 2
 
-.PHONY: setup generate show test bench-judge bench-unclip bench-edit bench-serve clean
+.PHONY: setup generate show test bench-judge bench-unclip bench-edit bench-rerank bench-serve clean
 
 setup: $(STAMP)
 
@@ -49,6 +49,14 @@ bench-unclip: $(STAMP)
 # editing (inpainting, variations, text-diff) under benchmarks/reports/edit_world.* (about 20 minutes, 1 thread)
 bench-edit: $(STAMP)
 	PROMPTISM_THREADS=1 $(BIN)/python benchmarks/edit_world.py --threads 1
+
+# CLIP reranking: GenEval-world and variations for 1-3 candidates per picture, under
+# benchmarks/reports/rerank_world.* (about 80 minutes on 2 cores). The per-candidate records in
+# rerank_world_records/ let a killed run resume: delete them to measure afresh
+bench-rerank: $(STAMP)
+	PROMPTISM_THREADS=1 $(BIN)/python benchmarks/rerank_world.py --splits seen --threads 1 & \
+	PROMPTISM_THREADS=1 $(BIN)/python benchmarks/rerank_world.py --splits heldout --threads 1; wait
+	$(BIN)/python benchmarks/rerank_world.py --vary 100 --threads 2 --report
 
 # the server under load and killed mid-job: benchmarks/reports/serve_load.* (about 2 minutes)
 bench-serve: $(STAMP)

@@ -42,6 +42,7 @@ from promptism.pipelines.settings import (
     INPAINT_STEPS,
     TEXT_DIFF_AMOUNT,
     VARY_ETA,
+    Settings,
 )
 from promptism.pipelines.unclip import load_models, sha256s
 from promptism.world.judge import fingerprint as judge_fingerprint
@@ -127,7 +128,7 @@ def part_vary(models, trials: int) -> dict:
     n = 4 * trials
     return {"trials": trials, "variations": n, "agreement": agree / n, "colour_agreement": colours / n,
             "shape_agreement": shapes / n, "all_four_distinct": distinct / trials,
-            "seconds_per_trial": float(np.median(seconds)), "eta": VARY_ETA}
+            "seconds_per_trial": float(np.median(seconds)), "eta": VARY_ETA, "rerank": Settings().rerank}
 
 
 def part_text_diff(models, trials: int) -> dict:
@@ -156,7 +157,8 @@ METHOD_NAMES = {"decoder": "the decoder's inpainting channels", "repaint": "RePa
 
 def markdown(r: dict) -> str:
     lines = ["# Editing with unCLIP on the Scene World", "",
-             f"Measured by `benchmarks/edit_world.py` on {r['machine']}, torch {r['torch']}, {r['threads']} thread(s); "
+             f"Measured by `benchmarks/edit_world.py` on {r['machine']}, torch {r['torch']}, "
+             + ", ".join(f"{k} {r[k].get('threads', 1)}" for k in BARS if k in r) + " thread(s); "
              f"promptism {r['promptism']}, decoder {r['models']['decoder']['name']} "
              f"(sha256 {r['models']['decoder']['sha256'][:12]}…). The judge only measures: no picture is picked or "
              "filtered. Contact sheets: `edit_world_*.png` (top row or first column: the input).", "",
@@ -193,7 +195,7 @@ def markdown(r: dict) -> str:
     lines.append("")
     shared: dict[str, list[str]] = {}
     for k in BARS:
-        if k in r and r[k].get("conditions"):
+        if k in r and r[k].get("conditions") and r[k]["conditions"] != "nothing else running":
             shared.setdefault(r[k]["conditions"], []).append(k)
     for what, names in shared.items():
         lines += [f"The times of {', '.join(names)} were measured while other work ran: {what}.", ""]
@@ -208,8 +210,12 @@ def markdown(r: dict) -> str:
                   + ", ".join(f"{k} ({v})" for k, v in p["found_in_corner_top"]) + ".", ""]
     if "vary" in r:
         p = r["vary"]
-        lines += [f"Variations (DDIM inversion, η = {p['eta']}): colours alone agree {p['colour_agreement']:.2f}, shapes "
-                  f"alone {p['shape_agreement']:.2f}; {p['seconds_per_trial']:.1f} s for four.", ""]
+        k = p.get("rerank", 1)
+        lines += [f"Variations (DDIM inversion, η = {p['eta']}"
+                  + (f"; each the best of {k} candidates by CLIP's cosine with the source, the default: "
+                     "[`rerank_world.md`](rerank_world.md) compares 1 to 3 on 100 pictures" if k > 1 else "; one candidate each")
+                  + f"): colours alone agree {p['colour_agreement']:.2f}, shapes alone {p['shape_agreement']:.2f}; "
+                  f"{p['seconds_per_trial']:.1f} s for four.", ""]
     if "text_diff" in r:
         p = r["text_diff"]
         lines += [f"Text-diff at amount θ = {p['amount']}: still a red circle in {p['still_red']:.2f}; "
@@ -241,7 +247,7 @@ def main() -> int:
              "vary": part_vary, "text_diff": part_text_diff}
     for name in args.parts:
         report[name] = {**parts[name](models, args.trials or defaults[name]), "models_sha256": sha256s(report["models"]),
-                        "judge_sha256": report["judge_sha256"], "conditions": args.conditions,
+                        "judge_sha256": report["judge_sha256"], "conditions": args.conditions, "threads": args.threads,
                         "load_average_1min": round(os.getloadavg()[0], 2)}
         print(name, json.dumps(report[name]), flush=True)
     report["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)

@@ -159,6 +159,9 @@ def tables(records: Path) -> dict:
     out["mixed_slots"] = len(mixed)
     out["mixed_slots_picked_right"] = float(np.mean([max(m, key=lambda c: c["clip"])["correct"] for m in mixed])) \
         if mixed else float("nan")
+    # what a pick at random would get right in those slots: the share of right candidates in each
+    out["mixed_slots_random_pick"] = float(np.mean([np.mean([c["correct"] for c in m]) for m in mixed])) \
+        if mixed else float("nan")
     return out
 
 
@@ -176,15 +179,21 @@ def markdown(rep: dict) -> str:
                   "|---|" + "---|" * (len(ks) + 1)]
         for cat in (*suite.CATEGORIES, "overall"):
             title = suite.CATEGORY_TITLES.get(cat, "**Overall**")
-            ref = suite.DALLE2_GENEVAL[cat]
+            ref = f"{suite.DALLE2_GENEVAL[cat]:.2f}"
             lines.append(f"| {title} | " + " | ".join(f"{rep['k'][k]['scores'][split][cat]:.3f}" for k in ks)
                          + f" | {ref} |")
         lines.append("")
     lines += [f"Slots whose {rep['candidates']} candidates the judge did not all score alike: {rep['mixed_slots']}; "
-              f"CLIP picked a right one in {rep['mixed_slots_picked_right']:.3f} of them (chance is below 1 - 1/k for "
-              "a slot with one wrong candidate, above 1/k for one with one right candidate).", "",
-              "Seconds per candidate set (4 pictures, one thread, beside the other split's process): "
+              f"CLIP picked a right one in {rep['mixed_slots_picked_right']:.3f} of them, where a pick at random "
+              f"would in {rep['mixed_slots_random_pick']:.3f}.", "",
+              "Seconds per candidate set (4 pictures): "
               + ", ".join(f"{s} {v:.2f}" for s, v in rep["seconds_per_candidate_set"].items()) + ".", ""]
+    d = rep.get("default")
+    if d:
+        lines += [f"The default, k = {d['k']} (`Settings.rerank`), by the rule in the script's docstring: a warm "
+                  f"4-picture 64 px grid with it takes {d['warm_seconds']:.2f} s (unclip_world.md's timing, "
+                  f"{d['threads']} threads), within 8 s, and the seen overall is {rep['k'][str(d['k'])]['scores']['seen']['overall']:.3f} "
+                  f"against {rep['k']['1']['scores']['seen']['overall']:.3f} at k = 1.", ""]
     v = rep.get("vary")
     if v:
         vk = sorted(v["k"], key=int)
@@ -198,10 +207,21 @@ def markdown(rep: dict) -> str:
                   "| shapes alone | " + " | ".join(f"{v['k'][k]['shapes']:.3f}" for k in vk) + " | |",
                   "| no two of four identical | " + " | ".join(f"{v['k'][k]['all_four_distinct']:.2f}" for k in vk)
                   + " | 1.00 |", "",
-                  f"Seconds per candidate set (4 variations, one thread): {v['seconds_per_candidate_set']:.2f}.", ""]
+                  f"Seconds per candidate set (4 variations): {v['seconds_per_candidate_set']:.2f}.", ""]
     if rep.get("conditions"):
         lines += [f"Conditions: {rep['conditions']}", ""]
     return "\n".join(lines)
+
+
+def default_line() -> dict | None:
+    """The shipped default k and the warm time unclip_world.py measured with it, when it did."""
+    from promptism.pipelines.settings import Settings
+
+    path, k = REPORTS / "unclip_world.json", Settings().rerank
+    timing = json.loads(path.read_text()).get("timing", {}) if path.exists() else {}
+    if timing.get("settings", {}).get("rerank", 1) != k:
+        return None
+    return {"k": k, "warm_seconds": timing["warm_seconds_median"], "threads": timing["threads"]}
 
 
 def main() -> int:
@@ -230,7 +250,7 @@ def main() -> int:
         rep = {"machine": f"{platform.machine()}, {os.cpu_count()} CPUs", "torch": torch.__version__,
                "promptism": __version__, "threads": args.threads, "clip": args.clip,
                "judge_sha256": judge_fingerprint(), "conditions": args.conditions, **tables(args.records),
-               "vary": vary_tables(args.records)}
+               "vary": vary_tables(args.records), "default": default_line()}
         (REPORTS / "rerank_world.json").write_text(json.dumps(rep, indent=1))
         (REPORTS / "rerank_world.md").write_text(markdown(rep))
         print(markdown(rep))

@@ -267,11 +267,11 @@ def markdown(r: dict) -> str:
           "scored by the world's judge.", ""]
     if "geneval" in r:
         g = r["geneval"]
-        md += ["## GenEval-world (shipped models, default settings)", "", *_models_line(r, "geneval"),
+        md += ["## GenEval-world (shipped models)", "", *_models_line(r, "geneval"),
                f"{g['limit']} prompts per category and split ({g['limit'] * 4} pictures per cell), {g['threads']} thread(s); "
                f"{g['seconds_per_prompt']:.1f} s per prompt. Per-picture results: `unclip_world_geneval/`.",
                *([f"Sampling: {_settings_line(g['settings'])}."] if g.get("settings") else []),
-               *([f"Conditions: {g['conditions']}."] if g.get("conditions") else []), "",
+               *([f"Conditions: {g['conditions']}."] if g.get("conditions") else []), "", *_reranked_line(), 
                "| category | seen | held-out | DALL·E 2 (GenEval) | seen beats it |", "|---|---|---|---|---|"]
         for cat in (*CATEGORIES, "overall"):
             s, h = g["scores"]["seen"][cat], g["scores"]["heldout"][cat]
@@ -381,6 +381,27 @@ def _with_rerank(st: dict | None) -> dict | None:
     return None if st is None else {**st, "rerank": st.get("rerank", 1)}
 
 
+def _reranked() -> tuple[int, dict] | None:
+    """(k, scores) of rerank_world.md's table for the default number of candidates, when it has one."""
+    from promptism.pipelines.settings import Settings
+
+    path, k = REPORTS / "rerank_world.json", Settings().rerank
+    if k == 1 or not path.exists():
+        return None
+    rep = json.loads(path.read_text())
+    return (k, rep["k"][str(k)]["scores"]) if str(k) in rep.get("k", {}) else None
+
+
+def _reranked_line() -> list[str]:
+    got = _reranked()
+    if got is None:
+        return []
+    k, sc = got
+    return [f"With the default reranking (each picture the best of {k} candidates by CLIP), the same prompts and "
+            f"seeds score {sc['seen']['overall']:.3f} seen and {sc['heldout']['overall']:.3f} held-out: "
+            "[`rerank_world.md`](rerank_world.md), per category.", ""]
+
+
 def _settings_line(st: dict) -> str:
     eta = f" (η {st['eta']:g})" if st["sampler"] == "ddim" else ""
     k = st.get("rerank", 1)
@@ -454,7 +475,13 @@ def write_cards(report: dict) -> None:
         if g:
             lines += ["## Measured (the whole shipped pipeline, `benchmarks/reports/unclip_world.md`)", "",
                       f"GenEval-world overall at 64 px: seen {g['scores']['seen']['overall']:.3f}, "
-                      f"held-out {g['scores']['heldout']['overall']:.3f} ({g['limit']} prompts per category and split).", ""]
+                      f"held-out {g['scores']['heldout']['overall']:.3f} ({g['limit']} prompts per category and split"
+                      f"{', one candidate per picture' if _with_rerank(g.get('settings') or {}).get('rerank') == 1 else ''}).", ""]
+            if _reranked():
+                k, sc = _reranked()
+                lines += [f"With the default reranking (each picture the best of {k} candidates by CLIP, "
+                          f"`benchmarks/reports/rerank_world.md`): seen {sc['seen']['overall']:.3f}, held-out "
+                          f"{sc['heldout']['overall']:.3f}.", ""]
         if folder == "prior-world" and report.get("prior"):
             p = report["prior"]
             lines += [f"Against the true CLIP image embeddings of {p['pictures']} val pictures: mean cosine "

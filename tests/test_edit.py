@@ -163,7 +163,7 @@ def test_variations_rerank_towards_their_source(models, tmp_path, monkeypatch):
     from promptism.pipelines.images import square
 
     want = _GreyClip().encode_image([square(Image.open(path).convert("RGB"), 32)])[0]  # the source as the reranker sees it
-    cands = [vary(path, n=2, seed=(4 + j * CANDIDATE_STRIDE) % 2**32, **kw) for j in range(3)]
+    cands = [vary(path, n=2, seed=(4 + j * CANDIDATE_STRIDE) % 2**32, rerank=1, **kw) for j in range(3)]
     for i, md in enumerate(r.metadata):
         close = [float(_GreyClip().encode_image([c.images[i]])[0] @ want) for c in cands]
         assert md["rerank"]["candidate"] == int(np.argmax(close)) and md["settings"]["rerank"] == 3

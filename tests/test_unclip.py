@@ -379,7 +379,7 @@ def test_rerank_keeps_each_pictures_best_candidate(models, monkeypatch):
     assert r.seeds == [5, 6] and len(r.images) == 2
     # candidate j is what rerank=1 draws from seed + j × CANDIDATE_STRIDE: the same pictures up to
     # the rounding of float kernels that differ with the batch's size (see the test above)
-    cands = [generate("a red circle", seed=(5 + j * CANDIDATE_STRIDE) % 2**32, **kw) for j in range(3)]
+    cands = [generate("a red circle", seed=(5 + j * CANDIDATE_STRIDE) % 2**32, rerank=1, **kw) for j in range(3)]
     assert "rerank" not in cands[0].metadata[0] and cands[0].metadata[0]["settings"]["rerank"] == 1
     for i, md in enumerate(r.metadata):
         light = [_brightness(c.images[i]) for c in cands]
@@ -399,7 +399,7 @@ def test_rerank_keeps_each_pictures_best_candidate(models, monkeypatch):
     dark = generate("a blue square", seed=5, rerank=3, **kw)  # a prompt that likes dark pictures
     for i, md in enumerate(dark.metadata):
         light = [_brightness(c.images[i]) for c in
-                 [generate("a blue square", seed=(5 + j * CANDIDATE_STRIDE) % 2**32, **kw) for j in range(3)]]
+                 [generate("a blue square", seed=(5 + j * CANDIDATE_STRIDE) % 2**32, rerank=1, **kw) for j in range(3)]]
         assert md["rerank"]["candidate"] == int(np.argmin(light))
 
 
