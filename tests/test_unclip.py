@@ -403,6 +403,32 @@ def test_rerank_keeps_each_pictures_best_candidate(models, monkeypatch):
         assert md["rerank"]["candidate"] == int(np.argmin(light))
 
 
+def test_rerank_below_the_last_upsampler_carries_the_kept_candidates_generators_on(models, monkeypatch):
+    """A reranker that sees 16 px picks between the 16 px decoder and the 32 px upsampler: the
+    upsampler then runs on the kept candidates only, with their own generators, so each final
+    picture is the one rerank 1 draws from the kept candidate's seed."""
+    from promptism.pipelines import unclip
+    from promptism.pipelines.settings import CANDIDATE_STRIDE
+
+    class Small(_BrightClip):
+        image_size = 16
+
+    seen = []
+    real = unclip.upsample
+    monkeypatch.setattr(unclip, "load_reranker", lambda name: (Small(), None))
+    monkeypatch.setattr(unclip, "upsample", lambda stage, low, *a, **k: seen.append(len(low)) or real(stage, low, *a, **k))
+    # no back-projection: it would pull any upsampler noise back onto the same low-res picture
+    kw = dict(n=2, size=32, models=models, steps=3, prior_steps=3, upsampler_steps=2, upsampler_back_projection=0)
+    r = generate("a red circle", seed=2, rerank=3, **kw)
+    assert seen == [2]  # the upsampler ran once, on the 2 kept pictures, not on 6 candidates
+    assert any(md["rerank"]["candidate"] for md in r.metadata)  # a kept candidate other than the first
+    for i, md in enumerate(r.metadata):
+        j = md["rerank"]["candidate"]
+        alone = generate("a red circle", seed=(2 + j * CANDIDATE_STRIDE) % 2**32, rerank=1, **kw).images[i]
+        diff = np.abs(np.asarray(r.images[i]).astype(int) - np.asarray(alone).astype(int))
+        assert diff.max() <= 1 and diff.mean() < 0.05
+
+
 def test_rerank_loads_its_clip_by_folder_and_names_it(models, tiny):
     from promptism.stages import weights_sha256
 
