@@ -361,6 +361,10 @@ def test_place_loss_trains_the_text_tower_through_the_place_head(data, tok):
     plain_loss, _ = ClipTask(pairs, tok).loss(model, idx, step=0)
     assert logs0["place_loss"] > 0
     assert torch.isclose(captions_only, plain_loss + 0.5 * logs0["relation_loss"], atol=1e-4)
+    # and relate_caption the caption term: at 0 only where each colour and shape is in the picture
+    pictures_only, logs1 = ClipTask(pairs, tok, relate=0.5, relate_caption=0.0).loss(model, idx, step=0)
+    assert logs1["relation_loss"] > 0
+    assert torch.isclose(pictures_only, plain_loss + 0.5 * logs1["place_loss"], atol=1e-4)
 
 
 def test_composition_head_reads_the_scaled_embedding():
@@ -393,11 +397,12 @@ def test_caption_side_composition_loss_trains_the_text_tower(data, tok):
 
 def test_cli_reads_negative_weights_and_refuses_unknown_kinds(data, tmp_path):
     r = _train(data, tmp_path / "run", "--steps", "4", "--compose", "0.5", "--compose-text", "0.25", "--relate", "0.75",
-               "--relate-picture", "0.5", "--negative-weights", "swap_colors=3,relation=2")
+               "--relate-picture", "0.5", "--relate-caption", "0.25", "--negative-weights", "swap_colors=3,relation=2")
     assert r.returncode == 0, r.stderr
     meta = json.loads((tmp_path / "run" / "model" / "config.json").read_text())
     assert meta["compose"] == 0.5 and meta["compose_text"] == 0.25 and meta["negative_weights"] == {"swap_colors": 3.0, "relation": 2.0}
-    assert meta["relate"] == 0.75 and meta["relate_picture"] == 0.5 and meta["config"]["compose_outputs"] > 0 and meta["config"]["place_outputs"] > 0
+    assert meta["relate"] == 0.75 and meta["relate_picture"] == 0.5 and meta["relate_caption"] == 0.25
+    assert meta["config"]["compose_outputs"] > 0 and meta["config"]["place_outputs"] > 0
     clip.load(str(tmp_path / "run" / "model"))  # the head loads back with the rest
     bad = _train(data, tmp_path / "bad", "--steps", "4", "--negative-weights", "swaps=3")
     assert bad.returncode == 2 and "swap_colors" in bad.stderr

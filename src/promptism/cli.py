@@ -207,7 +207,7 @@ def cmd_train_clip(args: argparse.Namespace) -> int:
     folder = train_clip(args.data, args.out, args.preset or "world", hard_negatives=not args.no_hard_negatives, limit=args.limit,
                         counterfactuals=args.counterfactuals, separate=args.separate, compose=args.compose,
                         negative_weights=args.negative_weights, compose_text=args.compose_text, relate=args.relate,
-                        relate_picture=args.relate_picture, progress=not args.quiet,
+                        relate_picture=args.relate_picture, relate_caption=args.relate_caption, progress=not args.quiet,
                         steps=args.steps, batch_size=args.batch_size, lr=args.lr,
                         ema=args.ema, checkpoint_every=args.checkpoint_every, seed=args.seed)
     print(f"model written to {folder} (load it with promptism.clip.load({str(folder)!r}))")
@@ -543,6 +543,9 @@ def build_parser() -> argparse.ArgumentParser:
     tc.add_argument("--relate-picture", type=float, default=None,
                     help="weight, within the place loss, of its picture term (where each colour and shape is) against "
                          "its caption term (the sides a stated relation names); 0 trains the head on captions only "
+                         "(default: the preset's, else 1)")
+    tc.add_argument("--relate-caption", type=float, default=None,
+                    help="weight, within the place loss, of its caption term; 0 trains the head on pictures only "
                          "(default: the preset's, else 1)")
     tc.add_argument("--negative-weights", type=_kind_weights, default=None, metavar="KIND=W,...",
                     help="how often each kind of hard negative is drawn where several apply, e.g. "

@@ -41,7 +41,7 @@ class ClipTask:
     def __init__(self, pairs: Pairs, tokenizer: CaptionTokenizer, hard_negatives: bool = True, seed: int = 0,
                  counterfactuals: float = 0.0, separate: float = 0.0, compose: float = 0.0,
                  negative_weights: dict[str, float] | None = None, compose_text: float = 0.0,
-                 relate: float = 0.0, relate_picture: float = 1.0):
+                 relate: float = 0.0, relate_picture: float = 1.0, relate_caption: float = 1.0):
         self.pairs, self.tok, self.hard, self.seed = pairs, tokenizer, hard_negatives, seed
         self.separate = separate
         self.negative_weights = negative_weights or None
@@ -67,11 +67,11 @@ class ClipTask:
             made = [caption_target(m["stated"]) for m in pairs.metas]
             presence, mask, swaps = (np.stack(x) for x in zip(*made))
             self.caption_targets = (torch.from_numpy(presence), torch.from_numpy(mask), torch.from_numpy(swaps).long())
-        self.relate, self.relate_picture, self.places, self.relations = 0.0, 0.0, None, None
+        self.relate, self.relate_picture, self.relate_caption, self.places, self.relations = 0.0, 0.0, 0.0, None, None
         if relate and has_scenes and self.stated is not None:
             from ..world.targets import place_target, relation_rows
 
-            self.relate, self.relate_picture = relate, relate_picture
+            self.relate, self.relate_picture, self.relate_caption = relate, relate_picture, relate_caption
             pos, present = (np.stack(x) for x in zip(*(place_target(m["scene"]) for m in pairs.metas)))
             self.places = (torch.from_numpy(pos), torch.from_numpy(present))
             self.relations = torch.from_numpy(np.stack([relation_rows(m["stated"]) for m in pairs.metas]))
@@ -179,7 +179,7 @@ class ClipTask:
             said = torch.cat([place[len(img): len(img) + len(idx)], place[len(img) + len(txt): len(img) + len(txt) + len(idx)]])
             stated = torch.cat([self.relations[rows], self.negative_relations(negs[: len(idx)], valid[: len(idx)])])
             sides = relation_loss(said, stated)
-            loss = loss + self.relate * (self.relate_picture * where + sides)
+            loss = loss + self.relate * (self.relate_picture * where + self.relate_caption * sides)
             logs["place_loss"], logs["relation_loss"] = float(where.detach()), float(sides.detach())
         logs["temperature"] = float(1.0 / scale.detach())
         return loss, logs
@@ -208,7 +208,8 @@ def train_clip(data: str, out: str, preset_name: str = "world", hard_negatives: 
                limit: int | None = None, progress: bool = True, counterfactuals: float | None = None,
                separate: float | None = None, compose: float | None = None,
                negative_weights: dict[str, float] | None = None, compose_text: float | None = None,
-               relate: float | None = None, relate_picture: float | None = None, **loop_overrides) -> Path:
+               relate: float | None = None, relate_picture: float | None = None, relate_caption: float | None = None,
+               **loop_overrides) -> Path:
     """Train (or resume) a CLIP on image–caption data; write the model folder out/model."""
     import time
 
@@ -238,9 +239,11 @@ def train_clip(data: str, out: str, preset_name: str = "world", hard_negatives: 
     compose_text = task_defaults.get("compose_text", 0.0) if compose_text is None else compose_text
     relate = task_defaults.get("relate", 0.0) if relate is None else relate
     relate_picture = task_defaults.get("relate_picture", 1.0) if relate_picture is None else relate_picture
+    relate_caption = task_defaults.get("relate_caption", 1.0) if relate_caption is None else relate_caption
     task = ClipTask(pairs, tok, hard_negatives=hard_negatives, seed=loop.seed, counterfactuals=counterfactuals,
                     separate=separate, compose=compose, negative_weights=negative_weights,
-                    compose_text=compose_text, relate=relate, relate_picture=relate_picture)
+                    compose_text=compose_text, relate=relate, relate_picture=relate_picture,
+                    relate_caption=relate_caption)
     if task.targets is not None or task.caption_targets is not None:
         from dataclasses import replace
 
@@ -272,7 +275,7 @@ def train_clip(data: str, out: str, preset_name: str = "world", hard_negatives: 
         "name": out_dir.name, "preset": preset_name, "data": str(data), "examples": len(pairs),
         "steps": result["step"], "batch_size": loop.batch_size, "ema": loop.ema, "hard_negatives": task.stated is not None,
         "counterfactuals": task.counterfactuals, "separate": task.separate, "compose": task.compose, "compose_text": task.compose_text,
-        "relate": task.relate, "relate_picture": task.relate_picture,
+        "relate": task.relate, "relate_picture": task.relate_picture, "relate_caption": task.relate_caption,
         "negative_weights": task.negative_weights,
         "final_logs": result["logs"], "wall_seconds_this_run": round(time.time() - t0, 1),
         "train_seconds": result["train_seconds"],
