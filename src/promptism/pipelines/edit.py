@@ -156,7 +156,7 @@ def vary(image: ImageSource, n: int = 4, seed: int = 0, size: int = 64, invert: 
     t0 = time.time()
     dec = models.decoder
     side = dec.model.config.image_size
-    seeds, _ = seeded(seed, n)
+    seeds = seeded(seed, n)[0]
     rows = candidate_seeds(seeds, s.rerank)
     gens = [torch.Generator().manual_seed(sd) for sd in rows]
     m = len(rows)  # n variations × rerank candidates, candidate-major

@@ -5,7 +5,9 @@
     result = generate("a red circle above a blue square", n=4, seed=7)
     result.images, result.seeds, result.metadata
 
-Picture i is made by its own generator seeded with seed + i, so it is the same whatever n is.
+Picture i is made by its own generator seeded with seed + i, so it is the same whatever n is; with
+reranking (Settings.rerank = k) it is the best of k candidates by a CLIP's score, candidate j drawn
+by a generator seeded with seed + i + j × CANDIDATE_STRIDE (mod 2**32).
 This module never imports training code.
 """
 
@@ -424,7 +426,7 @@ def generate(prompt: str, n: int = 4, seed: int = 0, size: int = 64, negative: s
     warn_unknown(models, prompt + " " + negative)
     reranker, reranker_sha = load_reranker(settings.rerank_clip) if settings.rerank > 1 else (None, None)
     t0 = time.time()
-    seeds, gens = seeded(seed, n)
+    seeds = seeded(seed, n)[0]
     rows = candidate_seeds(seeds, settings.rerank)
     row_gens = [torch.Generator().manual_seed(sd) for sd in rows]
     m = len(rows)  # n pictures × rerank candidates, candidate-major
