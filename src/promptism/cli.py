@@ -357,7 +357,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
                        max_upload_bytes=args.max_upload_mb * 2**20, clip=args.clip, prior=args.prior,
                        decoder=args.decoder, upsamplers=tuple(args.upsamplers),
                        defaults={k: v for k, v in (("steps", args.steps), ("prior_steps", args.prior_steps),
-                                                   ("upsampler_steps", args.upsampler_steps)) if v is not None}))
+                                                   ("upsampler_steps", args.upsampler_steps), ("rerank", args.rerank))
+                                 if v is not None}))
     return 0
 
 
@@ -520,7 +521,8 @@ def build_parser() -> argparse.ArgumentParser:
     _training_options(tc, "world (default), world-bind, world-bind2 (the shipped CLIP's: binds colours to shapes), "
                       "world-bind3 (world-bind2 with a causal text tower and the place loss: better relations, worse counts), "
                       "world-bind4 (world-bind2 with the place loss), world-bind5 (world-bind2 with the causal tower), "
-                      "world-bind6 (world-bind3 with the place loss on captions only: not better), or tiny")
+                      "world-bind6 (world-bind3 with the place loss on captions only: not better), world-bind7 "
+                      "(world-bind3 with it on pictures only: counts kept, relations not better), or tiny")
     tc.add_argument("--no-hard-negatives", action="store_true",
                     help="train without the composition-aware hard-negative captions (plain CLIP loss)")
     tc.add_argument("--counterfactuals", type=float, default=None,
@@ -761,9 +763,12 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--decoder", default="world", help="decoder: a shipped name (world) or a model folder")
     sv.add_argument("--upsamplers", nargs="*", default=["world-64"], help="upsamplers in order (default: world-64)")
     sv.add_argument("--steps", type=int, default=None, help="decoder sampling steps of every job (default: the "
-                                                            "pipeline's, e.g. 20 to generate, 50 to edit)")
+                                                            "pipeline's: 50 to generate and inpaint, 20 for variations)")
     sv.add_argument("--prior-steps", type=int, default=None, help="prior sampling steps of every job")
     sv.add_argument("--upsampler-steps", type=int, default=None, help="upsampler sampling steps of every job")
+    sv.add_argument("--rerank", type=int, default=None,
+                    help="candidates per picture of every generation and variation, the best kept by CLIP (default: "
+                         "3); 1 serves about three times as many pictures a minute")
     sv.set_defaults(func=cmd_serve)
 
     em = sub.add_parser("embed", help="compute the CLIP image and text embeddings of a dataset (for training the prior and decoder)")

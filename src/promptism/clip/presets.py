@@ -86,7 +86,8 @@ PRESETS["world-bind6"] = {**PRESETS["world-bind3"], "task": {**PRESETS["world-bi
 # the causal tower beside any place loss (clip_world_bind6.md). Rule set before it ran: it is a
 # candidate to replace world-bind2 as clip-world if relations beat 0.843 seen and 0.613 held-out while
 # every other bar world-bind2 meets stays met; replacing it re-runs rerank_world.py, since clip-world
-# reranks unCLIP's pictures
+# reranks unCLIP's pictures. Not shipped: relations 0.840 / 0.438, counts 0.991 / 0.962, R@1 0.915,
+# held-out zero-shot shape 0.990 (benchmarks/reports/clip_world_bind7.md)
 PRESETS["world-bind7"] = {**PRESETS["world-bind3"], "task": {**PRESETS["world-bind3"]["task"], "relate_caption": 0.0}}
 
 
