@@ -396,3 +396,24 @@ def test_one_server_per_data_folder_and_jobs_end_once(tmp_path):
     again = History(tmp_path)  # the lock goes with the first one
     assert again.recover() == [job] and again.get(job).status == "failed"
     again.close()
+
+
+def test_a_server_that_reranks_by_default_still_inpaints(tiny, tmp_path):
+    from server_helpers import FAST
+
+    s = Running(_config(tiny, tmp_path, defaults={**FAST, "rerank": 2}))
+    try:
+        client = openai.OpenAI(base_url=s.url + "/v1", api_key=KEY, max_retries=0)
+        g = client.images.generate(prompt="a red circle", n=1, size="32x32", response_format="b64_json")
+        info = json.loads(_decode(g.data[0]).text["promptism:rerank"])
+        assert len(info["scores"]) == 2  # the server's default reached the generation
+        image, mask = _png(alpha=None), _png(alpha=(slice(0, 12), slice(0, 12)))
+        e = client.images.edit(image=("in.png", image, "image/png"), mask=("mask.png", mask, "image/png"),
+                               prompt="a yellow star", n=1, size="32x32", response_format="b64_json")
+        pic = _decode(e.data[0])  # inpainting ignores the rerank default instead of refusing the job
+        assert json.loads(pic.text["promptism:settings"])["rerank"] == 1 and "promptism:rerank" not in pic.text
+        v = client.images.create_variation(image=("in.png", image, "image/png"), n=1, size="32x32",
+                                           response_format="b64_json")
+        assert len(json.loads(_decode(v.data[0]).text["promptism:rerank"])["scores"]) == 2
+    finally:
+        s.stop()

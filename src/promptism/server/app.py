@@ -301,6 +301,8 @@ def generate_work(svc: Service, p: dict, settings: dict):
 
 
 def edit_work(svc: Service, p: dict, image, mask, settings: dict):
+    settings = {k: v for k, v in settings.items() if k != "rerank"}  # inpainting draws one picture per seed
+
     def work(job):
         from ..pipelines.edit import inpaint
 
@@ -570,7 +572,7 @@ def create_app(config: ServerConfig):
             raise APIError(400, "'kind' must be generate, variation or edit", "kind")
         p = {**common(svc, {**body, "response_format": "url"}), "kind": kind}
         settings = studio_settings(body, config.defaults)
-        if kind == "edit":  # generate and variation rerank candidates, inpainting does not
+        if kind == "edit":  # generations and variations rerank candidates, inpainting does not
             settings.pop("rerank", None)
         p["settings"] = {k: v for k, v in settings.items() if k in STUDIO_SETTINGS}
         src = None
