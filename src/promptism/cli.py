@@ -522,7 +522,8 @@ def build_parser() -> argparse.ArgumentParser:
                       "world-bind3 (world-bind2 with a causal text tower and the place loss: better relations, worse counts), "
                       "world-bind4 (world-bind2 with the place loss), world-bind5 (world-bind2 with the causal tower), "
                       "world-bind6 (world-bind3 with the place loss on captions only: not better), world-bind7 "
-                      "(world-bind3 with it on pictures only: counts kept, relations not better), or tiny")
+                      "(world-bind3 with it on pictures only: counts kept, relations not better), world-bind8 (world-bind3 with "
+                      "its caption term at a quarter), or tiny")
     tc.add_argument("--no-hard-negatives", action="store_true",
                     help="train without the composition-aware hard-negative captions (plain CLIP loss)")
     tc.add_argument("--counterfactuals", type=float, default=None,
