@@ -523,7 +523,7 @@ def build_parser() -> argparse.ArgumentParser:
                       "world-bind4 (world-bind2 with the place loss), world-bind5 (world-bind2 with the causal tower), "
                       "world-bind6 (world-bind3 with the place loss on captions only: not better), world-bind7 "
                       "(world-bind3 with it on pictures only: counts kept, relations not better), world-bind8 (world-bind3 with "
-                      "its caption term at a quarter), or tiny")
+                      "its caption term at a quarter: better relations, worse held-out zero-shot shapes), or tiny")
     tc.add_argument("--no-hard-negatives", action="store_true",
                     help="train without the composition-aware hard-negative captions (plain CLIP loss)")
     tc.add_argument("--counterfactuals", type=float, default=None,
