@@ -271,7 +271,7 @@ def markdown(r: dict) -> str:
                f"{g['limit']} prompts per category and split ({g['limit'] * 4} pictures per cell), {g['threads']} thread(s); "
                f"{g['seconds_per_prompt']:.1f} s per prompt. Per-picture results: `unclip_world_geneval/`.",
                *([f"Sampling: {_settings_line(g['settings'])}."] if g.get("settings") else []),
-               *([f"Conditions: {g['conditions']}."] if g.get("conditions") else []), "", *_reranked_line(), 
+               *([f"Conditions: {g['conditions']}."] if g.get("conditions") else []), "", *_reranked_line(),
                "| category | seen | held-out | DALL·E 2 (GenEval) | seen beats it |", "|---|---|---|---|---|"]
         for cat in (*CATEGORIES, "overall"):
             s, h = g["scores"]["seen"][cat], g["scores"]["heldout"][cat]
@@ -444,7 +444,7 @@ def write_cards(report: dict) -> None:
     """MODEL_CARD.md next to each shipped stage: what it is, how it was trained, what it scores."""
     from promptism.stages import MODELS_DIR
 
-    g = report.get("geneval")
+    g, reranked = report.get("geneval"), _reranked()
     for folder, command in CARD_COMMANDS.items():
         d = MODELS_DIR / folder
         if not (d / "config.json").exists():
@@ -477,8 +477,8 @@ def write_cards(report: dict) -> None:
                       f"GenEval-world overall at 64 px: seen {g['scores']['seen']['overall']:.3f}, "
                       f"held-out {g['scores']['heldout']['overall']:.3f} ({g['limit']} prompts per category and split"
                       f"{', one candidate per picture' if _with_rerank(g.get('settings') or {}).get('rerank') == 1 else ''}).", ""]
-            if _reranked():
-                k, sc = _reranked()
+            if reranked:
+                k, sc = reranked
                 lines += [f"With the default reranking (each picture the best of {k} candidates by CLIP, "
                           f"`benchmarks/reports/rerank_world.md`): seen {sc['seen']['overall']:.3f}, held-out "
                           f"{sc['heldout']['overall']:.3f}.", ""]

@@ -57,16 +57,16 @@ from .unclip import (
     _bar,
     _check_prompt,
     check_count,
-    candidate_seeds,
     check_fraction,
     check_seed,
     decoder_denoise,
     load_models,
     load_reranker,
+    note_reranking,
     pick_candidates,
-    rerank_info,
     sample_prior,
     seeded,
+    seeded_candidates,
     settings_with,
     to_images,
     truncated,
@@ -156,9 +156,7 @@ def vary(image: ImageSource, n: int = 4, seed: int = 0, size: int = 64, invert: 
     t0 = time.time()
     dec = models.decoder
     side = dec.model.config.image_size
-    seeds = seeded(seed, n)[0]
-    rows = candidate_seeds(seeds, s.rerank)
-    gens = [torch.Generator().manual_seed(sd) for sd in rows]
+    seeds, rows, gens = seeded_candidates(seed, n, s.rerank)
     m = len(rows)  # n variations × rerank candidates, candidate-major
     with torch.no_grad():
         emb = _embed(models, square(source.image, models.clip.image_size))
@@ -179,8 +177,7 @@ def vary(image: ImageSource, n: int = 4, seed: int = 0, size: int = 64, invert: 
                  strength=strength if invert else None, decoder_sampler="ddim" if invert else s.sampler)
     meta = [{**base, "seed": sd, "index": i} for i, sd in enumerate(seeds)]
     if reranker is not None:
-        for i, md in enumerate(meta):
-            md["rerank"] = rerank_info(s.rerank_clip, reranker_sha, chosen, rows, i)
+        note_reranking(meta, s.rerank_clip, reranker_sha, chosen, rows)
     return Result(to_images(x), seeds, meta)
 
 

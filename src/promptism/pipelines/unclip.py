@@ -308,14 +308,17 @@ def settings_with(settings: Settings | None, overrides: dict, reranks: bool = Tr
 
 def seeded(seed: int, n: int) -> tuple[list[int], list[torch.Generator]]:
     """Picture i's seed (seed + i) and its own generator."""
+    seeds, _, gens = seeded_candidates(seed, n, 1)
+    return seeds, gens
+
+
+def seeded_candidates(seed: int, n: int, k: int) -> tuple[list[int], list[int], list[torch.Generator]]:
+    """Picture i's seed (seed + i), and candidate-major the seed and own generator of each of the k
+    candidates of every picture: candidate j of the picture seeded s is seeded s + j × CANDIDATE_STRIDE
+    (mod 2**32), so candidate 0 is the picture itself."""
     seeds = [seed + i for i in range(n)]
-    return seeds, [torch.Generator().manual_seed(sd) for sd in seeds]
-
-
-def candidate_seeds(seeds: Sequence[int], k: int) -> list[int]:
-    """The seeds of k candidates of each picture, candidate-major: candidate j of the picture seeded
-    s is seeded s + j × CANDIDATE_STRIDE (mod 2**32), so candidate 0 is the picture itself."""
-    return [(sd + j * CANDIDATE_STRIDE) % 2**32 for j in range(k) for sd in seeds]
+    rows = [(sd + j * CANDIDATE_STRIDE) % 2**32 for j in range(k) for sd in seeds]
+    return seeds, rows, [torch.Generator().manual_seed(sd) for sd in rows]
 
 
 @lru_cache(maxsize=2)
@@ -339,22 +342,22 @@ def pick_candidates(reranker, x: torch.Tensor, gens: Sequence[torch.Generator], 
     cosine with ``avoid`` (the negative prompt's) when given. Returns the kept pictures, their
     generators (the stages after carry on with the kept candidate's) and, per picture, the index
     of the kept candidate and every candidate's score."""
-    k = len(x) // n
     emb = reranker.encode_image(to_images(x))
-    score = emb @ want[0] - (emb @ avoid[0] if avoid is not None else 0.0)
-    best = score.view(k, n).argmax(dim=0)  # the first on a tie
+    score = (emb @ want[0] - (emb @ avoid[0] if avoid is not None else 0.0)).view(-1, n)  # (k, n)
+    best = score.argmax(dim=0)  # the first on a tie
     rows = (best * n + torch.arange(n)).tolist()
-    return x[rows], [gens[r] for r in rows], (best.tolist(), score.view(k, n).T.tolist())
+    return x[rows], [gens[r] for r in rows], (best.tolist(), score.T.tolist())
 
 
-def rerank_info(name: str, sha256: str | None, chosen: tuple[list[int], list[list[float]]], rows: list[int],
-                i: int) -> dict:
-    """Picture i's provenance of its reranking: the CLIP, the kept candidate (candidate j is what
-    rerank 1 draws from seed + j × CANDIDATE_STRIDE), its seed, and every candidate's score."""
+def note_reranking(meta: list[dict], name: str, sha256: str | None,
+                   chosen: tuple[list[int], list[list[float]]], rows: list[int]) -> None:
+    """Add to each picture's provenance its reranking: the CLIP, the kept candidate (candidate j is
+    what rerank 1 draws from seed + j × CANDIDATE_STRIDE), its seed, and every candidate's score."""
     picked, scores = chosen
     n = len(picked)
-    return {"clip": {"name": name, "sha256": sha256}, "candidate": picked[i],
-            "candidate_seed": rows[picked[i] * n + i], "scores": scores[i]}
+    for i, md in enumerate(meta):
+        md["rerank"] = {"clip": {"name": name, "sha256": sha256}, "candidate": picked[i],
+                        "candidate_seed": rows[picked[i] * n + i], "scores": scores[i]}
 
 
 def check_count(n, what: str = "n", most: int = MAX_PICTURES) -> int:
@@ -426,9 +429,7 @@ def generate(prompt: str, n: int = 4, seed: int = 0, size: int = 64, negative: s
     warn_unknown(models, prompt + " " + negative)
     reranker, reranker_sha = load_reranker(settings.rerank_clip) if settings.rerank > 1 else (None, None)
     t0 = time.time()
-    seeds = seeded(seed, n)[0]
-    rows = candidate_seeds(seeds, settings.rerank)
-    row_gens = [torch.Generator().manual_seed(sd) for sd in rows]
+    seeds, rows, row_gens = seeded_candidates(seed, n, settings.rerank)
     m = len(rows)  # n pictures × rerank candidates, candidate-major
     chosen = None
     report = callback or (lambda stage, frac: None)
@@ -475,6 +476,5 @@ def generate(prompt: str, n: int = 4, seed: int = 0, size: int = 64, negative: s
         base.update(operation="img2img", source=source.describe(), strength=strength)
     meta = [{**base, "seed": sd, "index": i} for i, sd in enumerate(seeds)]
     if chosen is not None:
-        for i, md in enumerate(meta):
-            md["rerank"] = rerank_info(settings.rerank_clip, reranker_sha, chosen, rows, i)
+        note_reranking(meta, settings.rerank_clip, reranker_sha, chosen, rows)
     return Result(to_images(x), seeds, meta)
