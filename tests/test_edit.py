@@ -190,8 +190,11 @@ def test_interpolation_frames_start_at_the_same_end_whatever_the_other_end(model
     ab = interpolate(start, "a blue square", **kw)
     ac = interpolate(start, _picture(seed=2), **kw)
     assert len(ab.images) == 4 and [m["theta"] for m in ab.metadata] == [0.0, 0.3333, 0.6667, 1.0]
-    assert np.array_equal(_px(ab.images[:1]), _px(ac.images[:1]))  # θ = 0 is the start alone
-    assert not np.array_equal(_px(ab.images[-1:]), _px(ac.images[-1:]))
+    # θ = 0 is the start alone: the same picture up to the last bit of float rounding, which the
+    # other frames in its batch may move on some CPUs (on one without AVX-512, 2 of 3,072 values
+    # differed by 1)
+    assert np.abs(_px(ab.images[:1]) - _px(ac.images[:1])).max() <= 1
+    assert np.abs(_px(ab.images[-1:]) - _px(ac.images[-1:])).max() > 8
     assert ab.metadata[0]["end"] == {"prompt": "a blue square"} and "sha256" in ab.metadata[0]["start"]
     with pytest.raises(PromptismError, match="at least 2 frames"):
         interpolate(start, "a red circle", frames=1, models=models)
