@@ -65,6 +65,16 @@ def markdown(r: dict, meta: dict) -> str:
         lines += [f"The place head (trained with it): over the {sides['n']} sides that val captions' relations state "
                   f"(the two colours, the two shapes), it reads {sides['picture']:.3f} right off the picture embedding "
                   f"and {sides['caption']:.3f} off the caption embedding.", ""]
+    held = r.get("relation_sides_heldout")
+    if held and held["n"]:
+        lines += [f"On held-out compositions (the probe's {held['n']} sides): {held['picture']:.3f} off the picture "
+                  f"embedding, {held['caption']:.3f} off the caption embedding.", ""]
+    pairs = r["zero_shot_heldout"].get("by_pair")
+    if pairs:
+        lines += ["Zero-shot on held-out pairs, by pair (shape named right, colour named right, the wrong shape "
+                  "named most often):", "", "| pair | pictures | shape | colour | taken for |", "|---|---|---|---|---|"]
+        lines += [f"| {p} | {v['n']} | {v['shape']:.2f} | {v['color']:.2f} | {v['taken_for'] or '—'} |" for p, v in pairs.items()]
+        lines.append("")
     return "\n".join(lines)
 
 

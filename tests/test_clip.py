@@ -166,6 +166,25 @@ def test_counterfactual_pairs_join_the_batch(data, tok):
     assert logs["twin_cos"] > 0.8 and loss_sep > loss
 
 
+def test_counterfactual_kinds_limit_the_edits(data, tok):
+    from promptism.clip.train import ClipTask
+    from promptism.data import load_pairs
+
+    pairs = load_pairs(data, "train", size=32, progress=False)
+    idx = np.arange(len(pairs))
+    task = ClipTask(pairs, tok, counterfactuals=1.0, counterfactual_kinds=("relation",))
+    images, captions, sources = task.counterfactual_pairs(idx, step=1)
+    assert len(captions) >= 5
+    for j, c in zip(sources, captions):  # every twin reverses its source's relation, none swaps colours
+        assert negatives(pairs.captions[idx[j]], task.stated[idx[j]])["relation"] == c
+    assert all(task.stated[idx[j]].relations for j in sources)
+    with pytest.raises(ValueError, match="counterfactual kinds"):
+        ClipTask(pairs, tok, counterfactuals=1.0, counterfactual_kinds=("count",))
+    r = subprocess.run(cli("train", "clip", "--data", data, "--out", "/nonexistent", "--counterfactual-kinds", "shape"),
+                       capture_output=True, text=True, env=env1())
+    assert r.returncode == 2 and "expected kinds among" in r.stderr
+
+
 def test_composition_target_reads_pairs_and_places_off_the_scene():
     from promptism.world import Obj, Scene
     from promptism.world.targets import N_PAIRS, SIZE, composition_target, pair_index
@@ -689,3 +708,25 @@ def test_shipped_world_model_loads_by_name_and_reads_the_world():
     images, captions, stated = heldout_probe_set(per_prompt=1)
     swaps = binding(model, images, captions, stated)["swap_colors"]
     assert swaps["n"] >= 50 and swaps["accuracy"] >= 0.9, swaps  # it binds colours to shapes (benchmark: 1.0)
+
+
+def test_zero_shot_reports_each_pair_and_what_it_was_taken_for():
+    from promptism.clip.evaluate import zero_shot_accuracy
+    from promptism.world import vocab
+
+    shapes, colors = ["circle", "circle", "star", "cross"], ["red", "red", "blue", "blue"]
+    images = np.zeros((4, 8, 8, 3), np.uint8)
+
+    class Fake:  # names every circle a star, every other shape and every colour right
+        def zero_shot(self, imgs, labels, templates):
+            if labels == list(vocab.SHAPES):
+                want = ["star" if s == "circle" else s for s in shapes]
+            else:
+                want = colors
+            return torch.nn.functional.one_hot(torch.tensor([labels.index(w) for w in want]), len(labels)).float()
+
+    acc = zero_shot_accuracy(Fake(), images, shapes, colors)
+    assert acc["shape"] == 0.5 and acc["color"] == 1.0
+    assert acc["by_pair"] == {"blue cross": {"n": 1, "shape": 1.0, "color": 1.0, "taken_for": None},
+                              "blue star": {"n": 1, "shape": 1.0, "color": 1.0, "taken_for": None},
+                              "red circle": {"n": 2, "shape": 0.0, "color": 1.0, "taken_for": "star"}}

@@ -200,6 +200,17 @@ def _kind_weights(text: str) -> dict[str, float]:
     return out
 
 
+def _counterfactual_kinds(text: str) -> tuple[str, ...]:
+    """"relation" -> ("relation",), kinds checked."""
+    from .world.negatives import COUNTERFACTUAL_KINDS
+
+    kinds = tuple(filter(None, (k.strip() for k in text.split(","))))
+    bad = [k for k in kinds if k not in COUNTERFACTUAL_KINDS]
+    if bad or not kinds:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected kinds among {', '.join(COUNTERFACTUAL_KINDS)}")
+    return kinds
+
+
 def cmd_train_clip(args: argparse.Namespace) -> int:
     _torch_threads()
     from .clip.train import train_clip
@@ -207,7 +218,8 @@ def cmd_train_clip(args: argparse.Namespace) -> int:
     folder = train_clip(args.data, args.out, args.preset or "world", hard_negatives=not args.no_hard_negatives, limit=args.limit,
                         counterfactuals=args.counterfactuals, separate=args.separate, compose=args.compose,
                         negative_weights=args.negative_weights, compose_text=args.compose_text, relate=args.relate,
-                        relate_picture=args.relate_picture, relate_caption=args.relate_caption, progress=not args.quiet,
+                        relate_picture=args.relate_picture, relate_caption=args.relate_caption,
+                        counterfactual_kinds=args.counterfactual_kinds, progress=not args.quiet,
                         steps=args.steps, batch_size=args.batch_size, lr=args.lr,
                         ema=args.ema, checkpoint_every=args.checkpoint_every, seed=args.seed)
     print(f"model written to {folder} (load it with promptism.clip.load({str(folder)!r}))")
@@ -523,12 +535,16 @@ def build_parser() -> argparse.ArgumentParser:
                       "world-bind4 (world-bind2 with the place loss), world-bind5 (world-bind2 with the causal tower), "
                       "world-bind6 (world-bind3 with the place loss on captions only: not better), world-bind7 "
                       "(world-bind3 with it on pictures only: counts kept, relations not better), world-bind8 (world-bind3 with "
-                      "its caption term at a quarter: better relations, worse held-out zero-shot shapes), or tiny")
+                      "its caption term at a quarter: better relations, worse held-out zero-shot shapes), world-bind9 and world-bind10 "
+                      "(world-bind7 and world-bind8 with counterfactual pictures of every relation: its objects exchanged), or tiny")
     tc.add_argument("--no-hard-negatives", action="store_true",
                     help="train without the composition-aware hard-negative captions (plain CLIP loss)")
     tc.add_argument("--counterfactuals", type=float, default=None,
                     help="counterfactual pairs (a scene re-rendered with colours swapped or related objects exchanged) "
                          "added per batch pair, Scene World data only (default: the preset's; 0, none, for world and tiny)")
+    tc.add_argument("--counterfactual-kinds", type=_counterfactual_kinds, default=None, metavar="KIND,...",
+                    help="which edits make counterfactual pairs: swap_colors, relation or both, comma-separated "
+                         "(default: the preset's, else both)")
     tc.add_argument("--separate", type=float, default=None,
                     help="weight of the term keeping near twins apart (a caption and its hard negative, a picture and "
                          "its counterfactual) once their cosine passes 0.8 (default: the preset's; 0, off, for world and tiny)")

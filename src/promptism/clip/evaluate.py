@@ -89,9 +89,26 @@ def zero_shot_accuracy(model: ClipBase, images: np.ndarray, shapes: list[str], c
     color_templates = [f"a {{}} {s}" for s in vocab.SHAPES]
     ps = model.zero_shot(images, list(vocab.SHAPES), shape_templates).argmax(-1)
     pc = model.zero_shot(images, list(vocab.COLORS), color_templates).argmax(-1)
-    shape_acc = float(np.mean([vocab.SHAPES[i] == s for i, s in zip(ps.tolist(), shapes)]))
-    color_acc = float(np.mean([list(vocab.COLORS)[i] == c for i, c in zip(pc.tolist(), colors)]))
-    return {"shape": shape_acc, "color": color_acc, "n": len(shapes)}
+    named_shapes = [vocab.SHAPES[i] for i in ps.tolist()]
+    named_colors = [list(vocab.COLORS)[i] for i in pc.tolist()]
+    shape_acc = float(np.mean([n == s for n, s in zip(named_shapes, shapes)]))
+    color_acc = float(np.mean([n == c for n, c in zip(named_colors, colors)]))
+    return {"shape": shape_acc, "color": color_acc, "n": len(shapes),
+            "by_pair": _by_pair(shapes, colors, named_shapes, named_colors)}
+
+
+def _by_pair(shapes, colors, named_shapes, named_colors) -> dict:
+    """Per (colour, shape) pair of the pictures: how many, the share whose shape and colour were
+    named right, and the wrong shape named most often (None if none): where a zero-shot score
+    falls short, whether one pair fails or all do."""
+    out = {}
+    for pair in sorted(set(zip(colors, shapes))):
+        rows = [i for i, p in enumerate(zip(colors, shapes)) if p == pair]
+        wrong = [named_shapes[i] for i in rows if named_shapes[i] != pair[1]]
+        out[" ".join(pair)] = {"n": len(rows), "shape": float(np.mean([named_shapes[i] == pair[1] for i in rows])),
+                               "color": float(np.mean([named_colors[i] == pair[0] for i in rows])),
+                               "taken_for": max(set(wrong), key=wrong.count) if wrong else None}
+    return out
 
 
 @torch.no_grad()
@@ -147,6 +164,7 @@ def evaluate_clip(model: ClipBase, val_images: np.ndarray, val_captions: list[st
     return {
         "image_side_binding": image_side_binding(model, val_images, val_scenes) if val_scenes else None,
         "relation_sides": relation_sides(model, val_images, val_captions, val_stated),
+        "relation_sides_heldout": relation_sides(model, held_imgs, held_caps, held_stated),
         "retrieval_r1_100": retrieval_r1(model, val_images, val_captions),
         "binding_seen": binding(model, val_images, val_captions, val_stated),
         "binding_heldout": binding(model, held_imgs, held_caps, held_stated),

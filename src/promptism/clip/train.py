@@ -32,7 +32,8 @@ class ClipTask:
     With ``counterfactuals`` > 0 (Scene World data only), the batch also gets that many
     counterfactual pairs per picture: a picture's scene re-rendered with two objects'
     colours swapped or two related objects exchanged, captioned to match, so that a true pair
-    stands beside a twin only binding tells apart. ``separate`` > 0 adds a penalty on twins
+    stands beside a twin only binding tells apart (``counterfactual_kinds`` limits the edits, e.g.
+    to ``("relation",)``). ``separate`` > 0 adds a penalty on twins
     (a caption and its hard negative, a picture and its counterfactual) whose cosine passes
     SEPARATION_MARGIN. Both are off in the presets: with hard-negative captions alone the
     shipped model binds colours at chance (swap probe 0.48), and a run with both (plus token
@@ -41,8 +42,15 @@ class ClipTask:
     def __init__(self, pairs: Pairs, tokenizer: CaptionTokenizer, hard_negatives: bool = True, seed: int = 0,
                  counterfactuals: float = 0.0, separate: float = 0.0, compose: float = 0.0,
                  negative_weights: dict[str, float] | None = None, compose_text: float = 0.0,
-                 relate: float = 0.0, relate_picture: float = 1.0, relate_caption: float = 1.0):
+                 relate: float = 0.0, relate_picture: float = 1.0, relate_caption: float = 1.0,
+                 counterfactual_kinds: tuple[str, ...] | None = None):
+        from ..world.negatives import COUNTERFACTUAL_KINDS
+
         self.pairs, self.tok, self.hard, self.seed = pairs, tokenizer, hard_negatives, seed
+        self.counterfactual_kinds = tuple(counterfactual_kinds or COUNTERFACTUAL_KINDS)
+        if not self.counterfactual_kinds or set(self.counterfactual_kinds) - set(COUNTERFACTUAL_KINDS):
+            raise ValueError(f"counterfactual kinds must be among {', '.join(COUNTERFACTUAL_KINDS)}, "
+                             f"got {', '.join(self.counterfactual_kinds) or 'none'}")
         self.separate = separate
         self.negative_weights = negative_weights or None
         self.stated = None
@@ -79,7 +87,7 @@ class ClipTask:
     def counterfactual_pairs(self, idx: np.ndarray, step: int) -> tuple[list[np.ndarray], list[str], list[int]]:
         """Pictures, captions, and the batch position each was made from."""
         from ..world import Scene, render_array
-        from ..world.negatives import COUNTERFACTUAL_KINDS, counterfactual
+        from ..world.negatives import counterfactual
 
         want = round(len(idx) * self.counterfactuals)
         rng = np.random.default_rng([self.seed, step, 11])
@@ -90,7 +98,7 @@ class ClipTask:
                 break
             i = int(idx[j])
             scene = Scene.from_dict(self.pairs.metas[i]["scene"])
-            for kind in rng.permutation(COUNTERFACTUAL_KINDS):
+            for kind in rng.permutation(self.counterfactual_kinds):
                 made = counterfactual(scene, self.pairs.captions[i], self.stated[i], str(kind))
                 if made is not None:
                     images.append(render_array(made[0], size))
@@ -209,7 +217,7 @@ def train_clip(data: str, out: str, preset_name: str = "world", hard_negatives: 
                separate: float | None = None, compose: float | None = None,
                negative_weights: dict[str, float] | None = None, compose_text: float | None = None,
                relate: float | None = None, relate_picture: float | None = None, relate_caption: float | None = None,
-               **loop_overrides) -> Path:
+               counterfactual_kinds: tuple[str, ...] | None = None, **loop_overrides) -> Path:
     """Train (or resume) a CLIP on image–caption data; write the model folder out/model."""
     import time
 
@@ -240,10 +248,11 @@ def train_clip(data: str, out: str, preset_name: str = "world", hard_negatives: 
     relate = task_defaults.get("relate", 0.0) if relate is None else relate
     relate_picture = task_defaults.get("relate_picture", 1.0) if relate_picture is None else relate_picture
     relate_caption = task_defaults.get("relate_caption", 1.0) if relate_caption is None else relate_caption
+    counterfactual_kinds = task_defaults.get("counterfactual_kinds") if counterfactual_kinds is None else counterfactual_kinds
     task = ClipTask(pairs, tok, hard_negatives=hard_negatives, seed=loop.seed, counterfactuals=counterfactuals,
                     separate=separate, compose=compose, negative_weights=negative_weights,
                     compose_text=compose_text, relate=relate, relate_picture=relate_picture,
-                    relate_caption=relate_caption)
+                    relate_caption=relate_caption, counterfactual_kinds=counterfactual_kinds)
     if task.targets is not None or task.caption_targets is not None:
         from dataclasses import replace
 
@@ -274,7 +283,7 @@ def train_clip(data: str, out: str, preset_name: str = "world", hard_negatives: 
     folder = OurClip(model, tok).save(out_dir / "model", extra={
         "name": out_dir.name, "preset": preset_name, "data": str(data), "examples": len(pairs),
         "steps": result["step"], "batch_size": loop.batch_size, "ema": loop.ema, "hard_negatives": task.stated is not None,
-        "counterfactuals": task.counterfactuals, "separate": task.separate, "compose": task.compose, "compose_text": task.compose_text,
+        "counterfactuals": task.counterfactuals, "counterfactual_kinds": list(task.counterfactual_kinds), "separate": task.separate, "compose": task.compose, "compose_text": task.compose_text,
         "relate": task.relate, "relate_picture": task.relate_picture, "relate_caption": task.relate_caption,
         "negative_weights": task.negative_weights,
         "final_logs": result["logs"], "wall_seconds_this_run": round(time.time() - t0, 1),
