@@ -536,7 +536,8 @@ def build_parser() -> argparse.ArgumentParser:
                       "world-bind6 (world-bind3 with the place loss on captions only: not better), world-bind7 "
                       "(world-bind3 with it on pictures only: counts kept, relations not better), world-bind8 (world-bind3 with "
                       "its caption term at a quarter: better relations, worse held-out zero-shot shapes), world-bind9 and world-bind10 "
-                      "(world-bind7 and world-bind8 with counterfactual pictures of every relation: its objects exchanged), or tiny")
+                      "(world-bind7 and world-bind8 with counterfactual pictures of every relation, its objects exchanged; "
+                      "world-bind10 meets every bar but seen counts), or tiny")
     tc.add_argument("--no-hard-negatives", action="store_true",
                     help="train without the composition-aware hard-negative captions (plain CLIP loss)")
     tc.add_argument("--counterfactuals", type=float, default=None,
