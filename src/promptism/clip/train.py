@@ -47,10 +47,10 @@ class ClipTask:
         from ..world.negatives import COUNTERFACTUAL_KINDS
 
         self.pairs, self.tok, self.hard, self.seed = pairs, tokenizer, hard_negatives, seed
-        self.counterfactual_kinds = tuple(counterfactual_kinds or COUNTERFACTUAL_KINDS)
-        if not self.counterfactual_kinds or set(self.counterfactual_kinds) - set(COUNTERFACTUAL_KINDS):
+        self.counterfactual_kinds = tuple(counterfactual_kinds or COUNTERFACTUAL_KINDS)  # none named: every kind
+        if set(self.counterfactual_kinds) - set(COUNTERFACTUAL_KINDS):
             raise ValueError(f"counterfactual kinds must be among {', '.join(COUNTERFACTUAL_KINDS)}, "
-                             f"got {', '.join(self.counterfactual_kinds) or 'none'}")
+                             f"got {', '.join(self.counterfactual_kinds)}")
         self.separate = separate
         self.negative_weights = negative_weights or None
         self.stated = None
