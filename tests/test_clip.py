@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -139,8 +140,39 @@ def test_counterfactual_scenes_fit_their_caption_and_not_the_original():
             assert not scene_constraints_hold(ex.stated, scene).correct, (ex.caption, caption)
             assert not scene_constraints_hold(parse(caption), ex.scene).correct, (ex.caption, caption)
             assert not any(vocab.is_held_out(o.color, o.shape) for o in scene.objects)
-            assert sorted((o.shape, o.size) for o in scene.objects) == sorted((o.shape, o.size) for o in ex.scene.objects)
+            before = Counter((o.shape, o.color, o.size) for o in ex.scene.objects)
+            after = Counter((o.shape, o.color, o.size) for o in scene.objects)
+            if kind == "count":  # one copy of one object added or taken away, the others where they were
+                assert sum(((after - before) + (before - after)).values()) == 1, (ex.caption, caption)
+                assert len({(o.x, o.y) for o in scene.objects} ^ {(o.x, o.y) for o in ex.scene.objects}) == 1
+            else:
+                assert sorted((o.shape, o.size) for o in scene.objects) == sorted((o.shape, o.size) for o in ex.scene.objects)
     assert min(made.values()) >= 50, made
+    again = counterfactual(ex.scene, ex.caption, ex.stated, "count", np.random.default_rng(1))
+    assert again == counterfactual(ex.scene, ex.caption, ex.stated, "count", np.random.default_rng(1))
+
+
+def test_count_counterfactual_adds_or_takes_away_one_copy():
+    from promptism.world import Obj, Scene
+    from promptism.world.captions import parse
+    from promptism.world.negatives import counterfactual
+
+    two = Scene((Obj("star", "red", "small", 0.2, 0.3), Obj("star", "red", "small", 0.6, 0.3),
+                 Obj("square", "green", "medium", 0.7, 0.8)), "white", "flat")
+    caption = "two red stars and a green square"
+    scene, new_caption = counterfactual(two, caption, parse(caption), "count", np.random.default_rng(0))
+    assert new_caption == "three red stars and a green square"
+    added = [o for o in scene.objects if o not in two.objects]
+    assert len(scene.objects) == 4 and len(added) == 1 and (added[0].shape, added[0].color) == ("star", "red")
+    four = Scene(tuple(Obj("circle", "blue", "small", x, y) for x, y in ((0.2, 0.2), (0.8, 0.2), (0.2, 0.8), (0.8, 0.8))))
+    caption = "four blue circles"
+    scene, new_caption = counterfactual(four, caption, parse(caption), "count", np.random.default_rng(0))
+    assert new_caption == "three blue circles" and len(scene.objects) == 3 and set(scene.objects) < set(four.objects)
+    # no room left for another copy: no counterfactual rather than an overlapping one
+    crowded = Scene(tuple(Obj("square", "blue", "large", x, y) for x, y in ((0.25, 0.25), (0.75, 0.25), (0.5, 0.75))))
+    crowded.validate()
+    caption = "three blue squares"
+    assert counterfactual(crowded, caption, parse(caption), "count", np.random.default_rng(0)) is None
 
 
 def test_counterfactual_pairs_join_the_batch(data, tok):
@@ -179,7 +211,7 @@ def test_counterfactual_kinds_limit_the_edits(data, tok):
         assert negatives(pairs.captions[idx[j]], task.stated[idx[j]])["relation"] == c
     assert all(task.stated[idx[j]].relations for j in sources)
     with pytest.raises(ValueError, match="counterfactual kinds"):
-        ClipTask(pairs, tok, counterfactuals=1.0, counterfactual_kinds=("count",))
+        ClipTask(pairs, tok, counterfactuals=1.0, counterfactual_kinds=("shape",))
     r = subprocess.run(cli("train", "clip", "--data", data, "--out", "/nonexistent", "--counterfactual-kinds", "shape"),
                        capture_output=True, text=True, env=env1())
     assert r.returncode == 2 and "expected kinds among" in r.stderr

@@ -537,15 +537,17 @@ def build_parser() -> argparse.ArgumentParser:
                       "(world-bind3 with it on pictures only: counts kept, relations not better), world-bind8 (world-bind3 with "
                       "its caption term at a quarter: better relations, worse held-out zero-shot shapes), world-bind9 and world-bind10 "
                       "(world-bind7 and world-bind8 with counterfactual pictures of every relation, its objects exchanged; "
-                      "world-bind10 meets every bar but seen counts), or tiny")
+                      "world-bind10 meets every bar but seen counts), world-bind11 (world-bind10 with counterfactual "
+                      "pictures of counts too, one copy added or taken away), or tiny")
     tc.add_argument("--no-hard-negatives", action="store_true",
                     help="train without the composition-aware hard-negative captions (plain CLIP loss)")
     tc.add_argument("--counterfactuals", type=float, default=None,
-                    help="counterfactual pairs (a scene re-rendered with colours swapped or related objects exchanged) "
+                    help="counterfactual pairs (a scene re-rendered with colours swapped, related objects exchanged "
+                         "or a counted object's copies changed by one) "
                          "added per batch pair, Scene World data only (default: the preset's; 0, none, for world and tiny)")
     tc.add_argument("--counterfactual-kinds", type=_counterfactual_kinds, default=None, metavar="KIND,...",
-                    help="which edits make counterfactual pairs: swap_colors, relation or both, comma-separated "
-                         "(default: the preset's, else both)")
+                    help="which edits make counterfactual pairs: swap_colors, relation, count, comma-separated "
+                         "(default: the preset's, else all three)")
     tc.add_argument("--separate", type=float, default=None,
                     help="weight of the term keeping near twins apart (a caption and its hard negative, a picture and "
                          "its counterfactual) once their cosine passes 0.8 (default: the preset's; 0, off, for world and tiny)")

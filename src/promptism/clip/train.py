@@ -31,7 +31,8 @@ class ClipTask:
 
     With ``counterfactuals`` > 0 (Scene World data only), the batch also gets that many
     counterfactual pairs per picture: a picture's scene re-rendered with two objects'
-    colours swapped or two related objects exchanged, captioned to match, so that a true pair
+    colours swapped, two related objects exchanged or a counted object's copies changed by one,
+    captioned to match, so that a true pair
     stands beside a twin only binding tells apart (``counterfactual_kinds`` limits the edits, e.g.
     to ``("relation",)``). ``separate`` > 0 adds a penalty on twins
     (a caption and its hard negative, a picture and its counterfactual) whose cosine passes
@@ -99,7 +100,7 @@ class ClipTask:
             i = int(idx[j])
             scene = Scene.from_dict(self.pairs.metas[i]["scene"])
             for kind in rng.permutation(self.counterfactual_kinds):
-                made = counterfactual(scene, self.pairs.captions[i], self.stated[i], str(kind))
+                made = counterfactual(scene, self.pairs.captions[i], self.stated[i], str(kind), rng)
                 if made is not None:
                     images.append(render_array(made[0], size))
                     captions.append(made[1])

@@ -8,22 +8,23 @@ blue square" -> "a blue circle above a red square"); ``relation`` reverses the r
 only where it really makes the caption false of the picture.
 
 ``counterfactual`` goes one step further where the world's scene record allows: it edits the
-scene the same way (recolours the two objects, exchanges the two related objects) and returns
-the edited picture's scene with the edited caption, a true pair that differs from the
-original only in the binding: side by side, the two pairs can be told apart only by binding
-colour to shape and object to place.
+scene the same way (recolours the two objects, exchanges the two related objects, adds a copy
+of a counted object or takes one away) and returns the edited picture's scene with the edited
+caption, a true pair that differs from the original only in the binding: side by side, the two
+pairs can be told apart only by binding colour to shape, object to place and number to noun.
 """
 
 from __future__ import annotations
 
 import re
+import zlib
 
 import numpy as np
 
 from . import vocab
 from .captions import NOUNS, RELATION_PHRASES, parse
-from .constraints import Constraints, matches, scene_constraints_hold
-from .scene import Scene, SceneError
+from .constraints import EDGE_MARGIN, LAYOUT_GAP, Constraints, matches, scene_constraints_hold
+from .scene import Obj, Scene, SceneError, apart, extent
 
 OPPOSITE = {"above": "below", "below": "above", "left of": "right of", "right of": "left of"}
 KINDS = ("swap_colors", "relation", "count", "shape", "color")
@@ -121,21 +122,60 @@ def pick_negative(caption: str, stated: Constraints, rng: np.random.Generator,
     return options[kinds[int(rng.choice(len(kinds), p=w / w.sum()))]]
 
 
-COUNTERFACTUAL_KINDS = ("swap_colors", "relation")
+COUNTERFACTUAL_KINDS = ("swap_colors", "relation", "count")
+_PLACE_TRIES = 60  # random spots tried for an added copy before the count edit gives up
 
 
-def counterfactual(scene: Scene, caption: str, stated: Constraints, kind: str) -> tuple[Scene, str] | None:
+def _recount(objects: list[Obj], stated: Constraints, new_stated: Constraints,
+             rng: np.random.Generator) -> list[Obj] | None:
+    """``objects`` with one copy of the counted group added or taken away, as the count negative
+    changed its number; None where no copy fits on the canvas."""
+    changed = [g for g, (a, b) in enumerate(zip(stated.objects, new_stated.objects)) if a.count != b.count]
+    if len(stated.objects) != len(new_stated.objects) or len(changed) != 1:
+        return None
+    g = changed[0]
+    group = [i for i, o in enumerate(objects) if matches(stated.objects[g], o)]
+    if not group:
+        return None
+    if new_stated.objects[g].count < stated.objects[g].count:  # take one copy away
+        drop = group[int(rng.integers(len(group)))]
+        return [o for i, o in enumerate(objects) if i != drop]
+    model = objects[group[int(rng.integers(len(group)))]]  # add a copy of one, somewhere free
+    left, top, right, bottom = extent(model.shape, model.side)
+    for _ in range(_PLACE_TRIES):
+        x = rng.uniform(left + EDGE_MARGIN, 1 - right - EDGE_MARGIN)
+        y = rng.uniform(top + EDGE_MARGIN, 1 - bottom - EDGE_MARGIN)
+        new = model.moved(float(x), float(y))
+        if all(apart(new, o, LAYOUT_GAP) for o in objects):
+            return objects + [new]
+    return None
+
+
+def counterfactual(scene: Scene, caption: str, stated: Constraints, kind: str,
+                   rng: np.random.Generator | None = None) -> tuple[Scene, str] | None:
     """The scene edited as the ``kind`` negative edits its caption, with that caption; None
     where the edit does not apply or its result is not a clean counterfactual: the new scene
     must be valid, satisfy the new caption and not the old one, the old scene must not
-    satisfy the new caption, and no held-out composition may appear that was not there."""
+    satisfy the new caption, and no held-out composition may appear that was not there.
+    ``rng`` draws which copy a count edit adds or takes away and where an added one goes (by
+    default seeded from the caption, so the same call gives the same scene)."""
     if kind not in COUNTERFACTUAL_KINDS:
         raise ValueError(f"unknown counterfactual kind {kind!r}; kinds are {', '.join(COUNTERFACTUAL_KINDS)}")
     new_caption = negatives(caption, stated).get(kind)
     if new_caption is None:
         return None
     objects = list(scene.objects)
-    if kind == "swap_colors":
+    if kind == "count":
+        if rng is None:
+            rng = np.random.default_rng(zlib.crc32(caption.encode()))
+        try:
+            recounted = _recount(objects, stated, parse(new_caption), rng)
+        except ValueError:
+            return None
+        if recounted is None:
+            return None
+        objects = recounted
+    elif kind == "swap_colors":
         a, b = _swap_pair(stated)
         recolor = {(a.color, a.shape): b.color, (b.color, b.shape): a.color}
         objects = [o.recolored(recolor[(o.color, o.shape)]) if (o.color, o.shape) in recolor else o for o in objects]
