@@ -32,13 +32,13 @@ class ClipTask:
     With ``counterfactuals`` > 0 (Scene World data only), the batch also gets that many
     counterfactual pairs per picture: a picture's scene re-rendered with two objects'
     colours swapped, two related objects exchanged or a counted object's copies changed by one,
-    captioned to match, so that a true pair
-    stands beside a twin only binding tells apart (``counterfactual_kinds`` limits the edits, e.g.
-    to ``("relation",)``). ``separate`` > 0 adds a penalty on twins
-    (a caption and its hard negative, a picture and its counterfactual) whose cosine passes
-    SEPARATION_MARGIN. Both are off in the presets: with hard-negative captions alone the
-    shipped model binds colours at chance (swap probe 0.48), and a run with both (plus token
-    init 0.02) did no better (0.52) and lost shape (benchmarks/reports/clip_world_counterfactual.md)."""
+    captioned to match, so that a true pair stands beside a twin only binding tells apart
+    (``counterfactual_kinds`` limits the edits, e.g. to ``("relation",)``; presets world-bind9
+    to world-bind11 use relation and count twins). ``separate`` > 0 adds a penalty on twins (a
+    caption and its hard negative, a picture and its counterfactual) whose cosine passes
+    SEPARATION_MARGIN; no preset uses it: with hard-negative captions alone the world-v1 model
+    binds colours at chance (swap probe 0.48), and a run with both (plus token init 0.02) did no
+    better (0.52) and lost shape (benchmarks/reports/clip_world_counterfactual.md)."""
 
     def __init__(self, pairs: Pairs, tokenizer: CaptionTokenizer, hard_negatives: bool = True, seed: int = 0,
                  counterfactuals: float = 0.0, separate: float = 0.0, compose: float = 0.0,

@@ -164,6 +164,16 @@ def check(constraints: Constraints, objects: Sequence[Located], background: str 
 EDGE_MARGIN = 0.02  # objects keep this far from the canvas edge
 REGION_MARGIN = 0.03  # ... and this far inside an absolute position's region
 LAYOUT_GAP = 0.05  # a little more than the spec's 0.04, so that 32 px renders stay apart
+PLACE_TRIES = 60  # random spots tried for one object before a layout (or a count edit) gives up
+
+
+def random_spots(shape: str, size: str, rng: np.random.Generator, tries: int = PLACE_TRIES):
+    """Up to ``tries`` random centroids (x, y) that keep a ``size`` ``shape`` inside the canvas,
+    EDGE_MARGIN from its edge, drawn lazily (x, then y) so that stopping early draws no more."""
+    left, top, right, bottom = extent(shape, vocab.SIZES[size])
+    for _ in range(tries):
+        yield (float(rng.uniform(left + EDGE_MARGIN, 1 - right - EDGE_MARGIN)),
+               float(rng.uniform(top + EDGE_MARGIN, 1 - bottom - EDGE_MARGIN)))
 
 
 def free_color(shape: str, rng: np.random.Generator, avoid: set[str] = frozenset()) -> str:
@@ -209,15 +219,11 @@ def _summary(c: Constraints) -> str:
 
 def _place_all(constraints, groups, rng, placed) -> bool:
     for gi, (spec, color, size) in enumerate(groups):
-        left, top, right, bottom = extent(spec.shape, vocab.SIZES[size])
-        x_lo, x_hi = left + EDGE_MARGIN, 1 - right - EDGE_MARGIN
-        y_lo, y_hi = top + EDGE_MARGIN, 1 - bottom - EDGE_MARGIN
         for _copy in range(spec.count):
-            for _try in range(60):
-                x, y = rng.uniform(x_lo, x_hi), rng.uniform(y_lo, y_hi)
+            for x, y in random_spots(spec.shape, size, rng):
                 if spec.position and not region_contains(spec.position, x, y, margin=REGION_MARGIN):
                     continue
-                o = Obj(spec.shape, color, size, float(x), float(y))
+                o = Obj(spec.shape, color, size, x, y)
                 if not all(apart(o, p, LAYOUT_GAP) for _, p in placed):
                     continue
                 if not _relations_ok(constraints, gi, o, placed):

@@ -23,8 +23,8 @@ import numpy as np
 
 from . import vocab
 from .captions import NOUNS, RELATION_PHRASES, parse
-from .constraints import EDGE_MARGIN, LAYOUT_GAP, Constraints, matches, scene_constraints_hold
-from .scene import Obj, Scene, SceneError, apart, extent
+from .constraints import LAYOUT_GAP, Constraints, matches, random_spots, scene_constraints_hold
+from .scene import Obj, Scene, SceneError, apart
 
 OPPOSITE = {"above": "below", "below": "above", "left of": "right of", "right of": "left of"}
 KINDS = ("swap_colors", "relation", "count", "shape", "color")
@@ -123,7 +123,6 @@ def pick_negative(caption: str, stated: Constraints, rng: np.random.Generator,
 
 
 COUNTERFACTUAL_KINDS = ("swap_colors", "relation", "count")
-_PLACE_TRIES = 60  # random spots tried for an added copy before the count edit gives up
 
 
 def _recount(objects: list[Obj], stated: Constraints, new_stated: Constraints,
@@ -141,11 +140,8 @@ def _recount(objects: list[Obj], stated: Constraints, new_stated: Constraints,
         drop = group[int(rng.integers(len(group)))]
         return [o for i, o in enumerate(objects) if i != drop]
     model = objects[group[int(rng.integers(len(group)))]]  # add a copy of one, somewhere free
-    left, top, right, bottom = extent(model.shape, model.side)
-    for _ in range(_PLACE_TRIES):
-        x = rng.uniform(left + EDGE_MARGIN, 1 - right - EDGE_MARGIN)
-        y = rng.uniform(top + EDGE_MARGIN, 1 - bottom - EDGE_MARGIN)
-        new = model.moved(float(x), float(y))
+    for x, y in random_spots(model.shape, model.size, rng):
+        new = model.moved(x, y)
         if all(apart(new, o, LAYOUT_GAP) for o in objects):
             return objects + [new]
     return None
@@ -164,14 +160,15 @@ def counterfactual(scene: Scene, caption: str, stated: Constraints, kind: str,
     new_caption = negatives(caption, stated).get(kind)
     if new_caption is None:
         return None
+    try:
+        new_stated = parse(new_caption)
+    except ValueError:
+        return None
     objects = list(scene.objects)
     if kind == "count":
         if rng is None:
             rng = np.random.default_rng(zlib.crc32(caption.encode()))
-        try:
-            recounted = _recount(objects, stated, parse(new_caption), rng)
-        except ValueError:
-            return None
+        recounted = _recount(objects, stated, new_stated, rng)
         if recounted is None:
             return None
         objects = recounted
@@ -190,8 +187,7 @@ def counterfactual(scene: Scene, caption: str, stated: Constraints, kind: str,
     try:
         new = Scene(tuple(objects), scene.background, scene.style)
         new.validate()
-        new_stated = parse(new_caption)
-    except (SceneError, ValueError):
+    except SceneError:
         return None
     before = {(o.color, o.shape) for o in scene.objects if vocab.is_held_out(o.color, o.shape)}
     if any(vocab.is_held_out(o.color, o.shape) and (o.color, o.shape) not in before for o in new.objects):
