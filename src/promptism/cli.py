@@ -540,7 +540,7 @@ def build_parser() -> argparse.ArgumentParser:
                       "world-bind10 meets every bar but seen counts), world-bind11 (world-bind10 with counterfactual "
                       "pictures of counts too, one copy added or taken away: counts met, seen relations not), world-bind12 "
                       "(world-bind10 with count negatives drawn more often: relations met, counts not), world-bind13 "
-                      "(world-bind11 with relation negatives drawn more often), or tiny")
+                      "(world-bind11 with relation negatives drawn more often: neither met), or tiny")
     tc.add_argument("--no-hard-negatives", action="store_true",
                     help="train without the composition-aware hard-negative captions (plain CLIP loss)")
     tc.add_argument("--counterfactuals", type=float, default=None,
