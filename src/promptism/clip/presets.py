@@ -129,6 +129,13 @@ PRESETS["world-bind10"] = {**PRESETS["world-bind8"], "task": {**PRESETS["world-b
 PRESETS["world-bind11"] = {**PRESETS["world-bind10"], "task": {
     **PRESETS["world-bind10"]["task"], "counterfactuals": 0.5, "counterfactual_kinds": ("relation", "count")}}
 
+
+def _reweighted(base: str, **weights: float) -> dict:
+    """Preset ``base`` with some hard-negative kinds drawn at other weights."""
+    task = PRESETS[base]["task"]
+    return {**PRESETS[base], "task": {**task, "negative_weights": {**task["negative_weights"], **weights}}}
+
+
 # world-bind10 with count negatives drawn more often (count weight 3 -> 5) and no count twins:
 # world-bind10 missed only the seen count probe, by 2 pictures of 327 (0.945, bar 0.95), and
 # world-bind11's count twins lifted counts but took relations below the bar (0.923). A count
@@ -139,9 +146,8 @@ PRESETS["world-bind11"] = {**PRESETS["world-bind10"], "task": {
 # instead, 0.917 / 0.906, relations 0.961 / 0.906, held-out zero-shot shape 0.963 (bar 0.97; green
 # triangles taken for stars), R@1 0.880 (benchmarks/reports/clip_world_bind12.md): with world-bind10
 # and world-bind11 this puts the run-to-run spread of the count probe at about 0.04.
-PRESETS["world-bind12"] = {**PRESETS["world-bind10"], "task": {
-    **PRESETS["world-bind10"]["task"],
-    "negative_weights": {**PRESETS["world-bind10"]["task"]["negative_weights"], "count": 5.0}}}
+
+PRESETS["world-bind12"] = _reweighted("world-bind10", count=5.0)
 
 # world-bind11 with relation negatives drawn more often (relation weight 8 -> 12): its count twins
 # held counts above the bars (0.957 / 0.962, the best of the binding runs, and held-out zero-shot
@@ -152,9 +158,7 @@ PRESETS["world-bind12"] = {**PRESETS["world-bind10"], "task": {
 # shipped as the reranker). Not shipped: seen relations fell to 0.902 (held-out 0.944) and seen counts
 # to 0.942 (held-out 0.938); R@1 0.857, held-out zero-shot shape 0.993; 74 minutes
 # (benchmarks/reports/clip_world_bind13.md).
-PRESETS["world-bind13"] = {**PRESETS["world-bind11"], "task": {
-    **PRESETS["world-bind11"]["task"],
-    "negative_weights": {**PRESETS["world-bind11"]["task"]["negative_weights"], "relation": 12.0}}}
+PRESETS["world-bind13"] = _reweighted("world-bind11", relation=12.0)
 
 
 def preset(name: str, vocab_size: int, **loop_overrides) -> tuple[CLIPConfig, LoopConfig]:
