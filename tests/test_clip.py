@@ -763,3 +763,58 @@ def test_zero_shot_reports_each_pair_and_what_it_was_taken_for():
     assert acc["by_pair"] == {"blue cross": {"n": 1, "shape": 1.0, "color": 1.0, "taken_for": None},
                               "blue star": {"n": 1, "shape": 1.0, "color": 1.0, "taken_for": None},
                               "red circle": {"n": 2, "shape": 0.0, "color": 1.0, "taken_for": "star"}}
+
+
+def test_rank_loss_asks_each_true_pair_to_beat_its_twin_by_the_margin():
+    from promptism.clip.loss import rank_loss
+
+    e = torch.eye(4)
+    img, txt = e[[0, 1, 2]], e[[0, 1, 2]]  # rows 0, 1: batch pairs; row 2: a counterfactual of row 0
+    neg = torch.nn.functional.normalize(e[[0, 1, 2]] + e[[3, 3, 3]] * torch.tensor([[0.1], [10.0], [0.0]]), dim=-1)
+    valid = torch.tensor([True, True, False])
+    loss, gaps = rank_loss(img, txt, neg, valid, torch.tensor([0]), torch.tensor(50.0), margin=0.1)
+    # caption 0 beats its near twin by ~0.005 (< margin), caption 1 by ~0.9; the counterfactual pair
+    # (orthogonal pictures) is told apart by 1.0 both ways; the invalid row is not asked
+    assert gaps.shape == (4,) and 0.0 < gaps[0] < 0.01 and 0.85 < gaps[1] < 0.95
+    assert torch.allclose(gaps[2:], torch.ones(2))
+    near = torch.nn.functional.softplus(torch.tensor(50.0 * (0.1 - float(gaps[0]))))
+    assert torch.isclose(loss, near / 4, rtol=1e-3)  # the wide gaps cost next to nothing
+    scale = torch.tensor(50.0, requires_grad=True)
+    img = img.clone().requires_grad_(True)
+    rank_loss(img, txt, neg, valid, torch.tensor([0]), scale, margin=0.1)[0].backward()
+    assert scale.grad is None and img.grad.abs().sum() > 0  # the temperature is not the loss's to move
+    assert rank_loss(img, txt, neg, torch.zeros(3, dtype=torch.bool), torch.tensor([], dtype=torch.long),
+                     torch.tensor(50.0), 0.1)[0] == 0
+
+
+def test_rank_loss_joins_the_task_with_hard_negatives_and_twins(data, tok):
+    from promptism.clip.train import ClipTask
+    from promptism.data import load_pairs
+
+    pairs = load_pairs(data, "train", size=32, progress=False)
+    idx = np.arange(40)
+    model = CLIP(CLIPConfig(vocab_size=tok.vocab_size, **TINY))
+    plain, _ = ClipTask(pairs, tok, counterfactuals=0.5).loss(model, idx, step=3)
+    task = ClipTask(pairs, tok, counterfactuals=0.5, rank=0.5)
+    loss, logs = task.loss(model, idx, step=3)
+    # fresh towers embed twins alike (gaps near 0 < margin): the term costs about softplus(scale * 0.1)
+    assert abs(logs["rank_gap"]) < 0.05 and logs["rank_loss"] > 0.5
+    assert torch.isclose(loss, plain + 0.5 * logs["rank_loss"], atol=1e-4)
+    wide, wide_logs = ClipTask(pairs, tok, counterfactuals=0.5, rank=0.5, rank_margin=0.5).loss(model, idx, step=3)
+    assert wide_logs["rank_loss"] > logs["rank_loss"]  # a wider margin asks more of the same gaps
+    r = subprocess.run(cli("train", "clip", "--help"), capture_output=True, text=True, env=env1())
+    assert "--rank-margin" in r.stdout and "world-bind14" in r.stdout
+
+
+def test_trailing_padding_is_trimmed_without_changing_text_embeddings(tok):
+    from promptism.clip.model import trim_padding
+
+    torch.manual_seed(0)
+    ids, mask = tok(["a red circle above a blue square", "three stars"])
+    short_ids, short_mask = trim_padding(ids, mask)
+    assert short_ids.shape[1] == int(mask.sum(1).max()) < ids.shape[1] and short_mask.all(0).any()
+    for causal in (False, True):
+        m = CLIP(CLIPConfig(vocab_size=tok.vocab_size, text_causal=causal, text_token_shift=True, **TINY)).eval()
+        full, _ = m.text(ids, mask)  # the tower itself, on the padded context
+        assert torch.allclose(m.encode_text(ids, mask, normalize=False), full, atol=1e-5)
+        assert m.text_features(ids, mask)[0].shape[1] == 28  # token features keep the whole context

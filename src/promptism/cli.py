@@ -219,7 +219,8 @@ def cmd_train_clip(args: argparse.Namespace) -> int:
                         counterfactuals=args.counterfactuals, separate=args.separate, compose=args.compose,
                         negative_weights=args.negative_weights, compose_text=args.compose_text, relate=args.relate,
                         relate_picture=args.relate_picture, relate_caption=args.relate_caption,
-                        counterfactual_kinds=args.counterfactual_kinds, progress=not args.quiet,
+                        counterfactual_kinds=args.counterfactual_kinds, rank=args.rank, rank_margin=args.rank_margin,
+                        progress=not args.quiet,
                         steps=args.steps, batch_size=args.batch_size, lr=args.lr,
                         ema=args.ema, checkpoint_every=args.checkpoint_every, seed=args.seed)
     print(f"model written to {folder} (load it with promptism.clip.load({str(folder)!r}))")
@@ -540,7 +541,8 @@ def build_parser() -> argparse.ArgumentParser:
                       "world-bind10 meets every bar but seen counts), world-bind11 (world-bind10 with counterfactual "
                       "pictures of counts too, one copy added or taken away: counts met, seen relations not), world-bind12 "
                       "(world-bind10 with count negatives drawn more often: relations met, counts not), world-bind13 "
-                      "(world-bind11 with relation negatives drawn more often: neither met), or tiny")
+                      "(world-bind11 with relation negatives drawn more often: neither met), world-bind14 "
+                      "(world-bind11 with the rank loss: each true pair must beat its twin by a margin), or tiny")
     tc.add_argument("--no-hard-negatives", action="store_true",
                     help="train without the composition-aware hard-negative captions (plain CLIP loss)")
     tc.add_argument("--counterfactuals", type=float, default=None,
@@ -571,6 +573,12 @@ def build_parser() -> argparse.ArgumentParser:
     tc.add_argument("--relate-caption", type=float, default=None,
                     help="weight, within the place loss, of its caption term; 0 trains the head on pictures only "
                          "(default: the preset's, else 1)")
+    tc.add_argument("--rank", type=float, default=None,
+                    help="weight of the rank loss (CE-CLIP's): each caption must beat its hard negative, and each "
+                         "picture its counterfactual, by --rank-margin in cosine (default: the preset's, else 0, off)")
+    tc.add_argument("--rank-margin", type=float, default=None,
+                    help="the cosine gap the rank loss asks of each true pair over its twin (default: the preset's, "
+                         "else 0.1)")
     tc.add_argument("--negative-weights", type=_kind_weights, default=None, metavar="KIND=W,...",
                     help="how often each kind of hard negative is drawn where several apply, e.g. "
                          "swap_colors=4,relation=4 (kinds: swap_colors, relation, count, shape, color; "

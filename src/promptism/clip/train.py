@@ -11,7 +11,7 @@ import torch
 
 from ..data import Pairs, load_pairs
 from ..train.loop import train
-from .loss import caption_composition_loss, composition_loss, contrastive_loss, place_loss, relation_loss
+from .loss import caption_composition_loss, composition_loss, contrastive_loss, place_loss, rank_loss, relation_loss
 from .model import CLIP
 from .tokenizer import CaptionTokenizer, train_tokenizer
 
@@ -23,6 +23,7 @@ def to_pixels(images: np.ndarray) -> torch.Tensor:
 
 BN_RECALIBRATION_BATCHES = 50  # batches of training pictures that set the EMA weights' BatchNorm statistics
 SEPARATION_MARGIN = 0.8  # near twins may keep this much cosine similarity before the penalty
+RANK_MARGIN = 0.1  # the cosine gap by which the rank loss asks a true pair to beat its twin
 
 
 class ClipTask:
@@ -34,7 +35,9 @@ class ClipTask:
     colours swapped, two related objects exchanged or a counted object's copies changed by one,
     captioned to match, so that a true pair stands beside a twin only binding tells apart
     (``counterfactual_kinds`` limits the edits, e.g. to ``("relation",)``; presets world-bind9
-    to world-bind11 use relation and count twins). ``separate`` > 0 adds a penalty on twins (a
+    to world-bind14 use relation twins, world-bind11, 13 and 14 count twins too). ``rank`` > 0
+    adds CE-CLIP's rank loss: each caption must beat its hard negative, and each picture its
+    counterfactual, by ``rank_margin`` in cosine (clip/loss.py rank_loss). ``separate`` > 0 adds a penalty on twins (a
     caption and its hard negative, a picture and its counterfactual) whose cosine passes
     SEPARATION_MARGIN; no preset uses it: with hard-negative captions alone the world-v1 model
     binds colours at chance (swap probe 0.48), and a run with both (plus token init 0.02) did no
@@ -44,7 +47,8 @@ class ClipTask:
                  counterfactuals: float = 0.0, separate: float = 0.0, compose: float = 0.0,
                  negative_weights: dict[str, float] | None = None, compose_text: float = 0.0,
                  relate: float = 0.0, relate_picture: float = 1.0, relate_caption: float = 1.0,
-                 counterfactual_kinds: tuple[str, ...] | None = None):
+                 counterfactual_kinds: tuple[str, ...] | None = None, rank: float = 0.0,
+                 rank_margin: float = RANK_MARGIN):
         from ..world.negatives import COUNTERFACTUAL_KINDS
 
         self.pairs, self.tok, self.hard, self.seed = pairs, tokenizer, hard_negatives, seed
@@ -53,6 +57,7 @@ class ClipTask:
             raise ValueError(f"counterfactual kinds must be among {', '.join(COUNTERFACTUAL_KINDS)}, "
                              f"got {', '.join(self.counterfactual_kinds)}")
         self.separate = separate
+        self.rank, self.rank_margin = rank, rank_margin
         self.negative_weights = negative_weights or None
         self.stated = None
         if hard_negatives and pairs.metas and all("stated" in m for m in pairs.metas):
@@ -156,6 +161,13 @@ class ClipTask:
                     sep = torch.relu(sims - SEPARATION_MARGIN).mean()
                     loss = loss + self.separate * sep
                     logs["twin_cos"] = float(sims.detach().mean())
+            if self.rank:  # each true pair must beat its twin by a margin (clip/loss.py rank_loss)
+                ranked, gaps = rank_loss(img, txt, neg, valid, torch.tensor(sources, dtype=torch.long), scale,
+                                         self.rank_margin)
+                loss = loss + self.rank * ranked
+                logs["rank_loss"] = float(ranked.detach())
+                if len(gaps):
+                    logs["rank_gap"] = float(gaps.median())
             with torch.no_grad():  # share of pictures that prefer their caption to its hard negative
                 if valid.any():
                     logs["neg_acc"] = float(((img * txt).sum(-1) > (img * neg).sum(-1))[valid].float().mean())
@@ -218,7 +230,8 @@ def train_clip(data: str, out: str, preset_name: str = "world", hard_negatives: 
                separate: float | None = None, compose: float | None = None,
                negative_weights: dict[str, float] | None = None, compose_text: float | None = None,
                relate: float | None = None, relate_picture: float | None = None, relate_caption: float | None = None,
-               counterfactual_kinds: tuple[str, ...] | None = None, **loop_overrides) -> Path:
+               counterfactual_kinds: tuple[str, ...] | None = None, rank: float | None = None,
+               rank_margin: float | None = None, **loop_overrides) -> Path:
     """Train (or resume) a CLIP on image–caption data; write the model folder out/model."""
     import time
 
@@ -250,10 +263,13 @@ def train_clip(data: str, out: str, preset_name: str = "world", hard_negatives: 
     relate_picture = task_defaults.get("relate_picture", 1.0) if relate_picture is None else relate_picture
     relate_caption = task_defaults.get("relate_caption", 1.0) if relate_caption is None else relate_caption
     counterfactual_kinds = task_defaults.get("counterfactual_kinds") if counterfactual_kinds is None else counterfactual_kinds
+    rank = task_defaults.get("rank", 0.0) if rank is None else rank
+    rank_margin = task_defaults.get("rank_margin", RANK_MARGIN) if rank_margin is None else rank_margin
     task = ClipTask(pairs, tok, hard_negatives=hard_negatives, seed=loop.seed, counterfactuals=counterfactuals,
                     separate=separate, compose=compose, negative_weights=negative_weights,
                     compose_text=compose_text, relate=relate, relate_picture=relate_picture,
-                    relate_caption=relate_caption, counterfactual_kinds=counterfactual_kinds)
+                    relate_caption=relate_caption, counterfactual_kinds=counterfactual_kinds, rank=rank,
+                    rank_margin=rank_margin)
     if task.targets is not None or task.caption_targets is not None:
         from dataclasses import replace
 
@@ -286,7 +302,7 @@ def train_clip(data: str, out: str, preset_name: str = "world", hard_negatives: 
         "steps": result["step"], "batch_size": loop.batch_size, "ema": loop.ema, "hard_negatives": task.stated is not None,
         "counterfactuals": task.counterfactuals, "counterfactual_kinds": list(task.counterfactual_kinds), "separate": task.separate, "compose": task.compose, "compose_text": task.compose_text,
         "relate": task.relate, "relate_picture": task.relate_picture, "relate_caption": task.relate_caption,
-        "negative_weights": task.negative_weights,
+        "negative_weights": task.negative_weights, "rank": task.rank, "rank_margin": task.rank_margin,
         "final_logs": result["logs"], "wall_seconds_this_run": round(time.time() - t0, 1),
         "train_seconds": result["train_seconds"],
     }, state_dict=weights)
