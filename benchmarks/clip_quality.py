@@ -102,12 +102,15 @@ def main() -> int:
     (out / f"{args.name}.md").write_text(md)
     folder = clip.SHIPPED.get(args.model, Path(args.model))
     cfg = json.loads((folder / "config.json").read_text())
+    manifest = Path(args.data) / "manifest.json"  # the world it was measured on: the card's commands make it
+    made = json.loads(manifest.read_text())["settings"] if manifest.exists() else {"n": 50000, "size": 64, "seed": 0}
+    world = f"data/world-{made['size']}-{made['n'] // 1000}k"
     card = [f"# Model card: CLIP `{cfg.get('name', folder.name)}`", "",
             "A contrastive text–image model trained from scratch on the Scene World (promptism).", "",
             "## Training", "",
             "Reproduce with `bash scripts/train_clip_world.sh`, which runs:", "",
-            "```", "promptism world make --out data/world-64-50k --n 50000 --size 64 --seed 0",
-            f"PROMPTISM_THREADS=2 promptism train clip --data data/world-64-50k --out runs/clip-world --preset {cfg.get('preset')}",
+            "```", f"promptism world make --out {world} --n {made['n']} --size {made['size']} --seed {made['seed']}",
+            f"PROMPTISM_THREADS=2 promptism train clip --data {world} --out runs/clip-world --preset {cfg.get('preset')}",
             "```", "",
             f"- preset `{cfg.get('preset')}`, {cfg.get('steps')} steps of batch {cfg.get('batch_size')} "
             f"over {cfg.get('examples')} training pairs, EMA {cfg.get('ema')}, hard negatives: {cfg.get('hard_negatives')}"
@@ -115,6 +118,9 @@ def main() -> int:
             + (f", composition loss weight {cfg['compose']}" if cfg.get("compose") else "")
             + (f", on captions {cfg['compose_text']}" if cfg.get("compose_text") else "")
             + (f", place loss weight {cfg['relate']}" if cfg.get("relate") else "")
+            + (f", counterfactual pairs {cfg['counterfactuals']} a pair ({', '.join(cfg.get('counterfactual_kinds') or [])})"
+               if cfg.get("counterfactuals") else "")
+            + (f", rank loss weight {cfg['rank']} (margin {cfg['rank_margin']})" if cfg.get("rank") else "")
             + (", causal text tower" if cfg.get("config", {}).get("text_causal") else ""),
             f"- wall time of the training command on this machine (2 CPU cores, data loading included): "
             f"{cfg.get('wall_seconds_this_run')} s"

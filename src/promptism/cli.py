@@ -542,7 +542,8 @@ def build_parser() -> argparse.ArgumentParser:
                       "pictures of counts too, one copy added or taken away: counts met, seen relations not), world-bind12 "
                       "(world-bind10 with count negatives drawn more often: relations met, counts not), world-bind13 "
                       "(world-bind11 with relation negatives drawn more often: neither met), world-bind14 "
-                      "(world-bind11 with the rank loss: each true pair must beat its twin by a margin), or tiny")
+                      "(world-bind11 with the rank loss: each true pair must beat its twin by a margin; relations and counts "
+                      "met, held-out zero-shot shapes not), or tiny")
     tc.add_argument("--no-hard-negatives", action="store_true",
                     help="train without the composition-aware hard-negative captions (plain CLIP loss)")
     tc.add_argument("--counterfactuals", type=float, default=None,
