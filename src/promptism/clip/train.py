@@ -151,10 +151,10 @@ class ClipTask:
             nid, nmask = self.tok(negs, warn=False)
             img, txt, neg, scale, comp, place = model(pixels, ids, mask, nid, nmask)
             loss = contrastive_loss(img, txt, scale, neg, valid)
+            src = torch.tensor(sources, dtype=torch.long)  # the batch row each counterfactual was made from
             if self.separate:
                 # keep near twins apart in each tower (a caption from its hard negative, a picture
                 # from its counterfactual), so that neither can settle on bag-of-words features
-                src = torch.tensor(sources, dtype=torch.long)
                 cf = torch.arange(len(idx), len(idx) + len(sources))
                 sims = torch.cat([(txt * neg).sum(-1)[valid], (img[src] * img[cf]).sum(-1), (txt[src] * txt[cf]).sum(-1)])
                 if len(sims):
@@ -162,8 +162,7 @@ class ClipTask:
                     loss = loss + self.separate * sep
                     logs["twin_cos"] = float(sims.detach().mean())
             if self.rank:  # each true pair must beat its twin by a margin (clip/loss.py rank_loss)
-                ranked, gaps = rank_loss(img, txt, neg, valid, torch.tensor(sources, dtype=torch.long), scale,
-                                         self.rank_margin)
+                ranked, gaps = rank_loss(img, txt, neg, valid, src, scale, self.rank_margin)
                 loss = loss + self.rank * ranked
                 logs["rank_loss"] = float(ranked.detach())
                 if len(gaps):
