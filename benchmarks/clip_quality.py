@@ -55,6 +55,10 @@ def markdown(r: dict, meta: dict) -> str:
     lines += ["", "Probe counts: " + ", ".join(f"{s} {k} n={v['n']}" for s in ("seen", "heldout")
                                                for k, v in r[f"binding_{s}"].items()),
               f"Zero-shot pictures: {r['zero_shot_seen']['n']} seen-pair, {r['zero_shot_heldout']['n']} held-out-pair.", ""]
+    if "shape_plain" in r["zero_shot_heldout"]:
+        lines += ["Zero-shot shape named by the shape's name alone (\"a {}\", no colour; not a bar): "
+                  f"{r['zero_shot_seen']['shape_plain']:.3f} on seen pairs, {r['zero_shot_heldout']['shape_plain']:.3f} "
+                  "on held-out pairs.", ""]
     side = r.get("image_side_binding")
     if side and side["accuracy"] is not None:
         lines += [f"The picture embedding alone (the composition head it was trained with): {side['accuracy']:.3f} of "
@@ -72,8 +76,10 @@ def markdown(r: dict, meta: dict) -> str:
     pairs = r["zero_shot_heldout"].get("by_pair")
     if pairs:
         lines += ["Zero-shot on held-out pairs, by pair (shape named right, colour named right, the wrong shape "
-                  "named most often):", "", "| pair | pictures | shape | colour | taken for |", "|---|---|---|---|---|"]
-        lines += [f"| {p} | {v['n']} | {v['shape']:.2f} | {v['color']:.2f} | {v['taken_for'] or '—'} |" for p, v in pairs.items()]
+                  "named most often; shape named right by \"a {}\" alone):", "",
+                  "| pair | pictures | shape | colour | taken for | shape by \"a {}\" |", "|---|---|---|---|---|---|"]
+        lines += [f"| {p} | {v['n']} | {v['shape']:.2f} | {v['color']:.2f} | {v['taken_for'] or '—'} | "
+                  f"{v['shape_plain']:.2f} |" for p, v in pairs.items()]
         lines.append("")
     return "\n".join(lines)
 

@@ -183,8 +183,8 @@ def test_counterfactual_pairs_join_the_batch(data, tok):
     pairs = load_pairs(data, "train", size=32, progress=False)
     task = ClipTask(pairs, tok, counterfactuals=0.5)
     idx = np.arange(40)
-    images, captions, sources = task.counterfactual_pairs(idx, step=3)
-    again = task.counterfactual_pairs(idx, step=3)
+    images, captions, sources = task.counterfactual_pairs(idx, 3, *task.batch_captions(idx, 3)[:2])
+    again = task.counterfactual_pairs(idx, 3, *task.batch_captions(idx, 3)[:2])
     assert 4 <= len(images) <= 20 and len(images) == len(captions)  # ~1 in 3 scenes has one
     assert all(np.array_equal(a, b) for a, b in zip(images, again[0])) and captions == again[1]  # a function of the step
     assert all(im.shape == (32, 32, 3) for im in images)
@@ -206,7 +206,7 @@ def test_counterfactual_kinds_limit_the_edits(data, tok):
     pairs = load_pairs(data, "train", size=32, progress=False)
     idx = np.arange(len(pairs))
     task = ClipTask(pairs, tok, counterfactuals=1.0, counterfactual_kinds=("relation",))
-    images, captions, sources = task.counterfactual_pairs(idx, step=1)
+    images, captions, sources = task.counterfactual_pairs(idx, 1, *task.batch_captions(idx, 1)[:2])
     assert len(captions) >= 5
     for j, c in zip(sources, captions):  # every twin reverses its source's relation, none swaps colours
         assert negatives(pairs.captions[idx[j]], task.stated[idx[j]])["relation"] == c
@@ -750,19 +750,21 @@ def test_zero_shot_reports_each_pair_and_what_it_was_taken_for():
     shapes, colors = ["circle", "circle", "star", "cross"], ["red", "red", "blue", "blue"]
     images = np.zeros((4, 8, 8, 3), np.uint8)
 
-    class Fake:  # names every circle a star, every other shape and every colour right
+    class Fake:  # names every circle a star, every other shape and every colour right; "a {}" alone: crosses stars
         def zero_shot(self, imgs, labels, templates):
-            if labels == list(vocab.SHAPES):
+            if labels == list(vocab.SHAPES) and list(templates) == ["a {}"]:
+                want = ["star" if s == "cross" else s for s in shapes]
+            elif labels == list(vocab.SHAPES):
                 want = ["star" if s == "circle" else s for s in shapes]
             else:
                 want = colors
             return torch.nn.functional.one_hot(torch.tensor([labels.index(w) for w in want]), len(labels)).float()
 
     acc = zero_shot_accuracy(Fake(), images, shapes, colors)
-    assert acc["shape"] == 0.5 and acc["color"] == 1.0
-    assert acc["by_pair"] == {"blue cross": {"n": 1, "shape": 1.0, "color": 1.0, "taken_for": None},
-                              "blue star": {"n": 1, "shape": 1.0, "color": 1.0, "taken_for": None},
-                              "red circle": {"n": 2, "shape": 0.0, "color": 1.0, "taken_for": "star"}}
+    assert acc["shape"] == 0.5 and acc["color"] == 1.0 and acc["shape_plain"] == 0.75
+    assert acc["by_pair"] == {"blue cross": {"n": 1, "shape": 1.0, "color": 1.0, "taken_for": None, "shape_plain": 0.0},
+                              "blue star": {"n": 1, "shape": 1.0, "color": 1.0, "taken_for": None, "shape_plain": 1.0},
+                              "red circle": {"n": 2, "shape": 0.0, "color": 1.0, "taken_for": "star", "shape_plain": 1.0}}
 
 
 def test_rank_loss_asks_each_true_pair_to_beat_its_twin_by_the_margin():
@@ -818,3 +820,72 @@ def test_trailing_padding_is_trimmed_without_changing_text_embeddings(tok):
         full, _ = m.text(ids, mask)  # the tower itself, on the padded context
         assert torch.allclose(m.encode_text(ids, mask, normalize=False), full, atol=1e-5)
         assert m.text_features(ids, mask)[0].shape[1] == 28  # token features keep the whole context
+
+
+def test_drop_colors_leaves_a_true_caption_that_names_no_colour():
+    from promptism.world.captions import parse
+    from promptism.world.constraints import Constraints, ObjectSpec, Relation
+    from promptism.world.negatives import drop_colors
+
+    caption = "a big red circle above a blue square under a blue sky"
+    stated = parse(caption)
+    text, said = drop_colors(caption, stated)
+    assert text == "a big circle above a square under a blue sky"  # the sky keeps its colour
+    assert said == Constraints((ObjectSpec("circle", size="large"), ObjectSpec("square")),
+                               (Relation(0, "above", 1),), background="sky")
+    assert drop_colors("an orange star", parse("an orange star"))[0] == "a star"  # the article follows
+    assert drop_colors("two red stars and a blue star", parse("two red stars and a blue star")) is None  # colour tells them apart
+    assert drop_colors("a circle", parse("a circle")) is None  # nothing to drop
+    made = 0
+    for i in range(600):
+        ex = sample_example(np.random.default_rng([13, i]))
+        out = drop_colors(ex.caption, ex.stated)
+        if out is None:
+            continue
+        made += 1
+        text, said = out
+        assert parse(text) == said and not any(o.color for o in said.objects), text
+        assert scene_constraints_hold(said, ex.scene).correct, (ex.caption, text)
+    assert made > 400  # most captions name a colour on objects of distinct shapes
+
+
+def test_colorless_captions_join_the_batch_with_their_own_targets(data, tok, tmp_path, monkeypatch):
+    import promptism.clip.train as train_mod
+    from promptism.clip.train import ClipTask
+    from promptism.data import load_pairs
+    from promptism.world.captions import parse
+    from promptism.world.targets import SIZE, caption_target
+
+    pairs = load_pairs(data, "train", size=32, progress=False)
+    idx = np.arange(48)
+    plain = ClipTask(pairs, tok)
+    assert plain.batch_captions(idx, 2) == ([pairs.captions[i] for i in idx], [plain.stated[i] for i in idx], [])
+    task = ClipTask(pairs, tok, colorless=1.0, compose_text=1.0)
+    captions, stated, shortened = task.batch_captions(idx, 2)
+    assert len(shortened) > 24 and task.batch_captions(idx, 2)[0] == captions  # a function of the step
+    for j in range(len(idx)):
+        if j in shortened:
+            assert captions[j] != pairs.captions[idx[j]] and parse(captions[j]) == stated[j]
+            assert not any(o.color for o in stated[j].objects)
+        else:
+            assert captions[j] == pairs.captions[idx[j]]
+    half = ClipTask(pairs, tok, colorless=0.5).batch_captions(np.arange(len(pairs)), 2)[2]
+    assert 0.25 * len(pairs) < len(half) < 0.6 * len(pairs)
+    # the caption head is asked what the shortened caption states: no colour of its shapes is known
+    model = CLIP(CLIPConfig(vocab_size=tok.vocab_size, compose_outputs=SIZE, **TINY))
+    seen = []
+    real = train_mod.caption_composition_loss
+    monkeypatch.setattr(train_mod, "caption_composition_loss",
+                        lambda out, presence, mask, *a: (seen.append(mask), real(out, presence, mask, *a))[1])
+    loss, logs = task.loss(model, idx, step=2)
+    assert torch.isfinite(loss) and logs["colorless"] == len(shortened) / len(idx)
+    for j in shortened:
+        assert torch.equal(seen[0][j], torch.from_numpy(caption_target(stated[j].to_dict())[1]))
+        assert not torch.equal(seen[0][j], task.caption_targets[1][idx[j]])
+    with pytest.raises(ValueError, match="colorless"):
+        ClipTask(pairs, tok, colorless=1.5)
+    r = _train(data, tmp_path / "run", "--steps", "2", "--colorless", "0.5")
+    assert r.returncode == 0, r.stderr
+    assert json.loads((tmp_path / "run" / "model" / "config.json").read_text())["colorless"] == 0.5
+    bad = _train(data, tmp_path / "bad", "--steps", "2", "--colorless", "2")
+    assert bad.returncode == 2 and "between 0 and 1" in bad.stderr

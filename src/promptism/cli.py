@@ -200,6 +200,17 @@ def _kind_weights(text: str) -> dict[str, float]:
     return out
 
 
+def _share(text: str) -> float:
+    """"0.25" -> 0.25, a share between 0 and 1."""
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a number between 0 and 1") from None
+    if not 0.0 <= v <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a number between 0 and 1")
+    return v
+
+
 def _counterfactual_kinds(text: str) -> tuple[str, ...]:
     """"relation" -> ("relation",), kinds checked."""
     from .world.negatives import COUNTERFACTUAL_KINDS
@@ -220,6 +231,7 @@ def cmd_train_clip(args: argparse.Namespace) -> int:
                         negative_weights=args.negative_weights, compose_text=args.compose_text, relate=args.relate,
                         relate_picture=args.relate_picture, relate_caption=args.relate_caption,
                         counterfactual_kinds=args.counterfactual_kinds, rank=args.rank, rank_margin=args.rank_margin,
+                        colorless=args.colorless,
                         progress=not args.quiet,
                         steps=args.steps, batch_size=args.batch_size, lr=args.lr,
                         ema=args.ema, checkpoint_every=args.checkpoint_every, seed=args.seed)
@@ -543,7 +555,8 @@ def build_parser() -> argparse.ArgumentParser:
                       "(world-bind10 with count negatives drawn more often: relations met, counts not), world-bind13 "
                       "(world-bind11 with relation negatives drawn more often: neither met), world-bind14 "
                       "(world-bind11 with the rank loss: each true pair must beat its twin by a margin; relations and counts "
-                      "met, held-out zero-shot shapes not), or tiny")
+                      "met, held-out zero-shot shapes not), world-bind15 (world-bind14 with a quarter of the captions shown without "
+                      "their colour words), or tiny")
     tc.add_argument("--no-hard-negatives", action="store_true",
                     help="train without the composition-aware hard-negative captions (plain CLIP loss)")
     tc.add_argument("--counterfactuals", type=float, default=None,
@@ -580,6 +593,10 @@ def build_parser() -> argparse.ArgumentParser:
     tc.add_argument("--rank-margin", type=float, default=None,
                     help="the cosine gap the rank loss asks of each true pair over its twin (default: the preset's, "
                          "else 0.1)")
+    tc.add_argument("--colorless", type=_share, default=None, metavar="P",
+                    help="share of captions shown without their colour words (\"a red circle above a blue square\" -> "
+                         "\"a circle above a square\") where that stays true of the picture, so that a shape's name "
+                         "alone fits it in every colour (default: the preset's, else 0, off)")
     tc.add_argument("--negative-weights", type=_kind_weights, default=None, metavar="KIND=W,...",
                     help="how often each kind of hard negative is drawn where several apply, e.g. "
                          "swap_colors=4,relation=4 (kinds: swap_colors, relation, count, shape, color; "

@@ -85,6 +85,8 @@ def single_objects(n: int, held_out: bool, seed: int = 0, size: int = 64) -> tup
 
 
 def zero_shot_accuracy(model: ClipBase, images: np.ndarray, shapes: list[str], colors: list[str]) -> dict:
+    """Shape and colour named by prompt ensembling over the other attribute ("a red {}", "a blue {}",
+    ...: the issue's measure), and, apart from it, ``shape_plain``: the shape named by "a {}" alone."""
     shape_templates = [f"a {c} {{}}" for c in vocab.COLORS]
     color_templates = [f"a {{}} {s}" for s in vocab.SHAPES]
     ps = model.zero_shot(images, list(vocab.SHAPES), shape_templates).argmax(-1)
@@ -93,8 +95,14 @@ def zero_shot_accuracy(model: ClipBase, images: np.ndarray, shapes: list[str], c
     named_colors = [list(vocab.COLORS)[i] for i in pc.tolist()]
     shape_acc = float(np.mean([n == s for n, s in zip(named_shapes, shapes)]))
     color_acc = float(np.mean([n == c for n, c in zip(named_colors, colors)]))
+    # the shape's name alone, "a cross", as a user who does not know the colour would ask
+    plain = [vocab.SHAPES[i] for i in model.zero_shot(images, list(vocab.SHAPES), ["a {}"]).argmax(-1).tolist()]
+    by_pair = _by_pair(shapes, colors, named_shapes, named_colors)
+    for pair, v in by_pair.items():
+        color, shape = pair.split(" ")
+        v["shape_plain"] = float(np.mean([n == shape for n, s, c in zip(plain, shapes, colors) if (c, s) == (color, shape)]))
     return {"shape": shape_acc, "color": color_acc, "n": len(shapes),
-            "by_pair": _by_pair(shapes, colors, named_shapes, named_colors)}
+            "shape_plain": float(np.mean([n == s for n, s in zip(plain, shapes)])), "by_pair": by_pair}
 
 
 def _by_pair(shapes, colors, named_shapes, named_colors) -> dict:

@@ -178,6 +178,23 @@ PRESETS["world-bind13"] = _reweighted("world-bind11", relation=12.0)
 # (benchmarks/reports/clip_world_bind14.md).
 PRESETS["world-bind14"] = {**PRESETS["world-bind11"], "task": {**PRESETS["world-bind11"]["task"], "rank": 0.5}}
 
+# world-bind14 with a quarter of the captions shown without their colour words (clip/train.py
+# batch_captions, world/negatives.py drop_colors: "a red circle above a blue square" -> "a circle above
+# a square"), where that stays true of the picture. World-bind14 missed only held-out zero-shot shape
+# (0.883): yellow crosses and green triangles were taken for stars. Its picture embedding knew them:
+# with each colour's mean picture taken away, the nearest shape mean of seen pictures names 0.97 to 1.0
+# of every held-out pair right (one-off check, not in the repository). Its captions did not: "a cross"
+# scored a yellow cross below "a star" (0.14 right), and prompts naming another colour ("a red cross"
+# against "a red star") split both ways by up to 0.06 in cosine, so the average over colours the
+# benchmark takes favoured stars. Only 8 % of the world's captions leave a colour out, so a shape's
+# name is mostly learnt bound to a colour; a shortened caption fits its shape in every colour, and its
+# hard negative is then the shape changed ("a cross" -> "a plus" is the same; "a cross" -> "a star"),
+# which the rank loss asks to lose by the margin. Rule set before it ran: it replaces world-bind2 as
+# clip-world if it meets every quality bar of issue #3 on the 200,000-picture world's val split;
+# world-bind2 then stays shipped as the reranker (clip-world-bind2), whose reranking rerank_world.py
+# measured.
+PRESETS["world-bind15"] = {**PRESETS["world-bind14"], "task": {**PRESETS["world-bind14"]["task"], "colorless": 0.25}}
+
 
 def preset(name: str, vocab_size: int, **loop_overrides) -> tuple[CLIPConfig, LoopConfig]:
     if name not in PRESETS:

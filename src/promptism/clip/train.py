@@ -35,9 +35,11 @@ class ClipTask:
     colours swapped, two related objects exchanged or a counted object's copies changed by one,
     captioned to match, so that a true pair stands beside a twin only binding tells apart
     (``counterfactual_kinds`` limits the edits, e.g. to ``("relation",)``; presets world-bind9
-    to world-bind14 use relation twins, world-bind11, 13 and 14 count twins too). ``rank`` > 0
+    to world-bind15 use relation twins, world-bind11, 13, 14 and 15 count twins too). ``rank`` > 0
     adds CE-CLIP's rank loss: each caption must beat its hard negative, and each picture its
-    counterfactual, by ``rank_margin`` in cosine (clip/loss.py rank_loss). ``separate`` > 0 adds a penalty on twins (a
+    counterfactual, by ``rank_margin`` in cosine (clip/loss.py rank_loss). ``colorless`` > 0 shows
+    that share of the batch's captions without their colour words, where they stay true
+    (batch_captions). ``separate`` > 0 adds a penalty on twins (a
     caption and its hard negative, a picture and its counterfactual) whose cosine passes
     SEPARATION_MARGIN; no preset uses it: with hard-negative captions alone the world-v1 model
     binds colours at chance (swap probe 0.48), and a run with both (plus token init 0.02) did no
@@ -48,7 +50,7 @@ class ClipTask:
                  negative_weights: dict[str, float] | None = None, compose_text: float = 0.0,
                  relate: float = 0.0, relate_picture: float = 1.0, relate_caption: float = 1.0,
                  counterfactual_kinds: tuple[str, ...] | None = None, rank: float = 0.0,
-                 rank_margin: float = RANK_MARGIN):
+                 rank_margin: float = RANK_MARGIN, colorless: float = 0.0):
         from ..world.negatives import COUNTERFACTUAL_KINDS
 
         self.pairs, self.tok, self.hard, self.seed = pairs, tokenizer, hard_negatives, seed
@@ -66,6 +68,9 @@ class ClipTask:
             self.stated = [Constraints.from_dict(m["stated"]) for m in pairs.metas]
         has_scenes = bool(pairs.metas) and all("scene" in m for m in pairs.metas)
         self.counterfactuals = counterfactuals if self.stated is not None and has_scenes else 0.0
+        if not 0.0 <= colorless <= 1.0:
+            raise ValueError(f"colorless is a share of captions, between 0 and 1; got {colorless}")
+        self.colorless = colorless if self.stated is not None else 0.0
         self.compose, self.targets, self.swaps = 0.0, None, None
         if compose and has_scenes:
             from ..world.targets import composition_target, swap_pairs
@@ -90,8 +95,30 @@ class ClipTask:
             self.places = (torch.from_numpy(pos), torch.from_numpy(present))
             self.relations = torch.from_numpy(np.stack([relation_rows(m["stated"]) for m in pairs.metas]))
 
-    def counterfactual_pairs(self, idx: np.ndarray, step: int) -> tuple[list[np.ndarray], list[str], list[int]]:
-        """Pictures, captions, and the batch position each was made from."""
+    def batch_captions(self, idx: np.ndarray, step: int) -> tuple[list[str], list | None, list[int]]:
+        """The batch's captions and what each states, a share ``colorless`` of them shown without
+        their colour words (world/negatives.py drop_colors) where that stays true of the picture,
+        and the batch positions so shortened."""
+        captions = [self.pairs.captions[i] for i in idx]
+        if self.stated is None:
+            return captions, None, []
+        stated = [self.stated[i] for i in idx]
+        shortened = []
+        if self.colorless:
+            from ..world.negatives import drop_colors
+
+            draws = np.random.default_rng([self.seed, step, 13]).random(len(idx))
+            for j in np.flatnonzero(draws < self.colorless):
+                made = drop_colors(captions[j], stated[j])
+                if made is not None:
+                    captions[j], stated[j] = made
+                    shortened.append(int(j))
+        return captions, stated, shortened
+
+    def counterfactual_pairs(self, idx: np.ndarray, step: int, batch: list[str], stated: list
+                             ) -> tuple[list[np.ndarray], list[str], list[int]]:
+        """Pictures, captions, and the batch position each was made from (``batch`` and
+        ``stated`` are the batch's captions and what they state, as batch_captions gives them)."""
         from ..world import Scene, render_array
         from ..world.negatives import counterfactual
 
@@ -105,7 +132,7 @@ class ClipTask:
             i = int(idx[j])
             scene = Scene.from_dict(self.pairs.metas[i]["scene"])
             for kind in rng.permutation(self.counterfactual_kinds):
-                made = counterfactual(scene, self.pairs.captions[i], self.stated[i], str(kind), rng)
+                made = counterfactual(scene, batch[j], stated[j], str(kind), rng)
                 if made is not None:
                     images.append(render_array(made[0], size))
                     captions.append(made[1])
@@ -113,14 +140,14 @@ class ClipTask:
                     break
         return images, captions, sources
 
-    def negatives(self, idx: np.ndarray, step: int) -> tuple[list[str], torch.Tensor]:
+    def negatives(self, step: int, captions: list[str], stated: list) -> tuple[list[str], torch.Tensor]:
         from ..world.negatives import pick_negative
 
         rng = np.random.default_rng([self.seed, step, 7])
         texts, valid = [], []
-        for i in idx:
-            neg = pick_negative(self.pairs.captions[i], self.stated[i], rng, self.negative_weights)
-            texts.append(neg or self.pairs.captions[i])
+        for caption, said in zip(captions, stated):
+            neg = pick_negative(caption, said, rng, self.negative_weights)
+            texts.append(neg or caption)
             valid.append(neg is not None)
         return texts, torch.tensor(valid)
 
@@ -138,15 +165,19 @@ class ClipTask:
                                           for t, ok in zip(texts, valid.tolist())]))
 
     def loss(self, model: CLIP, idx: np.ndarray, step: int):
-        images, captions = self.pairs.images[idx], [self.pairs.captions[i] for i in idx]
-        extra_images, extra_captions, sources = self.counterfactual_pairs(idx, step) if self.counterfactuals else ([], [], [])
+        images = self.pairs.images[idx]
+        captions, stated_rows, shortened = self.batch_captions(idx, step)
+        extra_images, extra_captions, sources = (self.counterfactual_pairs(idx, step, captions, stated_rows)
+                                                 if self.counterfactuals else ([], [], []))
         if extra_images:
             images = np.concatenate([images, np.stack(extra_images)])
         pixels = to_pixels(images)
         ids, mask = self.tok(captions + extra_captions, warn=False)
         logs = {}
         if self.stated is not None:
-            negs, valid = self.negatives(idx, step)
+            negs, valid = self.negatives(step, captions, stated_rows)
+            if self.colorless:
+                logs["colorless"] = len(shortened) / len(idx)
             negs, valid = negs + extra_captions, torch.cat([valid, torch.zeros(len(extra_captions), dtype=torch.bool)])
             nid, nmask = self.tok(negs, warn=False)
             img, txt, neg, scale, comp, place = model(pixels, ids, mask, nid, nmask)
@@ -184,7 +215,13 @@ class ClipTask:
                 loss = loss + self.compose * comp_loss
                 logs["compose_loss"] = float(comp_loss.detach())
             if self.caption_targets is not None:
-                presence, pmask, swaps = (t[rows] for t in self.caption_targets)
+                presence, pmask, swaps = (t[rows].clone() for t in self.caption_targets)
+                if shortened:
+                    from ..world.targets import caption_target
+
+                    for j in shortened:  # a shortened caption states less: its own targets
+                        p, m, sw = caption_target(stated_rows[j].to_dict())
+                        presence[j], pmask[j], swaps[j] = torch.from_numpy(p), torch.from_numpy(m), torch.tensor(sw)
                 text_loss = caption_composition_loss(comp[len(img): len(img) + len(idx)], presence, pmask, N_PAIRS, swaps)
                 loss = loss + self.compose_text * text_loss
                 logs["compose_text_loss"] = float(text_loss.detach())
@@ -197,7 +234,13 @@ class ClipTask:
             # the captions, then their hard negatives (relate needs them): a reversed relation is a
             # caption too, stating the opposite sides
             said = torch.cat([place[len(img): len(img) + len(idx)], place[len(img) + len(txt): len(img) + len(txt) + len(idx)]])
-            stated = torch.cat([self.relations[rows], self.negative_relations(negs[: len(idx)], valid[: len(idx)])])
+            relations = self.relations[rows].clone()
+            if shortened:
+                from ..world.targets import relation_rows
+
+                for j in shortened:
+                    relations[j] = torch.from_numpy(relation_rows(stated_rows[j].to_dict()))
+            stated = torch.cat([relations, self.negative_relations(negs[: len(idx)], valid[: len(idx)])])
             sides = relation_loss(said, stated)
             loss = loss + self.relate * (self.relate_picture * where + self.relate_caption * sides)
             logs["place_loss"], logs["relation_loss"] = float(where.detach()), float(sides.detach())
@@ -230,7 +273,7 @@ def train_clip(data: str, out: str, preset_name: str = "world", hard_negatives: 
                negative_weights: dict[str, float] | None = None, compose_text: float | None = None,
                relate: float | None = None, relate_picture: float | None = None, relate_caption: float | None = None,
                counterfactual_kinds: tuple[str, ...] | None = None, rank: float | None = None,
-               rank_margin: float | None = None, **loop_overrides) -> Path:
+               rank_margin: float | None = None, colorless: float | None = None, **loop_overrides) -> Path:
     """Train (or resume) a CLIP on image–caption data; write the model folder out/model."""
     import time
 
@@ -264,11 +307,12 @@ def train_clip(data: str, out: str, preset_name: str = "world", hard_negatives: 
     counterfactual_kinds = task_defaults.get("counterfactual_kinds") if counterfactual_kinds is None else counterfactual_kinds
     rank = task_defaults.get("rank", 0.0) if rank is None else rank
     rank_margin = task_defaults.get("rank_margin", RANK_MARGIN) if rank_margin is None else rank_margin
+    colorless = task_defaults.get("colorless", 0.0) if colorless is None else colorless
     task = ClipTask(pairs, tok, hard_negatives=hard_negatives, seed=loop.seed, counterfactuals=counterfactuals,
                     separate=separate, compose=compose, negative_weights=negative_weights,
                     compose_text=compose_text, relate=relate, relate_picture=relate_picture,
                     relate_caption=relate_caption, counterfactual_kinds=counterfactual_kinds, rank=rank,
-                    rank_margin=rank_margin)
+                    rank_margin=rank_margin, colorless=colorless)
     if task.targets is not None or task.caption_targets is not None:
         from dataclasses import replace
 
@@ -301,7 +345,7 @@ def train_clip(data: str, out: str, preset_name: str = "world", hard_negatives: 
         "steps": result["step"], "batch_size": loop.batch_size, "ema": loop.ema, "hard_negatives": task.stated is not None,
         "counterfactuals": task.counterfactuals, "counterfactual_kinds": list(task.counterfactual_kinds), "separate": task.separate, "compose": task.compose, "compose_text": task.compose_text,
         "relate": task.relate, "relate_picture": task.relate_picture, "relate_caption": task.relate_caption,
-        "negative_weights": task.negative_weights, "rank": task.rank, "rank_margin": task.rank_margin,
+        "negative_weights": task.negative_weights, "rank": task.rank, "rank_margin": task.rank_margin, "colorless": task.colorless,
         "final_logs": result["logs"], "wall_seconds_this_run": round(time.time() - t0, 1),
         "train_seconds": result["train_seconds"],
     }, state_dict=weights)

@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import re
 import zlib
+from dataclasses import replace
 
 import numpy as np
 
 from . import vocab
-from .captions import NOUNS, RELATION_PHRASES, parse
+from .captions import NOUNS, RELATION_PHRASES, ParseError, parse
 from .constraints import LAYOUT_GAP, Constraints, matches, random_spots, scene_constraints_hold
 from .scene import Obj, Scene, SceneError, apart
 
@@ -59,6 +60,34 @@ def swap_colors(caption: str, a: tuple[str, str], b: tuple[str, str]) -> str:
         return m.group(0) if new is None else new + m.group(2) + " " + m.group(3)
 
     return _COLORED_NOUN_RE.sub(edit, caption)
+
+
+def drop_colors(caption: str, stated: Constraints) -> tuple[str, Constraints] | None:
+    """The caption with its objects' colour words left out ("a red circle above a blue square"
+    -> "a circle above a square"), with what it then states; None where that would not be a
+    true caption of the same picture said less precisely: no object's colour is stated, or two
+    stated groups share a shape (the colour is what tells them apart, and an exact count would
+    then cover both), or the edit does not parse back to the same objects uncoloured.
+
+    Unlike the negatives below this is a true edit: the shortened caption still fits its picture.
+    Background words ("under a blue sky", "on a gray background") are kept."""
+    shapes = [o.shape for o in stated.objects]
+    if not any(o.color for o in stated.objects) or len(set(shapes)) != len(shapes):
+        return None
+
+    def edit(m: re.Match) -> str:
+        between = m.group(2).strip()
+        return (between + " " if between else "") + m.group(3)
+
+    text = fix_articles(_COLORED_NOUN_RE.sub(edit, caption))
+    try:
+        said = parse(text)
+    except ParseError:
+        return None
+    want = tuple(replace(o, color=None) for o in stated.objects)
+    same = (said.objects == want and said.relations == stated.relations
+            and said.background == stated.background and said.style == stated.style)
+    return (text, said) if same else None
 
 
 def _swap_pair(stated: Constraints):
