@@ -871,6 +871,10 @@ def test_colorless_captions_join_the_batch_with_their_own_targets(data, tok, tmp
             assert captions[j] == pairs.captions[idx[j]]
     half = ClipTask(pairs, tok, colorless=0.5).batch_captions(np.arange(len(pairs)), 2)[2]
     assert 0.25 * len(pairs) < len(half) < 0.6 * len(pairs)
+    assert any(stated[j].relations for j in shortened)  # relation captions are shortened too by default...
+    _, kept_stated, kept = ClipTask(pairs, tok, colorless=1.0, colorless_relations=False).batch_captions(idx, 2)
+    assert not any(kept_stated[j].relations for j in kept)  # ...but not with colorless_relations False
+    assert set(kept) == {j for j in shortened if not stated[j].relations}
     # the caption head is asked what the shortened caption states: no colour of its shapes is known
     model = CLIP(CLIPConfig(vocab_size=tok.vocab_size, compose_outputs=SIZE, **TINY))
     seen = []
@@ -884,8 +888,9 @@ def test_colorless_captions_join_the_batch_with_their_own_targets(data, tok, tmp
         assert not torch.equal(seen[0][j], task.caption_targets[1][idx[j]])
     with pytest.raises(ValueError, match="colorless"):
         ClipTask(pairs, tok, colorless=1.5)
-    r = _train(data, tmp_path / "run", "--steps", "2", "--colorless", "0.5")
+    r = _train(data, tmp_path / "run", "--steps", "2", "--colorless", "0.5", "--colorless-no-relations")
     assert r.returncode == 0, r.stderr
-    assert json.loads((tmp_path / "run" / "model" / "config.json").read_text())["colorless"] == 0.5
+    meta = json.loads((tmp_path / "run" / "model" / "config.json").read_text())
+    assert meta["colorless"] == 0.5 and meta["colorless_relations"] is False
     bad = _train(data, tmp_path / "bad", "--steps", "2", "--colorless", "2")
     assert bad.returncode == 2 and "between 0 and 1" in bad.stderr

@@ -231,7 +231,7 @@ def cmd_train_clip(args: argparse.Namespace) -> int:
                         negative_weights=args.negative_weights, compose_text=args.compose_text, relate=args.relate,
                         relate_picture=args.relate_picture, relate_caption=args.relate_caption,
                         counterfactual_kinds=args.counterfactual_kinds, rank=args.rank, rank_margin=args.rank_margin,
-                        colorless=args.colorless,
+                        colorless=args.colorless, colorless_relations=args.colorless_relations,
                         progress=not args.quiet,
                         steps=args.steps, batch_size=args.batch_size, lr=args.lr,
                         ema=args.ema, checkpoint_every=args.checkpoint_every, seed=args.seed)
@@ -556,7 +556,8 @@ def build_parser() -> argparse.ArgumentParser:
                       "(world-bind11 with relation negatives drawn more often: neither met), world-bind14 "
                       "(world-bind11 with the rank loss: each true pair must beat its twin by a margin; relations and counts "
                       "met, held-out zero-shot shapes not), world-bind15 (world-bind14 with a quarter of the captions shown without "
-                      "their colour words), or tiny")
+                      "their colour words: held-out zero-shot shapes met, seen relations not), world-bind16 (world-bind15 "
+                      "with relation captions always coloured), or tiny")
     tc.add_argument("--no-hard-negatives", action="store_true",
                     help="train without the composition-aware hard-negative captions (plain CLIP loss)")
     tc.add_argument("--counterfactuals", type=float, default=None,
@@ -597,6 +598,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="share of captions shown without their colour words (\"a red circle above a blue square\" -> "
                          "\"a circle above a square\") where that stays true of the picture, so that a shape's name "
                          "alone fits it in every colour (default: the preset's, else 0, off)")
+    tc.add_argument("--colorless-no-relations", dest="colorless_relations", action="store_false", default=None,
+                    help="keep the colour words of every caption that states a relation: --colorless shortens only "
+                         "the others (default: the preset's, else relation captions are shortened too)")
     tc.add_argument("--negative-weights", type=_kind_weights, default=None, metavar="KIND=W,...",
                     help="how often each kind of hard negative is drawn where several apply, e.g. "
                          "swap_colors=4,relation=4 (kinds: swap_colors, relation, count, shape, color; "

@@ -50,7 +50,7 @@ class ClipTask:
                  negative_weights: dict[str, float] | None = None, compose_text: float = 0.0,
                  relate: float = 0.0, relate_picture: float = 1.0, relate_caption: float = 1.0,
                  counterfactual_kinds: tuple[str, ...] | None = None, rank: float = 0.0,
-                 rank_margin: float = RANK_MARGIN, colorless: float = 0.0):
+                 rank_margin: float = RANK_MARGIN, colorless: float = 0.0, colorless_relations: bool = True):
         from ..world.negatives import COUNTERFACTUAL_KINDS
 
         self.pairs, self.tok, self.hard, self.seed = pairs, tokenizer, hard_negatives, seed
@@ -71,6 +71,7 @@ class ClipTask:
         if not 0.0 <= colorless <= 1.0:
             raise ValueError(f"colorless is a share of captions, between 0 and 1; got {colorless}")
         self.colorless = colorless if self.stated is not None else 0.0
+        self.colorless_relations = colorless_relations
         self.compose, self.targets, self.swaps = 0.0, None, None
         if compose and has_scenes:
             from ..world.targets import composition_target, swap_pairs
@@ -97,8 +98,9 @@ class ClipTask:
 
     def batch_captions(self, idx: np.ndarray, step: int) -> tuple[list[str], list | None, list[int]]:
         """The batch's captions and what each states, a share ``colorless`` of them shown without
-        their colour words (world/negatives.py drop_colors) where that stays true of the picture,
-        and the batch positions so shortened."""
+        their colour words (world/negatives.py drop_colors) where that stays true of the picture
+        (and, with ``colorless_relations`` False, where the caption states no relation), and the
+        batch positions so shortened."""
         captions = [self.pairs.captions[i] for i in idx]
         if self.stated is None:
             return captions, None, []
@@ -109,6 +111,8 @@ class ClipTask:
 
             draws = np.random.default_rng([self.seed, step, 13]).random(len(idx))
             for j in np.flatnonzero(draws < self.colorless):
+                if stated[j].relations and not self.colorless_relations:
+                    continue
                 made = drop_colors(captions[j], stated[j])
                 if made is not None:
                     captions[j], stated[j] = made
@@ -273,7 +277,8 @@ def train_clip(data: str, out: str, preset_name: str = "world", hard_negatives: 
                negative_weights: dict[str, float] | None = None, compose_text: float | None = None,
                relate: float | None = None, relate_picture: float | None = None, relate_caption: float | None = None,
                counterfactual_kinds: tuple[str, ...] | None = None, rank: float | None = None,
-               rank_margin: float | None = None, colorless: float | None = None, **loop_overrides) -> Path:
+               rank_margin: float | None = None, colorless: float | None = None,
+               colorless_relations: bool | None = None, **loop_overrides) -> Path:
     """Train (or resume) a CLIP on image–caption data; write the model folder out/model."""
     import time
 
@@ -308,11 +313,13 @@ def train_clip(data: str, out: str, preset_name: str = "world", hard_negatives: 
     rank = task_defaults.get("rank", 0.0) if rank is None else rank
     rank_margin = task_defaults.get("rank_margin", RANK_MARGIN) if rank_margin is None else rank_margin
     colorless = task_defaults.get("colorless", 0.0) if colorless is None else colorless
+    if colorless_relations is None:
+        colorless_relations = task_defaults.get("colorless_relations", True)
     task = ClipTask(pairs, tok, hard_negatives=hard_negatives, seed=loop.seed, counterfactuals=counterfactuals,
                     separate=separate, compose=compose, negative_weights=negative_weights,
                     compose_text=compose_text, relate=relate, relate_picture=relate_picture,
                     relate_caption=relate_caption, counterfactual_kinds=counterfactual_kinds, rank=rank,
-                    rank_margin=rank_margin, colorless=colorless)
+                    rank_margin=rank_margin, colorless=colorless, colorless_relations=colorless_relations)
     if task.targets is not None or task.caption_targets is not None:
         from dataclasses import replace
 
@@ -346,6 +353,7 @@ def train_clip(data: str, out: str, preset_name: str = "world", hard_negatives: 
         "counterfactuals": task.counterfactuals, "counterfactual_kinds": list(task.counterfactual_kinds), "separate": task.separate, "compose": task.compose, "compose_text": task.compose_text,
         "relate": task.relate, "relate_picture": task.relate_picture, "relate_caption": task.relate_caption,
         "negative_weights": task.negative_weights, "rank": task.rank, "rank_margin": task.rank_margin, "colorless": task.colorless,
+        "colorless_relations": task.colorless_relations,
         "final_logs": result["logs"], "wall_seconds_this_run": round(time.time() - t0, 1),
         "train_seconds": result["train_seconds"],
     }, state_dict=weights)
