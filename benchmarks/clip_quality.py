@@ -46,15 +46,26 @@ def verdicts(r: dict) -> list[tuple[str, float | None, float, bool]]:
     return [(name, v, bar, v is not None and v >= bar) for name, v, bar in rows]
 
 
+def _share(v: float | None) -> str:
+    return "—" if v is None else f"{v:.3f}"
+
+
 def markdown(r: dict, meta: dict) -> str:
     lines = [f"# CLIP on the Scene World: {meta['model']}", "",
              f"Measured by `{meta['command']}` (promptism {meta['promptism']}, {meta['cpus']} CPUs, {meta['seconds']} s).", "",
              "| measure | value | bar (issue #3) | met |", "|---|---|---|---|"]
     for name, v, bar, ok in verdicts(r):
-        lines.append(f"| {name} | {'—' if v is None else f'{v:.3f}'} | ≥ {bar:.2f} | {'yes' if ok else '**no**'} |")
+        lines.append(f"| {name} | {_share(v)} | ≥ {bar:.2f} | {'yes' if ok else '**no**'} |")
     lines += ["", "Probe counts: " + ", ".join(f"{s} {k} n={v['n']}" for s in ("seen", "heldout")
                                                for k, v in r[f"binding_{s}"].items()),
               f"Zero-shot pictures: {r['zero_shot_seen']['n']} seen-pair, {r['zero_shot_heldout']['n']} held-out-pair.", ""]
+    for split, name in (("seen", "seen (val)"), ("heldout", "held-out")):
+        rel = r[f"binding_{split}"]["relation"]
+        if rel.get("one_shape", {}).get("n"):  # none of the suite's held-out prompts does
+            one, two = rel["one_shape"], rel["two_shapes"]
+            lines += [f"Relation probe, {name}, by the related objects' shapes (not a bar): " + "; ".join(
+                f"{label} {_share(v['accuracy'])} (n={v['n']})"
+                for label, v in (("two of one shape", one), ("of two shapes", two))) + ".", ""]
     if "shape_plain" in r["zero_shot_heldout"]:
         lines += ["Zero-shot shape named by the shape's name alone (\"a {}\", no colour; not a bar): "
                   f"{r['zero_shot_seen']['shape_plain']:.3f} on seen pairs, {r['zero_shot_heldout']['shape_plain']:.3f} "

@@ -767,6 +767,29 @@ def test_zero_shot_reports_each_pair_and_what_it_was_taken_for():
                               "red circle": {"n": 2, "shape": 0.0, "color": 1.0, "taken_for": "star", "shape_plain": 1.0}}
 
 
+def test_relation_probe_says_apart_two_objects_of_one_shape():
+    from promptism.clip.evaluate import binding
+    from promptism.world.captions import parse
+
+    captions = ["a red triangle above a blue triangle", "a red circle below a blue square",
+                "a red circle above a blue square"]
+    stated = [parse(c) for c in captions]
+    images = np.zeros((3, 8, 8, 3), np.uint8)
+
+    class Fake:  # every picture reads "above": right where the caption says so, wrong where it says "below"
+        def encode_image(self, imgs):
+            return torch.tensor([[1.0, 0.0]]).repeat(len(imgs), 1)
+
+        def encode_text(self, texts):
+            return torch.tensor([[1.0, 0.0] if " above " in t else [0.0, 1.0] for t in texts])
+
+    rel = binding(Fake(), images, captions, stated)["relation"]
+    assert rel["n"] == 3 and rel["accuracy"] == pytest.approx(2 / 3)
+    assert rel["one_shape"] == {"accuracy": 1.0, "n": 1} and rel["two_shapes"] == {"accuracy": 0.5, "n": 2}
+    none = binding(Fake(), images[1:], captions[1:], stated[1:])["relation"]
+    assert none["one_shape"] == {"accuracy": None, "n": 0}
+
+
 def test_rank_loss_asks_each_true_pair_to_beat_its_twin_by_the_margin():
     from promptism.clip.loss import rank_loss
 

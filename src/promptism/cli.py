@@ -557,7 +557,8 @@ def build_parser() -> argparse.ArgumentParser:
                       "(world-bind11 with the rank loss: each true pair must beat its twin by a margin; relations and counts "
                       "met, held-out zero-shot shapes not), world-bind15 (world-bind14 with a quarter of the captions shown without "
                       "their colour words: held-out zero-shot shapes met, seen relations not), world-bind16 (world-bind15 "
-                      "with relation captions always coloured), or tiny")
+                      "with relation captions always coloured: seen relations met, held-out zero-shot colours not), "
+                      "world-bind17 (world-bind15 with the rank loss doubled), or tiny")
     tc.add_argument("--no-hard-negatives", action="store_true",
                     help="train without the composition-aware hard-negative captions (plain CLIP loss)")
     tc.add_argument("--counterfactuals", type=float, default=None,

@@ -34,7 +34,10 @@ def retrieval_r1(model: ClipBase, images: np.ndarray, captions: list[str], n: in
 
 
 def binding(model: ClipBase, images: np.ndarray, captions: list[str], stated: list[Constraints]) -> dict:
-    """{kind: {"accuracy", "n"}}: share of pictures preferring their caption to its negative."""
+    """{kind: {"accuracy", "n"}}: share of pictures preferring their caption to its negative. The
+    relation probe also says apart how it did where the two related objects share a shape
+    ("a pink triangle below an orange triangle"), which only their colours tell apart:
+    ``one_shape`` and ``two_shapes``, each {"accuracy", "n"} (accuracy None where n is 0)."""
     img = model.encode_image(images)
     out = {}
     for kind in BINDING_KINDS:
@@ -51,7 +54,17 @@ def binding(model: ClipBase, images: np.ndarray, captions: list[str], stated: li
         p, q = model.encode_text(pos), model.encode_text(neg)
         right = ((img[rows] * p).sum(-1) > (img[rows] * q).sum(-1)).float()
         out[kind] = {"accuracy": float(right.mean()), "n": len(rows)}
+        if kind == "relation":
+            one = torch.tensor([_relates_one_shape(stated[i]) for i in rows])
+            for name, mask in (("one_shape", one), ("two_shapes", ~one)):
+                out[kind][name] = {"accuracy": float(right[mask].mean()) if mask.any() else None, "n": int(mask.sum())}
     return out
+
+
+def _relates_one_shape(c: Constraints) -> bool:
+    """Whether the caption's first relation relates two objects of the same shape."""
+    r = c.relations[0]
+    return c.objects[r.a].shape == c.objects[r.b].shape
 
 
 def heldout_probe_set(per_prompt: int = 2, size: int = 64):

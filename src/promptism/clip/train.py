@@ -171,6 +171,7 @@ class ClipTask:
     def loss(self, model: CLIP, idx: np.ndarray, step: int):
         images = self.pairs.images[idx]
         captions, stated_rows, shortened = self.batch_captions(idx, step)
+        short = {j: stated_rows[j].to_dict() for j in shortened}  # what each shortened caption states
         extra_images, extra_captions, sources = (self.counterfactual_pairs(idx, step, captions, stated_rows)
                                                  if self.counterfactuals else ([], [], []))
         if extra_images:
@@ -219,12 +220,12 @@ class ClipTask:
                 loss = loss + self.compose * comp_loss
                 logs["compose_loss"] = float(comp_loss.detach())
             if self.caption_targets is not None:
-                presence, pmask, swaps = (t[rows].clone() for t in self.caption_targets)
+                presence, pmask, swaps = (t[rows] for t in self.caption_targets)  # indexing copies
                 if shortened:
                     from ..world.targets import caption_target
 
                     for j in shortened:  # a shortened caption states less: its own targets
-                        p, m, sw = caption_target(stated_rows[j].to_dict())
+                        p, m, sw = caption_target(short[j])
                         presence[j], pmask[j], swaps[j] = torch.from_numpy(p), torch.from_numpy(m), torch.tensor(sw)
                 text_loss = caption_composition_loss(comp[len(img): len(img) + len(idx)], presence, pmask, N_PAIRS, swaps)
                 loss = loss + self.compose_text * text_loss
@@ -238,12 +239,12 @@ class ClipTask:
             # the captions, then their hard negatives (relate needs them): a reversed relation is a
             # caption too, stating the opposite sides
             said = torch.cat([place[len(img): len(img) + len(idx)], place[len(img) + len(txt): len(img) + len(txt) + len(idx)]])
-            relations = self.relations[rows].clone()
+            relations = self.relations[rows]
             if shortened:
                 from ..world.targets import relation_rows
 
                 for j in shortened:
-                    relations[j] = torch.from_numpy(relation_rows(stated_rows[j].to_dict()))
+                    relations[j] = torch.from_numpy(relation_rows(short[j]))
             stated = torch.cat([relations, self.negative_relations(negs[: len(idx)], valid[: len(idx)])])
             sides = relation_loss(said, stated)
             loss = loss + self.relate * (self.relate_picture * where + self.relate_caption * sides)
