@@ -23,8 +23,8 @@ Settings.guidance_text, 0 when left out).
   and their diversity: the mean RMS difference (0-255) between the pixels of two variations of
   one source, over all six pairs.
 * caption: val captions that state a relation or two colours go through `generate` (prior and
-  decoder, 32 px, 4 pictures each); the shipped default CLIP (`clip.load("world")`, not the
-  world-v1 CLIP the prior and decoder are conditioned on) reads the pictures. Reported: its
+  decoder, 32 px, 4 pictures each); the previous default CLIP (`clip.load("world-bind2")`, the
+  reranker; not the world-v1 CLIP the prior and decoder are conditioned on) reads the pictures. Reported: its
   binding probes on them (the caption preferred to the caption with the relation reversed, the
   colours swapped, the count changed: clip.evaluate.binding), the mean cosine of picture and
   caption, and seconds per picture. The true val pictures under the same probes are the first
@@ -243,7 +243,7 @@ def main() -> int:
     if args.mode == "caption":
         from promptism.clip import load as load_clip
 
-        reader = load_clip("world")
+        reader = load_clip("world-bind2")
         val = caption_val(args.data, n, reader.image_size)
         fn, given = run_caption, reader
     else:

@@ -229,7 +229,7 @@ def main() -> int:
     ap.add_argument("--splits", nargs="+", default=[], choices=suite.SPLITS, help="splits to draw and score")
     ap.add_argument("--candidates", type=int, default=3, help="candidates per picture to draw (default: 3)")
     ap.add_argument("--limit", type=int, default=40, help="prompts per category and split (default: 40)")
-    ap.add_argument("--clip", default="world", help="the reranking CLIP (default: world, the binding CLIP)")
+    ap.add_argument("--clip", default="world-bind2", help="the reranking CLIP (default: world-bind2, the one Settings.rerank_clip names)")
     ap.add_argument("--records", type=Path, default=REPORTS / "rerank_world_records",
                     help="folder of per-prompt records (default: benchmarks/reports/rerank_world_records)")
     ap.add_argument("--vary", type=int, default=0, metavar="TRIALS",

@@ -543,7 +543,7 @@ def build_parser() -> argparse.ArgumentParser:
     ts = t.add_subparsers(dest="train_command", metavar="MODEL")
     ts.required = True
     tc = ts.add_parser("clip", help="train a CLIP on image-caption data")
-    _training_options(tc, "world (default), world-bind, world-bind2 (the shipped CLIP's: binds colours to shapes), "
+    _training_options(tc, "world (default), world-bind, world-bind2 (the reranking CLIP's: binds colours to shapes), "
                       "world-bind3 (world-bind2 with a causal text tower and the place loss: better relations, worse counts), "
                       "world-bind4 (world-bind2 with the place loss), world-bind5 (world-bind2 with the causal tower), "
                       "world-bind6 (world-bind3 with the place loss on captions only: not better), world-bind7 "
@@ -558,7 +558,7 @@ def build_parser() -> argparse.ArgumentParser:
                       "met, held-out zero-shot shapes not), world-bind15 (world-bind14 with a quarter of the captions shown without "
                       "their colour words: held-out zero-shot shapes met, seen relations not), world-bind16 (world-bind15 "
                       "with relation captions always coloured: seen relations met, held-out zero-shot colours not), "
-                      "world-bind17 (world-bind15 with the rank loss doubled), or tiny")
+                      "world-bind17 (world-bind15 with the rank loss doubled: every quality bar met; the shipped default), or tiny")
     tc.add_argument("--no-hard-negatives", action="store_true",
                     help="train without the composition-aware hard-negative captions (plain CLIP loss)")
     tc.add_argument("--counterfactuals", type=float, default=None,

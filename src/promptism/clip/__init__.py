@@ -18,12 +18,15 @@ from .api import ClipBase
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 # world-v1: the previous default (a bag of words on colours), kept because the shipped prior and
-# decoder learned its embedding space; their config.json names it and unCLIP loads it for them
-SHIPPED = {"world": MODELS_DIR / "clip-world", "world-v1": MODELS_DIR / "clip-world-v1"}
+# decoder learned its embedding space; their config.json names it and unCLIP loads it for them.
+# world-bind2: the default before world-bind17, kept as the CLIP that reranks unCLIP's candidates
+# (Settings.rerank_clip), since that reranking was measured with it (benchmarks/rerank_world.py)
+SHIPPED = {"world": MODELS_DIR / "clip-world", "world-v1": MODELS_DIR / "clip-world-v1",
+           "world-bind2": MODELS_DIR / "clip-world-bind2"}
 
 
 def resolve(name: str) -> Path:
-    """A shipped CLIP's name ("world", "world-v1") or a model folder -> the folder (hf: names have none)."""
+    """A shipped CLIP's name ("world", "world-v1", "world-bind2") or a model folder -> the folder (hf: names have none)."""
     return SHIPPED.get(name, Path(name))
 
 

@@ -82,7 +82,7 @@ class Settings:
     # states: the most candidates (of 1-3) within 8 s for a warm 4-picture 64 px grid (6.5 s on 2
     # threads), and GenEval-world rose from 0.652 / 0.598 (seen / held-out) to 0.751 / 0.680
     rerank: int = 3
-    rerank_clip: str = "world"
+    rerank_clip: str = "world-bind2"
     prior_candidates: int = 2  # draw this many image embeddings, keep the one closest to the text (§2.1)
     # what the decoder's image embedding is (paper §5.1's comparison): "prior" (unCLIP), "text"
     # (the CLIP text embedding passed directly) or "none" (the null embedding: caption only)
