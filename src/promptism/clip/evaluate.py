@@ -35,7 +35,7 @@ def retrieval_r1(model: ClipBase, images: np.ndarray, captions: list[str], n: in
 
 def binding(model: ClipBase, images: np.ndarray, captions: list[str], stated: list[Constraints]) -> dict:
     """{kind: {"accuracy", "n"}}: share of pictures preferring their caption to its negative. The
-    relation probe also says apart how it did where the two related objects share a shape
+    relation probe also reports, on their own, the pictures whose two related objects share a shape
     ("a pink triangle below an orange triangle"), which only their colours tell apart:
     ``one_shape`` and ``two_shapes``, each {"accuracy", "n"} (accuracy None where n is 0)."""
     img = model.encode_image(images)
