@@ -24,10 +24,10 @@ Settings.guidance_text, 0 when left out).
   one source, over all six pairs.
 * caption: val captions that state a relation or two colours go through `generate` (prior and
   decoder, 32 px, 4 pictures each); the previous default CLIP (`clip.load("world-bind2")`, the
-  reranker; not the world-v1 CLIP the prior and decoder are conditioned on) reads the pictures. Reported: its
-  binding probes on them (the caption preferred to the caption with the relation reversed, the
-  colours swapped, the count changed: clip.evaluate.binding), the mean cosine of picture and
-  caption, and seconds per picture. The true val pictures under the same probes are the first
+  reranker; not the world-v1 CLIP the prior and decoder are conditioned on) reads the pictures.
+  Reported: its binding probes on them (the caption preferred to the caption with the relation
+  reversed, the colours swapped, the count changed: clip.evaluate.binding), the mean cosine of
+  picture and caption, and seconds per picture. The true val pictures under the same probes are the first
   row: how far that CLIP can tell at all.
 
 Selection rules (set before the first run): in generate mode, the run with the highest mean
