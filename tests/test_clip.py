@@ -847,6 +847,58 @@ def test_trailing_padding_is_trimmed_without_changing_text_embeddings(tok):
         assert m.text_features(ids, mask)[0].shape[1] == 28  # token features keep the whole context
 
 
+def test_the_packed_text_tower_matches_the_padded_one_with_its_gradients(tok):
+    texts = ["a red circle above a blue square", "three stars", "a small green cross to the left of a star", "a"]
+    ids, mask = tok(texts)
+    assert len(set(mask.sum(1).tolist())) == 4  # four lengths: the packing has padding to skip
+    for causal in (False, True):
+        for shift in (False, True):
+            torch.manual_seed(1)
+            m = CLIP(CLIPConfig(vocab_size=tok.vocab_size, text_causal=causal, text_token_shift=shift, **TINY))
+            packed = m.text.embed(ids, mask)
+            packed.square().sum().backward()
+            grads = {n: p.grad.clone() for n, p in m.text.named_parameters()}
+            m.zero_grad()
+            padded, _ = m.text(ids, mask)
+            padded.square().sum().backward()
+            assert torch.allclose(packed, padded, atol=1e-5)
+            for n, p in m.text.named_parameters():
+                assert torch.allclose(grads[n], p.grad, atol=1e-5), n
+
+
+def test_negatives_marked_unused_are_not_encoded_and_change_no_loss(tok):
+    from promptism.clip.loss import rank_loss
+
+    torch.manual_seed(0)
+    m = CLIP(CLIPConfig(vocab_size=tok.vocab_size, **TINY))
+    pixels = torch.rand(4, 3, 32, 32) * 2 - 1
+    ids, mask = tok(["a red circle", "two blue stars", "a green square above a red star", "a cross"])
+    nid, nmask = tok(["a blue circle", "two blue stars", "a green square below a red star", "a cross"])
+    valid = torch.tensor([True, False, True, False])
+    img, txt, neg_all, scale, _, _ = m(pixels, ids, mask, nid, nmask)
+    img2, txt2, neg, _, _, _ = m(pixels, ids, mask, nid, nmask, valid)
+    assert torch.allclose(neg[valid], neg_all[valid], atol=1e-6) and (neg[~valid] == 0).all()
+    src = torch.tensor([], dtype=torch.long)
+    assert torch.isclose(contrastive_loss(img, txt, scale, neg_all, valid), contrastive_loss(img2, txt2, scale, neg, valid))
+    assert torch.isclose(rank_loss(img, txt, neg_all, valid, src, scale, 0.1)[0], rank_loss(img2, txt2, neg, valid, src, scale, 0.1)[0])
+    none = m(pixels, ids, mask, nid, nmask, torch.zeros(4, dtype=torch.bool))[2]
+    assert none.shape == neg.shape and (none == 0).all()
+
+
+def test_negatives_of_some_kinds_are_those_of_the_full_set():
+    from promptism.world.negatives import KINDS
+
+    seen = Counter()
+    for i in range(300):
+        ex = sample_example(np.random.default_rng([4, i]))
+        full = negatives(ex.caption, ex.stated)
+        seen.update(full.keys())
+        for kind in KINDS:
+            assert negatives(ex.caption, ex.stated, (kind,)) == ({kind: full[kind]} if kind in full else {})
+        assert negatives(ex.caption, ex.stated, ()) == {}
+    assert set(seen) == set(KINDS)  # every kind came up
+
+
 def test_drop_colors_leaves_a_true_caption_that_names_no_colour():
     from promptism.world.captions import parse
     from promptism.world.constraints import Constraints, ObjectSpec, Relation

@@ -116,3 +116,18 @@ def test_objects_of_one_colour_stay_separate_components():
 def test_background_array_rejects_unknown():
     with pytest.raises(SceneError):
         background_array("purple", 8)
+
+
+def test_block_mean_matches_numpy_and_renders_the_same_bytes():
+    from promptism.world.render import SUPERSAMPLE, _box_mean, _draw
+    from promptism.world.sampling import sample_example
+
+    big = np.random.default_rng(0).random((64 * SUPERSAMPLE, 64 * SUPERSAMPLE, 3)) * 255
+    want = big.reshape(64, SUPERSAMPLE, 64, SUPERSAMPLE, 3).mean(axis=(1, 3))
+    assert np.allclose(_box_mean(big, SUPERSAMPLE), want, rtol=0, atol=1e-10)
+    for i in range(60):  # every style and background the sampler draws, against numpy's mean
+        scene = sample_example(np.random.default_rng([9, i])).scene
+        if scene.style == "pixel":
+            continue
+        drawn = _draw(scene, 64 * SUPERSAMPLE).reshape(64, SUPERSAMPLE, 64, SUPERSAMPLE, 3).mean(axis=(1, 3))
+        assert np.array_equal(render_array(scene, 64), np.clip(np.rint(drawn), 0, 255).astype(np.uint8))

@@ -67,6 +67,10 @@ class TextTower(CaptionEncoder):
         tokens, pooled = super().forward(ids, mask)
         return self.proj(pooled), tokens
 
+    def embed(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """The pooled embedding alone (B, D), as forward's, skipping the padding (CaptionEncoder.pool)."""
+        return self.proj(self.pool(ids, mask))
+
 
 class ConvStage(nn.Sequential):
     """conv-BN-ReLU x blocks, then 2x max-pool. (A GroupNorm/SiLU residual stack behind a
@@ -136,8 +140,7 @@ class CLIP(nn.Module):
         self.place = nn.Linear(cfg.embed_dim, 2 * cfg.place_outputs) if cfg.place_outputs else None
 
     def encode_text(self, ids, mask, normalize: bool = True):
-        ids, mask = trim_padding(ids, mask)
-        emb, _ = self.text(ids, mask)
+        emb = self.text.embed(*trim_padding(ids, mask))
         return F.normalize(emb, dim=-1) if normalize else emb
 
     def text_features(self, ids, mask):
@@ -149,14 +152,23 @@ class CLIP(nn.Module):
         emb = self.image(pixels)
         return F.normalize(emb, dim=-1) if normalize else emb
 
-    def forward(self, pixels, ids, mask, neg_ids=None, neg_mask=None):
+    def forward(self, pixels, ids, mask, neg_ids=None, neg_mask=None, neg_valid=None):
         """Training entry point (DDP synchronises gradients through forward only): normalised
         picture, caption and hard-negative embeddings, the logit scale, the composition head's
         output for the pictures, then for the captions, stacked, and the place head's for the
-        pictures, the captions, then the negatives (None without the head)."""
+        pictures, the captions, then the negatives (None without the head). With ``neg_valid``
+        (B,) only those negatives are encoded and the others' rows are zero: the losses ignore
+        them, and a batch's counterfactual captions, a fifth of its text, have none."""
         img = self.encode_image(pixels)
         txt = self.encode_text(ids, mask)
-        neg = self.encode_text(neg_ids, neg_mask) if neg_ids is not None else None
+        neg = None
+        if neg_ids is not None and neg_valid is None:
+            neg = self.encode_text(neg_ids, neg_mask)
+        elif neg_ids is not None:
+            rows = neg_valid.nonzero().squeeze(1)
+            neg = txt.new_zeros(len(neg_ids), txt.shape[1])
+            if len(rows):
+                neg = neg.index_copy(0, rows, self.encode_text(neg_ids[rows], neg_mask[rows]))
         both = torch.cat([img, txt])
         comp = self.composition(both) if self.compose is not None else None
         place = self.places(torch.cat([both] + ([neg] if neg is not None else []))) if self.place is not None else None

@@ -97,25 +97,26 @@ def _swap_pair(stated: Constraints):
                 None)
 
 
-def negatives(caption: str, stated: Constraints) -> dict[str, str]:
-    """Every applicable hard negative of a caption, by kind."""
+def negatives(caption: str, stated: Constraints, kinds: tuple[str, ...] = KINDS) -> dict[str, str]:
+    """Every applicable hard negative of a caption, by kind (only those among ``kinds``: each
+    kind is made and checked on its own, and checking parses the negative)."""
     out: dict[str, str] = {}
     colored = [o for o in stated.objects if o.color]
-    pair = _swap_pair(stated)
+    pair = _swap_pair(stated) if "swap_colors" in kinds else None
     if pair:
         a, b = pair
         out["swap_colors"] = swap_colors(caption, (a.color, a.shape), (b.color, b.shape))
-    if stated.relations:
+    if stated.relations and "relation" in kinds:
         m = _REL_RE.search(caption)
         if m:
             flipped = RELATION_PHRASES[OPPOSITE[_PHRASE_TO_REL[m.group(1)]]][0]
             out["relation"] = caption[: m.start()] + flipped + caption[m.end():]
-    m = _NUM_RE.search(caption)
+    m = _NUM_RE.search(caption) if "count" in kinds else None
     if m and any(o.exact and o.count >= 2 for o in stated.objects):
         n = vocab.NUMBER_WORDS[m.group(1)]
         new = n + 1 if n < vocab.MAX_COUNT else n - 1
         out["count"] = caption[: m.start()] + vocab.NUMBER_NAMES[new] + caption[m.end():]
-    m = _NOUN_RE.search(caption)
+    m = _NOUN_RE.search(caption) if "shape" in kinds else None
     if m:  # the first shape noun becomes a shape the caption does not name at all
         shape, plural = NOUNS[m.group(1)]
         spec = next((o for o in stated.objects if o.shape == shape), None)
@@ -124,7 +125,7 @@ def negatives(caption: str, stated: Constraints) -> dict[str, str]:
         if options:
             new_shape = options[(sum(map(ord, caption)) + 3) % len(options)]
             out["shape"] = caption[: m.start()] + vocab.noun_for(new_shape, plural) + caption[m.end():]
-    if len(colored) == 1 and len({o.shape for o in stated.objects}) == len(stated.objects):
+    if "color" in kinds and len(colored) == 1 and len({o.shape for o in stated.objects}) == len(stated.objects):
         old, shape = colored[0].color, colored[0].shape
         others = [c for c in vocab.COLORS if c != old and not vocab.is_held_out(c, shape)]
         new = others[(sum(map(ord, caption)) + len(caption)) % len(others)]
@@ -186,7 +187,7 @@ def counterfactual(scene: Scene, caption: str, stated: Constraints, kind: str,
     default seeded from the caption, so the same call gives the same scene)."""
     if kind not in COUNTERFACTUAL_KINDS:
         raise ValueError(f"unknown counterfactual kind {kind!r}; kinds are {', '.join(COUNTERFACTUAL_KINDS)}")
-    new_caption = negatives(caption, stated).get(kind)
+    new_caption = negatives(caption, stated, (kind,)).get(kind)
     if new_caption is None:
         return None
     try:

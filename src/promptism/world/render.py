@@ -129,10 +129,25 @@ def render_array(scene: Scene, size: int = 64) -> np.ndarray:
         small = np.clip(np.rint(grid), 0, 255).astype(np.uint8)
         idx = (np.arange(size) * vocab.PIXEL_GRID) // size  # nearest-neighbour upscale
         return small[idx][:, idx]
-    n = size * SUPERSAMPLE
-    big = _draw(scene, n)
-    small = big.reshape(size, SUPERSAMPLE, size, SUPERSAMPLE, 3).mean(axis=(1, 3))
-    return np.clip(np.rint(small), 0, 255).astype(np.uint8)
+    big = _draw(scene, size * SUPERSAMPLE)
+    return np.clip(np.rint(_box_mean(big, SUPERSAMPLE)), 0, 255).astype(np.uint8)
+
+
+def _box_mean(big: np.ndarray, k: int) -> np.ndarray:
+    """(n, n, 3) -> (n/k, n/k, 3): the mean of each k x k block, as strided slices summed in
+    place. numpy's mean over two strided axes of the (n/k, k, n/k, k, 3) view took ten times
+    as long, a third of the time a training step spends rendering counterfactual pictures; the
+    two agree to 1e-13, and the first 20,000 training and 10,000 val pictures of a 200,000-picture
+    world (`promptism world make --n 200000`) render to the same bytes."""
+    size = big.shape[0] // k
+    blocks = big.reshape(size, k, size, k, 3)
+    rows = blocks[:, 0].copy()
+    for i in range(1, k):
+        rows += blocks[:, i]
+    out = rows[:, :, 0].copy()
+    for j in range(1, k):
+        out += rows[:, :, j]
+    return out / (k * k)
 
 
 def render(scene: Scene, size: int = 64) -> Image.Image:
