@@ -20,6 +20,12 @@ from .api import ClipBase
 BINDING_KINDS = ("swap_colors", "relation", "count")
 
 
+
+def _share(right: torch.Tensor) -> float:
+    """The share of True in a boolean tensor, as a count over a count: a float32 mean made 144 of
+    160 0.89999998, below a bar of 0.90 that it meets."""
+    return int(right.sum()) / right.numel()
+
 def retrieval_r1(model: ClipBase, images: np.ndarray, captions: list[str], n: int = 100, draws: int = 20,
                  seed: int = 0) -> float:
     rng = np.random.default_rng(seed)
@@ -29,7 +35,7 @@ def retrieval_r1(model: ClipBase, images: np.ndarray, captions: list[str], n: in
     for _ in range(draws):
         idx = rng.choice(len(captions), size=min(n, len(captions)), replace=False)
         sims = txt[idx] @ img[idx].T  # (n texts, n pictures)
-        hits.append((sims.argmax(dim=1) == torch.arange(len(idx))).float().mean().item())
+        hits.append(_share(sims.argmax(dim=1) == torch.arange(len(idx))))
     return float(np.mean(hits))
 
 
@@ -52,12 +58,12 @@ def binding(model: ClipBase, images: np.ndarray, captions: list[str], stated: li
             out[kind] = {"accuracy": None, "n": 0}
             continue
         p, q = model.encode_text(pos), model.encode_text(neg)
-        right = ((img[rows] * p).sum(-1) > (img[rows] * q).sum(-1)).float()
-        out[kind] = {"accuracy": float(right.mean()), "n": len(rows)}
+        right = (img[rows] * p).sum(-1) > (img[rows] * q).sum(-1)
+        out[kind] = {"accuracy": _share(right), "n": len(rows)}
         if kind == "relation":
             one = torch.tensor([_relates_one_shape(stated[i]) for i in rows])
             for name, mask in (("one_shape", one), ("two_shapes", ~one)):
-                out[kind][name] = {"accuracy": float(right[mask].mean()) if mask.any() else None, "n": int(mask.sum())}
+                out[kind][name] = {"accuracy": _share(right[mask]) if mask.any() else None, "n": int(mask.sum())}
     return out
 
 
@@ -151,7 +157,7 @@ def image_side_binding(model: ClipBase, images: np.ndarray, scenes: list[dict]) 
 
     logits = net.composition(model.encode_image(images[[i for i, _ in rows]]))
     margin = swap_margin(logits, torch.tensor([s for _, s in rows]))
-    return {"accuracy": float((margin > 0).float().mean()), "n": len(rows)}
+    return {"accuracy": _share(margin > 0), "n": len(rows)}
 
 
 @torch.no_grad()
@@ -173,7 +179,7 @@ def relation_sides(model: ClipBase, images: np.ndarray, captions: list[str], sta
     rows = rows[pictures]
 
     def right(emb: torch.Tensor) -> float:
-        return float((relation_margin(net.places(emb), rows) > 0).float().mean())
+        return _share(relation_margin(net.places(emb), rows) > 0)
 
     return {"picture": right(model.encode_image(images[pictures])),
             "caption": right(model.encode_text([captions[i] for i in pictures])), "n": int((rows[:, :, 0] >= 0).sum())}
