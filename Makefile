@@ -9,7 +9,7 @@ OUT    ?= out
 # pytest workers: the suite is CPU-bound, one thread per worker
 WORKERS ?= 2
 
-.PHONY: setup generate show test bench-judge bench-unclip bench-edit bench-rerank bench-serve clean
+.PHONY: setup generate show test bench-judge bench-unclip bench-edit bench-rerank bench-serve bench-clip-speed clean
 
 setup: $(STAMP)
 
@@ -57,6 +57,12 @@ bench-rerank: $(STAMP)
 	PROMPTISM_THREADS=1 $(BIN)/python benchmarks/rerank_world.py --splits seen --threads 1 & \
 	PROMPTISM_THREADS=1 $(BIN)/python benchmarks/rerank_world.py --splits heldout --threads 1; wait
 	$(BIN)/python benchmarks/rerank_world.py --vary 100 --threads 2 --report
+
+# seconds per CLIP training step of the binding presets, with the CPU steal meanwhile, under
+# benchmarks/reports/clip_train_speed.* (about 5 minutes, 2 threads)
+bench-clip-speed: $(STAMP)
+	[ -f data/world50k/manifest.json ] || $(BIN)/promptism world make --out data/world50k --n 50000 --size 64
+	$(BIN)/python benchmarks/clip_train_speed.py --data data/world50k
 
 # the server under load and killed mid-job: benchmarks/reports/serve_load.* (about 2 minutes)
 bench-serve: $(STAMP)
