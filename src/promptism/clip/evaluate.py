@@ -20,11 +20,11 @@ from .api import ClipBase
 BINDING_KINDS = ("swap_colors", "relation", "count")
 
 
-
 def _share(right: torch.Tensor) -> float:
     """The share of True in a boolean tensor, as a count over a count: a float32 mean made 144 of
     160 0.89999998, below a bar of 0.90 that it meets."""
     return int(right.sum()) / right.numel()
+
 
 def retrieval_r1(model: ClipBase, images: np.ndarray, captions: list[str], n: int = 100, draws: int = 20,
                  seed: int = 0) -> float:

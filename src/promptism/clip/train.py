@@ -172,9 +172,9 @@ class ClipTask:
         """Everything a step needs that the model does not: pictures (with the counterfactuals),
         tokens, hard negatives and the training targets, a pure function of ``idx`` and ``step``
         (about a tenth of a world-bind step, in Python). Making the next step's batch in a thread
-        while this one trained was slower on 2 CPU cores, 1.31 s a step against 1.18 with the
-        interpreter's switch interval at 0.2 ms and 1.83 at its default, as the thread held the
-        interpreter lock between the model's operations; with spare cores, a worker process could."""
+        while this one trained was slower on 2 CPU cores: 1.83 s a step against 1.18 without it
+        (1.31 with the interpreter's switch interval cut to 0.2 ms), as the thread held the
+        interpreter lock between the model's operations. With spare cores a worker process might pay."""
         images = self.pairs.images[idx]
         captions, stated_rows, shortened = self.batch_captions(idx, step)
         short = {j: stated_rows[j].to_dict() for j in shortened}  # what each shortened caption states
