@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Trains the default CLIP shipped in src/promptism/models/clip-world on the Scene World,
-# measures it, and copies it into the package. About 105 minutes on 2 CPU cores: 15 to make the
-# 200,000-picture world, 88 to train (world-bind17), 1 to measure.
+# measures it, and copies it into the package. About 85-95 minutes on 2 CPU cores: 15 to make the
+# 200,000-picture world, 65-75 to train (world-bind17: 1.45-1.7 s a step on today's code, by how busy
+# the host is, benchmarks/reports/clip_train_speed.md; the shipped run took 88 on older code), 1 to measure.
 #   bash scripts/train_clip_world.sh            (DATA=..., RUN=..., THREADS=..., PRESET=... to override)
 set -euo pipefail
 cd "$(dirname "$0")/.."
