@@ -249,6 +249,8 @@ def preset(name: str, vocab_size: int, **loop_overrides) -> tuple[CLIPConfig, Lo
 # 45.4 minutes (1.07 s a step, with 4.5 % of the CPU taken by the hypervisor), and held-out zero-shot
 # shape fell to 0.830 (yellow crosses all taken for stars, by "a {}" alone too) and colour to 0.947;
 # relations 0.985 / 0.900, counts 0.988 / 1.000, R@1 0.846 (benchmarks/reports/clip_world_bind18.md).
+# At 2,600 steps (--steps 2600, to tell the two cuts apart) held-out zero-shot shape fell further, to
+# 0.753, with every other bar met: the narrow tower lost it (clip_world_bind18_2600.md).
 PRESETS["world-bind18"] = {**PRESETS["world-bind17"],
                            "model": {**PRESETS["world-bind17"]["model"], "image_channels": (16, 48, 96, 128)},
                            "loop": {**PRESETS["world-bind17"]["loop"], "steps": 2400}}
