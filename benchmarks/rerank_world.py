@@ -9,8 +9,8 @@ best of k candidates by a CLIP's score against the prompt (k = 1: the plain pipe
 Candidate j of a prompt's pictures is what ``generate(prompt, n=4, seed=(s + j * CANDIDATE_STRIDE)
 mod 2**32, rerank=1)`` draws: the candidates the pipeline's ``rerank=k`` draws in one batch (the
 suite's seeds are below 2**32 - 4, so no picture's seed wraps apart from its call's). The world's judge
-scores every candidate; the reranking CLIP (``--clip``, the shipped binding CLIP "world") scores each
-at 64 px against the prompt. The table for k keeps, in each of the 4 slots, the candidate among the
+scores every candidate; the reranking CLIP (``--clip``, by default the one Settings.rerank_clip
+names, "world-bind2") scores each at 64 px against the prompt. The table for k keeps, in each of the 4 slots, the candidate among the
 first k with the highest CLIP score, and counts what the judge said of it. The judge never picks:
 it only scores what CLIP picked.
 
@@ -44,7 +44,7 @@ import numpy as np
 import torch
 
 from promptism import __version__
-from promptism.pipelines.settings import CANDIDATE_STRIDE
+from promptism.pipelines.settings import CANDIDATE_STRIDE, Settings
 from promptism.world import suite
 from promptism.world.judge import fingerprint as judge_fingerprint
 
@@ -215,8 +215,6 @@ def markdown(rep: dict) -> str:
 
 def default_line() -> dict | None:
     """The shipped default k and the warm time unclip_world.py measured with it, when it did."""
-    from promptism.pipelines.settings import Settings
-
     path, k = REPORTS / "unclip_world.json", Settings().rerank
     timing = json.loads(path.read_text()).get("timing", {}) if path.exists() else {}
     if timing.get("settings", {}).get("rerank", 1) != k:
@@ -229,7 +227,8 @@ def main() -> int:
     ap.add_argument("--splits", nargs="+", default=[], choices=suite.SPLITS, help="splits to draw and score")
     ap.add_argument("--candidates", type=int, default=3, help="candidates per picture to draw (default: 3)")
     ap.add_argument("--limit", type=int, default=40, help="prompts per category and split (default: 40)")
-    ap.add_argument("--clip", default="world-bind2", help="the reranking CLIP (default: world-bind2, the one Settings.rerank_clip names)")
+    ap.add_argument("--clip", default=Settings().rerank_clip,
+                    help="the reranking CLIP (default: %(default)s, the one Settings.rerank_clip names)")
     ap.add_argument("--records", type=Path, default=REPORTS / "rerank_world_records",
                     help="folder of per-prompt records (default: benchmarks/reports/rerank_world_records)")
     ap.add_argument("--vary", type=int, default=0, metavar="TRIALS",
