@@ -1,5 +1,6 @@
 """Image–caption pairs from every source the training commands accept."""
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -25,6 +26,19 @@ def test_dataset_folder_glob_and_brace_give_the_same_pairs(shards):
     assert len(load_pairs(shards, "val", size=32, progress=False)) == 10
     resized = load_pairs(shards, "val", size=64, limit=3, progress=False)
     assert resized.images.shape == (3, 64, 64, 3)
+
+
+def test_shards_read_by_worker_processes_equal_one_process(shards):
+    """Three shards (20, 20 and 10 pairs with the val split's): the forked readers must keep the
+    shards' order and every pair's picture, caption and record."""
+    urls = str(shards / "*.tar")
+    one = load_pairs(urls, size=32, progress=False, workers=1)
+    many = load_pairs(urls, size=32, progress=False, workers=3)
+    assert len(one) == 50
+    assert one.captions == many.captions and one.metas == many.metas
+    assert many.images.dtype == np.uint8 and np.array_equal(one.images, many.images)
+    records = load_pairs(urls, size=32, progress=False, workers=2, images=False)
+    assert records.captions == one.captions and records.images.shape == (50, 0, 0, 3)
 
 
 def test_folder_of_pictures_with_captions(tmp_path):
