@@ -81,6 +81,28 @@ def test_model_shapes_and_unit_embeddings(tok):
         CLIPConfig(image_size=34, image_channels=(8, 16))
 
 
+def test_stride_stem_halves_the_side_in_one_convolution(tok, tmp_path):
+    """image_stem "stride": the first stage is one stride-2 convolution, no layer sees the full
+    side, the tower's output size is unchanged, and the folder loads back to the same model."""
+    m = CLIP(CLIPConfig(vocab_size=tok.vocab_size, **{**TINY, "image_blocks": 2, "image_stem": "stride"}))
+    first = m.image.body[0]
+    convs = [c for c in first.modules() if isinstance(c, torch.nn.Conv2d)]
+    assert len(convs) == 1 and convs[0].stride == (2, 2)
+    assert not any(isinstance(c, torch.nn.MaxPool2d) for c in first.modules())
+    pooled = CLIP(CLIPConfig(vocab_size=tok.vocab_size, **{**TINY, "image_blocks": 2}))
+    assert sum(isinstance(c, torch.nn.Conv2d) for c in pooled.image.body[0].modules()) == 2
+    x = torch.randn(2, 3, 32, 32)
+    assert m.image.body[0](x).shape == pooled.image.body[0](x).shape == (2, 8, 16, 16)
+    assert m.encode_image(x).shape == (2, 32)
+    OurClip(m, tok).save(tmp_path / "m")
+    again = load_folder(tmp_path / "m")
+    assert again.model.config.image_stem == "stride"
+    m.eval()
+    assert torch.allclose(again.model.encode_image(x), m.encode_image(x))
+    with pytest.raises(ValueError, match="image_stem"):
+        CLIPConfig(image_stem="patch")
+
+
 def test_loss_prefers_aligned_pairs_and_counts_hard_negatives():
     torch.manual_seed(0)
     x = torch.nn.functional.normalize(torch.randn(8, 16), dim=-1)

@@ -560,7 +560,9 @@ def build_parser() -> argparse.ArgumentParser:
                       "with relation captions always coloured: seen relations met, held-out zero-shot colours not), "
                       "world-bind17 (world-bind15 with the rank loss doubled: every quality bar met; the shipped default), "
                       "world-bind18 (world-bind17 with a narrower image tower and 2,400 steps: 45.4 minutes, held-out zero-shot "
-                      "shapes lost), or tiny")
+                      "shapes lost), world-bind19 (world-bind17 with a stride-2 first image stage, a 192-wide text tower "
+                      "and 2,200 steps: 43.7 minutes, zero-shot colours and held-out shapes lost), world-bind20 "
+                      "(world-bind19 with the full text tower: which cut lost them), or tiny")
     tc.add_argument("--no-hard-negatives", action="store_true",
                     help="train without the composition-aware hard-negative captions (plain CLIP loss)")
     tc.add_argument("--counterfactuals", type=float, default=None,

@@ -254,3 +254,32 @@ def preset(name: str, vocab_size: int, **loop_overrides) -> tuple[CLIPConfig, Lo
 PRESETS["world-bind18"] = {**PRESETS["world-bind17"],
                            "model": {**PRESETS["world-bind17"]["model"], "image_channels": (16, 48, 96, 128)},
                            "loop": {**PRESETS["world-bind17"]["loop"], "steps": 2400}}
+
+# world-bind17 cut where a step spends its time, keeping the image stages world-bind18 narrowed and
+# lost held-out shapes with: the first stage is one stride-2 convolution (CLIPConfig.image_stem
+# "stride"; the pooled first stage's two convolutions at 64 px were a fifth of the image arithmetic
+# and over half its memory traffic), the text tower is 192 wide with 3 heads of 64 (256 and 4 before),
+# and 2,200 steps (2,600). On this machine today world-bind17 stepped at 1.90 s (7 % CPU steal) in a
+# 60-step timing; 12-step timings of this recipe gave 1.06-1.25 s against world-bind17's 1.55-1.94
+# alongside. Pictures are read by two processes (data/pairs.py read_workers). Rule set
+# before it ran: it replaces world-bind17 as clip-world if `promptism train clip` takes at most 45
+# minutes of wall time and it meets every quality bar of issue #3 on the 200,000-picture world's val
+# split. Not shipped: 43.7 minutes, every binding bar met (relations 0.992 / 0.944, counts 1.000 /
+# 1.000, colour swaps 0.996 / 0.991, R@1 0.862), but zero-shot colour fell to 0.910 on seen pairs
+# (yellow squares all named purple when the prompt averages over every shape; right with "a {} square")
+# and held-out zero-shot shape to 0.887 (yellow crosses taken for stars), colour to 0.947
+# (benchmarks/reports/clip_world_bind19.md).
+PRESETS["world-bind19"] = {**PRESETS["world-bind17"],
+                           "model": {**PRESETS["world-bind17"]["model"], "image_stem": "stride",
+                                     "text_width": 192, "text_heads": 3},
+                           "loop": {**PRESETS["world-bind17"]["loop"], "steps": 2200}}
+
+# world-bind19 with world-bind17's text tower (256 wide, 4 heads): an attribution run. World-bind19
+# met every binding bar in 43.7 minutes but named colours worse zero-shot (seen pairs 0.910: yellow
+# and orange squares, purple and yellow triangles), where world-bind18 (narrow image tower, full
+# text tower) kept them (0.983). Rule set before it ran: if zero-shot colour on seen pairs is back to
+# at least 0.97, the narrower text tower lost it; otherwise the stride stem or the 2,200 steps did.
+# It would replace world-bind17 as clip-world only under world-bind19's rule (at most 45 minutes,
+# every quality bar), which its ~1.3 s steps are not expected to meet.
+PRESETS["world-bind20"] = {**PRESETS["world-bind19"],
+                           "model": {**PRESETS["world-bind19"]["model"], "text_width": 256, "text_heads": 4}}
