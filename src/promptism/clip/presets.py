@@ -280,6 +280,9 @@ PRESETS["world-bind19"] = {**PRESETS["world-bind17"],
 # text tower) kept them (0.983). Rule set before it ran: if zero-shot colour on seen pairs is back to
 # at least 0.97, the narrower text tower lost it; otherwise the stride stem or the 2,200 steps did.
 # It would replace world-bind17 as clip-world only under world-bind19's rule (at most 45 minutes,
-# every quality bar), which its ~1.3 s steps are not expected to meet.
+# every quality bar), which its ~1.3 s steps are not expected to meet. Seen-pair zero-shot colour came
+# back (0.998), so the narrower text tower lost it; but held-out zero-shot shape fell to 0.783 (yellow
+# crosses and green triangles taken for stars), relations to 0.938 / 0.894, and it took 48.8 minutes
+# (benchmarks/reports/clip_world_bind20.md).
 PRESETS["world-bind20"] = {**PRESETS["world-bind19"],
                            "model": {**PRESETS["world-bind19"]["model"], "text_width": 256, "text_heads": 4}}
