@@ -92,41 +92,36 @@ def _read_shard(url: str, size: int, images: bool) -> tuple[np.ndarray | None, l
     return (np.stack(pictures) if images and pictures else None), captions, metas
 
 
-def _can_fork() -> bool:
-    import multiprocessing
-
-    return sys.platform.startswith("linux") and "fork" in multiprocessing.get_all_start_methods()
-
-
-def read_workers(n_shards: int) -> int:
-    """Processes that read shards at once: the cores this process may use, at most one a shard.
-    Decoding pictures is most of the reading (a 200,000-picture world at 1,700 a second in one
-    process), and it runs in parallel across shards. Workers are forked, as torch's DataLoader
+def read_workers(n_shards: int, asked: int | None = None) -> int:
+    """Processes that read shards at once: ``asked``, or by default the cores this process may
+    use, at most one a shard. Decoding pictures is most of the reading (a 200,000-picture world
+    at 1,700 a second in one process), and it runs in parallel across shards. Workers are forked, as torch's DataLoader
     workers on Linux: a spawned worker would run the caller's script again, which breaks any
     script without a ``__main__`` guard. Where there is no fork (or off Linux), one process reads."""
-    if not _can_fork():
+    import multiprocessing
+
+    if not sys.platform.startswith("linux") or "fork" not in multiprocessing.get_all_start_methods():
         return 1
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:
-        cores = os.cpu_count() or 1
-    return max(1, min(cores, n_shards))
+    if asked is None:
+        try:
+            asked = len(os.sched_getaffinity(0))
+        except AttributeError:
+            asked = os.cpu_count() or 1
+    return max(1, min(asked, n_shards))
 
 
 def load_pairs(source: str | Path, split: str = "train", size: int = 64, limit: int | None = None,
                progress: bool = True, images: bool = True, workers: int | None = None) -> Pairs:
     """``images=False`` reads captions and records only (``Pairs.images`` is then (N, 0, 0, 3)).
-    Shards are read by ``workers`` processes (default: ``read_workers``); with a ``limit``, one
-    worker, or where processes cannot be forked, in this process."""
+    Shards are read by ``read_workers(shards, workers)`` processes; with a ``limit``, one worker,
+    or where processes cannot be forked, in this process."""
     from tqdm.auto import tqdm
 
     urls = shard_list(source, split)
     pictures, captions, metas = [], [], []
     chunks: list[np.ndarray] = []  # the parallel reader's pictures, a shard's at a time
     if urls:
-        workers = read_workers(len(urls)) if workers is None else max(1, min(workers, len(urls)))
-        if not _can_fork():
-            workers = 1
+        workers = read_workers(len(urls), workers)
         with tqdm(desc=f"reading {split}", disable=not progress, unit="img") as bar:
             if limit or workers == 1:
                 pictures, captions, metas = _read_shards(urls, size, images, limit, bar)

@@ -52,12 +52,18 @@ class CaptionEncoder(nn.Module):
         n = mask.shape[1]
         return mask[:, None, None, :] & torch.ones(n, n, dtype=torch.bool, device=mask.device).tril()
 
-    def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        # ids, mask: (B, L) -> token features (B, L, W), pooled (B, W): the mean over the caption
+    def _inputs(self, ids: torch.Tensor) -> torch.Tensor:
+        """(B, L) -> (B, L, W): each token's embedding, its position's, and with ``shift`` the
+        previous token's, as the first block reads them."""
         emb = self.tok(ids)
         x = emb + self.pos[: ids.shape[1]]
         if self.shift is not None:
             x = x + self.shift(F.pad(emb, (0, 0, 1, 0))[:, :-1])
+        return x
+
+    def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        # ids, mask: (B, L) -> token features (B, L, W), pooled (B, W): the mean over the caption
+        x = self._inputs(ids)
         attend = self._attend(mask)
         for block in self.blocks:
             x = block(x, attend)
@@ -73,10 +79,7 @@ class CaptionEncoder(nn.Module):
         this skips about two fifths of the text tower's arithmetic."""
         b, n = ids.shape
         index = mask.reshape(-1).nonzero().squeeze(1)  # flat positions of the real tokens
-        emb = self.tok(ids)
-        x = (emb + self.pos[:n]).reshape(b * n, -1).index_select(0, index)
-        if self.shift is not None:
-            x = x + self.shift(F.pad(emb, (0, 0, 1, 0))[:, :-1].reshape(b * n, -1).index_select(0, index))
+        x = self._inputs(ids).reshape(b * n, -1).index_select(0, index)
         attend = self._attend(mask)
         for block in self.blocks:
             x = block(x, attend, pack=(index, b, n))
