@@ -138,7 +138,11 @@ def main() -> int:
             + (f", counterfactual pairs {cfg['counterfactuals']} a pair ({', '.join(cfg.get('counterfactual_kinds') or [])})"
                if cfg.get("counterfactuals") else "")
             + (f", rank loss weight {cfg['rank']} (margin {cfg['rank_margin']})" if cfg.get("rank") else "")
-            + (", causal text tower" if cfg.get("config", {}).get("text_causal") else ""),
+            + (f", colour-free captions {cfg['colorless']}" if cfg.get("colorless") else "")
+            + (f", attribute loss weight {cfg['attributes']}" if cfg.get("attributes") else "")
+            + (", causal text tower" if cfg.get("config", {}).get("text_causal") else "")
+            + (f", text tower {cfg['config']['text_width']} wide" if cfg.get("config", {}).get("text_width") else "")
+            + (", stride-2 first image stage" if cfg.get("config", {}).get("image_stem") == "stride" else ""),
             f"- wall time of the training command on this machine (2 CPU cores, data loading included): "
             f"{cfg.get('wall_seconds_this_run')} s"
             + (f"; stepping time over every resume of the run: {cfg['train_seconds']} s" if "train_seconds" in cfg else ""),

@@ -763,8 +763,8 @@ def test_shipped_world_model_loads_by_name_and_reads_the_world():
     images, captions, stated = heldout_probe_set(per_prompt=1)
     probes = binding(model, images, captions, stated)
     swaps, relations = probes["swap_colors"], probes["relation"]
-    assert swaps["n"] >= 50 and swaps["accuracy"] >= 0.9, swaps  # it binds colours to shapes (benchmark: 0.997)
-    assert relations["n"] >= 50 and relations["accuracy"] >= 0.9, relations  # and places them (benchmark: 0.988)
+    assert swaps["n"] >= 50 and swaps["accuracy"] >= 0.9, swaps  # it binds colours to shapes (benchmark: 0.994)
+    assert relations["n"] >= 50 and relations["accuracy"] >= 0.9, relations  # and places them (benchmark: 0.944)
 
 
 def test_zero_shot_reports_each_pair_and_what_it_was_taken_for():
@@ -996,3 +996,54 @@ def test_colorless_captions_join_the_batch_with_their_own_targets(data, tok, tmp
     assert meta["colorless"] == 0.5 and meta["colorless_relations"] is False
     bad = _train(data, tmp_path / "bad", "--steps", "2", "--colorless", "2")
     assert bad.returncode == 2 and "between 0 and 1" in bad.stderr
+
+
+def test_attribute_targets_name_each_colour_and_shape_apart():
+    from promptism.world import Obj, Scene
+    from promptism.world.captions import parse
+    from promptism.world.targets import COLORS, PLACE_KEYS, attribute_target, caption_attributes
+
+    def named(v):
+        return {PLACE_KEYS[k] for k in np.flatnonzero(v)}
+
+    scene = Scene((Obj("star", "red", "small", 0.2, 0.3), Obj("circle", "red", "small", 0.6, 0.5),
+                   Obj("square", "green", "large", 0.7, 0.8)), "white", "flat")
+    assert named(attribute_target(scene.to_dict())) == {"red", "green", "star", "circle", "square"}
+    presence, mask = caption_attributes(parse("a red star above a green square").to_dict())
+    assert named(presence) == {"red", "green", "star", "square"} and mask.all()  # every other one is absent
+    presence, mask = caption_attributes(parse("a red star and a circle").to_dict())
+    assert named(presence) == {"red", "star", "circle"}
+    # the circle's colour is not said: every colour but red is open, every shape known
+    assert named(mask == 0) == set(COLORS) - {"red"}
+
+
+def test_attribute_loss_reads_colours_and_shapes_off_both_towers(data, tok, tmp_path):
+    from promptism.clip.loss import attribute_loss
+    from promptism.clip.train import ClipTask
+    from promptism.data import load_pairs
+    from promptism.world.targets import N_PLACES, SIZE
+
+    presence = torch.tensor([[1.0, 0.0, 1.0]])
+    right, wrong = attribute_loss(presence * 8 - 4, presence), attribute_loss(4 - presence * 8, presence)
+    assert right < 0.02 and wrong > 3.0  # 3 x softplus(-4) / 4 against 3 x softplus(4) / 4
+    assert attribute_loss(4 - presence * 8, presence, torch.zeros_like(presence)) == 0  # nothing known, nothing asked
+    pairs = load_pairs(data, "train", size=32, progress=False)
+    idx = np.arange(32)
+    torch.manual_seed(0)
+    model = CLIP(CLIPConfig(vocab_size=tok.vocab_size, compose_outputs=SIZE + N_PLACES, compose_scale=16.0, **TINY))
+    plain_loss, _ = ClipTask(pairs, tok).loss(model, idx, step=0)
+    task = ClipTask(pairs, tok, attributes=0.5)
+    loss, logs = task.loss(model, idx, step=0)
+    assert torch.isclose(loss, plain_loss + 0.5 * logs["attribute_loss"], atol=1e-4)
+    loss.backward()  # the head's attribute rows learn, and both towers under them
+    assert model.compose.weight.grad[SIZE:].abs().sum() > 0 and model.compose.weight.grad[:SIZE].abs().sum() == 0
+    assert model.text.tok.weight.grad.abs().sum() > 0 and model.image.body[0][0].weight.grad.abs().sum() > 0
+    model.zero_grad()
+    fitted = _fit(task, model, torch.optim.Adam(model.parameters(), lr=3e-3), idx, 40)
+    assert fitted["attribute_loss"] < 0.5 * logs["attribute_loss"]
+    with pytest.raises(ValueError, match="attribute outputs"):
+        task.loss(CLIP(CLIPConfig(vocab_size=tok.vocab_size, compose_outputs=SIZE, **TINY)), idx, step=0)
+    r = _train(data, tmp_path / "run", "--steps", "2", "--attributes", "1", "--compose", "1")
+    assert r.returncode == 0, r.stderr
+    meta = json.loads((tmp_path / "run" / "model" / "config.json").read_text())
+    assert meta["attributes"] == 1.0 and meta["config"]["compose_outputs"] == SIZE + N_PLACES

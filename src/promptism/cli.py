@@ -232,6 +232,7 @@ def cmd_train_clip(args: argparse.Namespace) -> int:
                         relate_picture=args.relate_picture, relate_caption=args.relate_caption,
                         counterfactual_kinds=args.counterfactual_kinds, rank=args.rank, rank_margin=args.rank_margin,
                         colorless=args.colorless, colorless_relations=args.colorless_relations,
+                        attributes=args.attributes,
                         progress=not args.quiet,
                         steps=args.steps, batch_size=args.batch_size, lr=args.lr,
                         ema=args.ema, checkpoint_every=args.checkpoint_every, seed=args.seed)
@@ -558,11 +559,13 @@ def build_parser() -> argparse.ArgumentParser:
                       "met, held-out zero-shot shapes not), world-bind15 (world-bind14 with a quarter of the captions shown without "
                       "their colour words: held-out zero-shot shapes met, seen relations not), world-bind16 (world-bind15 "
                       "with relation captions always coloured: seen relations met, held-out zero-shot colours not), "
-                      "world-bind17 (world-bind15 with the rank loss doubled: every quality bar met; the shipped default), "
+                      "world-bind17 (world-bind15 with the rank loss doubled: every quality bar met in 88 minutes; the default before world-bind21), "
                       "world-bind18 (world-bind17 with a narrower image tower and 2,400 steps: 45.4 minutes, held-out zero-shot "
                       "shapes lost), world-bind19 (world-bind17 with a stride-2 first image stage, a 192-wide text tower "
                       "and 2,200 steps: 43.7 minutes, zero-shot colours and held-out shapes lost), world-bind20 "
                       "(world-bind19 with the full text tower: seen colours back, held-out shapes and relations lost, 48.8 minutes), "
+                      "world-bind21 (world-bind19 with the attribute loss, which colours and which shapes each apart: every bar met "
+                      "in 39.8 minutes; the shipped default), "
                       "or tiny")
     tc.add_argument("--no-hard-negatives", action="store_true",
                     help="train without the composition-aware hard-negative captions (plain CLIP loss)")
@@ -607,6 +610,10 @@ def build_parser() -> argparse.ArgumentParser:
     tc.add_argument("--colorless-no-relations", dest="colorless_relations", action="store_false", default=None,
                     help="keep the colour words of every caption that states a relation: --colorless shortens only "
                          "the others (default: the preset's, else relation captions are shortened too)")
+    tc.add_argument("--attributes", type=float, default=None,
+                    help="weight of the attribute loss: the composition head also reads which colours and which "
+                         "shapes a picture holds, and a caption names, each apart from the other, so that a shape's "
+                         "features hold in colours it was never seen in (default: the preset's, else 0, off)")
     tc.add_argument("--negative-weights", type=_kind_weights, default=None, metavar="KIND=W,...",
                     help="how often each kind of hard negative is drawn where several apply, e.g. "
                          "swap_colors=4,relation=4 (kinds: swap_colors, relation, count, shape, color; "

@@ -11,7 +11,7 @@ import torch
 
 from ..data import Pairs, load_pairs
 from ..train.loop import train
-from .loss import caption_composition_loss, composition_loss, contrastive_loss, place_loss, rank_loss, relation_loss
+from .loss import attribute_loss, caption_composition_loss, composition_loss, contrastive_loss, place_loss, rank_loss, relation_loss
 from .model import CLIP
 from .tokenizer import CaptionTokenizer, train_tokenizer
 
@@ -39,7 +39,10 @@ class ClipTask:
     adds CE-CLIP's rank loss: each caption must beat its hard negative, and each picture its
     counterfactual, by ``rank_margin`` in cosine (clip/loss.py rank_loss). ``colorless`` > 0 shows
     that share of the batch's captions without their colour words, where they stay true
-    (batch_captions). ``separate`` > 0 adds a penalty on twins (a
+    (batch_captions). ``attributes`` > 0 asks the composition head, on pictures and captions,
+    which colours and which shapes there are, each apart from the other (world/targets.py
+    attribute_target): the pair targets are joint, and a held-out pair is never present in
+    training. ``separate`` > 0 adds a penalty on twins (a
     caption and its hard negative, a picture and its counterfactual) whose cosine passes
     SEPARATION_MARGIN; no preset uses it: with hard-negative captions alone the world-v1 model
     binds colours at chance (swap probe 0.48), and a run with both (plus token init 0.02) did no
@@ -50,7 +53,8 @@ class ClipTask:
                  negative_weights: dict[str, float] | None = None, compose_text: float = 0.0,
                  relate: float = 0.0, relate_picture: float = 1.0, relate_caption: float = 1.0,
                  counterfactual_kinds: tuple[str, ...] | None = None, rank: float = 0.0,
-                 rank_margin: float = RANK_MARGIN, colorless: float = 0.0, colorless_relations: bool = True):
+                 rank_margin: float = RANK_MARGIN, colorless: float = 0.0, colorless_relations: bool = True,
+                 attributes: float = 0.0):
         from ..world.negatives import COUNTERFACTUAL_KINDS
 
         self.pairs, self.tok, self.hard, self.seed = pairs, tokenizer, hard_negatives, seed
@@ -87,6 +91,15 @@ class ClipTask:
             made = [caption_target(m["stated"]) for m in pairs.metas]
             presence, mask, swaps = (np.stack(x) for x in zip(*made))
             self.caption_targets = (torch.from_numpy(presence), torch.from_numpy(mask), torch.from_numpy(swaps).long())
+        self.attributes, self.attribute_targets, self.caption_attribute_targets = 0.0, None, None
+        if attributes and has_scenes:
+            from ..world.targets import attribute_target, caption_attributes
+
+            self.attributes = attributes
+            self.attribute_targets = torch.from_numpy(np.stack([attribute_target(m["scene"]) for m in pairs.metas]))
+            if self.stated is not None:
+                presence, mask = (np.stack(x) for x in zip(*(caption_attributes(m["stated"]) for m in pairs.metas)))
+                self.caption_attribute_targets = (torch.from_numpy(presence), torch.from_numpy(mask))
         self.relate, self.relate_picture, self.relate_caption, self.places, self.relations = 0.0, 0.0, 0.0, None, None
         if relate and has_scenes and self.stated is not None:
             from ..world.targets import place_target, relation_rows
@@ -205,6 +218,17 @@ class ClipTask:
                     p, m, sw = caption_target(short[j])
                     presence[j], pmask[j], swaps[j] = torch.from_numpy(p), torch.from_numpy(m), torch.tensor(sw)
             batch["caption_targets"] = (presence, pmask, swaps)
+        if self.attribute_targets is not None:
+            batch["attributes"] = self.attribute_targets[rows]
+        if self.caption_attribute_targets is not None:
+            presence, pmask = (t[rows] for t in self.caption_attribute_targets)
+            if shortened:
+                from ..world.targets import caption_attributes
+
+                for j in shortened:  # a shortened caption names no colours: its own targets
+                    p, m = caption_attributes(short[j])
+                    presence[j], pmask[j] = torch.from_numpy(p), torch.from_numpy(m)
+            batch["caption_attributes"] = (presence, pmask)
         if self.places is not None:
             batch["places"] = tuple(t[rows] for t in self.places)
             relations = self.relations[rows]
@@ -251,12 +275,12 @@ class ClipTask:
             img, txt, _, scale, comp, place = model(pixels, ids, mask)
             loss = contrastive_loss(img, txt, scale)
         if self.targets is not None or self.caption_targets is not None:
-            from ..world.targets import N_PAIRS
+            from ..world.targets import N_PAIRS, SIZE
 
             if comp is None:
                 raise ValueError("compose > 0 needs a CLIP built with compose_outputs (a composition head)")
-            if self.targets is not None:
-                comp_loss = composition_loss(comp[:n], batch["targets"], N_PAIRS, batch["swaps"])
+            if self.targets is not None:  # the pair targets are the head's first SIZE outputs
+                comp_loss = composition_loss(comp[:n, :SIZE], batch["targets"], N_PAIRS, batch["swaps"])
                 loss = loss + self.compose * comp_loss
                 logs["compose_loss"] = float(comp_loss.detach())
             if self.caption_targets is not None:
@@ -264,6 +288,18 @@ class ClipTask:
                 text_loss = caption_composition_loss(comp[len(img): len(img) + n], presence, pmask, N_PAIRS, swaps)
                 loss = loss + self.compose_text * text_loss
                 logs["compose_text_loss"] = float(text_loss.detach())
+        if self.attribute_targets is not None:
+            from ..world.targets import SIZE
+
+            if comp is None or comp.shape[1] <= SIZE:
+                raise ValueError("attributes > 0 needs a CLIP whose composition head has attribute outputs "
+                                 "(compose_outputs = world/targets.py SIZE + N_PLACES)")
+            attr = attribute_loss(comp[:n, SIZE:], batch["attributes"])
+            if "caption_attributes" in batch:
+                presence, pmask = batch["caption_attributes"]
+                attr = attr + attribute_loss(comp[len(img): len(img) + n, SIZE:], presence, pmask)
+            loss = loss + self.attributes * attr
+            logs["attribute_loss"] = float(attr.detach())
         if self.places is not None:
             if place is None:
                 raise ValueError("relate > 0 needs a CLIP built with place_outputs (a place head)")
@@ -303,7 +339,7 @@ def train_clip(data: str, out: str, preset_name: str = "world", hard_negatives: 
                relate: float | None = None, relate_picture: float | None = None, relate_caption: float | None = None,
                counterfactual_kinds: tuple[str, ...] | None = None, rank: float | None = None,
                rank_margin: float | None = None, colorless: float | None = None,
-               colorless_relations: bool | None = None, **loop_overrides) -> Path:
+               colorless_relations: bool | None = None, attributes: float | None = None, **loop_overrides) -> Path:
     """Train (or resume) a CLIP on image–caption data; write the model folder out/model."""
     import time
 
@@ -340,17 +376,20 @@ def train_clip(data: str, out: str, preset_name: str = "world", hard_negatives: 
     colorless = task_defaults.get("colorless", 0.0) if colorless is None else colorless
     if colorless_relations is None:
         colorless_relations = task_defaults.get("colorless_relations", True)
+    attributes = task_defaults.get("attributes", 0.0) if attributes is None else attributes
     task = ClipTask(pairs, tok, hard_negatives=hard_negatives, seed=loop.seed, counterfactuals=counterfactuals,
                     separate=separate, compose=compose, negative_weights=negative_weights,
                     compose_text=compose_text, relate=relate, relate_picture=relate_picture,
                     relate_caption=relate_caption, counterfactual_kinds=counterfactual_kinds, rank=rank,
-                    rank_margin=rank_margin, colorless=colorless, colorless_relations=colorless_relations)
-    if task.targets is not None or task.caption_targets is not None:
+                    rank_margin=rank_margin, colorless=colorless, colorless_relations=colorless_relations,
+                    attributes=attributes)
+    if task.targets is not None or task.caption_targets is not None or task.attribute_targets is not None:
         from dataclasses import replace
 
-        from ..world.targets import SIZE
+        from ..world.targets import N_PLACES, SIZE
 
-        cfg = replace(cfg, compose_outputs=SIZE)
+        # the attribute logits follow the pair targets in one head (ClipTask.compute)
+        cfg = replace(cfg, compose_outputs=SIZE + (N_PLACES if task.attribute_targets is not None else 0))
     if task.places is not None:
         from dataclasses import replace
 
@@ -378,7 +417,7 @@ def train_clip(data: str, out: str, preset_name: str = "world", hard_negatives: 
         "counterfactuals": task.counterfactuals, "counterfactual_kinds": list(task.counterfactual_kinds), "separate": task.separate, "compose": task.compose, "compose_text": task.compose_text,
         "relate": task.relate, "relate_picture": task.relate_picture, "relate_caption": task.relate_caption,
         "negative_weights": task.negative_weights, "rank": task.rank, "rank_margin": task.rank_margin, "colorless": task.colorless,
-        "colorless_relations": task.colorless_relations,
+        "colorless_relations": task.colorless_relations, "attributes": task.attributes,
         "final_logs": result["logs"], "wall_seconds_this_run": round(time.time() - t0, 1),
         "train_seconds": result["train_seconds"],
     }, state_dict=weights)

@@ -114,6 +114,36 @@ def place_target(scene: dict) -> tuple[np.ndarray, np.ndarray]:
     return pos.astype(np.float32), present.astype(np.float32)
 
 
+
+# --- which colours and which shapes there are, each apart from the other ------------------------
+# The pair presences above are joint: a held-out pair ("a yellow cross") is never present in
+# training, so nothing asks the embedding for a "cross" that holds in every colour. These are
+# read off the same records, per colour and per shape (PLACE_KEYS order).
+
+def attribute_target(scene: dict) -> np.ndarray:
+    """A scene record -> (N_PLACES,) float32: whether the picture holds any object of each colour,
+    then of each shape."""
+    return place_target(scene)[1]
+
+
+def caption_attributes(stated: dict) -> tuple[np.ndarray, np.ndarray]:
+    """What a caption states of each colour and each shape, as ``caption_target`` for pairs:
+    (N_PLACES,) presence of the colours and shapes it names, and a (N_PLACES,) mask of those it
+    says anything about. Captions name every object, so an unnamed shape is absent; an
+    uncoloured object ("a circle") leaves every colour it does not name open."""
+    presence = np.zeros(N_PLACES, np.float32)
+    mask = np.ones(N_PLACES, np.float32)
+    uncoloured = False
+    for o in stated["objects"]:
+        presence[PLACE_KEYS.index(o["shape"])] = 1.0
+        if o["color"]:
+            presence[PLACE_KEYS.index(o["color"])] = 1.0
+        else:
+            uncoloured = True
+    if uncoloured:
+        mask[: len(COLORS)] = presence[: len(COLORS)]
+    return presence, mask
+
 def relation_rows(stated: dict) -> np.ndarray:
     """What a caption's relation says about places, as (RELATION_ROWS, 4) int rows (key a, key b,
     axis 0 = x or 1 = y, sign of a's coordinate minus b's): "a red circle above a blue square" ->
