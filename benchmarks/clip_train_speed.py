@@ -3,7 +3,7 @@ fresh process for each preset, on a Scene World folder, with the CPU time the hy
 from this machine meanwhile (steal, from /proc/stat: other machines' work on shared cores slows
 every step alike, so a step time means little without it).
 
-    .venv/bin/python benchmarks/clip_train_speed.py --data data/world200k [--presets world-bind17 world-bind18]
+    .venv/bin/python benchmarks/clip_train_speed.py --data data/world200k [--presets world-bind21 world-bind17]
 
 Writes benchmarks/reports/clip_train_speed.{json,md}. Reported for each preset: the loop's own
 stepping seconds (``train_seconds`` in the model's config.json, the first steps and the final
@@ -57,7 +57,8 @@ def time_preset(data: str, preset: str, steps: int, limit: int, threads: int) ->
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", required=True, help="a Scene World folder (promptism world make)")
-    ap.add_argument("--presets", nargs="+", default=["world-bind17", "world-bind18"], help="CLIP presets to time")
+    ap.add_argument("--presets", nargs="+", default=["world-bind21", "world-bind17"],
+                    help="CLIP presets to time (default: the shipped one and the one before it)")
     ap.add_argument("--steps", type=int, default=60, help="steps timed per preset (default 60)")
     ap.add_argument("--limit", type=int, default=4000, help="training pairs read, to keep loading short (default 4000)")
     ap.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")

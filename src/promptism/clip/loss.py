@@ -51,7 +51,6 @@ def caption_composition_loss(pred: torch.Tensor, presence: torch.Tensor, mask: t
     return loss + swap_loss(pred[:, :n_pairs], swaps)
 
 
-
 def attribute_loss(logits: torch.Tensor, presence: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
     """(B, K) logits of which colours and which shapes are there (world/targets.py
     ``attribute_target``, ``caption_attributes``), (B, K) presences in {0, 1}, optional (B, K)
@@ -59,6 +58,7 @@ def attribute_loss(logits: torch.Tensor, presence: torch.Tensor, mask: torch.Ten
     (two colours, two shapes), averaged over the batch, as ``composition_loss``'s presence."""
     bce = F.binary_cross_entropy_with_logits(logits, presence, weight=mask, reduction="sum")
     return bce / len(logits) / 4
+
 
 def swap_loss(logits: torch.Tensor, swaps: torch.Tensor) -> torch.Tensor:
     """softplus(swapped - true) over the rows that have a colour swap (0 if none): the term that

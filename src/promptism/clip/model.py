@@ -125,9 +125,9 @@ class ImageTower(nn.Module):
         self.head = WhatWhereHead(cin, cfg.image_size // 2 ** len(cfg.image_channels), cfg.embed_dim)
 
     def forward(self, x):  # x: (B, 3, H, W) in [-1, 1] -> (B, D)
-        # channels-last activations: oneDNN's convolutions, BatchNorm and ReLU run on them without
-        # reordering; a training step's image forward and backward took ~0.82 of the time on 2 CPU
-        # cores (world-bind17's tower, 74 pictures, 40 interleaved pairs; same outputs to 2e-5)
+        # channels-last activations, the layout oneDNN's CPU convolutions prefer: a training step's
+        # image forward and backward took ~0.82 of the time on 2 CPU cores (one-off timing of
+        # world-bind17's tower, 74 pictures, 40 interleaved pairs; same outputs to 2e-5)
         return self.head(self.body(x.contiguous(memory_format=torch.channels_last)))
 
 

@@ -114,7 +114,6 @@ def place_target(scene: dict) -> tuple[np.ndarray, np.ndarray]:
     return pos.astype(np.float32), present.astype(np.float32)
 
 
-
 # --- which colours and which shapes there are, each apart from the other ------------------------
 # The pair presences above are joint: a held-out pair ("a yellow cross") is never present in
 # training, so nothing asks the embedding for a "cross" that holds in every colour. These are
@@ -143,6 +142,7 @@ def caption_attributes(stated: dict) -> tuple[np.ndarray, np.ndarray]:
     if uncoloured:
         mask[: len(COLORS)] = presence[: len(COLORS)]
     return presence, mask
+
 
 def relation_rows(stated: dict) -> np.ndarray:
     """What a caption's relation says about places, as (RELATION_ROWS, 4) int rows (key a, key b,
