@@ -738,7 +738,12 @@ def test_shipping_stores_half_precision_and_loads_back(tok, tmp_path):
 
     m = OurClip(CLIP(CLIPConfig(vocab_size=tok.vocab_size, **TINY)), tok)
     m.save(tmp_path / "full", extra={"name": "t", "steps": 3})
+    (tmp_path / "half").mkdir()
+    (tmp_path / "half" / "model.safetensors").write_bytes(b"an older model")
+    (tmp_path / "half" / "MODEL_CARD.md").write_text("# card\n\n## Limits\n\n- written by hand\n")
     ship(tmp_path / "full", tmp_path / "half")
+    # the folder is replaced, its card kept for clip_quality.py to rewrite around the Limits section
+    assert (tmp_path / "half" / "MODEL_CARD.md").read_text().endswith("## Limits\n\n- written by hand\n")
     full, half = tmp_path / "full" / "model.safetensors", tmp_path / "half" / "model.safetensors"
     assert half.stat().st_size < 0.6 * full.stat().st_size
     again = load_folder(tmp_path / "half")

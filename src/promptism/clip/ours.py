@@ -44,15 +44,22 @@ class OurClip(ClipBase):
 
 
 def ship(src: str | Path, dst: str | Path) -> Path:
-    """Copy a trained model folder into the package, weights stored as float16."""
+    """Copy a trained model folder into the package, weights stored as float16. The folder it
+    replaces keeps its MODEL_CARD.md: benchmarks/clip_quality.py rewrites the measured part and
+    keeps the hand-written Limits section."""
     import json
     import shutil
 
     model = load_folder(src)
     meta = json.loads((Path(src) / "config.json").read_text())
     extra = {k: v for k, v in meta.items() if k not in ("kind", "promptism", "config", "stored_dtype")}
+    card = Path(dst) / "MODEL_CARD.md"
+    kept = card.read_text() if card.exists() else None
     shutil.rmtree(dst, ignore_errors=True)
-    return model.save(dst, extra=extra, dtype=torch.float16)
+    folder = model.save(dst, extra=extra, dtype=torch.float16)
+    if kept is not None:
+        card.write_text(kept)
+    return folder
 
 
 def load_folder(folder: str | Path) -> OurClip:
