@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Trains the default CLIP shipped in src/promptism/models/clip-world on the Scene World,
 # measures it, and copies it into the package. About 55-60 minutes on 2 CPU cores: 15 to make the
-# 200,000-picture world, 40-43 to train (world-bind21: the shipped run took 39.8 minutes, a seed-1 replicate 40.6, at 1.02-1.22 s a
-# step, data loading included, on a quiet host), 1 to measure.
+# 200,000-picture world, 40-43 to train (world-bind21: the shipped run took 39.8 minutes, a seed-1
+# replicate 40.6, at 1.02-1.22 s a step, data loading included, on a quiet host), 1 to measure.
 #   bash scripts/train_clip_world.sh            (DATA=..., RUN=..., THREADS=..., PRESET=... to override)
 set -euo pipefail
 cd "$(dirname "$0")/.."

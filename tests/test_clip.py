@@ -1038,6 +1038,8 @@ def test_attribute_loss_reads_colours_and_shapes_off_both_towers(data, tok, tmp_
     model = CLIP(CLIPConfig(vocab_size=tok.vocab_size, compose_outputs=SIZE + N_PLACES, compose_scale=16.0, **TINY))
     plain_loss, _ = ClipTask(pairs, tok).loss(model, idx, step=0)
     task = ClipTask(pairs, tok, attributes=0.5)
+    both = ClipTask(pairs, tok, attributes=0.5, relate=1.0)  # read off the place targets' presences then
+    assert torch.equal(both.attribute_targets, task.attribute_targets) and both.places is not None
     loss, logs = task.loss(model, idx, step=0)
     assert torch.isclose(loss, plain_loss + 0.5 * logs["attribute_loss"], atol=1e-4)
     loss.backward()  # the head's attribute rows learn, and both towers under them

@@ -297,9 +297,10 @@ PRESETS["world-bind20"] = {**PRESETS["world-bind19"],
 # activations are now channels-last (clip/model.py ImageTower; a whole world-bind17 step took about
 # 0.95 of the time in an interleaved one-off timing). Rule set before it ran: it replaces
 # world-bind17 as clip-world if `promptism train clip` takes at most 45 minutes of wall time and it
-# meets every quality bar of issue #3 on the 200,000-picture world's val split. Met both and ships as clip-world: 39.8 minutes (1.03 s a step,
-# 0.6 % of the CPU taken by the hypervisor); relations 0.995 / 0.944, counts 0.994 / 0.994, colour
-# swaps 1.000 / 0.994, zero-shot shape 1.000 / 0.997, colour 1.000 / 1.000, R@1 0.873
-# (benchmarks/reports/clip_world.md). A replicate with --seed 1 (40.6 minutes) met every bar but
-# held-out relations, 0.781 (benchmarks/reports/clip_world_bind21_seed1.md).
+# meets every quality bar of issue #3 on the 200,000-picture world's val split. Met both and ships
+# as clip-world: 39.8 minutes (1.03 s a step, 0.6 % of the CPU taken by the hypervisor); relations
+# 0.995 / 0.944, counts 0.994 / 0.994, colour swaps 1.000 / 0.994, zero-shot shape 1.000 / 0.997,
+# colour 1.000 / 1.000, R@1 0.873 (benchmarks/reports/clip_world.md). A replicate with --seed 1
+# (40.6 minutes) met every bar but held-out relations, 0.781
+# (benchmarks/reports/clip_world_bind21_seed1.md).
 PRESETS["world-bind21"] = {**PRESETS["world-bind19"], "task": {**PRESETS["world-bind19"]["task"], "attributes": 1.0}}

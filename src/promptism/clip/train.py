@@ -91,15 +91,6 @@ class ClipTask:
             made = [caption_target(m["stated"]) for m in pairs.metas]
             presence, mask, swaps = (np.stack(x) for x in zip(*made))
             self.caption_targets = (torch.from_numpy(presence), torch.from_numpy(mask), torch.from_numpy(swaps).long())
-        self.attributes, self.attribute_targets, self.caption_attribute_targets = 0.0, None, None
-        if attributes and has_scenes:
-            from ..world.targets import attribute_target, caption_attributes
-
-            self.attributes = attributes
-            self.attribute_targets = torch.from_numpy(np.stack([attribute_target(m["scene"]) for m in pairs.metas]))
-            if self.stated is not None:
-                presence, mask = (np.stack(x) for x in zip(*(caption_attributes(m["stated"]) for m in pairs.metas)))
-                self.caption_attribute_targets = (torch.from_numpy(presence), torch.from_numpy(mask))
         self.relate, self.relate_picture, self.relate_caption, self.places, self.relations = 0.0, 0.0, 0.0, None, None
         if relate and has_scenes and self.stated is not None:
             from ..world.targets import place_target, relation_rows
@@ -108,6 +99,17 @@ class ClipTask:
             pos, present = (np.stack(x) for x in zip(*(place_target(m["scene"]) for m in pairs.metas)))
             self.places = (torch.from_numpy(pos), torch.from_numpy(present))
             self.relations = torch.from_numpy(np.stack([relation_rows(m["stated"]) for m in pairs.metas]))
+        self.attributes, self.attribute_targets, self.caption_attribute_targets = 0.0, None, None
+        if attributes and has_scenes:
+            from ..world.targets import attribute_target, caption_attributes
+
+            self.attributes = attributes
+            # which colours and shapes each picture holds: the place targets' presences, where built
+            self.attribute_targets = self.places[1] if self.places is not None else \
+                torch.from_numpy(np.stack([attribute_target(m["scene"]) for m in pairs.metas]))
+            if self.stated is not None:
+                presence, mask = (np.stack(x) for x in zip(*(caption_attributes(m["stated"]) for m in pairs.metas)))
+                self.caption_attribute_targets = (torch.from_numpy(presence), torch.from_numpy(mask))
 
     def batch_captions(self, idx: np.ndarray, step: int) -> tuple[list[str], list | None, list[int]]:
         """The batch's captions and what each states, a share ``colorless`` of them shown without
