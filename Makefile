@@ -9,7 +9,7 @@ OUT    ?= out
 # pytest workers: the suite is CPU-bound, one thread per worker
 WORKERS ?= 2
 
-.PHONY: setup generate show test bench-judge bench-unclip bench-edit bench-rerank bench-serve bench-clip-speed clean
+.PHONY: setup generate show test lint bench-judge bench-unclip bench-edit bench-rerank bench-serve bench-clip-speed clean
 
 setup: $(STAMP)
 
@@ -34,8 +34,13 @@ $(CHROMIUM):
 	SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); export DEBIAN_FRONTEND=noninteractive; \
 	$$SUDO apt-get install -y -q chromium || ($$SUDO apt-get update -q && $$SUDO apt-get install -y -q chromium)
 
-test: $(STAMP) $(CHROMIUM)
+# ruff's lint and format checks, then every test (the slow ones too: `-m 'not slow'` skips them)
+test: lint $(CHROMIUM)
 	PROMPTISM_THREADS=1 OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -n $(WORKERS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 # the judge's accuracy report under benchmarks/reports (about 5 minutes)
 bench-judge: $(STAMP)

@@ -64,8 +64,13 @@ PER_CAPTION = 4  # caption mode: pictures per caption, as `generate` draws them 
 def parse_run(text: str) -> dict:
     try:
         sampler, steps, eta, guidance, *rest = text.split(":")
-        run = {"sampler": sampler, "steps": int(steps), "eta": float(eta), "guidance_decoder": float(guidance),
-               "guidance_text": float(rest.pop()) if len(rest) == 1 else 0.0}
+        run = {
+            "sampler": sampler,
+            "steps": int(steps),
+            "eta": float(eta),
+            "guidance_decoder": float(guidance),
+            "guidance_text": float(rest.pop()) if len(rest) == 1 else 0.0,
+        }
         if rest:
             raise ValueError
     except ValueError:
@@ -81,20 +86,25 @@ def label(run: dict) -> str:
 
 
 def run_generate(models, val, given: torch.Tensor, run: dict) -> dict:
-    from promptism.pipelines.unclip import Settings, sample_decoder, seeded, to_images
     from unclip_world import _r1_100  # this folder is on the path when a benchmark runs as a script
+
+    from promptism.pipelines.unclip import Settings, sample_decoder, seeded, to_images
 
     s = Settings(**run)
     s.check()
     pics, seconds = [], 0.0
     for i, cap in enumerate(val.captions):  # one picture per call: the decoder takes one prompt
         t0 = time.perf_counter()
-        x = sample_decoder(models, cap, "", given[i:i + 1], seeded(1000 + i, 1)[1], s)
+        x = sample_decoder(models, cap, "", given[i : i + 1], seeded(1000 + i, 1)[1], s)
         seconds += time.perf_counter() - t0
         pics += to_images(x)
     got = models.clip.encode_image(pics)
-    return {"cosine": float((got * given).sum(-1).mean()), "r1_100": _r1_100(got, given),
-            "seconds_per_picture": seconds / len(val), "pictures": len(val)}
+    return {
+        "cosine": float((got * given).sum(-1).mean()),
+        "r1_100": _r1_100(got, given),
+        "seconds_per_picture": seconds / len(val),
+        "pictures": len(val),
+    }
 
 
 def run_vary(models, val, given: torch.Tensor, run: dict) -> dict:
@@ -112,8 +122,12 @@ def run_vary(models, val, given: torch.Tensor, run: dict) -> dict:
         cos.append(float((got @ given[i]).mean()))
         px = [np.asarray(im, dtype=np.float64) for im in res.images]
         dist += [float(np.sqrt(((px[a] - px[b]) ** 2).mean())) for a in range(4) for b in range(a)]
-    return {"cosine": float(np.mean(cos)), "diversity_rms": float(np.mean(dist)),
-            "seconds_per_source": seconds / len(val), "sources": len(val)}
+    return {
+        "cosine": float(np.mean(cos)),
+        "diversity_rms": float(np.mean(dist)),
+        "seconds_per_source": seconds / len(val),
+        "sources": len(val),
+    }
 
 
 def caption_probes(reader, pictures, captions: list[str], stated: list) -> dict:
@@ -123,10 +137,15 @@ def caption_probes(reader, pictures, captions: list[str], stated: list) -> dict:
     probes = binding(reader, pictures, captions, stated)
     with torch.no_grad():
         cosine = (reader.encode_image(pictures) * reader.encode_text(captions)).sum(-1).mean()
-    return {"relation": probes["relation"]["accuracy"], "swap_colors": probes["swap_colors"]["accuracy"],
-            "count": probes["count"]["accuracy"], "n_relation": probes["relation"]["n"],
-            "n_swap_colors": probes["swap_colors"]["n"], "n_count": probes["count"]["n"],
-            "caption_cosine": float(cosine)}
+    return {
+        "relation": probes["relation"]["accuracy"],
+        "swap_colors": probes["swap_colors"]["accuracy"],
+        "count": probes["count"]["accuracy"],
+        "n_relation": probes["relation"]["n"],
+        "n_swap_colors": probes["swap_colors"]["n"],
+        "n_count": probes["count"]["n"],
+        "caption_cosine": float(cosine),
+    }
 
 
 def run_caption(models, val, reader, run: dict) -> dict:
@@ -139,8 +158,11 @@ def run_caption(models, val, reader, run: dict) -> dict:
         seconds += time.perf_counter() - t0
     each = [x for x in val.captions for _ in range(PER_CAPTION)]
     stated = [x for x in val.stated for _ in range(PER_CAPTION)]
-    return {**caption_probes(reader, [np.asarray(p) for p in pics], each, stated),
-            "seconds_per_picture": seconds / len(pics), "pictures": len(pics)}
+    return {
+        **caption_probes(reader, [np.asarray(p) for p in pics], each, stated),
+        "seconds_per_picture": seconds / len(pics),
+        "pictures": len(pics),
+    }
 
 
 def caption_val(data: str, n: int, size: int):
@@ -160,44 +182,74 @@ def caption_val(data: str, n: int, size: int):
             keep.append((i, stated))
         if len(keep) == n:
             break
-    return SimpleNamespace(images=pairs.images[[i for i, _ in keep]], captions=[pairs.captions[i] for i, _ in keep],
-                           stated=[c for _, c in keep])
+    return SimpleNamespace(
+        images=pairs.images[[i for i, _ in keep]],
+        captions=[pairs.captions[i] for i, _ in keep],
+        stated=[c for _, c in keep],
+    )
 
 
 # per mode: what was measured, and the table's columns as (title, key, format)
 TABLES = {
-    "generate": ("Each val picture's CLIP image embedding and caption go to the decoder (32 px); its picture is "
-                 "encoded by CLIP again. Cosine: with the embedding it was given; R@1: that embedding is the "
-                 "nearest among 100.",
-                 [("mean cosine", "cosine", ".3f"), ("R@1 among 100", "r1_100", ".3f"),
-                  ("s per picture", "seconds_per_picture", ".2f")]),
-    "vary": ("Each val picture through `vary` at 32 px (DDIM inversion, 4 variations sampled back). Cosine: "
-             "of the variations' CLIP embeddings with the source's; diversity: RMS pixel difference (0-255) "
-             "between two variations of one source.",
-             [("mean cosine", "cosine", ".3f"), ("diversity (RMS)", "diversity_rms", ".1f"),
-              ("s per source", "seconds_per_source", ".2f")]),
-    "caption": ("Val captions stating a relation or two colours through `generate` (prior and decoder, 32 px, 4 "
-                "pictures each), read by the shipped default CLIP (world, not the world-v1 the stages are "
-                "conditioned on): the share of pictures it scores above the caption with the relation reversed, "
-                "the colours swapped, the count changed; and the mean cosine of picture and caption.",
-                [("relation probe", "relation", ".3f"), ("colour-swap probe", "swap_colors", ".3f"),
-                 ("count probe", "count", ".3f"), ("caption cosine", "caption_cosine", ".3f"),
-                 ("s per picture", "seconds_per_picture", ".2f")]),
+    "generate": (
+        "Each val picture's CLIP image embedding and caption go to the decoder (32 px); its picture is "
+        "encoded by CLIP again. Cosine: with the embedding it was given; R@1: that embedding is the "
+        "nearest among 100.",
+        [
+            ("mean cosine", "cosine", ".3f"),
+            ("R@1 among 100", "r1_100", ".3f"),
+            ("s per picture", "seconds_per_picture", ".2f"),
+        ],
+    ),
+    "vary": (
+        "Each val picture through `vary` at 32 px (DDIM inversion, 4 variations sampled back). Cosine: "
+        "of the variations' CLIP embeddings with the source's; diversity: RMS pixel difference (0-255) "
+        "between two variations of one source.",
+        [
+            ("mean cosine", "cosine", ".3f"),
+            ("diversity (RMS)", "diversity_rms", ".1f"),
+            ("s per source", "seconds_per_source", ".2f"),
+        ],
+    ),
+    "caption": (
+        "Val captions stating a relation or two colours through `generate` (prior and decoder, 32 px, 4 "
+        "pictures each), read by the shipped default CLIP (world, not the world-v1 the stages are "
+        "conditioned on): the share of pictures it scores above the caption with the relation reversed, "
+        "the colours swapped, the count changed; and the mean cosine of picture and caption.",
+        [
+            ("relation probe", "relation", ".3f"),
+            ("colour-swap probe", "swap_colors", ".3f"),
+            ("count probe", "count", ".3f"),
+            ("caption cosine", "caption_cosine", ".3f"),
+            ("s per picture", "seconds_per_picture", ".2f"),
+        ],
+    ),
 }
 
 
 def markdown(r: dict) -> str:
-    lines = ["# Decoder fidelity to its image embedding (" + r["mode"] + ")", "",
-             f"Measured by `benchmarks/decoder_fidelity.py` on {r['machine']}, torch {r['torch']}, "
-             f"{r['threads']} thread(s); promptism {r['version']}. CLIP alone measures, no judge. "
-             f"{r['n']} val pictures of `{r['data']}`; decoder `{r.get('decoder', 'world')}`.", ""]
+    lines = [
+        "# Decoder fidelity to its image embedding (" + r["mode"] + ")",
+        "",
+        f"Measured by `benchmarks/decoder_fidelity.py` on {r['machine']}, torch {r['torch']}, "
+        f"{r['threads']} thread(s); promptism {r['version']}. CLIP alone measures, no judge. "
+        f"{r['n']} val pictures of `{r['data']}`; decoder `{r.get('decoder', 'world')}`.",
+        "",
+    ]
     intro, columns = TABLES[r["mode"]]
-    lines += [intro, "", "| decoder run (sampler:steps:η:guidance[:text]) | " + " | ".join(c for c, _, _ in columns) + " |",
-              "|---" * (len(columns) + 1) + "|"]
+    lines += [
+        intro,
+        "",
+        "| decoder run (sampler:steps:η:guidance[:text]) | " + " | ".join(c for c, _, _ in columns) + " |",
+        "|---" * (len(columns) + 1) + "|",
+    ]
     rows = ({"the true val pictures": r["reference"]} if r.get("reference") else {}) | r["runs"]
     for k, v in rows.items():
-        lines.append(f"| {k} | " + " | ".join("–" if v.get(key) is None else format(v[key], fmt)
-                                             for _, key, fmt in columns) + " |")
+        lines.append(
+            f"| {k} | "
+            + " | ".join("–" if v.get(key) is None else format(v[key], fmt) for _, key, fmt in columns)
+            + " |"
+        )
     lines += ["", f"Default run: {r['default']}. Chosen by the rule in the script's docstring: **{r['chosen']}**."]
     if r.get("conditions"):
         lines += ["", f"Conditions: {r['conditions']}"]
@@ -214,8 +266,12 @@ def choose(r: dict) -> str:
     elif r["mode"] == "vary":
         ok = {k: v for k, v in runs.items() if v["diversity_rms"] >= base["diversity_rms"]}
     else:
-        ok = {k: v for k, v in runs.items() if v["caption_cosine"] >= base["caption_cosine"]
-              and v["seconds_per_picture"] <= 2 * base["seconds_per_picture"]}
+        ok = {
+            k: v
+            for k, v in runs.items()
+            if v["caption_cosine"] >= base["caption_cosine"]
+            and v["seconds_per_picture"] <= 2 * base["seconds_per_picture"]
+        }
         return max(ok, key=lambda k: ok[k]["relation"] + ok[k]["swap_colors"])
     return max(ok, key=lambda k: ok[k]["cosine"])
 
@@ -223,16 +279,27 @@ def choose(r: dict) -> str:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--mode", choices=tuple(TABLES), default="generate", help="what the decoder is asked to do")
-    ap.add_argument("--runs", nargs="+", type=parse_run, required=True,
-                    help="decoder runs as sampler:steps:eta:guidance[:text guidance]; the first is the default the "
-                         "rule compares with")
+    ap.add_argument(
+        "--runs",
+        nargs="+",
+        type=parse_run,
+        required=True,
+        help="decoder runs as sampler:steps:eta:guidance[:text guidance]; the first is the default the "
+        "rule compares with",
+    )
     ap.add_argument("--data", default="data/world50k", help="world folder or shards (the val split is read)")
-    ap.add_argument("--n", type=int, default=None,
-                    help="val pictures (default: 200 in generate mode, 100 in caption mode, 50 in vary mode)")
+    ap.add_argument(
+        "--n",
+        type=int,
+        default=None,
+        help="val pictures (default: 200 in generate mode, 100 in caption mode, 50 in vary mode)",
+    )
     ap.add_argument("--threads", type=int, default=int(os.environ.get("PROMPTISM_THREADS", "2")), help="torch threads")
     ap.add_argument("--decoder", default="world", help="the decoder: a shipped name or a model folder (default: world)")
     ap.add_argument("--name", default=None, help="report name (default: decoder_fidelity_MODE)")
-    ap.add_argument("--conditions", default="", help="what else ran beside it (written in the report: times depend on it)")
+    ap.add_argument(
+        "--conditions", default="", help="what else ran beside it (written in the report: times depend on it)"
+    )
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     from promptism.data import load_pairs
@@ -250,11 +317,20 @@ def main() -> int:
         val = load_pairs(args.data, "val", size=models.clip.image_size, limit=n, progress=False)
         fn, given = (run_generate if args.mode == "generate" else run_vary), models.clip.encode_image(val.images)
     with torch.no_grad():
-        r = {"mode": args.mode, "n": len(val.captions), "data": args.data, "threads": args.threads,
-             "version": __version__, "torch": torch.__version__,
-             "machine": f"{platform.machine()}, {os.cpu_count()} CPUs", "default": label(args.runs[0]),
-             "conditions": args.conditions, "command": " ".join(["benchmarks/decoder_fidelity.py", *sys.argv[1:]]),
-             "decoder": f"{args.decoder} ({models.describe()['decoder']['sha256'][:12]})", "runs": {}}
+        r = {
+            "mode": args.mode,
+            "n": len(val.captions),
+            "data": args.data,
+            "threads": args.threads,
+            "version": __version__,
+            "torch": torch.__version__,
+            "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
+            "default": label(args.runs[0]),
+            "conditions": args.conditions,
+            "command": " ".join(["benchmarks/decoder_fidelity.py", *sys.argv[1:]]),
+            "decoder": f"{args.decoder} ({models.describe()['decoder']['sha256'][:12]})",
+            "runs": {},
+        }
         if args.mode == "caption":
             r["reference"] = caption_probes(reader, val.images, val.captions, val.stated)
         name = args.name or f"decoder_fidelity_{args.mode}"

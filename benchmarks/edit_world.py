@@ -86,8 +86,9 @@ def part_inpaint(models, trials: int, method: str = "auto") -> dict:
         diff = np.abs(np.asarray(out, np.float64) - np.asarray(picture, np.float64))
         outside.append(float(diff[~mask].mean()))
         objects = world.read(out).objects
-        ok = any(o.shape == "star" and o.color == "yellow" and o.x < CORNER / SIZE and o.y < CORNER / SIZE
-                 for o in objects)
+        ok = any(
+            o.shape == "star" and o.color == "yellow" and o.x < CORNER / SIZE and o.y < CORNER / SIZE for o in objects
+        )
         hits += ok
         inside = [o for o in objects if o.x < CORNER / SIZE and o.y < CORNER / SIZE]
         found[" + ".join(sorted(f"{o.color} {o.shape}" for o in inside)) or "nothing"] += 1
@@ -95,10 +96,17 @@ def part_inpaint(models, trials: int, method: str = "auto") -> dict:
             rows.append([picture, out])
     sheet = "edit_world_inpaint.png" if method == "auto" else f"edit_world_inpaint_{method}.png"
     _sheet([[a for r in rows for a in r[:1]], [b for r in rows for b in r[1:]]], REPORTS / sheet)
-    return {"trials": trials, "method": used, "success": hits / trials,
-            "outside_mask_mean_abs_change": float(np.mean(outside)),
-            "outside_mask_max_abs_change": float(np.max([0.0] + outside)), "seconds_per_trial": float(np.median(seconds)),
-            "found_in_corner_top": found.most_common(8), "steps": INPAINT_STEPS, "resample": INPAINT_RESAMPLE}
+    return {
+        "trials": trials,
+        "method": used,
+        "success": hits / trials,
+        "outside_mask_mean_abs_change": float(np.mean(outside)),
+        "outside_mask_max_abs_change": float(np.max([0.0] + outside)),
+        "seconds_per_trial": float(np.median(seconds)),
+        "found_in_corner_top": found.most_common(8),
+        "steps": INPAINT_STEPS,
+        "resample": INPAINT_RESAMPLE,
+    }
 
 
 def _objects(im) -> Counter:
@@ -126,9 +134,17 @@ def part_vary(models, trials: int) -> dict:
             rows.append([picture, *res.images])
     _sheet(rows, REPORTS / "edit_world_vary.png")
     n = 4 * trials
-    return {"trials": trials, "variations": n, "agreement": agree / n, "colour_agreement": colours / n,
-            "shape_agreement": shapes / n, "all_four_distinct": distinct / trials,
-            "seconds_per_trial": float(np.median(seconds)), "eta": VARY_ETA, "rerank": Settings().rerank}
+    return {
+        "trials": trials,
+        "variations": n,
+        "agreement": agree / n,
+        "colour_agreement": colours / n,
+        "shape_agreement": shapes / n,
+        "all_four_distinct": distinct / trials,
+        "seconds_per_trial": float(np.median(seconds)),
+        "eta": VARY_ETA,
+        "rerank": Settings().rerank,
+    }
 
 
 def part_text_diff(models, trials: int) -> dict:
@@ -146,29 +162,47 @@ def part_text_diff(models, trials: int) -> dict:
         if k < 8:
             rows.append([picture, out])
     _sheet([[r[0] for r in rows], [r[1] for r in rows]], REPORTS / "edit_world_text_diff.png")
-    return {"trials": trials, "success": hits / trials, "still_red": still_red / trials,
-            "seconds_per_trial": float(np.median(seconds)), "amount": TEXT_DIFF_AMOUNT}
+    return {
+        "trials": trials,
+        "success": hits / trials,
+        "still_red": still_red / trials,
+        "seconds_per_trial": float(np.median(seconds)),
+        "amount": TEXT_DIFF_AMOUNT,
+    }
 
 
-BARS = {"inpaint": ("success", 0.80), "inpaint_repaint": ("success", 0.80), "vary": ("agreement", 0.70),
-        "text_diff": ("success", 0.80)}
+BARS = {
+    "inpaint": ("success", 0.80),
+    "inpaint_repaint": ("success", 0.80),
+    "vary": ("agreement", 0.70),
+    "text_diff": ("success", 0.80),
+}
 METHOD_NAMES = {"decoder": "the decoder's inpainting channels", "repaint": "RePaint"}
 
 
 def markdown(r: dict) -> str:
-    lines = ["# Editing with unCLIP on the Scene World", "",
-             f"Measured by `benchmarks/edit_world.py` on {r['machine']}, torch {r['torch']}, "
-             + ", ".join(f"{k} {r[k].get('threads', 1)}" for k in BARS if k in r) + " thread(s); "
-             f"promptism {r['promptism']}, decoder {r['models']['decoder']['name']} "
-             f"(sha256 {r['models']['decoder']['sha256'][:12]}…). The judge only measures: no picture is picked or "
-             "filtered. Contact sheets: `edit_world_*.png` (top row or first column: the input).", "",
-             "| test | trials | measured | bar | met |", "|---|---|---|---|---|"]
+    lines = [
+        "# Editing with unCLIP on the Scene World",
+        "",
+        f"Measured by `benchmarks/edit_world.py` on {r['machine']}, torch {r['torch']}, "
+        + ", ".join(f"{k} {r[k].get('threads', 1)}" for k in BARS if k in r)
+        + " thread(s); "
+        f"promptism {r['promptism']}, decoder {r['models']['decoder']['name']} "
+        f"(sha256 {r['models']['decoder']['sha256'][:12]}…). The judge only measures: no picture is picked or "
+        "filtered. Contact sheets: `edit_world_*.png` (top row or first column: the input).",
+        "",
+        "| test | trials | measured | bar | met |",
+        "|---|---|---|---|---|",
+    ]
     older = [k for k in BARS if k in r and r[k].get("models_sha256") != sha256s(r["models"])]
     # every part is scored by the judge: one scored before the judge last changed (or before
     # reports recorded which judge scored them) is not comparable with a part scored now
     rejudged = [k for k in BARS if k in r and r[k].get("judge_sha256") != r.get("judge_sha256")]
     if older:  # a run of some parts keeps the others' last results, measured on other models
-        lines[4:4] = [f"Parts marked * were measured with earlier models than those named above: {', '.join(older)}.", ""]
+        lines[4:4] = [
+            f"Parts marked * were measured with earlier models than those named above: {', '.join(older)}.",
+            "",
+        ]
     if rejudged:
         lines[4:4] = [f"Parts marked † were scored by an earlier version of the judge: {', '.join(rejudged)}.", ""]
     mark = {k: (" *" if k in older else "") + (" †" if k in rejudged else "") for k in BARS}
@@ -177,21 +211,31 @@ def markdown(r: dict) -> str:
             continue
         p = r[part]
         how = METHOD_NAMES.get(p.get("method", "repaint"), p.get("method")) + mark[part]
-        lines.append(f"| inpaint \"a yellow star\" into an empty masked corner ({how}): a yellow star found there "
-                     f"| {p['trials']} | {p['success']:.2f} | ≥ 0.80 | {'yes' if p['success'] >= 0.8 else 'no'} |")
-        lines.append(f"| inpaint ({how}): mean change of the pixels outside the mask (0–255) | {p['trials']} "
-                     f"| {p['outside_mask_mean_abs_change']:.3f} | < 2 | "
-                     f"{'yes' if p['outside_mask_mean_abs_change'] < 2 else 'no'} |")
+        lines.append(
+            f'| inpaint "a yellow star" into an empty masked corner ({how}): a yellow star found there '
+            f"| {p['trials']} | {p['success']:.2f} | ≥ 0.80 | {'yes' if p['success'] >= 0.8 else 'no'} |"
+        )
+        lines.append(
+            f"| inpaint ({how}): mean change of the pixels outside the mask (0–255) | {p['trials']} "
+            f"| {p['outside_mask_mean_abs_change']:.3f} | < 2 | "
+            f"{'yes' if p['outside_mask_mean_abs_change'] < 2 else 'no'} |"
+        )
     if "vary" in r:
         p = r["vary"]
-        lines.append(f"| variations keep the objects' colours and shapes (judge agreement){mark['vary']} | {p['variations']} "
-                     f"| {p['agreement']:.2f} | ≥ 0.70 | {'yes' if p['agreement'] >= 0.7 else 'no'} |")
-        lines.append(f"| no two of four variations identical | {p['trials']} | {p['all_four_distinct']:.2f} | 1.00 "
-                     f"| {'yes' if p['all_four_distinct'] == 1 else 'no'} |")
+        lines.append(
+            f"| variations keep the objects' colours and shapes (judge agreement){mark['vary']} | {p['variations']} "
+            f"| {p['agreement']:.2f} | ≥ 0.70 | {'yes' if p['agreement'] >= 0.7 else 'no'} |"
+        )
+        lines.append(
+            f"| no two of four variations identical | {p['trials']} | {p['all_four_distinct']:.2f} | 1.00 "
+            f"| {'yes' if p['all_four_distinct'] == 1 else 'no'} |"
+        )
     if "text_diff" in r:
         p = r["text_diff"]
-        lines.append(f"| text-diff \"red circle\" -> \"blue circle\" turns it blue{mark['text_diff']} | {p['trials']} | {p['success']:.2f} "
-                     f"| ≥ 0.80 | {'yes' if p['success'] >= 0.8 else 'no'} |")
+        lines.append(
+            f'| text-diff "red circle" -> "blue circle" turns it blue{mark["text_diff"]} | {p["trials"]} | {p["success"]:.2f} '
+            f"| ≥ 0.80 | {'yes' if p['success'] >= 0.8 else 'no'} |"
+        )
     lines.append("")
     shared: dict[str, list[str]] = {}
     for k in BARS:
@@ -203,52 +247,91 @@ def markdown(r: dict) -> str:
         if part not in r:
             continue
         p = r[part]
-        how = (f"the decoder's inpainting channels, {p['steps']} steps, then RePaint at the upsampler"
-               if p.get("method") == "decoder" else f"RePaint, {p['steps']} steps × {p['resample']} rounds")
-        lines += [f"Inpainting ({how}), on a square around the mask: "
-                  f"{p['seconds_per_trial']:.1f} s per picture. What the judge found in the corner (most common): "
-                  + ", ".join(f"{k} ({v})" for k, v in p["found_in_corner_top"]) + ".", ""]
+        how = (
+            f"the decoder's inpainting channels, {p['steps']} steps, then RePaint at the upsampler"
+            if p.get("method") == "decoder"
+            else f"RePaint, {p['steps']} steps × {p['resample']} rounds"
+        )
+        lines += [
+            f"Inpainting ({how}), on a square around the mask: "
+            f"{p['seconds_per_trial']:.1f} s per picture. What the judge found in the corner (most common): "
+            + ", ".join(f"{k} ({v})" for k, v in p["found_in_corner_top"])
+            + ".",
+            "",
+        ]
     if "vary" in r:
         p = r["vary"]
         k = p.get("rerank", 1)
-        lines += [f"Variations (DDIM inversion, η = {p['eta']}"
-                  + (f"; each the best of {k} candidates by CLIP's cosine with the source, the default: "
-                     "[`rerank_world.md`](rerank_world.md) compares 1 to 3 on 100 pictures" if k > 1 else "; one candidate each")
-                  + f"): colours alone agree {p['colour_agreement']:.2f}, shapes alone {p['shape_agreement']:.2f}; "
-                  f"{p['seconds_per_trial']:.1f} s for four.", ""]
+        lines += [
+            f"Variations (DDIM inversion, η = {p['eta']}"
+            + (
+                f"; each the best of {k} candidates by CLIP's cosine with the source, the default: "
+                "[`rerank_world.md`](rerank_world.md) compares 1 to 3 on 100 pictures"
+                if k > 1
+                else "; one candidate each"
+            )
+            + f"): colours alone agree {p['colour_agreement']:.2f}, shapes alone {p['shape_agreement']:.2f}; "
+            f"{p['seconds_per_trial']:.1f} s for four.",
+            "",
+        ]
     if "text_diff" in r:
         p = r["text_diff"]
-        lines += [f"Text-diff at amount θ = {p['amount']}: still a red circle in {p['still_red']:.2f}; "
-                  f"{p['seconds_per_trial']:.1f} s per edit.", ""]
+        lines += [
+            f"Text-diff at amount θ = {p['amount']}: still a red circle in {p['still_red']:.2f}; "
+            f"{p['seconds_per_trial']:.1f} s per edit.",
+            "",
+        ]
     return "\n".join(lines)
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--parts", nargs="+", default=list(BARS), choices=list(BARS), help="which parts to run")
-    ap.add_argument("--trials", type=int, default=None,
-                    help="trials per part (default: inpaint 100, inpaint_repaint 100, vary 25 pictures x 4, "
-                         "text_diff 50)")
+    ap.add_argument(
+        "--trials",
+        type=int,
+        default=None,
+        help="trials per part (default: inpaint 100, inpaint_repaint 100, vary 25 pictures x 4, text_diff 50)",
+    )
     ap.add_argument("--threads", type=int, default=int(os.environ.get("PROMPTISM_THREADS", "2")), help="torch threads")
-    ap.add_argument("--conditions", default="",
-                    help="what else ran on the machine, written beside these parts' times (e.g. 'a training run "
-                         "shared the 2 cores')")
+    ap.add_argument(
+        "--conditions",
+        default="",
+        help="what else ran on the machine, written beside these parts' times (e.g. 'a training run "
+        "shared the 2 cores')",
+    )
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     path = REPORTS / "edit_world.json"
     report = json.loads(path.read_text()) if path.exists() else {}
     models = load_models()
-    report.update({"machine": f"{platform.machine()}, {os.cpu_count()} CPUs", "torch": torch.__version__,
-                   "promptism": __version__, "threads": args.threads, "models": models.describe(),
-                   "judge_sha256": judge_fingerprint()})
+    report.update(
+        {
+            "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
+            "torch": torch.__version__,
+            "promptism": __version__,
+            "threads": args.threads,
+            "models": models.describe(),
+            "judge_sha256": judge_fingerprint(),
+        }
+    )
     REPORTS.mkdir(parents=True, exist_ok=True)
     defaults = {"inpaint": 100, "inpaint_repaint": 100, "vary": 25, "text_diff": 50}
-    parts = {"inpaint": part_inpaint, "inpaint_repaint": lambda m, k: part_inpaint(m, k, "repaint"),
-             "vary": part_vary, "text_diff": part_text_diff}
+    parts = {
+        "inpaint": part_inpaint,
+        "inpaint_repaint": lambda m, k: part_inpaint(m, k, "repaint"),
+        "vary": part_vary,
+        "text_diff": part_text_diff,
+    }
     for name in args.parts:
-        report[name] = {**parts[name](models, args.trials or defaults[name]), "models_sha256": sha256s(report["models"]),
-                        "judge_sha256": report["judge_sha256"], "conditions": args.conditions, "threads": args.threads,
-                        "load_average_1min": round(os.getloadavg()[0], 2)}
+        report[name] = {
+            **parts[name](models, args.trials or defaults[name]),
+            "models_sha256": sha256s(report["models"]),
+            "judge_sha256": report["judge_sha256"],
+            "conditions": args.conditions,
+            "threads": args.threads,
+            "load_average_1min": round(os.getloadavg()[0], 2),
+        }
         print(name, json.dumps(report[name]), flush=True)
     report["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     path.write_text(json.dumps(report, indent=1))

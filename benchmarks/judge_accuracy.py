@@ -79,17 +79,28 @@ def main() -> int:
     with ProcessPoolExecutor(max_workers=args.workers) as pool:
         for i, row in enumerate(pool.map(_job, jobs), 1):
             rows.append(row)
-            print(f"[{i}/{len(jobs)}] {row[0]:8s} {row[1]:4d}px {row[2]:14s} truth {np.mean(row[3]):.4f} "
-                  f"({len(row[3])})", flush=True)
+            print(
+                f"[{i}/{len(jobs)}] {row[0]:8s} {row[1]:4d}px {row[2]:14s} truth {np.mean(row[3]):.4f} ({len(row[3])})",
+                flush=True,
+            )
     seconds = time.time() - t0
 
-    report = {"command": "python benchmarks/judge_accuracy.py" + (" --quick" if args.quick else ""),
-              "promptism": __version__, "python": platform.python_version(), "machine": platform.machine(),
-              "cpus": os.cpu_count(), "seconds": round(seconds, 1), "sizes": {}}
+    report = {
+        "command": "python benchmarks/judge_accuracy.py" + (" --quick" if args.quick else ""),
+        "promptism": __version__,
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "seconds": round(seconds, 1),
+        "sizes": {},
+    }
     for style, size, cat, truth, caught, examples in rows:
         s = report["sizes"].setdefault(str(size), {"truth": {}, "broken": {}, "examples": []})
-        s["truth"].setdefault(style, {})[cat] = {"n": len(truth), "correct": int(np.sum(truth)),
-                                                 "accuracy": float(np.mean(truth))}
+        s["truth"].setdefault(style, {})[cat] = {
+            "n": len(truth),
+            "correct": int(np.sum(truth)),
+            "accuracy": float(np.mean(truth)),
+        }
         for name, r in caught.items():
             b = s["broken"].setdefault(name, {}).setdefault(style, {"n": 0, "caught": 0})
             b["n"] += len(r)
@@ -108,25 +119,41 @@ def main() -> int:
     size64 = report["sizes"]["64"]
     worst = min(v["accuracy"] for st in size64["truth"].values() for v in st.values())
     worst_break = min(b["rate"] for st in size64["broken"].values() for b in st.values() if b["n"])
-    print(f"64 px: worst truth accuracy {worst:.4f} (goal >= 0.99), worst break detection {worst_break:.4f} (goal >= 0.95)")
+    print(
+        f"64 px: worst truth accuracy {worst:.4f} (goal >= 0.99), worst break detection {worst_break:.4f} (goal >= 0.95)"
+    )
     return 0 if worst >= 0.99 and worst_break >= 0.95 else 1
 
 
 def markdown(r: dict) -> str:
-    lines = ["# The judge's accuracy", "",
-             f"Made by `{r['command']}` (promptism {r['promptism']}, Python {r['python']}, {r['cpus']} CPUs, "
-             f"{r['seconds']} s).", "",
-             "Ground truth: each GenEval-world prompt (seen and held-out, 160 per category) rendered by the world "
-             "itself and judged against its own prompt. Goal: ≥ 0.99 in every category and style at 64 px.", ""]
+    lines = [
+        "# The judge's accuracy",
+        "",
+        f"Made by `{r['command']}` (promptism {r['promptism']}, Python {r['python']}, {r['cpus']} CPUs, "
+        f"{r['seconds']} s).",
+        "",
+        "Ground truth: each GenEval-world prompt (seen and held-out, 160 per category) rendered by the world "
+        "itself and judged against its own prompt. Goal: ≥ 0.99 in every category and style at 64 px.",
+        "",
+    ]
     for size, s in r["sizes"].items():
         styles = list(s["truth"])
-        lines += [f"## {size} px: ground truth (share judged correct, renders per cell in brackets)", "",
-                  "| category | " + " | ".join(styles) + " |", "|---|" + "---|" * len(styles)]
+        lines += [
+            f"## {size} px: ground truth (share judged correct, renders per cell in brackets)",
+            "",
+            "| category | " + " | ".join(styles) + " |",
+            "|---|" + "---|" * len(styles),
+        ]
         for cat in CATEGORIES:
             cells = [f"{s['truth'][st][cat]['accuracy']:.4f} ({s['truth'][st][cat]['n']})" for st in styles]
             lines.append(f"| {cat} | " + " | ".join(cells) + " |")
-        lines += ["", f"## {size} px: deliberately broken renders (share the judge calls incorrect)", "",
-                  "| break | " + " | ".join(styles) + " |", "|---|" + "---|" * len(styles)]
+        lines += [
+            "",
+            f"## {size} px: deliberately broken renders (share the judge calls incorrect)",
+            "",
+            "| break | " + " | ".join(styles) + " |",
+            "|---|" + "---|" * len(styles),
+        ]
         for name, by_style in s["broken"].items():
             cells = [f"{by_style[st]['rate']:.4f} ({by_style[st]['n']})" if st in by_style else "—" for st in styles]
             lines.append(f"| {name} | " + " | ".join(cells) + " |")

@@ -39,8 +39,14 @@ def score(folder: Path) -> dict:
         named, matched, same_count = named + sum(want.values()), matched + hit, same_count + (len(shapes) == len(seen))
         if hit < sum(want.values()) or len(shapes) != len(seen):
             differ.append({"picture": name, "person": seen, "judge": shapes})
-    return {"pictures": len(labels), "named_objects": named, "matched": matched, "agreement": matched / named,
-            "same_count": same_count / len(labels), "differ": differ}
+    return {
+        "pictures": len(labels),
+        "named_objects": named,
+        "matched": matched,
+        "agreement": matched / named,
+        "same_count": same_count / len(labels),
+        "differ": differ,
+    }
 
 
 def main() -> int:
@@ -51,22 +57,30 @@ def main() -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "judge_eye.json").write_text(json.dumps(res, indent=1) + "\n")
-    lines = ["# The judge against a person's eye", "",
-             f"Made by `python benchmarks/judge_eye.py` (promptism {__version__}, judge.py sha256 "
-             f"{res['judge_sha256'][:12]}…). Pictures and labels: `benchmarks/data/judge_eye/` (see its README; "
-             "`blind` is the fair test, `design` shaped the judge's rules).", "",
-             "| set | pictures | objects a person names | the judge names the same | share | same number of objects |",
-             "|---|---|---|---|---|---|"]
+    lines = [
+        "# The judge against a person's eye",
+        "",
+        f"Made by `python benchmarks/judge_eye.py` (promptism {__version__}, judge.py sha256 "
+        f"{res['judge_sha256'][:12]}…). Pictures and labels: `benchmarks/data/judge_eye/` (see its README; "
+        "`blind` is the fair test, `design` shaped the judge's rules).",
+        "",
+        "| set | pictures | objects a person names | the judge names the same | share | same number of objects |",
+        "|---|---|---|---|---|---|",
+    ]
     for s in SETS:
         r = res["sets"][s]
-        lines.append(f"| {s} | {r['pictures']} | {r['named_objects']} | {r['matched']} | {r['agreement']:.3f} | "
-                     f"{r['same_count']:.3f} |")
+        lines.append(
+            f"| {s} | {r['pictures']} | {r['named_objects']} | {r['matched']} | {r['agreement']:.3f} | "
+            f"{r['same_count']:.3f} |"
+        )
     for s in SETS:
         lines += ["", f"Where the judge differs from the person ({s}):", ""]
-        lines += [f"- `{d['picture']}`: person {', '.join(d['person'])}; judge {', '.join(d['judge']) or 'nothing'}"
-                  for d in res["sets"][s]["differ"]] or ["- nowhere"]
+        lines += [
+            f"- `{d['picture']}`: person {', '.join(d['person'])}; judge {', '.join(d['judge']) or 'nothing'}"
+            for d in res["sets"][s]["differ"]
+        ] or ["- nowhere"]
     (out / "judge_eye.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines[4:4 + 2 + len(SETS)]))
+    print("\n".join(lines[4 : 4 + 2 + len(SETS)]))
     return 0
 
 

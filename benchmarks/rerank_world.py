@@ -65,22 +65,38 @@ def run_split(split: str, k: int, limit: int, records: Path, clip_name: str) -> 
         seed, cands, secs = suite.hash_id(p.id), [], []
         for j in range(k):
             t0 = time.perf_counter()
-            images = generate(p.text, n=suite.IMAGES_PER_PROMPT, seed=(seed + j * CANDIDATE_STRIDE) % 2**32, size=64,
-                              models=models, rerank=1).images
+            images = generate(
+                p.text,
+                n=suite.IMAGES_PER_PROMPT,
+                seed=(seed + j * CANDIDATE_STRIDE) % 2**32,
+                size=64,
+                models=models,
+                rerank=1,
+            ).images
             secs.append(time.perf_counter() - t0)
             scores = clip.score(images, [p.text])[:, 0].tolist()
-            cands.append([{"correct": r.correct, "reason": r.reason, "clip": s}
-                          for r, s in zip(suite.score_images(p, images), scores)])
-        line = {"id": p.id, "split": p.split, "category": p.category, "seed": seed, "seconds": secs,
-                "candidates": cands}
+            cands.append(
+                [
+                    {"correct": r.correct, "reason": r.reason, "clip": s}
+                    for r, s in zip(suite.score_images(p, images), scores)
+                ]
+            )
+        line = {
+            "id": p.id,
+            "split": p.split,
+            "category": p.category,
+            "seed": seed,
+            "seconds": secs,
+            "candidates": cands,
+        }
         with out.open("a") as f:  # one whole line per prompt: a kill loses at most the prompt in hand
             f.write(json.dumps(line) + "\n")
 
 
 def run_vary(trials: int, k: int, records: Path, clip_name: str) -> None:
+    from edit_world import SIZE, _objects
     from tqdm.auto import tqdm
 
-    from edit_world import SIZE, _objects
     from promptism import world
     from promptism.clip import load as load_clip
     from promptism.pipelines.edit import vary
@@ -104,10 +120,15 @@ def run_vary(trials: int, k: int, records: Path, clip_name: str) -> None:
             row = []
             for im, sc in zip(images, scores):
                 got = _objects(im)
-                row.append({"correct": got == want, "clip": sc,
-                            "colours": Counter(c for c, _ in got.elements()) == Counter(c for c, _ in want.elements()),
-                            "shapes": Counter(s for _, s in got.elements()) == Counter(s for _, s in want.elements()),
-                            "pixels": hashlib.sha256(np.asarray(im).tobytes()).hexdigest()[:16]})
+                row.append(
+                    {
+                        "correct": got == want,
+                        "clip": sc,
+                        "colours": Counter(c for c, _ in got.elements()) == Counter(c for c, _ in want.elements()),
+                        "shapes": Counter(s for _, s in got.elements()) == Counter(s for _, s in want.elements()),
+                        "pixels": hashlib.sha256(np.asarray(im).tobytes()).hexdigest()[:16],
+                    }
+                )
             cands.append(row)
         with out.open("a") as f:
             f.write(json.dumps({"id": f"vary-{t}", "seconds": secs, "candidates": cands}) + "\n")
@@ -119,14 +140,19 @@ def vary_tables(records: Path) -> dict | None:
         return None
     lines = [json.loads(line) for line in path.read_text().splitlines()]
     k_max = min(len(r["candidates"]) for r in lines)
-    out = {"trials": len(lines), "candidates": k_max, "k": {},
-           "seconds_per_candidate_set": float(np.mean([s for r in lines for s in r["seconds"]]))}
+    out = {
+        "trials": len(lines),
+        "candidates": k_max,
+        "k": {},
+        "seconds_per_candidate_set": float(np.mean([s for r in lines for s in r["seconds"]])),
+    }
     for k in range(1, k_max + 1):
         kept = [pick(r["candidates"], k) for r in lines]
         flat = [c for row in kept for c in row]
         out["k"][str(k)] = {key: float(np.mean([c[key] for c in flat])) for key in ("correct", "colours", "shapes")}
-        out["k"][str(k)]["all_four_distinct"] = float(np.mean([len({c["pixels"] for c in row}) == len(row)
-                                                               for row in kept]))
+        out["k"][str(k)]["all_four_distinct"] = float(
+            np.mean([len({c["pixels"] for c in row}) == len(row) for row in kept])
+        )
     return out
 
 
@@ -137,77 +163,115 @@ def pick(cands: list[list[dict]], k: int) -> list[dict]:
 
 def tables(records: Path) -> dict:
     by_id = {p.id: p for p in suite.all_prompts()}
-    lines = [json.loads(line) for split in suite.SPLITS if (records / f"{split}.jsonl").exists()
-             for line in (records / f"{split}.jsonl").read_text().splitlines()]
+    lines = [
+        json.loads(line)
+        for split in suite.SPLITS
+        if (records / f"{split}.jsonl").exists()
+        for line in (records / f"{split}.jsonl").read_text().splitlines()
+    ]
     if not lines:
         raise SystemExit(f"no records under {records}")
     k_max = min(len(r["candidates"]) for r in lines)
     out = {"candidates": k_max, "prompts": {}, "k": {}}
     for k in range(1, k_max + 1):
-        results = [suite.ImageResult(by_id[r["id"]], slot, c["correct"], c["reason"], [])
-                   for r in lines for slot, c in enumerate(pick(r["candidates"], k))]
+        results = [
+            suite.ImageResult(by_id[r["id"]], slot, c["correct"], c["reason"], [])
+            for r in lines
+            for slot, c in enumerate(pick(r["candidates"], k))
+        ]
         res = suite.SuiteResult(results)
         out["k"][str(k)] = {"scores": res.scores(), "pictures": res.counts()}
     for split in suite.SPLITS:
         rs = [r for r in lines if r["split"] == split]
         if rs:
             out["prompts"][split] = len(rs)
-            out.setdefault("seconds_per_candidate_set", {})[split] = float(np.mean([s for r in rs for s in r["seconds"]]))
+            out.setdefault("seconds_per_candidate_set", {})[split] = float(
+                np.mean([s for r in rs for s in r["seconds"]])
+            )
     # how often CLIP's pick is right when its slot has a right and a wrong candidate among k_max
     mixed = [[c[slot] for c in r["candidates"]] for r in lines for slot in range(len(r["candidates"][0]))]
     mixed = [m for m in mixed if len({c["correct"] for c in m}) == 2]
     out["mixed_slots"] = len(mixed)
-    out["mixed_slots_picked_right"] = float(np.mean([max(m, key=lambda c: c["clip"])["correct"] for m in mixed])) \
-        if mixed else float("nan")
+    out["mixed_slots_picked_right"] = (
+        float(np.mean([max(m, key=lambda c: c["clip"])["correct"] for m in mixed])) if mixed else float("nan")
+    )
     # what a pick at random would get right in those slots: the share of right candidates in each
-    out["mixed_slots_random_pick"] = float(np.mean([np.mean([c["correct"] for c in m]) for m in mixed])) \
-        if mixed else float("nan")
+    out["mixed_slots_random_pick"] = (
+        float(np.mean([np.mean([c["correct"] for c in m]) for m in mixed])) if mixed else float("nan")
+    )
     return out
 
 
 def markdown(rep: dict) -> str:
     ks = sorted(rep["k"], key=int)
-    lines = ["# CLIP reranking of unCLIP on the Scene World", "",
-             f"Measured by `python benchmarks/rerank_world.py` on {rep['machine']}, torch {rep['torch']}, promptism "
-             f"{rep['promptism']}, {rep['threads']} thread(s) per process. Shipped models, default settings, 64 px, "
-             f"{suite.IMAGES_PER_PROMPT} pictures per prompt; prompts per split: "
-             + ", ".join(f"{s} {n}" for s, n in rep["prompts"].items()) + ".", "",
-             f"Each picture is the best of k candidates by the reranking CLIP (`{rep['clip']}`) against the prompt; "
-             "k = 1 is the plain pipeline. The judge scores what CLIP picked; it never picks.", ""]
+    lines = [
+        "# CLIP reranking of unCLIP on the Scene World",
+        "",
+        f"Measured by `python benchmarks/rerank_world.py` on {rep['machine']}, torch {rep['torch']}, promptism "
+        f"{rep['promptism']}, {rep['threads']} thread(s) per process. Shipped models, default settings, 64 px, "
+        f"{suite.IMAGES_PER_PROMPT} pictures per prompt; prompts per split: "
+        + ", ".join(f"{s} {n}" for s, n in rep["prompts"].items())
+        + ".",
+        "",
+        f"Each picture is the best of k candidates by the reranking CLIP (`{rep['clip']}`) against the prompt; "
+        "k = 1 is the plain pipeline. The judge scores what CLIP picked; it never picks.",
+        "",
+    ]
     for split in rep["prompts"]:
-        lines += [f"## {split}", "", "| category | " + " | ".join(f"k = {k}" for k in ks) + " | DALL·E 2 (GenEval) |",
-                  "|---|" + "---|" * (len(ks) + 1)]
+        lines += [
+            f"## {split}",
+            "",
+            "| category | " + " | ".join(f"k = {k}" for k in ks) + " | DALL·E 2 (GenEval) |",
+            "|---|" + "---|" * (len(ks) + 1),
+        ]
         for cat in (*suite.CATEGORIES, "overall"):
             title = suite.CATEGORY_TITLES.get(cat, "**Overall**")
             ref = f"{suite.DALLE2_GENEVAL[cat]:.2f}"
-            lines.append(f"| {title} | " + " | ".join(f"{rep['k'][k]['scores'][split][cat]:.3f}" for k in ks)
-                         + f" | {ref} |")
+            lines.append(
+                f"| {title} | " + " | ".join(f"{rep['k'][k]['scores'][split][cat]:.3f}" for k in ks) + f" | {ref} |"
+            )
         lines.append("")
-    lines += [f"Slots whose {rep['candidates']} candidates the judge did not all score alike: {rep['mixed_slots']}; "
-              f"CLIP picked a right one in {rep['mixed_slots_picked_right']:.3f} of them, where a pick at random "
-              f"would in {rep['mixed_slots_random_pick']:.3f}.", "",
-              "Seconds per candidate set (4 pictures): "
-              + ", ".join(f"{s} {v:.2f}" for s, v in rep["seconds_per_candidate_set"].items()) + ".", ""]
+    lines += [
+        f"Slots whose {rep['candidates']} candidates the judge did not all score alike: {rep['mixed_slots']}; "
+        f"CLIP picked a right one in {rep['mixed_slots_picked_right']:.3f} of them, where a pick at random "
+        f"would in {rep['mixed_slots_random_pick']:.3f}.",
+        "",
+        "Seconds per candidate set (4 pictures): "
+        + ", ".join(f"{s} {v:.2f}" for s, v in rep["seconds_per_candidate_set"].items())
+        + ".",
+        "",
+    ]
     d = rep.get("default")
     if d:
-        lines += [f"The default, k = {d['k']} (`Settings.rerank`), by the rule in the script's docstring: a warm "
-                  f"4-picture 64 px grid with it takes {d['warm_seconds']:.2f} s (unclip_world.md's timing, "
-                  f"{d['threads']} threads), within 8 s, and the seen overall is {rep['k'][str(d['k'])]['scores']['seen']['overall']:.3f} "
-                  f"against {rep['k']['1']['scores']['seen']['overall']:.3f} at k = 1.", ""]
+        lines += [
+            f"The default, k = {d['k']} (`Settings.rerank`), by the rule in the script's docstring: a warm "
+            f"4-picture 64 px grid with it takes {d['warm_seconds']:.2f} s (unclip_world.md's timing, "
+            f"{d['threads']} threads), within 8 s, and the seen overall is {rep['k'][str(d['k'])]['scores']['seen']['overall']:.3f} "
+            f"against {rep['k']['1']['scores']['seen']['overall']:.3f} at k = 1.",
+            "",
+        ]
     v = rep.get("vary")
     if v:
         vk = sorted(v["k"], key=int)
-        lines += ["## Variations", "",
-                  f"{v['trials']} trials of edit_world.py (a world picture, 4 variations, DDIM inversion at the default "
-                  "η); each variation is the best of k candidates by the reranking CLIP's cosine with the source "
-                  "picture. Agreement: the judge reads the same colours and shapes as in the source.", "",
-                  "| | " + " | ".join(f"k = {k}" for k in vk) + " | bar (issue #5) |", "|---|" + "---|" * (len(vk) + 1),
-                  "| judge agreement | " + " | ".join(f"{v['k'][k]['correct']:.3f}" for k in vk) + " | ≥ 0.70 |",
-                  "| colours alone | " + " | ".join(f"{v['k'][k]['colours']:.3f}" for k in vk) + " | |",
-                  "| shapes alone | " + " | ".join(f"{v['k'][k]['shapes']:.3f}" for k in vk) + " | |",
-                  "| no two of four identical | " + " | ".join(f"{v['k'][k]['all_four_distinct']:.2f}" for k in vk)
-                  + " | 1.00 |", "",
-                  f"Seconds per candidate set (4 variations): {v['seconds_per_candidate_set']:.2f}.", ""]
+        lines += [
+            "## Variations",
+            "",
+            f"{v['trials']} trials of edit_world.py (a world picture, 4 variations, DDIM inversion at the default "
+            "η); each variation is the best of k candidates by the reranking CLIP's cosine with the source "
+            "picture. Agreement: the judge reads the same colours and shapes as in the source.",
+            "",
+            "| | " + " | ".join(f"k = {k}" for k in vk) + " | bar (issue #5) |",
+            "|---|" + "---|" * (len(vk) + 1),
+            "| judge agreement | " + " | ".join(f"{v['k'][k]['correct']:.3f}" for k in vk) + " | ≥ 0.70 |",
+            "| colours alone | " + " | ".join(f"{v['k'][k]['colours']:.3f}" for k in vk) + " | |",
+            "| shapes alone | " + " | ".join(f"{v['k'][k]['shapes']:.3f}" for k in vk) + " | |",
+            "| no two of four identical | "
+            + " | ".join(f"{v['k'][k]['all_four_distinct']:.2f}" for k in vk)
+            + " | 1.00 |",
+            "",
+            f"Seconds per candidate set (4 variations): {v['seconds_per_candidate_set']:.2f}.",
+            "",
+        ]
     if rep.get("conditions"):
         lines += [f"Conditions: {rep['conditions']}", ""]
     return "\n".join(lines)
@@ -227,12 +291,24 @@ def main() -> int:
     ap.add_argument("--splits", nargs="+", default=[], choices=suite.SPLITS, help="splits to draw and score")
     ap.add_argument("--candidates", type=int, default=3, help="candidates per picture to draw (default: 3)")
     ap.add_argument("--limit", type=int, default=40, help="prompts per category and split (default: 40)")
-    ap.add_argument("--clip", default=Settings().rerank_clip,
-                    help="the reranking CLIP (default: %(default)s, the one Settings.rerank_clip names)")
-    ap.add_argument("--records", type=Path, default=REPORTS / "rerank_world_records",
-                    help="folder of per-prompt records (default: benchmarks/reports/rerank_world_records)")
-    ap.add_argument("--vary", type=int, default=0, metavar="TRIALS",
-                    help="also measure variations on this many of edit_world.py's trials (default: 0, none)")
+    ap.add_argument(
+        "--clip",
+        default=Settings().rerank_clip,
+        help="the reranking CLIP (default: %(default)s, the one Settings.rerank_clip names)",
+    )
+    ap.add_argument(
+        "--records",
+        type=Path,
+        default=REPORTS / "rerank_world_records",
+        help="folder of per-prompt records (default: benchmarks/reports/rerank_world_records)",
+    )
+    ap.add_argument(
+        "--vary",
+        type=int,
+        default=0,
+        metavar="TRIALS",
+        help="also measure variations on this many of edit_world.py's trials (default: 0, none)",
+    )
     ap.add_argument("--report", action="store_true", help="write the tables from the records")
     ap.add_argument("--threads", type=int, default=int(os.environ.get("PROMPTISM_THREADS", "1")), help="torch threads")
     ap.add_argument("--conditions", default="", help="what else ran beside it, written into the report")
@@ -246,10 +322,18 @@ def main() -> int:
     if args.vary:
         run_vary(args.vary, args.candidates, args.records, args.clip)
     if args.report:
-        rep = {"machine": f"{platform.machine()}, {os.cpu_count()} CPUs", "torch": torch.__version__,
-               "promptism": __version__, "threads": args.threads, "clip": args.clip,
-               "judge_sha256": judge_fingerprint(), "conditions": args.conditions, **tables(args.records),
-               "vary": vary_tables(args.records), "default": default_line()}
+        rep = {
+            "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
+            "torch": torch.__version__,
+            "promptism": __version__,
+            "threads": args.threads,
+            "clip": args.clip,
+            "judge_sha256": judge_fingerprint(),
+            "conditions": args.conditions,
+            **tables(args.records),
+            "vary": vary_tables(args.records),
+            "default": default_line(),
+        }
         (REPORTS / "rerank_world.json").write_text(json.dumps(rep, indent=1))
         (REPORTS / "rerank_world.md").write_text(markdown(rep))
         print(markdown(rep))

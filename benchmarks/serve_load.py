@@ -43,8 +43,19 @@ def _port() -> int:
 
 
 def start(data: Path, port: int, *extra: str) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "promptism.cli", "--threads", "1", "serve", "--data-dir", str(data), "--port",
-           str(port), *extra]
+    cmd = [
+        sys.executable,
+        "-m",
+        "promptism.cli",
+        "--threads",
+        "1",
+        "serve",
+        "--data-dir",
+        str(data),
+        "--port",
+        str(port),
+        *extra,
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
     while True:
@@ -75,9 +86,16 @@ def load(url: str, clients: int, seconds: float) -> dict:
             while time.time() < stop:
                 t0 = time.perf_counter()
                 try:
-                    r = c.post("/v1/images/generations", json={"prompt": "two yellow stars and a blue box", "n": 1,
-                                                               "size": "64x64", "response_format": "b64_json",
-                                                               "seed": 1000 * i + k})
+                    r = c.post(
+                        "/v1/images/generations",
+                        json={
+                            "prompt": "two yellow stars and a blue box",
+                            "n": 1,
+                            "size": "64x64",
+                            "response_format": "b64_json",
+                            "seed": 1000 * i + k,
+                        },
+                    )
                     status = r.status_code
                     ok = status == 200 and len(r.json()["data"]) == 1
                 except httpx.HTTPError as e:
@@ -100,11 +118,18 @@ def load(url: str, clients: int, seconds: float) -> dict:
     wall = time.time() - t0
     ok = len(latencies)
     q = statistics.quantiles(latencies, n=20) if ok >= 2 else [float("nan")] * 19
-    return {"clients": clients, "seconds": round(wall, 1), "requests": len(statuses), "ok": ok,
-            "throughput_per_min": round(60 * ok / wall, 2), "p50_s": round(statistics.median(latencies), 3) if ok else None,
-            "p95_s": round(q[18], 3) if ok >= 2 else None, "429s": statuses.count(429),
-            "errors": len([s for s in statuses if s not in (200, 429)]),
-            "error_kinds": sorted({str(s) for s in statuses if s not in (200, 429)})}
+    return {
+        "clients": clients,
+        "seconds": round(wall, 1),
+        "requests": len(statuses),
+        "ok": ok,
+        "throughput_per_min": round(60 * ok / wall, 2),
+        "p50_s": round(statistics.median(latencies), 3) if ok else None,
+        "p95_s": round(q[18], 3) if ok >= 2 else None,
+        "429s": statuses.count(429),
+        "errors": len([s for s in statuses if s not in (200, 429)]),
+        "error_kinds": sorted({str(s) for s in statuses if s not in (200, 429)}),
+    }
 
 
 def fault(data: Path, port: int) -> dict:
@@ -125,14 +150,21 @@ def fault(data: Path, port: int) -> dict:
         after = {j["id"]: j for j in httpx.get(url + "/api/jobs?limit=500").json()["jobs"]}
         new = [j for i, j in after.items() if i not in before]
         images = data / "images"
-        done_kept = all(after[i]["status"] == "done" and all((images / f).exists() for f in after[i]["files"])
-                        for i, j in before.items() if j["status"] == "done")
-        return {"jobs_before_kill": len(before), "done_before_kill": sum(j["status"] == "done" for j in before.values()),
-                "jobs_after_restart": len(after), "done_jobs_intact": done_kept,
-                "killed_job_status": new[0]["status"] if new else None,
-                "killed_job_error": new[0]["error"] if new else None,
-                "killed_job_pictures_left": len(list(images.glob(f"{new[0]['id']}-*"))) if new else None,
-                "restart_seconds": round(time.time() - killed_at, 1)}
+        done_kept = all(
+            after[i]["status"] == "done" and all((images / f).exists() for f in after[i]["files"])
+            for i, j in before.items()
+            if j["status"] == "done"
+        )
+        return {
+            "jobs_before_kill": len(before),
+            "done_before_kill": sum(j["status"] == "done" for j in before.values()),
+            "jobs_after_restart": len(after),
+            "done_jobs_intact": done_kept,
+            "killed_job_status": new[0]["status"] if new else None,
+            "killed_job_error": new[0]["error"] if new else None,
+            "killed_job_pictures_left": len(list(images.glob(f"{new[0]['id']}-*"))) if new else None,
+            "restart_seconds": round(time.time() - killed_at, 1),
+        }
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(60)
@@ -147,26 +179,36 @@ def _quiet_post(url: str) -> None:
 
 def markdown(r: dict) -> str:
     L, F = r["load"], r["fault"]
-    return "\n".join([
-        "# `promptism serve` under load, and killed mid-job", "",
-        f"Measured by `benchmarks/serve_load.py` on {r['machine']}: the shipped models, one job at a time, "
-        f"queue of {r['max_queue']}, the server on 1 thread, {L['clients']} clients on loopback for {L['seconds']} s, "
-        "each asking for one 64 px picture at a time (a client that gets 429 waits 1 s).", "",
-        "| measure | value |", "|---|---|",
-        f"| requests | {L['requests']} |",
-        f"| pictures made (200) | {L['ok']} |",
-        f"| throughput | {L['throughput_per_min']} pictures/min |",
-        f"| latency p50 / p95 (200s) | {L['p50_s']} s / {L['p95_s']} s |",
-        f"| 429 (queue full) | {L['429s']} |",
-        f"| other errors | {L['errors']} {'(' + ', '.join(L['error_kinds']) + ')' if L['errors'] else ''} |",
-        f"| server peak memory (VmHWM) | {r['peak_rss_mib']:.0f} MiB |", "",
-        "Killed mid-job (SIGKILL) and restarted on the same data folder:", "",
-        "| check | value |", "|---|---|",
-        f"| jobs in the history before / after | {F['jobs_before_kill']} / {F['jobs_after_restart']} |",
-        f"| every done job still done, with its pictures | {'yes' if F['done_jobs_intact'] else 'NO'} |",
-        f"| the killed job | {F['killed_job_status']}: {F['killed_job_error']} |",
-        f"| pictures of the killed job left behind | {F['killed_job_pictures_left']} |",
-        f"| kill to serving again | {F['restart_seconds']} s |", ""])
+    return "\n".join(
+        [
+            "# `promptism serve` under load, and killed mid-job",
+            "",
+            f"Measured by `benchmarks/serve_load.py` on {r['machine']}: the shipped models, one job at a time, "
+            f"queue of {r['max_queue']}, the server on 1 thread, {L['clients']} clients on loopback for {L['seconds']} s, "
+            "each asking for one 64 px picture at a time (a client that gets 429 waits 1 s).",
+            "",
+            "| measure | value |",
+            "|---|---|",
+            f"| requests | {L['requests']} |",
+            f"| pictures made (200) | {L['ok']} |",
+            f"| throughput | {L['throughput_per_min']} pictures/min |",
+            f"| latency p50 / p95 (200s) | {L['p50_s']} s / {L['p95_s']} s |",
+            f"| 429 (queue full) | {L['429s']} |",
+            f"| other errors | {L['errors']} {'(' + ', '.join(L['error_kinds']) + ')' if L['errors'] else ''} |",
+            f"| server peak memory (VmHWM) | {r['peak_rss_mib']:.0f} MiB |",
+            "",
+            "Killed mid-job (SIGKILL) and restarted on the same data folder:",
+            "",
+            "| check | value |",
+            "|---|---|",
+            f"| jobs in the history before / after | {F['jobs_before_kill']} / {F['jobs_after_restart']} |",
+            f"| every done job still done, with its pictures | {'yes' if F['done_jobs_intact'] else 'NO'} |",
+            f"| the killed job | {F['killed_job_status']}: {F['killed_job_error']} |",
+            f"| pictures of the killed job left behind | {F['killed_job_pictures_left']} |",
+            f"| kill to serving again | {F['restart_seconds']} s |",
+            "",
+        ]
+    )
 
 
 def main() -> int:
@@ -179,9 +221,12 @@ def main() -> int:
         data, port = Path(tmp) / "data", _port()
         proc = start(data, port, "--max-queue", str(args.max_queue))
         try:
-            report = {"machine": f"{platform.machine()}, {os.cpu_count()} CPUs", "max_queue": args.max_queue,
-                      "load": load(f"http://127.0.0.1:{port}", args.clients, args.seconds),
-                      "peak_rss_mib": peak_rss_mib(proc.pid)}
+            report = {
+                "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
+                "max_queue": args.max_queue,
+                "load": load(f"http://127.0.0.1:{port}", args.clients, args.seconds),
+                "peak_rss_mib": peak_rss_mib(proc.pid),
+            }
         finally:
             proc.send_signal(signal.SIGTERM)
             proc.wait(60)

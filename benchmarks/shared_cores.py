@@ -36,14 +36,20 @@ def run_once(threads: int | None, policy: str | None) -> float:
         env["OMP_WAIT_POLICY"] = policy
     with tempfile.TemporaryDirectory() as out:
         t0 = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "promptism.cli", "generate", PROMPT, "-n", "4", "--out", out],
-                       env=env, check=True, capture_output=True)
+        subprocess.run(
+            [sys.executable, "-m", "promptism.cli", "generate", PROMPT, "-n", "4", "--out", out],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
         return time.perf_counter() - t0
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--threads", type=int, default=2, help="torch threads of the generating process, besides 1 (default 2)")
+    ap.add_argument(
+        "--threads", type=int, default=2, help="torch threads of the generating process, besides 1 (default 2)"
+    )
     ap.add_argument("--repeats", type=int, default=2, help="runs per case; the median is reported (default 2)")
     args = ap.parse_args()
     cases = []
@@ -52,27 +58,46 @@ def main() -> int:
         try:
             for threads, policy in ((args.threads, None), (args.threads, "PASSIVE"), (1, None), (None, None)):
                 times = [run_once(threads, policy) for _ in range(args.repeats)]
-                cases.append({"busy_process": busy, "threads": threads, "omp_wait_policy": policy or "(unset)",
-                              "seconds": times, "median_seconds": statistics.median(times)})
+                cases.append(
+                    {
+                        "busy_process": busy,
+                        "threads": threads,
+                        "omp_wait_policy": policy or "(unset)",
+                        "seconds": times,
+                        "median_seconds": statistics.median(times),
+                    }
+                )
                 print(cases[-1], flush=True)
         finally:
             if other:
                 other.kill()
                 other.wait()
-    r = {"machine": f"{platform.machine()}, {os.cpu_count()} CPUs", "threads": args.threads, "prompt": PROMPT,
-         "cases": cases, "command": " ".join(["benchmarks/shared_cores.py", *sys.argv[1:]])}
+    r = {
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
+        "threads": args.threads,
+        "prompt": PROMPT,
+        "cases": cases,
+        "command": " ".join(["benchmarks/shared_cores.py", *sys.argv[1:]]),
+    }
     REPORTS.mkdir(exist_ok=True)
     (REPORTS / "shared_cores.json").write_text(json.dumps(r, indent=1) + "\n")
-    lines = ["# Generating on shared cores", "",
-             f"`promptism generate \"{PROMPT}\" -n 4` (64 px, the shipped models, default settings) as a fresh process, "
-             f"on {r['machine']}; median of {args.repeats} runs. The busy process is a pure-Python loop on one core. "
-             "OMP_WAIT_POLICY unset is OpenMP's own way (threads spin a while before they sleep); PASSIVE: "
-             "they sleep at once.", "",
-             "| other busy process | torch threads | OMP_WAIT_POLICY | wall time (s) |", "|---|---|---|---|"]
+    lines = [
+        "# Generating on shared cores",
+        "",
+        f'`promptism generate "{PROMPT}" -n 4` (64 px, the shipped models, default settings) as a fresh process, '
+        f"on {r['machine']}; median of {args.repeats} runs. The busy process is a pure-Python loop on one core. "
+        "OMP_WAIT_POLICY unset is OpenMP's own way (threads spin a while before they sleep); PASSIVE: "
+        "they sleep at once.",
+        "",
+        "| other busy process | torch threads | OMP_WAIT_POLICY | wall time (s) |",
+        "|---|---|---|---|",
+    ]
     for c in cases:
         threads = "not given (auto)" if c["threads"] is None else c["threads"]
-        lines.append(f"| {'yes' if c['busy_process'] else 'no'} | {threads} | {c['omp_wait_policy']} | "
-                     f"{c['median_seconds']:.1f} |")
+        lines.append(
+            f"| {'yes' if c['busy_process'] else 'no'} | {threads} | {c['omp_wait_policy']} | "
+            f"{c['median_seconds']:.1f} |"
+        )
     lines += ["", f"Command: `{r['command']}`", ""]
     (REPORTS / "shared_cores.md").write_text("\n".join(lines))
     print("\n".join(lines))

@@ -47,8 +47,17 @@ from promptism.world import suite
 from promptism.world.judge import fingerprint as judge_fingerprint
 
 REPORTS = Path(__file__).parent / "reports"
-SAMPLER_RUNS = [("dpm++2m", 10), ("dpm++2m", 15), ("dpm++2m", 25), ("dpm++2m", 50),
-                ("ddim", 10), ("ddim", 15), ("ddim", 25), ("ddim", 50), ("ddpm", 250)]
+SAMPLER_RUNS = [
+    ("dpm++2m", 10),
+    ("dpm++2m", 15),
+    ("dpm++2m", 25),
+    ("dpm++2m", 50),
+    ("ddim", 10),
+    ("ddim", 15),
+    ("ddim", 25),
+    ("ddim", 50),
+    ("ddpm", 250),
+]
 
 
 def _suite(models, limit: int, splits=suite.SPLITS, **settings) -> tuple[suite.SuiteResult, float, int]:
@@ -66,8 +75,12 @@ def _suite(models, limit: int, splits=suite.SPLITS, **settings) -> tuple[suite.S
 
 def part_geneval(models, limit: int) -> dict:
     result, secs, calls = _suite(models, limit)
-    suite.write_reports(result, REPORTS / "unclip_world_geneval", title="GenEval-world: shipped unCLIP at 64 px",
-                        meta={"prompts per category and split": limit, "pictures per prompt": suite.IMAGES_PER_PROMPT})
+    suite.write_reports(
+        result,
+        REPORTS / "unclip_world_geneval",
+        title="GenEval-world: shipped unCLIP at 64 px",
+        meta={"prompts per category and split": limit, "pictures per prompt": suite.IMAGES_PER_PROMPT},
+    )
     return {"scores": result.scores(), "pictures": result.counts(), "seconds_per_prompt": secs / calls}
 
 
@@ -76,8 +89,19 @@ def sampling_settings() -> dict:
     from promptism.pipelines.unclip import Settings
 
     s = Settings()
-    return {k: getattr(s, k) for k in ("sampler", "steps", "eta", "prior_steps", "upsampler_steps", "guidance_prior",
-                                       "guidance_decoder", "rerank")}
+    return {
+        k: getattr(s, k)
+        for k in (
+            "sampler",
+            "steps",
+            "eta",
+            "prior_steps",
+            "upsampler_steps",
+            "guidance_prior",
+            "guidance_decoder",
+            "rerank",
+        )
+    }
 
 
 def part_section51(models, limit: int) -> dict:
@@ -92,17 +116,24 @@ def part_samplers(models, limit: int) -> dict:
     out = {}
     for sampler, steps in SAMPLER_RUNS:
         result, secs, calls = _suite(models, limit, splits=("seen",), sampler=sampler, steps=steps)
-        out[f"{sampler}@{steps}"] = {"sampler": sampler, "steps": steps, "overall": result.scores()["seen"]["overall"],
-                                     "scores": result.scores()["seen"], "seconds_per_4_pictures": secs / calls,
-                                     "pictures": sum(result.counts()["seen"].values())}
+        out[f"{sampler}@{steps}"] = {
+            "sampler": sampler,
+            "steps": steps,
+            "overall": result.scores()["seen"]["overall"],
+            "scores": result.scores()["seen"],
+            "seconds_per_4_pictures": secs / calls,
+            "pictures": sum(result.counts()["seen"].values()),
+        }
     return out
 
 
 def _r1_100(pred: torch.Tensor, true: torch.Tensor) -> float:
     """Share of rows whose own true embedding is the nearest among 100 (blocks of 100 rows); NaN
     when there are fewer than 100 rows."""
-    hits = [(pred[i:i + 100] @ true[i:i + 100].T).argmax(1).eq(torch.arange(100)).float().mean()
-            for i in range(0, len(pred) - 99, 100)]
+    hits = [
+        (pred[i : i + 100] @ true[i : i + 100].T).argmax(1).eq(torch.arange(100)).float().mean()
+        for i in range(0, len(pred) - 99, 100)
+    ]
     return float(torch.stack(hits).mean()) if hits else float("nan")
 
 
@@ -116,12 +147,17 @@ def part_prior(models, data: str, n: int = 500) -> dict:
     true = models.clip.encode_image(pairs.images)
     text = models.clip.encode_text(pairs.captions)
     s = Settings()
-    sampled = torch.cat([sample_prior(models, c, "", [torch.Generator().manual_seed(i)], s)
-                         for i, c in enumerate(pairs.captions)])
+    sampled = torch.cat(
+        [sample_prior(models, c, "", [torch.Generator().manual_seed(i)], s) for i, c in enumerate(pairs.captions)]
+    )
 
-    return {"pictures": len(pairs), "cosine_prior": float((sampled * true).sum(-1).mean()),
-            "cosine_text": float((text * true).sum(-1).mean()), "r1_100_prior": _r1_100(sampled, true),
-            "r1_100_text": _r1_100(text, true)}
+    return {
+        "pictures": len(pairs),
+        "cosine_prior": float((sampled * true).sum(-1).mean()),
+        "cosine_text": float((text * true).sum(-1).mean()),
+        "r1_100_prior": _r1_100(sampled, true),
+        "r1_100_text": _r1_100(text, true),
+    }
 
 
 def part_upsampler(models, data: str, n: int = 256) -> dict:
@@ -131,8 +167,9 @@ def part_upsampler(models, data: str, n: int = 256) -> dict:
     upscaling and bicubic back-projected as often. A sampler draws one of many plausible
     pictures, so it need not beat bicubic here; much below it, it is losing what it was given.
     benchmarks/upsampler_world.py sweeps the settings."""
-    import torch.nn.functional as F
     from dataclasses import replace
+
+    import torch.nn.functional as F
 
     from promptism.data import load_pairs
     from promptism.pipelines.unclip import Settings, seeded, upsample
@@ -151,17 +188,30 @@ def part_upsampler(models, data: str, n: int = 256) -> dict:
 
     s = Settings()
     t0 = time.perf_counter()
-    raw = torch.cat([upsample(up, low[i:i + 32], seeded(i, len(low[i:i + 32]))[1], replace(s, upsampler_back_projection=0))
-                     for i in range(0, len(low), 32)])
+    raw = torch.cat(
+        [
+            upsample(up, low[i : i + 32], seeded(i, len(low[i : i + 32]))[1], replace(s, upsampler_back_projection=0))
+            for i in range(0, len(low), 32)
+        ]
+    )
     seconds = time.perf_counter() - t0
     rounds = s.upsampler_back_projection
     bicubic = F.interpolate(low, scale_factor=2, mode="bicubic", align_corners=False).clamp(-1, 1)
-    return {"pictures": len(x0), "low_size": cfg.low_size, "size": cfg.image_size, "sampler": s.sampler,
-            "steps": s.upsampler_steps, "aug_t": s.upsampler_aug_t, "back_projection": rounds,
-            "psnr_upsampler": psnr(back_project(raw, low, rounds)), "psnr_upsampler_no_back_projection": psnr(raw),
-            "psnr_bicubic": psnr(bicubic), "psnr_bicubic_back_projected": psnr(back_project(bicubic, low, rounds)),
-            "psnr_bilinear": psnr(F.interpolate(low, scale_factor=2, mode="bilinear", align_corners=False)),
-            "seconds_per_picture": seconds / len(x0)}
+    return {
+        "pictures": len(x0),
+        "low_size": cfg.low_size,
+        "size": cfg.image_size,
+        "sampler": s.sampler,
+        "steps": s.upsampler_steps,
+        "aug_t": s.upsampler_aug_t,
+        "back_projection": rounds,
+        "psnr_upsampler": psnr(back_project(raw, low, rounds)),
+        "psnr_upsampler_no_back_projection": psnr(raw),
+        "psnr_bicubic": psnr(bicubic),
+        "psnr_bicubic_back_projected": psnr(back_project(bicubic, low, rounds)),
+        "psnr_bilinear": psnr(F.interpolate(low, scale_factor=2, mode="bilinear", align_corners=False)),
+        "seconds_per_picture": seconds / len(x0),
+    }
 
 
 def part_decoder(models, data: str, limit: int, n_val: int = 256, n_train: int = 10000) -> dict:
@@ -175,14 +225,19 @@ def part_decoder(models, data: str, limit: int, n_val: int = 256, n_train: int =
     given = clip.encode_image(val.images)
     pics, t0 = [], time.perf_counter()
     for i in range(0, len(val), 16):
-        e = given[i:i + 16]
+        e = given[i : i + 16]
         pics += to_images(sample_decoder(models, "", "", e, seeded(i, len(e))[1], s))  # the embedding alone
     seconds = time.perf_counter() - t0
     got = clip.encode_image(pics)
     small = clip.encode_image([im.resize((32, 32), Image.BOX) for im in map(Image.fromarray, val.images)])
-    out = {"val_pictures": len(val), "seconds_per_picture": seconds / len(val),
-           "cosine_decoded": float((got * given).sum(-1).mean()), "r1_100_decoded": _r1_100(got, given),
-           "cosine_32px": float((small * given).sum(-1).mean()), "r1_100_32px": _r1_100(small, given)}
+    out = {
+        "val_pictures": len(val),
+        "seconds_per_picture": seconds / len(val),
+        "cosine_decoded": float((got * given).sum(-1).mean()),
+        "r1_100_decoded": _r1_100(got, given),
+        "cosine_32px": float((small * given).sum(-1).mean()),
+        "r1_100_32px": _r1_100(small, given),
+    }
 
     train = load_pairs(data, "train", size=clip.image_size, limit=n_train, progress=False)
     bank = clip.encode_image(train.images)
@@ -204,7 +259,10 @@ def part_decoder(models, data: str, limit: int, n_val: int = 256, n_train: int =
         return [Image.fromarray(train.images[i]).resize((64, 64), Image.BICUBIC) for i in idx.tolist()]
 
     # held-out prompts pair colours and shapes no training picture has: no nearest one can pass
-    for name, fn, splits in (("decoder_true_embedding", decoded, suite.SPLITS), ("nearest_train_picture", nearest, ("seen",))):
+    for name, fn, splits in (
+        ("decoder_true_embedding", decoded, suite.SPLITS),
+        ("nearest_train_picture", nearest, ("seen",)),
+    ):
         result = suite.evaluate(fn, splits=splits, limit=limit, progress=True)
         out[name] = {"scores": result.scores(), "pictures": result.counts()}
     out.update(limit=limit, train_pictures=len(train))
@@ -213,8 +271,18 @@ def part_decoder(models, data: str, limit: int, n_val: int = 256, n_train: int =
 
 def part_timing(models, prompt: str = "two red circles above a blue square") -> dict:
     with tempfile.TemporaryDirectory() as tmp:
-        cmd = [str(Path(sys.executable).parent / "promptism"), "generate", prompt, "-n", "4", "--size", "64",
-               "--out", tmp, "--quiet"]
+        cmd = [
+            str(Path(sys.executable).parent / "promptism"),
+            "generate",
+            prompt,
+            "-n",
+            "4",
+            "--size",
+            "64",
+            "--out",
+            tmp,
+            "--quiet",
+        ]
         t0 = time.perf_counter()
         subprocess.run(cmd, check=True, capture_output=True, env={**os.environ})
         cold = time.perf_counter() - t0
@@ -225,8 +293,14 @@ def part_timing(models, prompt: str = "two red circles above a blue square") -> 
         t0 = time.perf_counter()
         generate(prompt, n=4, seed=seed, size=64, models=models)
         warm.append(time.perf_counter() - t0)
-    return {"prompt": prompt, "cold_seconds": cold, "cold_peak_mib": cold_peak, "warm_seconds_median": statistics.median(warm),
-            "warm_seconds": warm, "warm_process_peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    return {
+        "prompt": prompt,
+        "cold_seconds": cold,
+        "cold_peak_mib": cold_peak,
+        "warm_seconds_median": statistics.median(warm),
+        "warm_seconds": warm,
+        "warm_process_peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
 
 
 # the models a part runs, where it is not all of them: its numbers do not move when another changes
@@ -239,12 +313,16 @@ def _models_line(r: dict, part: str) -> list[str]:
     was = r.get(part, {}).get("models_sha256", {})
     uses = PART_USES.get(part)
     # a model the part does not run, or whose hash it did not record (older reports), is not flagged
-    older = [k for k, h in sha256s(r.get("models", {})).items()
-             if k in was and was[k] != h and (uses is None or k in uses)]
+    older = [
+        k for k, h in sha256s(r.get("models", {})).items() if k in was and was[k] != h and (uses is None or k in uses)
+    ]
     lines = []
     if older:
-        lines += [f"Measured with an earlier {' and '.join(k.replace('_', ' ') for k in older)} than the shipped one"
-                  f"{'s' if len(older) > 1 else ''}.", ""]
+        lines += [
+            f"Measured with an earlier {' and '.join(k.replace('_', ' ') for k in older)} than the shipped one"
+            f"{'s' if len(older) > 1 else ''}.",
+            "",
+        ]
     # a judged part scored before the judge last changed (or before reports recorded which judge
     # scored them) is not comparable with one scored now
     if part in JUDGED and part in r and r[part].get("judge_sha256") != r.get("judge_sha256"):
@@ -252,8 +330,12 @@ def _models_line(r: dict, part: str) -> list[str]:
     # reports from before reranking (2026-12-02) drew one candidate per picture
     if part != "samplers" and part in r and _with_rerank(r[part].get("settings")) != sampling_settings():
         st = r[part].get("settings")
-        lines += [f"Sampled with earlier default settings: {_settings_line(st)}." if st else
-                  "Sampled with the default settings before 2026-12-02 (dpm++2m for every stage, decoder 20 steps).", ""]
+        lines += [
+            f"Sampled with earlier default settings: {_settings_line(st)}."
+            if st
+            else "Sampled with the default settings before 2026-12-02 (dpm++2m for every stage, decoder 20 steps).",
+            "",
+        ]
     if part != "geneval" and r.get(part, {}).get("conditions"):  # geneval's section says it under its sampling line
         lines += [f"Conditions: {r[part]['conditions']}.", ""]
     return lines
@@ -262,118 +344,190 @@ def _models_line(r: dict, part: str) -> list[str]:
 def markdown(r: dict) -> str:
     from promptism.world.suite import CATEGORIES, CATEGORY_TITLES, DALLE2_GENEVAL
 
-    md = ["# unCLIP on the Scene World", "", f"Measured by `python benchmarks/unclip_world.py` on {r['machine']}, "
-          f"torch {r['torch']}, promptism {r['promptism']}; each section says its torch thread count. Pictures at 64 px, 4 per prompt, "
-          "scored by the world's judge.", ""]
+    md = [
+        "# unCLIP on the Scene World",
+        "",
+        f"Measured by `python benchmarks/unclip_world.py` on {r['machine']}, "
+        f"torch {r['torch']}, promptism {r['promptism']}; each section says its torch thread count. Pictures at 64 px, 4 per prompt, "
+        "scored by the world's judge.",
+        "",
+    ]
     if "geneval" in r:
         g = r["geneval"]
-        md += ["## GenEval-world (shipped models)", "", *_models_line(r, "geneval"),
-               f"{g['limit']} prompts per category and split ({g['limit'] * 4} pictures per cell), {g['threads']} thread(s); "
-               f"{g['seconds_per_prompt']:.1f} s per prompt. Per-picture results: `unclip_world_geneval/`.",
-               *([f"Sampling: {_settings_line(g['settings'])}."] if g.get("settings") else []),
-               *([f"Conditions: {g['conditions']}."] if g.get("conditions") else []), "", *_reranked_line(),
-               "| category | seen | held-out | DALL·E 2 (GenEval) | seen beats it |", "|---|---|---|---|---|"]
+        md += [
+            "## GenEval-world (shipped models)",
+            "",
+            *_models_line(r, "geneval"),
+            f"{g['limit']} prompts per category and split ({g['limit'] * 4} pictures per cell), {g['threads']} thread(s); "
+            f"{g['seconds_per_prompt']:.1f} s per prompt. Per-picture results: `unclip_world_geneval/`.",
+            *([f"Sampling: {_settings_line(g['settings'])}."] if g.get("settings") else []),
+            *([f"Conditions: {g['conditions']}."] if g.get("conditions") else []),
+            "",
+            *_reranked_line(),
+            "| category | seen | held-out | DALL·E 2 (GenEval) | seen beats it |",
+            "|---|---|---|---|---|",
+        ]
         for cat in (*CATEGORIES, "overall"):
             s, h = g["scores"]["seen"][cat], g["scores"]["heldout"][cat]
             bar = DALLE2_GENEVAL[cat] if cat != "overall" else 0.70
-            md.append(f"| {CATEGORY_TITLES.get(cat, '**Overall**')} | {s:.3f} | {h:.3f} | {DALLE2_GENEVAL[cat]:.2f}"
-                      f"{' (bar 0.70)' if cat == 'overall' else ''} | {'yes' if s > bar else 'no'} |")
+            md.append(
+                f"| {CATEGORY_TITLES.get(cat, '**Overall**')} | {s:.3f} | {h:.3f} | {DALLE2_GENEVAL[cat]:.2f}"
+                f"{' (bar 0.70)' if cat == 'overall' else ''} | {'yes' if s > bar else 'no'} |"
+            )
         md.append("")
     if "section51" in r:
         s = r["section51"]
-        md += ["## The paper's §5.1 comparison: what the decoder is conditioned on", "", *_models_line(r, "section51"),
-               f"{s['limit']} prompts per category and split, {s['threads']} thread(s). Overall score (mean of the six categories):", "",
-               "| decoder conditioned on | seen | held-out | s per prompt |", "|---|---|---|---|"]
-        names = {"prior": "image embedding from the prior (unCLIP)", "text": "CLIP text embedding, directly",
-                 "none": "caption only (null image embedding)"}
+        md += [
+            "## The paper's §5.1 comparison: what the decoder is conditioned on",
+            "",
+            *_models_line(r, "section51"),
+            f"{s['limit']} prompts per category and split, {s['threads']} thread(s). Overall score (mean of the six categories):",
+            "",
+            "| decoder conditioned on | seen | held-out | s per prompt |",
+            "|---|---|---|---|",
+        ]
+        names = {
+            "prior": "image embedding from the prior (unCLIP)",
+            "text": "CLIP text embedding, directly",
+            "none": "caption only (null image embedding)",
+        }
         for k, v in s["runs"].items():
-            md.append(f"| {names[k]} | {v['scores']['seen']['overall']:.3f} | {v['scores']['heldout']['overall']:.3f} | "
-                      f"{v['seconds_per_prompt']:.1f} |")
-        md += ["", "| category | " + " | ".join(f"{k} seen / held-out" for k in s["runs"]) + " |",
-               "|---|" + "---|" * len(s["runs"])]
+            md.append(
+                f"| {names[k]} | {v['scores']['seen']['overall']:.3f} | {v['scores']['heldout']['overall']:.3f} | "
+                f"{v['seconds_per_prompt']:.1f} |"
+            )
+        md += [
+            "",
+            "| category | " + " | ".join(f"{k} seen / held-out" for k in s["runs"]) + " |",
+            "|---|" + "---|" * len(s["runs"]),
+        ]
         for cat in CATEGORIES:
-            md.append(f"| {CATEGORY_TITLES[cat]} | " + " | ".join(
-                f"{v['scores']['seen'][cat]:.2f} / {v['scores']['heldout'][cat]:.2f}" for v in s["runs"].values()) + " |")
+            md.append(
+                f"| {CATEGORY_TITLES[cat]} | "
+                + " | ".join(
+                    f"{v['scores']['seen'][cat]:.2f} / {v['scores']['heldout'][cat]:.2f}" for v in s["runs"].values()
+                )
+                + " |"
+            )
         md.append("")
     if "samplers" in r:
         s = r["samplers"]
-        md += ["## Samplers (decoder steps; prior and upsamplers at their defaults)", "", *_models_line(r, "samplers"),
-               f"{s['limit']} prompts per category, seen split, {s['threads']} thread(s).", "",
-               "| sampler | steps | overall | s per 4 pictures |", "|---|---|---|---|"]
+        md += [
+            "## Samplers (decoder steps; prior and upsamplers at their defaults)",
+            "",
+            *_models_line(r, "samplers"),
+            f"{s['limit']} prompts per category, seen split, {s['threads']} thread(s).",
+            "",
+            "| sampler | steps | overall | s per 4 pictures |",
+            "|---|---|---|---|",
+        ]
         for v in s["runs"].values():
             md.append(f"| {v['sampler']} | {v['steps']} | {v['overall']:.3f} | {v['seconds_per_4_pictures']:.2f} |")
         md.append("")
     if "prior" in r:
         p = r["prior"]
-        md += ["## The prior against the true image embeddings", "", *_models_line(r, "prior"),
-               f"{p['pictures']} val pictures; each caption's sampled image embedding against its picture's CLIP image "
-               "embedding (R@1: the true picture is the nearest among 100).", "",
-               "| image embedding | mean cosine | R@1 among 100 |", "|---|---|---|",
-               f"| from the prior | {p['cosine_prior']:.3f} | {p['r1_100_prior']:.3f} |",
-               f"| the CLIP text embedding itself | {p['cosine_text']:.3f} | {p['r1_100_text']:.3f} |", ""]
+        md += [
+            "## The prior against the true image embeddings",
+            "",
+            *_models_line(r, "prior"),
+            f"{p['pictures']} val pictures; each caption's sampled image embedding against its picture's CLIP image "
+            "embedding (R@1: the true picture is the nearest among 100).",
+            "",
+            "| image embedding | mean cosine | R@1 among 100 |",
+            "|---|---|---|",
+            f"| from the prior | {p['cosine_prior']:.3f} | {p['r1_100_prior']:.3f} |",
+            f"| the CLIP text embedding itself | {p['cosine_text']:.3f} | {p['r1_100_text']:.3f} |",
+            "",
+        ]
     if "upsampler" in r:
         u = r["upsampler"]
-        md += [f"## The upsampler against the true pictures ({u['low_size']} -> {u['size']} px)", "",
-               *_models_line(r, "upsampler"),
-               f"{u['pictures']} val pictures shrunk to {u['low_size']} px and upscaled again; PSNR against the "
-               f"originals (higher is closer). The upsampler: {u['sampler']}, {u['steps']} steps, input noised to "
-               f"t = {u.get('aug_t', 50)}, {u['seconds_per_picture'] * 1000:.0f} ms per picture; then "
-               f"{u.get('back_projection', 0)} rounds of back-projection onto its input (the pipeline's default).", "",
-               "| upscaling | PSNR (dB) |", "|---|---|",
-               f"| the shipped upsampler, back-projected | {u['psnr_upsampler']:.2f} |"]
+        md += [
+            f"## The upsampler against the true pictures ({u['low_size']} -> {u['size']} px)",
+            "",
+            *_models_line(r, "upsampler"),
+            f"{u['pictures']} val pictures shrunk to {u['low_size']} px and upscaled again; PSNR against the "
+            f"originals (higher is closer). The upsampler: {u['sampler']}, {u['steps']} steps, input noised to "
+            f"t = {u.get('aug_t', 50)}, {u['seconds_per_picture'] * 1000:.0f} ms per picture; then "
+            f"{u.get('back_projection', 0)} rounds of back-projection onto its input (the pipeline's default).",
+            "",
+            "| upscaling | PSNR (dB) |",
+            "|---|---|",
+            f"| the shipped upsampler, back-projected | {u['psnr_upsampler']:.2f} |",
+        ]
         if "psnr_upsampler_no_back_projection" in u:
-            md += [f"| the shipped upsampler alone | {u['psnr_upsampler_no_back_projection']:.2f} |",
-                   f"| bicubic, back-projected | {u['psnr_bicubic_back_projected']:.2f} |"]
+            md += [
+                f"| the shipped upsampler alone | {u['psnr_upsampler_no_back_projection']:.2f} |",
+                f"| bicubic, back-projected | {u['psnr_bicubic_back_projected']:.2f} |",
+            ]
         md += [f"| bicubic | {u['psnr_bicubic']:.2f} |", f"| bilinear | {u['psnr_bilinear']:.2f} |", ""]
     if "decoder" in r:
         d = r["decoder"]
-        md += ["## The decoder against its own image embedding (no prior)", "", *_models_line(r, "decoder"),
-               f"{d['val_pictures']} val pictures: the decoder's 32 px picture from each one's CLIP image embedding "
-               "alone (no caption), encoded by CLIP again; cosine with the embedding it was given, and R@1: that "
-               "embedding is the nearest among 100. The val pictures themselves shrunk to 32 px are the reference "
-               f"(what 32 px keeps). {d['seconds_per_picture'] * 1000:.0f} ms per picture.", "",
-               "| picture | mean cosine | R@1 among 100 |", "|---|---|---|",
-               f"| decoded from the embedding | {d['cosine_decoded']:.3f} | {d['r1_100_decoded']:.3f} |",
-               f"| the true picture at 32 px | {d['cosine_32px']:.3f} | {d['r1_100_32px']:.3f} |", "",
-               f"GenEval-world ({d['limit']} prompts per category and split) when the image embedding is the true "
-               "one: the decoder given the CLIP embedding of each prompt's ground-truth pictures (the prior's "
-               f"ideal output), and the nearest of {d['train_pictures']} training pictures by that embedding (what "
-               "the embedding says of the picture, with no decoder at all; seen split only: no training picture "
-               "has a held-out prompt's colour and shape together).", "",
-               "| category | decoder, true embedding: seen / held-out | nearest training picture: seen |",
-               "|---|---|---|"]
+        md += [
+            "## The decoder against its own image embedding (no prior)",
+            "",
+            *_models_line(r, "decoder"),
+            f"{d['val_pictures']} val pictures: the decoder's 32 px picture from each one's CLIP image embedding "
+            "alone (no caption), encoded by CLIP again; cosine with the embedding it was given, and R@1: that "
+            "embedding is the nearest among 100. The val pictures themselves shrunk to 32 px are the reference "
+            f"(what 32 px keeps). {d['seconds_per_picture'] * 1000:.0f} ms per picture.",
+            "",
+            "| picture | mean cosine | R@1 among 100 |",
+            "|---|---|---|",
+            f"| decoded from the embedding | {d['cosine_decoded']:.3f} | {d['r1_100_decoded']:.3f} |",
+            f"| the true picture at 32 px | {d['cosine_32px']:.3f} | {d['r1_100_32px']:.3f} |",
+            "",
+            f"GenEval-world ({d['limit']} prompts per category and split) when the image embedding is the true "
+            "one: the decoder given the CLIP embedding of each prompt's ground-truth pictures (the prior's "
+            f"ideal output), and the nearest of {d['train_pictures']} training pictures by that embedding (what "
+            "the embedding says of the picture, with no decoder at all; seen split only: no training picture "
+            "has a held-out prompt's colour and shape together).",
+            "",
+            "| category | decoder, true embedding: seen / held-out | nearest training picture: seen |",
+            "|---|---|---|",
+        ]
         for cat in (*CATEGORIES, "overall"):
             a, b = d["decoder_true_embedding"]["scores"], d["nearest_train_picture"]["scores"]
-            md.append(f"| {CATEGORY_TITLES.get(cat, '**Overall**')} | {a['seen'][cat]:.2f} / {a['heldout'][cat]:.2f} | "
-                      f"{b['seen'][cat]:.2f} |")
+            md.append(
+                f"| {CATEGORY_TITLES.get(cat, '**Overall**')} | {a['seen'][cat]:.2f} / {a['heldout'][cat]:.2f} | "
+                f"{b['seen'][cat]:.2f} |"
+            )
         md.append("")
     if "timing" in r:
         t = r["timing"]
-        md += ["## Time and memory of one 4-picture 64 px generation", "", *_models_line(r, "timing"), f"{t['threads']} torch thread(s), nothing else running.", "",
-               "| | wall time | peak memory |", "|---|---|---|",
-               f"| cold process (`promptism generate`, start to exit) | {t['cold_seconds']:.2f} s | {t['cold_peak_mib']:.0f} MiB |",
-               f"| warm pipeline, median of 5 | {t['warm_seconds_median']:.2f} s | {t['warm_process_peak_mib']:.0f} MiB (whole benchmark process) |",
-               "", f"Warm runs: {', '.join(f'{x:.2f}' for x in t['warm_seconds'])} s. Bars: ≤ 10 s and ≤ 2 GB.", ""]
+        md += [
+            "## Time and memory of one 4-picture 64 px generation",
+            "",
+            *_models_line(r, "timing"),
+            f"{t['threads']} torch thread(s), nothing else running.",
+            "",
+            "| | wall time | peak memory |",
+            "|---|---|---|",
+            f"| cold process (`promptism generate`, start to exit) | {t['cold_seconds']:.2f} s | {t['cold_peak_mib']:.0f} MiB |",
+            f"| warm pipeline, median of 5 | {t['warm_seconds_median']:.2f} s | {t['warm_process_peak_mib']:.0f} MiB (whole benchmark process) |",
+            "",
+            f"Warm runs: {', '.join(f'{x:.2f}' for x in t['warm_seconds'])} s. Bars: ≤ 10 s and ≤ 2 GB.",
+            "",
+        ]
     return "\n".join(md)
 
 
 CARD_COMMANDS = {
     "prior-world": "promptism train prior --data data/world50k --embeddings runs/embeddings.safetensors --out runs/prior-world",
     "decoder-world": "promptism train decoder --data data/world50k --embeddings runs/embeddings.safetensors "
-                     "--out runs/decoder-world-base && "
-                     "promptism train decoder --data data/world50k --embeddings runs/embeddings.safetensors "
-                     "--preset world-ft --init runs/decoder-world-base/model --out runs/decoder-world-ft && "
-                     "promptism train decoder --data data/world50k --embeddings runs/embeddings.safetensors "
-                     "--preset world-ft2 --init runs/decoder-world-ft/model --out runs/decoder-world-ft2 && "
-                     "promptism train decoder --data data/world50k --embeddings runs/embeddings.safetensors "
-                     "--preset world-inpaint --init runs/decoder-world-ft2/model --out runs/decoder-world-inpaint && "
-                     "promptism train decoder --data data/world50k --embeddings runs/embeddings.safetensors "
-                     "--preset world-more-ln --init runs/decoder-world-inpaint/model --out runs/decoder-world-more-ln && "
-                     "promptism train decoder --data data/world50k --embeddings runs/embeddings.safetensors "
-                     "--preset world-more-ln2 --init runs/decoder-world-more-ln/model --out runs/decoder-world",
+    "--out runs/decoder-world-base && "
+    "promptism train decoder --data data/world50k --embeddings runs/embeddings.safetensors "
+    "--preset world-ft --init runs/decoder-world-base/model --out runs/decoder-world-ft && "
+    "promptism train decoder --data data/world50k --embeddings runs/embeddings.safetensors "
+    "--preset world-ft2 --init runs/decoder-world-ft/model --out runs/decoder-world-ft2 && "
+    "promptism train decoder --data data/world50k --embeddings runs/embeddings.safetensors "
+    "--preset world-inpaint --init runs/decoder-world-ft2/model --out runs/decoder-world-inpaint && "
+    "promptism train decoder --data data/world50k --embeddings runs/embeddings.safetensors "
+    "--preset world-more-ln --init runs/decoder-world-inpaint/model --out runs/decoder-world-more-ln && "
+    "promptism train decoder --data data/world50k --embeddings runs/embeddings.safetensors "
+    "--preset world-more-ln2 --init runs/decoder-world-more-ln/model --out runs/decoder-world",
     "upsampler-world-64": "promptism train upsampler --data data/world50k --preset world-64-res --out runs/upsampler-world-64-base && "
-                          "promptism train upsampler --data data/world50k --preset world-64-res-more "
-                          "--init runs/upsampler-world-64-base/model --out runs/upsampler-world-64",
+    "promptism train upsampler --data data/world50k --preset world-64-res-more "
+    "--init runs/upsampler-world-64-base/model --out runs/upsampler-world-64",
 }
 
 
@@ -397,17 +551,22 @@ def _reranked_line() -> list[str]:
     if got is None:
         return []
     k, sc = got
-    return [f"With the default reranking (each picture the best of {k} candidates by CLIP), the same prompts and "
-            f"seeds score {sc['seen']['overall']:.3f} seen and {sc['heldout']['overall']:.3f} held-out: "
-            "[`rerank_world.md`](rerank_world.md), per category.", ""]
+    return [
+        f"With the default reranking (each picture the best of {k} candidates by CLIP), the same prompts and "
+        f"seeds score {sc['seen']['overall']:.3f} seen and {sc['heldout']['overall']:.3f} held-out: "
+        "[`rerank_world.md`](rerank_world.md), per category.",
+        "",
+    ]
 
 
 def _settings_line(st: dict) -> str:
     eta = f" (η {st['eta']:g})" if st["sampler"] == "ddim" else ""
     k = st.get("rerank", 1)
-    return (f"{st['sampler']}{eta} for every stage; decoder {st['steps']} steps, prior {st['prior_steps']}, upsampler "
-            f"{st['upsampler_steps']}; guidance prior {st['guidance_prior']:g}, decoder {st['guidance_decoder']:g}; "
-            + (f"each picture the best of {k} candidates by CLIP" if k > 1 else "one candidate per picture (no reranking)"))
+    return (
+        f"{st['sampler']}{eta} for every stage; decoder {st['steps']} steps, prior {st['prior_steps']}, upsampler "
+        f"{st['upsampler_steps']}; guidance prior {st['guidance_prior']:g}, decoder {st['guidance_decoder']:g}; "
+        + (f"each picture the best of {k} candidates by CLIP" if k > 1 else "one candidate per picture (no reranking)")
+    )
 
 
 def _minutes(meta: dict) -> str:
@@ -421,9 +580,12 @@ def _minutes(meta: dict) -> str:
 def _init_lines(meta: dict) -> list[str]:
     """The earlier phases of a fine-tuned stage, first to last, as far as their folders are still
     there to read."""
+
     def phase(b: dict) -> str:
-        return (f"- after a phase: preset `{b.get('preset')}`, {b.get('steps')} steps of batch {b.get('batch_size')}, "
-                f"{_minutes(b)}, diffusion {b.get('diffusion')}")
+        return (
+            f"- after a phase: preset `{b.get('preset')}`, {b.get('steps')} steps of batch {b.get('batch_size')}, "
+            f"{_minutes(b)}, diffusion {b.get('diffusion')}"
+        )
 
     if meta.get("init_phases"):  # recorded at training time (train/stages.py)
         return [phase(b) for b in meta["init_phases"]]
@@ -456,37 +618,70 @@ def write_cards(report: dict) -> None:
             # the earlier phases' run folders are gone: keep what the card said of them while they were there
             kept = [ln for ln in (d / "MODEL_CARD.md").read_text().splitlines() if ln.startswith("- after a phase:")]
             phases = kept + [ln for ln in phases[1:] if ln not in kept] if kept else phases
-        lines = [f"# {folder}", "", f"The shipped unCLIP {meta['kind']} of promptism, trained from scratch on the Scene World "
-                 f"({meta.get('examples')} training pictures).", "",
-                 "## Training", "", "All the stages: `bash scripts/train_unclip_world.sh data/world50k runs` "
-                 "(two stages at a time, one CPU thread each). This one alone:", "", f"    {command}", "",
-                 *phases,
-                 f"- {'last phase: ' if meta.get('init') else ''}preset `{meta.get('preset')}`: {meta.get('steps')} "
-                 f"steps of batch {meta.get('batch_size')}, EMA {meta.get('ema')}, "
-                 f"{_minutes(meta)}",
-                 f"- wall times on this machine: 2-core CPU, "
-                 + (f"{meta['threads']} thread(s)" if meta.get("threads") else "one thread, sharing it with another stage"),
-                 *([f"- residual: diffuses {meta['config']['residual']:g} × (picture − bicubic upscaling of its "
-                    "input), not the picture"] if meta.get("config", {}).get("residual") else []),
-                 *(["- inpainting channels (GLIDE-style: the known picture and its mask as 4 more inputs); with "
-                    "nothing known it is a plain decoder"] if meta.get("config", {}).get("inpaint") else []),
-                 f"- weights: float16 safetensors, {size:.1f} MB",
-                 f"- diffusion: {meta.get('diffusion')}", ""]
+        lines = [
+            f"# {folder}",
+            "",
+            f"The shipped unCLIP {meta['kind']} of promptism, trained from scratch on the Scene World "
+            f"({meta.get('examples')} training pictures).",
+            "",
+            "## Training",
+            "",
+            "All the stages: `bash scripts/train_unclip_world.sh data/world50k runs` "
+            "(two stages at a time, one CPU thread each). This one alone:",
+            "",
+            f"    {command}",
+            "",
+            *phases,
+            f"- {'last phase: ' if meta.get('init') else ''}preset `{meta.get('preset')}`: {meta.get('steps')} "
+            f"steps of batch {meta.get('batch_size')}, EMA {meta.get('ema')}, "
+            f"{_minutes(meta)}",
+            "- wall times on this machine: 2-core CPU, "
+            + (f"{meta['threads']} thread(s)" if meta.get("threads") else "one thread, sharing it with another stage"),
+            *(
+                [
+                    f"- residual: diffuses {meta['config']['residual']:g} × (picture − bicubic upscaling of its "
+                    "input), not the picture"
+                ]
+                if meta.get("config", {}).get("residual")
+                else []
+            ),
+            *(
+                [
+                    "- inpainting channels (GLIDE-style: the known picture and its mask as 4 more inputs); with "
+                    "nothing known it is a plain decoder"
+                ]
+                if meta.get("config", {}).get("inpaint")
+                else []
+            ),
+            f"- weights: float16 safetensors, {size:.1f} MB",
+            f"- diffusion: {meta.get('diffusion')}",
+            "",
+        ]
         if g:
-            lines += ["## Measured (the whole shipped pipeline, `benchmarks/reports/unclip_world.md`)", "",
-                      f"GenEval-world overall at 64 px: seen {g['scores']['seen']['overall']:.3f}, "
-                      f"held-out {g['scores']['heldout']['overall']:.3f} ({g['limit']} prompts per category and split"
-                      f"{', one candidate per picture' if _with_rerank(g.get('settings') or {}).get('rerank') == 1 else ''}).", ""]
+            lines += [
+                "## Measured (the whole shipped pipeline, `benchmarks/reports/unclip_world.md`)",
+                "",
+                f"GenEval-world overall at 64 px: seen {g['scores']['seen']['overall']:.3f}, "
+                f"held-out {g['scores']['heldout']['overall']:.3f} ({g['limit']} prompts per category and split"
+                f"{', one candidate per picture' if _with_rerank(g.get('settings') or {}).get('rerank') == 1 else ''}).",
+                "",
+            ]
             if reranked:
                 k, sc = reranked
-                lines += [f"With the default reranking (each picture the best of {k} candidates by CLIP, "
-                          f"`benchmarks/reports/rerank_world.md`): seen {sc['seen']['overall']:.3f}, held-out "
-                          f"{sc['heldout']['overall']:.3f}.", ""]
+                lines += [
+                    f"With the default reranking (each picture the best of {k} candidates by CLIP, "
+                    f"`benchmarks/reports/rerank_world.md`): seen {sc['seen']['overall']:.3f}, held-out "
+                    f"{sc['heldout']['overall']:.3f}.",
+                    "",
+                ]
         if folder == "prior-world" and report.get("prior"):
             p = report["prior"]
-            lines += [f"Against the true CLIP image embeddings of {p['pictures']} val pictures: mean cosine "
-                      f"{p['cosine_prior']:.3f} (the text embedding itself: {p['cosine_text']:.3f}), R@1 among 100 "
-                      f"{p['r1_100_prior']:.3f}.", ""]
+            lines += [
+                f"Against the true CLIP image embeddings of {p['pictures']} val pictures: mean cosine "
+                f"{p['cosine_prior']:.3f} (the text embedding itself: {p['cosine_text']:.3f}), R@1 among 100 "
+                f"{p['r1_100_prior']:.3f}.",
+                "",
+            ]
         (d / "MODEL_CARD.md").write_text("\n".join(lines))
 
 
@@ -494,21 +689,43 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parts = ["prior", "upsampler", "geneval", "section51", "decoder", "samplers", "timing"]
     ap.add_argument("--parts", nargs="+", default=parts, choices=parts, help="which parts to run")
-    ap.add_argument("--data", default="data/world50k",
-                    help="Scene World dataset whose val split the prior and upsampler parts read")
-    ap.add_argument("--limit", type=int, default=80, help="prompts per category and split for geneval (default: 80, the whole suite)")
-    ap.add_argument("--limit-small", type=int, default=10, help="prompts per category and split for section51 and decoder (default: 10)")
-    ap.add_argument("--limit-samplers", type=int, default=4, help="prompts per category for samplers, seen split (default: 4)")
+    ap.add_argument(
+        "--data", default="data/world50k", help="Scene World dataset whose val split the prior and upsampler parts read"
+    )
+    ap.add_argument(
+        "--limit",
+        type=int,
+        default=80,
+        help="prompts per category and split for geneval (default: 80, the whole suite)",
+    )
+    ap.add_argument(
+        "--limit-small",
+        type=int,
+        default=10,
+        help="prompts per category and split for section51 and decoder (default: 10)",
+    )
+    ap.add_argument(
+        "--limit-samplers", type=int, default=4, help="prompts per category for samplers, seen split (default: 4)"
+    )
     ap.add_argument("--threads", type=int, default=int(os.environ.get("PROMPTISM_THREADS", "2")), help="torch threads")
-    ap.add_argument("--conditions", default="",
-                    help="what else ran beside it, written under each section this run makes (times depend on it)")
+    ap.add_argument(
+        "--conditions",
+        default="",
+        help="what else ran beside it, written under each section this run makes (times depend on it)",
+    )
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     os.environ["PROMPTISM_THREADS"] = str(args.threads)
     path = REPORTS / "unclip_world.json"
     report = json.loads(path.read_text()) if path.exists() else {}
-    report.update({"machine": f"{platform.machine()}, {os.cpu_count()} CPUs", "torch": torch.__version__,
-                   "promptism": __version__, "threads": args.threads})
+    report.update(
+        {
+            "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
+            "torch": torch.__version__,
+            "promptism": __version__,
+            "threads": args.threads,
+        }
+    )
     models = load_models()
     report["models"] = models.describe()
     if "timing" in args.parts:  # first, before the suites heat the process
@@ -536,8 +753,14 @@ def main() -> int:
             report[part]["judge_sha256"] = report["judge_sha256"]
     REPORTS.mkdir(parents=True, exist_ok=True)
     if path.exists():  # another run may have written its parts meanwhile: keep them
-        report = {**json.loads(path.read_text()), **{k: report[k] for k in report if k in args.parts or k in (
-            "machine", "torch", "promptism", "threads", "models", "judge_sha256")}}
+        report = {
+            **json.loads(path.read_text()),
+            **{
+                k: report[k]
+                for k in report
+                if k in args.parts or k in ("machine", "torch", "promptism", "threads", "models", "judge_sha256")
+            },
+        }
     path.write_text(json.dumps(report, indent=1))
     (REPORTS / "unclip_world.md").write_text(markdown(report))
     write_cards(report)

@@ -49,7 +49,7 @@ def psnr(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Per-picture PSNR in dB of two (B, 3, H, W) batches in [-1, 1], as 8-bit pictures."""
     qa, qb = ((a.clamp(-1, 1) + 1) * 127.5).round(), ((b.clamp(-1, 1) + 1) * 127.5).round()
     mse = ((qa - qb) ** 2).flatten(1).mean(1).clamp_min(1e-10)
-    return 10 * torch.log10(255.0 ** 2 / mse)
+    return 10 * torch.log10(255.0**2 / mse)
 
 
 def objects(x: torch.Tensor) -> list[Counter]:
@@ -62,9 +62,12 @@ def measure(out: torch.Tensor, truth: torch.Tensor, low: torch.Tensor, want: lis
     found = sum(sum((g & w).values()) for g, w in zip(got, want))
     total = sum(sum(w.values()) for w in want)
     back = F.interpolate(out, size=low.shape[-1], mode="area")
-    return {"psnr": float(psnr(out, truth).mean()), "low_psnr": float(psnr(back, low).mean()),
-            "kept_pictures": float(np.mean([g == w for g, w in zip(got, want)])),
-            "kept_objects": found / max(total, 1)}
+    return {
+        "psnr": float(psnr(out, truth).mean()),
+        "low_psnr": float(psnr(back, low).mean()),
+        "kept_pictures": float(np.mean([g == w for g, w in zip(got, want)])),
+        "kept_objects": found / max(total, 1),
+    }
 
 
 def main(argv=None) -> int:
@@ -74,8 +77,13 @@ def main(argv=None) -> int:
     ap.add_argument("--model", default="world-64", help="upsampler: shipped name or folder (default world-64)")
     ap.add_argument("--aug-t", type=int, nargs="+", default=[50], help="noise levels of the low-res input to try")
     ap.add_argument("--steps", type=int, nargs="+", default=[8], help="sampling step counts to try")
-    ap.add_argument("--back-projection", type=int, nargs="+", default=[Settings.upsampler_back_projection],
-                    help="rounds of back-projection onto the input to try (default: the pipeline's)")
+    ap.add_argument(
+        "--back-projection",
+        type=int,
+        nargs="+",
+        default=[Settings.upsampler_back_projection],
+        help="rounds of back-projection onto the input to try (default: the pipeline's)",
+    )
     ap.add_argument("--sampler", default="dpm++2m", help="sampler (default dpm++2m)")
     ap.add_argument("--eta", type=float, default=0.0, help="DDIM η (default 0; ddim only)")
     ap.add_argument("--batch", type=int, default=50, help="pictures per upsampler call")
@@ -93,43 +101,74 @@ def main(argv=None) -> int:
     bicubic = F.interpolate(low, size=size, mode="bicubic", align_corners=False).clamp(-1, 1)
     rows = []
     for bp in args.back_projection:
-        rows.append({"method": "bicubic", "back_projection": bp, **measure(back_project(bicubic, low, bp), truth, low, want)})
+        rows.append(
+            {"method": "bicubic", "back_projection": bp, **measure(back_project(bicubic, low, bp), truth, low, want)}
+        )
         print(rows[-1], flush=True)
     for aug_t in args.aug_t:
         for steps in args.steps:
             # back-projection comes after sampling: sample once, project each way
-            s = Settings(sampler=args.sampler, eta=args.eta, upsampler_steps=steps, upsampler_aug_t=aug_t,
-                         upsampler_back_projection=0)
+            s = Settings(
+                sampler=args.sampler,
+                eta=args.eta,
+                upsampler_steps=steps,
+                upsampler_aug_t=aug_t,
+                upsampler_back_projection=0,
+            )
             s.check()
             outs, t0 = [], time.perf_counter()
             for i in range(0, len(low), args.batch):
-                part = low[i:i + args.batch]
+                part = low[i : i + args.batch]
                 _, gens = seeded(1000 + i, len(part))
                 outs.append(upsample(stage, part, gens, s))
             sec = (time.perf_counter() - t0) / len(low)
             for bp in args.back_projection:
-                rows.append({"method": "upsampler", "aug_t": aug_t, "steps": steps, "sampler": args.sampler, "eta": args.eta,
-                             "back_projection": bp, **measure(back_project(torch.cat(outs), low, bp), truth, low, want),
-                             "seconds_per_picture": sec})
+                rows.append(
+                    {
+                        "method": "upsampler",
+                        "aug_t": aug_t,
+                        "steps": steps,
+                        "sampler": args.sampler,
+                        "eta": args.eta,
+                        "back_projection": bp,
+                        **measure(back_project(torch.cat(outs), low, bp), truth, low, want),
+                        "seconds_per_picture": sec,
+                    }
+                )
                 print(rows[-1], flush=True)
 
-    report = {"benchmark": "upsampler_world", "promptism": __version__, "model": str(args.model),
-              "model_sha256": weights_sha256(stage.folder), "data": args.data, "pictures": len(low),
-              "threads": args.threads, "machine": platform.processor() or platform.machine(),
-              "judge": judge_fingerprint(), "rows": rows, "command": " ".join(sys.argv)}
+    report = {
+        "benchmark": "upsampler_world",
+        "promptism": __version__,
+        "model": str(args.model),
+        "model_sha256": weights_sha256(stage.folder),
+        "data": args.data,
+        "pictures": len(low),
+        "threads": args.threads,
+        "machine": platform.processor() or platform.machine(),
+        "judge": judge_fingerprint(),
+        "rows": rows,
+        "command": " ".join(sys.argv),
+    }
     REPORTS.mkdir(exist_ok=True)
     (REPORTS / f"{args.name}.json").write_text(json.dumps(report, indent=1) + "\n")
-    lines = [f"# Upsampler on true {low_size} px pictures ({args.name})", "",
-             f"{len(low)} val pictures of `{args.data}`, area-downsampled to {low_size} px and brought back to "
-             f"{size} px; model `{args.model}` (sha256 {report['model_sha256'][:12]}), {args.threads} thread(s).",
-             "Settings are chosen by the PSNRs; the judge's columns are a yardstick only.", "",
-             "| method | aug_t | steps | back-projection rounds | PSNR dB | low-res PSNR dB | pictures kept (judge) | "
-             "objects kept (judge) | s / picture (sampling) |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"# Upsampler on true {low_size} px pictures ({args.name})",
+        "",
+        f"{len(low)} val pictures of `{args.data}`, area-downsampled to {low_size} px and brought back to "
+        f"{size} px; model `{args.model}` (sha256 {report['model_sha256'][:12]}), {args.threads} thread(s).",
+        "Settings are chosen by the PSNRs; the judge's columns are a yardstick only.",
+        "",
+        "| method | aug_t | steps | back-projection rounds | PSNR dB | low-res PSNR dB | pictures kept (judge) | "
+        "objects kept (judge) | s / picture (sampling) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
-        lines.append(f"| {r['method']} | {r.get('aug_t', '')} | {r.get('steps', '')} | {r['back_projection']} | {r['psnr']:.2f} | "
-                     f"{r['low_psnr']:.2f} | {r['kept_pictures']:.3f} | {r['kept_objects']:.3f} | "
-                     f"{r.get('seconds_per_picture', 0):.3f} |")
+        lines.append(
+            f"| {r['method']} | {r.get('aug_t', '')} | {r.get('steps', '')} | {r['back_projection']} | {r['psnr']:.2f} | "
+            f"{r['low_psnr']:.2f} | {r['kept_pictures']:.3f} | {r['kept_objects']:.3f} | "
+            f"{r.get('seconds_per_picture', 0):.3f} |"
+        )
     lines += ["", f"Command: `{report['command']}`", ""]
     (REPORTS / f"{args.name}.md").write_text("\n".join(lines))
     return 0

@@ -25,8 +25,16 @@ def rng():
 
 
 # --- tiny random unCLIP models, shared by the unCLIP and editing tests ----------------------------
-TINY_CLIP = dict(context=28, text_width=32, text_layers=1, text_heads=2, image_size=32, image_channels=(8, 16),
-                 image_blocks=1, embed_dim=32)
+TINY_CLIP = dict(
+    context=28,
+    text_width=32,
+    text_layers=1,
+    text_heads=2,
+    image_size=32,
+    image_channels=(8, 16),
+    image_blocks=1,
+    embed_dim=32,
+)
 
 
 def _wake(model: torch.nn.Module, seed: int) -> None:
@@ -63,10 +71,15 @@ def tiny(tmp_path_factory, tok):
     dec = Decoder(dcfg)
     _wake(dec, 2)
     vocabulary = sorted({w for c in caps for w in c.lower().replace(",", " ").split()})
-    Stage("decoder", dec, ddiff, {}, tokenizer).save(root / "decoder", extra={"vocabulary": vocabulary,
-                                                                            "clip": str(root / "clip")})
-    ucfg = UpsamplerConfig(low_size=16, image_size=32, aug_dim=8, unet=dict(
-        in_channels=6, channels=(8, 16), res_blocks=1, attention=(False, False), cond_dim=8, unshuffle=2))
+    Stage("decoder", dec, ddiff, {}, tokenizer).save(
+        root / "decoder", extra={"vocabulary": vocabulary, "clip": str(root / "clip")}
+    )
+    ucfg = UpsamplerConfig(
+        low_size=16,
+        image_size=32,
+        aug_dim=8,
+        unet=dict(in_channels=6, channels=(8, 16), res_blocks=1, attention=(False, False), cond_dim=8, unshuffle=2),
+    )
     up = Upsampler(ucfg)
     _wake(up, 3)
     Stage("upsampler", up, ddiff, {}).save(root / "up32")

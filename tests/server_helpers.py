@@ -23,8 +23,9 @@ class Running:
 
         self.port = config.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.server = uvicorn.Server(uvicorn.Config(create_app(config), host="127.0.0.1", port=self.port,
-                                                    log_level="warning", lifespan="on"))
+        self.server = uvicorn.Server(
+            uvicorn.Config(create_app(config), host="127.0.0.1", port=self.port, log_level="warning", lifespan="on")
+        )
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.thread.start()
         deadline = time.time() + 60
@@ -42,6 +43,12 @@ class Running:
 
 
 def _config(tiny, tmp_path, **kw) -> ServerConfig:
-    base = dict(data_dir=str(tmp_path / "data"), clip=str(tiny / "clip"), prior=str(tiny / "prior"),
-                decoder=str(tiny / "decoder"), upsamplers=(str(tiny / "up32"),), defaults=dict(FAST))
+    base = dict(
+        data_dir=str(tmp_path / "data"),
+        clip=str(tiny / "clip"),
+        prior=str(tiny / "prior"),
+        decoder=str(tiny / "decoder"),
+        upsamplers=(str(tiny / "up32"),),
+        defaults=dict(FAST),
+    )
     return ServerConfig(**{**base, **kw})

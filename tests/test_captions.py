@@ -29,28 +29,55 @@ def test_captions_vary():
     "text, expected",
     [
         ("a red circle", Constraints((ObjectSpec("circle", "red"),))),
-        ("one red disc on a gray background", Constraints((ObjectSpec("circle", "red", exact=True),), background="gray")),
-        ("a big green cross in the top left corner", Constraints((ObjectSpec("cross", "green", "large", position="top left"),))),
-        ("two yellow stars and a blue box",
-         Constraints((ObjectSpec("star", "yellow", count=2, exact=True), ObjectSpec("square", "blue")))),
-        ("a red circle above a blue square",
-         Constraints((ObjectSpec("circle", "red"), ObjectSpec("square", "blue")), (Relation(0, "above", 1),))),
-        ("a blue square below a red circle",
-         Constraints((ObjectSpec("square", "blue"), ObjectSpec("circle", "red")), (Relation(0, "below", 1),))),
-        ("a pixel art picture of three purple diamonds",
-         Constraints((ObjectSpec("diamond", "purple", count=3, exact=True),), style="pixel")),
+        (
+            "one red disc on a gray background",
+            Constraints((ObjectSpec("circle", "red", exact=True),), background="gray"),
+        ),
+        (
+            "a big green cross in the top left corner",
+            Constraints((ObjectSpec("cross", "green", "large", position="top left"),)),
+        ),
+        (
+            "two yellow stars and a blue box",
+            Constraints((ObjectSpec("star", "yellow", count=2, exact=True), ObjectSpec("square", "blue"))),
+        ),
+        (
+            "a red circle above a blue square",
+            Constraints((ObjectSpec("circle", "red"), ObjectSpec("square", "blue")), (Relation(0, "above", 1),)),
+        ),
+        (
+            "a blue square below a red circle",
+            Constraints((ObjectSpec("square", "blue"), ObjectSpec("circle", "red")), (Relation(0, "below", 1),)),
+        ),
+        (
+            "a pixel art picture of three purple diamonds",
+            Constraints((ObjectSpec("diamond", "purple", count=3, exact=True),), style="pixel"),
+        ),
         ("a photo of a star", Constraints((ObjectSpec("star"),))),
         ("a circle and a cross", Constraints((ObjectSpec("circle"), ObjectSpec("cross")))),
         ("three squares", Constraints((ObjectSpec("square", count=3, exact=True),))),
-        ("a red circle to the left of a blue triangle",
-         Constraints((ObjectSpec("circle", "red"), ObjectSpec("triangle", "blue")), (Relation(0, "left of", 1),))),
-        ("A Tiny Orange Rhombus, Upper-Right Corner; neon!",
-         Constraints((ObjectSpec("diamond", "orange", "small", position="top right"),), style="neon")),
-        ("4 pink pluses under a blue sky", Constraints((ObjectSpec("cross", "pink", count=4, exact=True),), background="sky")),
-        ("an outline of a brown dot on the left of the picture",
-         Constraints((ObjectSpec("circle", "brown", position="left"),), style="outline")),
-        ("a green star on the left of a medium-sized box",
-         Constraints((ObjectSpec("star", "green"), ObjectSpec("square", size="medium")), (Relation(0, "left of", 1),))),
+        (
+            "a red circle to the left of a blue triangle",
+            Constraints((ObjectSpec("circle", "red"), ObjectSpec("triangle", "blue")), (Relation(0, "left of", 1),)),
+        ),
+        (
+            "A Tiny Orange Rhombus, Upper-Right Corner; neon!",
+            Constraints((ObjectSpec("diamond", "orange", "small", position="top right"),), style="neon"),
+        ),
+        (
+            "4 pink pluses under a blue sky",
+            Constraints((ObjectSpec("cross", "pink", count=4, exact=True),), background="sky"),
+        ),
+        (
+            "an outline of a brown dot on the left of the picture",
+            Constraints((ObjectSpec("circle", "brown", position="left"),), style="outline"),
+        ),
+        (
+            "a green star on the left of a medium-sized box",
+            Constraints(
+                (ObjectSpec("star", "green"), ObjectSpec("square", size="medium")), (Relation(0, "left of", 1),)
+            ),
+        ),
     ],
 )
 def test_spec_examples_parse(text, expected):

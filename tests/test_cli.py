@@ -17,8 +17,22 @@ def run(*args):
 
 def test_world_show_writes_a_picture_with_provenance(tmp_path):
     out = tmp_path / "x.png"
-    assert main(["world", "show", "two yellow stars and a blue box on a gray background", "--out", str(out),
-                 "--seed", "3", "--size", "96"]) == 0
+    assert (
+        main(
+            [
+                "world",
+                "show",
+                "two yellow stars and a blue box on a gray background",
+                "--out",
+                str(out),
+                "--seed",
+                "3",
+                "--size",
+                "96",
+            ]
+        )
+        == 0
+    )
     img = Image.open(out)
     assert img.size == (96, 96)
     assert img.text["promptism:prompt"] == "two yellow stars and a blue box on a gray background"
@@ -30,7 +44,9 @@ def test_world_show_writes_a_picture_with_provenance(tmp_path):
 
 def test_same_seed_same_picture(tmp_path):
     for name in ("a", "b"):
-        main(["world", "show", "a red circle above a blue square", "--out", str(tmp_path / f"{name}.png"), "--seed", "9"])
+        main(
+            ["world", "show", "a red circle above a blue square", "--out", str(tmp_path / f"{name}.png"), "--seed", "9"]
+        )
     assert (tmp_path / "a.png").read_bytes() == (tmp_path / "b.png").read_bytes()
 
 
@@ -41,14 +57,17 @@ def test_unknown_words_exit_2_with_the_words_named(tmp_path):
     assert not (tmp_path / "x.png").exists()
 
 
-@pytest.mark.parametrize("args, message", [
-    (["world", "show", "a circle", "--size", "1000"], "between 32 and 256"),
-    (["world", "show", ""], "empty"),
-    (["world", "show", "four large stars in the top left corner"], "cannot lay"),
-    (["eval", "judge", "/nonexistent.png"], "no picture"),
-    (["eval", "suite", "--images", "/nonexistent"], "no folder"),
-    (["--threads", "0", "world", "vocab"], "at least 1"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["world", "show", "a circle", "--size", "1000"], "between 32 and 256"),
+        (["world", "show", ""], "empty"),
+        (["world", "show", "four large stars in the top left corner"], "cannot lay"),
+        (["eval", "judge", "/nonexistent.png"], "no picture"),
+        (["eval", "suite", "--images", "/nonexistent"], "no folder"),
+        (["--threads", "0", "world", "vocab"], "at least 1"),
+    ],
+)
 def test_bad_input_is_one_clear_line(args, message):
     r = run(*args)
     assert r.returncode == 2, r.stderr
@@ -58,8 +77,14 @@ def test_bad_input_is_one_clear_line(args, message):
 def test_parse_vocab_prompts_and_judge(tmp_path, capsys):
     assert main(["world", "parse", "three purple diamonds at the top"]) == 0
     parsed = json.loads(capsys.readouterr().out)
-    assert parsed["objects"][0] == {"shape": "diamond", "color": "purple", "size": None, "count": 3,
-                                    "exact": True, "position": "top"}
+    assert parsed["objects"][0] == {
+        "shape": "diamond",
+        "color": "purple",
+        "size": None,
+        "count": 3,
+        "exact": True,
+        "position": "top",
+    }
     assert main(["world", "vocab"]) == 0
     assert "rhombus" in capsys.readouterr().out
     assert main(["eval", "prompts", "--split", "heldout", "--out", str(tmp_path / "p.jsonl")]) == 0
@@ -73,8 +98,26 @@ def test_parse_vocab_prompts_and_judge(tmp_path, capsys):
 
 
 def test_world_make_and_eval_suite(tmp_path, capsys):
-    assert main(["world", "make", "--out", str(tmp_path / "d"), "--n", "30", "--size", "32", "--shard-size", "10",
-                 "--quiet", "--workers", "1"]) == 0
+    assert (
+        main(
+            [
+                "world",
+                "make",
+                "--out",
+                str(tmp_path / "d"),
+                "--n",
+                "30",
+                "--size",
+                "32",
+                "--shard-size",
+                "10",
+                "--quiet",
+                "--workers",
+                "1",
+            ]
+        )
+        == 0
+    )
     assert "train: 28 in 3 shards" in capsys.readouterr().out
     assert main(["eval", "truth", "--out", str(tmp_path / "t"), "--limit", "1", "--split", "seen", "--quiet"]) == 0
     assert main(["eval", "suite", "--images", str(tmp_path / "t"), "--limit", "1", "--split", "seen", "--quiet"]) == 0

@@ -26,8 +26,16 @@ from promptism.world.negatives import negatives
 from promptism.world.sampling import sample_example
 from promptism.world.shards import make_dataset
 
-TINY = dict(context=28, text_width=32, text_layers=1, text_heads=2, image_size=32, image_channels=(8, 16),
-            image_blocks=1, embed_dim=32)
+TINY = dict(
+    context=28,
+    text_width=32,
+    text_layers=1,
+    text_heads=2,
+    image_size=32,
+    image_channels=(8, 16),
+    image_blocks=1,
+    embed_dim=32,
+)
 
 
 @pytest.fixture(scope="module")
@@ -138,8 +146,9 @@ def test_colour_swap_edits_only_the_two_named_objects_and_keeps_articles_right()
     from promptism.world.constraints import Constraints, ObjectSpec
 
     caption = "an orange circle, a blue rhombus and a medium blue cross"
-    stated = Constraints((ObjectSpec("circle", "orange"), ObjectSpec("diamond", "blue"),
-                          ObjectSpec("cross", "blue", "medium")))
+    stated = Constraints(
+        (ObjectSpec("circle", "orange"), ObjectSpec("diamond", "blue"), ObjectSpec("cross", "blue", "medium"))
+    )
     assert negatives(caption, stated)["swap_colors"] == "a blue circle, an orange rhombus and a medium blue cross"
 
 
@@ -168,7 +177,9 @@ def test_counterfactual_scenes_fit_their_caption_and_not_the_original():
                 assert sum(((after - before) + (before - after)).values()) == 1, (ex.caption, caption)
                 assert len({(o.x, o.y) for o in scene.objects} ^ {(o.x, o.y) for o in ex.scene.objects}) == 1
             else:
-                assert sorted((o.shape, o.size) for o in scene.objects) == sorted((o.shape, o.size) for o in ex.scene.objects)
+                assert sorted((o.shape, o.size) for o in scene.objects) == sorted(
+                    (o.shape, o.size) for o in ex.scene.objects
+                )
     assert min(made.values()) >= 50, made
 
 
@@ -177,8 +188,15 @@ def test_count_counterfactual_adds_or_takes_away_one_copy():
     from promptism.world.captions import parse
     from promptism.world.negatives import counterfactual
 
-    two = Scene((Obj("star", "red", "small", 0.2, 0.3), Obj("star", "red", "small", 0.6, 0.3),
-                 Obj("square", "green", "medium", 0.7, 0.8)), "white", "flat")
+    two = Scene(
+        (
+            Obj("star", "red", "small", 0.2, 0.3),
+            Obj("star", "red", "small", 0.6, 0.3),
+            Obj("square", "green", "medium", 0.7, 0.8),
+        ),
+        "white",
+        "flat",
+    )
     caption = "two red stars and a green square"
     scene, new_caption = counterfactual(two, caption, parse(caption), "count", np.random.default_rng(0))
     assert new_caption == "three red stars and a green square"
@@ -186,8 +204,12 @@ def test_count_counterfactual_adds_or_takes_away_one_copy():
     assert len(scene.objects) == 4 and len(added) == 1 and (added[0].shape, added[0].color) == ("star", "red")
     # the rng decides where the copy goes: the same draw gives the same scene, without one the caption seeds it
     assert counterfactual(two, caption, parse(caption), "count", np.random.default_rng(0))[0] == scene
-    assert counterfactual(two, caption, parse(caption), "count") == counterfactual(two, caption, parse(caption), "count")
-    four = Scene(tuple(Obj("circle", "blue", "small", x, y) for x, y in ((0.2, 0.2), (0.8, 0.2), (0.2, 0.8), (0.8, 0.8))))
+    assert counterfactual(two, caption, parse(caption), "count") == counterfactual(
+        two, caption, parse(caption), "count"
+    )
+    four = Scene(
+        tuple(Obj("circle", "blue", "small", x, y) for x, y in ((0.2, 0.2), (0.8, 0.2), (0.2, 0.8), (0.8, 0.8)))
+    )
     caption = "four blue circles"
     scene, new_caption = counterfactual(four, caption, parse(caption), "count", np.random.default_rng(0))
     assert new_caption == "three blue circles" and len(scene.objects) == 3 and set(scene.objects) < set(four.objects)
@@ -208,7 +230,9 @@ def test_counterfactual_pairs_join_the_batch(data, tok):
     images, captions, sources = task.counterfactual_pairs(idx, 3, *task.batch_captions(idx, 3)[:2])
     again = task.counterfactual_pairs(idx, 3, *task.batch_captions(idx, 3)[:2])
     assert 4 <= len(images) <= 20 and len(images) == len(captions)  # ~1 in 3 scenes has one
-    assert all(np.array_equal(a, b) for a, b in zip(images, again[0])) and captions == again[1]  # a function of the step
+    assert (
+        all(np.array_equal(a, b) for a, b in zip(images, again[0])) and captions == again[1]
+    )  # a function of the step
     assert all(im.shape == (32, 32, 3) for im in images)
     assert not set(captions) & {pairs.captions[i] for i in idx}
     for j, c in zip(sources, captions):  # each is an edit of the batch picture it names
@@ -235,8 +259,12 @@ def test_counterfactual_kinds_limit_the_edits(data, tok):
     assert all(task.stated[idx[j]].relations for j in sources)
     with pytest.raises(ValueError, match="counterfactual kinds"):
         ClipTask(pairs, tok, counterfactuals=1.0, counterfactual_kinds=("shape",))
-    r = subprocess.run(cli("train", "clip", "--data", data, "--out", "/nonexistent", "--counterfactual-kinds", "shape"),
-                       capture_output=True, text=True, env=env1())
+    r = subprocess.run(
+        cli("train", "clip", "--data", data, "--out", "/nonexistent", "--counterfactual-kinds", "shape"),
+        capture_output=True,
+        text=True,
+        env=env1(),
+    )
     assert r.returncode == 2 and "expected kinds among" in r.stderr
 
 
@@ -244,8 +272,15 @@ def test_composition_target_reads_pairs_and_places_off_the_scene():
     from promptism.world import Obj, Scene
     from promptism.world.targets import N_PAIRS, SIZE, composition_target, pair_index
 
-    scene = Scene((Obj("star", "red", "small", 0.2, 0.3), Obj("star", "red", "small", 0.6, 0.3),
-                   Obj("square", "green", "large", 0.7, 0.8)), "white", "flat")
+    scene = Scene(
+        (
+            Obj("star", "red", "small", 0.2, 0.3),
+            Obj("star", "red", "small", 0.6, 0.3),
+            Obj("square", "green", "large", 0.7, 0.8),
+        ),
+        "white",
+        "flat",
+    )
     t = composition_target(scene.to_dict())
     assert t.shape == (SIZE,) and t[:N_PAIRS].sum() == 2
     rs, gs = pair_index("red", "star"), pair_index("green", "square")
@@ -256,7 +291,9 @@ def test_composition_target_reads_pairs_and_places_off_the_scene():
     # a colour swap changes the target (a bag of colours and shapes would not)
     swapped = Scene((Obj("star", "green", "small", 0.2, 0.3), Obj("square", "red", "large", 0.7, 0.8)), "white", "flat")
     plain = Scene((Obj("star", "red", "small", 0.2, 0.3), Obj("square", "green", "large", 0.7, 0.8)), "white", "flat")
-    assert not np.array_equal(composition_target(swapped.to_dict())[:N_PAIRS], composition_target(plain.to_dict())[:N_PAIRS])
+    assert not np.array_equal(
+        composition_target(swapped.to_dict())[:N_PAIRS], composition_target(plain.to_dict())[:N_PAIRS]
+    )
 
 
 def test_negative_kinds_are_drawn_by_weight():
@@ -332,8 +369,9 @@ def test_caption_composition_loss_prefers_the_stated_binding():
         return caption_composition_loss(pred, presence, mask, N_PAIRS, swaps)
 
     assert head(-3.0) > head(3.0) + 10.0  # the swapped binding costs far more than the stated one
-    masked = caption_composition_loss(torch.zeros(1, 3 * N_PAIRS), presence, torch.zeros(1, N_PAIRS), N_PAIRS,
-                                      torch.full((1, 4), -1))
+    masked = caption_composition_loss(
+        torch.zeros(1, 3 * N_PAIRS), presence, torch.zeros(1, N_PAIRS), N_PAIRS, torch.full((1, 4), -1)
+    )
     assert masked == 0  # nothing stated, nothing asked
 
 
@@ -376,10 +414,17 @@ def test_causal_attention_shows_each_word_only_the_words_before_it():
 def test_place_targets_and_the_sides_a_relation_states():
     from promptism.world import Obj, Scene
     from promptism.world.captions import parse
-    from promptism.world.targets import COLORS, NO_RELATION, N_PLACES, place_target, relation_rows
+    from promptism.world.targets import COLORS, N_PLACES, NO_RELATION, place_target, relation_rows
 
-    scene = Scene((Obj("star", "red", "small", 0.2, 0.3), Obj("circle", "red", "small", 0.6, 0.5),
-                   Obj("square", "green", "large", 0.7, 0.8)), "white", "flat")
+    scene = Scene(
+        (
+            Obj("star", "red", "small", 0.2, 0.3),
+            Obj("circle", "red", "small", 0.6, 0.5),
+            Obj("square", "green", "large", 0.7, 0.8),
+        ),
+        "white",
+        "flat",
+    )
     pos, present = place_target(scene.to_dict())
     red, green = COLORS.index("red"), COLORS.index("green")
     star, square = len(COLORS) + vocab.SHAPES.index("star"), len(COLORS) + vocab.SHAPES.index("square")
@@ -456,8 +501,15 @@ def test_caption_side_composition_loss_trains_the_text_tower(data, tok):
 
     pairs = load_pairs(data, "train", size=32, progress=False)
     idx = np.arange(32)
-    model = CLIP(CLIPConfig(vocab_size=tok.vocab_size, compose_outputs=SIZE, compose_scale=TINY["embed_dim"] ** 0.5,
-                            text_token_shift=True, **TINY))
+    model = CLIP(
+        CLIPConfig(
+            vocab_size=tok.vocab_size,
+            compose_outputs=SIZE,
+            compose_scale=TINY["embed_dim"] ** 0.5,
+            text_token_shift=True,
+            **TINY,
+        )
+    )
     plain_loss, _ = ClipTask(pairs, tok).loss(model, idx, step=0)
     task = ClipTask(pairs, tok, compose_text=1.0)
     loss, logs = task.loss(model, idx, step=0)
@@ -470,11 +522,31 @@ def test_caption_side_composition_loss_trains_the_text_tower(data, tok):
 
 
 def test_cli_reads_negative_weights_and_refuses_unknown_kinds(data, tmp_path):
-    r = _train(data, tmp_path / "run", "--steps", "4", "--compose", "0.5", "--compose-text", "0.25", "--relate", "0.75",
-               "--relate-picture", "0.5", "--relate-caption", "0.25", "--negative-weights", "swap_colors=3,relation=2")
+    r = _train(
+        data,
+        tmp_path / "run",
+        "--steps",
+        "4",
+        "--compose",
+        "0.5",
+        "--compose-text",
+        "0.25",
+        "--relate",
+        "0.75",
+        "--relate-picture",
+        "0.5",
+        "--relate-caption",
+        "0.25",
+        "--negative-weights",
+        "swap_colors=3,relation=2",
+    )
     assert r.returncode == 0, r.stderr
     meta = json.loads((tmp_path / "run" / "model" / "config.json").read_text())
-    assert meta["compose"] == 0.5 and meta["compose_text"] == 0.25 and meta["negative_weights"] == {"swap_colors": 3.0, "relation": 2.0}
+    assert (
+        meta["compose"] == 0.5
+        and meta["compose_text"] == 0.25
+        and meta["negative_weights"] == {"swap_colors": 3.0, "relation": 2.0}
+    )
     assert meta["relate"] == 0.75 and meta["relate_picture"] == 0.5 and meta["relate_caption"] == 0.25
     assert meta["config"]["compose_outputs"] > 0 and meta["config"]["place_outputs"] > 0
     clip.load(str(tmp_path / "run" / "model"))  # the head loads back with the rest
@@ -498,10 +570,15 @@ def test_image_side_binding_reads_the_composition_head(data):
         head = torch.nn.Linear(N_PAIRS, N_PAIRS, bias=False)
         torch.nn.init.eye_(head.weight)
         head.weight.data *= sign
-        return SimpleNamespace(model=SimpleNamespace(compose=head, composition=head),
-                               encode_image=lambda ims: torch.stack([by_picture[im.tobytes()] for im in ims]))
+        return SimpleNamespace(
+            model=SimpleNamespace(compose=head, composition=head),
+            encode_image=lambda ims: torch.stack([by_picture[im.tobytes()] for im in ims]),
+        )
 
-    right, wrong = image_side_binding(fake(1.0), pairs.images, scenes), image_side_binding(fake(-1.0), pairs.images, scenes)
+    right, wrong = (
+        image_side_binding(fake(1.0), pairs.images, scenes),
+        image_side_binding(fake(-1.0), pairs.images, scenes),
+    )
     assert right["n"] == wrong["n"] >= 10 and right["accuracy"] == 1.0 and wrong["accuracy"] == 0.0
     assert image_side_binding(SimpleNamespace(model=SimpleNamespace(compose=None)), pairs.images, scenes) is None
 
@@ -516,19 +593,26 @@ def test_relation_sides_reads_the_place_head_off_pictures_and_captions(data):
 
     pairs = load_pairs(data, "train", size=32, progress=False)
     stated = [Constraints.from_dict(m["stated"]) for m in pairs.metas]
-    by_picture = {im.tobytes(): torch.from_numpy(place_target(m["scene"])[0]).flatten()
-                  for im, m in zip(pairs.images, pairs.metas)}
+    by_picture = {
+        im.tobytes(): torch.from_numpy(place_target(m["scene"])[0]).flatten()
+        for im, m in zip(pairs.images, pairs.metas)
+    }
 
     def fake(sign):  # a picture "embedding" that is its true places, read back by the head (or mirrored)
         net = SimpleNamespace(place=True, places=lambda e: sign * e.view(len(e), -1, 2))
-        return SimpleNamespace(model=net, encode_image=lambda ims: torch.stack([by_picture[im.tobytes()] for im in ims]),
-                               encode_text=lambda texts: torch.zeros(len(texts), len(next(iter(by_picture.values())))))
+        return SimpleNamespace(
+            model=net,
+            encode_image=lambda ims: torch.stack([by_picture[im.tobytes()] for im in ims]),
+            encode_text=lambda texts: torch.zeros(len(texts), len(next(iter(by_picture.values())))),
+        )
 
     right, wrong = (relation_sides(fake(s), pairs.images, pairs.captions, stated) for s in (1.0, -1.0))
     assert right["n"] == wrong["n"] >= 20
     assert right["picture"] >= 0.9 and wrong["picture"] <= 0.1  # a colour's other objects can pull its mean
     assert right["caption"] == 0.0  # a caption "embedding" that puts nothing anywhere states no side
-    assert relation_sides(SimpleNamespace(model=SimpleNamespace(place=None)), pairs.images, pairs.captions, stated) is None
+    assert (
+        relation_sides(SimpleNamespace(model=SimpleNamespace(place=None)), pairs.images, pairs.captions, stated) is None
+    )
 
 
 def test_batchnorm_statistics_are_recomputed_for_averaged_weights():
@@ -564,8 +648,12 @@ def test_word_order_reaches_a_fresh_text_embedding(tok):
 
 # --- training ------------------------------------------------------------------------------------
 def _train(data, out, *extra, env=None):
-    return subprocess.run(cli("train", "clip", "--data", str(data), "--out", str(out), "--preset", "tiny",
-                              "--quiet", *extra), capture_output=True, text=True, env=env or env1())
+    return subprocess.run(
+        cli("train", "clip", "--data", str(data), "--out", str(out), "--preset", "tiny", "--quiet", *extra),
+        capture_output=True,
+        text=True,
+        env=env or env1(),
+    )
 
 
 def test_train_writes_a_loadable_model_and_tensorboard(data, tmp_path):
@@ -582,8 +670,21 @@ def test_train_writes_a_loadable_model_and_tensorboard(data, tmp_path):
 def test_killed_run_resumes_exactly(data, tmp_path):
     straight = _train(data, tmp_path / "a", "--steps", "30", "--checkpoint-every", "5")
     assert straight.returncode == 0, straight.stderr
-    args = cli("train", "clip", "--data", str(data), "--out", str(tmp_path / "b"), "--preset", "tiny", "--quiet",
-               "--steps", "30", "--checkpoint-every", "5")
+    args = cli(
+        "train",
+        "clip",
+        "--data",
+        str(data),
+        "--out",
+        str(tmp_path / "b"),
+        "--preset",
+        "tiny",
+        "--quiet",
+        "--steps",
+        "30",
+        "--checkpoint-every",
+        "5",
+    )
     proc = subprocess.Popen(args, env=env1(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     state = tmp_path / "b" / "checkpoint" / "state.json"
     deadline = time.time() + 120
@@ -618,10 +719,33 @@ def test_two_process_cpu_run_with_gloo(data, tmp_path):
 
     # torchrun starts the processes; accelerate reads its environment and joins them with gloo on CPU
     torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent)) or "torchrun"
-    r = subprocess.run([torchrun, "--standalone", "--nproc_per_node", "2", "-m", "promptism.cli", "train", "clip",
-                        "--data", str(data), "--out", str(tmp_path / "ddp"), "--preset", "tiny", "--quiet",
-                        "--steps", "6", "--checkpoint-every", "3"],
-                       capture_output=True, text=True, env=env1(), timeout=300)
+    r = subprocess.run(
+        [
+            torchrun,
+            "--standalone",
+            "--nproc_per_node",
+            "2",
+            "-m",
+            "promptism.cli",
+            "train",
+            "clip",
+            "--data",
+            str(data),
+            "--out",
+            str(tmp_path / "ddp"),
+            "--preset",
+            "tiny",
+            "--quiet",
+            "--steps",
+            "6",
+            "--checkpoint-every",
+            "3",
+        ],
+        capture_output=True,
+        text=True,
+        env=env1(),
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     state = json.loads((tmp_path / "ddp" / "checkpoint" / "state.json").read_text())
     assert state["step"] == 6 and state["world_size"] == 2
@@ -666,17 +790,32 @@ def hf_folder(tmp_path_factory, tok):
 
     torch.manual_seed(0)
     cfg = HFConfig(
-        text_config=dict(vocab_size=tok.vocab_size, hidden_size=32, intermediate_size=64, num_hidden_layers=1,
-                         num_attention_heads=2, max_position_embeddings=28, eos_token_id=tok.eos_id,
-                         pad_token_id=tok.pad_id, bos_token_id=tok.tok.token_to_id("[SOS]")),
-        vision_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,
-                           image_size=32, patch_size=8),
+        text_config=dict(
+            vocab_size=tok.vocab_size,
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            max_position_embeddings=28,
+            eos_token_id=tok.eos_id,
+            pad_token_id=tok.pad_id,
+            bos_token_id=tok.tok.token_to_id("[SOS]"),
+        ),
+        vision_config=dict(
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            image_size=32,
+            patch_size=8,
+        ),
         projection_dim=16,
     )
     folder = tmp_path_factory.mktemp("hfclip")
     CLIPModel(cfg).save_pretrained(folder)
-    PreTrainedTokenizerFast(tokenizer_object=tok.tok, pad_token="[PAD]", eos_token="[EOS]",
-                            bos_token="[SOS]", unk_token="[UNK]").save_pretrained(folder)
+    PreTrainedTokenizerFast(
+        tokenizer_object=tok.tok, pad_token="[PAD]", eos_token="[EOS]", bos_token="[SOS]", unk_token="[UNK]"
+    ).save_pretrained(folder)
     return folder
 
 
@@ -719,17 +858,40 @@ def test_hf_backend_missing_folder_is_a_clear_error(tmp_path):
 def test_cli_score_and_zeroshot(tok, tmp_path):
     folder = OurClip(CLIP(CLIPConfig(vocab_size=tok.vocab_size, **TINY)), tok).save(tmp_path / "m")
     subprocess.run(cli("world", "show", "a red circle", "--out", str(tmp_path / "x.png")), check=True, env=env1())
-    r = subprocess.run(cli("clip", "score", str(tmp_path / "x.png"), "a red circle", "a blue square", "--model", str(folder)),
-                       capture_output=True, text=True, env=env1())
+    r = subprocess.run(
+        cli("clip", "score", str(tmp_path / "x.png"), "a red circle", "a blue square", "--model", str(folder)),
+        capture_output=True,
+        text=True,
+        env=env1(),
+    )
     assert r.returncode == 0, r.stderr
     lines = r.stdout.strip().splitlines()
     assert len(lines) == 2 and {ln.split(None, 1)[1] for ln in lines} == {"a red circle", "a blue square"}
-    r = subprocess.run(cli("clip", "zeroshot", str(tmp_path / "x.png"), "--labels", "circle", "square", "--template",
-                           "a {}", "--model", str(folder)), capture_output=True, text=True, env=env1())
+    r = subprocess.run(
+        cli(
+            "clip",
+            "zeroshot",
+            str(tmp_path / "x.png"),
+            "--labels",
+            "circle",
+            "square",
+            "--template",
+            "a {}",
+            "--model",
+            str(folder),
+        ),
+        capture_output=True,
+        text=True,
+        env=env1(),
+    )
     probs = [float(ln.split()[0]) for ln in r.stdout.strip().splitlines()]
     assert r.returncode == 0 and abs(sum(probs) - 1) < 1e-2
-    r = subprocess.run(cli("clip", "score", str(tmp_path / "nope.png"), "x", "--model", str(folder)),
-                       capture_output=True, text=True, env=env1())
+    r = subprocess.run(
+        cli("clip", "score", str(tmp_path / "nope.png"), "x", "--model", str(folder)),
+        capture_output=True,
+        text=True,
+        env=env1(),
+    )
     assert r.returncode == 2 and "no picture" in r.stderr
 
 
@@ -791,17 +953,22 @@ def test_zero_shot_reports_each_pair_and_what_it_was_taken_for():
 
     acc = zero_shot_accuracy(Fake(), images, shapes, colors)
     assert acc["shape"] == 0.5 and acc["color"] == 1.0 and acc["shape_plain"] == 0.75
-    assert acc["by_pair"] == {"blue cross": {"n": 1, "shape": 1.0, "color": 1.0, "taken_for": None, "shape_plain": 0.0},
-                              "blue star": {"n": 1, "shape": 1.0, "color": 1.0, "taken_for": None, "shape_plain": 1.0},
-                              "red circle": {"n": 2, "shape": 0.0, "color": 1.0, "taken_for": "star", "shape_plain": 1.0}}
+    assert acc["by_pair"] == {
+        "blue cross": {"n": 1, "shape": 1.0, "color": 1.0, "taken_for": None, "shape_plain": 0.0},
+        "blue star": {"n": 1, "shape": 1.0, "color": 1.0, "taken_for": None, "shape_plain": 1.0},
+        "red circle": {"n": 2, "shape": 0.0, "color": 1.0, "taken_for": "star", "shape_plain": 1.0},
+    }
 
 
 def test_relation_probe_says_apart_two_objects_of_one_shape():
     from promptism.clip.evaluate import binding
     from promptism.world.captions import parse
 
-    captions = ["a red triangle above a blue triangle", "a red circle below a blue square",
-                "a red circle above a blue square"]
+    captions = [
+        "a red triangle above a blue triangle",
+        "a red circle below a blue square",
+        "a red circle above a blue square",
+    ]
     stated = [parse(c) for c in captions]
     images = np.zeros((3, 8, 8, 3), np.uint8)
 
@@ -819,7 +986,9 @@ def test_relation_probe_says_apart_two_objects_of_one_shape():
     assert none["one_shape"] == {"accuracy": None, "n": 0}
     # 9 of 10 is 0.9 and meets a 0.90 bar (a float32 mean made it 0.89999998)
     ten = captions[2:] * 9 + captions[1:2]
-    assert binding(Fake(), np.zeros((10, 8, 8, 3), np.uint8), ten, [parse(c) for c in ten])["relation"]["accuracy"] >= 0.90
+    assert (
+        binding(Fake(), np.zeros((10, 8, 8, 3), np.uint8), ten, [parse(c) for c in ten])["relation"]["accuracy"] >= 0.90
+    )
 
 
 def test_rank_loss_asks_each_true_pair_to_beat_its_twin_by_the_margin():
@@ -840,8 +1009,12 @@ def test_rank_loss_asks_each_true_pair_to_beat_its_twin_by_the_margin():
     img = img.clone().requires_grad_(True)
     rank_loss(img, txt, neg, valid, torch.tensor([0]), scale, margin=0.1)[0].backward()
     assert scale.grad is None and img.grad.abs().sum() > 0  # the temperature is not the loss's to move
-    assert rank_loss(img, txt, neg, torch.zeros(3, dtype=torch.bool), torch.tensor([], dtype=torch.long),
-                     torch.tensor(50.0), 0.1)[0] == 0
+    assert (
+        rank_loss(
+            img, txt, neg, torch.zeros(3, dtype=torch.bool), torch.tensor([], dtype=torch.long), torch.tensor(50.0), 0.1
+        )[0]
+        == 0
+    )
 
 
 def test_rank_loss_joins_the_task_with_hard_negatives_and_twins(data, tok):
@@ -909,8 +1082,12 @@ def test_negatives_marked_unused_are_not_encoded_and_change_no_loss(tok):
     img2, txt2, neg, _, _, _ = m(pixels, ids, mask, nid, nmask, valid)
     assert torch.allclose(neg[valid], neg_all[valid], atol=1e-6) and (neg[~valid] == 0).all()
     src = torch.tensor([], dtype=torch.long)
-    assert torch.isclose(contrastive_loss(img, txt, scale, neg_all, valid), contrastive_loss(img2, txt2, scale, neg, valid))
-    assert torch.isclose(rank_loss(img, txt, neg_all, valid, src, scale, 0.1)[0], rank_loss(img2, txt2, neg, valid, src, scale, 0.1)[0])
+    assert torch.isclose(
+        contrastive_loss(img, txt, scale, neg_all, valid), contrastive_loss(img2, txt2, scale, neg, valid)
+    )
+    assert torch.isclose(
+        rank_loss(img, txt, neg_all, valid, src, scale, 0.1)[0], rank_loss(img2, txt2, neg, valid, src, scale, 0.1)[0]
+    )
     none = m(pixels, ids, mask, nid, nmask, torch.zeros(4, dtype=torch.bool))[2]
     assert none.shape == neg.shape and (none == 0).all()
 
@@ -938,10 +1115,13 @@ def test_drop_colors_leaves_a_true_caption_that_names_no_colour():
     stated = parse(caption)
     text, said = drop_colors(caption, stated)
     assert text == "a big circle above a square under a blue sky"  # the sky keeps its colour
-    assert said == Constraints((ObjectSpec("circle", size="large"), ObjectSpec("square")),
-                               (Relation(0, "above", 1),), background="sky")
+    assert said == Constraints(
+        (ObjectSpec("circle", size="large"), ObjectSpec("square")), (Relation(0, "above", 1),), background="sky"
+    )
     assert drop_colors("an orange star", parse("an orange star"))[0] == "a star"  # the article follows
-    assert drop_colors("two red stars and a blue star", parse("two red stars and a blue star")) is None  # colour tells them apart
+    assert (
+        drop_colors("two red stars and a blue star", parse("two red stars and a blue star")) is None
+    )  # colour tells them apart
     assert drop_colors("a circle", parse("a circle")) is None  # nothing to drop
     made = 0
     for i in range(600):
@@ -986,8 +1166,11 @@ def test_colorless_captions_join_the_batch_with_their_own_targets(data, tok, tmp
     model = CLIP(CLIPConfig(vocab_size=tok.vocab_size, compose_outputs=SIZE, **TINY))
     seen = []
     real = train_mod.caption_composition_loss
-    monkeypatch.setattr(train_mod, "caption_composition_loss",
-                        lambda out, presence, mask, *a: (seen.append(mask), real(out, presence, mask, *a))[1])
+    monkeypatch.setattr(
+        train_mod,
+        "caption_composition_loss",
+        lambda out, presence, mask, *a: (seen.append(mask), real(out, presence, mask, *a))[1],
+    )
     loss, logs = task.loss(model, idx, step=2)
     assert torch.isfinite(loss) and logs["colorless"] == len(shortened) / len(idx)
     for j in shortened:
@@ -1011,8 +1194,15 @@ def test_attribute_targets_name_each_colour_and_shape_apart():
     def named(v):
         return {PLACE_KEYS[k] for k in np.flatnonzero(v)}
 
-    scene = Scene((Obj("star", "red", "small", 0.2, 0.3), Obj("circle", "red", "small", 0.6, 0.5),
-                   Obj("square", "green", "large", 0.7, 0.8)), "white", "flat")
+    scene = Scene(
+        (
+            Obj("star", "red", "small", 0.2, 0.3),
+            Obj("circle", "red", "small", 0.6, 0.5),
+            Obj("square", "green", "large", 0.7, 0.8),
+        ),
+        "white",
+        "flat",
+    )
     assert named(attribute_target(scene.to_dict())) == {"red", "green", "star", "circle", "square"}
     presence, mask = caption_attributes(parse("a red star above a green square").to_dict())
     assert named(presence) == {"red", "green", "star", "square"} and mask.all()  # every other one is absent

@@ -3,8 +3,20 @@
 import pytest
 import torch
 
-from promptism.diffusion import (Denoiser, DiffusionConfig, alphas_cumprod, classifier_free, classifier_free_two, ddim,
-                                 ddim_invert, dynamic_threshold, noise, repaint, run, spaced_timesteps)
+from promptism.diffusion import (
+    Denoiser,
+    DiffusionConfig,
+    alphas_cumprod,
+    classifier_free,
+    classifier_free_two,
+    ddim,
+    ddim_invert,
+    dynamic_threshold,
+    noise,
+    repaint,
+    run,
+    spaced_timesteps,
+)
 from promptism.diffusion.samplers import SPACING
 
 
@@ -75,10 +87,12 @@ def test_logit_normal_timesteps_favour_middling_noise():
 
 def _gaussian_data_denoiser(d: Denoiser, mean: float, std: float):
     """The exact E[x0 | x_t] when x0 ~ N(mean, std²) per dimension."""
+
     def f(x, t):
         a = float(d.abar[t])
-        alpha, var = a ** 0.5, 1 - a
-        return mean + alpha * std ** 2 / (a * std ** 2 + var) * (x - alpha * mean)
+        alpha, var = a**0.5, 1 - a
+        return mean + alpha * std**2 / (a * std**2 + var) * (x - alpha * mean)
+
     return f
 
 
@@ -99,8 +113,10 @@ def test_dpm_solver_is_closer_than_ddim_at_ten_steps():
     gens = [torch.Generator().manual_seed(i) for i in range(2)]
     x = noise((2, 4000), gens)
     ref = run("ddim", f, x, d.abar, spaced_timesteps(1000, 500), gens)
-    err = {s: float((run(s, f, x, d.abar, spaced_timesteps(1000, 10, SPACING[s], d.abar), gens) - ref).abs().mean())
-           for s in ("ddim", "dpm++2m")}
+    err = {
+        s: float((run(s, f, x, d.abar, spaced_timesteps(1000, 10, SPACING[s], d.abar), gens) - ref).abs().mean())
+        for s in ("ddim", "dpm++2m")
+    }
     assert err["dpm++2m"] < 0.25 * err["ddim"]
 
 
@@ -114,6 +130,7 @@ def test_classifier_free_guidance_mixes_the_two_halves():
     def pair(x, t):  # conditioned half: x + 1, unconditioned half: x
         n = len(x) // 2
         return torch.cat([x[:n] + 1, x[n:]])
+
     x = torch.zeros(2, 3)
     assert torch.allclose(classifier_free(pair, 1.0)(x, 0), torch.ones(2, 3))
     assert torch.allclose(classifier_free(pair, 4.0)(x, 0), torch.full((2, 3), 4.0))
@@ -123,7 +140,8 @@ def test_classifier_free_guidance_mixes_the_two_halves():
 def test_two_condition_guidance_adds_a_push_along_the_second_condition():
     def triple(x, t):  # both conditions: x + 3, neither: x, the first alone: x + 1
         n = len(x) // 3
-        return torch.cat([x[:n] + 3, x[n:2 * n], x[2 * n:] + 1])
+        return torch.cat([x[:n] + 3, x[n : 2 * n], x[2 * n :] + 1])
+
     x = torch.zeros(2, 3)
     assert torch.allclose(classifier_free_two(triple, 1.0, 0.0)(x, 0), torch.full((2, 3), 3.0))
     assert torch.allclose(classifier_free_two(triple, 2.0, 0.0)(x, 0), torch.full((2, 3), 6.0))
@@ -175,10 +193,12 @@ def test_ddim_inversion_then_ddim_gives_the_picture_back():
 
 def _constant_picture_denoiser(d: Denoiser):
     """Exact E[x0 | x_t] when x0 = c·(1, …, 1) with c ~ N(0, 1): every pixel the same."""
+
     def f(x, t):
         a = float(d.abar[t])
         m = x.mean(dim=1, keepdim=True)
-        return (a ** 0.5 * m / (a + (1 - a) / x.shape[1])).expand_as(x)
+        return (a**0.5 * m / (a + (1 - a) / x.shape[1])).expand_as(x)
+
     return f
 
 
@@ -196,7 +216,7 @@ def test_repaint_keeps_the_known_part_and_fills_the_rest_to_agree(resample):
     gens = [torch.Generator().manual_seed(i) for i in range(n)]
     out = repaint(f, noise((n, dim), gens), d.abar, spaced_timesteps(1000, 25), gens, known, keep, resample=resample)
     assert torch.equal(out[:, : dim // 2], known[:, : dim // 2])
-    err = float((out[:, dim // 2:].mean(1) - c[:, 0]).abs().mean())
+    err = float((out[:, dim // 2 :].mean(1) - c[:, 0]).abs().mean())
     assert err < 0.05
     with pytest.raises(ValueError):
         repaint(f, out, d.abar, [0], gens, known, keep, resample=0)

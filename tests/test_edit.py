@@ -41,14 +41,16 @@ def _px(images):
 def _picture(w=32, h=32, seed=0) -> Image.Image:
     rng = np.random.default_rng(seed)
     arr = np.full((h, w, 3), 250, np.uint8)
-    arr[h // 4: h // 2, w // 3: w // 3 + 8] = rng.integers(0, 255, 3)
+    arr[h // 4 : h // 2, w // 3 : w // 3 + 8] = rng.integers(0, 255, 3)
     return Image.fromarray(arr)
 
 
 def _png_claiming(width: int, height: int) -> bytes:
     """A PNG whose header claims width × height pixels, with one tiny data chunk."""
+
     def chunk(kind, data):
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 4)) + chunk(b"IEND", b"")
 
@@ -67,13 +69,16 @@ def test_open_image_reads_paths_bytes_and_pil_and_lays_transparency_on_white(tmp
     assert open_image(rgba).image.size == (5, 4)
 
 
-@pytest.mark.parametrize("make,msg", [
-    (lambda p: p.write_text("not a picture"), "not a picture Pillow can read"),
-    (lambda p: p.write_bytes(_png_claiming(10_000, 10_000)), "10000×10000 pixels; at most"),
-    (lambda p: p.write_bytes(_png_claiming(50_000, 50_000)), "claims 2,500,000,000 pixels; at most"),
-    (lambda p: p.write_bytes(_png_claiming(16, 16)), "damaged or truncated"),
-    (lambda p: None, "is not a file"),
-])
+@pytest.mark.parametrize(
+    "make,msg",
+    [
+        (lambda p: p.write_text("not a picture"), "not a picture Pillow can read"),
+        (lambda p: p.write_bytes(_png_claiming(10_000, 10_000)), "10000×10000 pixels; at most"),
+        (lambda p: p.write_bytes(_png_claiming(50_000, 50_000)), "claims 2,500,000,000 pixels; at most"),
+        (lambda p: p.write_bytes(_png_claiming(16, 16)), "damaged or truncated"),
+        (lambda p: None, "is not a file"),
+    ],
+)
 def test_bad_pictures_are_refused_clearly(tmp_path, make, msg):
     path = tmp_path / "in.png"
     make(path)
@@ -118,7 +123,7 @@ def test_slerp_runs_along_the_great_circle():
     a, b = torch.tensor([[1.0, 0.0]]), torch.tensor([[0.0, 1.0]])
     assert torch.allclose(slerp(a, b, 0.0), a, atol=1e-6) and torch.allclose(slerp(a, b, 1.0), b, atol=1e-6)
     mid = slerp(a, b, 0.5)
-    assert torch.allclose(mid, torch.tensor([[0.5 ** 0.5, 0.5 ** 0.5]]), atol=1e-6)
+    assert torch.allclose(mid, torch.tensor([[0.5**0.5, 0.5**0.5]]), atol=1e-6)
     assert torch.allclose(slerp(3 * a, b, 0.5).norm(), torch.tensor(2.0))  # norms interpolate linearly
 
 
@@ -144,6 +149,7 @@ def test_variations_are_seeded_distinct_and_name_their_source(models, tmp_path):
 
 class _GreyClip:
     """A reranker that sees only a picture's mean grey level: its embedding is (g, 1 - g) normalised."""
+
     image_size = 32
 
     def encode_image(self, images):
@@ -162,7 +168,9 @@ def test_variations_rerank_towards_their_source(models, tmp_path, monkeypatch):
     r = vary(path, n=2, seed=4, rerank=3, **kw)
     from promptism.pipelines.images import square
 
-    want = _GreyClip().encode_image([square(Image.open(path).convert("RGB"), 32)])[0]  # the source as the reranker sees it
+    want = _GreyClip().encode_image([square(Image.open(path).convert("RGB"), 32)])[
+        0
+    ]  # the source as the reranker sees it
     cands = [vary(path, n=2, seed=(4 + j * CANDIDATE_STRIDE) % 2**32, rerank=1, **kw) for j in range(3)]
     for i, md in enumerate(r.metadata):
         close = [float(_GreyClip().encode_image([c.images[i]])[0] @ want) for c in cands]
@@ -251,11 +259,12 @@ def inpaint_models(tiny, tmp_path_factory):
     cfg = replace(cfg, inpaint=True, unet=replace(cfg.unet, in_channels=7))
     dec = widen_for_inpainting(Decoder(cfg), plain.model.state_dict())
     with torch.no_grad():
-        new = dec.unet.conv_in.weight[:, 3 * cfg.unet.unshuffle ** 2:]
+        new = dec.unet.conv_in.weight[:, 3 * cfg.unet.unshuffle**2 :]
         new.normal_(0, 0.2, generator=torch.Generator().manual_seed(4))
     folder = tmp_path_factory.mktemp("inpaint") / "decoder"
-    Stage("decoder", dec, plain.diffusion, {}, plain.tokenizer).save(folder,
-                                                                     extra={"vocabulary": plain.meta["vocabulary"]})
+    Stage("decoder", dec, plain.diffusion, {}, plain.tokenizer).save(
+        folder, extra={"vocabulary": plain.meta["vocabulary"]}
+    )
     return load_models(str(tiny / "clip"), str(tiny / "prior"), str(folder), (str(tiny / "up32"),))
 
 
@@ -289,16 +298,17 @@ def test_inpainting_through_the_decoders_inpainting_channels(inpaint_models, mod
     assert hole.any() and not hole.all()
     assert not torch.equal(decoded[0][..., hole], decoded[1][..., hole])
     assert torch.equal(decoded[0], decoded[2])
-    assert inpaint(pic, mask, "a yellow star", models=inpaint_models, method="repaint", **kw).metadata[0]["method"] \
+    assert (
+        inpaint(pic, mask, "a yellow star", models=inpaint_models, method="repaint", **kw).metadata[0]["method"]
         == "repaint"
+    )
     assert inpaint(pic, mask, "a yellow star", models=models, **kw).metadata[0]["method"] == "repaint"
     with pytest.raises(PromptismError, match="no inpainting channels"):
         inpaint(pic, mask, "a yellow star", models=models, method="decoder", **kw)
     with pytest.raises(PromptismError, match="methods are auto, decoder, repaint"):
         inpaint(pic, mask, "a yellow star", models=inpaint_models, method="glide", **kw)
     out = outpaint(pic, {"right": 8}, n=1, size=32, models=inpaint_models, resample=1, method="decoder", **FAST)
-    assert out.metadata[0]["method"] == "decoder" and np.array_equal(np.asarray(out.images[0])[:, :32],
-                                                                     np.asarray(pic))
+    assert out.metadata[0]["method"] == "decoder" and np.array_equal(np.asarray(out.images[0])[:, :32], np.asarray(pic))
     # an inpainting decoder with nothing known is a plain decoder: text-to-image still works
     g = generate("a red circle", n=1, seed=1, size=32, models=inpaint_models, **FAST)
     assert np.asarray(g.images[0]).std() > 0
@@ -331,15 +341,18 @@ def test_img2img_starts_from_the_init_picture(models, tmp_path, monkeypatch):
     init = _picture(seed=3)
     init.save(path)
     kw = dict(n=1, seed=0, size=32, models=models, **{**FAST, "sampler": "ddim", "steps": 5})  # t = 999, 749, …, 0
-    low, high = generate("a red circle", init=path, strength=0.3, **kw), generate("a red circle", init=path,
-                                                                                   strength=0.9, **kw)
+    low, high = (
+        generate("a red circle", init=path, strength=0.3, **kw),
+        generate("a red circle", init=path, strength=0.9, **kw),
+    )
     plain = generate("a red circle", **kw)
     assert low.metadata[0]["operation"] == "img2img" and low.metadata[0]["strength"] == 0.3
     assert low.metadata[0]["source"]["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
     assert plain.metadata[0]["operation"] == "generate"
     target = np.asarray(init.resize((16, 16), Image.BICUBIC).resize((32, 32), Image.NEAREST), np.int16)
-    dist = {k: float(np.abs(_px(r.images)[0] - target).mean()) for k, r in (("low", low), ("high", high),
-                                                                              ("plain", plain))}
+    dist = {
+        k: float(np.abs(_px(r.images)[0] - target).mean()) for k, r in (("low", low), ("high", high), ("plain", plain))
+    }
     assert dist["low"] < 0.5 * dist["high"] and dist["low"] < 0.5 * dist["plain"]  # low strength keeps the init
     with pytest.raises(PromptismError, match="strength"):
         generate("a red circle", init=path, strength=1.5, **kw)
@@ -362,10 +375,26 @@ def test_animations_loop_there_and_back_with_provenance(tmp_path):
 
 # --- the command line -----------------------------------------------------------------------------
 def _cli(tiny, *args):
-    models = ["--clip", str(tiny / "clip"), "--prior", str(tiny / "prior"), "--decoder", str(tiny / "decoder"),
-              "--upsamplers", str(tiny / "up32"), "--size", "32", "--steps", "3", "--upsampler-steps", "2", "--quiet"]
-    return subprocess.run([sys.executable, "-m", "promptism.cli", *args, *models], capture_output=True, text=True,
-                          timeout=300)
+    models = [
+        "--clip",
+        str(tiny / "clip"),
+        "--prior",
+        str(tiny / "prior"),
+        "--decoder",
+        str(tiny / "decoder"),
+        "--upsamplers",
+        str(tiny / "up32"),
+        "--size",
+        "32",
+        "--steps",
+        "3",
+        "--upsampler-steps",
+        "2",
+        "--quiet",
+    ]
+    return subprocess.run(
+        [sys.executable, "-m", "promptism.cli", *args, *models], capture_output=True, text=True, timeout=300
+    )
 
 
 def test_cli_editing_commands_write_pictures_with_provenance(tiny, tmp_path):
@@ -378,8 +407,9 @@ def test_cli_editing_commands_write_pictures_with_provenance(tiny, tmp_path):
     r = _cli(tiny, "vary", str(src), "-n", "2", "--out", str(out))
     assert r.returncode == 0, r.stderr[-2000:]
     assert read_provenance(out / "vary-1.png")["source"]["name"] == "src.png"
-    r = _cli(tiny, "inpaint", str(src), "--mask", str(mask), "a yellow star", "-n", "1", "--resample", "1",
-             "--out", str(out))
+    r = _cli(
+        tiny, "inpaint", str(src), "--mask", str(mask), "a yellow star", "-n", "1", "--resample", "1", "--out", str(out)
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     meta = read_provenance(out / "inpaint-0.png")
     assert meta["operation"] == "inpaint" and meta["mask_sha256"] == hashlib.sha256(mask.read_bytes()).hexdigest()
@@ -387,15 +417,18 @@ def test_cli_editing_commands_write_pictures_with_provenance(tiny, tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
     assert (out / "interpolate-0-strip.png").exists() and (out / "interpolate-0.gif").exists()
     assert read_provenance(out / "interpolate-0-frame2.png")["theta"] == 1.0
-    r = _cli(tiny, "edit", str(src), "--from", "a red circle", "--to", "a blue circle", "--frames", "2",
-             "--out", str(out))
+    r = _cli(
+        tiny, "edit", str(src), "--from", "a red circle", "--to", "a blue circle", "--frames", "2", "--out", str(out)
+    )
     assert r.returncode == 0 and (out / "edit-0-strip.png").exists(), r.stderr[-2000:]
     r = _cli(tiny, "outpaint", str(src), "--pad", "right=8", "-n", "1", "--resample", "1", "--out", str(out))
     assert r.returncode == 0 and Image.open(out / "outpaint-0.png").size == (40, 32), r.stderr[-2000:]
 
 
-@pytest.mark.parametrize("case", ["mask of another size", "not a picture", "10000 x 10000", "empty mask",
-                                  "missing end", "strength without init"])
+@pytest.mark.parametrize(
+    "case",
+    ["mask of another size", "not a picture", "10000 x 10000", "empty mask", "missing end", "strength without init"],
+)
 def test_cli_refuses_bad_input_clearly_and_writes_nothing(tiny, tmp_path, case):
     src, mask, out = tmp_path / "src.png", tmp_path / "mask.png", tmp_path / "out"
     _picture(32, 32).save(src)

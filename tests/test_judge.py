@@ -154,9 +154,14 @@ def test_judge_tolerates_the_noise_and_blur_of_generated_pictures():
 
 
 # pictures the shipped pipeline drew, with what a person sees in them (tests/data/judge/README.md)
-DRAWN = {"square.png": ["square"], "circle.png": ["circle"], "diamond.png": ["diamond"],
-         "square-colour-drift.png": ["square"], "square-colour-drift-2.png": ["square"],
-         "two-touching.png": ["diamond", "diamond"]}
+DRAWN = {
+    "square.png": ["square"],
+    "circle.png": ["circle"],
+    "diamond.png": ["diamond"],
+    "square-colour-drift.png": ["square"],
+    "square-colour-drift-2.png": ["square"],
+    "two-touching.png": ["diamond", "diamond"],
+}
 
 
 @pytest.mark.parametrize("name", sorted(DRAWN))
@@ -172,7 +177,7 @@ def _square_with(size: str, colors: tuple[str, str], split: float) -> np.ndarray
     img = render_array(Scene((Obj("square", colors[0], size, 0.5, 0.5),), "white", "flat"), 64)
     side = round(vocab.SIZES[size] * 64)
     top = 32 - side // 2
-    lower = img[top + int(side * split): top + side, 32 - side // 2: 32 + side // 2]
+    lower = img[top + int(side * split) : top + side, 32 - side // 2 : 32 + side // 2]
     lower[(lower != 255).any(-1)] = vocab.COLORS[colors[1]]
     return img
 
@@ -188,8 +193,11 @@ def test_an_object_whose_colour_drifts_is_one_object_of_its_main_colour():
 def test_objects_of_two_colours_that_only_touch_stay_apart():
     # a red square and a blue one meeting corner to corner (closer than the world ever draws)
     side = vocab.SIZES["medium"]
-    s = Scene((Obj("square", "red", "medium", 0.3, 0.3), Obj("square", "blue", "medium", 0.3 + side + 1 / 64, 0.3 + side)),
-              "white", "flat")
+    s = Scene(
+        (Obj("square", "red", "medium", 0.3, 0.3), Obj("square", "blue", "medium", 0.3 + side + 1 / 64, 0.3 + side)),
+        "white",
+        "flat",
+    )
     found = read(render_array(s, 64)).objects
     assert sorted((o.shape, o.color) for o in found) == [("square", "blue"), ("square", "red")]
 

@@ -67,7 +67,7 @@ def test_outline_is_hollow_with_spec_stroke():
     filled = ~(img == 255).all(-1)
     assert not filled[64, 64]  # no fill
     row = filled[64]
-    left_stroke = np.argmax(~row[np.argmax(row):]) if row.any() else 0
+    left_stroke = np.argmax(~row[np.argmax(row) :]) if row.any() else 0
     assert abs(left_stroke / 128 - vocab.STROKE_WIDTH) <= 1.5 / 128
 
 
@@ -89,7 +89,9 @@ def test_neon_has_black_background_and_halo():
 
 
 def test_any_size_renders_the_same_scene():
-    s = Scene((Obj("diamond", "purple", "medium", 0.3, 0.3), Obj("star", "yellow", "large", 0.68, 0.66)), "gray", "flat")
+    s = Scene(
+        (Obj("diamond", "purple", "medium", 0.3, 0.3), Obj("star", "yellow", "large", 0.68, 0.66)), "gray", "flat"
+    )
     big = render_array(s, 256).astype(float)
     small = render_array(s, 64).astype(float)
     down = big.reshape(64, 4, 64, 4, 3).mean(axis=(1, 3))

@@ -52,8 +52,13 @@ def _png(size=(32, 32), alpha=None, color=(250, 250, 250)) -> bytes:
 def _png_claiming(width: int, height: int) -> bytes:
     def chunk(kind, data):
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(b"\0" * 4)) + chunk(b"IEND", b""))
+
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(b"\0" * 4))
+        + chunk(b"IEND", b"")
+    )
 
 
 def _decode(item) -> Image.Image:
@@ -66,7 +71,7 @@ def test_openai_client_generates_edits_and_varies(server):
     r = client.images.generate(prompt="a red circle", n=2, size="32x32", response_format="b64_json", user="tester")
     pics = [_decode(d) for d in r.data]
     assert [p.size for p in pics] == [(32, 32)] * 2
-    meta = {k[len("promptism:"):]: v for k, v in pics[0].text.items() if k.startswith("promptism:")}
+    meta = {k[len("promptism:") :]: v for k, v in pics[0].text.items() if k.startswith("promptism:")}
     assert json.loads(meta["models"])["decoder"]["sha256"] and meta["prompt"] == "a red circle"
     assert pics[0].text["Software"].startswith("promptism")
 
@@ -81,16 +86,23 @@ def test_openai_client_generates_edits_and_varies(server):
     hole = (slice(0, 12), slice(0, 12))  # transparent = repaint, as OpenAI documents
     image = _png(alpha=None)
     mask = _png(alpha=hole)
-    e = client.images.edit(image=("in.png", image, "image/png"), mask=("mask.png", mask, "image/png"),
-                           prompt="a yellow star", n=1, size="32x32", response_format="b64_json")
+    e = client.images.edit(
+        image=("in.png", image, "image/png"),
+        mask=("mask.png", mask, "image/png"),
+        prompt="a yellow star",
+        n=1,
+        size="32x32",
+        response_format="b64_json",
+    )
     out = np.asarray(_decode(e.data[0]).convert("RGB"), np.int16)
     keep = np.ones((32, 32), bool)
     keep[hole] = False
     assert np.array_equal(out[keep], np.asarray(Image.open(io.BytesIO(image)).convert("RGB"), np.int16)[keep])
     assert (out[~keep] != 250).any()
 
-    v = client.images.create_variation(image=("in.png", image, "image/png"), n=2, size="32x32",
-                                       response_format="b64_json")
+    v = client.images.create_variation(
+        image=("in.png", image, "image/png"), n=2, size="32x32", response_format="b64_json"
+    )
     assert len(v.data) == 2 and _decode(v.data[1]).size == (32, 32)
 
     jobs = httpx.get(server.url + "/api/jobs").json()["jobs"]
@@ -154,38 +166,90 @@ def _bad_requests():
         ("edit as json", "POST", "/v1/images/edits", {"json": {"prompt": "a star"}}),
         ("edit without image", "POST", "/v1/images/edits", {"data": {"prompt": "a star"}, "files": {"x": ("x", b"1")}}),
         ("edit without prompt", "POST", "/v1/images/edits", {"files": {"image": ("a.png", _png(alpha=(0, 0)))}}),
-        ("edit non-png upload", "POST", "/v1/images/edits", {"data": {"prompt": "a star"},
-                                                              "files": {"image": ("a.png", b"GIF89a-nope")}}),
-        ("edit png claiming 50000x50000", "POST", "/v1/images/edits",
-         {"data": {"prompt": "a star"}, "files": {"image": ("a.png", _png_claiming(50_000, 50_000))}}),
-        ("edit mask of another size", "POST", "/v1/images/edits",
-         {"data": {"prompt": "a star"}, "files": {"image": ("a.png", img), "mask": ("m.png", _png((16, 16), (0, 0)))}}),
-        ("edit mask without transparency", "POST", "/v1/images/edits",
-         {"data": {"prompt": "a star"}, "files": {"image": ("a.png", img), "mask": ("m.png", _png())}}),
-        ("edit opaque image, no mask", "POST", "/v1/images/edits",
-         {"data": {"prompt": "a star"}, "files": {"image": ("a.png", img)}}),
-        ("path-like filename, bad bytes", "POST", "/v1/images/variations",
-         {"files": {"image": ("../../etc/passwd", b"root:x:0:0")}}),
+        (
+            "edit non-png upload",
+            "POST",
+            "/v1/images/edits",
+            {"data": {"prompt": "a star"}, "files": {"image": ("a.png", b"GIF89a-nope")}},
+        ),
+        (
+            "edit png claiming 50000x50000",
+            "POST",
+            "/v1/images/edits",
+            {"data": {"prompt": "a star"}, "files": {"image": ("a.png", _png_claiming(50_000, 50_000))}},
+        ),
+        (
+            "edit mask of another size",
+            "POST",
+            "/v1/images/edits",
+            {
+                "data": {"prompt": "a star"},
+                "files": {"image": ("a.png", img), "mask": ("m.png", _png((16, 16), (0, 0)))},
+            },
+        ),
+        (
+            "edit mask without transparency",
+            "POST",
+            "/v1/images/edits",
+            {"data": {"prompt": "a star"}, "files": {"image": ("a.png", img), "mask": ("m.png", _png())}},
+        ),
+        (
+            "edit opaque image, no mask",
+            "POST",
+            "/v1/images/edits",
+            {"data": {"prompt": "a star"}, "files": {"image": ("a.png", img)}},
+        ),
+        (
+            "path-like filename, bad bytes",
+            "POST",
+            "/v1/images/variations",
+            {"files": {"image": ("../../etc/passwd", b"root:x:0:0")}},
+        ),
         ("variation n 11", "POST", "/v1/images/variations", {"data": {"n": "11"}, "files": {"image": ("a.png", img)}}),
-        ("upload over 4 MB", "POST", "/v1/images/variations",
-         {"files": {"image": ("a.png", os.urandom(5 * 2**20))}}),
+        ("upload over 4 MB", "POST", "/v1/images/variations", {"files": {"image": ("a.png", os.urandom(5 * 2**20))}}),
         ("unknown route", "POST", "/v1/images/nothing", {"json": {}}),
         ("wrong method", "GET", GEN, {}),
         ("picture that does not exist", "GET", "/images/0123456789abcdef-0.png", {}),
         ("picture path traversal", "GET", "/images/..%2F..%2Fhistory.sqlite3", {}),
         ("job that does not exist", "GET", "/api/jobs/nope", {}),
         ("studio job without kind", "POST", "/api/jobs", {"json": {"prompt": "a red circle"}}),
-        ("studio variation of an unknown picture", "POST", "/api/jobs",
-         {"json": {"kind": "variation", "source": "0123456789abcdef-0.png"}}),
-        ("studio variation of a path", "POST", "/api/jobs", {"json": {"kind": "variation", "source": "../history.sqlite3"}}),
+        (
+            "studio variation of an unknown picture",
+            "POST",
+            "/api/jobs",
+            {"json": {"kind": "variation", "source": "0123456789abcdef-0.png"}},
+        ),
+        (
+            "studio variation of a path",
+            "POST",
+            "/api/jobs",
+            {"json": {"kind": "variation", "source": "../history.sqlite3"}},
+        ),
         ("studio steps 0", "POST", "/api/jobs", {"json": {"kind": "generate", "prompt": "a red circle", "steps": 0}}),
-        ("studio unknown sampler", "POST", "/api/jobs",
-         {"json": {"kind": "generate", "prompt": "a red circle", "sampler": "euler"}}),
-        ("studio guidance a word", "POST", "/api/jobs",
-         {"json": {"kind": "generate", "prompt": "a red circle", "guidance_decoder": "lots"}}),
-        ("studio caption guidance out of range", "POST", "/api/jobs",
-         {"json": {"kind": "generate", "prompt": "a red circle", "guidance_text": 99}}),
-        ("studio rerank out of range", "POST", "/api/jobs", {"json": {"kind": "generate", "prompt": "a red circle", "rerank": 9}}),
+        (
+            "studio unknown sampler",
+            "POST",
+            "/api/jobs",
+            {"json": {"kind": "generate", "prompt": "a red circle", "sampler": "euler"}},
+        ),
+        (
+            "studio guidance a word",
+            "POST",
+            "/api/jobs",
+            {"json": {"kind": "generate", "prompt": "a red circle", "guidance_decoder": "lots"}},
+        ),
+        (
+            "studio caption guidance out of range",
+            "POST",
+            "/api/jobs",
+            {"json": {"kind": "generate", "prompt": "a red circle", "guidance_text": 99}},
+        ),
+        (
+            "studio rerank out of range",
+            "POST",
+            "/api/jobs",
+            {"json": {"kind": "generate", "prompt": "a red circle", "rerank": 9}},
+        ),
     ]
     return cases
 
@@ -223,7 +287,8 @@ def test_api_keys_are_required_when_set_and_beyond_loopback(tiny, tmp_path):
             openai.OpenAI(base_url=s.url + "/v1", api_key="sk-wrong-key", max_retries=0).images.generate(prompt="a")
         assert httpx.get(s.url + "/api/jobs").status_code == 401
         r = openai.OpenAI(base_url=s.url + "/v1", api_key=KEY, max_retries=0).images.generate(
-            prompt="a red circle", response_format="b64_json")
+            prompt="a red circle", response_format="b64_json"
+        )
         assert len(r.data) == 1
     finally:
         s.stop()
@@ -244,7 +309,11 @@ def test_policy_file_terms_and_patterns(tmp_path):
 
 # --- the queue -------------------------------------------------------------------------------------
 def test_queue_refuses_when_full_cancels_when_the_client_leaves_and_limits_time(tiny, tmp_path):
-    slow = {"steps": 1000, "prior_steps": 1000, "upsampler_steps": 2}  # ~1.8 s a job on an idle machine: 400 (0.7 s) let the first end before the third came
+    slow = {
+        "steps": 1000,
+        "prior_steps": 1000,
+        "upsampler_steps": 2,
+    }  # ~1.8 s a job on an idle machine: 400 (0.7 s) let the first end before the third came
     s = Running(_config(tiny, tmp_path, max_queue=1, concurrency=1, defaults=slow))
     try:
         results = {}
@@ -266,7 +335,9 @@ def test_queue_refuses_when_full_cancels_when_the_client_leaves_and_limits_time(
             httpx.post(s.url + GEN, json={"prompt": "a blue square"}, timeout=0.6)
         deadline = time.time() + 30
         while True:
-            job = [j for j in httpx.get(s.url + "/api/jobs").json()["jobs"] if j["params"].get("prompt") == "a blue square"]
+            job = [
+                j for j in httpx.get(s.url + "/api/jobs").json()["jobs"] if j["params"].get("prompt") == "a blue square"
+            ]
             if job and job[0]["status"] in ("cancelled", "done", "failed"):
                 break
             assert time.time() < deadline
@@ -286,9 +357,24 @@ def test_queue_refuses_when_full_cancels_when_the_client_leaves_and_limits_time(
 def test_a_killed_server_leaves_no_half_written_job_and_restarts_with_its_history(tiny, tmp_path):
     data = tmp_path / "data"
     port = _free_port()
-    cmd = [sys.executable, "-m", "promptism.cli", "serve", "--data-dir", str(data), "--port", str(port),
-           "--clip", str(tiny / "clip"), "--prior", str(tiny / "prior"), "--decoder", str(tiny / "decoder"),
-           "--upsamplers", str(tiny / "up32")]
+    cmd = [
+        sys.executable,
+        "-m",
+        "promptism.cli",
+        "serve",
+        "--data-dir",
+        str(data),
+        "--port",
+        str(port),
+        "--clip",
+        str(tiny / "clip"),
+        "--prior",
+        str(tiny / "prior"),
+        "--decoder",
+        str(tiny / "decoder"),
+        "--upsamplers",
+        str(tiny / "up32"),
+    ]
     url = f"http://127.0.0.1:{port}"
 
     def start(*extra):
@@ -312,6 +398,7 @@ def test_a_killed_server_leaves_no_half_written_job_and_restarts_with_its_histor
         proc.wait(30)
     proc = start("--steps", "1000", "--prior-steps", "1000")
     try:
+
         def slow_request():
             try:
                 httpx.post(url + GEN, json={"prompt": "a blue square"}, timeout=120)
@@ -353,9 +440,19 @@ def test_studio_jobs_are_queued_polled_and_checked(server):
             assert time.time() < deadline
             time.sleep(0.1)
 
-    r = httpx.post(server.url + "/api/jobs", json={"kind": "generate", "prompt": "a red circle", "n": 1, "seed": 5,
-                                                   "sampler": "ddim", "guidance_decoder": 2.5, "guidance_text": 1.5,
-                                                   "rerank": 2})
+    r = httpx.post(
+        server.url + "/api/jobs",
+        json={
+            "kind": "generate",
+            "prompt": "a red circle",
+            "n": 1,
+            "seed": 5,
+            "sampler": "ddim",
+            "guidance_decoder": 2.5,
+            "guidance_text": 1.5,
+            "rerank": 2,
+        },
+    )
     assert r.status_code == 202
     job = wait(r.json()["id"])
     assert job["status"] == "done" and job["seeds"] == [5] and job["params"]["settings"]["sampler"] == "ddim"
@@ -363,8 +460,11 @@ def test_studio_jobs_are_queued_polled_and_checked(server):
     meta = read_provenance(server.service.history.images / job["files"][0])
     assert meta["rerank"]["candidate"] in (0, 1) and len(meta["rerank"]["scores"]) == 2
     source = job["files"][0]
-    bad = [({"mask": "%%%"}, "base64"), ({"mask": b64.b64encode(_png((8, 8))).decode()}, "same size"),
-           ({"mask": b64.b64encode(_png(color=(0, 0, 0))).decode()}, "marks nothing")]
+    bad = [
+        ({"mask": "%%%"}, "base64"),
+        ({"mask": b64.b64encode(_png((8, 8))).decode()}, "same size"),
+        ({"mask": b64.b64encode(_png(color=(0, 0, 0))).decode()}, "marks nothing"),
+    ]
     for extra, msg in bad:
         r = httpx.post(server.url + "/api/jobs", json={"kind": "edit", "source": source, **extra})
         assert r.status_code == 400 and msg in r.json()["error"]["message"], r.text
@@ -372,9 +472,16 @@ def test_studio_jobs_are_queued_polled_and_checked(server):
     m[:10, :10] = 255
     buf = io.BytesIO()
     Image.fromarray(m).save(buf, format="PNG")
-    r = httpx.post(server.url + "/api/jobs", json={"kind": "edit", "source": source, "prompt": "a yellow star",
-                                                   "mask": b64.b64encode(buf.getvalue()).decode(),
-                                                   "rerank": 3})  # edits do not rerank: dropped, not refused
+    r = httpx.post(
+        server.url + "/api/jobs",
+        json={
+            "kind": "edit",
+            "source": source,
+            "prompt": "a yellow star",
+            "mask": b64.b64encode(buf.getvalue()).decode(),
+            "rerank": 3,
+        },
+    )  # edits do not rerank: dropped, not refused
     job = wait(r.json()["id"])
     assert job["status"] == "done" and job["params"]["source"] == source and len(job["params"]["mask_sha256"]) == 64
     before = np.asarray(Image.open(server.service.history.images / source).convert("RGB"))
@@ -408,12 +515,19 @@ def test_a_server_that_reranks_by_default_still_inpaints(tiny, tmp_path):
         info = json.loads(_decode(g.data[0]).text["promptism:rerank"])
         assert len(info["scores"]) == 2  # the server's default reached the generation
         image, mask = _png(alpha=None), _png(alpha=(slice(0, 12), slice(0, 12)))
-        e = client.images.edit(image=("in.png", image, "image/png"), mask=("mask.png", mask, "image/png"),
-                               prompt="a yellow star", n=1, size="32x32", response_format="b64_json")
+        e = client.images.edit(
+            image=("in.png", image, "image/png"),
+            mask=("mask.png", mask, "image/png"),
+            prompt="a yellow star",
+            n=1,
+            size="32x32",
+            response_format="b64_json",
+        )
         pic = _decode(e.data[0])  # inpainting ignores the rerank default instead of refusing the job
         assert json.loads(pic.text["promptism:settings"])["rerank"] == 1 and "promptism:rerank" not in pic.text
-        v = client.images.create_variation(image=("in.png", image, "image/png"), n=1, size="32x32",
-                                           response_format="b64_json")
+        v = client.images.create_variation(
+            image=("in.png", image, "image/png"), n=1, size="32x32", response_format="b64_json"
+        )
         assert len(json.loads(_decode(v.data[0]).text["promptism:rerank"])["scores"]) == 2
     finally:
         s.stop()

@@ -4,7 +4,6 @@ import io
 import json
 
 import numpy as np
-
 import pytest
 import webdataset as wds
 from PIL import Image
@@ -76,8 +75,15 @@ def test_other_settings_are_refused(dataset):
         make_dataset(dataset, n=121, size=48, seed=3, val_fraction=0.25, shard_size=40, progress=False)
 
 
-@pytest.mark.parametrize("kw, message", [({"n": 0}, "at least 1"), ({"size": 8}, "between 32 and 256"),
-                                         ({"shard_size": 0}, "at least 1"), ({"val_fraction": 1.0}, r"\[0, 1\)")])
+@pytest.mark.parametrize(
+    "kw, message",
+    [
+        ({"n": 0}, "at least 1"),
+        ({"size": 8}, "between 32 and 256"),
+        ({"shard_size": 0}, "at least 1"),
+        ({"val_fraction": 1.0}, r"\[0, 1\)"),
+    ],
+)
 def test_bad_settings(tmp_path, kw, message):
     args = {"n": 10, "size": 32} | kw
     with pytest.raises(Exception, match=message):

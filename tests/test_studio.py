@@ -11,12 +11,18 @@ import httpx
 import numpy as np
 import pytest
 from PIL import Image
-
 from server_helpers import Running, _config
 
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 
 
@@ -37,8 +43,9 @@ def _settled_box(page, selector: str) -> dict:
 
 
 def test_studio_generates_varies_repaints_and_keeps_its_history(tiny, tmp_path):
-    assert shutil.which(CHROMIUM) or Path(CHROMIUM).exists(), \
+    assert shutil.which(CHROMIUM) or Path(CHROMIUM).exists(), (
         "Chromium is missing: `make test` installs it (apt-get install -y chromium)"
+    )
     from playwright.sync_api import sync_playwright
 
     # enough steps that a job runs for a moment (~1 s on an idle 2-core machine; 60 steps took
@@ -57,11 +64,14 @@ def test_studio_generates_varies_repaints_and_keeps_its_history(tiny, tmp_path):
             page.fill("#prompt", "a red circle above a blue square")
             page.click("#generate")
             # live progress: a stage and its step count while the job runs
-            page.wait_for_function("/(prior|decoder) \\d+\\/\\d+/.test(document.querySelector('#status-text').textContent)",
-                                   timeout=60_000)
-            page.wait_for_function("document.querySelectorAll('#results img').length === 2 && "
-                                   "[...document.querySelectorAll('#results img')].every(i => i.complete && i.naturalWidth)",
-                                   timeout=120_000)
+            page.wait_for_function(
+                "/(prior|decoder) \\d+\\/\\d+/.test(document.querySelector('#status-text').textContent)", timeout=60_000
+            )
+            page.wait_for_function(
+                "document.querySelectorAll('#results img').length === 2 && "
+                "[...document.querySelectorAll('#results img')].every(i => i.complete && i.naturalWidth)",
+                timeout=120_000,
+            )
             assert page.eval_on_selector_all("#results img", "els => els.map(e => e.naturalWidth)") == [32, 32]
             seeds = page.eval_on_selector_all("#results .meta span", "els => els.map(e => e.textContent)")
             assert len(seeds) == 2 and all(s.startswith("seed ") for s in seeds)
@@ -69,8 +79,9 @@ def test_studio_generates_varies_repaints_and_keeps_its_history(tiny, tmp_path):
             assert page.get_attribute("#results .picture:first-child a", "download") == first
 
             page.click("#results .picture:first-child button.vary")
-            page.wait_for_function("document.querySelector('#results-title').textContent.startsWith('variation')",
-                                   timeout=120_000)
+            page.wait_for_function(
+                "document.querySelector('#results-title').textContent.startsWith('variation')", timeout=120_000
+            )
             page.wait_for_function("document.querySelectorAll('#results img').length === 2")
 
             # paint a stroke across the top of the first variation and repaint it
@@ -85,9 +96,12 @@ def test_studio_generates_varies_repaints_and_keeps_its_history(tiny, tmp_path):
             page.mouse.up()
             page.fill("#edit-prompt", "a yellow star")
             page.click("#repaint")
-            page.wait_for_function("document.querySelector('#results-title').textContent.startsWith('edit')",
-                                   timeout=120_000)
-            page.wait_for_function("[...document.querySelectorAll('#results img')].every(i => i.complete && i.naturalWidth)")
+            page.wait_for_function(
+                "document.querySelector('#results-title').textContent.startsWith('edit')", timeout=120_000
+            )
+            page.wait_for_function(
+                "[...document.querySelectorAll('#results img')].every(i => i.complete && i.naturalWidth)"
+            )
             edited = page.get_attribute("#results .picture:first-child img", "data-name")
             before, after = _picture(f"{server.url}/images/{source}"), _picture(f"{server.url}/images/{edited}")
             changed = (before != after).any(axis=2)

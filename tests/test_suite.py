@@ -7,8 +7,17 @@ import pytest
 from PIL import Image
 
 from promptism.world import JudgeError, parse, render
-from promptism.world.suite import (CATEGORIES, PROMPTS_PER_CATEGORY, SPLITS, build, evaluate, evaluate_dir,
-                                   truth_scene, write_reports, write_truth)
+from promptism.world.suite import (
+    CATEGORIES,
+    PROMPTS_PER_CATEGORY,
+    SPLITS,
+    build,
+    evaluate,
+    evaluate_dir,
+    truth_scene,
+    write_reports,
+    write_truth,
+)
 
 
 def test_splits_have_enough_unique_parseable_prompts():

@@ -22,6 +22,7 @@ from promptism.train.stages import PHASE_FIELDS, PRESETS, DecoderTask, build
 from promptism.upsampler import Upsampler, UpsamplerConfig, back_project, gaussian_blur
 from promptism.world.shards import make_dataset
 
+
 def _px(result):
     return np.stack([np.asarray(im) for im in result.images])
 
@@ -56,14 +57,19 @@ def test_prior_is_causal_over_its_sequence_and_drops_text(models):
         assert torch.allclose(prior(x, t, noisy, mask, text), base, atol=1e-5)
         drop = torch.tensor([True, True])
         other_tokens, other_mask, other_text = models.clip.text_features(["a green box", "a pink cross"])
-        assert torch.allclose(prior(x, t, tokens, mask, text, drop),
-                              prior(x, t, other_tokens, other_mask, other_text, drop), atol=1e-5)
+        assert torch.allclose(
+            prior(x, t, tokens, mask, text, drop), prior(x, t, other_tokens, other_mask, other_text, drop), atol=1e-5
+        )
         assert not torch.allclose(prior(x, t, other_tokens, other_mask, other_text), base, atol=1e-4)
 
 
 def test_upsampler_doubles_and_blur_keeps_flat_pictures_flat():
-    cfg = UpsamplerConfig(low_size=8, image_size=16, aug_dim=8, unet=dict(
-        in_channels=6, channels=(8, 16), res_blocks=1, attention=(False, False), cond_dim=8, unshuffle=2))
+    cfg = UpsamplerConfig(
+        low_size=8,
+        image_size=16,
+        aug_dim=8,
+        unet=dict(in_channels=6, channels=(8, 16), res_blocks=1, attention=(False, False), cond_dim=8, unshuffle=2),
+    )
     up = Upsampler(cfg)
     out = up(torch.randn(2, 3, 16, 16), torch.tensor([1, 2]), torch.randn(2, 3, 8, 8), torch.tensor([0, 100]))
     assert out.shape == (2, 3, 16, 16)
@@ -119,14 +125,17 @@ def test_residual_upsampler_diffuses_the_residual_over_a_bicubic_upscaling(data)
     for model, residual in ((up, True), (plain, False)):
         task, seen = UpsamplerTask(pairs, 8, Denoiser(dcfg)), {}
 
-        def fake_loss(fn, target, generator=None):
+        def fake_loss(fn, target, generator=None, seen=seen):
             seen["target"] = target
             fn(torch.zeros_like(target), torch.zeros(len(target), dtype=torch.long))
             return target.sum() * 0
 
         task.denoiser.loss = fake_loss
         forward = model.forward
-        model.forward = lambda x, t, low, aug_t: (seen.update(low=low, aug_t=aug_t), forward(x, t, low, aug_t))[1]
+        model.forward = lambda x, t, low, aug_t, seen=seen, forward=forward: (
+            seen.update(low=low, aug_t=aug_t),
+            forward(x, t, low, aug_t),
+        )[1]
         task.loss(model, idx, 0)
         assert int(seen["aug_t"].max()) < model.config.max_aug_t
         x0 = to_pixels(pairs.images[idx])
@@ -165,7 +174,7 @@ def test_inpainting_decoder_starts_as_its_plain_decoder_and_then_reads_the_known
         base = plain(x, t, emb, ids, mask)
         assert torch.equal(wide(x, t, emb, ids, mask), base)  # nothing known
         assert torch.equal(wide(x, t, emb, ids, mask, known=known, keep=keep), base)  # new channels start at 0
-        rgb = 3 * cfg.unet.unshuffle ** 2  # the input channels that the plain decoder has
+        rgb = 3 * cfg.unet.unshuffle**2  # the input channels that the plain decoder has
         wide.unet.conv_in.weight[:, rgb:].normal_(0, 0.1, generator=g)  # as training would move them
         a = wide(x, t, emb, ids, mask, known=known, keep=keep)
         b = wide(x, t, emb, ids, mask, known=-known, keep=keep)
@@ -241,11 +250,24 @@ def test_decoder_task_is_a_pure_function_of_step_and_batch(tok, data):
     assert a != c
 
 
-@pytest.mark.parametrize("kind,preset", [("decoder", "tiny"), ("prior", "tiny"), ("upsampler", "tiny"),
-                                         ("upsampler", "tiny-res")])
+@pytest.mark.parametrize(
+    "kind,preset", [("decoder", "tiny"), ("prior", "tiny"), ("upsampler", "tiny"), ("upsampler", "tiny-res")]
+)
 def test_train_cli_writes_a_loadable_stage(kind, preset, tiny, data, tmp_path):
-    args = [sys.executable, "-m", "promptism.cli", "train", kind, "--data", str(data), "--out", str(tmp_path / kind),
-            "--preset", preset, "--quiet"]
+    args = [
+        sys.executable,
+        "-m",
+        "promptism.cli",
+        "train",
+        kind,
+        "--data",
+        str(data),
+        "--out",
+        str(tmp_path / kind),
+        "--preset",
+        preset,
+        "--quiet",
+    ]
     if kind != "upsampler":
         args += ["--clip", str(tiny / "clip")]
     r = subprocess.run(args, capture_output=True, text=True, timeout=300)
@@ -263,9 +285,29 @@ def test_train_cli_writes_a_loadable_stage(kind, preset, tiny, data, tmp_path):
 
 def test_inpainting_decoder_fine_tunes_from_a_plain_one(tiny, data, tmp_path):
     out = tmp_path / "inpaint"
-    r = subprocess.run([sys.executable, "-m", "promptism.cli", "train", "decoder", "--data", str(data), "--out",
-                        str(out), "--preset", "tiny-inpaint", "--init", str(tiny / "decoder"), "--clip",
-                        str(tiny / "clip"), "--quiet"], capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "promptism.cli",
+            "train",
+            "decoder",
+            "--data",
+            str(data),
+            "--out",
+            str(out),
+            "--preset",
+            "tiny-inpaint",
+            "--init",
+            str(tiny / "decoder"),
+            "--clip",
+            str(tiny / "clip"),
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     st, plain = load_stage(str(out / "model"), "decoder"), load_stage(str(tiny / "decoder"), "decoder")
     assert st.model.config.inpaint and st.model.config.plain() == plain.model.config
@@ -276,28 +318,93 @@ def test_inpainting_decoder_fine_tunes_from_a_plain_one(tiny, data, tmp_path):
     assert meta["init_phases"] == [{k: start[k] for k in PHASE_FIELDS if k in start}]
     # ... and passed on: a second phase from this one lists both
     again = tmp_path / "again"
-    r = subprocess.run([sys.executable, "-m", "promptism.cli", "train", "decoder", "--data", str(data), "--out",
-                        str(again), "--preset", "tiny-inpaint", "--init", str(out / "model"), "--clip",
-                        str(tiny / "clip"), "--quiet", "--steps", "1"], capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "promptism.cli",
+            "train",
+            "decoder",
+            "--data",
+            str(data),
+            "--out",
+            str(again),
+            "--preset",
+            "tiny-inpaint",
+            "--init",
+            str(out / "model"),
+            "--clip",
+            str(tiny / "clip"),
+            "--quiet",
+            "--steps",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     phases = json.loads((again / "model" / "config.json").read_text())["init_phases"]
     assert phases[0] == meta["init_phases"][0] and len(phases) == 2
-    assert phases[1]["preset"] == "tiny-inpaint" and phases[1]["steps"] == PRESETS["decoder"]["tiny-inpaint"]["loop"]["steps"]
+    assert (
+        phases[1]["preset"] == "tiny-inpaint"
+        and phases[1]["steps"] == PRESETS["decoder"]["tiny-inpaint"]["loop"]["steps"]
+    )
     assert (out / "tokenizer.json").read_text() == (tiny / "decoder" / "tokenizer.json").read_text()
     w = st.model.unet.conv_in.weight
-    assert w[:, 3 * st.model.config.unet.unshuffle ** 2:].abs().sum() > 0  # the new channels learned something
+    assert w[:, 3 * st.model.config.unet.unshuffle**2 :].abs().sum() > 0  # the new channels learned something
     # a decoder of another shape is refused as a start
-    r = subprocess.run([sys.executable, "-m", "promptism.cli", "train", "decoder", "--data", str(data), "--out",
-                        str(tmp_path / "bad"), "--preset", "world-inpaint", "--init", str(tiny / "decoder"),
-                        "--clip", str(tiny / "clip"), "--quiet", "--steps", "1"], capture_output=True, text=True,
-                       timeout=300)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "promptism.cli",
+            "train",
+            "decoder",
+            "--data",
+            str(data),
+            "--out",
+            str(tmp_path / "bad"),
+            "--preset",
+            "world-inpaint",
+            "--init",
+            str(tiny / "decoder"),
+            "--clip",
+            str(tiny / "clip"),
+            "--quiet",
+            "--steps",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode != 0 and "another architecture" in r.stderr
     # a shipped model's name is a start too (here of another shape than the preset); an unknown one
     # is refused before any data is read, naming the shipped ones
     for init, says in (("world-64", "another architecture"), ("no-such-model", "shipped name (world-64")):
-        r = subprocess.run([sys.executable, "-m", "promptism.cli", "train", "upsampler", "--data", str(data), "--out",
-                            str(tmp_path / init), "--preset", "tiny", "--init", init, "--steps", "1"],
-                           capture_output=True, text=True, timeout=300)
+        r = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "promptism.cli",
+                "train",
+                "upsampler",
+                "--data",
+                str(data),
+                "--out",
+                str(tmp_path / init),
+                "--preset",
+                "tiny",
+                "--init",
+                init,
+                "--steps",
+                "1",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert r.returncode != 0 and says in r.stderr, r.stderr[-500:]
     assert "reading" not in r.stderr
 
@@ -316,14 +423,18 @@ def test_same_seed_same_pictures_and_each_picture_has_its_own_seed(models):
     assert diff.max() <= 1 and diff.mean() < 0.05
     assert not np.array_equal(_px(a)[0], _px(a)[1])
     assert a.images[0].size == (32, 32)
-    small = generate("a red circle", n=1, seed=5, size=32, models=models, steps=3, prior_steps=3, upsampler_steps=2,
-                     sampler="ddim")
+    small = generate(
+        "a red circle", n=1, seed=5, size=32, models=models, steps=3, prior_steps=3, upsampler_steps=2, sampler="ddim"
+    )
     assert small.metadata[0]["settings"]["sampler"] == "ddim"
 
 
 def test_pipeline_samples_a_residual_upsampler_reproducibly(residual_models, models):
     kw = dict(n=2, seed=5, size=32, steps=3, prior_steps=3, upsampler_steps=2)
-    a, b = generate("a red circle", models=residual_models, **kw), generate("a red circle", models=residual_models, **kw)
+    a, b = (
+        generate("a red circle", models=residual_models, **kw),
+        generate("a red circle", models=residual_models, **kw),
+    )
     assert np.array_equal(_px(a), _px(b)) and a.images[0].size == (32, 32)
     assert not np.array_equal(_px(a), _px(generate("a red circle", models=models, **kw)))
     assert a.metadata[0]["models"]["upsampler_32"]["sha256"] != models.describe()["upsampler_32"]["sha256"]
@@ -333,8 +444,11 @@ def test_pipeline_upsampling_keeps_what_it_was_given(models):
     from promptism.pipelines.unclip import Settings, seeded, upsample
 
     up = models.upsamplers[0]
-    low = torch.rand(2, 3, up.model.config.low_size, up.model.config.low_size,
-                     generator=torch.Generator().manual_seed(3)) * 1.6 - 0.8
+    low = (
+        torch.rand(2, 3, up.model.config.low_size, up.model.config.low_size, generator=torch.Generator().manual_seed(3))
+        * 1.6
+        - 0.8
+    )
 
     def miss(rounds):
         out = upsample(up, low, seeded(0, 2)[1], Settings(upsampler_steps=2, upsampler_back_projection=rounds))
@@ -355,6 +469,7 @@ def test_settings_change_the_pictures(models):
 
 class _BrightClip:
     """A reranker whose scores are known: "circle" prompts like bright pictures, others dark ones."""
+
     image_size = 32
 
     def encode_image(self, images):
@@ -398,8 +513,12 @@ def test_rerank_keeps_each_pictures_best_candidate(models, monkeypatch):
         assert all(-1.0 <= v <= 1.0 for v in sc) and md["rerank"]["candidate"] == int(np.argmax(sc))
     dark = generate("a blue square", seed=5, rerank=3, **kw)  # a prompt that likes dark pictures
     for i, md in enumerate(dark.metadata):
-        light = [_brightness(c.images[i]) for c in
-                 [generate("a blue square", seed=(5 + j * CANDIDATE_STRIDE) % 2**32, rerank=1, **kw) for j in range(3)]]
+        light = [
+            _brightness(c.images[i])
+            for c in [
+                generate("a blue square", seed=(5 + j * CANDIDATE_STRIDE) % 2**32, rerank=1, **kw) for j in range(3)
+            ]
+        ]
         assert md["rerank"]["candidate"] == int(np.argmin(light))
 
 
@@ -416,7 +535,9 @@ def test_rerank_below_the_last_upsampler_carries_the_kept_candidates_generators_
     seen = []
     real = unclip.upsample
     monkeypatch.setattr(unclip, "load_reranker", lambda name: (Small(), None))
-    monkeypatch.setattr(unclip, "upsample", lambda stage, low, *a, **k: seen.append(len(low)) or real(stage, low, *a, **k))
+    monkeypatch.setattr(
+        unclip, "upsample", lambda stage, low, *a, **k: seen.append(len(low)) or real(stage, low, *a, **k)
+    )
     # no back-projection: it would pull any upsampler noise back onto the same low-res picture
     kw = dict(n=2, size=32, models=models, steps=3, prior_steps=3, upsampler_steps=2, upsampler_back_projection=0)
     r = generate("a red circle", seed=2, rerank=3, **kw)
@@ -432,35 +553,48 @@ def test_rerank_below_the_last_upsampler_carries_the_kept_candidates_generators_
 def test_rerank_loads_its_clip_by_folder_and_names_it(models, tiny):
     from promptism.stages import weights_sha256
 
-    r = generate("a red circle", n=1, seed=2, size=32, models=models, steps=2, prior_steps=2, upsampler_steps=1,
-                 rerank=2, rerank_clip=str(tiny / "clip"))
+    r = generate(
+        "a red circle",
+        n=1,
+        seed=2,
+        size=32,
+        models=models,
+        steps=2,
+        prior_steps=2,
+        upsampler_steps=1,
+        rerank=2,
+        rerank_clip=str(tiny / "clip"),
+    )
     info = r.metadata[0]["rerank"]
     assert info["clip"] == {"name": str(tiny / "clip"), "sha256": weights_sha256(tiny / "clip")}
     assert len(info["scores"]) == 2 and all(-1.0 <= v <= 1.0 for v in info["scores"])
 
 
-@pytest.mark.parametrize("kw,msg", [
-    (dict(prompt="   "), "prompt is empty"),
-    (dict(rerank=0), "rerank must be"),
-    (dict(rerank=9), "rerank must be"),
-    (dict(rerank=True), "rerank must be"),
-    (dict(size=100), "size must be one of"),
-    (dict(size=128), "no upsampler reaches 128"),
-    (dict(upsampler_aug_t=1000), "upsampler aug t must be"),
-    (dict(upsampler_back_projection=-1), "upsampler back projection must be"),
-    (dict(upsampler_back_projection=1.5), "upsampler back projection must be"),
-    (dict(steps=0), "steps must be"),
-    (dict(steps=10**6), "steps must be"),
-    (dict(guidance_decoder=-1.0), "guidance decoder must be"),
-    (dict(guidance_prior=float("nan")), "guidance prior must be"),
-    (dict(guidance_text=31.0), "guidance text must be"),
-    (dict(n=0), "n must be"),
-    (dict(n=1000), "n must be"),
-    (dict(sampler="euler"), "unknown sampler"),
-    (dict(seed=-3), "seed must be"),
-    (dict(seed=2**32), "seed must be"),  # torch's generator would read it as seed 0
-    (dict(prompt="x" * 5000), "characters"),
-])
+@pytest.mark.parametrize(
+    "kw,msg",
+    [
+        (dict(prompt="   "), "prompt is empty"),
+        (dict(rerank=0), "rerank must be"),
+        (dict(rerank=9), "rerank must be"),
+        (dict(rerank=True), "rerank must be"),
+        (dict(size=100), "size must be one of"),
+        (dict(size=128), "no upsampler reaches 128"),
+        (dict(upsampler_aug_t=1000), "upsampler aug t must be"),
+        (dict(upsampler_back_projection=-1), "upsampler back projection must be"),
+        (dict(upsampler_back_projection=1.5), "upsampler back projection must be"),
+        (dict(steps=0), "steps must be"),
+        (dict(steps=10**6), "steps must be"),
+        (dict(guidance_decoder=-1.0), "guidance decoder must be"),
+        (dict(guidance_prior=float("nan")), "guidance prior must be"),
+        (dict(guidance_text=31.0), "guidance text must be"),
+        (dict(n=0), "n must be"),
+        (dict(n=1000), "n must be"),
+        (dict(sampler="euler"), "unknown sampler"),
+        (dict(seed=-3), "seed must be"),
+        (dict(seed=2**32), "seed must be"),  # torch's generator would read it as seed 0
+        (dict(prompt="x" * 5000), "characters"),
+    ],
+)
 def test_bad_requests_get_clear_errors(models, kw, msg):
     args = {"prompt": "a red circle", "n": 1, "size": 32, "models": models, **kw}
     with pytest.raises(PromptismError, match=msg):
@@ -482,20 +616,68 @@ def test_unknown_words_and_long_prompts_warn_but_still_draw(models):
 
 def test_cli_generate_writes_pictures_grid_and_provenance(tiny, tmp_path):
     out = tmp_path / "out"
-    base = [sys.executable, "-m", "promptism.cli", "generate", "--clip", str(tiny / "clip"), "--prior", str(tiny / "prior"),
-            "--decoder", str(tiny / "decoder"), "--upsamplers", str(tiny / "up32"), "--size", "32", "--steps", "3",
-            "--prior-steps", "3", "--upsampler-steps", "2", "--quiet", "--out", str(out)]
-    r = subprocess.run(base + ["a red circle above a blue square", "-n", "2", "--seed", "7", "--negative", "a green star",
-                               "--rerank", "2", "--rerank-clip", str(tiny / "clip")], capture_output=True, text=True, timeout=300)
+    base = [
+        sys.executable,
+        "-m",
+        "promptism.cli",
+        "generate",
+        "--clip",
+        str(tiny / "clip"),
+        "--prior",
+        str(tiny / "prior"),
+        "--decoder",
+        str(tiny / "decoder"),
+        "--upsamplers",
+        str(tiny / "up32"),
+        "--size",
+        "32",
+        "--steps",
+        "3",
+        "--prior-steps",
+        "3",
+        "--upsampler-steps",
+        "2",
+        "--quiet",
+        "--out",
+        str(out),
+    ]
+    r = subprocess.run(
+        base
+        + [
+            "a red circle above a blue square",
+            "-n",
+            "2",
+            "--seed",
+            "7",
+            "--negative",
+            "a green star",
+            "--rerank",
+            "2",
+            "--rerank-clip",
+            str(tiny / "clip"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr[-2000:]
-    assert sorted(p.name for p in out.iterdir()) == ["7.json", "7.png", "8.json", "8.png", "grid-7-2.json", "grid-7-2.png"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "7.json",
+        "7.png",
+        "8.json",
+        "8.png",
+        "grid-7-2.json",
+        "grid-7-2.png",
+    ]
     meta = read_provenance(out / "8.png")
     assert meta["prompt"] == "a red circle above a blue square" and meta["seed"] == 8
     assert meta["negative_prompt"] == "a green star" and meta["settings"]["steps"] == 3
     assert len(meta["models"]["decoder"]["sha256"]) == 64
     assert meta["settings"]["rerank"] == 2 and meta["rerank"]["clip"]["name"] == str(tiny / "clip")
     assert json.loads((out / "8.json").read_text())["seed"] == 8
-    bad = subprocess.run(base[:-1] + [str(tmp_path / "bad"), "", "-n", "2"], capture_output=True, text=True, timeout=300)
+    bad = subprocess.run(
+        base[:-1] + [str(tmp_path / "bad"), "", "-n", "2"], capture_output=True, text=True, timeout=300
+    )
     assert bad.returncode == 2 and "prompt is empty" in bad.stderr
     assert not (tmp_path / "bad").exists()  # nothing written for a refused request
     warn = subprocess.run(base + ["a red flamingo", "-n", "1"], capture_output=True, text=True, timeout=300)
@@ -527,6 +709,7 @@ def test_shipped_models_load_by_name_fit_the_budget_and_draw_deterministically()
     assert models.names["clip"] == models.prior.meta["clip"] == models.decoder.meta["clip"]
     from promptism.clip import SHIPPED
     from promptism.stages import weights_sha256
+
     assert models.names["clip"] in SHIPPED
     assert models.describe()["clip"]["sha256"] == weights_sha256(SHIPPED[models.names["clip"]])  # which CLIP drew
     kw = dict(n=2, seed=3, size=64, models=models, steps=4, prior_steps=4, upsampler_steps=2)
@@ -545,11 +728,31 @@ def test_decoder_trains_in_two_processes_with_gloo(tiny, data, tmp_path):
     import shutil
 
     torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent)) or "torchrun"
-    r = subprocess.run([torchrun, "--standalone", "--nproc_per_node", "2", "-m", "promptism.cli", "train", "decoder",
-                        "--data", str(data), "--out", str(tmp_path / "ddp"), "--preset", "tiny", "--quiet",
-                        "--clip", str(tiny / "clip")],
-                       capture_output=True, text=True, timeout=300,
-                       env={**os.environ, "PROMPTISM_THREADS": "1", "OMP_NUM_THREADS": "1"})
+    r = subprocess.run(
+        [
+            torchrun,
+            "--standalone",
+            "--nproc_per_node",
+            "2",
+            "-m",
+            "promptism.cli",
+            "train",
+            "decoder",
+            "--data",
+            str(data),
+            "--out",
+            str(tmp_path / "ddp"),
+            "--preset",
+            "tiny",
+            "--quiet",
+            "--clip",
+            str(tiny / "clip"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PROMPTISM_THREADS": "1", "OMP_NUM_THREADS": "1"},
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     state = json.loads((tmp_path / "ddp" / "checkpoint" / "state.json").read_text())
     assert state["world_size"] == 2 and state["step"] == PRESETS["decoder"]["tiny"]["loop"]["steps"]

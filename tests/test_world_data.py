@@ -23,8 +23,13 @@ def test_examples_are_pure_functions_of_their_seed():
 
 
 def test_layout_states_exactly_what_the_caption_says(rng):
-    for text in ["four large stars", "a red circle above a blue square", "a small pink star in the bottom right corner",
-                 "two green crosses and three blue dots", "a green triangle"]:
+    for text in [
+        "four large stars",
+        "a red circle above a blue square",
+        "a small pink star in the bottom right corner",
+        "two green crosses and three blue dots",
+        "a green triangle",
+    ]:
         c = parse(text)
         for _ in range(20):
             scene = layout(c, rng)

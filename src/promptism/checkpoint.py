@@ -16,8 +16,15 @@ from . import __version__
 from .errors import PromptismError
 
 
-def save_model(folder: str | Path, kind: str, model: torch.nn.Module, config, extra: dict | None = None,
-               state_dict: dict | None = None, dtype: torch.dtype | None = None) -> Path:
+def save_model(
+    folder: str | Path,
+    kind: str,
+    model: torch.nn.Module,
+    config,
+    extra: dict | None = None,
+    state_dict: dict | None = None,
+    dtype: torch.dtype | None = None,
+) -> Path:
     """Write a model folder. dtype=torch.float16 halves the file (shipped models); loading
     copies the weights back into the float32 model."""
     folder = Path(folder)
@@ -56,5 +63,7 @@ def load_weights(folder: str | Path, model: torch.nn.Module) -> torch.nn.Module:
     state = {k: v.to(own[k].dtype) if k in own and v.is_floating_point() else v for k, v in state.items()}
     missing, unexpected = model.load_state_dict(state, strict=False)
     if missing or unexpected:
-        raise PromptismError(f"weights in {folder} do not fit the config: missing {missing[:5]}, unexpected {unexpected[:5]}")
+        raise PromptismError(
+            f"weights in {folder} do not fit the config: missing {missing[:5]}, unexpected {unexpected[:5]}"
+        )
     return model.eval()

@@ -38,8 +38,15 @@ def model_classes(kind: str):
 class Stage:
     """A loaded stage: the network, its denoiser, its metadata, and (decoder) its tokenizer."""
 
-    def __init__(self, kind: str, model: torch.nn.Module, diffusion: DiffusionConfig, meta: dict,
-                 tokenizer=None, folder: Path | None = None):
+    def __init__(
+        self,
+        kind: str,
+        model: torch.nn.Module,
+        diffusion: DiffusionConfig,
+        meta: dict,
+        tokenizer=None,
+        folder: Path | None = None,
+    ):
         self.kind, self.model, self.meta, self.tokenizer, self.folder = kind, model.eval(), meta, tokenizer, folder
         self.diffusion = diffusion
         self.denoiser = Denoiser(diffusion)
@@ -53,10 +60,22 @@ class Stage:
         """Of the weights file, read once per loaded stage (provenance names it in every picture)."""
         return None if self.folder is None else weights_sha256(self.folder)
 
-    def save(self, folder: str | Path, extra: dict | None = None, state_dict: dict | None = None,
-             dtype: torch.dtype | None = None) -> Path:
-        folder = save_model(folder, self.kind, self.model, self.model.config,
-                            {**(extra or {}), "diffusion": asdict(self.diffusion)}, state_dict, dtype)
+    def save(
+        self,
+        folder: str | Path,
+        extra: dict | None = None,
+        state_dict: dict | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> Path:
+        folder = save_model(
+            folder,
+            self.kind,
+            self.model,
+            self.model.config,
+            {**(extra or {}), "diffusion": asdict(self.diffusion)},
+            state_dict,
+            dtype,
+        )
         if self.tokenizer is not None:
             self.tokenizer.save(Path(folder) / "tokenizer.json")
         return folder
@@ -75,9 +94,10 @@ def resolve(name: str | Path, kind: str) -> Path:
     shipped = MODELS_DIR / f"{kind}-{name}"
     folder = shipped if isinstance(name, str) and shipped.is_dir() else Path(name)
     if not (folder / "config.json").exists():
-        names = sorted(p.name[len(kind) + 1:] for p in MODELS_DIR.glob(f"{kind}-*") if (p / "config.json").exists())
-        raise PromptismError(f"no {kind} at {str(name)!r}: give a model folder or a shipped name "
-                             f"({', '.join(names) or 'none shipped'})")
+        names = sorted(p.name[len(kind) + 1 :] for p in MODELS_DIR.glob(f"{kind}-*") if (p / "config.json").exists())
+        raise PromptismError(
+            f"no {kind} at {str(name)!r}: give a model folder or a shipped name ({', '.join(names) or 'none shipped'})"
+        )
     return folder
 
 

@@ -21,8 +21,11 @@ MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 # decoder learned its embedding space; their config.json names it and unCLIP loads it for them.
 # world-bind2: the default before world-bind17, kept as the CLIP that reranks unCLIP's candidates
 # (Settings.rerank_clip), since that reranking was measured with it (benchmarks/rerank_world.py)
-SHIPPED = {"world": MODELS_DIR / "clip-world", "world-v1": MODELS_DIR / "clip-world-v1",
-           "world-bind2": MODELS_DIR / "clip-world-bind2"}
+SHIPPED = {
+    "world": MODELS_DIR / "clip-world",
+    "world-v1": MODELS_DIR / "clip-world-v1",
+    "world-bind2": MODELS_DIR / "clip-world-bind2",
+}
 
 
 def resolve(name: str) -> Path:
@@ -40,8 +43,9 @@ def load(name: str = "world") -> ClipBase:
     if not (folder / "config.json").exists():
         if name in SHIPPED:
             raise PromptismError(f"the shipped CLIP {name!r} is missing from {folder}: reinstall promptism")
-        raise PromptismError(f"no CLIP at {name!r}: give {' or '.join(map(repr, SHIPPED))}, a model folder, "
-                             "or 'hf:<folder or hub id>'")
+        raise PromptismError(
+            f"no CLIP at {name!r}: give {' or '.join(map(repr, SHIPPED))}, a model folder, or 'hf:<folder or hub id>'"
+        )
     from .ours import load_folder
 
     return load_folder(folder)

@@ -26,8 +26,9 @@ def _share(right: torch.Tensor) -> float:
     return int(right.sum()) / right.numel()
 
 
-def retrieval_r1(model: ClipBase, images: np.ndarray, captions: list[str], n: int = 100, draws: int = 20,
-                 seed: int = 0) -> float:
+def retrieval_r1(
+    model: ClipBase, images: np.ndarray, captions: list[str], n: int = 100, draws: int = 20, seed: int = 0
+) -> float:
     rng = np.random.default_rng(seed)
     img = model.encode_image(images)
     txt = model.encode_text(captions)
@@ -119,9 +120,16 @@ def zero_shot_accuracy(model: ClipBase, images: np.ndarray, shapes: list[str], c
     by_pair = _by_pair(shapes, colors, named_shapes, named_colors)
     for pair, v in by_pair.items():
         color, shape = pair.split(" ")
-        v["shape_plain"] = float(np.mean([n == shape for n, s, c in zip(plain, shapes, colors) if (c, s) == (color, shape)]))
-    return {"shape": shape_acc, "color": color_acc, "n": len(shapes),
-            "shape_plain": float(np.mean([n == s for n, s in zip(plain, shapes)])), "by_pair": by_pair}
+        v["shape_plain"] = float(
+            np.mean([n == shape for n, s, c in zip(plain, shapes, colors) if (c, s) == (color, shape)])
+        )
+    return {
+        "shape": shape_acc,
+        "color": color_acc,
+        "n": len(shapes),
+        "shape_plain": float(np.mean([n == s for n, s in zip(plain, shapes)])),
+        "by_pair": by_pair,
+    }
 
 
 def _by_pair(shapes, colors, named_shapes, named_colors) -> dict:
@@ -132,9 +140,12 @@ def _by_pair(shapes, colors, named_shapes, named_colors) -> dict:
     for pair in sorted(set(zip(colors, shapes))):
         rows = [i for i, p in enumerate(zip(colors, shapes)) if p == pair]
         wrong = [named_shapes[i] for i in rows if named_shapes[i] != pair[1]]
-        out[" ".join(pair)] = {"n": len(rows), "shape": float(np.mean([named_shapes[i] == pair[1] for i in rows])),
-                               "color": float(np.mean([named_colors[i] == pair[0] for i in rows])),
-                               "taken_for": max(set(wrong), key=wrong.count) if wrong else None}
+        out[" ".join(pair)] = {
+            "n": len(rows),
+            "shape": float(np.mean([named_shapes[i] == pair[1] for i in rows])),
+            "color": float(np.mean([named_colors[i] == pair[0] for i in rows])),
+            "taken_for": max(set(wrong), key=wrong.count) if wrong else None,
+        }
     return out
 
 
@@ -181,12 +192,21 @@ def relation_sides(model: ClipBase, images: np.ndarray, captions: list[str], sta
     def right(emb: torch.Tensor) -> float:
         return _share(relation_margin(net.places(emb), rows) > 0)
 
-    return {"picture": right(model.encode_image(images[pictures])),
-            "caption": right(model.encode_text([captions[i] for i in pictures])), "n": int((rows[:, :, 0] >= 0).sum())}
+    return {
+        "picture": right(model.encode_image(images[pictures])),
+        "caption": right(model.encode_text([captions[i] for i in pictures])),
+        "n": int((rows[:, :, 0] >= 0).sum()),
+    }
 
 
-def evaluate_clip(model: ClipBase, val_images: np.ndarray, val_captions: list[str], val_stated: list[Constraints],
-                  zero_shot_n: int = 600, val_scenes: list[dict] | None = None) -> dict:
+def evaluate_clip(
+    model: ClipBase,
+    val_images: np.ndarray,
+    val_captions: list[str],
+    val_stated: list[Constraints],
+    zero_shot_n: int = 600,
+    val_scenes: list[dict] | None = None,
+) -> dict:
     held_imgs, held_caps, held_stated = heldout_probe_set()
     return {
         "image_side_binding": image_side_binding(model, val_images, val_scenes) if val_scenes else None,

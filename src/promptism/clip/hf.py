@@ -9,8 +9,8 @@ std (OpenAI's when it has none); no torchvision is needed.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import torch
 
@@ -32,8 +32,9 @@ class HFClip(ClipBase):
         self.std = torch.tensor(std).view(1, 3, 1, 1)
 
     def _tokens(self, texts: Sequence[str]):
-        enc = self.tokenizer(list(texts), padding="max_length", truncation=True, max_length=self.context,
-                             return_tensors="pt")
+        enc = self.tokenizer(
+            list(texts), padding="max_length", truncation=True, max_length=self.context, return_tensors="pt"
+        )
         return enc["input_ids"], enc["attention_mask"]
 
     @torch.no_grad()

@@ -8,8 +8,13 @@ import torch
 import torch.nn.functional as F
 
 
-def contrastive_loss(img: torch.Tensor, txt: torch.Tensor, scale: torch.Tensor,
-                     neg: torch.Tensor | None = None, neg_valid: torch.Tensor | None = None) -> torch.Tensor:
+def contrastive_loss(
+    img: torch.Tensor,
+    txt: torch.Tensor,
+    scale: torch.Tensor,
+    neg: torch.Tensor | None = None,
+    neg_valid: torch.Tensor | None = None,
+) -> torch.Tensor:
     """img, txt: (B, D) normalised; neg: (B, D) one hard negative per picture (rows with
     neg_valid False are ignored). Symmetric InfoNCE: (image->text + text->image) / 2."""
     target = torch.arange(img.shape[0], device=img.device)
@@ -22,8 +27,9 @@ def contrastive_loss(img: torch.Tensor, txt: torch.Tensor, scale: torch.Tensor,
     return 0.5 * (F.cross_entropy(logits_it, target) + F.cross_entropy(scale * txt @ img.T, target))
 
 
-def composition_loss(pred: torch.Tensor, target: torch.Tensor, n_pairs: int,
-                     swaps: torch.Tensor | None = None) -> torch.Tensor:
+def composition_loss(
+    pred: torch.Tensor, target: torch.Tensor, n_pairs: int, swaps: torch.Tensor | None = None
+) -> torch.Tensor:
     """pred, target: (B, 3 * n_pairs) as world/targets.py lays them out; swaps: (B, 4) from
     ``swap_pairs`` (-1 rows: none). Presence by binary cross-entropy; each present pair's
     centre by squared error (in units of half the picture, so both terms start near 1); and
@@ -37,8 +43,9 @@ def composition_loss(pred: torch.Tensor, target: torch.Tensor, n_pairs: int,
     return loss if swaps is None else loss + swap_loss(pred[:, :n_pairs], swaps)
 
 
-def caption_composition_loss(pred: torch.Tensor, presence: torch.Tensor, mask: torch.Tensor, n_pairs: int,
-                             swaps: torch.Tensor) -> torch.Tensor:
+def caption_composition_loss(
+    pred: torch.Tensor, presence: torch.Tensor, mask: torch.Tensor, n_pairs: int, swaps: torch.Tensor
+) -> torch.Tensor:
     """The composition head on caption embeddings, with targets from what each caption states
     (world/targets.py ``caption_target``): presence of the pairs it names by binary
     cross-entropy over the pairs it says anything about, and the colour-swap term as for
@@ -101,8 +108,15 @@ def relation_margin(pred: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
     return sign.to(pred.dtype) * (pred[b, ka, axis] - pred[b, kb, axis])
 
 
-def rank_loss(img: torch.Tensor, txt: torch.Tensor, neg: torch.Tensor, valid: torch.Tensor, sources: torch.Tensor,
-              scale: torch.Tensor, margin: float) -> tuple[torch.Tensor, torch.Tensor]:
+def rank_loss(
+    img: torch.Tensor,
+    txt: torch.Tensor,
+    neg: torch.Tensor,
+    valid: torch.Tensor,
+    sources: torch.Tensor,
+    scale: torch.Tensor,
+    margin: float,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """The cross-modal rank loss of CE-CLIP (Zhang, Awal & Agrawal 2023, arXiv 2306.08832): each
     true pair must beat its near twin by ``margin`` in cosine, here softplus(scale * (margin - gap))
     with the logit scale held fixed (the loss must not move the temperature). The twins: a

@@ -62,9 +62,17 @@ class TextTower(CaptionEncoder):
     """
 
     def __init__(self, cfg: CLIPConfig):
-        super().__init__(cfg.vocab_size, cfg.context, cfg.text_width, cfg.text_layers, cfg.text_heads,
-                         token_std=cfg.text_embed_std, pos_std=0.01,
-                         token_shift=cfg.text_token_shift, causal=cfg.text_causal)
+        super().__init__(
+            cfg.vocab_size,
+            cfg.context,
+            cfg.text_width,
+            cfg.text_layers,
+            cfg.text_heads,
+            token_std=cfg.text_embed_std,
+            pos_std=0.01,
+            token_shift=cfg.text_token_shift,
+            causal=cfg.text_causal,
+        )
         self.proj = nn.Linear(cfg.text_width, cfg.embed_dim, bias=False)
 
     def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -85,7 +93,11 @@ class ConvStage(nn.Sequential):
     def __init__(self, cin: int, cout: int, blocks: int):
         layers: list[nn.Module] = []
         for i in range(blocks):
-            layers += [nn.Conv2d(cin if i == 0 else cout, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU()]
+            layers += [
+                nn.Conv2d(cin if i == 0 else cout, cout, 3, padding=1, bias=False),
+                nn.BatchNorm2d(cout),
+                nn.ReLU(),
+            ]
         super().__init__(*layers, nn.MaxPool2d(2))
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import torch
 
@@ -36,8 +36,13 @@ class OurClip(ClipBase):
     def _encode_pixels(self, pixels: torch.Tensor) -> torch.Tensor:
         return self.model.encode_image(pixels)
 
-    def save(self, folder: str | Path, extra: dict | None = None, state_dict: dict | None = None,
-             dtype: torch.dtype | None = None) -> Path:
+    def save(
+        self,
+        folder: str | Path,
+        extra: dict | None = None,
+        state_dict: dict | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> Path:
         folder = save_model(folder, KIND, self.model, self.model.config, extra, state_dict, dtype)
         self.tokenizer.save(Path(folder) / "tokenizer.json")
         return folder

@@ -8,8 +8,16 @@ from .model import CLIPConfig
 PRESETS: dict[str, dict] = {
     # seconds on a CPU: for tests and smoke runs
     "tiny": {
-        "model": dict(context=28, text_width=32, text_layers=1, text_heads=2, image_size=32,
-                      image_channels=(8, 16), image_blocks=1, embed_dim=32),
+        "model": dict(
+            context=28,
+            text_width=32,
+            text_layers=1,
+            text_heads=2,
+            image_size=32,
+            image_channels=(8, 16),
+            image_blocks=1,
+            embed_dim=32,
+        ),
         "loop": dict(steps=20, batch_size=16, lr=1e-3, warmup=5, checkpoint_every=10, log_every=5),
         "vocab_size": 256,
     },
@@ -19,8 +27,17 @@ PRESETS: dict[str, dict] = {
     # (counterfactuals=1/3) and twin separation (separate=1.0) bound colours no better (swap
     # probe 0.52) and lost shape (zero-shot 0.91): benchmarks/reports/clip_world_counterfactual.md
     "world": {
-        "model": dict(context=28, text_width=256, text_layers=4, text_heads=4, image_size=64,
-                      image_channels=(32, 64, 128, 128), image_blocks=2, embed_dim=256, text_embed_std=1.0),
+        "model": dict(
+            context=28,
+            text_width=256,
+            text_layers=4,
+            text_heads=4,
+            image_size=64,
+            image_channels=(32, 64, 128, 128),
+            image_blocks=2,
+            embed_dim=256,
+            text_embed_std=1.0,
+        ),
         "loop": dict(steps=3200, batch_size=64, lr=1e-3, warmup=200, checkpoint_every=250, log_every=25, ema=0.998),
         "vocab_size": 512,
     },
@@ -29,8 +46,17 @@ PRESETS: dict[str, dict] = {
     # (world/targets.py). Its picture embedding binds (0.98 of val swaps through the head), its
     # caption embedding does not (swap probe 0.53): benchmarks/reports/clip_world_bind.md
     "world-bind": {
-        "model": dict(context=28, text_width=256, text_layers=4, text_heads=4, image_size=64,
-                      image_channels=(32, 64, 128, 128), image_blocks=2, embed_dim=256, text_embed_std=0.02),
+        "model": dict(
+            context=28,
+            text_width=256,
+            text_layers=4,
+            text_heads=4,
+            image_size=64,
+            image_channels=(32, 64, 128, 128),
+            image_blocks=2,
+            embed_dim=256,
+            text_embed_std=0.02,
+        ),
         "loop": dict(steps=2600, batch_size=64, lr=1e-3, warmup=200, checkpoint_every=250, log_every=25, ema=0.998),
         "vocab_size": 512,
         "task": dict(compose=1.0, negative_weights={"swap_colors": 4.0, "relation": 4.0}),
@@ -43,12 +69,24 @@ PRESETS: dict[str, dict] = {
     # 0.84/0.55). Colour-swap probe 1.0 seen and held-out; held-out relations fall short:
     # benchmarks/reports/clip_world_bind2.md
     "world-bind2": {
-        "model": dict(context=28, text_width=256, text_layers=4, text_heads=4, image_size=64,
-                      image_channels=(32, 64, 128, 128), image_blocks=2, embed_dim=256, text_embed_std=0.02,
-                      text_token_shift=True, compose_scale=16.0),
+        "model": dict(
+            context=28,
+            text_width=256,
+            text_layers=4,
+            text_heads=4,
+            image_size=64,
+            image_channels=(32, 64, 128, 128),
+            image_blocks=2,
+            embed_dim=256,
+            text_embed_std=0.02,
+            text_token_shift=True,
+            compose_scale=16.0,
+        ),
         "loop": dict(steps=2600, batch_size=64, lr=1e-3, warmup=200, checkpoint_every=250, log_every=25, ema=0.998),
         "vocab_size": 512,
-        "task": dict(compose=1.0, compose_text=1.0, negative_weights={"swap_colors": 2.0, "relation": 8.0, "count": 3.0}),
+        "task": dict(
+            compose=1.0, compose_text=1.0, negative_weights={"swap_colors": 2.0, "relation": 8.0, "count": 3.0}
+        ),
     },
 }
 _BIND2 = PRESETS["world-bind2"]
@@ -62,7 +100,11 @@ _BIND2 = PRESETS["world-bind2"]
 # val sides right, a causal one 0.89. Not shipped: relations 0.930 / 0.781 (from 0.843 / 0.613),
 # but count 0.878 / 0.837, R@1 0.862 and held-out zero-shot shape 0.700 fell below world-bind2's:
 # benchmarks/reports/clip_world_bind3.md
-PRESETS["world-bind3"] = {**_BIND2, "model": {**_BIND2["model"], "text_causal": True}, "task": {**_BIND2["task"], "relate": 1.0}}
+PRESETS["world-bind3"] = {
+    **_BIND2,
+    "model": {**_BIND2["model"], "text_causal": True},
+    "task": {**_BIND2["task"], "relate": 1.0},
+}
 # world-bind3's place loss on world-bind2's bidirectional text tower. Not shipped: relations 0.845 /
 # 0.663, count 0.768 / 0.700, R@1 0.841: the relation gain is the causal tower's, the count loss
 # comes with the place loss (benchmarks/reports/clip_world_bind4.md)
@@ -127,8 +169,10 @@ PRESETS["world-bind10"] = {**PRESETS["world-bind8"], "task": {**PRESETS["world-b
 # counts 0.957 / 0.962 (world-bind10 0.945 / 0.913) and held-out zero-shot shape 0.997, but relations
 # fell to 0.923 seen (bar 0.95) and 0.925 held-out; 124 minutes on the same slow machine
 # (benchmarks/reports/clip_world_bind11.md)
-PRESETS["world-bind11"] = {**PRESETS["world-bind10"], "task": {
-    **PRESETS["world-bind10"]["task"], "counterfactuals": 0.5, "counterfactual_kinds": ("relation", "count")}}
+PRESETS["world-bind11"] = {
+    **PRESETS["world-bind10"],
+    "task": {**PRESETS["world-bind10"]["task"], "counterfactuals": 0.5, "counterfactual_kinds": ("relation", "count")},
+}
 
 
 def _reweighted(base: str, **weights: float) -> dict:
@@ -210,7 +254,10 @@ PRESETS["world-bind15"] = {**PRESETS["world-bind14"], "task": {**PRESETS["world-
 # named yellow (42 of 55) or blue (10) when the prompt averages over every shape, though "a {} circle"
 # alone names 53 of 55 purple; held-out zero-shot shape 0.970, counts 0.982 / 0.962, held-out
 # relations 0.931, R@1 0.868; 81 minutes (benchmarks/reports/clip_world_bind16.md).
-PRESETS["world-bind16"] = {**PRESETS["world-bind15"], "task": {**PRESETS["world-bind15"]["task"], "colorless_relations": False}}
+PRESETS["world-bind16"] = {
+    **PRESETS["world-bind15"],
+    "task": {**PRESETS["world-bind15"]["task"], "colorless_relations": False},
+}
 
 # world-bind15 with the rank loss at 1.0 (0.5 before). World-bind15 met every bar but seen relations
 # (0.941, 23 of 388 wrong), and its misses were near ties: 21 of the 23 lost by less than 0.06 in
@@ -237,6 +284,7 @@ def preset(name: str, vocab_size: int, **loop_overrides) -> tuple[CLIPConfig, Lo
     loop = {**p["loop"], **{k: v for k, v in loop_overrides.items() if v is not None}}
     return CLIPConfig(vocab_size=vocab_size, **p["model"]), LoopConfig(**loop)
 
+
 # world-bind17 made to train within issue #3's 45 minutes on 2 CPU cores: image stages of 16, 48, 96
 # and 128 channels (32, 64, 128, 128 before) and 2,400 steps (2,600), the rest unchanged. World-bind17
 # took 88 minutes at ~1.7 s a step; the text tower now skips padding (nn/text.py CaptionEncoder.pool),
@@ -252,9 +300,11 @@ def preset(name: str, vocab_size: int, **loop_overrides) -> tuple[CLIPConfig, Lo
 # relations 0.985 / 0.900, counts 0.988 / 1.000, R@1 0.846 (benchmarks/reports/clip_world_bind18.md).
 # At 2,600 steps (--steps 2600, to tell the two cuts apart) held-out zero-shot shape fell further, to
 # 0.753, with every other bar met: the narrow tower lost it (clip_world_bind18_2600.md).
-PRESETS["world-bind18"] = {**PRESETS["world-bind17"],
-                           "model": {**PRESETS["world-bind17"]["model"], "image_channels": (16, 48, 96, 128)},
-                           "loop": {**PRESETS["world-bind17"]["loop"], "steps": 2400}}
+PRESETS["world-bind18"] = {
+    **PRESETS["world-bind17"],
+    "model": {**PRESETS["world-bind17"]["model"], "image_channels": (16, 48, 96, 128)},
+    "loop": {**PRESETS["world-bind17"]["loop"], "steps": 2400},
+}
 
 # world-bind17 cut where a step spends its time, keeping the image stages world-bind18 narrowed and
 # lost held-out shapes with: the first stage is one stride-2 convolution (CLIPConfig.image_stem
@@ -270,10 +320,11 @@ PRESETS["world-bind18"] = {**PRESETS["world-bind17"],
 # (yellow squares all named purple when the prompt averages over every shape; right with "a {} square")
 # and held-out zero-shot shape to 0.887 (yellow crosses taken for stars), colour to 0.947
 # (benchmarks/reports/clip_world_bind19.md).
-PRESETS["world-bind19"] = {**PRESETS["world-bind17"],
-                           "model": {**PRESETS["world-bind17"]["model"], "image_stem": "stride",
-                                     "text_width": 192, "text_heads": 3},
-                           "loop": {**PRESETS["world-bind17"]["loop"], "steps": 2200}}
+PRESETS["world-bind19"] = {
+    **PRESETS["world-bind17"],
+    "model": {**PRESETS["world-bind17"]["model"], "image_stem": "stride", "text_width": 192, "text_heads": 3},
+    "loop": {**PRESETS["world-bind17"]["loop"], "steps": 2200},
+}
 
 # world-bind19 with world-bind17's text tower (256 wide, 4 heads): an attribution run. World-bind19
 # met every binding bar in 43.7 minutes but named colours worse zero-shot (seen pairs 0.910: yellow
@@ -285,8 +336,10 @@ PRESETS["world-bind19"] = {**PRESETS["world-bind17"],
 # back (0.998), so the narrower text tower lost it; but held-out zero-shot shape fell to 0.783 (yellow
 # crosses and green triangles taken for stars), relations to 0.938 / 0.894, and it took 48.8 minutes
 # (benchmarks/reports/clip_world_bind20.md).
-PRESETS["world-bind20"] = {**PRESETS["world-bind19"],
-                           "model": {**PRESETS["world-bind19"]["model"], "text_width": 256, "text_heads": 4}}
+PRESETS["world-bind20"] = {
+    **PRESETS["world-bind19"],
+    "model": {**PRESETS["world-bind19"]["model"], "text_width": 256, "text_heads": 4},
+}
 
 # world-bind19 with the attribute loss (ClipTask ``attributes``, world/targets.py attribute_target):
 # the composition head also reads which colours and which shapes a picture holds and a caption

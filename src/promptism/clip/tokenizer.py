@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 import warnings
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import torch
 from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
@@ -31,8 +31,12 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int = 512) -> Tokenizer:
     )
     tok.pre_tokenizer = pre_tokenizers.Whitespace()
     tok.decoder = decoders.BPEDecoder()
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=SPECIALS, show_progress=False,
-                                  initial_alphabet=list("abcdefghijklmnopqrstuvwxyz0123456789,.;:!?'\"()"))
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=SPECIALS,
+        show_progress=False,
+        initial_alphabet=list("abcdefghijklmnopqrstuvwxyz0123456789,.;:!?'\"()"),
+    )
     tok.train_from_iterator(texts, trainer)
     tok.post_processor = processors.TemplateProcessing(
         single=f"{SOS} $A {EOS}", special_tokens=[(SOS, tok.token_to_id(SOS)), (EOS, tok.token_to_id(EOS))]
@@ -64,7 +68,9 @@ class CaptionTokenizer:
             seq = e.ids
             if len(seq) > self.context:
                 if warn:
-                    warnings.warn(f"caption longer than {self.context} tokens, truncated: {texts[i][:80]!r}", stacklevel=2)
+                    warnings.warn(
+                        f"caption longer than {self.context} tokens, truncated: {texts[i][:80]!r}", stacklevel=2
+                    )
                 seq = seq[: self.context - 1] + [self.eos_id]  # keep [EOS]: it carries the pooled feature
             ids[i, : len(seq)] = torch.tensor(seq)
         return ids, ids != self.pad_id
@@ -73,5 +79,5 @@ class CaptionTokenizer:
         self.tok.save(str(path))
 
     @classmethod
-    def load(cls, path: str | Path, context: int) -> "CaptionTokenizer":
+    def load(cls, path: str | Path, context: int) -> CaptionTokenizer:
         return cls(Tokenizer.from_file(str(path)), context)

@@ -11,7 +11,15 @@ import torch
 
 from ..data import Pairs, load_pairs
 from ..train.loop import train
-from .loss import attribute_loss, caption_composition_loss, composition_loss, contrastive_loss, place_loss, rank_loss, relation_loss
+from .loss import (
+    attribute_loss,
+    caption_composition_loss,
+    composition_loss,
+    contrastive_loss,
+    place_loss,
+    rank_loss,
+    relation_loss,
+)
 from .model import CLIP
 from .tokenizer import CaptionTokenizer, train_tokenizer
 
@@ -48,20 +56,36 @@ class ClipTask:
     binds colours at chance (swap probe 0.48), and a run with both (plus token init 0.02) did no
     better (0.52) and lost shape (benchmarks/reports/clip_world_counterfactual.md)."""
 
-    def __init__(self, pairs: Pairs, tokenizer: CaptionTokenizer, hard_negatives: bool = True, seed: int = 0,
-                 counterfactuals: float = 0.0, separate: float = 0.0, compose: float = 0.0,
-                 negative_weights: dict[str, float] | None = None, compose_text: float = 0.0,
-                 relate: float = 0.0, relate_picture: float = 1.0, relate_caption: float = 1.0,
-                 counterfactual_kinds: tuple[str, ...] | None = None, rank: float = 0.0,
-                 rank_margin: float = RANK_MARGIN, colorless: float = 0.0, colorless_relations: bool = True,
-                 attributes: float = 0.0):
+    def __init__(
+        self,
+        pairs: Pairs,
+        tokenizer: CaptionTokenizer,
+        hard_negatives: bool = True,
+        seed: int = 0,
+        counterfactuals: float = 0.0,
+        separate: float = 0.0,
+        compose: float = 0.0,
+        negative_weights: dict[str, float] | None = None,
+        compose_text: float = 0.0,
+        relate: float = 0.0,
+        relate_picture: float = 1.0,
+        relate_caption: float = 1.0,
+        counterfactual_kinds: tuple[str, ...] | None = None,
+        rank: float = 0.0,
+        rank_margin: float = RANK_MARGIN,
+        colorless: float = 0.0,
+        colorless_relations: bool = True,
+        attributes: float = 0.0,
+    ):
         from ..world.negatives import COUNTERFACTUAL_KINDS
 
         self.pairs, self.tok, self.hard, self.seed = pairs, tokenizer, hard_negatives, seed
         self.counterfactual_kinds = tuple(counterfactual_kinds or COUNTERFACTUAL_KINDS)  # none named: every kind
         if set(self.counterfactual_kinds) - set(COUNTERFACTUAL_KINDS):
-            raise ValueError(f"counterfactual kinds must be among {', '.join(COUNTERFACTUAL_KINDS)}, "
-                             f"got {', '.join(self.counterfactual_kinds)}")
+            raise ValueError(
+                f"counterfactual kinds must be among {', '.join(COUNTERFACTUAL_KINDS)}, "
+                f"got {', '.join(self.counterfactual_kinds)}"
+            )
         self.separate = separate
         self.rank, self.rank_margin = rank, rank_margin
         self.negative_weights = negative_weights or None
@@ -105,8 +129,11 @@ class ClipTask:
 
             self.attributes = attributes
             # which colours and shapes each picture holds: the place targets' presences, where built
-            self.attribute_targets = self.places[1] if self.places is not None else \
-                torch.from_numpy(np.stack([attribute_target(m["scene"]) for m in pairs.metas]))
+            self.attribute_targets = (
+                self.places[1]
+                if self.places is not None
+                else torch.from_numpy(np.stack([attribute_target(m["scene"]) for m in pairs.metas]))
+            )
             if self.stated is not None:
                 presence, mask = (np.stack(x) for x in zip(*(caption_attributes(m["stated"]) for m in pairs.metas)))
                 self.caption_attribute_targets = (torch.from_numpy(presence), torch.from_numpy(mask))
@@ -134,8 +161,9 @@ class ClipTask:
                     shortened.append(int(j))
         return captions, stated, shortened
 
-    def counterfactual_pairs(self, idx: np.ndarray, step: int, batch: list[str], stated: list
-                             ) -> tuple[list[np.ndarray], list[str], list[int]]:
+    def counterfactual_pairs(
+        self, idx: np.ndarray, step: int, batch: list[str], stated: list
+    ) -> tuple[list[np.ndarray], list[str], list[int]]:
         """Pictures, captions, and the batch position each was made from (``batch`` and
         ``stated`` are the batch's captions and what they state, as batch_captions gives them)."""
         from ..world import Scene, render_array
@@ -180,8 +208,9 @@ class ClipTask:
         from ..world.targets import NO_RELATION, RELATION_ROWS, relation_rows
 
         none = np.array([NO_RELATION] * RELATION_ROWS, np.int64)
-        return torch.from_numpy(np.stack([relation_rows(parse(t).to_dict()) if ok else none
-                                          for t, ok in zip(texts, valid.tolist())]))
+        return torch.from_numpy(
+            np.stack([relation_rows(parse(t).to_dict()) if ok else none for t, ok in zip(texts, valid.tolist())])
+        )
 
     def prepare(self, idx: np.ndarray, step: int) -> dict:
         """Everything a step needs that the model does not: pictures (with the counterfactuals),
@@ -193,8 +222,9 @@ class ClipTask:
         images = self.pairs.images[idx]
         captions, stated_rows, shortened = self.batch_captions(idx, step)
         short = {j: stated_rows[j].to_dict() for j in shortened}  # what each shortened caption states
-        extra_images, extra_captions, sources = (self.counterfactual_pairs(idx, step, captions, stated_rows)
-                                                 if self.counterfactuals else ([], [], []))
+        extra_images, extra_captions, sources = (
+            self.counterfactual_pairs(idx, step, captions, stated_rows) if self.counterfactuals else ([], [], [])
+        )
         if extra_images:
             images = np.concatenate([images, np.stack(extra_images)])
         ids, mask = self.tok(captions + extra_captions, warn=False)
@@ -208,7 +238,9 @@ class ClipTask:
             n_extra = len(extra_captions)
             batch["neg_ids"], batch["neg_mask"] = self.tok(negs + extra_captions, warn=False)
             batch["valid"] = torch.cat([valid, torch.zeros(n_extra, dtype=torch.bool)])
-            batch["sources"] = torch.tensor(sources, dtype=torch.long)  # the batch row each counterfactual was made from
+            batch["sources"] = torch.tensor(
+                sources, dtype=torch.long
+            )  # the batch row each counterfactual was made from
         if self.targets is not None:
             batch["targets"], batch["swaps"] = self.targets[rows], self.swaps[rows]
         if self.caption_targets is not None:
@@ -259,7 +291,9 @@ class ClipTask:
                 # keep near twins apart in each tower (a caption from its hard negative, a picture
                 # from its counterfactual), so that neither can settle on bag-of-words features
                 cf = torch.arange(n, n + len(src))
-                sims = torch.cat([(txt * neg).sum(-1)[valid], (img[src] * img[cf]).sum(-1), (txt[src] * txt[cf]).sum(-1)])
+                sims = torch.cat(
+                    [(txt * neg).sum(-1)[valid], (img[src] * img[cf]).sum(-1), (txt[src] * txt[cf]).sum(-1)]
+                )
                 if len(sims):
                     sep = torch.relu(sims - SEPARATION_MARGIN).mean()
                     loss = loss + self.separate * sep
@@ -287,19 +321,21 @@ class ClipTask:
                 logs["compose_loss"] = float(comp_loss.detach())
             if self.caption_targets is not None:
                 presence, pmask, swaps = batch["caption_targets"]
-                text_loss = caption_composition_loss(comp[len(img): len(img) + n], presence, pmask, N_PAIRS, swaps)
+                text_loss = caption_composition_loss(comp[len(img) : len(img) + n], presence, pmask, N_PAIRS, swaps)
                 loss = loss + self.compose_text * text_loss
                 logs["compose_text_loss"] = float(text_loss.detach())
         if self.attribute_targets is not None:
             from ..world.targets import SIZE
 
             if comp is None or comp.shape[1] <= SIZE:
-                raise ValueError("attributes > 0 needs a CLIP whose composition head has attribute outputs "
-                                 "(compose_outputs = world/targets.py SIZE + N_PLACES)")
+                raise ValueError(
+                    "attributes > 0 needs a CLIP whose composition head has attribute outputs "
+                    "(compose_outputs = world/targets.py SIZE + N_PLACES)"
+                )
             attr = attribute_loss(comp[:n, SIZE:], batch["attributes"])
             if "caption_attributes" in batch:
                 presence, pmask = batch["caption_attributes"]
-                attr = attr + attribute_loss(comp[len(img): len(img) + n, SIZE:], presence, pmask)
+                attr = attr + attribute_loss(comp[len(img) : len(img) + n, SIZE:], presence, pmask)
             loss = loss + self.attributes * attr
             logs["attribute_loss"] = float(attr.detach())
         if self.places is not None:
@@ -307,7 +343,7 @@ class ClipTask:
                 raise ValueError("relate > 0 needs a CLIP built with place_outputs (a place head)")
             pos, present = batch["places"]
             where = place_loss(place[:n], pos, present)
-            said = torch.cat([place[len(img): len(img) + n], place[len(img) + len(txt): len(img) + len(txt) + n]])
+            said = torch.cat([place[len(img) : len(img) + n], place[len(img) + len(txt) : len(img) + len(txt) + n]])
             sides = relation_loss(said, batch["stated_relations"])
             loss = loss + self.relate * (self.relate_picture * where + self.relate_caption * sides)
             logs["place_loss"], logs["relation_loss"] = float(where.detach()), float(sides.detach())
@@ -334,14 +370,29 @@ def tokenizer_for_run(tok_path: Path, captions: list[str], vocab_size: int, cont
         return tok
 
 
-def train_clip(data: str, out: str, preset_name: str = "world", hard_negatives: bool = True,
-               limit: int | None = None, progress: bool = True, counterfactuals: float | None = None,
-               separate: float | None = None, compose: float | None = None,
-               negative_weights: dict[str, float] | None = None, compose_text: float | None = None,
-               relate: float | None = None, relate_picture: float | None = None, relate_caption: float | None = None,
-               counterfactual_kinds: tuple[str, ...] | None = None, rank: float | None = None,
-               rank_margin: float | None = None, colorless: float | None = None,
-               colorless_relations: bool | None = None, attributes: float | None = None, **loop_overrides) -> Path:
+def train_clip(
+    data: str,
+    out: str,
+    preset_name: str = "world",
+    hard_negatives: bool = True,
+    limit: int | None = None,
+    progress: bool = True,
+    counterfactuals: float | None = None,
+    separate: float | None = None,
+    compose: float | None = None,
+    negative_weights: dict[str, float] | None = None,
+    compose_text: float | None = None,
+    relate: float | None = None,
+    relate_picture: float | None = None,
+    relate_caption: float | None = None,
+    counterfactual_kinds: tuple[str, ...] | None = None,
+    rank: float | None = None,
+    rank_margin: float | None = None,
+    colorless: float | None = None,
+    colorless_relations: bool | None = None,
+    attributes: float | None = None,
+    **loop_overrides,
+) -> Path:
     """Train (or resume) a CLIP on image–caption data; write the model folder out/model."""
     import time
 
@@ -372,19 +423,35 @@ def train_clip(data: str, out: str, preset_name: str = "world", hard_negatives: 
     relate = task_defaults.get("relate", 0.0) if relate is None else relate
     relate_picture = task_defaults.get("relate_picture", 1.0) if relate_picture is None else relate_picture
     relate_caption = task_defaults.get("relate_caption", 1.0) if relate_caption is None else relate_caption
-    counterfactual_kinds = task_defaults.get("counterfactual_kinds") if counterfactual_kinds is None else counterfactual_kinds
+    counterfactual_kinds = (
+        task_defaults.get("counterfactual_kinds") if counterfactual_kinds is None else counterfactual_kinds
+    )
     rank = task_defaults.get("rank", 0.0) if rank is None else rank
     rank_margin = task_defaults.get("rank_margin", RANK_MARGIN) if rank_margin is None else rank_margin
     colorless = task_defaults.get("colorless", 0.0) if colorless is None else colorless
     if colorless_relations is None:
         colorless_relations = task_defaults.get("colorless_relations", True)
     attributes = task_defaults.get("attributes", 0.0) if attributes is None else attributes
-    task = ClipTask(pairs, tok, hard_negatives=hard_negatives, seed=loop.seed, counterfactuals=counterfactuals,
-                    separate=separate, compose=compose, negative_weights=negative_weights,
-                    compose_text=compose_text, relate=relate, relate_picture=relate_picture,
-                    relate_caption=relate_caption, counterfactual_kinds=counterfactual_kinds, rank=rank,
-                    rank_margin=rank_margin, colorless=colorless, colorless_relations=colorless_relations,
-                    attributes=attributes)
+    task = ClipTask(
+        pairs,
+        tok,
+        hard_negatives=hard_negatives,
+        seed=loop.seed,
+        counterfactuals=counterfactuals,
+        separate=separate,
+        compose=compose,
+        negative_weights=negative_weights,
+        compose_text=compose_text,
+        relate=relate,
+        relate_picture=relate_picture,
+        relate_caption=relate_caption,
+        counterfactual_kinds=counterfactual_kinds,
+        rank=rank,
+        rank_margin=rank_margin,
+        colorless=colorless,
+        colorless_relations=colorless_relations,
+        attributes=attributes,
+    )
     if task.targets is not None or task.caption_targets is not None or task.attribute_targets is not None:
         from dataclasses import replace
 
@@ -410,18 +477,41 @@ def train_clip(data: str, out: str, preset_name: str = "world", hard_negatives: 
         rng = np.random.default_rng([loop.seed, 5])
 
         def picture_batch():
-            model.encode_image(to_pixels(pairs.images[rng.choice(len(pairs), min(len(pairs), loop.batch_size), replace=False)]))
+            model.encode_image(
+                to_pixels(pairs.images[rng.choice(len(pairs), min(len(pairs), loop.batch_size), replace=False)])
+            )
 
         weights = recalibrate_batchnorm(model, weights, picture_batch, BN_RECALIBRATION_BATCHES)
-    folder = OurClip(model, tok).save(out_dir / "model", extra={
-        "name": out_dir.name, "preset": preset_name, "data": str(data), "examples": len(pairs),
-        "steps": result["step"], "batch_size": loop.batch_size, "ema": loop.ema, "hard_negatives": task.stated is not None,
-        "counterfactuals": task.counterfactuals, "counterfactual_kinds": list(task.counterfactual_kinds), "separate": task.separate, "compose": task.compose, "compose_text": task.compose_text,
-        "relate": task.relate, "relate_picture": task.relate_picture, "relate_caption": task.relate_caption,
-        "negative_weights": task.negative_weights, "rank": task.rank, "rank_margin": task.rank_margin, "colorless": task.colorless,
-        "colorless_relations": task.colorless_relations, "attributes": task.attributes,
-        "final_logs": result["logs"], "wall_seconds_this_run": round(time.time() - t0, 1),
-        "train_seconds": result["train_seconds"],
-    }, state_dict=weights)
+    folder = OurClip(model, tok).save(
+        out_dir / "model",
+        extra={
+            "name": out_dir.name,
+            "preset": preset_name,
+            "data": str(data),
+            "examples": len(pairs),
+            "steps": result["step"],
+            "batch_size": loop.batch_size,
+            "ema": loop.ema,
+            "hard_negatives": task.stated is not None,
+            "counterfactuals": task.counterfactuals,
+            "counterfactual_kinds": list(task.counterfactual_kinds),
+            "separate": task.separate,
+            "compose": task.compose,
+            "compose_text": task.compose_text,
+            "relate": task.relate,
+            "relate_picture": task.relate_picture,
+            "relate_caption": task.relate_caption,
+            "negative_weights": task.negative_weights,
+            "rank": task.rank,
+            "rank_margin": task.rank_margin,
+            "colorless": task.colorless,
+            "colorless_relations": task.colorless_relations,
+            "attributes": task.attributes,
+            "final_logs": result["logs"],
+            "wall_seconds_this_run": round(time.time() - t0, 1),
+            "train_seconds": result["train_seconds"],
+        },
+        state_dict=weights,
+    )
     (out_dir / "model" / "loop.json").write_text(json.dumps(asdict(loop), indent=1))
     return folder

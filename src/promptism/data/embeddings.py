@@ -35,8 +35,14 @@ def embed_pairs(pairs: Pairs, clip, batch_size: int = 256, progress: bool = True
     return {"image_embed": torch.cat(images).float(), "text_embed": torch.cat(texts).float()}
 
 
-def embed_dataset(data: str, out: str | Path, clip_name: str = "world", split: str = "train",
-                  limit: int | None = None, progress: bool = True) -> Path:
+def embed_dataset(
+    data: str,
+    out: str | Path,
+    clip_name: str = "world",
+    split: str = "train",
+    limit: int | None = None,
+    progress: bool = True,
+) -> Path:
     from ..clip import load
 
     clip = load(clip_name)
@@ -45,9 +51,17 @@ def embed_dataset(data: str, out: str | Path, clip_name: str = "world", split: s
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tmp")
-    save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp), metadata={
-        "clip": clip_name, "data": str(data), "split": split, "n": str(len(pairs)),
-        "captions_sha256": captions_hash(pairs.captions)})
+    save_file(
+        {k: v.contiguous() for k, v in tensors.items()},
+        str(tmp),
+        metadata={
+            "clip": clip_name,
+            "data": str(data),
+            "split": split,
+            "n": str(len(pairs)),
+            "captions_sha256": captions_hash(pairs.captions),
+        },
+    )
     tmp.replace(out)
     return out
 
@@ -61,6 +75,8 @@ def load_embeddings(path: str | Path, captions: list[str] | None = None) -> tupl
         meta = dict(f.metadata() or {})
         tensors = {k: f.get_tensor(k) for k in f.keys()}
     if captions is not None and meta.get("captions_sha256") != captions_hash(captions):
-        raise PromptismError(f"{path} was computed for other data ({json.dumps(meta.get('data'))}, "
-                             f"{meta.get('n')} pairs), not for these {len(captions)} pairs")
+        raise PromptismError(
+            f"{path} was computed for other data ({json.dumps(meta.get('data'))}, "
+            f"{meta.get('n')} pairs), not for these {len(captions)} pairs"
+        )
     return tensors, meta

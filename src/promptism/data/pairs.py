@@ -63,8 +63,9 @@ def shard_list(source: str | Path, split: str = "train") -> list[str]:
     return []
 
 
-def _read_shards(urls: list[str], size: int, images: bool, limit: int | None = None,
-                 bar=None) -> tuple[list, list[str], list[dict]]:
+def _read_shards(
+    urls: list[str], size: int, images: bool, limit: int | None = None, bar=None
+) -> tuple[list, list[str], list[dict]]:
     """(pictures, captions, metas) of ``urls`` in order, at most ``limit`` of them."""
     import webdataset as wds
 
@@ -110,8 +111,15 @@ def read_workers(n_shards: int, asked: int | None = None) -> int:
     return max(1, min(asked, n_shards))
 
 
-def load_pairs(source: str | Path, split: str = "train", size: int = 64, limit: int | None = None,
-               progress: bool = True, images: bool = True, workers: int | None = None) -> Pairs:
+def load_pairs(
+    source: str | Path,
+    split: str = "train",
+    size: int = 64,
+    limit: int | None = None,
+    progress: bool = True,
+    images: bool = True,
+    workers: int | None = None,
+) -> Pairs:
     """``images=False`` reads captions and records only (``Pairs.images`` is then (N, 0, 0, 3)).
     Shards are read by ``read_workers(shards, workers)`` processes; with a ``limit``, one worker,
     or where processes cannot be forked, in this process."""
@@ -147,7 +155,9 @@ def load_pairs(source: str | Path, split: str = "train", size: int = 64, limit: 
                 captions.append(txt.read_text().strip())
                 metas.append({})
     else:
-        raise PromptismError(f"no data at {str(source)!r}: give a dataset folder, .tar shards or a folder of pictures with .txt captions")
+        raise PromptismError(
+            f"no data at {str(source)!r}: give a dataset folder, .tar shards or a folder of pictures with .txt captions"
+        )
     if not captions:
         raise PromptismError(f"no image–caption pairs found in {str(source)!r} (split {split!r})")
     if not images:

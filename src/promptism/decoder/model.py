@@ -42,21 +42,27 @@ class DecoderConfig:
     def __post_init__(self):
         if isinstance(self.unet, dict):
             object.__setattr__(self, "unet", UNetConfig(**self.unet))
-        want = dict(cond_dim=self.clip_dim + self.text_width, context_dim=self.text_width,
-                    in_channels=3 + INPAINT_CHANNELS * self.inpaint, out_channels=3)
+        want = dict(
+            cond_dim=self.clip_dim + self.text_width,
+            context_dim=self.text_width,
+            in_channels=3 + INPAINT_CHANNELS * self.inpaint,
+            out_channels=3,
+        )
         wrong = {k: getattr(self.unet, k) for k, v in want.items() if getattr(self.unet, k) != v}
         if wrong:
             raise ValueError(f"the decoder's UNet needs {want}; got {wrong}")
 
     @classmethod
-    def build(cls, unet: dict, **kw) -> "DecoderConfig":
+    def build(cls, unet: dict, **kw) -> DecoderConfig:
         """Fill in the UNet fields that follow from the decoder's own."""
         clip_dim, width = kw.get("clip_dim", cls.clip_dim), kw.get("text_width", cls.text_width)
         in_channels = 3 + INPAINT_CHANNELS * bool(kw.get("inpaint", False))
-        return cls(unet=UNetConfig(**{**unet, "cond_dim": clip_dim + width, "context_dim": width,
-                                      "in_channels": in_channels}), **kw)
+        return cls(
+            unet=UNetConfig(**{**unet, "cond_dim": clip_dim + width, "context_dim": width, "in_channels": in_channels}),
+            **kw,
+        )
 
-    def plain(self) -> "DecoderConfig":
+    def plain(self) -> DecoderConfig:
         """The same decoder without the inpainting channels."""
         return replace(self, inpaint=False, unet=replace(self.unet, in_channels=3))
 
@@ -76,9 +82,17 @@ class Decoder(nn.Module):
         self.clip_to_tokens = nn.Linear(cfg.clip_dim, cfg.clip_tokens * cfg.text_width)
         self.unet = UNet(cfg.unet)
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor, image_embed: torch.Tensor, ids: torch.Tensor,
-                mask: torch.Tensor, drop_image: torch.Tensor | None = None, known: torch.Tensor | None = None,
-                keep: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self,
+        x: torch.Tensor,
+        t: torch.Tensor,
+        image_embed: torch.Tensor,
+        ids: torch.Tensor,
+        mask: torch.Tensor,
+        drop_image: torch.Tensor | None = None,
+        known: torch.Tensor | None = None,
+        keep: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         # x: (B, 3, S, S) noisy picture; t: (B,); image_embed: (B, D) unit CLIP embeddings;
         # ids, mask: (B, L) caption tokens (an empty caption where text is dropped);
         # drop_image: (B,) bool, True where the image embedding is replaced by the null vector;
@@ -89,7 +103,7 @@ class Decoder(nn.Module):
             x = torch.cat(inpaint_input(x, known, keep), 1)
         elif known is not None or keep is not None:
             raise ValueError("this decoder has no inpainting channels (config.inpaint is False)")
-        emb = image_embed * self.config.clip_dim ** 0.5  # unit length -> unit variance per dimension
+        emb = image_embed * self.config.clip_dim**0.5  # unit length -> unit variance per dimension
         if drop_image is not None:
             emb = torch.where(drop_image[:, None], self.null_image.expand(b, -1), emb)
         tokens, pooled = self.text(ids, mask)  # (B, L, W), (B, W)
@@ -115,7 +129,7 @@ def widen_for_inpainting(model: Decoder, plain_state: dict[str, torch.Tensor]) -
     state = dict(plain_state)
     w = state["unet.conv_in.weight"]
     wide = torch.zeros(w.shape[0], model.config.unet.in_channels * u * u, *w.shape[2:], dtype=w.dtype)
-    wide[:, :w.shape[1]] = w  # pixel_unshuffle keeps each input channel's u² sub-pixels together
+    wide[:, : w.shape[1]] = w  # pixel_unshuffle keeps each input channel's u² sub-pixels together
     state["unet.conv_in.weight"] = wide
     model.load_state_dict(state)
     return model
@@ -138,16 +152,20 @@ def random_keep_masks(n: int, size: int, generator: torch.Generator, p_plain: fl
         elif k < p_plain + (1 - p_plain) * 0.55:  # hide a box of 20–80% of each side
             h, w = int(size * (0.2 + 0.6 * a)), int(size * (0.2 + 0.6 * b))
             y, x = int((size - h) * c), int((size - w) * d)
-            keep[i, :, y:y + h, x:x + w] = 0
+            keep[i, :, y : y + h, x : x + w] = 0
         elif k < p_plain + (1 - p_plain) * 0.8:  # keep only a box of 40–80% of each side
             h, w = int(size * (0.4 + 0.4 * a)), int(size * (0.4 + 0.4 * b))
             y, x = int((size - h) * c), int((size - w) * d)
             keep[i] = 0
-            keep[i, :, y:y + h, x:x + w] = 1
+            keep[i, :, y : y + h, x : x + w] = 1
         else:  # hide a strip of 25–60% along one edge
             m = int(size * (0.25 + 0.35 * e))
             side = int(f * 4) % 4
-            region = [(slice(None), slice(0, m)), (slice(None), slice(size - m, None)),
-                      (slice(0, m), slice(None)), (slice(size - m, None), slice(None))][side]
+            region = [
+                (slice(None), slice(0, m)),
+                (slice(None), slice(size - m, None)),
+                (slice(0, m), slice(None)),
+                (slice(size - m, None), slice(None)),
+            ][side]
             keep[i, :, region[0], region[1]] = 0
     return keep

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 
@@ -24,8 +24,9 @@ def classifier_free(denoise_pair: PairDenoise, scale: float) -> Callable[[torch.
     return guided
 
 
-def classifier_free_two(denoise_triple: PairDenoise, scale: float,
-                        second_scale: float) -> Callable[[torch.Tensor, int], torch.Tensor]:
+def classifier_free_two(
+    denoise_triple: PairDenoise, scale: float, second_scale: float
+) -> Callable[[torch.Tensor, int], torch.Tensor]:
     """Guidance on two conditions at once (Liu et al. 2022, "Compositional Visual Generation";
     Brooks et al. 2023, InstructPix2Pix, Eq. 3). ``denoise_triple`` takes [x; x; x]: both
     conditions, neither, the first alone. The mix is x̂ᵤ + s·(x̂꜀ − x̂ᵤ) + s₂·(x̂꜀ − x̂₁): plain
@@ -39,8 +40,9 @@ def classifier_free_two(denoise_triple: PairDenoise, scale: float,
     return guided
 
 
-def dynamic_threshold(denoise: Callable[[torch.Tensor, int], torch.Tensor], percentile: float = 0.995,
-                      floor: float = 1.0) -> Callable[[torch.Tensor, int], torch.Tensor]:
+def dynamic_threshold(
+    denoise: Callable[[torch.Tensor, int], torch.Tensor], percentile: float = 0.995, floor: float = 1.0
+) -> Callable[[torch.Tensor, int], torch.Tensor]:
     """Imagen's dynamic thresholding (Saharia et al. 2022, §2.3): per picture, s = the given
     percentile of |x̂₀| (at least ``floor``); clip x̂₀ to [−s, s] and divide by s."""
 

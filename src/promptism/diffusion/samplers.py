@@ -12,7 +12,7 @@ is called after every step (progress bars, previews).
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 
@@ -33,17 +33,24 @@ def _pairs(abar: torch.Tensor, timesteps: Sequence[int]):
     return [(t, ab[i], ab[i + 1]) for i, t in enumerate(timesteps)]
 
 
-def ddim(denoise: Denoise, x: torch.Tensor, abar: torch.Tensor, timesteps: Sequence[int],
-         generators: Sequence[torch.Generator] | None = None, eta: float = 0.0, callback: Callback = None) -> torch.Tensor:
+def ddim(
+    denoise: Denoise,
+    x: torch.Tensor,
+    abar: torch.Tensor,
+    timesteps: Sequence[int],
+    generators: Sequence[torch.Generator] | None = None,
+    eta: float = 0.0,
+    callback: Callback = None,
+) -> torch.Tensor:
     """DDIM (Song et al. 2021, Eq. 12); eta = 0 is deterministic, eta = 1 is ancestral."""
     if eta and generators is None:
         raise ValueError("DDIM with eta > 0 needs generators")
     path = _pairs(abar, timesteps)
     for i, (t, a, a_prev) in enumerate(path):
         x0 = denoise(x, t)
-        eps = (x - a ** 0.5 * x0) / (1 - a) ** 0.5
+        eps = (x - a**0.5 * x0) / (1 - a) ** 0.5
         sigma = eta * ((1 - a_prev) / (1 - a) * (1 - a / a_prev)) ** 0.5 if a_prev < 1 else 0.0
-        x = a_prev ** 0.5 * x0 + max(1 - a_prev - sigma ** 2, 0.0) ** 0.5 * eps
+        x = a_prev**0.5 * x0 + max(1 - a_prev - sigma**2, 0.0) ** 0.5 * eps
         if sigma:
             x = x + sigma * noise(x.shape, generators, x.device)
         if callback:
@@ -51,8 +58,14 @@ def ddim(denoise: Denoise, x: torch.Tensor, abar: torch.Tensor, timesteps: Seque
     return x
 
 
-def ddpm(denoise: Denoise, x: torch.Tensor, abar: torch.Tensor, timesteps: Sequence[int],
-         generators: Sequence[torch.Generator], callback: Callback = None) -> torch.Tensor:
+def ddpm(
+    denoise: Denoise,
+    x: torch.Tensor,
+    abar: torch.Tensor,
+    timesteps: Sequence[int],
+    generators: Sequence[torch.Generator],
+    callback: Callback = None,
+) -> torch.Tensor:
     """Ancestral sampling from the posterior q(x_prev | x_t, x̂₀) (Ho et al. 2020, Eqs. 6–7),
     with α_t = ᾱ_t / ᾱ_prev so that strided timesteps work too."""
     path = _pairs(abar, timesteps)
@@ -60,16 +73,22 @@ def ddpm(denoise: Denoise, x: torch.Tensor, abar: torch.Tensor, timesteps: Seque
         x0 = denoise(x, t)
         alpha = a / a_prev
         beta = 1 - alpha
-        mean = (a_prev ** 0.5 * beta / (1 - a)) * x0 + (alpha ** 0.5 * (1 - a_prev) / (1 - a)) * x
+        mean = (a_prev**0.5 * beta / (1 - a)) * x0 + (alpha**0.5 * (1 - a_prev) / (1 - a)) * x
         var = beta * (1 - a_prev) / (1 - a)  # β̃_t
-        x = mean + (var ** 0.5 * noise(x.shape, generators, x.device) if var > 0 else 0.0)
+        x = mean + (var**0.5 * noise(x.shape, generators, x.device) if var > 0 else 0.0)
         if callback:
             callback(i, len(path), x0)
     return x
 
 
-def dpmpp_2m(denoise: Denoise, x: torch.Tensor, abar: torch.Tensor, timesteps: Sequence[int],
-             generators: Sequence[torch.Generator] | None = None, callback: Callback = None) -> torch.Tensor:
+def dpmpp_2m(
+    denoise: Denoise,
+    x: torch.Tensor,
+    abar: torch.Tensor,
+    timesteps: Sequence[int],
+    generators: Sequence[torch.Generator] | None = None,
+    callback: Callback = None,
+) -> torch.Tensor:
     """DPM-Solver++(2M) (Lu et al. 2022, Algorithm 2): a second-order multistep solver of the
     diffusion ODE in the data-prediction form, λ = log(α/σ). Deterministic."""
     path = _pairs(abar, timesteps)
@@ -81,7 +100,7 @@ def dpmpp_2m(denoise: Denoise, x: torch.Tensor, abar: torch.Tensor, timesteps: S
             x = x0
         else:
             h = float(lam(a_next) - lam(a))
-            sigma, sigma_next, alpha_next = (1 - a) ** 0.5, (1 - a_next) ** 0.5, a_next ** 0.5
+            sigma, sigma_next, alpha_next = (1 - a) ** 0.5, (1 - a_next) ** 0.5, a_next**0.5
             if x0_prev is None:
                 d = x0  # first step: DPM-Solver++(1), i.e. DDIM
             else:
@@ -95,8 +114,9 @@ def dpmpp_2m(denoise: Denoise, x: torch.Tensor, abar: torch.Tensor, timesteps: S
     return x
 
 
-def ddim_invert(denoise: Denoise, x0: torch.Tensor, abar: torch.Tensor, timesteps: Sequence[int],
-                callback: Callback = None) -> torch.Tensor:
+def ddim_invert(
+    denoise: Denoise, x0: torch.Tensor, abar: torch.Tensor, timesteps: Sequence[int], callback: Callback = None
+) -> torch.Tensor:
     """DDIM inversion: run the deterministic DDIM step backwards, from clean data up to the
     noisiest of ``timesteps`` (given in sampling order, noisiest first), so that ``ddim(...,
     eta=0)`` along the same timesteps brings the result back to about ``x0`` (Song et al. 2021,
@@ -107,19 +127,27 @@ def ddim_invert(denoise: Denoise, x0: torch.Tensor, abar: torch.Tensor, timestep
     for i, t in enumerate(reversed(list(timesteps))):
         a = float(abar[t])
         x0_hat = denoise(x, t)
-        eps = (x - a ** 0.5 * x0_hat) / (1 - a) ** 0.5
+        eps = (x - a**0.5 * x0_hat) / (1 - a) ** 0.5
         # the clean picture the current point implies under ε (itself at the start)
-        x0_cur = (x - (1 - a_cur) ** 0.5 * eps) / a_cur ** 0.5
-        x = a ** 0.5 * x0_cur + (1 - a) ** 0.5 * eps
+        x0_cur = (x - (1 - a_cur) ** 0.5 * eps) / a_cur**0.5
+        x = a**0.5 * x0_cur + (1 - a) ** 0.5 * eps
         a_cur = a
         if callback:
             callback(i, len(timesteps), x0_cur)
     return x
 
 
-def repaint(denoise: Denoise, x: torch.Tensor, abar: torch.Tensor, timesteps: Sequence[int],
-            generators: Sequence[torch.Generator], known: torch.Tensor, keep: torch.Tensor, resample: int = 1,
-            callback: Callback = None) -> torch.Tensor:
+def repaint(
+    denoise: Denoise,
+    x: torch.Tensor,
+    abar: torch.Tensor,
+    timesteps: Sequence[int],
+    generators: Sequence[torch.Generator],
+    known: torch.Tensor,
+    keep: torch.Tensor,
+    resample: int = 1,
+    callback: Callback = None,
+) -> torch.Tensor:
     """RePaint (Lugmayr et al. 2022, Algorithm 1) with an unconditional or conditional model:
     each step draws the repainted region from the DDPM posterior, the kept region from
     q(x_prev | known), and joins them with ``keep`` (1 = keep ``known``, 0 = repaint; it
@@ -135,16 +163,16 @@ def repaint(denoise: Denoise, x: torch.Tensor, abar: torch.Tensor, timesteps: Se
         rounds = resample if a_prev < 1 else 1
         for u in range(rounds):
             x0 = denoise(x, t)
-            mean = (a_prev ** 0.5 * beta / (1 - a)) * x0 + (alpha ** 0.5 * (1 - a_prev) / (1 - a)) * x
+            mean = (a_prev**0.5 * beta / (1 - a)) * x0 + (alpha**0.5 * (1 - a_prev) / (1 - a)) * x
             var = beta * (1 - a_prev) / (1 - a)
             if a_prev < 1:
-                painted = mean + var ** 0.5 * noise(x.shape, generators, x.device)
-                kept = a_prev ** 0.5 * known + (1 - a_prev) ** 0.5 * noise(x.shape, generators, x.device)
+                painted = mean + var**0.5 * noise(x.shape, generators, x.device)
+                kept = a_prev**0.5 * known + (1 - a_prev) ** 0.5 * noise(x.shape, generators, x.device)
             else:
                 painted, kept = mean, known
             x_prev = keep * kept + (1 - keep) * painted
             if u < rounds - 1:  # back up to t with q(x_t | x_prev) and do the step again
-                x = alpha ** 0.5 * x_prev + beta ** 0.5 * noise(x.shape, generators, x.device)
+                x = alpha**0.5 * x_prev + beta**0.5 * noise(x.shape, generators, x.device)
             else:
                 x = x_prev
         if callback:
@@ -156,8 +184,16 @@ SAMPLERS = {"ddpm": ddpm, "ddim": ddim, "dpm++2m": dpmpp_2m}
 SPACING = {"ddpm": "trailing", "ddim": "trailing", "dpm++2m": "logsnr"}  # what each does best with (schedules.py)
 
 
-def run(name: str, denoise: Denoise, x: torch.Tensor, abar: torch.Tensor, timesteps: Sequence[int],
-        generators: Sequence[torch.Generator], eta: float = 0.0, callback: Callback = None) -> torch.Tensor:
+def run(
+    name: str,
+    denoise: Denoise,
+    x: torch.Tensor,
+    abar: torch.Tensor,
+    timesteps: Sequence[int],
+    generators: Sequence[torch.Generator],
+    eta: float = 0.0,
+    callback: Callback = None,
+) -> torch.Tensor:
     """Dispatch by name, giving each sampler only the arguments it takes."""
     if name == "ddim":
         return ddim(denoise, x, abar, timesteps, generators, eta=eta, callback=callback)

@@ -19,8 +19,9 @@ class Attention(nn.Module):
         self.qkv = nn.Linear(width, 3 * width)
         self.out = nn.Linear(width, width)
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None,
-                pack: tuple[torch.Tensor, int, int] | None = None) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, mask: torch.Tensor | None = None, pack: tuple[torch.Tensor, int, int] | None = None
+    ) -> torch.Tensor:
         # x: (B, L, W); mask: (B, L) True where a token may be attended to, or a full
         # (B, 1, L, L) mask of which query may see which key. With pack = (index, B, L), x is
         # (N, W): only the real tokens, at flat positions index of the (B, L) batch
@@ -54,8 +55,9 @@ class TransformerBlock(nn.Module):
         self.ln2 = nn.LayerNorm(width)
         self.mlp = MLP(width)
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None,
-                pack: tuple[torch.Tensor, int, int] | None = None) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, mask: torch.Tensor | None = None, pack: tuple[torch.Tensor, int, int] | None = None
+    ) -> torch.Tensor:
         # pack: x holds only a padded batch's real tokens (Attention.forward)
         x = x + self.attn(self.ln1(x), mask, pack)
         return x + self.mlp(self.ln2(x))

@@ -28,8 +28,18 @@ from .layers import TransformerBlock
 
 
 class CaptionEncoder(nn.Module):
-    def __init__(self, vocab_size: int, context: int, width: int, layers: int, heads: int,
-                 token_std: float = 0.02, pos_std: float = 0.02, token_shift: bool = False, causal: bool = False):
+    def __init__(
+        self,
+        vocab_size: int,
+        context: int,
+        width: int,
+        layers: int,
+        heads: int,
+        token_std: float = 0.02,
+        pos_std: float = 0.02,
+        token_shift: bool = False,
+        causal: bool = False,
+    ):
         super().__init__()
         self.causal = causal
         # token shift: each position also gets a projection of the previous word's embedding, so

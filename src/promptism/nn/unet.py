@@ -84,8 +84,9 @@ class AttentionBlock(nn.Module):
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
 
-    def forward(self, x: torch.Tensor, context: torch.Tensor | None = None,
-                context_mask: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, context: torch.Tensor | None = None, context_mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
         b, c, hgt, wid = x.shape
         q, k, v = self.qkv(self.norm(x).flatten(2)).transpose(1, 2).chunk(3, dim=-1)  # each (B, HW, C)
         mask = None
@@ -116,17 +117,23 @@ class UNet(nn.Module):
         skips, ch = [ch0], ch0
         for level, (width, attn) in enumerate(zip(cfg.channels, cfg.attention)):
             for _ in range(cfg.res_blocks):
-                self.down.append(nn.ModuleList([ResBlock(ch, width, emb, g, drop)] +
-                                               ([AttentionBlock(width, cfg.heads, g, ctx)] if attn else [])))
+                self.down.append(
+                    nn.ModuleList(
+                        [ResBlock(ch, width, emb, g, drop)]
+                        + ([AttentionBlock(width, cfg.heads, g, ctx)] if attn else [])
+                    )
+                )
                 ch = width
                 skips.append(ch)
             if level < len(cfg.channels) - 1:
                 self.down.append(nn.ModuleList([nn.Conv2d(ch, ch, 3, stride=2, padding=1)]))
                 skips.append(ch)
         mid_attn = any(cfg.attention)
-        self.mid = nn.ModuleList([ResBlock(ch, ch, emb, g, drop)] +
-                                 ([AttentionBlock(ch, cfg.heads, g, ctx)] if mid_attn else []) +
-                                 [ResBlock(ch, ch, emb, g, drop)])
+        self.mid = nn.ModuleList(
+            [ResBlock(ch, ch, emb, g, drop)]
+            + ([AttentionBlock(ch, cfg.heads, g, ctx)] if mid_attn else [])
+            + [ResBlock(ch, ch, emb, g, drop)]
+        )
         self.up = nn.ModuleList()
         for level in reversed(range(len(cfg.channels))):
             width, attn = cfg.channels[level], cfg.attention[level]
@@ -154,8 +161,14 @@ class UNet(nn.Module):
                 h = layer(h)
         return h
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor | None = None,
-                context: torch.Tensor | None = None, context_mask: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self,
+        x: torch.Tensor,
+        t: torch.Tensor,
+        cond: torch.Tensor | None = None,
+        context: torch.Tensor | None = None,
+        context_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         # x: (B, C_in, S, S); t: (B,) int; cond: (B, cond_dim); context: (B, L, context_dim)
         u = self.config.unshuffle
         if u > 1:

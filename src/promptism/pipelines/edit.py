@@ -16,8 +16,8 @@ How each method works is written in its docstring.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import asdict
-from typing import Callable
 
 import numpy as np
 import torch
@@ -90,12 +90,14 @@ def slerp(a: torch.Tensor, b: torch.Tensor, theta: float) -> torch.Tensor:
 
 def _embed(models: Models, picture: Image.Image) -> torch.Tensor:
     size = models.clip.image_size
-    return models.clip.encode_image([picture.resize((size, size), Image.BICUBIC) if picture.size != (size, size)
-                                     else picture])
+    return models.clip.encode_image(
+        [picture.resize((size, size), Image.BICUBIC) if picture.size != (size, size) else picture]
+    )
 
 
-def _invert(models: Models, picture: torch.Tensor, emb: torch.Tensor, s: Settings, steps: list[int],
-            progress: bool) -> torch.Tensor:
+def _invert(
+    models: Models, picture: torch.Tensor, emb: torch.Tensor, s: Settings, steps: list[int], progress: bool
+) -> torch.Tensor:
     """DDIM inversion of decoder-size pictures (B, 3, S, S) under their own embeddings (B, D),
     with the caption left empty and the same guidance as sampling."""
     dec = models.decoder
@@ -106,8 +108,17 @@ def _invert(models: Models, picture: torch.Tensor, emb: torch.Tensor, s: Setting
     return x
 
 
-def _decode_ddim(models: Models, x: torch.Tensor, emb: torch.Tensor, gens, s: Settings, steps: list[int],
-                 eta: float, progress: bool, caption: str = "") -> torch.Tensor:
+def _decode_ddim(
+    models: Models,
+    x: torch.Tensor,
+    emb: torch.Tensor,
+    gens,
+    s: Settings,
+    steps: list[int],
+    eta: float,
+    progress: bool,
+    caption: str = "",
+) -> torch.Tensor:
     dec = models.decoder
     f = decoder_denoise(models, caption, "", emb, len(x), s)
     bar = _bar("decoder", len(steps), progress)
@@ -123,8 +134,16 @@ def _upsample_all(models: Models, x: torch.Tensor, size: int, gens, s: Settings,
 
 
 def _meta(operation: str, models: Models, s: Settings, size: int, t0: float, **fields) -> dict:
-    return {"generator": "unclip", "version": __version__, "operation": operation, **fields, "size": size,
-            "settings": asdict(s), "models": models.describe(), "seconds": round(time.time() - t0, 3)}
+    return {
+        "generator": "unclip",
+        "version": __version__,
+        "operation": operation,
+        **fields,
+        "size": size,
+        "settings": asdict(s),
+        "models": models.describe(),
+        "seconds": round(time.time() - t0, 3),
+    }
 
 
 def _ddim_path(models: Models, s: Settings) -> list[int]:
@@ -134,9 +153,18 @@ def _ddim_path(models: Models, s: Settings) -> list[int]:
 # --------------------------------------------------------------------------------------------
 # variations
 # --------------------------------------------------------------------------------------------
-def vary(image: ImageSource, n: int = 4, seed: int = 0, size: int = 64, invert: bool = True, strength: float = 1.0,
-         settings: Settings | None = None, models: Models | None = None, progress: bool = False,
-         **overrides) -> Result:
+def vary(
+    image: ImageSource,
+    n: int = 4,
+    seed: int = 0,
+    size: int = 64,
+    invert: bool = True,
+    strength: float = 1.0,
+    settings: Settings | None = None,
+    models: Models | None = None,
+    progress: bool = False,
+    **overrides,
+) -> Result:
     """n variations of a picture: its CLIP image embedding, decoded.
 
     With ``invert`` (the paper's way, §3.1) the decoder starts from the DDIM inversion of the
@@ -163,8 +191,9 @@ def vary(image: ImageSource, n: int = 4, seed: int = 0, size: int = 64, invert: 
         if invert:
             steps = truncated(_ddim_path(models, s), strength, dec.denoiser.T)
             xt = _invert(models, to_tensor([square(source.image, side)]), emb, s, steps, progress)
-            x = _decode_ddim(models, xt.expand(m, -1, -1, -1).clone(), emb.expand(m, -1), gens, s, steps, s.eta,
-                             progress)
+            x = _decode_ddim(
+                models, xt.expand(m, -1, -1, -1).clone(), emb.expand(m, -1), gens, s, steps, s.eta, progress
+            )
         else:
             from .unclip import sample_decoder
 
@@ -173,8 +202,17 @@ def vary(image: ImageSource, n: int = 4, seed: int = 0, size: int = 64, invert: 
         if reranker is not None:  # keep the candidate closest to the source in the reranking CLIP's eyes
             want = reranker.encode_image([square(source.image, reranker.image_size)])
             x, _, chosen = pick_candidates(reranker, x, gens, n, want)
-    base = _meta("vary", models, s, size, t0, source=source.describe(), invert=invert,
-                 strength=strength if invert else None, decoder_sampler="ddim" if invert else s.sampler)
+    base = _meta(
+        "vary",
+        models,
+        s,
+        size,
+        t0,
+        source=source.describe(),
+        invert=invert,
+        strength=strength if invert else None,
+        decoder_sampler="ddim" if invert else s.sampler,
+    )
     meta = [{**base, "seed": sd, "index": i} for i, sd in enumerate(seeds)]
     if reranker is not None:
         note_reranking(meta, s.rerank_clip, reranker_sha, chosen, rows)
@@ -201,8 +239,17 @@ def _end(models: Models, end, seed: int, s: Settings, progress: bool) -> tuple[t
     return emb, xt, src.describe()
 
 
-def interpolate(a, b, frames: int = 8, seed: int = 0, size: int = 64, settings: Settings | None = None,
-                models: Models | None = None, progress: bool = False, **overrides) -> Result:
+def interpolate(
+    a,
+    b,
+    frames: int = 8,
+    seed: int = 0,
+    size: int = 64,
+    settings: Settings | None = None,
+    models: Models | None = None,
+    progress: bool = False,
+    **overrides,
+) -> Result:
     """Frames from ``a`` to ``b``; each end is a picture (a path as pathlib.Path, bytes or a PIL
     image) or a prompt (a str). The CLIP image embeddings of the ends are interpolated
     spherically (paper §3.2) and so are the decoder's starting latents: a picture's is its DDIM
@@ -230,16 +277,29 @@ def interpolate(a, b, frames: int = 8, seed: int = 0, size: int = 64, settings: 
         x = _decode_ddim(models, xt, emb, gens, s, _ddim_path(models, s), 0.0, progress)
         x = _upsample_all(models, x, size, [torch.Generator().manual_seed(seed) for _ in thetas], s, progress)
     base = _meta("interpolate", models, s, size, t0, start=da, end=db, frames=frames)
-    return Result(to_images(x), [seed] * frames,
-                  [{**base, "seed": seed, "index": i, "theta": round(th, 4)} for i, th in enumerate(thetas)])
+    return Result(
+        to_images(x),
+        [seed] * frames,
+        [{**base, "seed": seed, "index": i, "theta": round(th, 4)} for i, th in enumerate(thetas)],
+    )
 
 
 # --------------------------------------------------------------------------------------------
 # text-diff edits
 # --------------------------------------------------------------------------------------------
-def text_diff(image: ImageSource, source_text: str, target_text: str, amount: float = TEXT_DIFF_AMOUNT,
-              frames: int = 4, seed: int = 0, size: int = 64, settings: Settings | None = None,
-              models: Models | None = None, progress: bool = False, **overrides) -> Result:
+def text_diff(
+    image: ImageSource,
+    source_text: str,
+    target_text: str,
+    amount: float = TEXT_DIFF_AMOUNT,
+    frames: int = 4,
+    seed: int = 0,
+    size: int = 64,
+    settings: Settings | None = None,
+    models: Models | None = None,
+    progress: bool = False,
+    **overrides,
+) -> Result:
     """Edit a picture towards a change of description (paper §3.3): with z_i its CLIP image
     embedding and z_d = normalise(text(target) − text(source)), frame k decodes
     slerp(z_i, z_d, θ_k) for θ evenly spaced up to ``amount``, all from the picture's DDIM
@@ -270,21 +330,52 @@ def text_diff(image: ImageSource, source_text: str, target_text: str, amount: fl
         gens = [torch.Generator().manual_seed(seed) for _ in thetas]
         x = _decode_ddim(models, xt.expand(frames, -1, -1, -1).clone(), emb, gens, s, steps, 0.0, progress)
         x = _upsample_all(models, x, size, [torch.Generator().manual_seed(seed) for _ in thetas], s, progress)
-    base = _meta("text_diff", models, s, size, t0, source=src.describe(), source_text=source_text,
-                 target_text=target_text, amount=amount)
-    return Result(to_images(x), [seed] * frames,
-                  [{**base, "seed": seed, "index": i, "theta": round(th, 4)} for i, th in enumerate(thetas)])
+    base = _meta(
+        "text_diff",
+        models,
+        s,
+        size,
+        t0,
+        source=src.describe(),
+        source_text=source_text,
+        target_text=target_text,
+        amount=amount,
+    )
+    return Result(
+        to_images(x),
+        [seed] * frames,
+        [{**base, "seed": seed, "index": i, "theta": round(th, 4)} for i, th in enumerate(thetas)],
+    )
 
 
 # --------------------------------------------------------------------------------------------
 # inpainting and outpainting
 # --------------------------------------------------------------------------------------------
-def _repaint_stage(denoise: Callable, shape, abar: torch.Tensor, steps: list[int], gens, known: torch.Tensor,
-                   repaint_mask: torch.Tensor, resample: int, desc: str, progress: bool) -> torch.Tensor:
+def _repaint_stage(
+    denoise: Callable,
+    shape,
+    abar: torch.Tensor,
+    steps: list[int],
+    gens,
+    known: torch.Tensor,
+    repaint_mask: torch.Tensor,
+    resample: int,
+    desc: str,
+    progress: bool,
+) -> torch.Tensor:
     """The stage's result in the space its diffusion runs in (not clamped: that may be a residual)."""
     bar = _bar(desc, len(steps), progress)
-    x = repaint(denoise, noise(shape, gens), abar, steps, gens, known, 1.0 - repaint_mask, resample=resample,
-                callback=lambda *a: bar.update(1))
+    x = repaint(
+        denoise,
+        noise(shape, gens),
+        abar,
+        steps,
+        gens,
+        known,
+        1.0 - repaint_mask,
+        resample=resample,
+        callback=lambda *a: bar.update(1),
+    )
     bar.close()
     return x
 
@@ -312,19 +403,34 @@ def _paint_request(settings: Settings | None, overrides: dict, prompt: str, what
 
 
 def _paint_method(decoder, method: str) -> str:
-    """"decoder" (its inpainting channels) or "repaint"; "auto" takes the channels if it has them."""
+    """ "decoder" (its inpainting channels) or "repaint"; "auto" takes the channels if it has them."""
     if method not in INPAINT_METHODS:
         raise PromptismError(f"unknown inpainting method {method!r}; methods are {', '.join(INPAINT_METHODS)}")
     has = bool(getattr(decoder.model.config, "inpaint", False))
     if method == "decoder" and not has:
-        raise PromptismError(f"decoder {decoder.name} has no inpainting channels: use method 'repaint' "
-                             "or a decoder trained with the world-inpaint preset")
+        raise PromptismError(
+            f"decoder {decoder.name} has no inpainting channels: use method 'repaint' "
+            "or a decoder trained with the world-inpaint preset"
+        )
     return "decoder" if method == "decoder" or (method == "auto" and has) else "repaint"
 
 
-def _inpaint(source: Source, canvas: Image.Image, mask: np.ndarray, prompt: str, n: int, seed: int,
-             size: int, resample: int, s: Settings, models: Models | None, progress: bool,
-             operation: str, extra: dict, method: str) -> Result:
+def _inpaint(
+    source: Source,
+    canvas: Image.Image,
+    mask: np.ndarray,
+    prompt: str,
+    n: int,
+    seed: int,
+    size: int,
+    resample: int,
+    s: Settings,
+    models: Models | None,
+    progress: bool,
+    operation: str,
+    extra: dict,
+    method: str,
+) -> Result:
     """On the square around the mask, the decoder stage inpaints with the decoder's own
     inpainting channels (GLIDE-style) or with RePaint, the upsamplers with RePaint; then the
     result is pasted back into the picture with the picture's own pixels kept outside the mask."""
@@ -337,7 +443,7 @@ def _inpaint(source: Source, canvas: Image.Image, mask: np.ndarray, prompt: str,
     side = dec.model.config.image_size
     seeds, gens = seeded(seed, n)
     box = context_box(mask)
-    crop, crop_mask = canvas.crop(box), mask[box[1]:box[3], box[0]:box[2]]
+    crop, crop_mask = canvas.crop(box), mask[box[1] : box[3], box[0] : box[2]]
     with torch.no_grad():
         if prompt:  # the prompt's image embeddings, and the prompt as the decoder's caption
             emb = sample_prior(models, prompt, "", gens, s, progress)
@@ -349,22 +455,46 @@ def _inpaint(source: Source, canvas: Image.Image, mask: np.ndarray, prompt: str,
             f = decoder_denoise(models, prompt, "", emb, n, s, known=known, keep=1.0 - hole)
             steps = spaced_timesteps(dec.denoiser.T, s.steps, SPACING[s.sampler], dec.denoiser.abar)
             bar = _bar("inpaint", len(steps), progress)
-            x = run(s.sampler, f, noise((n, 3, side, side), gens), dec.denoiser.abar, steps, gens, eta=s.eta,
-                    callback=lambda *a: bar.update(1)).clamp(-1, 1)
+            x = run(
+                s.sampler,
+                f,
+                noise((n, 3, side, side), gens),
+                dec.denoiser.abar,
+                steps,
+                gens,
+                eta=s.eta,
+                callback=lambda *a: bar.update(1),
+            ).clamp(-1, 1)
             bar.close()
         else:
             f = decoder_denoise(models, prompt, "", emb, n, s)
             steps = spaced_timesteps(dec.denoiser.T, s.steps, "trailing")
-            x = _repaint_stage(f, (n, 3, side, side), dec.denoiser.abar, steps, gens, known, hole, resample,
-                               "inpaint", progress).clamp(-1, 1)
+            x = _repaint_stage(
+                f, (n, 3, side, side), dec.denoiser.abar, steps, gens, known, hole, resample, "inpaint", progress
+            ).clamp(-1, 1)
         for up in upsamplers_to(models, size):
             u = up.model.config.image_size
             call = upsampler_denoise(up, x, gens, s)  # RePaint in the space the upsampler's diffusion runs in
             known = call.encode(to_tensor([crop.resize((u, u), Image.BICUBIC)]).expand(n, -1, -1, -1))
             ups = spaced_timesteps(up.denoiser.T, s.upsampler_steps, SPACING[s.sampler], up.denoiser.abar)
-            x = back_project(call.decode(_repaint_stage(call.denoise, (n, 3, u, u), up.denoiser.abar, ups, gens,
-                                                        known, mask_at(crop_mask, u), resample, f"inpaint {u}",
-                                                        progress)), x, s.upsampler_back_projection)
+            x = back_project(
+                call.decode(
+                    _repaint_stage(
+                        call.denoise,
+                        (n, 3, u, u),
+                        up.denoiser.abar,
+                        ups,
+                        gens,
+                        known,
+                        mask_at(crop_mask, u),
+                        resample,
+                        f"inpaint {u}",
+                        progress,
+                    )
+                ),
+                x,
+                s.upsampler_back_projection,
+            )
     images = []
     paint = Image.fromarray(crop_mask.astype(np.uint8) * 255)
     for im in to_images(x):
@@ -372,16 +502,38 @@ def _inpaint(source: Source, canvas: Image.Image, mask: np.ndarray, prompt: str,
         # only the masked pixels change: everything else is the picture as it was
         out.paste(im.resize(crop.size, Image.BICUBIC) if im.size != crop.size else im, box[:2], paint)
         images.append(out)
-    base = _meta(operation, models, s, size, t0, prompt=prompt, source=source.describe(), method=method,
-                 resample=resample,
-                 repainted_fraction=round(float(mask.mean()), 4), context_box=list(box), **extra)
+    base = _meta(
+        operation,
+        models,
+        s,
+        size,
+        t0,
+        prompt=prompt,
+        source=source.describe(),
+        method=method,
+        resample=resample,
+        repainted_fraction=round(float(mask.mean()), 4),
+        context_box=list(box),
+        **extra,
+    )
     return Result(images, seeds, [{**base, "seed": sd, "index": i} for i, sd in enumerate(seeds)])
 
 
-def inpaint(image: ImageSource, mask: ImageSource | np.ndarray, prompt: str = "", n: int = 4, seed: int = 0,
-            size: int = 64, resample: int = INPAINT_RESAMPLE, mask_convention: str = "white",
-            method: str = INPAINT_METHOD, settings: Settings | None = None, models: Models | None = None,
-            progress: bool = False, **overrides) -> Result:
+def inpaint(
+    image: ImageSource,
+    mask: ImageSource | np.ndarray,
+    prompt: str = "",
+    n: int = 4,
+    seed: int = 0,
+    size: int = 64,
+    resample: int = INPAINT_RESAMPLE,
+    mask_convention: str = "white",
+    method: str = INPAINT_METHOD,
+    settings: Settings | None = None,
+    models: Models | None = None,
+    progress: bool = False,
+    **overrides,
+) -> Result:
     """Repaint the part of a picture the mask marks (white = repaint, black = keep; or
     ``mask_convention="alpha"``: transparent = repaint, as OpenAI's API has it), with what
     ``prompt`` says or, with no prompt, with more of the picture itself.
@@ -398,23 +550,39 @@ def inpaint(image: ImageSource, mask: ImageSource | np.ndarray, prompt: str = ""
     source = open_image(image)
     if isinstance(mask, np.ndarray):
         if mask.shape != (source.image.height, source.image.width):
-            raise PromptismError(f"the mask is {mask.shape[1]}×{mask.shape[0]} pixels but the picture is "
-                                 f"{source.image.width}×{source.image.height}: they must be the same size")
+            raise PromptismError(
+                f"the mask is {mask.shape[1]}×{mask.shape[0]} pixels but the picture is "
+                f"{source.image.width}×{source.image.height}: they must be the same size"
+            )
         mask = mask.astype(bool)
         if not mask.any():
             raise PromptismError("the mask marks nothing to repaint")
         mask_sha = None
     else:
         mask, mask_sha = open_mask(mask, source.image.size, mask_convention)
-    return _inpaint(source, source.image, mask, prompt, n, seed, size, resample, s, models, progress, "inpaint",
-                    {"mask_sha256": mask_sha}, method)
+    return _inpaint(
+        source,
+        source.image,
+        mask,
+        prompt,
+        n,
+        seed,
+        size,
+        resample,
+        s,
+        models,
+        progress,
+        "inpaint",
+        {"mask_sha256": mask_sha},
+        method,
+    )
 
 
 PAD_SIDES = ("left", "right", "top", "bottom")
 
 
 def parse_pad(text: str) -> dict[str, int]:
-    """"left=16,top=8" -> {"left": 16, "top": 8, ...} (pixels of the input picture)."""
+    """ "left=16,top=8" -> {"left": 16, "top": 8, ...} (pixels of the input picture)."""
     out = dict.fromkeys(PAD_SIDES, 0)
     for part in filter(None, (p.strip() for p in text.split(","))):
         side, eq, value = part.partition("=")
@@ -428,9 +596,20 @@ def parse_pad(text: str) -> dict[str, int]:
     return out
 
 
-def outpaint(image: ImageSource, pad: dict[str, int], prompt: str = "", n: int = 4, seed: int = 0, size: int = 64,
-             resample: int = INPAINT_RESAMPLE, method: str = INPAINT_METHOD, settings: Settings | None = None,
-             models: Models | None = None, progress: bool = False, **overrides) -> Result:
+def outpaint(
+    image: ImageSource,
+    pad: dict[str, int],
+    prompt: str = "",
+    n: int = 4,
+    seed: int = 0,
+    size: int = 64,
+    resample: int = INPAINT_RESAMPLE,
+    method: str = INPAINT_METHOD,
+    settings: Settings | None = None,
+    models: Models | None = None,
+    progress: bool = False,
+    **overrides,
+) -> Result:
     """Extend a picture beyond its edges: ``pad`` gives pixels to add on each side (left, right,
     top, bottom). The new border starts as the picture's mean edge colour and is inpainted
     (see ``inpaint``, also for ``method``); the result has the padded size."""
@@ -456,9 +635,10 @@ def outpaint(image: ImageSource, pad: dict[str, int], prompt: str = "", n: int =
     canvas = Image.new("RGB", (W, H), tuple(int(c) for c in edge))
     canvas.paste(source.image, (pad["left"], pad["top"]))
     mask = np.ones((H, W), bool)
-    mask[pad["top"]:pad["top"] + h, pad["left"]:pad["left"] + w] = False
-    return _inpaint(source, canvas, mask, prompt, n, seed, size, resample, s, models, progress, "outpaint",
-                    {"pad": pad}, method)
+    mask[pad["top"] : pad["top"] + h, pad["left"] : pad["left"] + w] = False
+    return _inpaint(
+        source, canvas, mask, prompt, n, seed, size, resample, s, models, progress, "outpaint", {"pad": pad}, method
+    )
 
 
 __all__ = ["vary", "interpolate", "text_diff", "inpaint", "outpaint", "parse_pad", "slerp", "MAX_PICTURES"]

@@ -14,7 +14,6 @@ import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Union
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -25,7 +24,7 @@ MAX_INPUT_PIXELS = 4096 * 4096  # a larger picture is refused before it is decod
 MAX_INPUT_BYTES = 50 * 2**20
 MASK_CONVENTIONS = ("white", "alpha")
 
-ImageSource = Union[str, Path, bytes, Image.Image]
+ImageSource = str | Path | bytes | Image.Image
 
 
 @dataclass(frozen=True)
@@ -52,11 +51,15 @@ def _read(src: ImageSource, what: str) -> tuple[Image.Image, str, str]:
         if not path.is_file():
             raise PromptismError(f"{what} {str(path)!r} is not a file")
         if path.stat().st_size > MAX_INPUT_BYTES:
-            raise PromptismError(f"{what} {path.name!r} is {path.stat().st_size / 2**20:.0f} MB; "
-                                 f"at most {MAX_INPUT_BYTES // 2**20} MB are accepted")
+            raise PromptismError(
+                f"{what} {path.name!r} is {path.stat().st_size / 2**20:.0f} MB; "
+                f"at most {MAX_INPUT_BYTES // 2**20} MB are accepted"
+            )
         data, name = path.read_bytes(), path.name
     if len(data) > MAX_INPUT_BYTES:
-        raise PromptismError(f"the {what} is {len(data) / 2**20:.0f} MB; at most {MAX_INPUT_BYTES // 2**20} MB are accepted")
+        raise PromptismError(
+            f"the {what} is {len(data) / 2**20:.0f} MB; at most {MAX_INPUT_BYTES // 2**20} MB are accepted"
+        )
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # refused below anyway
@@ -68,8 +71,9 @@ def _read(src: ImageSource, what: str) -> tuple[Image.Image, str, str]:
     except Image.DecompressionBombError as e:  # Pillow refuses to even open it
         claimed = re.search(r"\((\d+) pixels\)", str(e))
         count = f"{int(claimed.group(1)):,} pixels" if claimed else "too many pixels"
-        raise PromptismError(f"the {what} {name!r} claims {count}; at most {MAX_INPUT_PIXELS:,} pixels are "
-                             f"accepted") from None
+        raise PromptismError(
+            f"the {what} {name!r} claims {count}; at most {MAX_INPUT_PIXELS:,} pixels are accepted"
+        ) from None
     except UnidentifiedImageError:
         raise PromptismError(f"the {what} {name!r} is not a picture Pillow can read (PNG, JPEG, WebP, …)") from None
     except (OSError, ValueError, SyntaxError) as e:
@@ -82,8 +86,10 @@ def _check_pixels(size: tuple[int, int], what: str) -> None:
     if w < 1 or h < 1:
         raise PromptismError(f"the {what} has no pixels ({w}×{h})")
     if w * h > MAX_INPUT_PIXELS:
-        raise PromptismError(f"the {what} is {w}×{h} pixels; at most {MAX_INPUT_PIXELS:,} pixels "
-                             f"(e.g. {int(MAX_INPUT_PIXELS ** 0.5)}×{int(MAX_INPUT_PIXELS ** 0.5)}) are accepted")
+        raise PromptismError(
+            f"the {what} is {w}×{h} pixels; at most {MAX_INPUT_PIXELS:,} pixels "
+            f"(e.g. {int(MAX_INPUT_PIXELS**0.5)}×{int(MAX_INPUT_PIXELS**0.5)}) are accepted"
+        )
 
 
 def open_image(src: ImageSource, what: str = "image") -> Source:
@@ -104,12 +110,15 @@ def open_mask(src: ImageSource, size: tuple[int, int], convention: str = "white"
         raise PromptismError(f"mask convention must be one of {', '.join(MASK_CONVENTIONS)}, got {convention!r}")
     im, digest, name = _read(src, "mask")
     if im.size != tuple(size):
-        raise PromptismError(f"the mask {name!r} is {im.width}×{im.height} pixels but the picture is "
-                             f"{size[0]}×{size[1]}: they must be the same size")
+        raise PromptismError(
+            f"the mask {name!r} is {im.width}×{im.height} pixels but the picture is "
+            f"{size[0]}×{size[1]}: they must be the same size"
+        )
     if convention == "alpha":
         if "A" not in im.getbands() and not (im.mode == "P" and "transparency" in im.info):
-            raise PromptismError(f"the mask {name!r} has no transparency; its transparent pixels must mark "
-                                 f"what to repaint")
+            raise PromptismError(
+                f"the mask {name!r} has no transparency; its transparent pixels must mark what to repaint"
+            )
         mask = np.asarray(im.convert("RGBA").getchannel("A")) < 128
     else:
         mask = np.asarray(im.convert("L")) >= 128

@@ -31,9 +31,9 @@ def read_provenance(path: str | Path) -> dict:
     for k, v in text.items():
         if k.startswith(PREFIX):
             try:
-                out[k[len(PREFIX):]] = json.loads(v)
+                out[k[len(PREFIX) :]] = json.loads(v)
             except json.JSONDecodeError:
-                out[k[len(PREFIX):]] = v
+                out[k[len(PREFIX) :]] = v
     return out
 
 
@@ -51,8 +51,9 @@ def save_png(img: Image.Image, path: str | Path, meta: dict) -> Path:
     return path
 
 
-def save_animation(frames: list[Image.Image], path: str | Path, meta: dict, frame_ms: int = 150,
-                   bounce: bool = True) -> Path:
+def save_animation(
+    frames: list[Image.Image], path: str | Path, meta: dict, frame_ms: int = 150, bounce: bool = True
+) -> Path:
     """Frames as an animated GIF or WebP (by the suffix), looping, there and back with
     ``bounce``; provenance goes in the file's comment (GIF) or XMP (WebP) and in PATH.json."""
     path = Path(path)
@@ -70,8 +71,18 @@ def save_animation(frames: list[Image.Image], path: str | Path, meta: dict, fram
     os.replace(tmp, path)
     side = path.with_suffix(".json")
     tmp = side.with_name(side.name + ".tmp")
-    tmp.write_text(json.dumps({"software": f"promptism {__version__}", **meta, "frames": len(frames),
-                               "bounce": bounce, "frame_ms": frame_ms}, indent=1))
+    tmp.write_text(
+        json.dumps(
+            {
+                "software": f"promptism {__version__}",
+                **meta,
+                "frames": len(frames),
+                "bounce": bounce,
+                "frame_ms": frame_ms,
+            },
+            indent=1,
+        )
+    )
     os.replace(tmp, side)
     return path
 
@@ -81,7 +92,7 @@ def grid(images: list[Image.Image], cols: int | None = None, pad: int = 2) -> Im
     if not images:
         raise ValueError("no pictures for a grid")
     n = len(images)
-    cols = cols or max(1, int(round(n ** 0.5)) if n != 2 else 2)
+    cols = cols or max(1, int(round(n**0.5)) if n != 2 else 2)
     rows = -(-n // cols)
     w, h = images[0].size
     sheet = Image.new("RGB", (cols * w + (cols + 1) * pad, rows * h + (rows + 1) * pad), (255, 255, 255))

@@ -94,14 +94,18 @@ class Settings:
         for name in ("steps", "prior_steps", "upsampler_steps"):
             v = getattr(self, name)
             if not isinstance(v, int) or not 1 <= v <= MAX_STEPS:
-                raise PromptismError(f"{name.replace('_', ' ')} must be a whole number from 1 to {MAX_STEPS}, got {v!r}")
+                raise PromptismError(
+                    f"{name.replace('_', ' ')} must be a whole number from 1 to {MAX_STEPS}, got {v!r}"
+                )
         for name in ("guidance_prior", "guidance_decoder", "guidance_text"):
             v = getattr(self, name)
             if not (isinstance(v, (int, float)) and math.isfinite(v) and 0.0 <= v <= MAX_GUIDANCE):
                 raise PromptismError(f"{name.replace('_', ' ')} must be between 0 and {MAX_GUIDANCE:g}, got {v!r}")
         if not (isinstance(self.upsampler_back_projection, int) and 0 <= self.upsampler_back_projection <= 20):
-            raise PromptismError("upsampler back projection must be a whole number of rounds from 0 to 20, "
-                                 f"got {self.upsampler_back_projection!r}")
+            raise PromptismError(
+                "upsampler back projection must be a whole number of rounds from 0 to 20, "
+                f"got {self.upsampler_back_projection!r}"
+            )
         if not (isinstance(self.upsampler_aug_t, int) and 0 <= self.upsampler_aug_t < 1000):
             raise PromptismError(f"upsampler aug t must be a whole number from 0 to 999, got {self.upsampler_aug_t!r}")
         if not 0.0 <= self.eta <= 1.0:
@@ -109,8 +113,8 @@ class Settings:
         if self.embedding not in EMBEDDINGS:
             raise PromptismError(f"embedding must be one of {', '.join(EMBEDDINGS)}, got {self.embedding!r}")
         if not (isinstance(self.rerank, int) and not isinstance(self.rerank, bool) and 1 <= self.rerank <= MAX_RERANK):
-            raise PromptismError(f"rerank must be a whole number of candidates from 1 to {MAX_RERANK}, got {self.rerank!r}")
+            raise PromptismError(
+                f"rerank must be a whole number of candidates from 1 to {MAX_RERANK}, got {self.rerank!r}"
+            )
         if not 1 <= self.prior_candidates <= 16:
             raise PromptismError(f"prior candidates must be from 1 to 16, got {self.prior_candidates!r}")
-
-

@@ -16,10 +16,11 @@ from __future__ import annotations
 import contextvars
 import time
 import warnings
+from collections.abc import Callable, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Callable, NamedTuple, Sequence
+from typing import NamedTuple
 
 import torch
 from PIL import Image
@@ -47,7 +48,8 @@ class Models:
         if self.names.get("clip_sha256"):  # two CLIPs ship now: the hash says which one drew
             out["clip"]["sha256"] = self.names["clip_sha256"]
         for key, st in [("prior", self.prior), ("decoder", self.decoder)] + [
-                (f"upsampler_{u.model.config.image_size}", u) for u in self.upsamplers]:
+            (f"upsampler_{u.model.config.image_size}", u) for u in self.upsamplers
+        ]:
             out[key] = {"name": st.name, "sha256": st.weights_sha256}
         return out
 
@@ -58,8 +60,9 @@ def sha256s(described: dict) -> dict:
 
 
 @lru_cache(maxsize=4)
-def load_models(clip: str | None = None, prior: str = "world", decoder: str = "world",
-                upsamplers: tuple[str, ...] = ("world-64",)) -> Models:
+def load_models(
+    clip: str | None = None, prior: str = "world", decoder: str = "world", upsamplers: tuple[str, ...] = ("world-64",)
+) -> Models:
     """Load (once per process) the CLIP and the three stages; names are shipped models or folders.
 
     The prior and decoder learned one CLIP's embedding space, and their config.json names it
@@ -72,8 +75,11 @@ def load_models(clip: str | None = None, prior: str = "world", decoder: str = "w
     p, d = load_stage(prior, "prior"), load_stage(decoder, "decoder")
     trained = p.meta.get("clip")
     if trained and d.meta.get("clip") and d.meta["clip"] != trained:
-        warnings.warn(f"the prior was trained on CLIP {trained!r} and the decoder on {d.meta['clip']!r}: "
-                      "its image embeddings will not be the decoder's", stacklevel=2)
+        warnings.warn(
+            f"the prior was trained on CLIP {trained!r} and the decoder on {d.meta['clip']!r}: "
+            "its image embeddings will not be the decoder's",
+            stacklevel=2,
+        )
     if clip is None:
         clip = trained or "world"
     elif trained and clip != trained:
@@ -102,7 +108,7 @@ def _check_prompt(prompt: str, what: str = "prompt") -> str:
     if not isinstance(prompt, str):
         raise PromptismError(f"the {what} must be text, got {type(prompt).__name__}")
     if what == "prompt" and not prompt.strip():
-        raise PromptismError("the prompt is empty: say what to draw, e.g. \"a red circle above a blue square\"")
+        raise PromptismError('the prompt is empty: say what to draw, e.g. "a red circle above a blue square"')
     if len(prompt) > MAX_PROMPT_CHARS:
         raise PromptismError(f"the {what} has {len(prompt)} characters; at most {MAX_PROMPT_CHARS} are accepted")
     return prompt.strip()
@@ -111,7 +117,8 @@ def _check_prompt(prompt: str, what: str = "prompt") -> str:
 # a function called after every sampling step of every stage as hook(stage, done, total): the
 # server's live progress, and its way to stop a job (the hook raises). Set with step_hook().
 _STEP_HOOK: contextvars.ContextVar[Callable[[str, int, int], None] | None] = contextvars.ContextVar(
-    "promptism_step_hook", default=None)
+    "promptism_step_hook", default=None
+)
 
 
 @contextmanager
@@ -149,8 +156,9 @@ def _bar(desc: str, total: int, enabled: bool) -> _Bar:
 
 
 @torch.no_grad()
-def sample_prior(models: Models, prompt: str, negative: str, gens: Sequence[torch.Generator], s: Settings,
-                 progress: bool = False) -> torch.Tensor:
+def sample_prior(
+    models: Models, prompt: str, negative: str, gens: Sequence[torch.Generator], s: Settings, progress: bool = False
+) -> torch.Tensor:
     """Unit CLIP image embeddings (n, D): for each picture draw ``prior_candidates`` and keep
     the one with the highest dot product with the text embedding (paper §2.1)."""
     prior, n, k = models.prior, len(gens), s.prior_candidates
@@ -163,25 +171,46 @@ def sample_prior(models: Models, prompt: str, negative: str, gens: Sequence[torc
 
     def pair(x, t):
         tt = torch.full((len(x),), t, dtype=torch.long)
-        return prior.denoiser(prior.model, x, tt, tokens=torch.cat([rep(tokens), rep(neg_tokens)]),
-                              mask=torch.cat([rep(mask), rep(neg_mask)]), text_embed=torch.cat([rep(text), rep(neg_text)]),
-                              drop_text=drop)
+        return prior.denoiser(
+            prior.model,
+            x,
+            tt,
+            tokens=torch.cat([rep(tokens), rep(neg_tokens)]),
+            mask=torch.cat([rep(mask), rep(neg_mask)]),
+            text_embed=torch.cat([rep(text), rep(neg_text)]),
+            drop_text=drop,
+        )
 
     steps = spaced_timesteps(prior.denoiser.T, s.prior_steps, SPACING[s.sampler], prior.denoiser.abar)
     row_gens = [g for g in gens for _ in range(k)]
     x = noise((rows, d), row_gens)
     bar = _bar("prior", len(steps), progress)
-    x = run(s.sampler, classifier_free(pair, s.guidance_prior), x, prior.denoiser.abar, steps, row_gens, eta=s.eta,
-            callback=lambda *a: bar.update(1))
+    x = run(
+        s.sampler,
+        classifier_free(pair, s.guidance_prior),
+        x,
+        prior.denoiser.abar,
+        steps,
+        row_gens,
+        eta=s.eta,
+        callback=lambda *a: bar.update(1),
+    )
     bar.close()
     emb = torch.nn.functional.normalize(x.view(n, k, d), dim=-1)
     best = (emb @ text[0]).argmax(dim=1)
     return emb[torch.arange(n), best]
 
 
-def decoder_denoise(models: Models, prompt: str, negative: str, image_embed: torch.Tensor | None, n: int,
-                    s: Settings, known: torch.Tensor | None = None,
-                    keep: torch.Tensor | None = None) -> Callable[[torch.Tensor, int], torch.Tensor]:
+def decoder_denoise(
+    models: Models,
+    prompt: str,
+    negative: str,
+    image_embed: torch.Tensor | None,
+    n: int,
+    s: Settings,
+    known: torch.Tensor | None = None,
+    keep: torch.Tensor | None = None,
+) -> Callable[[torch.Tensor, int], torch.Tensor]:
     """The decoder as ``denoise(x_t, t) -> x̂₀`` for n pictures: classifier-free guidance on
     the image embedding and caption (and ``s.guidance_text`` more on the caption alone), then
     the x̂₀ clipping of ``s.threshold``. ``known`` (1, 3, S, S) and ``keep`` (1, 1, S, S,
@@ -206,8 +235,11 @@ def decoder_denoise(models: Models, prompt: str, negative: str, image_embed: tor
         tt = torch.full((len(x),), t, dtype=torch.long)
         return dec.denoiser(dec.model, x, tt, image_embed=emb, ids=ids, mask=mask, drop_image=drop, **extra)
 
-    guided = classifier_free_two(batch, s.guidance_decoder, s.guidance_text) if two else \
-        classifier_free(batch, s.guidance_decoder)
+    guided = (
+        classifier_free_two(batch, s.guidance_decoder, s.guidance_text)
+        if two
+        else classifier_free(batch, s.guidance_decoder)
+    )
     if s.threshold:
         return dynamic_threshold(guided, s.threshold)
 
@@ -218,8 +250,15 @@ def decoder_denoise(models: Models, prompt: str, negative: str, image_embed: tor
 
 
 @torch.no_grad()
-def sample_decoder(models: Models, prompt: str, negative: str, image_embed: torch.Tensor | None,
-                   gens: Sequence[torch.Generator], s: Settings, progress: bool = False) -> torch.Tensor:
+def sample_decoder(
+    models: Models,
+    prompt: str,
+    negative: str,
+    image_embed: torch.Tensor | None,
+    gens: Sequence[torch.Generator],
+    s: Settings,
+    progress: bool = False,
+) -> torch.Tensor:
     """Pictures (n, 3, S, S) in [-1, 1] from image embeddings and the caption."""
     dec, n = models.decoder, len(gens)
     size = dec.model.config.image_size
@@ -236,13 +275,13 @@ class UpsamplerCall(NamedTuple):
     """An upsampler ready to sample: ``denoise(x_t, t) -> x̂₀`` in the space its diffusion runs on
     (the picture, or the residual over a bicubic upscaling), and the maps between that space and
     pictures (``encode``: picture -> space, ``decode``: space -> picture in [-1, 1])."""
+
     denoise: Callable[[torch.Tensor, int], torch.Tensor]
     encode: Callable[[torch.Tensor], torch.Tensor]
     decode: Callable[[torch.Tensor], torch.Tensor]
 
 
-def upsampler_denoise(stage: Stage, low: torch.Tensor, gens: Sequence[torch.Generator],
-                      s: Settings) -> UpsamplerCall:
+def upsampler_denoise(stage: Stage, low: torch.Tensor, gens: Sequence[torch.Generator], s: Settings) -> UpsamplerCall:
     """An upsampler conditioned on the low-res pictures after the blur and noise augmentation it
     saw in training. Its x̂₀ is clamped to [-1, 1] as a picture, whatever space it runs in."""
     from ..upsampler import gaussian_blur
@@ -267,8 +306,9 @@ def upsampler_denoise(stage: Stage, low: torch.Tensor, gens: Sequence[torch.Gene
 
 
 @torch.no_grad()
-def upsample(stage: Stage, low: torch.Tensor, gens: Sequence[torch.Generator], s: Settings,
-             progress: bool = False) -> torch.Tensor:
+def upsample(
+    stage: Stage, low: torch.Tensor, gens: Sequence[torch.Generator], s: Settings, progress: bool = False
+) -> torch.Tensor:
     """The upsampler's picture of each low-res one, back-projected onto it
     (``s.upsampler_back_projection`` rounds): shrunk again, it is the picture it was given."""
     from ..upsampler import back_project
@@ -333,9 +373,14 @@ def load_reranker(name: str):
 
 
 @torch.no_grad()
-def pick_candidates(reranker, x: torch.Tensor, gens: Sequence[torch.Generator], n: int, want: torch.Tensor,
-                    avoid: torch.Tensor | None = None
-                    ) -> tuple[torch.Tensor, list[torch.Generator], tuple[list[int], list[list[float]]]]:
+def pick_candidates(
+    reranker,
+    x: torch.Tensor,
+    gens: Sequence[torch.Generator],
+    n: int,
+    want: torch.Tensor,
+    avoid: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, list[torch.Generator], tuple[list[int], list[list[float]]]]:
     """Keep, for each of n pictures, the candidate (rows candidate-major) that ``reranker`` scores
     highest: the cosine of its picture (as 8-bit pixels, the picture a user gets) with ``want``
     (a unit embedding (1, D): the prompt's, or the source picture's for variations), less the
@@ -349,15 +394,20 @@ def pick_candidates(reranker, x: torch.Tensor, gens: Sequence[torch.Generator], 
     return x[rows], [gens[r] for r in rows], (best.tolist(), score.T.tolist())
 
 
-def note_reranking(meta: list[dict], name: str, sha256: str | None,
-                   chosen: tuple[list[int], list[list[float]]], rows: list[int]) -> None:
+def note_reranking(
+    meta: list[dict], name: str, sha256: str | None, chosen: tuple[list[int], list[list[float]]], rows: list[int]
+) -> None:
     """Add to each picture's provenance its reranking: the CLIP, the kept candidate (candidate j is
     what rerank 1 draws from seed + j × CANDIDATE_STRIDE), its seed, and every candidate's score."""
     picked, scores = chosen
     n = len(picked)
     for i, md in enumerate(meta):
-        md["rerank"] = {"clip": {"name": name, "sha256": sha256}, "candidate": picked[i],
-                        "candidate_seed": rows[picked[i] * n + i], "scores": scores[i]}
+        md["rerank"] = {
+            "clip": {"name": name, "sha256": sha256},
+            "candidate": picked[i],
+            "candidate_seed": rows[picked[i] * n + i],
+            "scores": scores[i],
+        }
 
 
 def check_count(n, what: str = "n", most: int = MAX_PICTURES) -> int:
@@ -383,8 +433,10 @@ def upsamplers_to(models: Models, size: int) -> list[Stage]:
     if size not in SIZES:
         raise PromptismError(f"size must be one of {', '.join(map(str, SIZES))} (pixels per side), got {size!r}")
     stages_needed = [u for u in models.upsamplers if u.model.config.image_size <= size]
-    if size < models.decoder.model.config.image_size or (size > models.decoder.model.config.image_size and (
-            not stages_needed or stages_needed[-1].model.config.image_size != size)):
+    if size < models.decoder.model.config.image_size or (
+        size > models.decoder.model.config.image_size
+        and (not stages_needed or stages_needed[-1].model.config.image_size != size)
+    ):
         raise PromptismError(f"no upsampler reaches {size} px with these models")
     return stages_needed
 
@@ -392,8 +444,10 @@ def upsamplers_to(models: Models, size: int) -> list[Stage]:
 def warn_unknown(models: Models, text: str) -> None:
     unknown = unknown_words(models.decoder, text)
     if unknown:
-        warnings.warn(f"the models never saw these words in training, expect them to be ignored: {', '.join(unknown)}",
-                      stacklevel=3)
+        warnings.warn(
+            f"the models never saw these words in training, expect them to be ignored: {', '.join(unknown)}",
+            stacklevel=3,
+        )
 
 
 def truncated(timesteps: list[int], strength: float, T: int) -> list[int]:
@@ -402,10 +456,20 @@ def truncated(timesteps: list[int], strength: float, T: int) -> list[int]:
     return kept or timesteps[-1:]
 
 
-def generate(prompt: str, n: int = 4, seed: int = 0, size: int = 64, negative: str | None = None,
-             settings: Settings | None = None, models: Models | None = None, progress: bool = False,
-             callback: Callable[[str, float], None] | None = None, init=None, strength: float = IMG2IMG_STRENGTH,
-             **overrides) -> Result:
+def generate(
+    prompt: str,
+    n: int = 4,
+    seed: int = 0,
+    size: int = 64,
+    negative: str | None = None,
+    settings: Settings | None = None,
+    models: Models | None = None,
+    progress: bool = False,
+    callback: Callable[[str, float], None] | None = None,
+    init=None,
+    strength: float = IMG2IMG_STRENGTH,
+    **overrides,
+) -> Result:
     """n pictures of a prompt. ``overrides`` set Settings fields (steps=25, sampler="ddim", …).
     ``callback(stage, fraction)`` reports progress. Unknown words give a warning naming them.
 
@@ -448,13 +512,24 @@ def generate(prompt: str, n: int = 4, seed: int = 0, size: int = 64, negative: s
             dec = models.decoder
             side = dec.model.config.image_size
             x0 = to_tensor([square(source.image, side)]).expand(m, -1, -1, -1)
-            steps = truncated(spaced_timesteps(dec.denoiser.T, settings.steps, SPACING[settings.sampler],
-                                               dec.denoiser.abar), strength, dec.denoiser.T)
+            steps = truncated(
+                spaced_timesteps(dec.denoiser.T, settings.steps, SPACING[settings.sampler], dec.denoiser.abar),
+                strength,
+                dec.denoiser.T,
+            )
             x = dec.denoiser.add_noise(x0, torch.full((m,), steps[0]), noise(x0.shape, row_gens))
             f = decoder_denoise(models, prompt, negative, emb, m, settings)
             bar = _bar("decoder", len(steps), progress)
-            x = run(settings.sampler, f, x, dec.denoiser.abar, steps, row_gens, eta=settings.eta,
-                    callback=lambda *a: bar.update(1)).clamp(-1, 1)
+            x = run(
+                settings.sampler,
+                f,
+                x,
+                dec.denoiser.abar,
+                steps,
+                row_gens,
+                eta=settings.eta,
+                callback=lambda *a: bar.update(1),
+            ).clamp(-1, 1)
             bar.close()
         if reranker is not None:
             want = reranker.encode_text([prompt])
@@ -469,9 +544,17 @@ def generate(prompt: str, n: int = 4, seed: int = 0, size: int = 64, negative: s
     report("done", 1.0)
     from dataclasses import asdict
 
-    base = {"generator": "unclip", "version": __version__, "operation": "generate", "prompt": prompt,
-            "negative_prompt": negative, "size": size, "settings": asdict(settings), "models": models.describe(),
-            "seconds": round(time.time() - t0, 3)}
+    base = {
+        "generator": "unclip",
+        "version": __version__,
+        "operation": "generate",
+        "prompt": prompt,
+        "negative_prompt": negative,
+        "size": size,
+        "settings": asdict(settings),
+        "models": models.describe(),
+        "seconds": round(time.time() - t0, 3),
+    }
     if source is not None:
         base.update(operation="img2img", source=source.describe(), strength=strength)
     meta = [{**base, "seed": sd, "index": i} for i, sd in enumerate(seeds)]

@@ -53,24 +53,37 @@ class Prior(nn.Module):
         self.ln = nn.LayerNorm(w)
         self.out = nn.Linear(w, cfg.clip_dim)
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor, tokens: torch.Tensor, mask: torch.Tensor,
-                text_embed: torch.Tensor, drop_text: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self,
+        x: torch.Tensor,
+        t: torch.Tensor,
+        tokens: torch.Tensor,
+        mask: torch.Tensor,
+        text_embed: torch.Tensor,
+        drop_text: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         # x: (B, D) noisy image embedding (scaled); t: (B,); tokens: (B, L, Wt); mask: (B, L);
         # text_embed: (B, D) unit; drop_text: (B,) bool -> predicted clean embedding (B, D), scaled
         b, L = mask.shape
-        text = text_embed * self.config.clip_dim ** 0.5
+        text = text_embed * self.config.clip_dim**0.5
         if drop_text is not None:
             d = drop_text[:, None]
             text = torch.where(d, self.null_text.expand(b, -1), text)
             tokens = torch.where(d[:, :, None], self.null_tokens.expand(b, L, -1), tokens)
             mask = mask & ~d | (torch.arange(L, device=mask.device) == 0)[None] & d  # one null token
-        seq = torch.cat([
-            self.tokens_in(tokens),  # (B, L, W)
-            self.text_in(text)[:, None],
-            self.time_in(timestep_embedding(t, self.config.width))[:, None],
-            self.image_in(x)[:, None],
-            self.query.expand(b, 1, -1),
-        ], 1) + self.pos[: L + 4]
+        seq = (
+            torch.cat(
+                [
+                    self.tokens_in(tokens),  # (B, L, W)
+                    self.text_in(text)[:, None],
+                    self.time_in(timestep_embedding(t, self.config.width))[:, None],
+                    self.image_in(x)[:, None],
+                    self.query.expand(b, 1, -1),
+                ],
+                1,
+            )
+            + self.pos[: L + 4]
+        )
         n = L + 4
         causal = torch.ones(n, n, dtype=torch.bool, device=x.device).tril()
         keys = torch.cat([mask, torch.ones(b, 4, dtype=torch.bool, device=x.device)], 1)  # (B, n)

@@ -69,8 +69,10 @@ class ServerConfig:
 
     def check(self) -> None:
         if not is_loopback(self.host) and not self.api_keys:
-            raise PromptismError(f"the server would listen on {self.host}, beyond this machine, without API keys: "
-                                 "give --api-key KEY (or PROMPTISM_API_KEYS), or bind to 127.0.0.1")
+            raise PromptismError(
+                f"the server would listen on {self.host}, beyond this machine, without API keys: "
+                "give --api-key KEY (or PROMPTISM_API_KEYS), or bind to 127.0.0.1"
+            )
         if self.concurrency < 1 or self.max_queue < 0 or self.job_timeout_s <= 0:
             raise PromptismError("--concurrency must be ≥ 1, --max-queue ≥ 0 and --job-timeout > 0")
         if any(len(k) < 8 for k in self.api_keys):
@@ -94,11 +96,18 @@ def is_loopback(host: str) -> bool:
 
 # --- errors in OpenAI's shape ------------------------------------------------------------------
 class APIError(Exception):
-    TYPES = {400: "invalid_request_error", 401: "invalid_request_error", 404: "invalid_request_error",
-             413: "invalid_request_error", 429: "requests", 500: "server_error"}
+    TYPES = {
+        400: "invalid_request_error",
+        401: "invalid_request_error",
+        404: "invalid_request_error",
+        413: "invalid_request_error",
+        429: "requests",
+        500: "server_error",
+    }
 
-    def __init__(self, status: int, message: str, param: str | None = None, code: str | None = None,
-                 type_: str | None = None):
+    def __init__(
+        self, status: int, message: str, param: str | None = None, code: str | None = None, type_: str | None = None
+    ):
         super().__init__(message)
         self.status, self.message, self.param, self.code = status, message, param, code
         self.type = type_ or self.TYPES.get(status, "invalid_request_error")
@@ -135,8 +144,14 @@ class BodyLimit:
             except ValueError:
                 too_big = False
             if too_big:
-                return await _send_error(send, APIError(413, f"the request body is {int(length):,} bytes; at most "
-                                                             f"{limit:,} are accepted", code="request_too_large"))
+                return await _send_error(
+                    send,
+                    APIError(
+                        413,
+                        f"the request body is {int(length):,} bytes; at most {limit:,} are accepted",
+                        code="request_too_large",
+                    ),
+                )
         seen = 0
 
         async def counted():
@@ -165,16 +180,28 @@ class BearerKeys:
             header = dict(scope.get("headers") or []).get(b"authorization", b"")
             token = header[7:].strip() if header[:7].lower() == b"bearer " else b""
             if not any(hmac.compare_digest(token, k) for k in self.keys):
-                return await _send_error(send, APIError(401, "Incorrect API key provided: give it as "
-                                                             "'Authorization: Bearer KEY'.", code="invalid_api_key"))
+                return await _send_error(
+                    send,
+                    APIError(
+                        401,
+                        "Incorrect API key provided: give it as 'Authorization: Bearer KEY'.",
+                        code="invalid_api_key",
+                    ),
+                )
         return await self.app(scope, receive, send)
 
 
 async def _send_error(send, err: APIError) -> None:
-    body = json.dumps({"error": {"message": err.message, "type": err.type, "param": err.param,
-                                 "code": err.code}}).encode()
-    await send({"type": "http.response.start", "status": err.status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    body = json.dumps(
+        {"error": {"message": err.message, "type": err.type, "param": err.param, "code": err.code}}
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": err.status,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -230,8 +257,9 @@ class Service:
         if self._models is None:
             from ..pipelines.unclip import load_models
 
-            self._models = load_models(self.config.clip, self.config.prior, self.config.decoder,
-                                       tuple(self.config.upsamplers))
+            self._models = load_models(
+                self.config.clip, self.config.prior, self.config.decoder, tuple(self.config.upsamplers)
+            )
         return self._models
 
     def native_sizes(self) -> list[int]:
@@ -247,27 +275,38 @@ class Service:
         if v is None or v == "":
             return biggest, default
         if not isinstance(v, str) or not re.fullmatch(r"\d{1,5}x\d{1,5}", v):
-            raise APIError(400, f"'size' must be like '64x64'; sizes are {', '.join(f'{s}x{s}' for s in allowed)}",
-                           "size")
+            raise APIError(
+                400, f"'size' must be like '64x64'; sizes are {', '.join(f'{s}x{s}' for s in allowed)}", "size"
+            )
         w, h = (int(p) for p in v.split("x"))
         if w != h or w not in allowed:
-            raise APIError(400, f"size {v} is not available; sizes are {', '.join(f'{s}x{s}' for s in allowed)} "
-                                f"({', '.join(str(s) for s in UPSCALED_SIZES if s > biggest)} are {biggest} px "
-                                "pictures upscaled)", "size")
+            raise APIError(
+                400,
+                f"size {v} is not available; sizes are {', '.join(f'{s}x{s}' for s in allowed)} "
+                f"({', '.join(str(s) for s in UPSCALED_SIZES if s > biggest)} are {biggest} px "
+                "pictures upscaled)",
+                "size",
+            )
         return (w, w) if w in native else (biggest, w)
 
     def check_model(self, v) -> None:
         if v is not None and v not in MODEL_ALIASES:
-            raise APIError(404, f"the model '{v}' does not exist here; this server runs '{MODEL_ID}'", "model",
-                           "model_not_found")
+            raise APIError(
+                404, f"the model '{v}' does not exist here; this server runs '{MODEL_ID}'", "model", "model_not_found"
+            )
 
     def check_policy(self, job_kind: str, params: dict, user: str | None, *texts: str) -> None:
         entry = self.policy.violation(*texts)
         if entry is not None:
             log.warning("refused a %s request (user %r): the prompt matches policy entry %r", job_kind, user, entry)
             self.history.add(job_kind, params, user, status="refused", error=f"policy entry {entry!r}")
-            raise APIError(400, "Your request was rejected as a result of our safety system: the prompt is not "
-                                "allowed by this server's content policy.", "prompt", "content_policy_violation")
+            raise APIError(
+                400,
+                "Your request was rejected as a result of our safety system: the prompt is not "
+                "allowed by this server's content policy.",
+                "prompt",
+                "content_policy_violation",
+            )
 
 
 def _finish_pictures(service: Service, job_id: str, result, side: int) -> list[str]:
@@ -294,9 +333,17 @@ def generate_work(svc: Service, p: dict, settings: dict):
     def work(job):
         from ..pipelines.unclip import generate
 
-        r = generate(p["prompt"], n=p["n"], seed=p["seed"], size=p["native"], negative=p.get("negative_prompt") or None,
-                     models=svc.models, **settings)
+        r = generate(
+            p["prompt"],
+            n=p["n"],
+            seed=p["seed"],
+            size=p["native"],
+            negative=p.get("negative_prompt") or None,
+            models=svc.models,
+            **settings,
+        )
         return r.seeds, _finish_pictures(svc, job.id, r, p["out"])
+
     return work
 
 
@@ -308,6 +355,7 @@ def edit_work(svc: Service, p: dict, image, mask, settings: dict):
 
         r = inpaint(image, mask, p["prompt"], n=p["n"], seed=p["seed"], size=p["native"], models=svc.models, **settings)
         return r.seeds, _finish_pictures(svc, job.id, r, p["out"])
+
     return work
 
 
@@ -317,11 +365,19 @@ def vary_work(svc: Service, p: dict, image, settings: dict):
 
         r = vary(image, n=p["n"], seed=p["seed"], size=p["native"], models=svc.models, **settings)
         return r.seeds, _finish_pictures(svc, job.id, r, p["out"])
+
     return work
 
 
-STUDIO_SETTINGS = {"sampler": str, "steps": int, "prior_steps": int, "guidance_prior": float,
-                   "guidance_decoder": float, "guidance_text": float, "rerank": int}
+STUDIO_SETTINGS = {
+    "sampler": str,
+    "steps": int,
+    "prior_steps": int,
+    "guidance_prior": float,
+    "guidance_decoder": float,
+    "guidance_text": float,
+    "rerank": int,
+}
 
 
 def studio_settings(body: dict, defaults: dict) -> dict:
@@ -387,12 +443,16 @@ def create_app(config: ServerConfig):
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request, exc):
-        return APIError(400, "the request is not valid: " + "; ".join(e.get("msg", "") for e in exc.errors())).response()
+        return APIError(
+            400, "the request is not valid: " + "; ".join(e.get("msg", "") for e in exc.errors())
+        ).response()
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request, exc):
         status = exc.status_code if exc.status_code in (400, 401, 404, 405, 413, 429) else 500
-        return APIError(status, str(exc.detail), code={404: "not_found", 405: "method_not_allowed"}.get(status)).response()
+        return APIError(
+            status, str(exc.detail), code={404: "not_found", 405: "method_not_allowed"}.get(status)
+        ).response()
 
     @app.exception_handler(Exception)
     async def _crash(request, exc):
@@ -486,10 +546,18 @@ def create_app(config: ServerConfig):
         if fmt not in ("url", "b64_json"):
             raise APIError(400, f"'response_format' must be 'url' or 'b64_json', got {fmt!r}", "response_format")
         native, out = svc.size(body.get("size"))
-        seed = _int(body.get("seed"), "seed", 0, SEED_LIMIT - 1, default=int.from_bytes(os.urandom(4), "little") % SEED_LIMIT)
-        return {"n": _int(body.get("n"), "n", 1, MAX_N, default=1), "size": f"{out}x{out}", "native": native,
-                "out": out, "response_format": fmt, "seed": seed,
-                "user": _str(body.get("user"), "user", most=256)}
+        seed = _int(
+            body.get("seed"), "seed", 0, SEED_LIMIT - 1, default=int.from_bytes(os.urandom(4), "little") % SEED_LIMIT
+        )
+        return {
+            "n": _int(body.get("n"), "n", 1, MAX_N, default=1),
+            "size": f"{out}x{out}",
+            "native": native,
+            "out": out,
+            "response_format": fmt,
+            "seed": seed,
+            "user": _str(body.get("user"), "user", most=256),
+        }
 
     @app.post("/v1/images/generations")
     async def generations(request: Request):
@@ -523,8 +591,9 @@ def create_app(config: ServerConfig):
 
             with Image.open(io.BytesIO(image_bytes)) as im:
                 if "A" not in im.getbands():
-                    raise APIError(400, "give a 'mask', or an image whose transparent pixels mark what to repaint",
-                                   "mask")
+                    raise APIError(
+                        400, "give a 'mask', or an image whose transparent pixels mark what to repaint", "mask"
+                    )
                 mask = np.asarray(im.convert("RGBA").getchannel("A")) < 128
             if not mask.any():
                 raise APIError(400, "the image has no transparent pixels to repaint; give a 'mask'", "mask")
@@ -622,8 +691,12 @@ def create_app(config: ServerConfig):
         svc = service(request)
         native = [n for n in svc.native_sizes() if n >= 32]
         biggest = max(native)
-        return {"model": MODEL_ID, "sizes": native + [s for s in UPSCALED_SIZES if s > biggest],
-                "default_size": biggest, "max_n": MAX_N}
+        return {
+            "model": MODEL_ID,
+            "sizes": native + [s for s in UPSCALED_SIZES if s > biggest],
+            "default_size": biggest,
+            "max_n": MAX_N,
+        }
 
     static = Path(__file__).with_name("static")
     app.mount("/static", StaticFiles(directory=static), name="static")
@@ -635,8 +708,12 @@ def create_app(config: ServerConfig):
     @app.get("/healthz")
     async def health(request: Request):
         svc = service(request)
-        return {"ok": True, "waiting": svc.queue.waiting, "running": svc.queue.running,
-                "uptime_s": round(time.time() - svc.started, 1)}
+        return {
+            "ok": True,
+            "waiting": svc.queue.waiting,
+            "running": svc.queue.running,
+            "uptime_s": round(time.time() - svc.started, 1),
+        }
 
     return app
 
@@ -656,6 +733,9 @@ def serve(config: ServerConfig) -> None:
 
     config.check()
     Path(config.data_dir).mkdir(parents=True, exist_ok=True)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-                        handlers=[logging.StreamHandler(), logging.FileHandler(Path(config.data_dir) / "server.log")])
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        handlers=[logging.StreamHandler(), logging.FileHandler(Path(config.data_dir) / "server.log")],
+    )
     uvicorn.run(create_app(config), host=config.host, port=config.port, log_level="info")

@@ -72,8 +72,9 @@ class History:
             fcntl.flock(self._owner, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             self._owner.close()
-            raise PromptismError(f"another promptism server is using {self.dir}: stop it, or give --data-dir "
-                                 "another folder") from None
+            raise PromptismError(
+                f"another promptism server is using {self.dir}: stop it, or give --data-dir another folder"
+            ) from None
         self.path = self.dir / "history.sqlite3"
         self._lock = threading.Lock()
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
@@ -90,23 +91,29 @@ class History:
         with self._lock:
             return self._db.execute(sql, args).fetchall()
 
-    def add(self, kind: str, params: dict, user: str | None = None, status: str = "queued",
-            error: str | None = None) -> str:
+    def add(
+        self, kind: str, params: dict, user: str | None = None, status: str = "queued", error: str | None = None
+    ) -> str:
         job_id = uuid.uuid4().hex[:16]
         now = time.time()
-        self._exec("INSERT INTO jobs (id, created, kind, status, params, error, user, finished) VALUES (?,?,?,?,?,?,?,?)",
-                   (job_id, now, kind, status, json.dumps(params), error, user, now if status in FINAL else None))
+        self._exec(
+            "INSERT INTO jobs (id, created, kind, status, params, error, user, finished) VALUES (?,?,?,?,?,?,?,?)",
+            (job_id, now, kind, status, json.dumps(params), error, user, now if status in FINAL else None),
+        )
         return job_id
 
     def start(self, job_id: str) -> None:
         self._exec("UPDATE jobs SET status='running', started=? WHERE id=?", (time.time(), job_id))
 
-    def finish(self, job_id: str, status: str, seeds: list | None = None, files: list | None = None,
-               error: str | None = None) -> None:
+    def finish(
+        self, job_id: str, status: str, seeds: list | None = None, files: list | None = None, error: str | None = None
+    ) -> None:
         if status not in FINAL:
             raise ValueError(f"a job ends as one of {FINAL}, not {status!r}")
-        self._exec("UPDATE jobs SET status=?, seeds=?, files=?, error=?, finished=? WHERE id=?",
-                   (status, json.dumps(seeds or []), json.dumps(files or []), error, time.time(), job_id))
+        self._exec(
+            "UPDATE jobs SET status=?, seeds=?, files=?, error=?, finished=? WHERE id=?",
+            (status, json.dumps(seeds or []), json.dumps(files or []), error, time.time(), job_id),
+        )
 
     def get(self, job_id: str) -> JobRecord | None:
         rows = self._exec("SELECT * FROM jobs WHERE id=?", (job_id,))
@@ -134,5 +141,16 @@ class History:
 
 def _record(row: tuple) -> JobRecord:
     (id_, created, kind, status, params, seeds, files, error, started, finished, user) = row
-    return JobRecord(id_, created, kind, status, json.loads(params), json.loads(seeds), json.loads(files), error,
-                     started, finished, user)
+    return JobRecord(
+        id_,
+        created,
+        kind,
+        status,
+        json.loads(params),
+        json.loads(seeds),
+        json.loads(files),
+        error,
+        started,
+        finished,
+        user,
+    )

@@ -8,9 +8,9 @@ import asyncio
 import logging
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Callable
 
 from ..pipelines.unclip import step_hook
 from .history import History
@@ -34,7 +34,7 @@ class JobTimeout(Exception):
 class Job:
     id: str
     kind: str
-    work: Callable[["Job"], tuple[list[int], list[str]]]  # -> (seeds, the picture files it wrote)
+    work: Callable[[Job], tuple[list[int], list[str]]]  # -> (seeds, the picture files it wrote)
     cancel: threading.Event = field(default_factory=threading.Event)
     progress: dict = field(default_factory=dict)
     future: asyncio.Future | None = None

@@ -26,7 +26,7 @@ class Policy:
     source: str
 
     @classmethod
-    def load(cls, path: str | Path | None = None) -> "Policy":
+    def load(cls, path: str | Path | None = None) -> Policy:
         path = Path(path) if path else DEFAULT_POLICY
         if not path.is_file():
             raise PromptismError(f"policy file {str(path)!r} is not a file")

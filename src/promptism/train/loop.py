@@ -15,9 +15,10 @@ import json
 import math
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -69,8 +70,12 @@ def _no_decay(name: str, p: torch.nn.Parameter) -> bool:
 def make_optimizer(model: torch.nn.Module, cfg: LoopConfig) -> torch.optim.AdamW:
     decay = [p for n, p in model.named_parameters() if p.requires_grad and not _no_decay(n, p)]
     rest = [p for n, p in model.named_parameters() if p.requires_grad and _no_decay(n, p)]
-    return torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay}, {"params": rest, "weight_decay": 0.0}],
-                             lr=cfg.lr, betas=(0.9, 0.98), eps=1e-6)
+    return torch.optim.AdamW(
+        [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": rest, "weight_decay": 0.0}],
+        lr=cfg.lr,
+        betas=(0.9, 0.98),
+        eps=1e-6,
+    )
 
 
 def save_checkpoint(out: Path, model, ema, optimizer, step: int, extra: dict) -> Path:
@@ -107,8 +112,14 @@ def load_checkpoint(out: Path, model, optimizer) -> tuple[int, dict | None, dict
     return state.pop("step"), ema, state
 
 
-def train(model: torch.nn.Module, task: Task, n_examples: int, cfg: LoopConfig,
-          on_checkpoint: Callable[[int], None] | None = None, progress: bool = True) -> dict:
+def train(
+    model: torch.nn.Module,
+    task: Task,
+    n_examples: int,
+    cfg: LoopConfig,
+    on_checkpoint: Callable[[int], None] | None = None,
+    progress: bool = True,
+) -> dict:
     """Run (or resume) training; returns the final step, last logged values, EMA weights and
     ``train_seconds`` (stepping time over every process of the run, resumes included)."""
     from accelerate import Accelerator
@@ -170,8 +181,14 @@ def train(model: torch.nn.Module, task: Task, n_examples: int, cfg: LoopConfig,
                 acc.wait_for_everyone()
                 spent = round(seconds_before + time.time() - t0, 3)
                 if acc.is_main_process:
-                    save_checkpoint(out, acc.unwrap_model(model), ema, optimizer, step,
-                                    {"logs": logs, "world_size": acc.num_processes, "train_seconds": spent})
+                    save_checkpoint(
+                        out,
+                        acc.unwrap_model(model),
+                        ema,
+                        optimizer,
+                        step,
+                        {"logs": logs, "world_size": acc.num_processes, "train_seconds": spent},
+                    )
                     if on_checkpoint:
                         on_checkpoint(step)
     finally:

@@ -34,43 +34,120 @@ from .loop import LoopConfig, train
 _DEC_UNET = dict(channels=(64, 128, 192), res_blocks=2, attention=(False, True, True), unshuffle=2)
 PRESETS: dict[str, dict[str, dict]] = {
     "decoder": {
-        "tiny": {"model": dict(image_size=16, text_width=16, text_layers=1, text_heads=2, clip_tokens=2,
-                               unet=dict(channels=(8, 16), res_blocks=1, attention=(False, True), heads=2)),
-                 "loop": dict(steps=6, batch_size=8, lr=1e-3, warmup=2, checkpoint_every=3, log_every=2),
-                 "diffusion": dict(prediction="v")},
+        "tiny": {
+            "model": dict(
+                image_size=16,
+                text_width=16,
+                text_layers=1,
+                text_heads=2,
+                clip_tokens=2,
+                unet=dict(channels=(8, 16), res_blocks=1, attention=(False, True), heads=2),
+            ),
+            "loop": dict(steps=6, batch_size=8, lr=1e-3, warmup=2, checkpoint_every=3, log_every=2),
+            "diffusion": dict(prediction="v"),
+        },
         # ~75 minutes on one CPU core (see the model card)
-        "world": {"model": dict(image_size=32, text_width=128, text_layers=2, text_heads=4, unet=_DEC_UNET),
-                  "loop": dict(steps=4000, batch_size=32, lr=3e-4, warmup=200, checkpoint_every=250, log_every=25,
-                               ema=0.999, ema_warmup=True),
-                  "diffusion": dict(prediction="v", min_snr_gamma=5.0)},
+        "world": {
+            "model": dict(image_size=32, text_width=128, text_layers=2, text_heads=4, unet=_DEC_UNET),
+            "loop": dict(
+                steps=4000,
+                batch_size=32,
+                lr=3e-4,
+                warmup=200,
+                checkpoint_every=250,
+                log_every=25,
+                ema=0.999,
+                ema_warmup=True,
+            ),
+            "diffusion": dict(prediction="v", min_snr_gamma=5.0),
+        },
     },
     "prior": {
-        "tiny": {"model": dict(width=32, layers=1, heads=2),
-                 "loop": dict(steps=6, batch_size=8, lr=1e-3, warmup=2, checkpoint_every=3, log_every=2),
-                 "diffusion": dict(prediction="x0", min_snr_gamma=None)},
-        "world": {"model": dict(width=256, layers=4, heads=4),
-                  "loop": dict(steps=3500, batch_size=64, lr=3e-4, warmup=200, checkpoint_every=500, log_every=25,
-                               ema=0.999, ema_warmup=True),
-                  "diffusion": dict(prediction="x0", min_snr_gamma=None)},
+        "tiny": {
+            "model": dict(width=32, layers=1, heads=2),
+            "loop": dict(steps=6, batch_size=8, lr=1e-3, warmup=2, checkpoint_every=3, log_every=2),
+            "diffusion": dict(prediction="x0", min_snr_gamma=None),
+        },
+        "world": {
+            "model": dict(width=256, layers=4, heads=4),
+            "loop": dict(
+                steps=3500,
+                batch_size=64,
+                lr=3e-4,
+                warmup=200,
+                checkpoint_every=500,
+                log_every=25,
+                ema=0.999,
+                ema_warmup=True,
+            ),
+            "diffusion": dict(prediction="x0", min_snr_gamma=None),
+        },
     },
     "upsampler": {
-        "tiny": {"model": dict(low_size=8, image_size=16, aug_dim=8,
-                               unet=dict(in_channels=6, channels=(8, 16), res_blocks=1, attention=(False, False),
-                                         cond_dim=8, unshuffle=2)),
-                 "loop": dict(steps=6, batch_size=8, lr=1e-3, warmup=2, checkpoint_every=3, log_every=2),
-                 "diffusion": dict(prediction="v")},
-        "world-64": {"model": dict(low_size=32, image_size=64, aug_dim=32,
-                                   unet=dict(in_channels=6, channels=(32, 64, 128), res_blocks=2,
-                                             attention=(False, False, False), cond_dim=32, unshuffle=2)),
-                     "loop": dict(steps=3000, batch_size=16, lr=3e-4, warmup=100, checkpoint_every=250, log_every=25,
-                                  ema=0.999, ema_warmup=True),
-                     "diffusion": dict(prediction="v", min_snr_gamma=5.0)},
-        "world-128": {"model": dict(low_size=64, image_size=128, aug_dim=32,
-                                    unet=dict(in_channels=6, channels=(32, 64, 128), res_blocks=1,
-                                              attention=(False, False, False), cond_dim=32, unshuffle=4)),
-                      "loop": dict(steps=2000, batch_size=8, lr=3e-4, warmup=100, checkpoint_every=250, log_every=25,
-                                   ema=0.999, ema_warmup=True),
-                      "diffusion": dict(prediction="v", min_snr_gamma=5.0)},
+        "tiny": {
+            "model": dict(
+                low_size=8,
+                image_size=16,
+                aug_dim=8,
+                unet=dict(
+                    in_channels=6, channels=(8, 16), res_blocks=1, attention=(False, False), cond_dim=8, unshuffle=2
+                ),
+            ),
+            "loop": dict(steps=6, batch_size=8, lr=1e-3, warmup=2, checkpoint_every=3, log_every=2),
+            "diffusion": dict(prediction="v"),
+        },
+        "world-64": {
+            "model": dict(
+                low_size=32,
+                image_size=64,
+                aug_dim=32,
+                unet=dict(
+                    in_channels=6,
+                    channels=(32, 64, 128),
+                    res_blocks=2,
+                    attention=(False, False, False),
+                    cond_dim=32,
+                    unshuffle=2,
+                ),
+            ),
+            "loop": dict(
+                steps=3000,
+                batch_size=16,
+                lr=3e-4,
+                warmup=100,
+                checkpoint_every=250,
+                log_every=25,
+                ema=0.999,
+                ema_warmup=True,
+            ),
+            "diffusion": dict(prediction="v", min_snr_gamma=5.0),
+        },
+        "world-128": {
+            "model": dict(
+                low_size=64,
+                image_size=128,
+                aug_dim=32,
+                unet=dict(
+                    in_channels=6,
+                    channels=(32, 64, 128),
+                    res_blocks=1,
+                    attention=(False, False, False),
+                    cond_dim=32,
+                    unshuffle=4,
+                ),
+            ),
+            "loop": dict(
+                steps=2000,
+                batch_size=8,
+                lr=3e-4,
+                warmup=100,
+                checkpoint_every=250,
+                log_every=25,
+                ema=0.999,
+                ema_warmup=True,
+            ),
+            "diffusion": dict(prediction="v", min_snr_gamma=5.0),
+        },
     },
 }
 # Fine-tuning the upsamplers without min-SNR weighting (``--init`` from the preset above). With
@@ -81,8 +158,10 @@ PRESETS: dict[str, dict[str, dict]] = {
 for _name, _steps in (("world-64", 1000), ("world-128", 500)):
     _p = PRESETS["upsampler"][_name]
     PRESETS["upsampler"][f"{_name}-ft"] = {
-        "model": _p["model"], "diffusion": dict(prediction="v", min_snr_gamma=None),
-        "loop": {**_p["loop"], "steps": _steps, "lr": 2e-4, "warmup": 50}}
+        "model": _p["model"],
+        "diffusion": dict(prediction="v", min_snr_gamma=None),
+        "loop": {**_p["loop"], "steps": _steps, "lr": 2e-4, "warmup": 50},
+    }
 # The residual upsampler (``residual`` in UpsamplerConfig): the same UNet diffusing 4x the residual
 # over a bicubic upscaling of its input, so that bicubic quality is where it starts, not where it
 # must get to. Residual std is 0.07-0.2 (augmentation noise from none to the most); x 4 brings it
@@ -93,8 +172,10 @@ for _name, _steps in (("world-64", 1000), ("world-128", 500)):
 for _name in ("world-64", "tiny"):
     _p = PRESETS["upsampler"][_name]
     PRESETS["upsampler"][f"{_name}-res"] = {
-        "model": {**_p["model"], "residual": 4.0, "max_aug_t": 100}, "diffusion": dict(prediction="v", min_snr_gamma=None),
-        "loop": {**_p["loop"], "steps": 6000} if _name == "world-64" else _p["loop"]}
+        "model": {**_p["model"], "residual": 4.0, "max_aug_t": 100},
+        "diffusion": dict(prediction="v", min_snr_gamma=None),
+        "loop": {**_p["loop"], "steps": 6000} if _name == "world-64" else _p["loop"],
+    }
 # More training for the shipped residual upsampler (--init from it): 6,000 steps of batch 16 had
 # shown it each training picture twice, and on true 32 px pictures it kept the (colour, shape) of
 # fewer objects than bicubic upscaling did (0.91 against 0.99 on 200 val pictures, stop 18).
@@ -103,16 +184,21 @@ for _name in ("world-64", "tiny"):
 # 6,470 and resumed, beside other work.
 PRESETS["upsampler"]["world-64-res-more"] = {
     **PRESETS["upsampler"]["world-64-res"],
-    "loop": {**PRESETS["upsampler"]["world-64-res"]["loop"], "steps": 9000, "lr": 1.5e-4}}
+    "loop": {**PRESETS["upsampler"]["world-64-res"]["loop"], "steps": 9000, "lr": 1.5e-4},
+}
 # The same for the decoder: after 4,000 steps with γ = 5 its x₀ error at high noise, where the
 # layout and the shapes are decided, stayed large and its shapes blobby.
 PRESETS["decoder"]["world-ft"] = {
-    "model": PRESETS["decoder"]["world"]["model"], "diffusion": dict(prediction="v", min_snr_gamma=None),
-    "loop": {**PRESETS["decoder"]["world"]["loop"], "steps": 4500, "lr": 2e-4, "warmup": 50}}
+    "model": PRESETS["decoder"]["world"]["model"],
+    "diffusion": dict(prediction="v", min_snr_gamma=None),
+    "loop": {**PRESETS["decoder"]["world"]["loop"], "steps": 4500, "lr": 2e-4, "warmup": 50},
+}
 # A third phase from world-ft, at a lower peak rate: after world-ft the held-out x₀ error was
 # still falling at every noise level (the decoder had seen each picture under 6 times).
 PRESETS["decoder"]["world-ft2"] = {
-    **PRESETS["decoder"]["world-ft"], "loop": {**PRESETS["decoder"]["world-ft"]["loop"], "steps": 3000, "lr": 1.5e-4}}
+    **PRESETS["decoder"]["world-ft"],
+    "loop": {**PRESETS["decoder"]["world-ft"]["loop"], "steps": 3000, "lr": 1.5e-4},
+}
 # The inpainting decoder (GLIDE §4, DALL·E 2 §3): the same network with four more input channels
 # (the known picture and its mask), fine-tuned from a plain decoder whose weights fill all but
 # those channels, which start at zero. A quarter of its training pictures have nothing known,
@@ -120,7 +206,8 @@ PRESETS["decoder"]["world-ft2"] = {
 PRESETS["decoder"]["world-inpaint"] = {
     "model": {**PRESETS["decoder"]["world"]["model"], "inpaint": True},
     "diffusion": dict(prediction="v", min_snr_gamma=None),
-    "loop": {**PRESETS["decoder"]["world"]["loop"], "steps": 1500, "lr": 2e-4, "warmup": 50}}
+    "loop": {**PRESETS["decoder"]["world"]["loop"], "steps": 1500, "lr": 2e-4, "warmup": 50},
+}
 # Moving a trained decoder to another CLIP's embedding space: the same inpainting network and
 # its weights, fine-tuned on the new embeddings, half its pictures with nothing known (not a
 # quarter): what it must relearn is to follow the embedding, and a mostly known picture teaches
@@ -129,9 +216,11 @@ PRESETS["decoder"]["world-inpaint"] = {
 # the old), but the prior on that space fell short, so it did not ship
 # (benchmarks/reports/unclip_world_reclip.md).
 PRESETS["decoder"]["world-reclip"] = {
-    "model": PRESETS["decoder"]["world-inpaint"]["model"], "diffusion": dict(prediction="v", min_snr_gamma=None),
+    "model": PRESETS["decoder"]["world-inpaint"]["model"],
+    "diffusion": dict(prediction="v", min_snr_gamma=None),
     "loop": {**PRESETS["decoder"]["world"]["loop"], "steps": 8000, "lr": 1.5e-4, "warmup": 100},
-    "task": {"p_plain": 0.5}}
+    "task": {"p_plain": 0.5},
+}
 # More training for the shipped decoder on its own embeddings (--init from it): its x₀ error was
 # still falling, and given true image embeddings it drew recognisable but blobby shapes
 # (GenEval-world 0.38 seen), while one denoising step from a true picture noised to t = 300 was
@@ -142,10 +231,12 @@ PRESETS["decoder"]["world-reclip"] = {
 # before; decoded val embeddings re-encoded, R@1 among 100: 0.90 / 0.88 / 0.77. -ln ships.
 PRESETS["decoder"]["world-more"] = {  # world-reclip's set-up, shorter and at a lower rate
     **PRESETS["decoder"]["world-reclip"],
-    "loop": {**PRESETS["decoder"]["world-reclip"]["loop"], "steps": 6000, "lr": 1e-4}}
+    "loop": {**PRESETS["decoder"]["world-reclip"]["loop"], "steps": 6000, "lr": 1e-4},
+}
 PRESETS["decoder"]["world-more-ln"] = {
     **PRESETS["decoder"]["world-more"],
-    "diffusion": dict(prediction="v", min_snr_gamma=None, timestep_sampling="logit-normal")}
+    "diffusion": dict(prediction="v", min_snr_gamma=None, timestep_sampling="logit-normal"),
+}
 # A further phase of the same (--init from world-more-ln's result): 1,700 steps more had still
 # raised the rate at which a full sample from noise was judged right (0.73 -> 0.88 on 48 pictures).
 # Decided before it ran: it ships if, with it in the package, GenEval-world (40 prompts) is not
@@ -154,7 +245,8 @@ PRESETS["decoder"]["world-more-ln"] = {
 # cosine 0.903 (before: 0.90 / 0.881). 94 minutes on one thread, beside other work. It ships.
 PRESETS["decoder"]["world-more-ln2"] = {
     **PRESETS["decoder"]["world-more-ln"],
-    "loop": {**PRESETS["decoder"]["world-more-ln"]["loop"], "steps": 9000}}
+    "loop": {**PRESETS["decoder"]["world-more-ln"]["loop"], "steps": 9000},
+}
 # A fourth phase of the same (--init from the shipped world-more-ln2 decoder), shorter: the
 # pipeline's pictures still lose shapes at the decoder (GenEval-world single object 0.925 seen,
 # where the failures are shapes not drawn). Rule set before it ran: it ships if GenEval-world
@@ -163,7 +255,8 @@ PRESETS["decoder"]["world-more-ln2"] = {
 # attribute binding 0.287 -> 0.256): below on the seen split, so it did not ship. 50 minutes, one thread.
 PRESETS["decoder"]["world-more-ln3"] = {
     **PRESETS["decoder"]["world-more-ln"],
-    "loop": {**PRESETS["decoder"]["world-more-ln"]["loop"], "steps": 2500}}
+    "loop": {**PRESETS["decoder"]["world-more-ln"]["loop"], "steps": 2500},
+}
 # world-more-ln3 (its control) with conditioning augmentation: the image embedding perturbed to a
 # cosine of about 0.86-1 with the true one (perturb_embeddings, most 0.6; the prior's samples have
 # cosine 0.950 with the true embeddings on average). The prior's samples lack what the world-v1
@@ -184,14 +277,27 @@ PRESETS["decoder"]["world-more-ln3"] = {
 # that needs no rule. Judge-free it also drew its embedding less closely (decoder_fidelity generate:
 # cosine 0.900 against 0.907), and the default CLIP's colour-swap probe on its pictures stayed at
 # chance (0.478 against 0.540; decoder_fidelity_caption_aug.md).
-PRESETS["decoder"]["world-aug"] = {**PRESETS["decoder"]["world-more-ln3"],
-                                   "task": {**PRESETS["decoder"]["world-more-ln3"]["task"], "embed_noise": 0.6}}
-PRESETS["decoder"]["tiny-inpaint"] = {**PRESETS["decoder"]["tiny"],
-                                      "model": {**PRESETS["decoder"]["tiny"]["model"], "inpaint": True}}
+PRESETS["decoder"]["world-aug"] = {
+    **PRESETS["decoder"]["world-more-ln3"],
+    "task": {**PRESETS["decoder"]["world-more-ln3"]["task"], "embed_noise": 0.6},
+}
+PRESETS["decoder"]["tiny-inpaint"] = {
+    **PRESETS["decoder"]["tiny"],
+    "model": {**PRESETS["decoder"]["tiny"]["model"], "inpaint": True},
+}
 P_DROP_IMAGE, P_DROP_TEXT, P_DROP_PRIOR_TEXT = 0.1, 0.5, 0.1  # Ramesh et al. 2022, §2.1
 # what a fine-tuned model's config.json keeps of each phase before its own ("init_phases")
-PHASE_FIELDS = ("name", "preset", "steps", "batch_size", "ema", "wall_seconds_this_run", "train_seconds", "threads",
-                "diffusion")
+PHASE_FIELDS = (
+    "name",
+    "preset",
+    "steps",
+    "batch_size",
+    "ema",
+    "wall_seconds_this_run",
+    "train_seconds",
+    "threads",
+    "diffusion",
+)
 
 
 def _generator(seed: int, step: int, idx: np.ndarray) -> torch.Generator:
@@ -210,8 +316,16 @@ def perturb_embeddings(emb: torch.Tensor, most: float, g: torch.Generator) -> to
 
 
 class DecoderTask:
-    def __init__(self, pairs: Pairs, image_embed: torch.Tensor, tokenizer, denoiser: Denoiser, seed: int = 0,
-                 p_plain: float = PLAIN_SHARE, embed_noise: float = 0.0):
+    def __init__(
+        self,
+        pairs: Pairs,
+        image_embed: torch.Tensor,
+        tokenizer,
+        denoiser: Denoiser,
+        seed: int = 0,
+        p_plain: float = PLAIN_SHARE,
+        embed_noise: float = 0.0,
+    ):
         self.pairs, self.emb, self.tok, self.denoiser, self.seed = pairs, image_embed, tokenizer, denoiser, seed
         self.p_plain = p_plain  # inpainting decoders: the share of pictures with nothing known
         # conditioning augmentation: the image embedding perturbed (perturb_embeddings) so that the
@@ -304,9 +418,18 @@ def _embeddings(data, split, captions, embeddings, clip_name, out_dir, limit, pr
     return tensors, meta
 
 
-def train_stage(kind: str, data: str, out: str, preset_name: str = "world", embeddings: str | None = None,
-                clip_name: str = "world", limit: int | None = None, progress: bool = True, init: str | None = None,
-                **loop_overrides) -> Path:
+def train_stage(
+    kind: str,
+    data: str,
+    out: str,
+    preset_name: str = "world",
+    embeddings: str | None = None,
+    clip_name: str = "world",
+    limit: int | None = None,
+    progress: bool = True,
+    init: str | None = None,
+    **loop_overrides,
+) -> Path:
     """Train (or resume) one stage; write the model folder OUT/model with the EMA weights."""
     from accelerate import PartialState
 
@@ -320,14 +443,17 @@ def train_stage(kind: str, data: str, out: str, preset_name: str = "world", embe
     out_dir.mkdir(parents=True, exist_ok=True)
     state = PartialState(cpu=not torch.cuda.is_available())
     # the prior reads captions and precomputed embeddings only: no pictures to decode
-    pairs = load_pairs(data, "train", size=p["model"].get("image_size", 0), limit=limit, progress=progress,
-                       images=kind != "prior")
+    pairs = load_pairs(
+        data, "train", size=p["model"].get("image_size", 0), limit=limit, progress=progress, images=kind != "prior"
+    )
     extra: dict = {"data": str(data), "examples": len(pairs), "preset": preset_name}
     tok, clip = None, None
     fields: dict = {}
     if kind in ("decoder", "prior"):
         with state.main_process_first():
-            tensors, emb_meta = _embeddings(data, "train", pairs.captions, embeddings, clip_name, out_dir, limit, progress)
+            tensors, emb_meta = _embeddings(
+                data, "train", pairs.captions, embeddings, clip_name, out_dir, limit, progress
+            )
         extra["clip"] = emb_meta.get("clip", clip_name)
         fields["clip_dim"] = tensors["image_embed"].shape[1]
     if kind == "decoder":
@@ -350,7 +476,9 @@ def train_stage(kind: str, data: str, out: str, preset_name: str = "world", embe
         tokens, _, _ = clip.text_features(pairs.captions[:1])
         fields.update(token_width=tokens.shape[-1], context=tokens.shape[1])
     model_cls, cfg, dcfg, loop_defaults = build(kind, preset_name, **fields)
-    loop = LoopConfig(**{**loop_defaults, "out": str(out_dir), **{k: v for k, v in loop_overrides.items() if v is not None}})
+    loop = LoopConfig(
+        **{**loop_defaults, "out": str(out_dir), **{k: v for k, v in loop_overrides.items() if v is not None}}
+    )
     torch.manual_seed(loop.seed)
     model = model_cls(cfg)
     if init:  # fine-tune: start from a trained model folder of the same architecture
@@ -370,7 +498,8 @@ def train_stage(kind: str, data: str, out: str, preset_name: str = "world", embe
         # the phases that made the starting weights travel with the model: the folder ``init``
         # names may be gone, or (a shipped model) overwritten by this one, by the time a card is written
         extra["init_phases"] = init_meta.get("init_phases", []) + [
-            {k: init_meta[k] for k in PHASE_FIELDS if k in init_meta}]
+            {k: init_meta[k] for k in PHASE_FIELDS if k in init_meta}
+        ]
     denoiser = Denoiser(dcfg)
     if kind == "decoder":
         task = DecoderTask(pairs, tensors["image_embed"], tok, denoiser, loop.seed, **p.get("task", {}))
@@ -382,11 +511,20 @@ def train_stage(kind: str, data: str, out: str, preset_name: str = "world", embe
     if not state.is_main_process:
         return out_dir / "model"
     stage = Stage(kind, model, dcfg, {}, tok)
-    folder = stage.save(out_dir / "model", extra={
-        "name": out_dir.name, **extra, "steps": result["step"], "batch_size": loop.batch_size, "ema": loop.ema,
-        "final_logs": result["logs"], "wall_seconds_this_run": round(time.time() - t0, 1),
-        "train_seconds": result["train_seconds"],
-        "threads": torch.get_num_threads(),
-    }, state_dict=result["ema"])
+    folder = stage.save(
+        out_dir / "model",
+        extra={
+            "name": out_dir.name,
+            **extra,
+            "steps": result["step"],
+            "batch_size": loop.batch_size,
+            "ema": loop.ema,
+            "final_logs": result["logs"],
+            "wall_seconds_this_run": round(time.time() - t0, 1),
+            "train_seconds": result["train_seconds"],
+            "threads": torch.get_num_threads(),
+        },
+        state_dict=result["ema"],
+    )
     (folder / "loop.json").write_text(json.dumps(asdict(loop), indent=1))
     return folder

@@ -32,18 +32,24 @@ class UpsamplerConfig:
     aug_dim: int = 32  # width of the augmentation-level embedding
     residual: float = 0.0  # > 0: diffuse (x - bicubic(low)) * residual instead of x (see the module's text)
     max_aug_t: int = 250  # training noises the low-res input to a timestep drawn from [0, max_aug_t)
-    unet: UNetConfig = field(default_factory=lambda: UNetConfig(in_channels=6, channels=(32, 64, 128),
-                                                               attention=(False, False, False), cond_dim=32,
-                                                               unshuffle=2))
+    unet: UNetConfig = field(
+        default_factory=lambda: UNetConfig(
+            in_channels=6, channels=(32, 64, 128), attention=(False, False, False), cond_dim=32, unshuffle=2
+        )
+    )
 
     def __post_init__(self):
         if isinstance(self.unet, dict):
             object.__setattr__(self, "unet", UNetConfig(**self.unet))
         if self.image_size != 2 * self.low_size:
-            raise ValueError(f"an upsampler doubles the resolution: {self.low_size} -> {2 * self.low_size}, not {self.image_size}")
+            raise ValueError(
+                f"an upsampler doubles the resolution: {self.low_size} -> {2 * self.low_size}, not {self.image_size}"
+            )
         if self.unet.in_channels != 6 or self.unet.cond_dim != self.aug_dim or self.unet.context_dim:
-            raise ValueError("the upsampler's UNet takes 6 channels (noisy picture + low-res picture), "
-                             "cond_dim = aug_dim and no context")
+            raise ValueError(
+                "the upsampler's UNet takes 6 channels (noisy picture + low-res picture), "
+                "cond_dim = aug_dim and no context"
+            )
         if not 0 < self.max_aug_t <= 1000:
             raise ValueError(f"max_aug_t must be in 1..1000, got {self.max_aug_t}")
         if not self.residual >= 0:

@@ -9,8 +9,8 @@ is wrong by construction, before the judge ever sees it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Callable
 
 import numpy as np
 

@@ -13,8 +13,9 @@ each target). Objects a caption does not mention do not count against it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Protocol, Sequence
+from typing import Protocol
 
 import numpy as np
 
@@ -34,7 +35,7 @@ class ObjectSpec:
     position: str | None = None  # an absolute position (vocab.POSITIONS)
 
     def describe(self, count: bool = True) -> str:
-        """"two small red stars at the top"; without the number when count=False."""
+        """ "two small red stars at the top"; without the number when count=False."""
         words = []
         if count and (self.exact or self.count > 1):
             words.append(vocab.NUMBER_NAMES[self.count])
@@ -73,7 +74,7 @@ class Constraints:
         }
 
     @staticmethod
-    def from_dict(d: dict) -> "Constraints":
+    def from_dict(d: dict) -> Constraints:
         return Constraints(
             tuple(ObjectSpec(**o) for o in d["objects"]),
             tuple(Relation(**r) for r in d.get("relations", [])),
@@ -172,8 +173,10 @@ def random_spots(shape: str, size: str, rng: np.random.Generator, tries: int = P
     EDGE_MARGIN from its edge, drawn lazily (x, then y) so that stopping early draws no more."""
     left, top, right, bottom = extent(shape, vocab.SIZES[size])
     for _ in range(tries):
-        yield (float(rng.uniform(left + EDGE_MARGIN, 1 - right - EDGE_MARGIN)),
-               float(rng.uniform(top + EDGE_MARGIN, 1 - bottom - EDGE_MARGIN)))
+        yield (
+            float(rng.uniform(left + EDGE_MARGIN, 1 - right - EDGE_MARGIN)),
+            float(rng.uniform(top + EDGE_MARGIN, 1 - bottom - EDGE_MARGIN)),
+        )
 
 
 def free_color(shape: str, rng: np.random.Generator, avoid: set[str] = frozenset()) -> str:

@@ -29,9 +29,8 @@ import hashlib
 import io
 import os
 from dataclasses import asdict, dataclass, field
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
-from typing import Union
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -56,7 +55,7 @@ PIXEL_ART_TOLERANCE = 0.002  # share of pixels that may disagree with a 32-grid 
 PALETTE_NAMES = tuple(vocab.COLORS)
 PALETTE = np.array([vocab.COLORS[c] for c in PALETTE_NAMES], dtype=np.float32)  # (8, 3)
 
-ImageLike = Union[str, os.PathLike, bytes, Image.Image, np.ndarray]
+ImageLike = str | os.PathLike | bytes | Image.Image | np.ndarray
 
 
 class JudgeError(PromptismError):
@@ -95,7 +94,9 @@ class Reading:
             "background": self.background,
             "background_distance": round(self.background_distance, 2),
             "size": self.size,
-            "objects": [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in asdict(o).items()} for o in self.objects],
+            "objects": [
+                {k: (round(v, 4) if isinstance(v, float) else v) for k, v in asdict(o).items()} for o in self.objects
+            ],
         }
 
 
@@ -228,7 +229,9 @@ def _object_layers(pix: np.ndarray, bg: np.ndarray) -> tuple[np.ndarray, np.ndar
     return np.where(ok, best, -1), cover
 
 
-def _raster(shape: str, side: float, cx: float, cy: float, rows: np.ndarray, cols: np.ndarray, n: int, ss: int) -> np.ndarray:
+def _raster(
+    shape: str, side: float, cx: float, cy: float, rows: np.ndarray, cols: np.ndarray, n: int, ss: int
+) -> np.ndarray:
     """A shape's coverage (0..1, ss x ss samples a pixel, as the renderer) over rows x cols."""
     sub = (np.arange(ss) + 0.5) / ss
     xs = ((cols[:, None] + sub[None, :]).ravel()) / n - cx
@@ -237,7 +240,7 @@ def _raster(shape: str, side: float, cx: float, cy: float, rows: np.ndarray, col
     return m.reshape(len(rows), ss, len(cols), ss).mean(axis=(1, 3))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _unit_shape(shape: str) -> tuple[float, float]:
     """(box width, box height) of a shape of side 1."""
     left, top, right, bottom = extent(shape, 1.0)
@@ -323,8 +326,10 @@ def _join_drifting_colours(labels: dict[int, np.ndarray], alpha: np.ndarray) -> 
         return i
 
     owner = np.where(alpha >= 0.5, comp, -1)
-    meets = [np.stack([np.minimum(a, b), np.maximum(a, b)])[:, (a >= 0) & (b >= 0) & (a != b)]
-             for a, b in ((owner[:, :-1], owner[:, 1:]), (owner[:-1], owner[1:]))]
+    meets = [
+        np.stack([np.minimum(a, b), np.maximum(a, b)])[:, (a >= 0) & (b >= 0) & (a != b)]
+        for a, b in ((owner[:, :-1], owner[:, 1:]), (owner[:-1], owner[1:]))
+    ]
     pairs, counts = np.unique(np.concatenate(meets, axis=1), axis=1, return_counts=True)
     for (u, v), count in zip(pairs.T.tolist(), counts.tolist()):
         if count >= np.sqrt(min(area[u], area[v])):

@@ -31,23 +31,36 @@ OPPOSITE = {"above": "below", "below": "above", "left of": "right of", "right of
 KINDS = ("swap_colors", "relation", "count", "shape", "color")
 _COLOR_RE = re.compile(r"\b(" + "|".join(vocab.COLORS) + r")\b(?! sky)")  # "a blue sky" is a background
 _PHRASE_TO_REL = {p: rel for rel, ps in RELATION_PHRASES.items() for p in ps}
-_REL_RE = re.compile(r"\b(" + "|".join(sorted(map(re.escape, _PHRASE_TO_REL), key=len, reverse=True)) + r")\b(?! the (?:picture|image|canvas))")
+_REL_RE = re.compile(
+    r"\b("
+    + "|".join(sorted(map(re.escape, _PHRASE_TO_REL), key=len, reverse=True))
+    + r")\b(?! the (?:picture|image|canvas))"
+)
 _NUM_RE = re.compile(r"\b(two|three|four)\b")
 _NOUNS_ALT = "|".join(sorted(NOUNS, key=len, reverse=True))
 _NOUN_RE = re.compile(r"\b(" + _NOUNS_ALT + r")\b")
 # a colour word and the shape noun it qualifies, with up to two words between ("red stars",
 # "red big star", "blue medium sized square")
 _COLORED_NOUN_RE = re.compile(
-    r"\b(" + "|".join(vocab.COLORS) + r")\b((?:\s+(?!(?:" + "|".join(vocab.COLORS) + "|" + _NOUNS_ALT
-    + r")\b)[a-z]+){0,2})\s+(" + _NOUNS_ALT + r")\b"
+    r"\b("
+    + "|".join(vocab.COLORS)
+    + r")\b((?:\s+(?!(?:"
+    + "|".join(vocab.COLORS)
+    + "|"
+    + _NOUNS_ALT
+    + r")\b)[a-z]+){0,2})\s+("
+    + _NOUNS_ALT
+    + r")\b"
 )
 _ARTICLE_RE = re.compile(r"\b([Aa])(n?)(\s+)([A-Za-z])")
 
 
 def fix_articles(text: str) -> str:
-    """"a"/"an" as the next word asks ("an blue circle" -> "a blue circle"): an edit must not
+    """ "a"/"an" as the next word asks ("an blue circle" -> "a blue circle"): an edit must not
     leave a grammatical slip that gives the negative away."""
-    return _ARTICLE_RE.sub(lambda m: m.group(1) + ("n" if m.group(4).lower() in "aeiou" else "") + m.group(3) + m.group(4), text)
+    return _ARTICLE_RE.sub(
+        lambda m: m.group(1) + ("n" if m.group(4).lower() in "aeiou" else "") + m.group(3) + m.group(4), text
+    )
 
 
 def swap_colors(caption: str, a: tuple[str, str], b: tuple[str, str]) -> str:
@@ -85,16 +98,22 @@ def drop_colors(caption: str, stated: Constraints) -> tuple[str, Constraints] | 
     except ParseError:
         return None
     want = tuple(replace(o, color=None) for o in stated.objects)
-    same = (said.objects == want and said.relations == stated.relations
-            and said.background == stated.background and said.style == stated.style)
+    same = (
+        said.objects == want
+        and said.relations == stated.relations
+        and said.background == stated.background
+        and said.style == stated.style
+    )
     return (text, said) if same else None
 
 
 def _swap_pair(stated: Constraints):
     """The two stated objects a colour swap exchanges: the first two of different colours and shapes."""
     colored = [o for o in stated.objects if o.color]
-    return next(((a, b) for i, a in enumerate(colored) for b in colored[i + 1:] if a.color != b.color and a.shape != b.shape),
-                None)
+    return next(
+        ((a, b) for i, a in enumerate(colored) for b in colored[i + 1 :] if a.color != b.color and a.shape != b.shape),
+        None,
+    )
 
 
 def negatives(caption: str, stated: Constraints, kinds: tuple[str, ...] = KINDS) -> dict[str, str]:
@@ -110,12 +129,12 @@ def negatives(caption: str, stated: Constraints, kinds: tuple[str, ...] = KINDS)
         m = _REL_RE.search(caption)
         if m:
             flipped = RELATION_PHRASES[OPPOSITE[_PHRASE_TO_REL[m.group(1)]]][0]
-            out["relation"] = caption[: m.start()] + flipped + caption[m.end():]
+            out["relation"] = caption[: m.start()] + flipped + caption[m.end() :]
     m = _NUM_RE.search(caption) if "count" in kinds else None
     if m and any(o.exact and o.count >= 2 for o in stated.objects):
         n = vocab.NUMBER_WORDS[m.group(1)]
         new = n + 1 if n < vocab.MAX_COUNT else n - 1
-        out["count"] = caption[: m.start()] + vocab.NUMBER_NAMES[new] + caption[m.end():]
+        out["count"] = caption[: m.start()] + vocab.NUMBER_NAMES[new] + caption[m.end() :]
     m = _NOUN_RE.search(caption) if "shape" in kinds else None
     if m:  # the first shape noun becomes a shape the caption does not name at all
         shape, plural = NOUNS[m.group(1)]
@@ -124,7 +143,7 @@ def negatives(caption: str, stated: Constraints, kinds: tuple[str, ...] = KINDS)
         options = [s for s in vocab.SHAPES if s not in named and not vocab.is_held_out(spec.color if spec else None, s)]
         if options:
             new_shape = options[(sum(map(ord, caption)) + 3) % len(options)]
-            out["shape"] = caption[: m.start()] + vocab.noun_for(new_shape, plural) + caption[m.end():]
+            out["shape"] = caption[: m.start()] + vocab.noun_for(new_shape, plural) + caption[m.end() :]
     if "color" in kinds and len(colored) == 1 and len({o.shape for o in stated.objects}) == len(stated.objects):
         old, shape = colored[0].color, colored[0].shape
         others = [c for c in vocab.COLORS if c != old and not vocab.is_held_out(c, shape)]
@@ -134,12 +153,16 @@ def negatives(caption: str, stated: Constraints, kinds: tuple[str, ...] = KINDS)
     # caption that already names one, from the held-out suite, keeps it)
     allowed = {p for p in stated.pairs() if vocab.is_held_out(*p)}
     out = {k: fix_articles(v) for k, v in out.items()}
-    return {k: v for k, v in out.items()
-            if v != caption and not {p for p in parse(v).pairs() if vocab.is_held_out(*p)} - allowed}
+    return {
+        k: v
+        for k, v in out.items()
+        if v != caption and not {p for p in parse(v).pairs() if vocab.is_held_out(*p)} - allowed
+    }
 
 
-def pick_negative(caption: str, stated: Constraints, rng: np.random.Generator,
-                  weights: dict[str, float] | None = None) -> str | None:
+def pick_negative(
+    caption: str, stated: Constraints, rng: np.random.Generator, weights: dict[str, float] | None = None
+) -> str | None:
     """One hard negative of a caption, its kind drawn at random among those that apply, in
     proportion to ``weights`` (kind -> weight, 1 where not named; uniform without it)."""
     options = negatives(caption, stated)
@@ -155,8 +178,9 @@ def pick_negative(caption: str, stated: Constraints, rng: np.random.Generator,
 COUNTERFACTUAL_KINDS = ("swap_colors", "relation", "count")
 
 
-def _recount(objects: list[Obj], stated: Constraints, new_stated: Constraints,
-             rng: np.random.Generator) -> list[Obj] | None:
+def _recount(
+    objects: list[Obj], stated: Constraints, new_stated: Constraints, rng: np.random.Generator
+) -> list[Obj] | None:
     """``objects`` with one copy of the counted group added or taken away, as the count negative
     changed its number; None where no copy fits on the canvas."""
     changed = [g for g, (a, b) in enumerate(zip(stated.objects, new_stated.objects)) if a.count != b.count]
@@ -177,8 +201,9 @@ def _recount(objects: list[Obj], stated: Constraints, new_stated: Constraints,
     return None
 
 
-def counterfactual(scene: Scene, caption: str, stated: Constraints, kind: str,
-                   rng: np.random.Generator | None = None) -> tuple[Scene, str] | None:
+def counterfactual(
+    scene: Scene, caption: str, stated: Constraints, kind: str, rng: np.random.Generator | None = None
+) -> tuple[Scene, str] | None:
     """The scene edited as the ``kind`` negative edits its caption, with that caption; None
     where the edit does not apply or its result is not a clean counterfactual: the new scene
     must be valid, satisfy the new caption and not the old one, the old scene must not
@@ -222,7 +247,10 @@ def counterfactual(scene: Scene, caption: str, stated: Constraints, kind: str,
     before = {(o.color, o.shape) for o in scene.objects if vocab.is_held_out(o.color, o.shape)}
     if any(vocab.is_held_out(o.color, o.shape) and (o.color, o.shape) not in before for o in new.objects):
         return None
-    if not (scene_constraints_hold(new_stated, new).correct and not scene_constraints_hold(stated, new).correct
-            and not scene_constraints_hold(new_stated, scene).correct):
+    if not (
+        scene_constraints_hold(new_stated, new).correct
+        and not scene_constraints_hold(stated, new).correct
+        and not scene_constraints_hold(new_stated, scene).correct
+    ):
         return None
     return new, new_caption

@@ -54,10 +54,10 @@ class Obj:
         left, top, right, bottom = extent(self.shape, self.side)
         return (self.x - left, self.y - top, self.x + right, self.y + bottom)
 
-    def moved(self, x: float, y: float) -> "Obj":
+    def moved(self, x: float, y: float) -> Obj:
         return Obj(self.shape, self.color, self.size, x, y)
 
-    def recolored(self, color: str) -> "Obj":
+    def recolored(self, color: str) -> Obj:
         return Obj(self.shape, color, self.size, self.x, self.y)
 
 
@@ -84,9 +84,7 @@ class Scene:
 
     def __post_init__(self) -> None:
         if self.background not in vocab.BACKGROUNDS:
-            raise SceneError(
-                f"unknown background {self.background!r}; backgrounds are {', '.join(vocab.BACKGROUNDS)}"
-            )
+            raise SceneError(f"unknown background {self.background!r}; backgrounds are {', '.join(vocab.BACKGROUNDS)}")
         if self.style not in vocab.STYLES:
             raise SceneError(f"unknown style {self.style!r}; styles are {', '.join(vocab.STYLES)}")
         if self.style == "neon" and self.background != "black":
@@ -101,9 +99,7 @@ class Scene:
         for i, a in enumerate(self.objects):
             for b in self.objects[i + 1 :]:
                 if not apart(a, b, gap):
-                    raise SceneError(
-                        f"{a.color} {a.shape} and {b.color} {b.shape} are closer than {gap} apart"
-                    )
+                    raise SceneError(f"{a.color} {a.shape} and {b.color} {b.shape} are closer than {gap} apart")
 
     def to_dict(self) -> dict:
         return {
@@ -113,11 +109,9 @@ class Scene:
         }
 
     @staticmethod
-    def from_dict(d: dict) -> "Scene":
+    def from_dict(d: dict) -> Scene:
         try:
-            objs = tuple(
-                Obj(o["shape"], o["color"], o["size"], float(o["x"]), float(o["y"])) for o in d["objects"]
-            )
+            objs = tuple(Obj(o["shape"], o["color"], o["size"], float(o["x"]), float(o["y"])) for o in d["objects"])
             return Scene(objs, d.get("background", "white"), d.get("style", "flat"))
         except (KeyError, TypeError) as e:
             raise SceneError(f"not a scene record: {e}") from e

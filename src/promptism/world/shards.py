@@ -193,8 +193,13 @@ def make_dataset(
         for split, start, count, k in settings.shards()
         if shard_name(split, k) not in done
     ]
-    bar = tqdm(total=n, initial=sum(e["count"] for e in done.values()), desc=f"world make {out}", unit="img",
-               disable=not progress)
+    bar = tqdm(
+        total=n,
+        initial=sum(e["count"] for e in done.values()),
+        desc=f"world make {out}",
+        unit="img",
+        disable=not progress,
+    )
     try:
         if workers > 1 and len(todo) > 1:
             with ProcessPoolExecutor(max_workers=workers) as pool:

@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
@@ -86,9 +86,7 @@ def _noun(rng, shape: str, plural: bool = False) -> str:
 
 
 def _pairs(held_out: bool) -> list[tuple[str, str]]:
-    return sorted(
-        (c, s) for c in vocab.COLORS for s in vocab.SHAPES if vocab.is_held_out(c, s) == held_out
-    )
+    return sorted((c, s) for c in vocab.COLORS for s in vocab.SHAPES if vocab.is_held_out(c, s) == held_out)
 
 
 def _pick(rng, seq):
@@ -141,7 +139,7 @@ def _two_pairs(rng, held: bool, seen_pairs, held_pairs):
             return (first, second) if rng.random() < 0.5 else (second, first)
 
 
-@lru_cache(maxsize=None)
+@cache
 def build(split: str = "seen") -> tuple[Prompt, ...]:
     """The fixed prompt list of a split: every category, PROMPTS_PER_CATEGORY prompts each."""
     if split not in SPLITS:
@@ -227,20 +225,28 @@ class SuiteResult:
 
     def counts(self) -> dict[str, dict[str, int]]:
         return {
-            split: {cat: sum(1 for r in self.results if r.prompt.split == split and r.prompt.category == cat) for cat in CATEGORIES}
+            split: {
+                cat: sum(1 for r in self.results if r.prompt.split == split and r.prompt.category == cat)
+                for cat in CATEGORIES
+            }
             for split in SPLITS
         }
 
 
-def score_images(prompt: Prompt, images: Sequence[ImageLike], paths: Sequence[str | None] | None = None) -> list[ImageResult]:
+def score_images(
+    prompt: Prompt, images: Sequence[ImageLike], paths: Sequence[str | None] | None = None
+) -> list[ImageResult]:
     out = []
     for k, img in enumerate(images):
         j = judge(img, prompt.constraints)
         thumb = None
         if not j.correct and paths is None:  # no file to show on the contact sheet: keep a small copy
             thumb = Image.fromarray(load_image(img)).resize((THUMB, THUMB), Image.NEAREST)
-        out.append(ImageResult(prompt, k, j.correct, j.reason, j.reading.to_dict()["objects"],
-                               paths[k] if paths else None, thumb))
+        out.append(
+            ImageResult(
+                prompt, k, j.correct, j.reason, j.reading.to_dict()["objects"], paths[k] if paths else None, thumb
+            )
+        )
     return out
 
 
@@ -321,8 +327,15 @@ def evaluate_dir(
     return SuiteResult(results, problems)
 
 
-def write_truth(out_dir: str | Path, size: int = 64, style: str = "flat", splits: Sequence[str] = SPLITS,
-                limit: int | None = None, images_per_prompt: int = IMAGES_PER_PROMPT, progress: bool = True) -> int:
+def write_truth(
+    out_dir: str | Path,
+    size: int = 64,
+    style: str = "flat",
+    splits: Sequence[str] = SPLITS,
+    limit: int | None = None,
+    images_per_prompt: int = IMAGES_PER_PROMPT,
+    progress: bool = True,
+) -> int:
     """Write ground-truth renders of the suite in the layout evaluate_dir reads."""
     from tqdm.auto import tqdm
 
@@ -342,7 +355,12 @@ def write_truth(out_dir: str | Path, size: int = 64, style: str = "flat", splits
 def table_markdown(result: SuiteResult, title: str = "GenEval-world") -> str:
     scores = result.scores()
     counts = result.counts()
-    lines = [f"## {title}", "", "| category | " + " | ".join(scores) + " | DALL·E 2 (GenEval) |", "|---|" + "---|" * (len(scores) + 1)]
+    lines = [
+        f"## {title}",
+        "",
+        "| category | " + " | ".join(scores) + " | DALL·E 2 (GenEval) |",
+        "|---|" + "---|" * (len(scores) + 1),
+    ]
     for cat in (*CATEGORIES, "overall"):
         cells = []
         for split in scores:
@@ -352,8 +370,10 @@ def table_markdown(result: SuiteResult, title: str = "GenEval-world") -> str:
         name = CATEGORY_TITLES.get(cat, "**Overall**")
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {DALLE2_GENEVAL[cat]:.2f} |")
     lines.append("")
-    lines.append("Scores are the share of pictures judged correct (pictures per category in brackets); "
-                 "overall is the mean of the six categories.")
+    lines.append(
+        "Scores are the share of pictures judged correct (pictures per category in brackets); "
+        "overall is the mean of the six categories."
+    )
     return "\n".join(lines)
 
 
@@ -370,8 +390,9 @@ def table_text(result: SuiteResult) -> str:
     return "\n".join(rows)
 
 
-def write_reports(result: SuiteResult, out_dir: str | Path, title: str = "GenEval-world",
-                  meta: dict | None = None) -> dict[str, Path]:
+def write_reports(
+    result: SuiteResult, out_dir: str | Path, title: str = "GenEval-world", meta: dict | None = None
+) -> dict[str, Path]:
     """Write results.json, report.md and failures.png (a contact sheet) into out_dir."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -383,8 +404,17 @@ def write_reports(result: SuiteResult, out_dir: str | Path, title: str = "GenEva
         "dalle2_geneval": DALLE2_GENEVAL,
         "problems": result.problems,
         "results": [
-            {"id": r.prompt.id, "prompt": r.prompt.text, "category": r.prompt.category, "split": r.prompt.split,
-             "k": r.k, "correct": r.correct, "reason": r.reason, "objects": r.objects, "path": r.path}
+            {
+                "id": r.prompt.id,
+                "prompt": r.prompt.text,
+                "category": r.prompt.category,
+                "split": r.prompt.split,
+                "k": r.k,
+                "correct": r.correct,
+                "reason": r.reason,
+                "objects": r.objects,
+                "path": r.path,
+            }
             for r in result.results
         ],
     }
@@ -410,8 +440,9 @@ def _atomic_write(path: Path, text: str) -> None:
     tmp.replace(path)
 
 
-def contact_sheet(failures: list[ImageResult], path: str | Path, max_items: int = 48, thumb: int = THUMB,
-                  columns: int = 6) -> Path:
+def contact_sheet(
+    failures: list[ImageResult], path: str | Path, max_items: int = 48, thumb: int = THUMB, columns: int = 6
+) -> Path:
     """A PNG grid of failed pictures, each with its prompt and the judge's reason."""
     items = failures[:max_items]
     text_h = 58

@@ -70,11 +70,19 @@ def swap_pairs(scene: dict) -> tuple[int, int, int, int]:
     objs = scene["objects"]
     held = {(o["color"], o["shape"]) for o in objs}
     for i, a in enumerate(objs):
-        for b in objs[i + 1:]:
-            if a["color"] != b["color"] and a["shape"] != b["shape"] \
-                    and (b["color"], a["shape"]) not in held and (a["color"], b["shape"]) not in held:
-                return (pair_index(a["color"], a["shape"]), pair_index(b["color"], b["shape"]),
-                        pair_index(b["color"], a["shape"]), pair_index(a["color"], b["shape"]))
+        for b in objs[i + 1 :]:
+            if (
+                a["color"] != b["color"]
+                and a["shape"] != b["shape"]
+                and (b["color"], a["shape"]) not in held
+                and (a["color"], b["shape"]) not in held
+            ):
+                return (
+                    pair_index(a["color"], a["shape"]),
+                    pair_index(b["color"], b["shape"]),
+                    pair_index(b["color"], a["shape"]),
+                    pair_index(a["color"], b["shape"]),
+                )
     return NO_SWAP
 
 
@@ -110,7 +118,9 @@ RELATION_ROWS = 2  # a relation between two objects: one row by their colours, o
 def place_target(scene: dict) -> tuple[np.ndarray, np.ndarray]:
     """A scene record -> ((N_PLACES, 2) mean centre minus 0.5 of the objects of each colour, then
     of each shape; (N_PLACES,) whether the picture has any), float32."""
-    pos, present = _mean_centres(scene, N_PLACES, lambda o: (PLACE_KEYS.index(o["color"]), PLACE_KEYS.index(o["shape"])))
+    pos, present = _mean_centres(
+        scene, N_PLACES, lambda o: (PLACE_KEYS.index(o["color"]), PLACE_KEYS.index(o["shape"]))
+    )
     return pos.astype(np.float32), present.astype(np.float32)
 
 
@@ -118,6 +128,7 @@ def place_target(scene: dict) -> tuple[np.ndarray, np.ndarray]:
 # The pair presences above are joint: a held-out pair ("a yellow cross") is never present in
 # training, so nothing asks the embedding for a "cross" that holds in every colour. These are
 # read off the same records, per colour and per shape (PLACE_KEYS order).
+
 
 def attribute_target(scene: dict) -> np.ndarray:
     """A scene record -> (N_PLACES,) float32: whether the picture holds any object of each colour,
