@@ -22,8 +22,8 @@ from pathlib import Path
 import torch
 
 from promptism import __version__, clip
-from promptism.clip.evaluate import evaluate_clip
 from promptism.data import load_pairs
+from promptism.eval.clip import evaluate_clip
 from promptism.world.constraints import Constraints
 
 REPORTS = Path(__file__).parent / "reports"

@@ -132,7 +132,7 @@ def run_vary(models, val, given: torch.Tensor, run: dict) -> dict:
 
 def caption_probes(reader, pictures, captions: list[str], stated: list) -> dict:
     """The reader CLIP's binding probes on pictures drawn for captions, and their cosine."""
-    from promptism.clip.evaluate import binding
+    from promptism.eval.clip import binding
 
     probes = binding(reader, pictures, captions, stated)
     with torch.no_grad():

@@ -173,8 +173,8 @@ def part_upsampler(models, data: str, n: int = 256) -> dict:
 
     from promptism.data import load_pairs
     from promptism.pipelines.unclip import Settings, seeded, upsample
-    from promptism.train.stages import to_pixels
-    from promptism.upsampler import back_project
+    from promptism.unclip.training import to_pixels
+    from promptism.unclip.upsampler import back_project
 
     up = models.upsamplers[0]
     cfg = up.model.config
@@ -604,7 +604,7 @@ def _init_lines(meta: dict) -> list[str]:
 
 def write_cards(report: dict) -> None:
     """MODEL_CARD.md next to each shipped stage: what it is, how it was trained, what it scores."""
-    from promptism.stages import MODELS_DIR
+    from promptism.unclip.folders import MODELS_DIR
 
     g, reranked = report.get("geneval"), _reranked()
     for folder, command in CARD_COMMANDS.items():

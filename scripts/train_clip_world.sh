@@ -13,5 +13,5 @@ RUN=${RUN:-runs/clip-world}
 "$BIN/promptism" world make --out "$DATA" --n "$N" --size 64 --seed 0
 PROMPTISM_THREADS=${THREADS:-2} "$BIN/promptism" train clip --data "$DATA" --out "$RUN" --preset "${PRESET:-world-bind21}"
 # into the package (weights as float16: half the size), then measure what ships
-"$BIN/python" -c "from promptism.clip.ours import ship; ship('$RUN/model', 'src/promptism/models/clip-world')"
+"$BIN/python" -c "from promptism.clip.native import ship; ship('$RUN/model', 'src/promptism/models/clip-world')"
 PROMPTISM_THREADS=${THREADS:-2} "$BIN/python" benchmarks/clip_quality.py --model world --data "$DATA"

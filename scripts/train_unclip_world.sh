@@ -28,6 +28,6 @@ export PROMPTISM_THREADS=1 OMP_NUM_THREADS=1
 wait
 # (the world-128 upsampler presets train, but 2,500 steps of them gave noise: none ships yet)
 for s in decoder:world prior:world upsampler:world-64; do
-  "$BIN/python" -c "from promptism.stages import ship; print(ship('$RUNS/${s%%:*}-${s#*:}/model', '${s%%:*}', '${s#*:}'))"
+  "$BIN/python" -c "from promptism.unclip.folders import ship; print(ship('$RUNS/${s%%:*}-${s#*:}/model', '${s%%:*}', '${s#*:}'))"
 done
 "$BIN/python" benchmarks/unclip_world.py --data "$DATA"   # measures them and writes the model cards

@@ -10,12 +10,12 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from promptism.clip.model import CLIP, CLIPConfig  # noqa: E402
-from promptism.clip.ours import OurClip  # noqa: E402
+from promptism.clip.native import NativeClip  # noqa: E402
 from promptism.clip.train import build_tokenizer  # noqa: E402
 from promptism.pipelines.unclip import load_models  # noqa: E402
-from promptism.stages import Stage  # noqa: E402
-from promptism.train.stages import build  # noqa: E402
-from promptism.upsampler import Upsampler, UpsamplerConfig  # noqa: E402
+from promptism.unclip.folders import Stage  # noqa: E402
+from promptism.unclip.training import build  # noqa: E402
+from promptism.unclip.upsampler import Upsampler, UpsamplerConfig  # noqa: E402
 from promptism.world.sampling import sample_example  # noqa: E402
 
 
@@ -58,15 +58,15 @@ def tiny(tmp_path_factory, tok):
     tokenizer, caps = tok
     root = tmp_path_factory.mktemp("unclip")
     torch.manual_seed(0)
-    OurClip(CLIP(CLIPConfig(vocab_size=tokenizer.vocab_size, **TINY_CLIP)), tokenizer).save(root / "clip")
+    NativeClip(CLIP(CLIPConfig(vocab_size=tokenizer.vocab_size, **TINY_CLIP)), tokenizer).save(root / "clip")
     _, pcfg, pdiff, _ = build("prior", "tiny", clip_dim=32, token_width=32, context=28)
-    from promptism.prior import Prior
+    from promptism.unclip.prior import Prior
 
     prior = Prior(pcfg)
     _wake(prior, 1)
     Stage("prior", prior, pdiff, {}).save(root / "prior", extra={"clip": str(root / "clip")})
     _, dcfg, ddiff, _ = build("decoder", "tiny", clip_dim=32, vocab_size=tokenizer.vocab_size)
-    from promptism.decoder import Decoder
+    from promptism.unclip.decoder import Decoder
 
     dec = Decoder(dcfg)
     _wake(dec, 2)

@@ -145,7 +145,7 @@ def test_train_help_names_every_preset():
     import re
 
     from promptism.clip.presets import PRESETS as CLIP_PRESETS
-    from promptism.train.stages import PRESETS
+    from promptism.unclip.training import PRESETS
 
     train = next(a for a in build_parser()._actions if hasattr(a, "choices") and a.choices and "train" in a.choices)
     kinds = next(a for a in train.choices["train"]._actions if hasattr(a, "choices") and a.choices).choices

@@ -250,9 +250,9 @@ def inpaint_models(tiny, tmp_path_factory):
     """The tiny models with an inpainting decoder: the tiny decoder widened, its new channels random."""
     from dataclasses import replace
 
-    from promptism.decoder import Decoder, widen_for_inpainting
     from promptism.pipelines.unclip import load_models
-    from promptism.stages import Stage, load_stage
+    from promptism.unclip.decoder import Decoder, widen_for_inpainting
+    from promptism.unclip.folders import Stage, load_stage
 
     plain = load_stage(str(tiny / "decoder"), "decoder")
     cfg = plain.model.config

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from promptism import threads
-from promptism.cli import _torch_threads
+from promptism.cli.common import torch_threads
 
 # two readings of /proc/stat 100 jiffies apart: cpu0 busy (10 idle of 100), cpu1 idle (95 of 100)
 BEFORE = """cpu  300 0 100 1000 0 0 0 0 0 0
@@ -47,18 +47,18 @@ def test_an_explicit_count_wins_over_the_measured_one(monkeypatch):
     monkeypatch.setattr(threads, "auto_threads", lambda interval=0.1: pytest.fail("measured despite an explicit count"))
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         monkeypatch.setenv(var, "1")
-    _torch_threads()
+    torch_threads()
     assert os.environ["PROMPTISM_THREADS"] == "1"
 
 
 def test_the_measured_count_is_applied_when_none_is_given(monkeypatch):
     monkeypatch.setenv("PROMPTISM_THREADS", "")  # empty: not given (restored afterwards)
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        monkeypatch.setenv(var, "1")  # monkeypatch restores what _torch_threads overwrites
+        monkeypatch.setenv(var, "1")  # monkeypatch restores what torch_threads overwrites
     monkeypatch.setattr(threads, "auto_threads", lambda interval=0.1: 3)
     was = torch.get_num_threads()
     try:
-        _torch_threads()
+        torch_threads()
         assert os.environ["PROMPTISM_THREADS"] == "3" and os.environ["OMP_NUM_THREADS"] == "3"
         assert torch.get_num_threads() == 3
     finally:

@@ -13,14 +13,16 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from promptism.data.embeddings import embed_dataset, load_embeddings
 from promptism.errors import PromptismError
 from promptism.pipelines.provenance import read_provenance
 from promptism.pipelines.unclip import generate, load_models
-from promptism.stages import load_stage
-from promptism.train.stages import PHASE_FIELDS, PRESETS, DecoderTask, build
-from promptism.upsampler import Upsampler, UpsamplerConfig, back_project, gaussian_blur
+from promptism.unclip.embeddings import embed_dataset, load_embeddings
+from promptism.unclip.folders import load_stage
+from promptism.unclip.training import PHASE_FIELDS, PRESETS, DecoderTask, build
+from promptism.unclip.upsampler import Upsampler, UpsamplerConfig, back_project, gaussian_blur
 from promptism.world.shards import make_dataset
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def _px(result):
@@ -104,7 +106,7 @@ def test_back_projection_makes_the_upscaled_picture_shrink_back_to_its_input():
 def test_residual_upsampler_diffuses_the_residual_over_a_bicubic_upscaling(data):
     from promptism.data import load_pairs
     from promptism.diffusion import Denoiser
-    from promptism.train.stages import UpsamplerTask, to_pixels
+    from promptism.unclip.training import UpsamplerTask, to_pixels
 
     with pytest.raises(ValueError, match="residual"):
         UpsamplerConfig(**{**PRESETS["upsampler"]["tiny"]["model"], "residual": -1.0})
@@ -157,7 +159,7 @@ def test_stage_folders_round_trip_and_load_strictly(tiny, tmp_path):
 
 
 def test_inpainting_decoder_starts_as_its_plain_decoder_and_then_reads_the_known_pixels(models):
-    from promptism.decoder import Decoder, widen_for_inpainting
+    from promptism.unclip.decoder import Decoder, widen_for_inpainting
 
     plain = models.decoder.model
     cfg = replace(plain.config, inpaint=True, unet=replace(plain.config.unet, in_channels=7))
@@ -186,7 +188,7 @@ def test_inpainting_decoder_starts_as_its_plain_decoder_and_then_reads_the_known
 
 
 def test_inpainting_training_masks_mix_plain_inpaint_and_outpaint_reproducibly():
-    from promptism.decoder import random_keep_masks
+    from promptism.unclip.decoder import random_keep_masks
 
     a = random_keep_masks(400, 32, torch.Generator().manual_seed(1))
     b = random_keep_masks(400, 32, torch.Generator().manual_seed(1))
@@ -203,10 +205,12 @@ def test_inpainting_training_masks_mix_plain_inpaint_and_outpaint_reproducibly()
     assert 0.42 < (half == 0).float().mean() < 0.58
 
 
-def test_reclip_preset_fine_tunes_the_inpainting_decoder_with_more_plain_pictures():
-    from promptism.train.stages import DecoderTask, preset
+def test_reclip_recipe_fine_tunes_the_inpainting_decoder_with_more_plain_pictures():
+    from promptism.recipes import load_recipe
+    from promptism.unclip.training import DecoderTask, preset
 
-    reclip, inpaint = preset("decoder", "world-reclip"), preset("decoder", "world-inpaint")
+    reclip = load_recipe(ROOT / "experiments" / "unclip" / "decoder-world-reclip.toml").preset
+    inpaint = preset("decoder", "world-inpaint")
     assert reclip["model"] == inpaint["model"]  # same network: --init from the shipped decoder loads
     task = DecoderTask(None, None, None, None, **reclip["task"])
     assert task.p_plain == 0.5 and DecoderTask(None, None, None, None).p_plain == 0.25
@@ -236,8 +240,8 @@ def test_embeddings_file_belongs_to_its_data(tiny, data, tmp_path):
 
 def test_decoder_task_is_a_pure_function_of_step_and_batch(tok, data):
     from promptism.data import load_pairs
-    from promptism.decoder import Decoder
     from promptism.diffusion import Denoiser
+    from promptism.unclip.decoder import Decoder
 
     tokenizer, _ = tok
     pairs = load_pairs(data, "train", size=16, progress=False)
@@ -551,7 +555,7 @@ def test_rerank_below_the_last_upsampler_carries_the_kept_candidates_generators_
 
 
 def test_rerank_loads_its_clip_by_folder_and_names_it(models, tiny):
-    from promptism.stages import weights_sha256
+    from promptism.unclip.folders import weights_sha256
 
     r = generate(
         "a red circle",
@@ -698,7 +702,7 @@ def test_models_load_the_clip_their_stages_were_trained_on(tiny, tmp_path):
 
 # --- the shipped models ------------------------------------------------------------------------
 def test_shipped_models_load_by_name_fit_the_budget_and_draw_deterministically():
-    from promptism.stages import MODELS_DIR
+    from promptism.unclip.folders import MODELS_DIR
 
     weights = {p.parent.name: p.stat().st_size for p in MODELS_DIR.glob("*/model.safetensors")}
     assert {"clip-world", "prior-world", "decoder-world", "upsampler-world-64"} <= set(weights)
@@ -708,7 +712,7 @@ def test_shipped_models_load_by_name_fit_the_budget_and_draw_deterministically()
     # the stages name the CLIP whose embedding space they learned, and that one is loaded
     assert models.names["clip"] == models.prior.meta["clip"] == models.decoder.meta["clip"]
     from promptism.clip import SHIPPED
-    from promptism.stages import weights_sha256
+    from promptism.unclip.folders import weights_sha256
 
     assert models.names["clip"] in SHIPPED
     assert models.describe()["clip"]["sha256"] == weights_sha256(SHIPPED[models.names["clip"]])  # which CLIP drew
@@ -760,7 +764,7 @@ def test_decoder_trains_in_two_processes_with_gloo(tiny, data, tmp_path):
 
 
 def test_perturbed_embeddings_keep_their_norm_and_stay_near():
-    from promptism.train.stages import perturb_embeddings
+    from promptism.unclip.training import perturb_embeddings
 
     emb = F.normalize(torch.randn(500, 256, generator=torch.Generator().manual_seed(1)), dim=1) * 3.0
     out = perturb_embeddings(emb, 0.6, torch.Generator().manual_seed(0))

@@ -46,7 +46,7 @@ def load(name: str = "world") -> ClipBase:
         raise PromptismError(
             f"no CLIP at {name!r}: give {' or '.join(map(repr, SHIPPED))}, a model folder, or 'hf:<folder or hub id>'"
         )
-    from .ours import load_folder
+    from .native import load_folder
 
     return load_folder(folder)
 

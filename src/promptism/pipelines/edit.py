@@ -27,7 +27,7 @@ from .. import __version__
 from ..diffusion import ddim_invert, noise, repaint, run, spaced_timesteps
 from ..diffusion.samplers import SPACING
 from ..errors import PromptismError
-from ..upsampler import back_project
+from ..unclip.upsampler import back_project
 from .images import (
     ImageSource,
     Source,

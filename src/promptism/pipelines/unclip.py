@@ -30,7 +30,7 @@ from ..clip.tokenizer import words
 from ..diffusion import classifier_free, classifier_free_two, dynamic_threshold, noise, run, spaced_timesteps
 from ..diffusion.samplers import SPACING
 from ..errors import PromptismError
-from ..stages import Stage, load_stage
+from ..unclip.folders import Stage, load_stage
 from .settings import CANDIDATE_STRIDE, IMG2IMG_STRENGTH, MAX_PICTURES, MAX_PROMPT_CHARS, SEED_LIMIT, SIZES, Settings
 
 
@@ -70,7 +70,7 @@ def load_models(
     warning: its embeddings mean nothing to stages trained on another's."""
     from ..clip import load as load_clip
     from ..clip import resolve as clip_folder
-    from ..stages import weights_sha256
+    from ..unclip.folders import weights_sha256
 
     p, d = load_stage(prior, "prior"), load_stage(decoder, "decoder")
     trained = p.meta.get("clip")
@@ -284,7 +284,7 @@ class UpsamplerCall(NamedTuple):
 def upsampler_denoise(stage: Stage, low: torch.Tensor, gens: Sequence[torch.Generator], s: Settings) -> UpsamplerCall:
     """An upsampler conditioned on the low-res pictures after the blur and noise augmentation it
     saw in training. Its x̂₀ is clamped to [-1, 1] as a picture, whatever space it runs in."""
-    from ..upsampler import gaussian_blur
+    from ..unclip.upsampler import gaussian_blur
 
     n, model = len(low), stage.model
     aug_t = torch.full((n,), s.upsampler_aug_t, dtype=torch.long)
@@ -311,7 +311,7 @@ def upsample(
 ) -> torch.Tensor:
     """The upsampler's picture of each low-res one, back-projected onto it
     (``s.upsampler_back_projection`` rounds): shrunk again, it is the picture it was given."""
-    from ..upsampler import back_project
+    from ..unclip.upsampler import back_project
 
     n, size = len(low), stage.model.config.image_size
     call = upsampler_denoise(stage, low, gens, s)
@@ -367,7 +367,7 @@ def load_reranker(name: str):
     sha256 (None for hf:), loaded once."""
     from ..clip import load as load_clip
     from ..clip import resolve as clip_folder
-    from ..stages import weights_sha256
+    from ..unclip.folders import weights_sha256
 
     return load_clip(name), None if name.startswith("hf:") else weights_sha256(clip_folder(name))
 

@@ -1,1 +1,1 @@
-"""Training: one generic loop (loop.py) and what each stage's step computes (tasks)."""
+"""Training: the one generic loop (loop.py). Each model family supplies its own task."""

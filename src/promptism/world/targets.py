@@ -4,7 +4,7 @@ centre of those objects, minus 0.5).
 
 CLIP training can ask its image embedding to predict these with a linear head (the
 ``compose`` weight of ``promptism train clip``). The numbers below are from one-off diagnostics
-(not in the repository; the measured recipe is benchmarks/reports/clip_world_bind.md).
+(not in the repository; the measured recipe is experiments/reports/clip_world_bind.md).
 Contrastive training alone gave an image
 embedding from which even a linear probe trained for the purpose told a two-object scene from
 its colour swap only 0.65 of the time: pictures of "a red star and a green square" and of "a

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import torch
 
-from .checkpoint import load_weights, read_config, save_model
-from .diffusion import Denoiser, DiffusionConfig
-from .errors import PromptismError
+from ..checkpoint import load_weights, read_config, save_model
+from ..diffusion import Denoiser, DiffusionConfig
+from ..errors import PromptismError
 
-MODELS_DIR = Path(__file__).resolve().parent / "models"
+MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 KINDS = ("prior", "decoder", "upsampler")
 
 
@@ -108,7 +108,7 @@ def load_stage(name: str | Path, kind: str) -> Stage:
     model = load_weights(folder, model_cls(cfg))
     tok = None
     if kind == "decoder":
-        from .clip.tokenizer import CaptionTokenizer
+        from ..clip.tokenizer import CaptionTokenizer
 
         tok = CaptionTokenizer.load(folder / "tokenizer.json", cfg.context)
     return Stage(kind, model, DiffusionConfig(**meta.get("diffusion", {})), meta, tok, folder)

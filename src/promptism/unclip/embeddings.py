@@ -16,8 +16,8 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
+from ..data.pairs import Pairs, load_pairs
 from ..errors import PromptismError
-from .pairs import Pairs, load_pairs
 
 
 def captions_hash(captions: list[str]) -> str:

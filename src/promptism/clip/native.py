@@ -15,7 +15,7 @@ from .tokenizer import CaptionTokenizer
 KIND = "clip"
 
 
-class OurClip(ClipBase):
+class NativeClip(ClipBase):
     def __init__(self, model: CLIP, tokenizer: CaptionTokenizer, name: str = "clip"):
         self.model = model.eval()
         self.tokenizer = tokenizer
@@ -67,8 +67,8 @@ def ship(src: str | Path, dst: str | Path) -> Path:
     return folder
 
 
-def load_folder(folder: str | Path) -> OurClip:
+def load_folder(folder: str | Path) -> NativeClip:
     cfg, meta = read_config(folder, KIND, CLIPConfig)
     model = load_weights(folder, CLIP(cfg))
     tok = CaptionTokenizer.load(Path(folder) / "tokenizer.json", cfg.context)
-    return OurClip(model, tok, name=meta.get("name", Path(folder).name))
+    return NativeClip(model, tok, name=meta.get("name", Path(folder).name))

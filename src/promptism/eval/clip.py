@@ -12,10 +12,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ..clip.api import ClipBase
 from ..world import Obj, Scene, render_array, vocab
 from ..world.constraints import Constraints
 from ..world.negatives import negatives
-from .api import ClipBase
 
 BINDING_KINDS = ("swap_colors", "relation", "count")
 
@@ -164,7 +164,7 @@ def image_side_binding(model: ClipBase, images: np.ndarray, scenes: list[dict]) 
     rows = [(i, s) for i, s in rows if s != NO_SWAP]
     if not rows:
         return {"accuracy": None, "n": 0}
-    from .loss import swap_margin
+    from ..clip.loss import swap_margin
 
     logits = net.composition(model.encode_image(images[[i for i, _ in rows]]))
     margin = swap_margin(logits, torch.tensor([s for _, s in rows]))
@@ -177,8 +177,8 @@ def relation_sides(model: ClipBase, images: np.ndarray, captions: list[str], sta
     (world/targets.py ``relation_rows``: the two colours, the two shapes), the share the head
     puts on the stated sides when it reads the picture embedding, and when it reads the caption
     embedding. None for models without the head."""
+    from ..clip.loss import relation_margin
     from ..world.targets import relation_rows
-    from .loss import relation_margin
 
     net = getattr(model, "model", None)
     if getattr(net, "place", None) is None:

@@ -1,0 +1,57 @@
+"""The ``promptism`` command: one entry point, one module per command group, each building its
+subparser beside its handlers.
+
+Each subcommand imports what it needs when it runs, so ``promptism world ...`` starts without
+loading torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .. import __version__
+from ..errors import PromptismError
+from . import clip, eval, generate, serve, train, world
+from .common import set_threads
+
+__all__ = ["build_parser", "main", "set_threads"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="promptism",
+        description="Promptism: text-to-image (CLIP, unCLIP and the generators before them), trainable on your own data.",
+    )
+    p.add_argument("--version", action="version", version=f"promptism {__version__}")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="CPU threads for numerical libraries (default: $PROMPTISM_THREADS, else as many as cores were "
+        "idle over 0.1 s at start when some were busy, else the library default)",
+    )
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    world.add_commands(sub)
+    eval.add_commands(sub)
+    train.add_commands(sub)
+    generate.add_commands(sub)
+    serve.add_commands(sub)
+    train.add_embed(sub)
+    clip.add_commands(sub)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        set_threads(args.threads)
+        return args.func(args)
+    except (PromptismError, FileNotFoundError) as e:
+        print(f"promptism: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("promptism: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,110 @@
+"""`promptism serve`: OpenAI's Images API, the studio and the history over HTTP."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from .common import torch_threads
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    torch_threads()
+    from ..server.app import ServerConfig, serve
+
+    keys = tuple(args.api_key or ()) + tuple(k for k in os.environ.get("PROMPTISM_API_KEYS", "").split(",") if k)
+    serve(
+        ServerConfig(
+            data_dir=args.data_dir,
+            host=args.host,
+            port=args.port,
+            api_keys=keys,
+            policy=args.policy,
+            max_queue=args.max_queue,
+            concurrency=args.concurrency,
+            job_timeout_s=args.job_timeout,
+            max_upload_bytes=args.max_upload_mb * 2**20,
+            clip=args.clip,
+            prior=args.prior,
+            decoder=args.decoder,
+            upsamplers=tuple(args.upsamplers),
+            defaults={
+                k: v
+                for k, v in (
+                    ("steps", args.steps),
+                    ("prior_steps", args.prior_steps),
+                    ("upsampler_steps", args.upsampler_steps),
+                    ("rerank", args.rerank),
+                )
+                if v is not None
+            },
+        )
+    )
+    return 0
+
+
+def _default_data_dir() -> str:
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return os.path.join(base, "promptism")
+
+
+def add_commands(sub) -> None:
+    """The `commands` commands and their options."""
+    sv = sub.add_parser(
+        "serve",
+        help="an HTTP server with OpenAI's Images API and a history (127.0.0.1:8000)",
+        description="Serve the models over HTTP: OpenAI's Images API (POST /v1/images/generations, "
+        "/v1/images/edits, /v1/images/variations) and the job history (/api/jobs). One "
+        "generation runs at a time by default; the history (SQLite) and pictures live "
+        "under --data-dir and survive restarts. Binding to anything but loopback "
+        "needs API keys (Authorization: Bearer KEY).",
+    )
+    sv.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")
+    sv.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
+    sv.add_argument(
+        "--data-dir",
+        default=_default_data_dir(),
+        help="history database, pictures and uploads (default: $XDG_DATA_HOME/promptism or ~/.local/share/promptism)",
+    )
+    sv.add_argument(
+        "--api-key",
+        action="append",
+        default=None,
+        help="a key clients must send as 'Authorization: Bearer KEY' (repeat for several; also "
+        "PROMPTISM_API_KEYS=k1,k2); required when --host is not loopback",
+    )
+    sv.add_argument(
+        "--policy",
+        default=None,
+        help="prompt policy file: blocked terms and re:patterns, one per line (default: the shipped one)",
+    )
+    sv.add_argument("--max-queue", type=int, default=8, help="jobs that may wait; one more gets 429 (default: 8)")
+    sv.add_argument("--concurrency", type=int, default=1, help="jobs run at once (default: 1)")
+    sv.add_argument("--job-timeout", type=float, default=300.0, help="seconds a job may run (default: 300)")
+    sv.add_argument("--max-upload-mb", type=int, default=4, help="largest uploaded picture in MB (default: 4)")
+    sv.add_argument(
+        "--clip",
+        default=None,
+        help="CLIP: 'world' (shipped), a model folder, or hf:<folder or hub id> "
+        "(default: the one the prior was trained on)",
+    )
+    sv.add_argument("--prior", default="world", help="prior: a shipped name (world) or a model folder")
+    sv.add_argument("--decoder", default="world", help="decoder: a shipped name (world) or a model folder")
+    sv.add_argument("--upsamplers", nargs="*", default=["world-64"], help="upsamplers in order (default: world-64)")
+    sv.add_argument(
+        "--steps",
+        type=int,
+        default=None,
+        help="decoder sampling steps of every job (default: the "
+        "pipeline's: 50 to generate and inpaint, 20 for variations)",
+    )
+    sv.add_argument("--prior-steps", type=int, default=None, help="prior sampling steps of every job")
+    sv.add_argument("--upsampler-steps", type=int, default=None, help="upsampler sampling steps of every job")
+    sv.add_argument(
+        "--rerank",
+        type=int,
+        default=None,
+        help="candidates per picture of every generation and variation, the best kept by CLIP (default: "
+        "3); 1 serves about three times as many pictures a minute",
+    )
+    sv.set_defaults(func=cmd_serve)

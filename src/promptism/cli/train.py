@@ -1,0 +1,213 @@
+"""`promptism train` (CLIP and the unCLIP stages) and `promptism embed`."""
+
+from __future__ import annotations
+
+import argparse
+
+from .common import torch_threads
+
+
+def _loop_overrides(args: argparse.Namespace) -> dict:
+    return dict(
+        steps=args.steps,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        ema=args.ema,
+        checkpoint_every=args.checkpoint_every,
+        seed=args.seed,
+    )
+
+
+def cmd_train_clip(args: argparse.Namespace) -> int:
+    from ..recipes import resolve
+
+    name, settings = resolve("clip", args.preset, args.config, "world")
+    torch_threads()
+    from ..clip.task import ClipTaskConfig
+    from ..clip.train import train_clip
+
+    task = {f.name: getattr(args, f.name) for f in ClipTaskConfig.knobs() if getattr(args, f.name) is not None}
+    folder = train_clip(
+        args.data,
+        args.out,
+        name,
+        task=task,
+        settings=settings,
+        limit=args.limit,
+        progress=not args.quiet,
+        **_loop_overrides(args),
+    )
+    print(f"model written to {folder} (load it with promptism.clip.load({str(folder)!r}))")
+    return 0
+
+
+def _argument_type(parse):
+    """A parser of a config field as argparse wants it: its error message shown as the reason."""
+
+    def convert(text: str):
+        try:
+            return parse(text)
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(str(e) or f"{text!r}: not a valid value") from None
+
+    convert.__name__ = parse.__name__.strip("_")
+    return convert
+
+
+def _task_options(parser: argparse.ArgumentParser) -> None:
+    """One option per field of ClipTaskConfig, named, typed and explained by the field itself; each
+    defaults to None, which keeps the preset's value."""
+    from dataclasses import MISSING
+
+    from ..clip.task import ClipTaskConfig
+
+    for f in ClipTaskConfig.knobs():
+        meta = f.metadata
+        default = "" if f.default in (MISSING, None) else f" (default: the preset's, else {f.default})"
+        if meta["flag"]:  # a switch that sets the opposite of the default
+            parser.add_argument(
+                meta["flag"], dest=f.name, action="store_const", const=not f.default, default=None, help=meta["help"]
+            )
+            continue
+        parser.add_argument(
+            "--" + f.name.replace("_", "-"),
+            dest=f.name,
+            type=_argument_type(meta["parse"]),
+            default=None,
+            metavar=meta["metavar"],
+            help=meta["help"] + default,
+        )
+
+
+def cmd_train_stage(args: argparse.Namespace) -> int:
+    from ..recipes import resolve
+
+    name, settings = resolve(args.kind, args.preset, args.config, "world-64" if args.kind == "upsampler" else "world")
+    torch_threads()
+    from ..unclip.training import train_stage
+
+    folder = train_stage(
+        args.kind,
+        args.data,
+        args.out,
+        name,
+        settings=settings,
+        embeddings=getattr(args, "embeddings", None),
+        clip_name=getattr(args, "clip", "world"),
+        limit=args.limit,
+        progress=not args.quiet,
+        init=args.init,
+        **_loop_overrides(args),
+    )
+    print(f"model written to {folder}")
+    return 0
+
+
+def cmd_embed(args: argparse.Namespace) -> int:
+    torch_threads()
+    from ..unclip.embeddings import embed_dataset
+
+    out = embed_dataset(args.data, args.out, args.clip, args.split, limit=args.limit, progress=not args.quiet)
+    print(f"embeddings written to {out}")
+    return 0
+
+
+def _training_options(parser: argparse.ArgumentParser, presets: str) -> None:
+    """The options every `promptism train` subcommand shares."""
+    parser.add_argument(
+        "--data",
+        required=True,
+        help="a Scene World dataset folder, .tar shards (a brace or glob pattern), or a folder of pictures with .txt captions",
+    )
+    parser.add_argument(
+        "--out", required=True, help="run folder: checkpoint, TensorBoard logs, and the final model in OUT/model"
+    )
+    parser.add_argument("--preset", default=None, help=f"model and schedule preset: {presets}")
+    parser.add_argument(
+        "--config",
+        default=None,
+        metavar="FILE",
+        help="a recipe file instead of a preset: a base preset and its overrides (experiments/ holds the recipes tried)",
+    )
+    parser.add_argument("--steps", type=int, default=None, help="training steps (default: the preset's)")
+    parser.add_argument("--batch-size", type=int, default=None, help="global batch size (default: the preset's)")
+    parser.add_argument("--lr", type=float, default=None, help="peak learning rate (default: the preset's)")
+    parser.add_argument(
+        "--ema", type=float, default=None, help="EMA decay of the weights, e.g. 0.999 (default: the preset's)"
+    )
+    parser.add_argument(
+        "--checkpoint-every", type=int, default=None, help="steps between checkpoints (default: the preset's)"
+    )
+    parser.add_argument(
+        "--seed", type=int, default=None, help="seed of the initialisation and the data order (default: 0)"
+    )
+    parser.add_argument("--limit", type=int, default=None, help="use only the first N training pairs")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def add_commands(sub) -> None:
+    """The `commands` commands and their options."""
+    t = sub.add_parser("train", help="train a model (resumes from OUT/checkpoint when there is one)")
+    ts = t.add_subparsers(dest="train_command", metavar="MODEL")
+    ts.required = True
+    tc = ts.add_parser("clip", help="train a CLIP on image-caption data")
+    _training_options(
+        tc,
+        "world (default; clip-world-v1's plain contrastive recipe), world-bind2 (the reranking CLIP's), "
+        "world-bind21 (the shipped clip-world: binds colours, shapes, counts and places), or tiny (tests)",
+    )
+    _task_options(tc)
+    tc.set_defaults(func=cmd_train_clip)
+    for kind, presets, what in (
+        (
+            "decoder",
+            "world (default), then with --init the phases of the shipped decoder: world-ft, world-ft2, "
+            "world-inpaint (adds the inpainting channels), world-more-ln and world-more-ln2 (timesteps drawn "
+            "logit-normally); or tiny, tiny-inpaint",
+            "the unCLIP decoder: CLIP image embedding + caption -> 32 px picture",
+        ),
+        ("prior", "world (default) or tiny", "the unCLIP diffusion prior: caption -> CLIP image embedding"),
+        (
+            "upsampler",
+            "world-64 (32->64 px), the residual world-64-res and world-64-res-more (continues it, with "
+            "--init) that ship, or tiny, tiny-res",
+            "an unCLIP upsampler",
+        ),
+    ):
+        st = ts.add_parser(kind, help=f"train {what}")
+        _training_options(st, presets)
+        st.add_argument(
+            "--init",
+            default=None,
+            help="fine-tune: start from this model folder or shipped model name, e.g. world-64 (same "
+            "architecture as the preset), instead of random weights",
+        )
+        if kind != "upsampler":
+            st.add_argument(
+                "--embeddings",
+                default=None,
+                help="CLIP embeddings of the training pairs from `promptism embed` "
+                "(default: computed with --clip and kept in OUT/embeddings.safetensors)",
+            )
+            st.add_argument(
+                "--clip", default="world", help="the CLIP whose embeddings the stage learns (default: world)"
+            )
+        st.set_defaults(func=cmd_train_stage, kind=kind)
+
+
+def add_embed(sub) -> None:
+    """The `embed` commands and their options."""
+    em = sub.add_parser(
+        "embed", help="compute the CLIP image and text embeddings of a dataset (for training the prior and decoder)"
+    )
+    em.add_argument(
+        "--data",
+        required=True,
+        help="a Scene World dataset folder, .tar shards, or a folder of pictures with .txt captions",
+    )
+    em.add_argument("--out", required=True, help="the embeddings file to write (.safetensors)")
+    em.add_argument("--clip", default="world", help="'world' (shipped), a model folder, or hf:<folder or hub id>")
+    em.add_argument("--split", default="train", help="dataset split (default: train)")
+    em.add_argument("--limit", type=int, default=None, help="only the first N pairs")
+    em.add_argument("--quiet", action="store_true", help="no progress bars")
+    em.set_defaults(func=cmd_embed)

@@ -1,0 +1,280 @@
+"""Training the unCLIP stages through the one generic loop: each stage supplies its presets
+and a task whose ``loss(model, indices, step)`` the loop calls.
+
+    promptism embed --data DIR --out emb.safetensors          # CLIP embeddings, once
+    promptism train decoder --data DIR --embeddings emb.safetensors --out runs/decoder
+    promptism train prior --data DIR --embeddings emb.safetensors --out runs/prior
+    promptism train upsampler --data DIR --config world-64 --out runs/up64
+
+Every task draws its noise, timesteps and condition drops from a generator seeded by (seed,
+step, the batch's first index), so resuming after a kill repeats exactly what a straight run
+does.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..clip.task import to_pixels
+from ..data import Pairs, load_pairs
+from ..diffusion import Denoiser, DiffusionConfig
+from ..errors import PromptismError
+from ..train.loop import LoopConfig, train
+from .decoder import PLAIN_SHARE, random_keep_masks
+from .folders import Stage, model_classes
+from .presets import PRESETS
+
+P_DROP_IMAGE, P_DROP_TEXT, P_DROP_PRIOR_TEXT = 0.1, 0.5, 0.1  # Ramesh et al. 2022, §2.1
+# what a fine-tuned model's config.json keeps of each phase before its own ("init_phases")
+PHASE_FIELDS = (
+    "name",
+    "preset",
+    "steps",
+    "batch_size",
+    "ema",
+    "wall_seconds_this_run",
+    "train_seconds",
+    "threads",
+    "diffusion",
+)
+
+
+def _generator(seed: int, step: int, idx: np.ndarray) -> torch.Generator:
+    s = np.random.default_rng([seed, step, int(idx[0]) if len(idx) else 0]).integers(2**62)
+    return torch.Generator().manual_seed(int(s))
+
+
+def perturb_embeddings(emb: torch.Tensor, most: float, g: torch.Generator) -> torch.Tensor:
+    """Each row plus Gaussian noise of norm about s·|row|, s uniform in [0, most] per row, scaled
+    back to the row's norm: at s the cosine with the row is about 1/√(1+s²)."""
+    s = torch.rand(len(emb), 1, generator=g) * most
+    e = torch.randn(emb.shape, generator=g) / emb.shape[1] ** 0.5
+    norm = emb.norm(dim=1, keepdim=True)
+    out = emb + s * norm * e
+    return out * norm / out.norm(dim=1, keepdim=True)
+
+
+class DecoderTask:
+    def __init__(
+        self,
+        pairs: Pairs,
+        image_embed: torch.Tensor,
+        tokenizer,
+        denoiser: Denoiser,
+        seed: int = 0,
+        p_plain: float = PLAIN_SHARE,
+        embed_noise: float = 0.0,
+    ):
+        self.pairs, self.emb, self.tok, self.denoiser, self.seed = pairs, image_embed, tokenizer, denoiser, seed
+        self.p_plain = p_plain  # inpainting decoders: the share of pictures with nothing known
+        # conditioning augmentation: the image embedding perturbed (perturb_embeddings) so that the
+        # decoder learns what the prior's samples lack from the caption, not from the true embedding
+        self.embed_noise = embed_noise
+
+    def loss(self, model, idx: np.ndarray, step: int):
+        g = _generator(self.seed, step, idx)
+        x0 = to_pixels(self.pairs.images[idx])
+        drop_text = torch.rand(len(idx), generator=g) < P_DROP_TEXT
+        drop_image = torch.rand(len(idx), generator=g) < P_DROP_IMAGE
+        captions = ["" if d else self.pairs.captions[i] for i, d in zip(idx, drop_text.tolist())]
+        ids, mask = self.tok(captions, warn=False)
+        emb = self.emb[torch.from_numpy(idx)]
+        if self.embed_noise:
+            emb = perturb_embeddings(emb, self.embed_noise, g)
+        kw = {}
+        if _unwrap(model).config.inpaint:  # GLIDE-style: random masks, the known part as input
+            kw = dict(known=x0, keep=random_keep_masks(len(idx), x0.shape[-1], g, self.p_plain))
+        loss = self.denoiser.loss(lambda x, t: model(x, t, emb, ids, mask, drop_image, **kw), x0, generator=g)
+        return loss, {}
+
+
+class PriorTask:
+    def __init__(self, pairs: Pairs, image_embed: torch.Tensor, clip, denoiser: Denoiser, seed: int = 0):
+        self.pairs, self.emb, self.clip, self.denoiser, self.seed = pairs, image_embed, clip, denoiser, seed
+
+    def loss(self, model, idx: np.ndarray, step: int):
+        g = _generator(self.seed, step, idx)
+        tokens, mask, text = self.clip.text_features([self.pairs.captions[i] for i in idx])
+        drop = torch.rand(len(idx), generator=g) < P_DROP_PRIOR_TEXT
+        x0 = self.emb[torch.from_numpy(idx)] * model_dim(model) ** 0.5
+        loss = self.denoiser.loss(lambda x, t: model(x, t, tokens, mask, text, drop), x0, generator=g)
+        return loss, {}
+
+
+def _unwrap(model):
+    return model.module if hasattr(model, "module") else model
+
+
+def model_dim(model) -> int:
+    return _unwrap(model).config.clip_dim
+
+
+class UpsamplerTask:
+    def __init__(self, pairs: Pairs, low_size: int, denoiser: Denoiser, seed: int = 0):
+        self.pairs, self.low_size, self.denoiser, self.seed = pairs, low_size, denoiser, seed
+
+    def loss(self, model, idx: np.ndarray, step: int):
+        from .upsampler import gaussian_blur
+
+        g = _generator(self.seed, step, idx)
+        up = _unwrap(model)
+        x0 = to_pixels(self.pairs.images[idx])
+        low = F.interpolate(x0, size=self.low_size, mode="area")
+        # conditioning augmentation (Ramesh et al. 2022 §2.1; Ho et al. 2022): blur, then noise
+        sigma = 0.4 + 0.2 * torch.rand(len(idx), generator=g)
+        low = gaussian_blur(low, sigma)
+        aug_t = torch.randint(0, up.config.max_aug_t, (len(idx),), generator=g)
+        low = self.denoiser.add_noise(low, aug_t, torch.randn(low.shape, generator=g))
+        target = up.encode(x0, up.reference(low))  # the picture, or its residual over bicubic(low)
+        loss = self.denoiser.loss(lambda x, t: model(x, t, low, aug_t), target, generator=g)
+        return loss, {}
+
+
+def preset(kind: str, preset_name: str) -> dict:
+    if kind not in PRESETS:
+        raise PromptismError(f"unknown stage {kind!r}; stages are {', '.join(PRESETS)}")
+    if preset_name not in PRESETS[kind]:
+        raise PromptismError(f"unknown {kind} preset {preset_name!r}; presets are {', '.join(PRESETS[kind])}")
+    return PRESETS[kind][preset_name]
+
+
+def build(kind: str, preset_name: str, settings: dict | None = None, **model_fields):
+    """(model, diffusion config, loop config) of a stage preset (or of ``settings``, a recipe
+    file's), with fields the data decides."""
+    p = preset(kind, preset_name) if settings is None else settings
+    model_cls, config_cls = model_classes(kind)
+    fields = {**p["model"], **model_fields}
+    cfg = config_cls.build(**fields) if kind == "decoder" else config_cls(**fields)
+    return model_cls, cfg, DiffusionConfig(**p["diffusion"]), p["loop"]
+
+
+def _embeddings(data, split, captions, embeddings, clip_name, out_dir, limit, progress):
+    from .embeddings import embed_dataset, load_embeddings
+
+    path = Path(embeddings) if embeddings else out_dir / "embeddings.safetensors"
+    if not embeddings and not path.exists():
+        embed_dataset(data, path, clip_name, split, limit=limit, progress=progress)
+    tensors, meta = load_embeddings(path, captions)
+    return tensors, meta
+
+
+def train_stage(
+    kind: str,
+    data: str,
+    out: str,
+    preset_name: str = "world",
+    embeddings: str | None = None,
+    clip_name: str = "world",
+    limit: int | None = None,
+    progress: bool = True,
+    init: str | None = None,
+    settings: dict | None = None,
+    **loop_overrides,
+) -> Path:
+    """Train (or resume) one stage; write the model folder OUT/model with the EMA weights.
+    ``settings`` (a recipe file's resolved preset) replaces the preset ``preset_name`` labels."""
+    from accelerate import PartialState
+
+    p = preset(kind, preset_name) if settings is None else settings
+    if init:  # a shipped model's name or a folder; checked before the data is read
+        from .folders import resolve
+
+        init = str(resolve(init, kind))
+    t0 = time.time()
+    out_dir = Path(out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    state = PartialState(cpu=not torch.cuda.is_available())
+    # the prior reads captions and precomputed embeddings only: no pictures to decode
+    pairs = load_pairs(
+        data, "train", size=p["model"].get("image_size", 0), limit=limit, progress=progress, images=kind != "prior"
+    )
+    extra: dict = {"data": str(data), "examples": len(pairs), "preset": preset_name}
+    tok, clip = None, None
+    fields: dict = {}
+    if kind in ("decoder", "prior"):
+        with state.main_process_first():
+            tensors, emb_meta = _embeddings(
+                data, "train", pairs.captions, embeddings, clip_name, out_dir, limit, progress
+            )
+        extra["clip"] = emb_meta.get("clip", clip_name)
+        fields["clip_dim"] = tensors["image_embed"].shape[1]
+    if kind == "decoder":
+        from ..clip.tokenizer import words
+        from ..clip.train import tokenizer_for_run
+
+        if init and (Path(init) / "tokenizer.json").exists() and not (out_dir / "tokenizer.json").exists():
+            # a fine-tune keeps the token ids its initial weights were trained with
+            if state.is_main_process:
+                shutil.copyfile(Path(init) / "tokenizer.json", out_dir / "tokenizer.json")
+            state.wait_for_everyone()
+        tok = tokenizer_for_run(out_dir / "tokenizer.json", pairs.captions, 512, p["model"].get("context", 28), state)
+        fields["vocab_size"] = tok.vocab_size
+        # the words of the training captions: a prompt's other words get a warning at generation
+        extra["vocabulary"] = sorted({w for c in pairs.captions for w in words(c)})
+    if kind == "prior":
+        from ..clip import load as load_clip
+
+        clip = load_clip(extra["clip"])
+        tokens, _, _ = clip.text_features(pairs.captions[:1])
+        fields.update(token_width=tokens.shape[-1], context=tokens.shape[1])
+    model_cls, cfg, dcfg, loop_defaults = build(kind, preset_name, p, **fields)
+    loop = LoopConfig(
+        **{**loop_defaults, "out": str(out_dir), **{k: v for k, v in loop_overrides.items() if v is not None}}
+    )
+    torch.manual_seed(loop.seed)
+    model = model_cls(cfg)
+    if init:  # fine-tune: start from a trained model folder of the same architecture
+        from ..checkpoint import load_weights, read_config
+
+        init_cfg, init_meta = read_config(init, kind, model_classes(kind)[1])
+        if kind == "decoder" and cfg.inpaint and not init_cfg.inpaint and init_cfg == cfg.plain():
+            # a plain decoder's weights start the inpainting one (its extra channels at zero)
+            from .decoder import Decoder, widen_for_inpainting
+
+            widen_for_inpainting(model, load_weights(init, Decoder(init_cfg)).state_dict()).train()
+        elif init_cfg != cfg:
+            raise PromptismError(f"--init {init} has another architecture than preset {preset_name!r}")
+        else:
+            load_weights(init, model).train()
+        extra["init"] = str(init)
+        # the phases that made the starting weights travel with the model: the folder ``init``
+        # names may be gone, or (a shipped model) overwritten by this one, by the time a card is written
+        extra["init_phases"] = init_meta.get("init_phases", []) + [
+            {k: init_meta[k] for k in PHASE_FIELDS if k in init_meta}
+        ]
+    denoiser = Denoiser(dcfg)
+    if kind == "decoder":
+        task = DecoderTask(pairs, tensors["image_embed"], tok, denoiser, loop.seed, **p.get("task", {}))
+    elif kind == "prior":
+        task = PriorTask(pairs, tensors["image_embed"], clip, denoiser, loop.seed)
+    else:
+        task = UpsamplerTask(pairs, cfg.low_size, denoiser, loop.seed)
+    result = train(model, task, len(pairs), loop, progress=progress)
+    if not state.is_main_process:
+        return out_dir / "model"
+    stage = Stage(kind, model, dcfg, {}, tok)
+    folder = stage.save(
+        out_dir / "model",
+        extra={
+            "name": out_dir.name,
+            **extra,
+            "steps": result["step"],
+            "batch_size": loop.batch_size,
+            "ema": loop.ema,
+            "final_logs": result["logs"],
+            "wall_seconds_this_run": round(time.time() - t0, 1),
+            "train_seconds": result["train_seconds"],
+            "threads": torch.get_num_threads(),
+        },
+        state_dict=result["ema"],
+    )
+    (folder / "loop.json").write_text(json.dumps(asdict(loop), indent=1))
+    return folder
