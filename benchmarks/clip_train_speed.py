@@ -3,7 +3,7 @@ fresh process for each preset, on a Scene World folder, with the CPU time the hy
 from this machine meanwhile (steal, from /proc/stat: other machines' work on shared cores slows
 every step alike, so a step time means little without it).
 
-    .venv/bin/python benchmarks/clip_train_speed.py --data data/world200k [--presets world-bind21 world-bind17]
+    .venv/bin/python benchmarks/clip_train_speed.py --data data/world200k [--presets world-bind21 experiments/clip/world-bind17.toml]
 
 Writes benchmarks/reports/clip_train_speed.{json,md}. Reported for each preset: the loop's own
 stepping seconds (``train_seconds`` in the model's config.json, the first steps and the final
@@ -36,8 +36,10 @@ def cpu_counters() -> tuple[int, int] | None:
 
 
 def time_preset(data: str, preset: str, steps: int, limit: int, threads: int) -> dict:
-    from promptism.clip.presets import PRESETS
+    from promptism.recipes import resolve
 
+    recipe = preset.endswith(".toml")
+    name, settings = resolve("clip", None if recipe else preset, preset if recipe else None, "world")
     env = {**os.environ, "PROMPTISM_THREADS": str(threads)}
     with tempfile.TemporaryDirectory() as out:
         before, t0 = cpu_counters(), time.perf_counter()
@@ -52,7 +54,7 @@ def time_preset(data: str, preset: str, steps: int, limit: int, threads: int) ->
                 data,
                 "--out",
                 out,
-                "--preset",
+                "--config" if recipe else "--preset",
                 preset,
                 "--steps",
                 str(steps),
@@ -69,10 +71,10 @@ def time_preset(data: str, preset: str, steps: int, limit: int, threads: int) ->
         wall, after = time.perf_counter() - t0, cpu_counters()
         config = json.loads((Path(out) / "model" / "config.json").read_text())
     per_step = config["train_seconds"] / steps
-    full = PRESETS[preset]["loop"]["steps"]
+    full = settings["loop"]["steps"]
     steal = None if before is None or after is None else (after[0] - before[0]) / max(1, after[1] - before[1])
     return {
-        "preset": preset,
+        "preset": name,
         "steps": steps,
         "seconds_per_step": round(per_step, 3),
         "full_run_steps": full,
@@ -88,8 +90,8 @@ def main() -> int:
     ap.add_argument(
         "--presets",
         nargs="+",
-        default=["world-bind21", "world-bind17"],
-        help="CLIP presets to time (default: the shipped one and the one before it)",
+        default=["world-bind21", "experiments/clip/world-bind17.toml"],
+        help="CLIP presets or recipe files to time (default: the shipped one and the one before it)",
     )
     ap.add_argument("--steps", type=int, default=60, help="steps timed per preset (default 60)")
     ap.add_argument("--limit", type=int, default=4000, help="training pairs read, to keep loading short (default 4000)")

@@ -88,7 +88,8 @@ def label(run: dict) -> str:
 def run_generate(models, val, given: torch.Tensor, run: dict) -> dict:
     from unclip_world import _r1_100  # this folder is on the path when a benchmark runs as a script
 
-    from promptism.pipelines.unclip import Settings, sample_decoder, seeded, to_images
+    from promptism.pipelines.common import seeded, to_images
+    from promptism.pipelines.unclip import Settings, sample_decoder
 
     s = Settings(**run)
     s.check()

@@ -172,7 +172,8 @@ def part_upsampler(models, data: str, n: int = 256) -> dict:
     import torch.nn.functional as F
 
     from promptism.data import load_pairs
-    from promptism.pipelines.unclip import Settings, seeded, upsample
+    from promptism.pipelines.common import seeded
+    from promptism.pipelines.unclip import Settings, upsample
     from promptism.unclip.training import to_pixels
     from promptism.unclip.upsampler import back_project
 
@@ -217,7 +218,8 @@ def part_upsampler(models, data: str, n: int = 256) -> dict:
 def part_decoder(models, data: str, limit: int, n_val: int = 256, n_train: int = 10000) -> dict:
     """The decoder against its own conditioning, with no prior in the way (see the docstring)."""
     from promptism.data import load_pairs
-    from promptism.pipelines.unclip import Settings, sample_decoder, seeded, to_images, upsample
+    from promptism.pipelines.common import seeded, to_images
+    from promptism.pipelines.unclip import Settings, sample_decoder, upsample
     from promptism.world import render
 
     clip, s = models.clip, Settings()

@@ -35,8 +35,9 @@ import torch.nn.functional as F
 from promptism import __version__
 from promptism.clip.task import to_pixels
 from promptism.data import load_pairs
+from promptism.pipelines.common import seeded
 from promptism.pipelines.settings import Settings
-from promptism.pipelines.unclip import seeded, upsample
+from promptism.pipelines.unclip import upsample
 from promptism.unclip.folders import load_stage, weights_sha256
 from promptism.unclip.upsampler import back_project
 from promptism.world.judge import fingerprint as judge_fingerprint

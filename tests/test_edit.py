@@ -281,7 +281,7 @@ def test_inpainting_through_the_decoders_inpainting_channels(inpaint_models, mod
     assert inpaint(pic, mask, "a yellow star", models=inpaint_models, **kw).metadata[0]["method"] == "repaint"
     # the decoder reads the kept pixels: its pictures (what the upsampler gets) differ for another
     # picture around the same hole, and are the same for the same picture
-    from promptism.pipelines import edit
+    from promptism.pipelines import inpaint as painting
 
     decoded = []
 
@@ -289,12 +289,12 @@ def test_inpainting_through_the_decoders_inpainting_channels(inpaint_models, mod
         decoded.append(low.clone())
         return real(stage, low, gens, s)
 
-    real = edit.upsampler_denoise
-    monkeypatch.setattr(edit, "upsampler_denoise", spy)
+    real = painting.upsampler_denoise
+    monkeypatch.setattr(painting, "upsampler_denoise", spy)
     for p in (pic, other, pic):
         inpaint(p, mask, "a yellow star", models=inpaint_models, method="decoder", **kw)
-    left, top, right, bottom = edit.context_box(mask)
-    hole = edit.mask_at(mask[top:bottom, left:right], 16)[0, 0].bool()
+    left, top, right, bottom = painting.context_box(mask)
+    hole = painting.mask_at(mask[top:bottom, left:right], 16)[0, 0].bool()
     assert hole.any() and not hole.all()
     assert not torch.equal(decoded[0][..., hole], decoded[1][..., hole])
     assert torch.equal(decoded[0], decoded[2])

@@ -445,7 +445,8 @@ def test_pipeline_samples_a_residual_upsampler_reproducibly(residual_models, mod
 
 
 def test_pipeline_upsampling_keeps_what_it_was_given(models):
-    from promptism.pipelines.unclip import Settings, seeded, upsample
+    from promptism.pipelines.common import seeded
+    from promptism.pipelines.unclip import Settings, upsample
 
     up = models.upsamplers[0]
     low = (

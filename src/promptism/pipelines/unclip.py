@@ -13,11 +13,9 @@ This module never imports training code.
 
 from __future__ import annotations
 
-import contextvars
 import time
 import warnings
 from collections.abc import Callable, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import NamedTuple
@@ -27,11 +25,23 @@ from PIL import Image
 
 from .. import __version__
 from ..clip.tokenizer import words
-from ..diffusion import classifier_free, classifier_free_two, dynamic_threshold, noise, run, spaced_timesteps
-from ..diffusion.samplers import SPACING
+from ..diffusion import classifier_free, classifier_free_two, dynamic_threshold, noise
 from ..errors import PromptismError
 from ..unclip.folders import Stage, load_stage
-from .settings import CANDIDATE_STRIDE, IMG2IMG_STRENGTH, MAX_PICTURES, MAX_PROMPT_CHARS, SEED_LIMIT, SIZES, Settings
+from .common import (
+    Result,
+    check_count,
+    check_fraction,
+    check_prompt,
+    check_seed,
+    sample,
+    sampling_path,
+    seeded_candidates,
+    settings_with,
+    to_images,
+    truncated,
+)
+from .settings import IMG2IMG_STRENGTH, SIZES, Settings
 
 
 @dataclass
@@ -89,70 +99,12 @@ def load_models(
     return Models(load_clip(clip), p, d, ups, {"clip": clip, "clip_sha256": clip_sha})
 
 
-@dataclass
-class Result:
-    images: list[Image.Image]
-    seeds: list[int]
-    metadata: list[dict]
-
-
 def unknown_words(stage: Stage, text: str) -> list[str]:
     vocab = stage.meta.get("vocabulary")
     if not vocab:
         return []
     known = set(vocab)
     return sorted({w for w in words(text) if w not in known})
-
-
-def _check_prompt(prompt: str, what: str = "prompt") -> str:
-    if not isinstance(prompt, str):
-        raise PromptismError(f"the {what} must be text, got {type(prompt).__name__}")
-    if what == "prompt" and not prompt.strip():
-        raise PromptismError('the prompt is empty: say what to draw, e.g. "a red circle above a blue square"')
-    if len(prompt) > MAX_PROMPT_CHARS:
-        raise PromptismError(f"the {what} has {len(prompt)} characters; at most {MAX_PROMPT_CHARS} are accepted")
-    return prompt.strip()
-
-
-# a function called after every sampling step of every stage as hook(stage, done, total): the
-# server's live progress, and its way to stop a job (the hook raises). Set with step_hook().
-_STEP_HOOK: contextvars.ContextVar[Callable[[str, int, int], None] | None] = contextvars.ContextVar(
-    "promptism_step_hook", default=None
-)
-
-
-@contextmanager
-def step_hook(fn: Callable[[str, int, int], None]):
-    """Call fn(stage, done, total) after each sampling step run in this context (this thread)."""
-    token = _STEP_HOOK.set(fn)
-    try:
-        yield
-    finally:
-        _STEP_HOOK.reset(token)
-
-
-class _Bar:
-    """A progress bar (tqdm, when enabled) that also reports to the step hook."""
-
-    def __init__(self, desc: str, total: int, enabled: bool):
-        from tqdm.auto import tqdm
-
-        self.desc, self.total, self.done = desc, total, 0
-        self.bar = tqdm(total=total, desc=desc, disable=not enabled, leave=False, unit="step")
-        self.hook = _STEP_HOOK.get()
-
-    def update(self, k: int = 1) -> None:
-        self.done += k
-        self.bar.update(k)
-        if self.hook is not None:
-            self.hook(self.desc, self.done, self.total)
-
-    def close(self) -> None:
-        self.bar.close()
-
-
-def _bar(desc: str, total: int, enabled: bool) -> _Bar:
-    return _Bar(desc, total, enabled)
 
 
 @torch.no_grad()
@@ -181,21 +133,20 @@ def sample_prior(
             drop_text=drop,
         )
 
-    steps = spaced_timesteps(prior.denoiser.T, s.prior_steps, SPACING[s.sampler], prior.denoiser.abar)
+    steps = sampling_path(prior.denoiser, s.prior_steps, s.sampler)
     row_gens = [g for g in gens for _ in range(k)]
     x = noise((rows, d), row_gens)
-    bar = _bar("prior", len(steps), progress)
-    x = run(
+    x = sample(
+        "prior",
         s.sampler,
         classifier_free(pair, s.guidance_prior),
         x,
         prior.denoiser.abar,
         steps,
         row_gens,
-        eta=s.eta,
-        callback=lambda *a: bar.update(1),
+        s.eta,
+        progress,
     )
-    bar.close()
     emb = torch.nn.functional.normalize(x.view(n, k, d), dim=-1)
     best = (emb @ text[0]).argmax(dim=1)
     return emb[torch.arange(n), best]
@@ -263,12 +214,9 @@ def sample_decoder(
     dec, n = models.decoder, len(gens)
     size = dec.model.config.image_size
     f = decoder_denoise(models, prompt, negative, image_embed, n, s)
-    steps = spaced_timesteps(dec.denoiser.T, s.steps, SPACING[s.sampler], dec.denoiser.abar)
+    steps = sampling_path(dec.denoiser, s.steps, s.sampler)
     x = noise((n, 3, size, size), gens)
-    bar = _bar("decoder", len(steps), progress)
-    x = run(s.sampler, f, x, dec.denoiser.abar, steps, gens, eta=s.eta, callback=lambda *a: bar.update(1))
-    bar.close()
-    return x.clamp(-1, 1)
+    return sample("decoder", s.sampler, f, x, dec.denoiser.abar, steps, gens, s.eta, progress).clamp(-1, 1)
 
 
 class UpsamplerCall(NamedTuple):
@@ -315,50 +263,10 @@ def upsample(
 
     n, size = len(low), stage.model.config.image_size
     call = upsampler_denoise(stage, low, gens, s)
-    steps = spaced_timesteps(stage.denoiser.T, s.upsampler_steps, SPACING[s.sampler], stage.denoiser.abar)
+    steps = sampling_path(stage.denoiser, s.upsampler_steps, s.sampler)
     x = noise((n, 3, size, size), gens)
-    bar = _bar(f"upsample {size}", len(steps), progress)
-    x = run(s.sampler, call.denoise, x, stage.denoiser.abar, steps, gens, eta=s.eta, callback=lambda *a: bar.update(1))
-    bar.close()
+    x = sample(f"upsample {size}", s.sampler, call.denoise, x, stage.denoiser.abar, steps, gens, s.eta, progress)
     return back_project(call.decode(x), low, s.upsampler_back_projection)
-
-
-def to_images(x: torch.Tensor) -> list[Image.Image]:
-    arr = ((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
-    return [Image.fromarray(a) for a in arr]
-
-
-def settings_with(settings: Settings | None, overrides: dict, reranks: bool = True) -> Settings:
-    """Settings with some fields replaced by name, checked. An operation that does not rerank
-    (``reranks=False``: the edits but variations) refuses a rerank asked for and records rerank 1."""
-    from dataclasses import replace
-
-    settings = settings or Settings()
-    bad = set(overrides) - set(Settings.__dataclass_fields__)
-    if bad:
-        raise PromptismError(f"unknown settings: {', '.join(sorted(bad))}")
-    if not reranks:
-        if overrides.get("rerank", 1) != 1:
-            raise PromptismError("rerank applies to generate and vary only; the other edits draw one picture per seed")
-        overrides = {**overrides, "rerank": 1}
-    settings = replace(settings, **overrides)
-    settings.check()
-    return settings
-
-
-def seeded(seed: int, n: int) -> tuple[list[int], list[torch.Generator]]:
-    """Picture i's seed (seed + i) and its own generator."""
-    seeds, _, gens = seeded_candidates(seed, n, 1)
-    return seeds, gens
-
-
-def seeded_candidates(seed: int, n: int, k: int) -> tuple[list[int], list[int], list[torch.Generator]]:
-    """Picture i's seed (seed + i), and candidate-major the seed and own generator of each of the k
-    candidates of every picture: candidate j of the picture seeded s is seeded s + j × CANDIDATE_STRIDE
-    (mod 2**32), so candidate 0 is the picture itself."""
-    seeds = [seed + i for i in range(n)]
-    rows = [(sd + j * CANDIDATE_STRIDE) % 2**32 for j in range(k) for sd in seeds]
-    return seeds, rows, [torch.Generator().manual_seed(sd) for sd in rows]
 
 
 @lru_cache(maxsize=2)
@@ -410,24 +318,6 @@ def note_reranking(
         }
 
 
-def check_count(n, what: str = "n", most: int = MAX_PICTURES) -> int:
-    if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= most:
-        raise PromptismError(f"{what} must be a whole number from 1 to {most}, got {n!r}")
-    return n
-
-
-def check_seed(seed) -> int:
-    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < SEED_LIMIT:
-        raise PromptismError(f"seed must be a whole number from 0 to {SEED_LIMIT - 1}, got {seed!r}")
-    return seed
-
-
-def check_fraction(v, what: str) -> float:
-    if not isinstance(v, (int, float)) or isinstance(v, bool) or not 0.0 < v <= 1.0:
-        raise PromptismError(f"{what} must be a number above 0 and at most 1, got {v!r}")
-    return float(v)
-
-
 def upsamplers_to(models: Models, size: int) -> list[Stage]:
     """The upsamplers that take the decoder's pictures to ``size``; an error if none reaches it."""
     if size not in SIZES:
@@ -450,10 +340,17 @@ def warn_unknown(models: Models, text: str) -> None:
         )
 
 
-def truncated(timesteps: list[int], strength: float, T: int) -> list[int]:
-    """The part of a sampling path at or below strength × T (SDEdit's start; at least the last step)."""
-    kept = [t for t in timesteps if t <= strength * (T - 1)]
-    return kept or timesteps[-1:]
+def _img2img_decoder(models, prompt, negative, emb, source, strength, gens, s: Settings, progress) -> torch.Tensor:
+    """The decoder's pictures started from ``source`` noised to ``strength`` × the schedule (SDEdit,
+    Meng et al. 2022) instead of from pure noise."""
+    from .images import square, to_tensor
+
+    dec, m = models.decoder, len(gens)
+    x0 = to_tensor([square(source.image, dec.model.config.image_size)]).expand(m, -1, -1, -1)
+    steps = truncated(sampling_path(dec.denoiser, s.steps, s.sampler), strength, dec.denoiser.T)
+    x = dec.denoiser.add_noise(x0, torch.full((m,), steps[0]), noise(x0.shape, gens))
+    f = decoder_denoise(models, prompt, negative, emb, m, s)
+    return sample("decoder", s.sampler, f, x, dec.denoiser.abar, steps, gens, s.eta, progress).clamp(-1, 1)
 
 
 def generate(
@@ -477,14 +374,14 @@ def generate(
     ``strength`` × the schedule instead of from pure noise (SDEdit, Meng et al. 2022): 1 keeps
     nothing of it, small values little else; about strength × steps steps run."""
     settings = settings_with(settings, overrides)
-    prompt = _check_prompt(prompt)
-    negative = _check_prompt(negative or "", "negative prompt")
+    prompt = check_prompt(prompt)
+    negative = check_prompt(negative or "", "negative prompt")
     n, seed = check_count(n), check_seed(seed)
     if size not in SIZES:
         raise PromptismError(f"size must be one of {', '.join(map(str, SIZES))} (pixels per side), got {size!r}")
     source = None
     if init is not None:
-        from .images import open_image, square, to_tensor
+        from .images import open_image
 
         strength = check_fraction(strength, "strength")
         source = open_image(init, "init image")
@@ -509,28 +406,7 @@ def generate(
         if source is None:
             x = sample_decoder(models, prompt, negative, emb, row_gens, settings, progress)
         else:
-            dec = models.decoder
-            side = dec.model.config.image_size
-            x0 = to_tensor([square(source.image, side)]).expand(m, -1, -1, -1)
-            steps = truncated(
-                spaced_timesteps(dec.denoiser.T, settings.steps, SPACING[settings.sampler], dec.denoiser.abar),
-                strength,
-                dec.denoiser.T,
-            )
-            x = dec.denoiser.add_noise(x0, torch.full((m,), steps[0]), noise(x0.shape, row_gens))
-            f = decoder_denoise(models, prompt, negative, emb, m, settings)
-            bar = _bar("decoder", len(steps), progress)
-            x = run(
-                settings.sampler,
-                f,
-                x,
-                dec.denoiser.abar,
-                steps,
-                row_gens,
-                eta=settings.eta,
-                callback=lambda *a: bar.update(1),
-            ).clamp(-1, 1)
-            bar.close()
+            x = _img2img_decoder(models, prompt, negative, emb, source, strength, row_gens, settings, progress)
         if reranker is not None:
             want = reranker.encode_text([prompt])
             avoid = reranker.encode_text([negative]) if negative else None
@@ -561,3 +437,11 @@ def generate(
     if chosen is not None:
         note_reranking(meta, settings.rerank_clip, reranker_sha, chosen, rows)
     return Result(to_images(x), seeds, meta)
+
+
+def embed_picture(models: Models, picture: Image.Image) -> torch.Tensor:
+    """A picture's CLIP image embedding (1, D) under the models' CLIP."""
+    size = models.clip.image_size
+    return models.clip.encode_image(
+        [picture.resize((size, size), Image.BICUBIC) if picture.size != (size, size) else picture]
+    )

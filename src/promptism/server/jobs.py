@@ -12,7 +12,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from ..pipelines.unclip import step_hook
+from ..pipelines.common import step_hook
 from .history import History
 
 log = logging.getLogger("promptism.server")
