@@ -1,9 +1,7 @@
 """How many threads to give numerical libraries when nobody said: the cores idle right now.
 
 OpenMP's threads spin while they wait for each other, so a thread on a core that another process
-keeps busy stalls the rest: on 2 cores with one busy process beside it, a 4-picture generation took
-18 to 116 s at 2 threads and 6.8 s at 1, and 6.7 s with the count chosen here; alone, 4.9 s against
-4.8 at 2 threads (benchmarks/reports/shared_cores.md). Counting the cores that were idle over a
+keeps busy stalls the rest, several times over (benchmarks/reports/shared_cores.md). Counting the cores that were idle over a
 tenth of a second at start costs that tenth and avoids the stall. Linux only (/proc/stat);
 elsewhere the libraries keep their own default.
 """

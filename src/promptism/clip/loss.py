@@ -50,9 +50,8 @@ def caption_composition_loss(
     (world/targets.py ``caption_target``): presence of the pairs it names by binary
     cross-entropy over the pairs it says anything about, and the colour-swap term as for
     pictures. Sharing the head with the pictures puts the caption's binding where the
-    picture's is. (A third term placing a stated relation's two pairs on the head's centres
-    kept the text tower from binding at all: trained on these targets alone for 300 steps,
-    swap 0.67 with it, 0.93 without, and the relation itself stayed at chance.)"""
+    picture's is. (A third term placing a stated relation's two pairs on the head's centres kept
+    the text tower from binding at all in a one-off test, and the relation stayed at chance.)"""
     bce = F.binary_cross_entropy_with_logits(pred[:, :n_pairs], presence, weight=mask, reduction="sum")
     loss = bce / len(pred) / 4  # summed over pairs as the picture term, ~4 named a caption at most
     return loss + swap_loss(pred[:, :n_pairs], swaps)
@@ -125,10 +124,8 @@ def rank_loss(
     row ``sources[k]``) its source caption against it and its own caption against its source.
 
     InfoNCE puts a hard negative among 2B columns and stops pushing once it trails the true
-    caption a little: world-bind13's val relations and counts were told from their twins by a
-    median cosine gap of 0.05, colour swaps (which the composition head's swap term drives) by
-    0.28, and nearly all the probe's misses had gaps within 0.04 of zero. Returns the loss and
-    the gaps (for logging)."""
+    caption a little, and the binding probes' misses were near ties
+    (experiments/reports/clip_world_bind14.md). Returns the loss and the gaps (for logging)."""
     b = len(img) - len(sources)  # the batch's own pairs come first, then the counterfactuals
     gaps = [((img * txt).sum(-1) - (img * neg).sum(-1))[valid]]
     if len(sources):

@@ -34,9 +34,7 @@ class CLIPConfig:
     text_embed_std: float = 0.02  # initial std of the token embeddings (only training reads it)
     text_token_shift: bool = False  # each word also sees the previous one's embedding (nn/text.py)
     # the composition head reads the unit embedding times this; sqrt(embed_dim) gives its inputs
-    # unit variance. At 1 the head's logits start tiny and learn slowly: a text tower trained on
-    # caption targets alone for 300 steps (one-off test, not in the repository) bound colours
-    # 0.65 of the time at scale 1, 0.87 at 16.
+    # unit variance. At 1 the head's logits start tiny and learn slowly (world-bind2's recipe uses 16)
     compose_scale: float = 1.0
     compose_outputs: int = 0  # >0: a linear head on the image embedding for training targets (world/targets.py)
     text_causal: bool = False  # each word attends only to the words before it, as CLIP's text tower (nn/text.py)
@@ -55,9 +53,7 @@ class TextTower(CaptionEncoder):
 
     CLIP initialises token embeddings with std 0.02 and positions with 0.01. With std 1.0
     (torch's default) the positions are 100x smaller than the words and attention hardly sees
-    order: trained directly on a target that binds colour to shape, that tower told "a red star
-    and a green square" from its colour swap 0.51 of the time after 300 steps, against 0.98 with
-    std 0.02. Pooling is the mean over the caption's tokens: CLIP pools at [EOS], but from scratch
+    order, so a tower cannot learn which colour goes with which shape. Pooling is the mean over the caption's tokens: CLIP pools at [EOS], but from scratch
     at this scale that token starts identical for every caption and the embeddings start collapsed.
     """
 
@@ -87,8 +83,7 @@ class TextTower(CaptionEncoder):
 
 class ConvStage(nn.Sequential):
     """conv-BN-ReLU x blocks, then 2x max-pool. (A GroupNorm/SiLU residual stack behind a
-    pixel-unshuffle stem learned shapes far slower here: 0.32 vs 1.00 supervised accuracy on
-    single objects after 150 steps.)"""
+    pixel-unshuffle stem learned shapes far slower here.)"""
 
     def __init__(self, cin: int, cout: int, blocks: int):
         layers: list[nn.Module] = []
@@ -137,9 +132,8 @@ class ImageTower(nn.Module):
         self.head = WhatWhereHead(cin, cfg.image_size // 2 ** len(cfg.image_channels), cfg.embed_dim)
 
     def forward(self, x):  # x: (B, 3, H, W) in [-1, 1] -> (B, D)
-        # channels-last activations, the layout oneDNN's CPU convolutions prefer: a training step's
-        # image forward and backward took ~0.82 of the time on 2 CPU cores (one-off timing of
-        # world-bind17's tower, 74 pictures, 40 interleaved pairs; same outputs to 2e-5)
+        # channels-last activations, the layout oneDNN's CPU convolutions prefer: faster training
+        # steps with the same outputs (benchmarks/reports/clip_train_speed.md times whole steps)
         return self.head(self.body(x.contiguous(memory_format=torch.channels_last)))
 
 

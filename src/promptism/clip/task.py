@@ -340,10 +340,7 @@ class ClipTask:
 
     def negative_relations(self, texts: list[str], valid: torch.Tensor) -> torch.Tensor:
         """``relation_rows`` of the hard negatives (none for rows without one): a negative whose
-        relation is reversed states the opposite sides, a contrast that teaches them. In a
-        one-off test (not in the repository) a causal tower trained on the sides alone got 0.97
-        of val captions right after 500 steps of 64 captions and their reversals, 0.66 after
-        500 steps of 128 captions."""
+        relation is reversed states the opposite sides, a contrast that teaches them."""
         from ..world.captions import parse
         from ..world.targets import NO_RELATION, RELATION_ROWS, relation_rows
 
@@ -354,11 +351,10 @@ class ClipTask:
 
     def prepare(self, idx: np.ndarray, step: int) -> dict:
         """Everything a step needs that the model does not: pictures (with the counterfactuals),
-        tokens, hard negatives and the training targets, a pure function of ``idx`` and ``step``
-        (about a tenth of a world-bind step, in Python). Making the next step's batch in a thread
-        while this one trained was slower on 2 CPU cores: 1.83 s a step against 1.18 without it
-        (1.31 with the interpreter's switch interval cut to 0.2 ms), as the thread held the
-        interpreter lock between the model's operations. With spare cores a worker process might pay."""
+        tokens, hard negatives and the training targets, a pure function of ``idx`` and ``step``.
+        Making the next step's batch in a thread while this one trained was slower on 2 CPU cores,
+        as the thread held the interpreter lock between the model's operations; with spare cores a
+        worker process might pay."""
         images = self.pairs.images[idx]
         captions, stated_rows, shortened = self.batch_captions(idx, step)
         short = {j: stated_rows[j].to_dict() for j in shortened}  # what each shortened caption states

@@ -27,15 +27,14 @@ CANDIDATE_STRIDE = 2**32 // MAX_RERANK
 # editing (pipelines/edit.py; img2img in pipelines/unclip.py)
 IMG2IMG_STRENGTH = 0.6
 VARY_ETA = 0.5  # DDIM η when sampling back from an inverted picture: 0 gives the picture back
-# decoder steps of the edits that run DDIM from a picture's inversion (vary, interpolate, edit): at
-# 50 steps variations kept less of their source (CLIP cosine 0.930 against 0.939 at 20) for more
-# diversity, as a higher η does (benchmarks/reports/decoder_fidelity_vary_steps.md)
+# decoder steps of the edits that run DDIM from a picture's inversion (vary, interpolate, edit): more
+# steps kept less of the source, as a higher η does (benchmarks/reports/decoder_fidelity_vary_steps.md)
 INVERSION_STEPS = 20
 TEXT_DIFF_AMOUNT = 0.5  # the largest rotation towards a text difference (the paper shows 0 to 0.5)
 INPAINT_STEPS = 50
 INPAINT_RESAMPLE = 4
-# how the decoder stage inpaints (pipelines/edit.py): RePaint by default; with the shipped decoder it
-# drew the asked-for object 0.99 of the time, its inpainting channels 0.64 (benchmarks/reports/edit_world.md)
+# how the decoder stage inpaints (pipelines/inpaint.py): RePaint by default, since with the shipped
+# decoder it drew the asked-for object far more often than its inpainting channels (edit_world.md)
 INPAINT_METHODS = ("auto", "decoder", "repaint")
 INPAINT_METHOD = "repaint"
 # inpainting works on a square around the mask this many times the mask's size, so that what is
@@ -51,8 +50,8 @@ class Settings:
     decoder's; the prior and the upsamplers have their own counts."""
 
     # ancestral sampling (DDPM, = DDIM at η 1) at 50 decoder steps: its pictures' CLIP embeddings came
-    # closer to the embedding given (cosine 0.907 against 0.895 for DPM-Solver++ at 20 steps,
-    # benchmarks/reports/decoder_fidelity_generate.md), and GenEval-world rose (unclip_world.md)
+    # closer to the embedding given than few-step samplers' (benchmarks/reports/decoder_fidelity_generate.md),
+    # and GenEval-world rose (unclip_world.md)
     sampler: str = "ddpm"
     steps: int = 50
     prior_steps: int = 20
@@ -67,10 +66,9 @@ class Settings:
     guidance_text: float = 0.0
     eta: float = 0.0  # DDIM only
     upsampler_aug_t: int = 50  # noise level given to the upsamplers' low-res input
-    # rounds of back-projection of each upsampler's picture onto its input (0: none). On 200 val
-    # pictures shrunk to 32 px (benchmarks/reports/upsampler_world.md), 5 rounds took the shipped
-    # upsampler from 31.1 to 34.2 dB PSNR, above bicubic (31.9) and bicubic back-projected (33.2);
-    # 10 rounds add under 0.05 dB
+    # rounds of back-projection of each upsampler's picture onto its input (0: none): 5 lift the
+    # shipped upsampler's PSNR above bicubic's and more rounds add next to nothing
+    # (benchmarks/reports/upsampler_world.md)
     upsampler_back_projection: int = 5
     # the decoder's x̂₀: None clips it to [-1, 1] each step; a percentile (e.g. 0.995) uses
     # Imagen's dynamic thresholding, which dims flat white backgrounds at moderate guidance
@@ -79,8 +77,7 @@ class Settings:
     # CLIP's side) and keep the one the reranking CLIP (rerank_clip) scores highest against the prompt
     # (less the negative prompt's score), or for a variation against the source picture; 1: no
     # reranking. The other edits draw one picture per seed. 3 by the rule benchmarks/rerank_world.py
-    # states: the most candidates (of 1-3) within 8 s for a warm 4-picture 64 px grid (6.5 s on 2
-    # threads), and GenEval-world rose from 0.652 / 0.598 (seen / held-out) to 0.751 / 0.680
+    # states (the most candidates within its time bar for a warm grid; benchmarks/reports/rerank_world.md)
     rerank: int = 3
     rerank_clip: str = "world-bind2"
     prior_candidates: int = 2  # draw this many image embeddings, keep the one closest to the text (§2.1)

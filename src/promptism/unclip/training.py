@@ -166,6 +166,27 @@ def _embeddings(data, split, captions, embeddings, clip_name, out_dir, limit, pr
     return tensors, meta
 
 
+def _start_from(init: str, kind: str, model, cfg, preset_name: str) -> dict:
+    """Load a trained model folder's weights into ``model`` (a plain decoder's start an inpainting
+    one, its extra channels at zero); the provenance fields the fine-tune records."""
+    from ..checkpoint import load_weights, read_config
+
+    init_cfg, init_meta = read_config(init, kind, model_classes(kind)[1])
+    if kind == "decoder" and cfg.inpaint and not init_cfg.inpaint and init_cfg == cfg.plain():
+        # a plain decoder's weights start the inpainting one (its extra channels at zero)
+        from .decoder import Decoder, widen_for_inpainting
+
+        widen_for_inpainting(model, load_weights(init, Decoder(init_cfg)).state_dict()).train()
+    elif init_cfg != cfg:
+        raise PromptismError(f"--init {init} has another architecture than preset {preset_name!r}")
+    else:
+        load_weights(init, model).train()
+    # the phases that made the starting weights travel with the model: the folder ``init``
+    # names may be gone, or (a shipped model) overwritten by this one, by the time a card is written
+    phases = init_meta.get("init_phases", []) + [{k: init_meta[k] for k in PHASE_FIELDS if k in init_meta}]
+    return {"init": str(init), "init_phases": phases}
+
+
 def train_stage(
     kind: str,
     data: str,
@@ -232,24 +253,7 @@ def train_stage(
     torch.manual_seed(loop.seed)
     model = model_cls(cfg)
     if init:  # fine-tune: start from a trained model folder of the same architecture
-        from ..checkpoint import load_weights, read_config
-
-        init_cfg, init_meta = read_config(init, kind, model_classes(kind)[1])
-        if kind == "decoder" and cfg.inpaint and not init_cfg.inpaint and init_cfg == cfg.plain():
-            # a plain decoder's weights start the inpainting one (its extra channels at zero)
-            from .decoder import Decoder, widen_for_inpainting
-
-            widen_for_inpainting(model, load_weights(init, Decoder(init_cfg)).state_dict()).train()
-        elif init_cfg != cfg:
-            raise PromptismError(f"--init {init} has another architecture than preset {preset_name!r}")
-        else:
-            load_weights(init, model).train()
-        extra["init"] = str(init)
-        # the phases that made the starting weights travel with the model: the folder ``init``
-        # names may be gone, or (a shipped model) overwritten by this one, by the time a card is written
-        extra["init_phases"] = init_meta.get("init_phases", []) + [
-            {k: init_meta[k] for k in PHASE_FIELDS if k in init_meta}
-        ]
+        extra.update(_start_from(init, kind, model, cfg, preset_name))
     denoiser = Denoiser(dcfg)
     if kind == "decoder":
         task = DecoderTask(pairs, tensors["image_embed"], tok, denoiser, loop.seed, **p.get("task", {}))

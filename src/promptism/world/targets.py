@@ -3,20 +3,16 @@ record: for every (colour, shape) pair, whether the picture holds one, and where
 centre of those objects, minus 0.5).
 
 CLIP training can ask its image embedding to predict these with a linear head (the
-``compose`` weight of ``promptism train clip``). The numbers below are from one-off diagnostics
-(not in the repository; the measured recipe is experiments/reports/clip_world_bind.md).
-Contrastive training alone gave an image
-embedding from which even a linear probe trained for the purpose told a two-object scene from
-its colour swap only 0.65 of the time: pictures of "a red star and a green square" and of "a
-green star and a red square" embed 0.98 alike, and nothing a text tower does with a dot product
-can tell them apart. A linearly readable "which colour is the star, and where is it" is what a
-caption's embedding can bind against.
+``compose`` weight of ``promptism train clip``; the recipe that measured it is
+experiments/reports/clip_world_bind.md). Contrastive training alone gave an image embedding in
+which "a red star and a green square" and its colour swap lie almost together, so that nothing a
+text tower does with a dot product can tell them apart. A linearly readable "which colour is the
+star, and where is it" is what a caption's embedding can bind against.
 
-Presence alone did not make it so: after 600 steps of nothing but that target, the head told a
-scene from its colour swap 0.56 of the time (a bag of colours and shapes already gets most of
-the loss down). ``swap_pairs`` names, for a scene with two objects of different colours and
-shapes, the two true pairs and the two its colour swap would make; a loss preferring the true
-ones (``clip.loss.composition_loss``) brought that to 0.96 in 1,000 steps.
+Presence alone did not make it so, since a bag of colours and shapes already gets most of that
+loss down. ``swap_pairs`` names, for a scene with two objects of different colours and shapes, the
+two true pairs and the two its colour swap would make, for a loss preferring the true ones
+(``clip.loss.composition_loss``).
 
 ``caption_target`` reads the same targets (presence and swap, not places) off what a caption
 states, for the same head on the caption embedding (the ``compose_text`` weight): a bag of words

@@ -1,0 +1,64 @@
+"""The server's configuration and the constants of its API."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import re
+from dataclasses import dataclass, field
+
+from ..errors import PromptismError
+
+log = logging.getLogger("promptism.server")
+
+MODEL_ID = "promptism-unclip-world"
+MODEL_ALIASES = (MODEL_ID, "dall-e-2", "unclip")
+UPSCALED_SIZES = (256, 512, 1024)
+MAX_N = 10  # as OpenAI's dall-e-2
+MAX_JSON_BYTES = 2**20  # a studio edit carries its mask as base64 PNG
+SAFE_FILE = re.compile(r"^[0-9a-f]{16}-\d{1,2}\.png$")
+
+
+@dataclass
+class ServerConfig:
+    data_dir: str
+    host: str = "127.0.0.1"
+    port: int = 8000
+    api_keys: tuple[str, ...] = ()
+    policy: str | None = None
+    max_queue: int = 8
+    concurrency: int = 1
+    job_timeout_s: float = 300.0
+    max_upload_bytes: int = 4 * 2**20  # OpenAI: images under 4 MB
+    max_upload_pixels: int = 4096 * 4096
+    clip: str | None = None  # None: the CLIP the prior was trained on
+    prior: str = "world"
+    decoder: str = "world"
+    upsamplers: tuple[str, ...] = ("world-64",)
+    defaults: dict = field(default_factory=dict)  # Settings fields every job uses (steps=…)
+
+    def check(self) -> None:
+        if not is_loopback(self.host) and not self.api_keys:
+            raise PromptismError(
+                f"the server would listen on {self.host}, beyond this machine, without API keys: "
+                "give --api-key KEY (or PROMPTISM_API_KEYS), or bind to 127.0.0.1"
+            )
+        if self.concurrency < 1 or self.max_queue < 0 or self.job_timeout_s <= 0:
+            raise PromptismError("--concurrency must be ≥ 1, --max-queue ≥ 0 and --job-timeout > 0")
+        if any(len(k) < 8 for k in self.api_keys):
+            raise PromptismError("API keys must be at least 8 characters long")
+        from ..pipelines.settings import Settings
+
+        bad = set(self.defaults) - set(Settings.__dataclass_fields__)
+        if bad:
+            raise PromptismError(f"unknown settings: {', '.join(sorted(bad))}")
+        Settings(**self.defaults).check()
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

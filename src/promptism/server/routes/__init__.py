@@ -1,0 +1,1 @@
+"""The server's routers: OpenAI's Images API, the studio, the history."""

@@ -1,0 +1,94 @@
+"""The history: every job with its parameters, seeds, status, progress and pictures, and the
+studio's way to queue one."""
+
+from __future__ import annotations
+
+import base64
+
+from fastapi import APIRouter, Request
+
+from ...errors import PromptismError
+from ..config import SAFE_FILE
+from ..errors import APIError
+from ..jobs import QueueFull
+from ..service import (
+    STUDIO_SETTINGS,
+    common,
+    edit_work,
+    generate_work,
+    job_json,
+    json_body,
+    service,
+    str_field,
+    studio_settings,
+    vary_work,
+)
+
+router = APIRouter()
+
+
+@router.get("/api/jobs")
+async def jobs(request: Request, limit: int = 50):
+    svc = service(request)
+    return {"jobs": [job_json(svc, r) for r in svc.history.list(max(1, min(limit, 500)))]}
+
+
+@router.post("/api/jobs", status_code=202)
+async def new_job(request: Request):
+    """The studio's way in: queue a job and answer at once with its id; poll GET /api/jobs/<id>
+    for progress. kind: generate | variation | edit; a variation or edit names a picture of
+    the history (source) and an edit sends its mask as a base64 PNG, white = repaint."""
+    from ...pipelines.images import open_image, open_mask
+
+    svc = service(request)
+    body = await json_body(request)
+    kind = body.get("kind")
+    if kind not in ("generate", "variation", "edit"):
+        raise APIError(400, "'kind' must be generate, variation or edit", "kind")
+    p = {**common(svc, {**body, "response_format": "url"}), "kind": kind}
+    settings = studio_settings(body, service(request).config.defaults)
+    if kind == "edit":  # generations and variations rerank candidates, inpainting does not
+        settings.pop("rerank", None)
+    p["settings"] = {k: v for k, v in settings.items() if k in STUDIO_SETTINGS}
+    src = None
+    if kind != "generate":
+        name = str_field(body.get("source"), "source", required=True, most=64)
+        path = svc.history.images / name
+        if not SAFE_FILE.match(name) or not path.is_file():
+            raise APIError(404, f"no picture named {name!r} in the history", "source", "not_found")
+        src = open_image(path, "source")
+        p["source"] = name
+    if kind == "generate":
+        p["prompt"] = str_field(body.get("prompt"), "prompt", required=True)
+        p["negative_prompt"] = str_field(body.get("negative_prompt"), "negative_prompt") or ""
+        svc.check_policy(kind, p, p["user"], p["prompt"], p["negative_prompt"])
+        work = generate_work(svc, p, settings)
+    elif kind == "variation":
+        work = vary_work(svc, p, src.image, settings)
+    else:
+        p["prompt"] = str_field(body.get("prompt"), "prompt") or ""
+        svc.check_policy(kind, p, p["user"], p["prompt"])
+        try:
+            raw = base64.b64decode(str_field(body.get("mask"), "mask", required=True, most=8 * 2**20), validate=True)
+        except ValueError:
+            raise APIError(400, "'mask' must be a base64 PNG", "mask") from None
+        try:
+            mask, p["mask_sha256"] = open_mask(raw, src.image.size, "white")
+        except PromptismError as e:
+            raise APIError(400, str(e), "mask") from None
+        work = edit_work(svc, p, src.image, mask, settings)
+    try:
+        job = svc.queue.submit(kind, p, work, p["user"])
+    except QueueFull as e:
+        raise APIError(429, f"the server is busy: {e}", code="rate_limit_exceeded") from None
+    job.future.add_done_callback(lambda f: f.exception())  # the history has the outcome
+    return {"id": job.id}
+
+
+@router.get("/api/jobs/{job_id}")
+async def job(job_id: str, request: Request):
+    svc = service(request)
+    record = svc.history.get(job_id)
+    if record is None:
+        raise APIError(404, f"no job {job_id!r}", code="not_found")
+    return job_json(svc, record)

@@ -1,0 +1,44 @@
+"""The studio (a page and its static files), what it asks of the server, and the health check."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse
+
+from ..config import MAX_N, MODEL_ID, UPSCALED_SIZES
+from ..service import service
+
+router = APIRouter()
+STATIC = Path(__file__).resolve().parent.parent / "static"
+
+
+@router.get("/api/info")
+async def info(request: Request):
+    svc = service(request)
+    native = [n for n in svc.native_sizes() if n >= 32]
+    biggest = max(native)
+    return {
+        "model": MODEL_ID,
+        "sizes": native + [s for s in UPSCALED_SIZES if s > biggest],
+        "default_size": biggest,
+        "max_n": MAX_N,
+    }
+
+
+@router.get("/")
+async def studio():
+    return FileResponse(STATIC / "index.html", media_type="text/html")
+
+
+@router.get("/healthz")
+async def health(request: Request):
+    svc = service(request)
+    return {
+        "ok": True,
+        "waiting": svc.queue.waiting,
+        "running": svc.queue.running,
+        "uptime_s": round(time.time() - svc.started, 1),
+    }

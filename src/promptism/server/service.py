@@ -1,0 +1,341 @@
+"""What the routes share: the service (configuration, models, history, queue, policy), the
+jobs that run the pipelines, and the parsing and checking of requests."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import re
+import time
+
+from fastapi import Request
+from fastapi.responses import JSONResponse
+
+from ..errors import PromptismError
+from ..pipelines.settings import SEED_LIMIT
+from .config import MAX_N, MODEL_ALIASES, MODEL_ID, UPSCALED_SIZES, ServerConfig, log
+from .errors import APIError, BodyTooLarge
+from .history import History
+from .jobs import JobCancelled, JobQueue, JobTimeout, QueueFull
+from .policy import Policy
+
+
+def int_field(v, name: str, lo: int, hi: int, default: int | None = None) -> int:
+    if v is None or v == "":
+        if default is None:
+            raise APIError(400, f"'{name}' is required", name)
+        return default
+    if isinstance(v, bool):
+        raise APIError(400, f"'{name}' must be a whole number, got {v!r}", name)
+    if isinstance(v, str):
+        try:
+            v = int(v.strip())
+        except ValueError:
+            raise APIError(400, f"'{name}' must be a whole number, got {v!r}", name) from None
+    if isinstance(v, float) and v.is_integer():
+        v = int(v)
+    if not isinstance(v, int):
+        raise APIError(400, f"'{name}' must be a whole number, got {v!r}", name)
+    if not lo <= v <= hi:
+        raise APIError(400, f"'{name}' must be from {lo} to {hi}, got {v}", name)
+    return v
+
+
+def str_field(v, name: str, required: bool = False, most: int = 2000) -> str | None:
+    if v is None:
+        if required:
+            raise APIError(400, f"'{name}' is required", name)
+        return None
+    if not isinstance(v, str):
+        raise APIError(400, f"'{name}' must be a string, got {type(v).__name__}", name)
+    if len(v) > most:
+        raise APIError(400, f"'{name}' has {len(v)} characters; at most {most} are accepted", name)
+    if required and not v.strip():
+        raise APIError(400, f"'{name}' is empty", name)
+    return v
+
+
+class Service:
+    """What the routes share: configuration, models, history, queue, policy."""
+
+    def __init__(self, config: ServerConfig):
+        self.config = config
+        self.history = History(config.data_dir)
+        self.policy = Policy.load(config.policy)
+        self.queue = JobQueue(self.history, config.concurrency, config.max_queue, config.job_timeout_s)
+        self._models = None
+        self.started = time.time()
+
+    @property
+    def models(self):
+        if self._models is None:
+            from ..pipelines.unclip import load_models
+
+            self._models = load_models(
+                self.config.clip, self.config.prior, self.config.decoder, tuple(self.config.upsamplers)
+            )
+        return self._models
+
+    def native_sizes(self) -> list[int]:
+        m = self.models
+        return [m.decoder.model.config.image_size] + [u.model.config.image_size for u in m.upsamplers]
+
+    def size(self, v) -> tuple[int, int]:
+        """(side the models make, side returned) of a size parameter like '64x64'."""
+        native = self.native_sizes()
+        biggest = max(s for s in native if s >= 32) if any(s >= 32 for s in native) else native[-1]
+        allowed = [s for s in native if s >= 32] + [s for s in UPSCALED_SIZES if s > biggest]
+        default = biggest
+        if v is None or v == "":
+            return biggest, default
+        if not isinstance(v, str) or not re.fullmatch(r"\d{1,5}x\d{1,5}", v):
+            raise APIError(
+                400, f"'size' must be like '64x64'; sizes are {', '.join(f'{s}x{s}' for s in allowed)}", "size"
+            )
+        w, h = (int(p) for p in v.split("x"))
+        if w != h or w not in allowed:
+            raise APIError(
+                400,
+                f"size {v} is not available; sizes are {', '.join(f'{s}x{s}' for s in allowed)} "
+                f"({', '.join(str(s) for s in UPSCALED_SIZES if s > biggest)} are {biggest} px "
+                "pictures upscaled)",
+                "size",
+            )
+        return (w, w) if w in native else (biggest, w)
+
+    def check_model(self, v) -> None:
+        if v is not None and v not in MODEL_ALIASES:
+            raise APIError(
+                404, f"the model '{v}' does not exist here; this server runs '{MODEL_ID}'", "model", "model_not_found"
+            )
+
+    def check_policy(self, job_kind: str, params: dict, user: str | None, *texts: str) -> None:
+        entry = self.policy.violation(*texts)
+        if entry is not None:
+            log.warning("refused a %s request (user %r): the prompt matches policy entry %r", job_kind, user, entry)
+            self.history.add(job_kind, params, user, status="refused", error=f"policy entry {entry!r}")
+            raise APIError(
+                400,
+                "Your request was rejected as a result of our safety system: the prompt is not "
+                "allowed by this server's content policy.",
+                "prompt",
+                "content_policy_violation",
+            )
+
+
+def _finish_pictures(service: Service, job_id: str, result, side: int) -> list[str]:
+    """Write a job's pictures as images/<job>-<i>.png with provenance, at side × side: a picture
+    of another size (the models' 64 px, an edit at its upload's size) is resized, and its
+    metadata says from what."""
+    from PIL import Image
+
+    from ..pipelines.provenance import save_png
+
+    names = []
+    for i, (img, meta) in enumerate(zip(result.images, result.metadata)):
+        meta = {**meta, "job": job_id}
+        if img.size != (side, side):
+            meta["upscaled_from" if img.width < side else "resized_from"] = [img.width, img.height]
+            img = img.resize((side, side), Image.LANCZOS)
+        name = f"{job_id}-{i}.png"
+        save_png(img, service.history.images / name, meta)
+        names.append(name)
+    return names
+
+
+def generate_work(svc: Service, p: dict, settings: dict):
+    def work(job):
+        from ..pipelines.unclip import generate
+
+        r = generate(
+            p["prompt"],
+            n=p["n"],
+            seed=p["seed"],
+            size=p["native"],
+            negative=p.get("negative_prompt") or None,
+            models=svc.models,
+            **settings,
+        )
+        return r.seeds, _finish_pictures(svc, job.id, r, p["out"])
+
+    return work
+
+
+def edit_work(svc: Service, p: dict, image, mask, settings: dict):
+    settings = {k: v for k, v in settings.items() if k != "rerank"}  # inpainting draws one picture per seed
+
+    def work(job):
+        from ..pipelines.edit import inpaint
+
+        r = inpaint(image, mask, p["prompt"], n=p["n"], seed=p["seed"], size=p["native"], models=svc.models, **settings)
+        return r.seeds, _finish_pictures(svc, job.id, r, p["out"])
+
+    return work
+
+
+def vary_work(svc: Service, p: dict, image, settings: dict):
+    def work(job):
+        from ..pipelines.edit import vary
+
+        r = vary(image, n=p["n"], seed=p["seed"], size=p["native"], models=svc.models, **settings)
+        return r.seeds, _finish_pictures(svc, job.id, r, p["out"])
+
+    return work
+
+
+STUDIO_SETTINGS = {
+    "sampler": str,
+    "steps": int,
+    "prior_steps": int,
+    "guidance_prior": float,
+    "guidance_decoder": float,
+    "guidance_text": float,
+    "rerank": int,
+}
+
+
+def studio_settings(body: dict, defaults: dict) -> dict:
+    """The sampling settings a studio request may set, checked; the server's defaults under them."""
+    from ..pipelines.settings import Settings
+
+    out = dict(defaults)
+    for name, kind in STUDIO_SETTINGS.items():
+        v = body.get(name)
+        if v is None or v == "":
+            continue
+        if kind is str:
+            out[name] = str_field(v, name, most=32)
+        elif kind is int:
+            out[name] = int_field(v, name, 1, 1000)
+        else:
+            if isinstance(v, bool) or not isinstance(v, (int, float, str)):
+                raise APIError(400, f"'{name}' must be a number, got {v!r}", name)
+            try:
+                out[name] = float(v)
+            except ValueError:
+                raise APIError(400, f"'{name}' must be a number, got {v!r}", name) from None
+    try:
+        Settings(**out).check()
+    except PromptismError as e:
+        raise APIError(400, str(e)) from None
+    return out
+
+
+def job_json(svc: Service, r) -> dict:
+    d = r.to_dict()
+    live = svc.queue.jobs.get(r.id)
+    if live is not None and live.progress:
+        d["progress"] = live.progress
+    d["urls"] = [f"/images/{f}" for f in r.files]
+    return d
+
+
+# --- requests -----------------------------------------------------------------------------------
+def service(request: Request) -> Service:
+    return request.app.state.service
+
+
+async def json_body(request: Request) -> dict:
+    raw = await request.body()
+    try:
+        body = json.loads(raw or b"null")
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise APIError(400, "the body must be JSON (Content-Type: application/json)") from None
+    if not isinstance(body, dict):
+        raise APIError(400, "the body must be a JSON object")
+    return body
+
+
+async def form_body(request: Request) -> tuple[dict, dict]:
+    limit = service(request).config.max_upload_bytes
+    ctype = request.headers.get("content-type", "")
+    if not ctype.startswith("multipart/form-data"):
+        raise APIError(400, "this endpoint takes multipart/form-data (the image as a file)")
+    try:
+        form = await request.form(max_files=4, max_fields=32)
+    except BodyTooLarge:
+        raise
+    except Exception as e:
+        raise APIError(400, f"the multipart body could not be read: {e}") from None
+    fields, files = {}, {}
+    for key, value in form.multi_items():
+        if hasattr(value, "read"):
+            data = await value.read(limit + 1)
+            if len(data) > limit:
+                raise APIError(413, f"'{key}' is over {limit:,} bytes", key, "file_too_large")
+            files[key] = data
+        else:
+            fields[key] = value
+    return fields, files
+
+
+def picture(svc: Service, data: bytes | None, name: str):
+    from ..pipelines.images import open_image
+
+    if data is None:
+        raise APIError(400, f"'{name}' is required: upload a picture file", name)
+    try:
+        src = open_image(data, name)
+    except PromptismError as e:
+        raise APIError(400, str(e), name) from None
+    if src.image.width * src.image.height > svc.config.max_upload_pixels:
+        raise APIError(400, f"'{name}' has too many pixels", name)
+    # uploads are kept under their content hash, never under a name the client chose
+    path = svc.history.uploads / f"{src.sha256}.png"
+    if not path.exists():
+        tmp = path.with_suffix(".tmp")
+        src.image.save(tmp, format="PNG")
+        os.replace(tmp, path)
+    return src
+
+
+async def run_job(request: Request, svc: Service, kind: str, params: dict, user, work):
+    try:
+        job = svc.queue.submit(kind, params, work, user)
+    except QueueFull as e:
+        raise APIError(429, f"the server is busy: {e}", code="rate_limit_exceeded") from None
+    while True:
+        done, _ = await asyncio.wait({job.future}, timeout=0.25)
+        if done:
+            break
+        if await request.is_disconnected():
+            job.cancel.set()
+    try:
+        names = job.future.result()
+    except JobCancelled:
+        raise APIError(400, "the request was cancelled", code="cancelled") from None
+    except JobTimeout as e:
+        raise APIError(500, str(e), code="timeout") from None
+    except PromptismError as e:
+        raise APIError(400, str(e)) from None
+    fmt = params["response_format"]
+    data = []
+    for name in names:
+        if fmt == "b64_json":
+            data.append({"b64_json": base64.b64encode((svc.history.images / name).read_bytes()).decode()})
+        else:
+            data.append({"url": str(request.base_url) + f"images/{name}"})
+    return JSONResponse({"created": int(time.time()), "data": data})
+
+
+def common(svc: Service, body: dict) -> dict:
+    """The fields every image request shares (model, size, n, seed, response format, user), checked."""
+    svc.check_model(body.get("model"))
+    fmt = body.get("response_format") or "url"
+    if fmt not in ("url", "b64_json"):
+        raise APIError(400, f"'response_format' must be 'url' or 'b64_json', got {fmt!r}", "response_format")
+    native, out = svc.size(body.get("size"))
+    seed = int_field(
+        body.get("seed"), "seed", 0, SEED_LIMIT - 1, default=int.from_bytes(os.urandom(4), "little") % SEED_LIMIT
+    )
+    return {
+        "n": int_field(body.get("n"), "n", 1, MAX_N, default=1),
+        "size": f"{out}x{out}",
+        "native": native,
+        "out": out,
+        "response_format": fmt,
+        "seed": seed,
+        "user": str_field(body.get("user"), "user", most=256),
+    }
