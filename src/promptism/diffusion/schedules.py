@@ -37,8 +37,9 @@ def spaced_timesteps(T: int, steps: int, spacing: str = "trailing", abar: torch.
       noisiest timestep);
     * "logsnr": evenly spaced in λ = log(α/σ) (Lu et al. 2022, §3.4), needs ``abar``; DPM-Solver++
       lands far closer to the many-step solution this way than with trailing spacing
-      (tests/test_diffusion.py holds it to that), while DDIM prefers trailing. Neighbouring λ values may round to one timestep, so at large step
-      counts there can be fewer steps than asked for.
+      (tests/diffusion/test_diffusion.py holds it to that), while DDIM prefers trailing.
+      Neighbouring λ values may round to one timestep, so at large step counts there can be
+      fewer steps than asked for.
     """
     if not 1 <= steps <= T:
         raise ValueError(f"steps must be between 1 and {T}, got {steps}")

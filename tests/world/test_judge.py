@@ -40,6 +40,7 @@ def test_judge_is_right_on_ground_truth(style):
     assert np.mean(sum(right.values(), [])) >= 0.99
 
 
+@pytest.mark.slow
 def test_judge_catches_broken_renders():
     caught = {name: [] for name in BREAKS}
     rng = np.random.default_rng(5)
@@ -153,7 +154,7 @@ def test_judge_tolerates_the_noise_and_blur_of_generated_pictures():
     assert len(right) == 60 and np.mean(right) >= 0.97
 
 
-# pictures the shipped pipeline drew, with what a person sees in them (tests/data/judge/README.md)
+# pictures the shipped pipeline drew, with what a person sees in them (tests/fixtures/judge/README.md)
 DRAWN = {
     "square.png": ["square"],
     "circle.png": ["circle"],
@@ -168,7 +169,7 @@ DRAWN = {
 def test_judge_reads_generated_pictures_as_a_person_does(name):
     from pathlib import Path
 
-    path = Path(__file__).parent / "data" / "judge" / name
+    path = Path(__file__).resolve().parents[1] / "fixtures" / "judge" / name
     assert [o.shape for o in read(path).objects] == DRAWN[name]
 
 

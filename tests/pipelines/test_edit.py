@@ -397,6 +397,7 @@ def _cli(tiny, *args):
     )
 
 
+@pytest.mark.slow
 def test_cli_editing_commands_write_pictures_with_provenance(tiny, tmp_path):
     src, mask = tmp_path / "src.png", tmp_path / "mask.png"
     _picture(32, 32).save(src)

@@ -22,7 +22,7 @@ from promptism.unclip.training import PHASE_FIELDS, PRESETS, DecoderTask, build
 from promptism.unclip.upsampler import Upsampler, UpsamplerConfig, back_project, gaussian_blur
 from promptism.world.shards import make_dataset
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _px(result):
@@ -287,6 +287,7 @@ def test_train_cli_writes_a_loadable_stage(kind, preset, tiny, data, tmp_path):
         assert {"red", "blue"} <= set(meta["vocabulary"]) and "flamingo" not in meta["vocabulary"]
 
 
+@pytest.mark.slow
 def test_inpainting_decoder_fine_tunes_from_a_plain_one(tiny, data, tmp_path):
     out = tmp_path / "inpaint"
     r = subprocess.run(
@@ -728,6 +729,7 @@ def test_shipped_models_load_by_name_fit_the_budget_and_draw_deterministically()
         generate("a red circle", n=1, size=128, models=models)
 
 
+@pytest.mark.slow
 def test_decoder_trains_in_two_processes_with_gloo(tiny, data, tmp_path):
     import os
     import shutil

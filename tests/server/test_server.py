@@ -308,6 +308,7 @@ def test_policy_file_terms_and_patterns(tmp_path):
 
 
 # --- the queue -------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_queue_refuses_when_full_cancels_when_the_client_leaves_and_limits_time(tiny, tmp_path):
     slow = {
         "steps": 1000,
@@ -354,6 +355,7 @@ def test_queue_refuses_when_full_cancels_when_the_client_leaves_and_limits_time(
         t.stop()
 
 
+@pytest.mark.slow
 def test_a_killed_server_leaves_no_half_written_job_and_restarts_with_its_history(tiny, tmp_path):
     data = tmp_path / "data"
     port = _free_port()

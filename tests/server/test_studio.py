@@ -23,7 +23,7 @@ ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 
 
 def _picture(url: str) -> np.ndarray:
@@ -42,6 +42,7 @@ def _settled_box(page, selector: str) -> dict:
     raise AssertionError(f"{selector} kept moving")
 
 
+@pytest.mark.slow
 def test_studio_generates_varies_repaints_and_keeps_its_history(tiny, tmp_path):
     assert shutil.which(CHROMIUM) or Path(CHROMIUM).exists(), (
         "Chromium is missing: `make test` installs it (apt-get install -y chromium)"

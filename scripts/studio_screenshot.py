@@ -1,0 +1,77 @@
+"""Take docs/studio.png: `promptism serve` with the shipped models, a prompt typed into the studio in
+Debian's headless Chromium (driven by Playwright), and the page once its pictures are in.
+
+    .venv/bin/python scripts/studio_screenshot.py [--prompt TEXT] [--out docs/studio.png]
+"""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--prompt", default="two yellow stars and a blue box on a gray background", help="what to draw")
+    ap.add_argument("--out", default=str(ROOT / "docs" / "studio.png"), help="the PNG to write")
+    args = ap.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    with tempfile.TemporaryDirectory() as data:
+        cmd = [sys.executable, "-m", "promptism.cli", "serve", "--port", str(port), "--data-dir", data]
+        server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.time() + 120
+            while True:
+                try:
+                    if httpx.get(url + "/healthz", timeout=2).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.time() > deadline or server.poll() is not None:
+                    raise SystemExit("the server did not start")
+                time.sleep(0.5)
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+                page = browser.new_page(viewport={"width": 1100, "height": 760})
+                page.goto(url + "/")
+                page.wait_for_selector("#size option", state="attached")
+                page.select_option("#n", "4")
+                page.fill("#prompt", args.prompt)
+                page.click("#generate")
+                page.wait_for_function(
+                    "document.querySelectorAll('#results img').length === 4 && "
+                    "[...document.querySelectorAll('#results img')].every(i => i.complete && i.naturalWidth)",
+                    timeout=300_000,
+                )
+                page.wait_for_timeout(500)
+                page.screenshot(path=args.out)
+                browser.close()
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
