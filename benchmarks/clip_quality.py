@@ -22,6 +22,7 @@ from pathlib import Path
 import torch
 
 from promptism import __version__, clip
+from promptism.clip.task import ClipTaskConfig
 from promptism.data import load_pairs
 from promptism.eval.clip import evaluate_clip
 from promptism.world.constraints import Constraints
@@ -129,6 +130,18 @@ def markdown(r: dict, meta: dict) -> str:
     return "\n".join(lines)
 
 
+def _towers(model: dict) -> str:
+    """The model's config.json fields that differ from CLIPConfig's defaults."""
+    from dataclasses import fields
+
+    from promptism.clip.model import CLIPConfig
+
+    changed = [
+        f"{f.name} {model[f.name]}" for f in fields(CLIPConfig) if f.name in model and model[f.name] != f.default
+    ]
+    return "; ".join(changed) or "the defaults"
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="world", help="model folder or 'world' (the shipped one)")
@@ -185,22 +198,9 @@ def main() -> int:
         "```",
         "",
         f"- preset `{cfg.get('preset')}`, {cfg.get('steps')} steps of batch {cfg.get('batch_size')} "
-        f"over {cfg.get('examples')} training pairs, EMA {cfg.get('ema')}, hard negatives: {cfg.get('hard_negatives')}"
-        + (f" (kinds weighted {cfg['negative_weights']})" if cfg.get("negative_weights") else "")
-        + (f", composition loss weight {cfg['compose']}" if cfg.get("compose") else "")
-        + (f", on captions {cfg['compose_text']}" if cfg.get("compose_text") else "")
-        + (f", place loss weight {cfg['relate']}" if cfg.get("relate") else "")
-        + (
-            f", counterfactual pairs {cfg['counterfactuals']} a pair ({', '.join(cfg.get('counterfactual_kinds') or [])})"
-            if cfg.get("counterfactuals")
-            else ""
-        )
-        + (f", rank loss weight {cfg['rank']} (margin {cfg['rank_margin']})" if cfg.get("rank") else "")
-        + (f", colour-free captions {cfg['colorless']}" if cfg.get("colorless") else "")
-        + (f", attribute loss weight {cfg['attributes']}" if cfg.get("attributes") else "")
-        + (", causal text tower" if cfg.get("config", {}).get("text_causal") else "")
-        + (f", text tower {cfg['config']['text_width']} wide" if cfg.get("config", {}).get("text_width") else "")
-        + (", stride-2 first image stage" if cfg.get("config", {}).get("image_stem") == "stride" else ""),
+        f"over {cfg.get('examples')} training pairs, EMA {cfg.get('ema')}",
+        f"- task (ClipTaskConfig, the knobs set away from their defaults): {ClipTaskConfig.describe(cfg)}",
+        f"- towers: {_towers(cfg.get('config', {}))}",
         f"- wall time of the training command on this machine (2 CPU cores, data loading included): "
         f"{cfg.get('wall_seconds_this_run')} s"
         + (f"; stepping time over every resume of the run: {cfg['train_seconds']} s" if "train_seconds" in cfg else ""),

@@ -90,6 +90,49 @@ def test_train_writes_a_loadable_model_and_tensorboard(data, tmp_path):
     assert list((tmp_path / "run" / "tensorboard").glob("events.out.tfevents.*"))
     s = model.score([render_array(sample_example(np.random.default_rng(0)).scene, 32)], ["a red circle", "two stars"])
     assert s.shape == (1, 2) and s.abs().max() <= 1.0 + 1e-5
+    # every knob of the task's config is saved, as the task ran it
+    from dataclasses import fields
+
+    from promptism.clip.task import ClipTaskConfig
+
+    assert {f.name for f in fields(ClipTaskConfig)} <= set(meta)
+
+
+def test_every_task_knob_is_a_cli_option_with_help_and_the_preset_value_by_default():
+    from dataclasses import fields
+
+    from promptism.cli import build_parser
+    from promptism.clip.task import ClipTaskConfig
+
+    train = next(a for a in build_parser()._actions if getattr(a, "choices", None) and "train" in a.choices)
+    sub = next(a for a in train.choices["train"]._actions if getattr(a, "choices", None)).choices["clip"]
+    options = {a.dest: a for a in sub._actions}
+    for f in fields(ClipTaskConfig):
+        assert f.name in options, f"train clip has no option for {f.name}"
+        assert options[f.name].help and options[f.name].default is None  # None keeps the preset's
+    args = sub.parse_args(
+        ["--data", "d", "--out", "o", "--rank", "0.5", "--no-hard-negatives", "--counterfactual-kinds", "count"]
+    )
+    assert args.rank == 0.5 and args.hard_negatives is False and args.counterfactual_kinds == ("count",)
+    assert args.colorless is None and args.colorless_relations is None
+
+
+def test_a_task_config_describes_what_differs_from_its_defaults():
+    from promptism.clip.task import ClipTaskConfig
+
+    said = ClipTaskConfig.describe(
+        {
+            "hard_negatives": True,
+            "rank": 1.0,
+            "rank_margin": 0.1,
+            "counterfactuals": 0.0,
+            "counterfactual_kinds": ["count"],
+        }
+    )
+    assert said == "hard_negatives True; rank 1.0"
+    assert "counterfactual_kinds relation, count" in ClipTaskConfig.describe(
+        {"counterfactuals": 0.5, "counterfactual_kinds": ["relation", "count"]}
+    )
 
 
 @pytest.mark.slow

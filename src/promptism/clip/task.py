@@ -181,6 +181,24 @@ class ClipTaskConfig:
         """The fields, each with its CLI metadata."""
         return fields(cls)
 
+    @classmethod
+    def describe(cls, saved: dict) -> str:
+        """The knobs a model's config.json records that differ from their defaults, as
+        "name value" phrases for a model card (``hard_negatives`` is always said)."""
+        parts = []
+        for f in fields(cls):
+            if f.name not in saved:
+                continue
+            value = saved[f.name]
+            if isinstance(value, list):
+                value = tuple(value)
+            if f.name == "counterfactual_kinds" and not saved.get("counterfactuals"):
+                continue
+            if f.name == "hard_negatives" or value != f.default:
+                shown = ", ".join(value) if isinstance(value, tuple) else value
+                parts.append(f"{f.name} {shown}")
+        return "; ".join(parts)
+
 
 class ClipTask:
     """A batch: pictures, their captions, and one hard-negative caption each where the world's scene
