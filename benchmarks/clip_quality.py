@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 
 from promptism import __version__, clip
-from promptism.clip.task import ClipTaskConfig
+from promptism.clip.task_config import ClipTaskConfig
 from promptism.data import load_pairs
 from promptism.eval.clip import evaluate_clip
 from promptism.world.constraints import Constraints

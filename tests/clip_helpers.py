@@ -3,16 +3,9 @@
 import os
 import sys
 
-TINY = dict(
-    context=28,
-    text_width=32,
-    text_layers=1,
-    text_heads=2,
-    image_size=32,
-    image_channels=(8, 16),
-    image_blocks=1,
-    embed_dim=32,
-)
+from promptism.clip.presets import PRESETS
+
+TINY = dict(PRESETS["tiny"]["model"])  # the tiny preset's towers
 
 
 def env1():

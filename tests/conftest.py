@@ -11,6 +11,7 @@ import torch  # noqa: E402
 
 from promptism.clip.model import CLIP, CLIPConfig  # noqa: E402
 from promptism.clip.native import NativeClip  # noqa: E402
+from promptism.clip.presets import PRESETS as CLIP_PRESETS  # noqa: E402
 from promptism.clip.train import build_tokenizer  # noqa: E402
 from promptism.pipelines.unclip import load_models  # noqa: E402
 from promptism.unclip.folders import Stage  # noqa: E402
@@ -25,16 +26,7 @@ def rng():
 
 
 # --- tiny random unCLIP models, shared by the unCLIP and editing tests ----------------------------
-TINY_CLIP = dict(
-    context=28,
-    text_width=32,
-    text_layers=1,
-    text_heads=2,
-    image_size=32,
-    image_channels=(8, 16),
-    image_blocks=1,
-    embed_dim=32,
-)
+TINY_CLIP = dict(CLIP_PRESETS["tiny"]["model"])
 
 
 def _wake(model: torch.nn.Module, seed: int) -> None:

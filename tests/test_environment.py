@@ -38,6 +38,9 @@ def test_console_script_runs_and_reports_version():
 
 def test_world_commands_do_not_import_torch():
     # generation start-up matters on a CPU: the world, its judge and the CLI parser stay torch-free
-    code = "import sys, promptism.cli, promptism.world.suite, promptism.world.shards; print('torch' in sys.modules)"
+    code = (
+        "import sys, promptism.cli, promptism.world.suite, promptism.world.shards; "
+        "promptism.cli.build_parser(); print('torch' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

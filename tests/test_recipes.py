@@ -26,7 +26,7 @@ def test_every_experiment_recipe_loads_and_builds_its_configs(path):
         assert (path.parent / report).is_file(), f"{path.name} links a report that is not there: {report}"
     if recipe.kind == "clip":
         from promptism.clip.presets import configs
-        from promptism.clip.task import ClipTaskConfig
+        from promptism.clip.task_config import ClipTaskConfig
 
         model, loop = configs(recipe.preset, vocab_size=recipe.preset["vocab_size"])
         assert model.vocab_size == recipe.preset["vocab_size"] and loop.steps > 0

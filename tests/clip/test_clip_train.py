@@ -93,7 +93,7 @@ def test_train_writes_a_loadable_model_and_tensorboard(data, tmp_path):
     # every knob of the task's config is saved, as the task ran it
     from dataclasses import fields
 
-    from promptism.clip.task import ClipTaskConfig
+    from promptism.clip.task_config import ClipTaskConfig
 
     assert {f.name for f in fields(ClipTaskConfig)} <= set(meta)
 
@@ -102,7 +102,7 @@ def test_every_task_knob_is_a_cli_option_with_help_and_the_preset_value_by_defau
     from dataclasses import fields
 
     from promptism.cli import build_parser
-    from promptism.clip.task import ClipTaskConfig
+    from promptism.clip.task_config import ClipTaskConfig
 
     train = next(a for a in build_parser()._actions if getattr(a, "choices", None) and "train" in a.choices)
     sub = next(a for a in train.choices["train"]._actions if getattr(a, "choices", None)).choices["clip"]
@@ -118,7 +118,7 @@ def test_every_task_knob_is_a_cli_option_with_help_and_the_preset_value_by_defau
 
 
 def test_a_task_config_describes_what_differs_from_its_defaults():
-    from promptism.clip.task import ClipTaskConfig
+    from promptism.clip.task_config import ClipTaskConfig
 
     said = ClipTaskConfig.describe(
         {

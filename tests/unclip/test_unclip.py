@@ -2,6 +2,7 @@
 the generate pipeline (seeds, provenance, errors, warnings) and `promptism generate`."""
 
 import json
+import os
 import subprocess
 import sys
 import warnings
@@ -775,3 +776,48 @@ def test_perturbed_embeddings_keep_their_norm_and_stay_near():
     assert torch.allclose(out.norm(dim=1), emb.norm(dim=1), atol=1e-4)
     assert 0.8 < cos.min() and cos.mean() < 0.97 and cos.max() > 0.999  # s runs from 0 to 0.6
     assert torch.allclose(perturb_embeddings(emb, 0.0, torch.Generator().manual_seed(0)), emb, atol=1e-5)
+
+
+def test_decoder_task_knobs_are_cli_options_saved_with_the_model(tiny, data, tmp_path):
+    from dataclasses import fields
+
+    from promptism.unclip.task_config import DecoderTaskConfig
+
+    r = subprocess.run(
+        [sys.executable, "-m", "promptism.cli", "train", "decoder", "--help"], capture_output=True, text=True
+    )
+    for f in fields(DecoderTaskConfig):
+        assert "--" + f.name.replace("_", "-") in r.stdout
+    out = tmp_path / "dec"
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "promptism.cli",
+            "train",
+            "decoder",
+            "--data",
+            str(data),
+            "--out",
+            str(out),
+            "--preset",
+            "tiny",
+            "--clip",
+            str(tiny / "clip"),
+            "--embed-noise",
+            "0.3",
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PROMPTISM_THREADS": "1"},
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+    meta = json.loads((out / "model" / "config.json").read_text())
+    assert meta["embed_noise"] == 0.3 and meta["p_plain"] == DecoderTaskConfig().p_plain
+    bad = subprocess.run(
+        [sys.executable, "-m", "promptism.cli", "train", "decoder", "--data", "x", "--out", "y", "--p-plain", "2"],
+        capture_output=True,
+        text=True,
+    )
+    assert bad.returncode == 2 and "between 0 and 1" in bad.stderr

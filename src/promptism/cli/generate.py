@@ -60,6 +60,12 @@ def _write(result, out: Path, names: list[str], sheet: str | None, cols: int | N
     return paths
 
 
+def _save_seeded(args: argparse.Namespace, result, prefix: str) -> int:
+    """Each picture as OUT/<prefix><seed>.png (+ .json), and a grid OUT/<prefix>grid-<first seed>-<n>.png."""
+    names = [f"{prefix}{sd}" for sd in result.seeds]
+    return _done(_write(result, Path(args.out), names, f"{prefix}grid-{result.seeds[0]}-{len(result.seeds)}"))
+
+
 def _done(paths: list[Path]) -> int:
     for path in paths:
         print(path)
@@ -83,9 +89,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         init=args.init,
         strength=IMG2IMG_STRENGTH if args.strength is None else args.strength,
     )
-    return _done(
-        _write(result, Path(args.out), [str(sd) for sd in result.seeds], f"grid-{result.seeds[0]}-{len(result.seeds)}")
-    )
+    return _save_seeded(args, result, "")
 
 
 def cmd_vary(args: argparse.Namespace) -> int:
@@ -101,14 +105,7 @@ def cmd_vary(args: argparse.Namespace) -> int:
         invert=not args.no_invert,
         strength=args.strength,
     )
-    return _done(
-        _write(
-            result,
-            Path(args.out),
-            [f"vary-{sd}" for sd in result.seeds],
-            f"vary-grid-{result.seeds[0]}-{len(result.seeds)}",
-        )
-    )
+    return _save_seeded(args, result, "vary-")
 
 
 def _end(text: str):
@@ -185,14 +182,13 @@ def _method_option(p: argparse.ArgumentParser) -> None:
     )
 
 
-def cmd_inpaint(args: argparse.Namespace) -> int:
-    from ..pipelines.edit import inpaint
-
+def _paint(args: argparse.Namespace, fn, *where) -> int:
+    """Inpaint or outpaint: ``where`` is the mask, or the padding."""
     result = _run_pipeline(
         args,
-        inpaint,
+        fn,
         args.image,
-        args.mask,
+        *where,
         args.prompt or "",
         n=args.n,
         seed=args.seed,
@@ -200,40 +196,19 @@ def cmd_inpaint(args: argparse.Namespace) -> int:
         resample=args.resample,
         method=args.method,
     )
-    return _done(
-        _write(
-            result,
-            Path(args.out),
-            [f"inpaint-{sd}" for sd in result.seeds],
-            f"inpaint-grid-{result.seeds[0]}-{len(result.seeds)}",
-        )
-    )
+    return _save_seeded(args, result, f"{fn.__name__}-")
+
+
+def cmd_inpaint(args: argparse.Namespace) -> int:
+    from ..pipelines.edit import inpaint
+
+    return _paint(args, inpaint, args.mask)
 
 
 def cmd_outpaint(args: argparse.Namespace) -> int:
     from ..pipelines.edit import outpaint, parse_pad
 
-    pad = parse_pad(args.pad)
-    result = _run_pipeline(
-        args,
-        outpaint,
-        args.image,
-        pad,
-        args.prompt or "",
-        n=args.n,
-        seed=args.seed,
-        size=args.size,
-        resample=args.resample,
-        method=args.method,
-    )
-    return _done(
-        _write(
-            result,
-            Path(args.out),
-            [f"outpaint-{sd}" for sd in result.seeds],
-            f"outpaint-grid-{result.seeds[0]}-{len(result.seeds)}",
-        )
-    )
+    return _paint(args, outpaint, parse_pad(args.pad))
 
 
 _DEFAULT = object()  # an option default the pipeline's Settings gives

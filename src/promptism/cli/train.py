@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from ..knobs import add_options, given
 from .common import torch_threads
 
 
@@ -23,10 +24,10 @@ def cmd_train_clip(args: argparse.Namespace) -> int:
 
     name, settings = resolve("clip", args.preset, args.config, "world")
     torch_threads()
-    from ..clip.task import ClipTaskConfig
+    from ..clip.task_config import ClipTaskConfig
     from ..clip.train import train_clip
 
-    task = {f.name: getattr(args, f.name) for f in ClipTaskConfig.knobs() if getattr(args, f.name) is not None}
+    task = given(args, ClipTaskConfig)
     folder = train_clip(
         args.data,
         args.out,
@@ -41,49 +42,12 @@ def cmd_train_clip(args: argparse.Namespace) -> int:
     return 0
 
 
-def _argument_type(parse):
-    """A parser of a config field as argparse wants it: its error message shown as the reason."""
-
-    def convert(text: str):
-        try:
-            return parse(text)
-        except ValueError as e:
-            raise argparse.ArgumentTypeError(str(e) or f"{text!r}: not a valid value") from None
-
-    convert.__name__ = parse.__name__.strip("_")
-    return convert
-
-
-def _task_options(parser: argparse.ArgumentParser) -> None:
-    """One option per field of ClipTaskConfig, named, typed and explained by the field itself; each
-    defaults to None, which keeps the preset's value."""
-    from dataclasses import MISSING
-
-    from ..clip.task import ClipTaskConfig
-
-    for f in ClipTaskConfig.knobs():
-        meta = f.metadata
-        default = "" if f.default in (MISSING, None) else f" (default: the preset's, else {f.default})"
-        if meta["flag"]:  # a switch that sets the opposite of the default
-            parser.add_argument(
-                meta["flag"], dest=f.name, action="store_const", const=not f.default, default=None, help=meta["help"]
-            )
-            continue
-        parser.add_argument(
-            "--" + f.name.replace("_", "-"),
-            dest=f.name,
-            type=_argument_type(meta["parse"]),
-            default=None,
-            metavar=meta["metavar"],
-            help=meta["help"] + default,
-        )
-
-
 def cmd_train_stage(args: argparse.Namespace) -> int:
     from ..recipes import resolve
 
     name, settings = resolve(args.kind, args.preset, args.config, "world-64" if args.kind == "upsampler" else "world")
     torch_threads()
+    from ..unclip.task_config import DecoderTaskConfig
     from ..unclip.training import train_stage
 
     folder = train_stage(
@@ -92,6 +56,7 @@ def cmd_train_stage(args: argparse.Namespace) -> int:
         args.out,
         name,
         settings=settings,
+        task=given(args, DecoderTaskConfig) if args.kind == "decoder" else None,
         embeddings=getattr(args, "embeddings", None),
         clip_name=getattr(args, "clip", "world"),
         limit=args.limit,
@@ -156,7 +121,9 @@ def add_commands(sub) -> None:
         "world (default; clip-world-v1's plain contrastive recipe), world-bind2 (the reranking CLIP's), "
         "world-bind21 (the shipped clip-world: binds colours, shapes, counts and places), or tiny (tests)",
     )
-    _task_options(tc)
+    from ..clip.task_config import ClipTaskConfig
+
+    add_options(tc, ClipTaskConfig)
     tc.set_defaults(func=cmd_train_clip)
     for kind, presets, what in (
         (
@@ -192,6 +159,10 @@ def add_commands(sub) -> None:
             st.add_argument(
                 "--clip", default="world", help="the CLIP whose embeddings the stage learns (default: world)"
             )
+        if kind == "decoder":
+            from ..unclip.task_config import DecoderTaskConfig
+
+            add_options(st, DecoderTaskConfig)
         st.set_defaults(func=cmd_train_stage, kind=kind)
 
 

@@ -12,9 +12,12 @@ generators text and image embeddings.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import PromptismError
-from .api import ClipBase
+
+if TYPE_CHECKING:
+    from .api import ClipBase
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 # world-v1: the previous default (a bag of words on colours), kept because the shipped prior and
@@ -52,3 +55,13 @@ def load(name: str = "world") -> ClipBase:
 
 
 __all__ = ["ClipBase", "load"]
+
+
+def __getattr__(name: str):
+    # the model code (and torch) loads when it is first used, not when a torch-free part of the
+    # package (the task's config, which the command line reads) is imported
+    if name == "ClipBase":
+        from .api import ClipBase
+
+        return ClipBase
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

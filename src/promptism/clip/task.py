@@ -1,10 +1,9 @@
-"""CLIP's training task: what one step of the generic loop computes, and the typed config of its
-knobs. ``ClipTaskConfig`` declares each knob once; the CLI's options (cli/train.py), the presets'
-``task`` tables, recipe files and the saved ``config.json`` are all read off its fields."""
+"""CLIP's training task: what one step of the generic loop computes. Its knobs are the fields of
+``ClipTaskConfig`` (clip/task_config.py)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -20,184 +19,13 @@ from .loss import (
     relation_loss,
 )
 from .model import CLIP
+from .task_config import SEPARATION_MARGIN, ClipTaskConfig
 from .tokenizer import CaptionTokenizer
 
 
 def to_pixels(images: np.ndarray) -> torch.Tensor:
     """(N, H, W, 3) uint8 -> (N, 3, H, W) float in [-1, 1]."""
     return torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
-
-
-SEPARATION_MARGIN = 0.8  # near twins may keep this much cosine similarity before the penalty
-RANK_MARGIN = 0.1  # the cosine gap by which the rank loss asks a true pair to beat its twin
-
-
-def _knob(default, help: str, parse=float, metavar: str | None = None, flag: str | None = None):
-    """A ClipTaskConfig field: its default, the CLI's help text and how the CLI parses it (``flag``
-    names a switch that sets the opposite of a boolean default)."""
-    return field(default=default, metadata={"help": help, "parse": parse, "metavar": metavar, "flag": flag})
-
-
-def _share(text) -> float:
-    v = float(text)
-    if not 0.0 <= v <= 1.0:
-        raise ValueError(f"{text!r}: expected a number between 0 and 1")
-    return v
-
-
-def _kind_weights(text: str) -> dict[str, float]:
-    """ "swap_colors=4,relation=4" -> {"swap_colors": 4.0, "relation": 4.0}, kinds checked."""
-    from ..world.negatives import KINDS
-
-    out = {}
-    for part in filter(None, (p.strip() for p in text.split(","))):
-        kind, eq, value = part.partition("=")
-        if not eq or kind.strip() not in KINDS:
-            raise ValueError(f"{part!r}: expected KIND=WEIGHT with KIND one of {', '.join(KINDS)}")
-        try:
-            w = float(value)
-        except ValueError:
-            raise ValueError(f"{part!r}: the weight must be a number") from None
-        if not (w >= 0 and w < float("inf")):
-            raise ValueError(f"{part!r}: the weight must be 0 or more")
-        out[kind.strip()] = w
-    return out
-
-
-def _kinds(text: str) -> tuple[str, ...]:
-    """ "relation,count" -> ("relation", "count"), kinds checked."""
-    from ..world.negatives import COUNTERFACTUAL_KINDS
-
-    kinds = tuple(filter(None, (k.strip() for k in text.split(","))))
-    bad = [k for k in kinds if k not in COUNTERFACTUAL_KINDS]
-    if bad or not kinds:
-        raise ValueError(f"{text!r}: expected kinds among {', '.join(COUNTERFACTUAL_KINDS)}")
-    return kinds
-
-
-@dataclass(frozen=True)
-class ClipTaskConfig:
-    """The knobs of CLIP's training task, each declared once (the loss terms cite their papers in
-    clip/loss.py). A preset's ``task`` table or a recipe file sets them; `promptism train clip`
-    has an option for each."""
-
-    hard_negatives: bool = _knob(
-        True,
-        "train without the composition-aware hard-negative captions (plain CLIP loss)",
-        flag="--no-hard-negatives",
-    )
-    counterfactuals: float = _knob(
-        0.0,
-        "counterfactual pairs (a scene re-rendered with colours swapped, related objects exchanged or a "
-        "counted object's copies changed by one) added per batch pair, Scene World data only",
-    )
-    counterfactual_kinds: tuple[str, ...] | None = _knob(
-        None,
-        "which edits make counterfactual pairs: swap_colors, relation, count, comma-separated (none named: all)",
-        parse=_kinds,
-        metavar="KIND,...",
-    )
-    separate: float = _knob(
-        0.0,
-        "weight of the term keeping near twins apart (a caption and its hard negative, a picture and its "
-        f"counterfactual) once their cosine passes {SEPARATION_MARGIN}",
-    )
-    compose: float = _knob(
-        0.0,
-        "weight of the composition loss: a linear head on the picture embedding predicts which (colour, shape) "
-        "pairs the picture holds and where, from the Scene World's scene records",
-    )
-    compose_text: float = _knob(
-        0.0,
-        "weight of the same head's loss on caption embeddings, with targets from what each caption states: "
-        "the pairs it names and their colour swap",
-    )
-    relate: float = _knob(
-        0.0,
-        "weight of the place loss: a linear head reads where each colour and each shape is off the picture "
-        "embedding, and which side of the other a stated relation puts them off the caption embedding",
-    )
-    relate_picture: float = _knob(
-        1.0,
-        "weight, within the place loss, of its picture term (where each colour and shape is); 0 trains the "
-        "head on captions only",
-    )
-    relate_caption: float = _knob(
-        1.0,
-        "weight, within the place loss, of its caption term (the sides a stated relation names); 0 trains "
-        "the head on pictures only",
-    )
-    negative_weights: dict[str, float] | None = _knob(
-        None,
-        "how often each kind of hard negative is drawn where several apply, e.g. swap_colors=4,relation=4 "
-        "(kinds: swap_colors, relation, count, shape, color; 1 where not named; none: uniform)",
-        parse=_kind_weights,
-        metavar="KIND=W,...",
-    )
-    rank: float = _knob(
-        0.0,
-        "weight of the rank loss (CE-CLIP's): each caption must beat its hard negative, and each picture "
-        "its counterfactual, by --rank-margin in cosine",
-    )
-    rank_margin: float = _knob(RANK_MARGIN, "the cosine gap the rank loss asks of each true pair over its twin")
-    colorless: float = _knob(
-        0.0,
-        'share of captions shown without their colour words ("a red circle above a blue square" -> "a circle '
-        "above a square\") where that stays true of the picture, so that a shape's name alone fits it in "
-        "every colour",
-        parse=_share,
-        metavar="P",
-    )
-    colorless_relations: bool = _knob(
-        True,
-        "keep the colour words of every caption that states a relation: --colorless shortens only the others",
-        flag="--colorless-no-relations",
-    )
-    attributes: float = _knob(
-        0.0,
-        "weight of the attribute loss: the composition head also reads which colours and which shapes a "
-        "picture holds, and a caption names, each apart from the other, so that a shape's features hold in "
-        "colours it was never seen in",
-    )
-
-    def __post_init__(self):
-        if not 0.0 <= self.colorless <= 1.0:
-            raise ValueError(f"colorless is a share of captions, between 0 and 1; got {self.colorless}")
-        self.kinds()  # checks them
-
-    def kinds(self) -> tuple[str, ...]:
-        """The counterfactual kinds drawn: those named, else every kind."""
-        from ..world.negatives import COUNTERFACTUAL_KINDS
-
-        kinds = tuple(self.counterfactual_kinds or COUNTERFACTUAL_KINDS)
-        if set(kinds) - set(COUNTERFACTUAL_KINDS):
-            raise ValueError(
-                f"counterfactual kinds must be among {', '.join(COUNTERFACTUAL_KINDS)}, got {', '.join(kinds)}"
-            )
-        return kinds
-
-    @classmethod
-    def knobs(cls):
-        """The fields, each with its CLI metadata."""
-        return fields(cls)
-
-    @classmethod
-    def describe(cls, saved: dict) -> str:
-        """The knobs a model's config.json records that differ from their defaults, as
-        "name value" phrases for a model card (``hard_negatives`` is always said)."""
-        parts = []
-        for f in fields(cls):
-            if f.name not in saved:
-                continue
-            value = saved[f.name]
-            if isinstance(value, list):
-                value = tuple(value)
-            if f.name == "counterfactual_kinds" and not saved.get("counterfactuals"):
-                continue
-            if f.name == "hard_negatives" or value != f.default:
-                shown = ", ".join(value) if isinstance(value, tuple) else value
-                parts.append(f"{f.name} {shown}")
-        return "; ".join(parts)
 
 
 class ClipTask:
@@ -211,69 +39,70 @@ class ClipTask:
     ):
         """``config`` holds the task's knobs (ClipTaskConfig); knobs given by name replace its fields."""
         cfg = replace(config or ClipTaskConfig(), **knobs)
-        hard_negatives, counterfactuals, separate, compose = (
-            cfg.hard_negatives,
-            cfg.counterfactuals,
-            cfg.separate,
-            cfg.compose,
-        )
-        compose_text, relate, relate_picture, relate_caption = (
-            cfg.compose_text,
-            cfg.relate,
-            cfg.relate_picture,
-            cfg.relate_caption,
-        )
-        colorless, attributes = cfg.colorless, cfg.attributes
-        self.pairs, self.tok, self.hard, self.seed = pairs, tokenizer, hard_negatives, seed
+        self.pairs, self.tok, self.hard, self.seed = pairs, tokenizer, cfg.hard_negatives, seed
         self.counterfactual_kinds = cfg.kinds()
-        self.separate = separate
+        self.separate = cfg.separate
         self.rank, self.rank_margin = cfg.rank, cfg.rank_margin
         self.negative_weights = cfg.negative_weights or None
         self.stated = None
-        if hard_negatives and pairs.metas and all("stated" in m for m in pairs.metas):
+        if cfg.hard_negatives and pairs.metas and all("stated" in m for m in pairs.metas):
             from ..world.constraints import Constraints
 
             self.stated = [Constraints.from_dict(m["stated"]) for m in pairs.metas]
         has_scenes = bool(pairs.metas) and all("scene" in m for m in pairs.metas)
-        self.counterfactuals = counterfactuals if self.stated is not None and has_scenes else 0.0
-        self.colorless = colorless if self.stated is not None else 0.0
+        self.counterfactuals = cfg.counterfactuals if self.stated is not None and has_scenes else 0.0
+        self.colorless = cfg.colorless if self.stated is not None else 0.0
         self.colorless_relations = cfg.colorless_relations
+        self._pair_targets(cfg, has_scenes)
+        self._place_targets(cfg, has_scenes)
+        self._attribute_targets(cfg, has_scenes)
+
+    def _pair_targets(self, cfg: ClipTaskConfig, has_scenes: bool) -> None:
+        """The composition head's targets: (colour, shape) pairs off pictures and off captions."""
+        metas = self.pairs.metas
         self.compose, self.targets, self.swaps = 0.0, None, None
-        if compose and has_scenes:
+        if cfg.compose and has_scenes:
             from ..world.targets import composition_target, swap_pairs
 
-            self.compose = compose
-            self.targets = torch.from_numpy(np.stack([composition_target(m["scene"]) for m in pairs.metas]))
-            self.swaps = torch.tensor([swap_pairs(m["scene"]) for m in pairs.metas], dtype=torch.long)
+            self.compose = cfg.compose
+            self.targets = torch.from_numpy(np.stack([composition_target(m["scene"]) for m in metas]))
+            self.swaps = torch.tensor([swap_pairs(m["scene"]) for m in metas], dtype=torch.long)
         self.compose_text, self.caption_targets = 0.0, None
-        if compose_text and self.stated is not None:
+        if cfg.compose_text and self.stated is not None:
             from ..world.targets import caption_target
 
-            self.compose_text = compose_text
-            made = [caption_target(m["stated"]) for m in pairs.metas]
-            presence, mask, swaps = (np.stack(x) for x in zip(*made))
+            self.compose_text = cfg.compose_text
+            presence, mask, swaps = (np.stack(x) for x in zip(*[caption_target(m["stated"]) for m in metas]))
             self.caption_targets = (torch.from_numpy(presence), torch.from_numpy(mask), torch.from_numpy(swaps).long())
+
+    def _place_targets(self, cfg: ClipTaskConfig, has_scenes: bool) -> None:
+        """The place head's targets: where each colour and shape is, and the sides relations state."""
+        metas = self.pairs.metas
         self.relate, self.relate_picture, self.relate_caption, self.places, self.relations = 0.0, 0.0, 0.0, None, None
-        if relate and has_scenes and self.stated is not None:
+        if cfg.relate and has_scenes and self.stated is not None:
             from ..world.targets import place_target, relation_rows
 
-            self.relate, self.relate_picture, self.relate_caption = relate, relate_picture, relate_caption
-            pos, present = (np.stack(x) for x in zip(*(place_target(m["scene"]) for m in pairs.metas)))
+            self.relate, self.relate_picture, self.relate_caption = cfg.relate, cfg.relate_picture, cfg.relate_caption
+            pos, present = (np.stack(x) for x in zip(*(place_target(m["scene"]) for m in metas)))
             self.places = (torch.from_numpy(pos), torch.from_numpy(present))
-            self.relations = torch.from_numpy(np.stack([relation_rows(m["stated"]) for m in pairs.metas]))
+            self.relations = torch.from_numpy(np.stack([relation_rows(m["stated"]) for m in metas]))
+
+    def _attribute_targets(self, cfg: ClipTaskConfig, has_scenes: bool) -> None:
+        """Which colours and which shapes each picture holds and each caption names."""
+        metas = self.pairs.metas
         self.attributes, self.attribute_targets, self.caption_attribute_targets = 0.0, None, None
-        if attributes and has_scenes:
+        if cfg.attributes and has_scenes:
             from ..world.targets import attribute_target, caption_attributes
 
-            self.attributes = attributes
-            # which colours and shapes each picture holds: the place targets' presences, where built
+            self.attributes = cfg.attributes
+            # the place targets' presences, where built
             self.attribute_targets = (
                 self.places[1]
                 if self.places is not None
-                else torch.from_numpy(np.stack([attribute_target(m["scene"]) for m in pairs.metas]))
+                else torch.from_numpy(np.stack([attribute_target(m["scene"]) for m in metas]))
             )
             if self.stated is not None:
-                presence, mask = (np.stack(x) for x in zip(*(caption_attributes(m["stated"]) for m in pairs.metas)))
+                presence, mask = (np.stack(x) for x in zip(*(caption_attributes(m["stated"]) for m in metas)))
                 self.caption_attribute_targets = (torch.from_numpy(presence), torch.from_numpy(mask))
 
     def effective(self) -> ClipTaskConfig:
@@ -434,8 +263,18 @@ class ClipTask:
         return self.compute(model, self.prepare(idx, step))
 
     def compute(self, model: CLIP, batch: dict):
-        """The loss and logged values of a batch ``prepare`` made."""
-        n, logs = batch["n"], dict(batch["logs"])
+        """The loss and logged values of a batch ``prepare`` made: the contrastive terms, then the
+        heads' terms, added in that order."""
+        logs = dict(batch["logs"])
+        loss, towers = self._contrastive(model, batch, logs)
+        loss = self._head_terms(loss, batch, towers, logs)
+        logs["temperature"] = float(1.0 / towers[3].detach())
+        return loss, logs
+
+    def _contrastive(self, model: CLIP, batch: dict, logs: dict):
+        """The contrastive loss with the hard negatives and their twins' terms, and what the towers
+        gave: (pictures, captions, negatives, scale, composition logits, place logits)."""
+        n = batch["n"]
         pixels, ids, mask = batch["pixels"], batch["ids"], batch["mask"]
         if self.stated is not None:
             valid, src = batch["valid"], batch["sources"]
@@ -464,6 +303,12 @@ class ClipTask:
         else:
             img, txt, _, scale, comp, place = model(pixels, ids, mask)
             loss = contrastive_loss(img, txt, scale)
+        return loss, (img, txt, None if self.stated is None else neg, scale, comp, place)
+
+    def _head_terms(self, loss, batch: dict, towers, logs: dict):
+        """``loss`` plus the composition, attribute and place heads' terms that the task asks for."""
+        n = batch["n"]
+        img, txt, _, _, comp, place = towers
         if self.targets is not None or self.caption_targets is not None:
             from ..world.targets import N_PAIRS, SIZE
 
@@ -501,5 +346,4 @@ class ClipTask:
             sides = relation_loss(said, batch["stated_relations"])
             loss = loss + self.relate * (self.relate_picture * where + self.relate_caption * sides)
             logs["place_loss"], logs["relation_loss"] = float(where.detach()), float(sides.detach())
-        logs["temperature"] = float(1.0 / scale.detach())
-        return loss, logs
+        return loss

@@ -12,7 +12,8 @@ import torch
 from ..data import load_pairs
 from ..train.loop import train
 from .model import CLIP
-from .task import RANK_MARGIN, ClipTask, ClipTaskConfig, to_pixels
+from .task import ClipTask, to_pixels
+from .task_config import RANK_MARGIN, ClipTaskConfig
 from .tokenizer import CaptionTokenizer, train_tokenizer
 
 __all__ = ["RANK_MARGIN", "ClipTask", "ClipTaskConfig", "build_tokenizer", "to_pixels", "train_clip"]

@@ -169,14 +169,17 @@ def sample(
         return run(sampler, denoise, x, abar, steps, gens, eta=eta, callback=tick)
 
 
-def edit_metadata(operation: str, models, s: Settings, size: int, t0: float, **fields) -> dict:
-    """The provenance an edit writes: the operation, its fields, the settings and the models."""
+def picture_metadata(
+    operation: str, models, s: Settings, size: int, t0: float, generator: str = "unclip", **fields
+) -> dict:
+    """The provenance every picture of an operation carries: the generator and operation, its
+    fields, the size, the settings, the models and the seconds it took."""
     from dataclasses import asdict
 
     from .. import __version__
 
     return {
-        "generator": "unclip",
+        "generator": generator,
         "version": __version__,
         "operation": operation,
         **fields,

@@ -29,7 +29,7 @@ from .common import (
     check_fraction,
     check_prompt,
     check_seed,
-    edit_metadata,
+    picture_metadata,
     progress_bar,
     sample,
     seeded_candidates,
@@ -165,7 +165,7 @@ def vary(
         if reranker is not None:  # keep the candidate closest to the source in the reranking CLIP's eyes
             want = reranker.encode_image([square(source.image, reranker.image_size)])
             x, _, chosen = pick_candidates(reranker, x, gens, n, want)
-    base = edit_metadata(
+    base = picture_metadata(
         "vary",
         models,
         s,
@@ -239,7 +239,7 @@ def interpolate(
         gens = [torch.Generator().manual_seed(seed) for _ in thetas]
         x = _decode_ddim(models, xt, emb, gens, s, _ddim_path(models, s), 0.0, progress)
         x = _upsample_all(models, x, size, [torch.Generator().manual_seed(seed) for _ in thetas], s, progress)
-    base = edit_metadata("interpolate", models, s, size, t0, start=da, end=db, frames=frames)
+    base = picture_metadata("interpolate", models, s, size, t0, start=da, end=db, frames=frames)
     return Result(
         to_images(x),
         [seed] * frames,
@@ -293,7 +293,7 @@ def text_diff(
         gens = [torch.Generator().manual_seed(seed) for _ in thetas]
         x = _decode_ddim(models, xt.expand(frames, -1, -1, -1).clone(), emb, gens, s, steps, 0.0, progress)
         x = _upsample_all(models, x, size, [torch.Generator().manual_seed(seed) for _ in thetas], s, progress)
-    base = edit_metadata(
+    base = picture_metadata(
         "text_diff",
         models,
         s,

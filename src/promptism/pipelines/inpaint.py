@@ -23,7 +23,7 @@ from .common import (
     check_count,
     check_prompt,
     check_seed,
-    edit_metadata,
+    picture_metadata,
     progress_bar,
     sample,
     sampling_path,
@@ -191,7 +191,7 @@ def _inpaint(
         # only the masked pixels change: everything else is the picture as it was
         out.paste(im.resize(crop.size, Image.BICUBIC) if im.size != crop.size else im, box[:2], paint)
         images.append(out)
-    base = edit_metadata(
+    base = picture_metadata(
         operation,
         models,
         s,

@@ -23,7 +23,6 @@ from typing import NamedTuple
 import torch
 from PIL import Image
 
-from .. import __version__
 from ..clip.tokenizer import words
 from ..diffusion import classifier_free, classifier_free_two, dynamic_threshold, noise
 from ..errors import PromptismError
@@ -34,6 +33,7 @@ from .common import (
     check_fraction,
     check_prompt,
     check_seed,
+    picture_metadata,
     sample,
     sampling_path,
     seeded_candidates,
@@ -418,19 +418,7 @@ def generate(
         if reranker is not None and chosen is None:
             x, row_gens, chosen = pick_candidates(reranker, x, row_gens, n, want, avoid)
     report("done", 1.0)
-    from dataclasses import asdict
-
-    base = {
-        "generator": "unclip",
-        "version": __version__,
-        "operation": "generate",
-        "prompt": prompt,
-        "negative_prompt": negative,
-        "size": size,
-        "settings": asdict(settings),
-        "models": models.describe(),
-        "seconds": round(time.time() - t0, 3),
-    }
+    base = picture_metadata("generate", models, settings, size, t0, prompt=prompt, negative_prompt=negative)
     if source is not None:
         base.update(operation="img2img", source=source.describe(), strength=strength)
     meta = [{**base, "seed": sd, "index": i} for i, sd in enumerate(seeds)]

@@ -6,6 +6,7 @@ embedding -> diffusion decoder -> upsamplers.
     upsampler.py   the upsamplers: 32 -> 64 and 64 -> 128 px, with conditioning augmentation
     folders.py     model folders (config.json + safetensors): loading, saving, shipping
     presets.py     the stages' presets that ship or that tests use
+    task_config.py the training tasks' knobs (torch-free)
     training.py    each stage's training task over the one loop, and `promptism train STAGE`
     embeddings.py  a dataset's CLIP embeddings, computed once for the prior's and decoder's training
 
@@ -13,8 +14,15 @@ Generation over these models is ``promptism.pipelines.unclip``; training imports
 never the other way round.
 """
 
-from .decoder import Decoder, DecoderConfig
-from .prior import Prior, PriorConfig
-from .upsampler import Upsampler, UpsamplerConfig
-
 __all__ = ["Decoder", "DecoderConfig", "Prior", "PriorConfig", "Upsampler", "UpsamplerConfig"]
+_HOMES = {"Decoder": "decoder", "DecoderConfig": "decoder", "Prior": "prior", "PriorConfig": "prior"}
+_HOMES.update(Upsampler="upsampler", UpsamplerConfig="upsampler")
+
+
+def __getattr__(name: str):
+    # the networks (and torch) load when first used, not when the torch-free task configs are read
+    if name in _HOMES:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_HOMES[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -24,6 +24,7 @@ from torch import nn
 
 from ..nn.text import CaptionEncoder
 from ..nn.unet import UNet, UNetConfig
+from .task_config import PLAIN_SHARE
 
 
 @dataclass(frozen=True)
@@ -133,9 +134,6 @@ def widen_for_inpainting(model: Decoder, plain_state: dict[str, torch.Tensor]) -
     state["unet.conv_in.weight"] = wide
     model.load_state_dict(state)
     return model
-
-
-PLAIN_SHARE = 0.25  # of an inpainting decoder's training pictures, those with nothing known
 
 
 def random_keep_masks(n: int, size: int, generator: torch.Generator, p_plain: float = PLAIN_SHARE) -> torch.Tensor:

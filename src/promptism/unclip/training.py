@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -28,9 +28,10 @@ from ..data import Pairs, load_pairs
 from ..diffusion import Denoiser, DiffusionConfig
 from ..errors import PromptismError
 from ..train.loop import LoopConfig, train
-from .decoder import PLAIN_SHARE, random_keep_masks
+from .decoder import random_keep_masks
 from .folders import Stage, model_classes
 from .presets import PRESETS
+from .task_config import DecoderTaskConfig
 
 P_DROP_IMAGE, P_DROP_TEXT, P_DROP_PRIOR_TEXT = 0.1, 0.5, 0.1  # Ramesh et al. 2022, §2.1
 # what a fine-tuned model's config.json keeps of each phase before its own ("init_phases")
@@ -70,14 +71,13 @@ class DecoderTask:
         tokenizer,
         denoiser: Denoiser,
         seed: int = 0,
-        p_plain: float = PLAIN_SHARE,
-        embed_noise: float = 0.0,
+        config: DecoderTaskConfig | None = None,
+        **knobs,
     ):
+        """``config`` holds the task's knobs (DecoderTaskConfig); knobs given by name replace its fields."""
+        cfg = replace(config or DecoderTaskConfig(), **knobs)
         self.pairs, self.emb, self.tok, self.denoiser, self.seed = pairs, image_embed, tokenizer, denoiser, seed
-        self.p_plain = p_plain  # inpainting decoders: the share of pictures with nothing known
-        # conditioning augmentation: the image embedding perturbed (perturb_embeddings) so that the
-        # decoder learns what the prior's samples lack from the caption, not from the true embedding
-        self.embed_noise = embed_noise
+        self.p_plain, self.embed_noise = cfg.p_plain, cfg.embed_noise
 
     def loss(self, model, idx: np.ndarray, step: int):
         g = _generator(self.seed, step, idx)
@@ -187,38 +187,11 @@ def _start_from(init: str, kind: str, model, cfg, preset_name: str) -> dict:
     return {"init": str(init), "init_phases": phases}
 
 
-def train_stage(
-    kind: str,
-    data: str,
-    out: str,
-    preset_name: str = "world",
-    embeddings: str | None = None,
-    clip_name: str = "world",
-    limit: int | None = None,
-    progress: bool = True,
-    init: str | None = None,
-    settings: dict | None = None,
-    **loop_overrides,
-) -> Path:
-    """Train (or resume) one stage; write the model folder OUT/model with the EMA weights.
-    ``settings`` (a recipe file's resolved preset) replaces the preset ``preset_name`` labels."""
-    from accelerate import PartialState
-
-    p = preset(kind, preset_name) if settings is None else settings
-    if init:  # a shipped model's name or a folder; checked before the data is read
-        from .folders import resolve
-
-        init = str(resolve(init, kind))
-    t0 = time.time()
-    out_dir = Path(out)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    state = PartialState(cpu=not torch.cuda.is_available())
-    # the prior reads captions and precomputed embeddings only: no pictures to decode
-    pairs = load_pairs(
-        data, "train", size=p["model"].get("image_size", 0), limit=limit, progress=progress, images=kind != "prior"
-    )
-    extra: dict = {"data": str(data), "examples": len(pairs), "preset": preset_name}
-    tok, clip = None, None
+def _conditioning(kind, p, pairs, data, embeddings, clip_name, out_dir, limit, progress, init, state, extra):
+    """What a stage is conditioned on besides pictures: the CLIP embeddings of the pairs (prior and
+    decoder), the decoder's tokenizer (a fine-tune keeps its start's), the prior's CLIP; the model
+    fields they decide, and the provenance (``extra``) they add."""
+    tensors, tok, clip = None, None, None
     fields: dict = {}
     if kind in ("decoder", "prior"):
         with state.main_process_first():
@@ -246,6 +219,45 @@ def train_stage(
         clip = load_clip(extra["clip"])
         tokens, _, _ = clip.text_features(pairs.captions[:1])
         fields.update(token_width=tokens.shape[-1], context=tokens.shape[1])
+    return tensors, tok, clip, fields
+
+
+def train_stage(
+    kind: str,
+    data: str,
+    out: str,
+    preset_name: str = "world",
+    embeddings: str | None = None,
+    clip_name: str = "world",
+    limit: int | None = None,
+    progress: bool = True,
+    init: str | None = None,
+    settings: dict | None = None,
+    task: dict | None = None,
+    **loop_overrides,
+) -> Path:
+    """Train (or resume) one stage; write the model folder OUT/model with the EMA weights.
+    ``settings`` (a recipe file's resolved preset) replaces the preset ``preset_name`` labels;
+    ``task`` replaces fields of the decoder's DecoderTaskConfig."""
+    from accelerate import PartialState
+
+    p = preset(kind, preset_name) if settings is None else settings
+    if init:  # a shipped model's name or a folder; checked before the data is read
+        from .folders import resolve
+
+        init = str(resolve(init, kind))
+    t0 = time.time()
+    out_dir = Path(out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    state = PartialState(cpu=not torch.cuda.is_available())
+    # the prior reads captions and precomputed embeddings only: no pictures to decode
+    pairs = load_pairs(
+        data, "train", size=p["model"].get("image_size", 0), limit=limit, progress=progress, images=kind != "prior"
+    )
+    extra: dict = {"data": str(data), "examples": len(pairs), "preset": preset_name}
+    tensors, tok, clip, fields = _conditioning(
+        kind, p, pairs, data, embeddings, clip_name, out_dir, limit, progress, init, state, extra
+    )
     model_cls, cfg, dcfg, loop_defaults = build(kind, preset_name, p, **fields)
     loop = LoopConfig(
         **{**loop_defaults, "out": str(out_dir), **{k: v for k, v in loop_overrides.items() if v is not None}}
@@ -256,7 +268,9 @@ def train_stage(
         extra.update(_start_from(init, kind, model, cfg, preset_name))
     denoiser = Denoiser(dcfg)
     if kind == "decoder":
-        task = DecoderTask(pairs, tensors["image_embed"], tok, denoiser, loop.seed, **p.get("task", {}))
+        task_cfg = DecoderTaskConfig(**{**p.get("task", {}), **(task or {})})
+        extra.update(asdict(task_cfg))
+        task = DecoderTask(pairs, tensors["image_embed"], tok, denoiser, loop.seed, task_cfg)
     elif kind == "prior":
         task = PriorTask(pairs, tensors["image_embed"], clip, denoiser, loop.seed)
     else:

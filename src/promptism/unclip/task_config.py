@@ -1,0 +1,28 @@
+"""The knobs of the unCLIP stages' training tasks, declared once as typed configs (torch-free, so
+that building the command line loads no model code)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..knobs import knob, share
+
+PLAIN_SHARE = 0.25  # of an inpainting decoder's training pictures, those with nothing known
+
+
+@dataclass(frozen=True)
+class DecoderTaskConfig:
+    """The knobs of the decoder's training task, each declared once (promptism.knobs): a preset's
+    ``task`` table or a recipe file sets them, `promptism train decoder` has an option for each."""
+
+    p_plain: float = knob(
+        PLAIN_SHARE,
+        "inpainting decoders: the share of training pictures with nothing known (the rest get random masks)",
+        parse=share,
+        metavar="P",
+    )
+    embed_noise: float = knob(
+        0.0,
+        "conditioning augmentation: how far the training image embeddings are perturbed (perturb_embeddings), "
+        "so that the decoder learns what the prior's samples lack from the caption; 0 is off",
+    )
