@@ -98,3 +98,16 @@ def test_a_recipe_of_another_kind_or_both_preset_and_config_are_refused(tmp_path
         resolve("clip", "world", str(ROOT / "experiments" / "clip" / "world-bind3.toml"), "world")
     with pytest.raises(PromptismError, match="no such recipe"):
         resolve("clip", None, str(tmp_path / "missing.toml"), "world")
+
+
+def test_the_experiment_tables_match_the_recipe_files():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("experiment_tables", ROOT / "scripts" / "experiment_tables.py")
+    tables = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tables)
+    for family in ("clip", "unclip"):
+        written = (ROOT / "docs" / "experiments" / f"{family}.md").read_text()
+        assert written == tables.table(family), (
+            f"run scripts/experiment_tables.py: docs/experiments/{family}.md is stale"
+        )

@@ -230,3 +230,35 @@ def test_batches_are_a_pure_function_of_step_and_split_across_processes():
     assert sorted(np.concatenate(parts)) == sorted(full)
     assert np.array_equal(full, batch_indices(100, 7, 10, seed=3))
     assert not np.array_equal(full, batch_indices(100, 17, 10, seed=3))  # next epoch, new order
+
+
+def test_train_clip_runs_a_recipe_file(data, tmp_path):
+    recipe = tmp_path / "tiny-ranked.toml"
+    recipe.write_text('kind = "clip"\nbase = "tiny"\nresult = "a test"\n[loop]\nsteps = 3\n[task]\nrank = 0.5\n')
+    r = subprocess.run(
+        cli("train", "clip", "--data", str(data), "--out", str(tmp_path / "run"), "--config", str(recipe), "--quiet"),
+        capture_output=True,
+        text=True,
+        env=env1(),
+    )
+    assert r.returncode == 0, r.stderr
+    meta = json.loads((tmp_path / "run" / "model" / "config.json").read_text())
+    assert meta["preset"] == "tiny-ranked" and meta["steps"] == 3 and meta["rank"] == 0.5
+    both = subprocess.run(
+        cli(
+            "train",
+            "clip",
+            "--data",
+            str(data),
+            "--out",
+            str(tmp_path / "x"),
+            "--config",
+            str(recipe),
+            "--preset",
+            "tiny",
+        ),
+        capture_output=True,
+        text=True,
+        env=env1(),
+    )
+    assert both.returncode == 2 and "not both" in both.stderr
