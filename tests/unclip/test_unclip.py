@@ -26,6 +26,11 @@ from promptism.world.shards import make_dataset
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def _promptism(*args, **kw):
+    """`promptism ARGS` in a subprocess, its output captured as text."""
+    return subprocess.run([sys.executable, "-m", "promptism.cli", *args], capture_output=True, text=True, **kw)
+
+
 def _px(result):
     return np.stack([np.asarray(im) for im in result.images])
 
@@ -291,27 +296,20 @@ def test_train_cli_writes_a_loadable_stage(kind, preset, tiny, data, tmp_path):
 @pytest.mark.slow
 def test_inpainting_decoder_fine_tunes_from_a_plain_one(tiny, data, tmp_path):
     out = tmp_path / "inpaint"
-    r = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "promptism.cli",
-            "train",
-            "decoder",
-            "--data",
-            str(data),
-            "--out",
-            str(out),
-            "--preset",
-            "tiny-inpaint",
-            "--init",
-            str(tiny / "decoder"),
-            "--clip",
-            str(tiny / "clip"),
-            "--quiet",
-        ],
-        capture_output=True,
-        text=True,
+    r = _promptism(
+        "train",
+        "decoder",
+        "--data",
+        str(data),
+        "--out",
+        str(out),
+        "--preset",
+        "tiny-inpaint",
+        "--init",
+        str(tiny / "decoder"),
+        "--clip",
+        str(tiny / "clip"),
+        "--quiet",
         timeout=300,
     )
     assert r.returncode == 0, r.stderr[-2000:]
@@ -324,29 +322,22 @@ def test_inpainting_decoder_fine_tunes_from_a_plain_one(tiny, data, tmp_path):
     assert meta["init_phases"] == [{k: start[k] for k in PHASE_FIELDS if k in start}]
     # ... and passed on: a second phase from this one lists both
     again = tmp_path / "again"
-    r = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "promptism.cli",
-            "train",
-            "decoder",
-            "--data",
-            str(data),
-            "--out",
-            str(again),
-            "--preset",
-            "tiny-inpaint",
-            "--init",
-            str(out / "model"),
-            "--clip",
-            str(tiny / "clip"),
-            "--quiet",
-            "--steps",
-            "1",
-        ],
-        capture_output=True,
-        text=True,
+    r = _promptism(
+        "train",
+        "decoder",
+        "--data",
+        str(data),
+        "--out",
+        str(again),
+        "--preset",
+        "tiny-inpaint",
+        "--init",
+        str(out / "model"),
+        "--clip",
+        str(tiny / "clip"),
+        "--quiet",
+        "--steps",
+        "1",
         timeout=300,
     )
     assert r.returncode == 0, r.stderr[-2000:]
@@ -360,55 +351,41 @@ def test_inpainting_decoder_fine_tunes_from_a_plain_one(tiny, data, tmp_path):
     w = st.model.unet.conv_in.weight
     assert w[:, 3 * st.model.config.unet.unshuffle**2 :].abs().sum() > 0  # the new channels learned something
     # a decoder of another shape is refused as a start
-    r = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "promptism.cli",
-            "train",
-            "decoder",
-            "--data",
-            str(data),
-            "--out",
-            str(tmp_path / "bad"),
-            "--preset",
-            "world-inpaint",
-            "--init",
-            str(tiny / "decoder"),
-            "--clip",
-            str(tiny / "clip"),
-            "--quiet",
-            "--steps",
-            "1",
-        ],
-        capture_output=True,
-        text=True,
+    r = _promptism(
+        "train",
+        "decoder",
+        "--data",
+        str(data),
+        "--out",
+        str(tmp_path / "bad"),
+        "--preset",
+        "world-inpaint",
+        "--init",
+        str(tiny / "decoder"),
+        "--clip",
+        str(tiny / "clip"),
+        "--quiet",
+        "--steps",
+        "1",
         timeout=300,
     )
     assert r.returncode != 0 and "another architecture" in r.stderr
     # a shipped model's name is a start too (here of another shape than the preset); an unknown one
     # is refused before any data is read, naming the shipped ones
     for init, says in (("world-64", "another architecture"), ("no-such-model", "shipped name (world-64")):
-        r = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "promptism.cli",
-                "train",
-                "upsampler",
-                "--data",
-                str(data),
-                "--out",
-                str(tmp_path / init),
-                "--preset",
-                "tiny",
-                "--init",
-                init,
-                "--steps",
-                "1",
-            ],
-            capture_output=True,
-            text=True,
+        r = _promptism(
+            "train",
+            "upsampler",
+            "--data",
+            str(data),
+            "--out",
+            str(tmp_path / init),
+            "--preset",
+            "tiny",
+            "--init",
+            init,
+            "--steps",
+            "1",
             timeout=300,
         )
         assert r.returncode != 0 and says in r.stderr, r.stderr[-500:]
@@ -783,41 +760,28 @@ def test_decoder_task_knobs_are_cli_options_saved_with_the_model(tiny, data, tmp
 
     from promptism.unclip.task_config import DecoderTaskConfig
 
-    r = subprocess.run(
-        [sys.executable, "-m", "promptism.cli", "train", "decoder", "--help"], capture_output=True, text=True
-    )
+    r = _promptism("train", "decoder", "--help")
     for f in fields(DecoderTaskConfig):
         assert "--" + f.name.replace("_", "-") in r.stdout
     out = tmp_path / "dec"
-    r = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "promptism.cli",
-            "train",
-            "decoder",
-            "--data",
-            str(data),
-            "--out",
-            str(out),
-            "--preset",
-            "tiny",
-            "--clip",
-            str(tiny / "clip"),
-            "--embed-noise",
-            "0.3",
-            "--quiet",
-        ],
-        capture_output=True,
-        text=True,
+    r = _promptism(
+        "train",
+        "decoder",
+        "--data",
+        str(data),
+        "--out",
+        str(out),
+        "--preset",
+        "tiny",
+        "--clip",
+        str(tiny / "clip"),
+        "--embed-noise",
+        "0.3",
+        "--quiet",
         env={**os.environ, "PROMPTISM_THREADS": "1"},
     )
     assert r.returncode == 0, r.stderr[-2000:]
     meta = json.loads((out / "model" / "config.json").read_text())
     assert meta["embed_noise"] == 0.3 and meta["p_plain"] == DecoderTaskConfig().p_plain
-    bad = subprocess.run(
-        [sys.executable, "-m", "promptism.cli", "train", "decoder", "--data", "x", "--out", "y", "--p-plain", "2"],
-        capture_output=True,
-        text=True,
-    )
+    bad = _promptism("train", "decoder", "--data", "x", "--out", "y", "--p-plain", "2")
     assert bad.returncode == 2 and "between 0 and 1" in bad.stderr
