@@ -23,6 +23,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             max_queue=args.max_queue,
             concurrency=args.concurrency,
             job_timeout_s=args.job_timeout,
+            body_timeout_s=args.body_timeout,
             max_upload_bytes=args.max_upload_mb * 2**20,
             clip=args.clip,
             prior=args.prior,
@@ -81,6 +82,12 @@ def add_commands(sub) -> None:
     sv.add_argument("--max-queue", type=int, default=8, help="jobs that may wait; one more gets 429 (default: 8)")
     sv.add_argument("--concurrency", type=int, default=1, help="jobs run at once (default: 1)")
     sv.add_argument("--job-timeout", type=float, default=300.0, help="seconds a job may run (default: 300)")
+    sv.add_argument(
+        "--body-timeout",
+        type=float,
+        default=30.0,
+        help="seconds to wait for the next part of a request's body before answering 408 (default: 30)",
+    )
     sv.add_argument("--max-upload-mb", type=int, default=4, help="largest uploaded picture in MB (default: 4)")
     sv.add_argument(
         "--clip",

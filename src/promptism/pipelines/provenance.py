@@ -41,13 +41,17 @@ def save_png(img: Image.Image, path: str | Path, meta: dict) -> Path:
     """Write the picture with its provenance chunks and PATH.json, each atomically."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    img.save(tmp, format="PNG", pnginfo=png_info(meta))
-    os.replace(tmp, path)
     side = path.with_suffix(".json")
-    tmp = side.with_name(side.name + ".tmp")
-    tmp.write_text(json.dumps({"software": f"promptism {__version__}", **meta}, indent=1))
-    os.replace(tmp, side)
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        img.save(tmp, format="PNG", pnginfo=png_info(meta))
+        os.replace(tmp, path)
+        tmp = side.with_name(side.name + ".tmp")
+        tmp.write_text(json.dumps({"software": f"promptism {__version__}", **meta}, indent=1))
+        os.replace(tmp, side)
+    except BaseException:  # a half-written file (a full disk) does not stay behind
+        tmp.unlink(missing_ok=True)
+        raise
     return path
 
 

@@ -23,7 +23,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from .config import MAX_JSON_BYTES, ServerConfig, log
-from .errors import BearerKeys, BodyLimit, install_error_handlers
+from .errors import BearerKeys, BodyLimit, RequestGuard, install_error_handlers
 from .service import Service
 
 __all__ = ["ServerConfig", "create_app", "serve"]
@@ -51,7 +51,13 @@ def create_app(config: ServerConfig):
         service.history.close()
 
     app = FastAPI(title="Promptism", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
-    app.add_middleware(BodyLimit, json_bytes=MAX_JSON_BYTES, upload_bytes=config.max_upload_bytes)
+    app.add_middleware(RequestGuard)  # the innermost of ours: it catches what the routes raise
+    app.add_middleware(
+        BodyLimit,
+        json_bytes=MAX_JSON_BYTES,
+        upload_bytes=config.max_upload_bytes,
+        read_timeout_s=config.body_timeout_s,
+    )
     if config.api_keys:
         app.add_middleware(BearerKeys, keys=config.api_keys)
     install_error_handlers(app)

@@ -29,6 +29,7 @@ class ServerConfig:
     max_queue: int = 8
     concurrency: int = 1
     job_timeout_s: float = 300.0
+    body_timeout_s: float = 30.0  # the longest wait for the next part of a request's body
     max_upload_bytes: int = 4 * 2**20  # OpenAI: images under 4 MB
     max_upload_pixels: int = 4096 * 4096
     clip: str | None = None  # None: the CLIP the prior was trained on
@@ -43,8 +44,8 @@ class ServerConfig:
                 f"the server would listen on {self.host}, beyond this machine, without API keys: "
                 "give --api-key KEY (or PROMPTISM_API_KEYS), or bind to 127.0.0.1"
             )
-        if self.concurrency < 1 or self.max_queue < 0 or self.job_timeout_s <= 0:
-            raise PromptismError("--concurrency must be ≥ 1, --max-queue ≥ 0 and --job-timeout > 0")
+        if self.concurrency < 1 or self.max_queue < 0 or self.job_timeout_s <= 0 or self.body_timeout_s <= 0:
+            raise PromptismError("--concurrency must be ≥ 1, --max-queue ≥ 0, and --job-timeout and --body-timeout > 0")
         if any(len(k) < 8 for k in self.api_keys):
             raise PromptismError("API keys must be at least 8 characters long")
         from ..pipelines.settings import Settings

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import logging
@@ -38,12 +39,59 @@ class BodyTooLarge(Exception):
     pass
 
 
+class BodyTimeout(Exception):
+    """The client stopped sending its body (a slow-read attack, or a broken client)."""
+
+
+MAX_HEADERS = 100  # uvicorn accepts any number; browsers and OpenAI's client send about a dozen
+MAX_HEADER_BYTES = 16 * 1024
+
+
+class RequestGuard:
+    """ASGI middleware: headers within limits, and an unexpected error answered as OpenAI's 500
+    here rather than re-raised: a re-raised error makes the server close the keep-alive connection,
+    and a pooled client's next request on it is reset."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        headers = scope.get("headers") or []
+        if len(headers) > MAX_HEADERS or sum(len(k) + len(v) for k, v in headers) > MAX_HEADER_BYTES:
+            return await _send_error(
+                send,
+                APIError(
+                    431,
+                    f"the request's headers are too many or too large (at most {MAX_HEADERS} headers "
+                    f"and {MAX_HEADER_BYTES:,} bytes)",
+                    code="request_header_fields_too_large",
+                ),
+            )
+        started = False
+
+        async def tracked(message):
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked)
+        except Exception:
+            log.exception("unexpected error")
+            if not started:
+                await _send_error(send, APIError(500, "the server hit an unexpected error; it is logged"))
+
+
 class BodyLimit:
     """ASGI middleware: refuse request bodies over a byte limit, by Content-Length when given and
     by counting otherwise (a chunked upload is cut off when it passes the limit)."""
 
-    def __init__(self, app, json_bytes: int, upload_bytes: int):
+    def __init__(self, app, json_bytes: int, upload_bytes: int, read_timeout_s: float = 30.0):
         self.app, self.json_bytes, self.upload_bytes = app, json_bytes, upload_bytes
+        self.read_timeout_s = read_timeout_s
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -66,11 +114,17 @@ class BodyLimit:
                         code="request_too_large",
                     ),
                 )
-        seen = 0
+        seen, complete = 0, False
 
         async def counted():
-            nonlocal seen
-            message = await receive()
+            nonlocal seen, complete
+            if complete:  # after the body, only a disconnect can come: no time limit on waiting for it
+                return await receive()
+            try:
+                message = await asyncio.wait_for(receive(), self.read_timeout_s)
+            except TimeoutError:
+                raise BodyTimeout(f"the request body did not arrive within {self.read_timeout_s:g} s") from None
+            complete = message["type"] != "http.request" or not message.get("more_body", False)
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
@@ -131,6 +185,10 @@ def install_error_handlers(app) -> None:
     @app.exception_handler(BodyTooLarge)
     async def _too_large(request, exc):
         return APIError(413, str(exc), code="request_too_large").response()
+
+    @app.exception_handler(BodyTimeout)
+    async def _slow(request, exc):
+        return APIError(408, str(exc), code="request_timeout").response()
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request, exc):

@@ -30,6 +30,10 @@ class JobTimeout(Exception):
     pass
 
 
+class StorageError(Exception):
+    """The history or a job's pictures could not be written (a full or read-only disk)."""
+
+
 @dataclass
 class Job:
     id: str
@@ -51,6 +55,7 @@ class JobQueue:
         self.waiting = 0
         self.running = 0
         self.jobs: dict[str, Job] = {}  # jobs not yet finished, for live progress
+        self.storage_error: str | None = None  # the last failure to write, until a job is written whole
 
     def submit(self, kind: str, params: dict, work, user: str | None = None) -> Job:
         """Queue a job (call from the event loop); QueueFull when max_queue jobs already wait."""
@@ -58,10 +63,26 @@ class JobQueue:
             if self.waiting >= self.max_queue and self.running >= self.concurrency:
                 raise QueueFull(f"{self.waiting} jobs are waiting and {self.running} running; try again later")
             self.waiting += 1
-        job = Job(self.history.add(kind, params, user), kind, work)
-        self.jobs[job.id] = job
-        job.future = asyncio.get_running_loop().run_in_executor(self.executor, self._run, job)
+        try:  # the slot is given back whatever stops the job from being queued
+            job = Job(self._write(self.history.add, kind, params, user), kind, work)
+            self.jobs[job.id] = job
+            job.future = asyncio.get_running_loop().run_in_executor(self.executor, self._run, job)
+        except BaseException:
+            with self._lock:
+                self.waiting -= 1
+            raise
         return job
+
+    def _write(self, fn, *args):
+        """A history write; a failure of the disk or the database becomes a StorageError, noted
+        for /healthz until a job writes its pictures and its record again."""
+        import sqlite3
+
+        try:
+            return fn(*args)
+        except (OSError, sqlite3.Error) as e:
+            self.storage_error = f"{type(e).__name__}: {e}"
+            raise StorageError(f"the server could not write its history: {e}") from e
 
     def _run(self, job: Job):
         with self._lock:
@@ -70,7 +91,7 @@ class JobQueue:
         try:
             if job.cancel.is_set():
                 raise JobCancelled("cancelled before it started")
-            self.history.start(job.id)
+            self._write(self.history.start, job.id)
             deadline = time.monotonic() + self.timeout_s
 
             def hook(stage: str, done: int, total: int) -> None:
@@ -82,19 +103,30 @@ class JobQueue:
 
             with step_hook(hook):
                 seeds, files = job.work(job)
-            self.history.finish(job.id, "done", seeds, files)
+            self._write(self.history.finish, job.id, "done", seeds, files)
+            self.storage_error = None  # pictures and record written: the disk takes writes again
             return files
         except JobCancelled as e:
-            self.history.finish(job.id, "cancelled", error=str(e))
+            self._end(job, "cancelled", str(e))
             raise
         except Exception as e:
             log.warning("job %s failed: %s", job.id, e)
-            self.history.finish(job.id, "failed", error=str(e) or type(e).__name__)
+            if isinstance(e, StorageError):
+                self.storage_error = str(e)
+            self._end(job, "failed", str(e) or type(e).__name__)
             raise
         finally:
             with self._lock:
                 self.running -= 1
             self.jobs.pop(job.id, None)
+
+    def _end(self, job: Job, status: str, reason: str) -> None:
+        """Mark a job ended; where even that cannot be written, the next start's recovery marks it
+        failed (History.recover)."""
+        try:
+            self._write(self.history.finish, job.id, status, None, None, reason)
+        except StorageError:
+            log.error("job %s ended (%s: %s) but the history could not record it", job.id, status, reason)
 
     def shutdown(self) -> None:
         for job in list(self.jobs.values()):

@@ -18,7 +18,7 @@ from ..pipelines.settings import SEED_LIMIT
 from .config import MAX_N, MODEL_ALIASES, MODEL_ID, UPSCALED_SIZES, ServerConfig, log
 from .errors import APIError, BodyTooLarge
 from .history import History
-from .jobs import JobCancelled, JobQueue, JobTimeout, QueueFull
+from .jobs import JobCancelled, JobQueue, JobTimeout, QueueFull, StorageError
 from .policy import Policy
 
 
@@ -52,6 +52,10 @@ def str_field(v, name: str, required: bool = False, most: int = 2000) -> str | N
         raise APIError(400, f"'{name}' must be a string, got {type(v).__name__}", name)
     if len(v) > most:
         raise APIError(400, f"'{name}' has {len(v)} characters; at most {most} are accepted", name)
+    try:  # a lone surrogate (JSON allows "\udc80") is not text: no database or tokenizer takes it
+        v.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise APIError(400, f"'{name}' is not valid Unicode text (a lone surrogate at {e.start})", name) from None
     if required and not v.strip():
         raise APIError(400, f"'{name}' is empty", name)
     return v
@@ -134,14 +138,20 @@ def _finish_pictures(service: Service, job_id: str, result, side: int) -> list[s
     from ..pipelines.provenance import save_png
 
     names = []
-    for i, (img, meta) in enumerate(zip(result.images, result.metadata)):
-        meta = {**meta, "job": job_id}
-        if img.size != (side, side):
-            meta["upscaled_from" if img.width < side else "resized_from"] = [img.width, img.height]
-            img = img.resize((side, side), Image.LANCZOS)
-        name = f"{job_id}-{i}.png"
-        save_png(img, service.history.images / name, meta)
-        names.append(name)
+    try:
+        for i, (img, meta) in enumerate(zip(result.images, result.metadata)):
+            meta = {**meta, "job": job_id}
+            if img.size != (side, side):
+                meta["upscaled_from" if img.width < side else "resized_from"] = [img.width, img.height]
+                img = img.resize((side, side), Image.LANCZOS)
+            name = f"{job_id}-{i}.png"
+            names.append(name)
+            save_png(img, service.history.images / name, meta)
+    except OSError as e:  # a full or read-only disk: none of the job's pictures stay behind
+        for name in names:
+            for path in (service.history.images / name, (service.history.images / name).with_suffix(".json")):
+                path.unlink(missing_ok=True)
+        raise StorageError(f"the pictures could not be written: {e.strerror or e}") from e
     return names
 
 
@@ -241,8 +251,11 @@ async def json_body(request: Request) -> dict:
     raw = await request.body()
     try:
         body = json.loads(raw or b"null")
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise APIError(400, "the body must be JSON (Content-Type: application/json)") from None
+    except RecursionError:
+        raise APIError(400, "the JSON body is nested too deeply") from None
+    except ValueError as e:  # not JSON, not UTF-8, or an integer past Python's digit limit
+        reason = "" if isinstance(e, json.JSONDecodeError | UnicodeDecodeError) else f": {e}"
+        raise APIError(400, f"the body must be JSON (Content-Type: application/json){reason}") from None
     if not isinstance(body, dict):
         raise APIError(400, "the body must be a JSON object")
     return body
@@ -296,6 +309,8 @@ async def run_job(request: Request, svc: Service, kind: str, params: dict, user,
         job = svc.queue.submit(kind, params, work, user)
     except QueueFull as e:
         raise APIError(429, f"the server is busy: {e}", code="rate_limit_exceeded") from None
+    except StorageError as e:
+        raise APIError(500, str(e), code="storage_error") from None
     while True:
         done, _ = await asyncio.wait({job.future}, timeout=0.25)
         if done:
@@ -310,6 +325,8 @@ async def run_job(request: Request, svc: Service, kind: str, params: dict, user,
         raise APIError(500, str(e), code="timeout") from None
     except PromptismError as e:
         raise APIError(400, str(e)) from None
+    except StorageError as e:
+        raise APIError(500, str(e), code="storage_error") from None
     fmt = params["response_format"]
     data = []
     for name in names:

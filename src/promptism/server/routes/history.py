@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 from ...errors import PromptismError
 from ..config import SAFE_FILE
 from ..errors import APIError
-from ..jobs import QueueFull
+from ..jobs import QueueFull, StorageError
 from ..service import (
     STUDIO_SETTINGS,
     common,
@@ -81,6 +81,8 @@ async def new_job(request: Request):
         job = svc.queue.submit(kind, p, work, p["user"])
     except QueueFull as e:
         raise APIError(429, f"the server is busy: {e}", code="rate_limit_exceeded") from None
+    except StorageError as e:
+        raise APIError(500, str(e), code="storage_error") from None
     job.future.add_done_callback(lambda f: f.exception())  # the history has the outcome
     return {"id": job.id}
 

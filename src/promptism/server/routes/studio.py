@@ -36,9 +36,17 @@ async def studio():
 @router.get("/healthz")
 async def health(request: Request):
     svc = service(request)
+    import shutil
+
+    try:
+        free = shutil.disk_usage(svc.history.dir).free
+    except OSError:
+        free = None
+    storage = {"ok": svc.queue.storage_error is None, "error": svc.queue.storage_error, "free_bytes": free}
     return {
-        "ok": True,
+        "ok": storage["ok"],
         "waiting": svc.queue.waiting,
         "running": svc.queue.running,
+        "storage": storage,
         "uptime_s": round(time.time() - svc.started, 1),
     }

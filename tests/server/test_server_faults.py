@@ -1,0 +1,149 @@
+"""`promptism serve` against what an outside audit broke it with: lone surrogates, huge integers and
+deep nesting in JSON, a failing history write, an unexpected error on a keep-alive connection, a
+body that never arrives, too many headers, and a full disk. Each gets a clean answer in OpenAI's
+error shape and leaves the queue empty (tiny random models; a real uvicorn server in a thread)."""
+
+import errno
+import http.client
+import json
+import socket
+import sqlite3
+
+import pytest
+from server_helpers import Running, _config
+
+U = "/v1/images/generations"
+
+
+@pytest.fixture
+def server(tiny, tmp_path):
+    s = Running(_config(tiny, tmp_path, body_timeout_s=1.0))
+    yield s
+    s.stop()
+
+
+def _post(server, body: bytes, headers: dict | None = None) -> tuple[int, dict]:
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+    conn.request("POST", U, body=body, headers={"Content-Type": "application/json", **(headers or {})})
+    r = conn.getresponse()
+    data = r.read()
+    conn.close()
+    return r.status, json.loads(data)
+
+
+def _health(server) -> dict:
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    conn.request("GET", "/healthz")
+    out = json.loads(conn.getresponse().read())
+    conn.close()
+    return out
+
+
+def _assert_openai_error(status: int, body: dict, want: int) -> None:
+    assert status == want, body
+    assert set(body["error"]) == {"message", "type", "param", "code"} and body["error"]["message"]
+
+
+def test_lone_surrogates_huge_integers_and_deep_nesting_get_a_400_and_leave_the_queue_empty(server):
+    # nine of these used to leak nine queue slots, and every request after them got 429
+    for _ in range(9):
+        status, body = _post(server, b'{"prompt":"x","size":"32x32","user":"\\udc80"}')
+        _assert_openai_error(status, body, 400)
+        assert body["error"]["param"] == "user"
+    cases = [
+        (b'{"prompt":"a red \\udc80 circle","size":"32x32"}', "prompt"),
+        (b'{"prompt":"x","negative_prompt":"\\ud800","size":"32x32"}', "negative_prompt"),
+        (b'{"prompt":"x","n":' + b"9" * 5000 + b"}", None),  # past Python's int digit limit
+        (b"[" * 200_000 + b"]" * 200_000, None),  # past the parser's recursion limit
+    ]
+    for raw, param in cases:
+        status, body = _post(server, raw)
+        _assert_openai_error(status, body, 400)
+        assert body["error"]["param"] == param
+    health = _health(server)
+    assert health["waiting"] == 0 and health["running"] == 0 and health["ok"] is True
+    status, body = _post(server, b'{"prompt":"a red circle","size":"32x32","response_format":"b64_json"}')
+    assert status == 200 and len(body["data"]) == 1
+
+
+def test_a_failing_history_write_gives_the_queue_slot_back_and_shows_in_healthz(server, monkeypatch):
+    history = server.service.history
+
+    def broken(*a, **kw):
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(history, "add", broken)
+    for _ in range(server.service.config.max_queue + 2):  # more than the queue holds: no 429
+        status, body = _post(server, b'{"prompt":"x","size":"32x32"}')
+        _assert_openai_error(status, body, 500)
+        assert body["error"]["code"] == "storage_error"
+    health = _health(server)
+    assert health["waiting"] == 0 and health["ok"] is False and "disk I/O error" in health["storage"]["error"]
+    monkeypatch.undo()
+    status, _ = _post(server, b'{"prompt":"a red circle","size":"32x32"}')
+    assert status == 200 and _health(server)["storage"]["ok"] is True
+
+
+def test_an_unexpected_error_is_openais_500_and_keeps_the_connection(server, monkeypatch):
+    from promptism.server.service import Service
+
+    def crash(self, v):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(Service, "check_model", crash)
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    conn.request("POST", U, body=b'{"prompt":"x"}', headers={"Content-Type": "application/json"})
+    r = conn.getresponse()
+    _assert_openai_error(r.status, json.loads(r.read()), 500)
+    monkeypatch.undo()
+    conn.request("GET", "/healthz")  # the same keep-alive connection: it used to be reset here
+    r = conn.getresponse()
+    assert r.status == 200 and json.loads(r.read())["waiting"] == 0
+    conn.close()
+
+
+def test_a_body_that_stops_arriving_gets_a_408(server):
+    with socket.create_connection(("127.0.0.1", server.port), timeout=15) as sock:
+        sock.sendall(
+            b"POST " + U.encode() + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 100\r\n\r\n" + b'{"prompt":'
+        )
+        data = b""
+        while b"\r\n\r\n" not in data or not data.rstrip().endswith(b"}"):
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 408"), head
+    _assert_openai_error(408, json.loads(body), 408)
+    assert _health(server)["waiting"] == 0
+
+
+@pytest.mark.parametrize("headers", [{f"X-H{i}": "1" for i in range(1000)}, {"X-Big": "a" * 100_000}])
+def test_too_many_or_too_large_headers_get_a_431(server, headers):
+    status, body = _post(server, b'{"prompt":"x"}', headers)
+    _assert_openai_error(status, body, 431)
+
+
+def test_a_full_disk_fails_the_job_cleanly_and_leaves_no_pictures(server, monkeypatch):
+    import promptism.pipelines.provenance as provenance
+
+    real, calls = provenance.save_png, []
+
+    def filling(img, path, meta):
+        calls.append(path)
+        if len(calls) > 1:  # the first picture is written, the second finds the disk full
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(img, path, meta)
+
+    monkeypatch.setattr(provenance, "save_png", filling)
+    status, body = _post(server, b'{"prompt":"a red circle","size":"32x32","n":3}')
+    _assert_openai_error(status, body, 500)
+    assert body["error"]["code"] == "storage_error" and "No space left" in body["error"]["message"]
+    job = server.service.history.list(1)[0]
+    assert job.status == "failed" and "could not be written" in job.error
+    assert not list(server.service.history.images.glob(f"{job.id}-*")), "a failed job left pictures behind"
+    health = _health(server)
+    assert health["waiting"] == 0 and health["running"] == 0
+    assert health["ok"] is False and "No space left" in health["storage"]["error"]
