@@ -52,7 +52,7 @@ def main() -> int:
                 time.sleep(0.5)
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-                page = browser.new_page(viewport={"width": 1100, "height": 760})
+                page = browser.new_page(viewport={"width": 1100, "height": 760}, bypass_csp=True)
                 page.goto(url + "/")
                 page.wait_for_selector("#size option", state="attached")
                 page.select_option("#n", "4")

@@ -147,3 +147,40 @@ def test_a_full_disk_fails_the_job_cleanly_and_leaves_no_pictures(server, monkey
     health = _health(server)
     assert health["waiting"] == 0 and health["running"] == 0
     assert health["ok"] is False and "No space left" in health["storage"]["error"]
+
+
+def test_a_job_is_cancelled_on_request_and_leaves_no_pictures(tiny, tmp_path):
+    import time
+
+    # enough steps that the job is still running when the cancel arrives
+    s = Running(_config(tiny, tmp_path, defaults={"steps": 1000, "prior_steps": 1000, "upsampler_steps": 1000}))
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", s.port, timeout=30)
+        json_ct = {"Content-Type": "application/json"}
+
+        def call(method, path, body=b"{}"):
+            conn.request(method, path, body=body if method == "POST" else None, headers=json_ct)
+            r = conn.getresponse()
+            return r.status, json.loads(r.read())
+
+        status, body = call("POST", "/api/jobs", b'{"kind":"generate","prompt":"a red circle","size":"32x32","n":4}')
+        assert status == 202
+        job = body["id"]
+        deadline = time.time() + 60
+        while call("GET", f"/api/jobs/{job}")[1]["status"] != "running":
+            assert time.time() < deadline
+            time.sleep(0.05)
+        assert call("POST", f"/api/jobs/{job}/cancel") == (202, {"id": job, "status": "cancelling"})
+        while (record := call("GET", f"/api/jobs/{job}")[1])["status"] == "running":
+            assert time.time() < deadline
+            time.sleep(0.05)
+        assert record["status"] == "cancelled" and record["error"] == "cancelled on request" and not record["files"]
+        assert not list(s.service.history.images.glob(f"{job}-*"))
+        status, body = call("POST", f"/api/jobs/{job}/cancel")
+        _assert_openai_error(status, body, 409)
+        status, body = call("POST", "/api/jobs/nope/cancel")
+        _assert_openai_error(status, body, 404)
+        assert s.service.queue.waiting == 0 and s.service.queue.running == 0
+        conn.close()
+    finally:
+        s.stop()

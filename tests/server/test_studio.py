@@ -56,7 +56,17 @@ def test_studio_generates_varies_repaints_and_keeps_its_history(tiny, tmp_path):
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-            page = browser.new_page(viewport={"width": 1000, "height": 900})
+            # under the server's content security policy the studio's own script runs (it fills the
+            # size menu from /api/info) and nothing is refused
+            strict = browser.new_page()
+            refused = []
+            strict.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
+            strict.goto(server.url + "/")
+            strict.wait_for_selector("#size option", state="attached")
+            assert not refused, refused
+            strict.close()
+            # Playwright evaluates its waiting predicates as strings, which that policy forbids
+            page = browser.new_page(viewport={"width": 1000, "height": 900}, bypass_csp=True)
             errors = []
             page.on("pageerror", lambda e: errors.append(str(e)))
             page.goto(server.url + "/")
@@ -123,7 +133,7 @@ def test_studio_generates_varies_repaints_and_keeps_its_history(tiny, tmp_path):
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-            page = browser.new_page()
+            page = browser.new_page(bypass_csp=True)
             page.goto(server.url + "/")
             page.wait_for_function("document.querySelectorAll('#history figure img').length === 3", timeout=30_000)
             captions = page.eval_on_selector_all("#history figcaption", "els => els.map(e => e.textContent)")

@@ -24,6 +24,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
             concurrency=args.concurrency,
             job_timeout_s=args.job_timeout,
             body_timeout_s=args.body_timeout,
+            allowed_hosts=tuple(args.allowed_host or ()),
+            cors_origins=tuple(args.cors_origin or ()),
+            public_url=args.public_url,
             max_upload_bytes=args.max_upload_mb * 2**20,
             clip=args.clip,
             prior=args.prior,
@@ -89,6 +92,27 @@ def add_commands(sub) -> None:
         help="seconds to wait for the next part of a request's body before answering 408 (default: 30)",
     )
     sv.add_argument("--max-upload-mb", type=int, default=4, help="largest uploaded picture in MB (default: 4)")
+    sv.add_argument(
+        "--allowed-host",
+        action="append",
+        metavar="NAME",
+        help="a Host name the server answers besides localhost, 127.0.0.1, ::1 and --host (repeat for more; "
+        "'*' answers any): other names are refused, against DNS rebinding",
+    )
+    sv.add_argument(
+        "--cors-origin",
+        action="append",
+        metavar="ORIGIN",
+        help="another site whose pages may call the API, e.g. https://app.example (repeat for more; "
+        "default: none, CORS off)",
+    )
+    sv.add_argument(
+        "--public-url",
+        default=None,
+        metavar="URL",
+        help="the address result URLs are built on, e.g. https://pics.example (default: http://HOST:PORT; "
+        "never the request's Host header)",
+    )
     sv.add_argument(
         "--clip",
         default=None,

@@ -23,7 +23,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from .config import MAX_JSON_BYTES, ServerConfig, log
-from .errors import BearerKeys, BodyLimit, RequestGuard, install_error_handlers
+from .errors import BearerKeys, BodyLimit, BrowserGuard, RequestGuard, install_error_handlers
 from .service import Service
 
 __all__ = ["ServerConfig", "create_app", "serve"]
@@ -60,6 +60,8 @@ def create_app(config: ServerConfig):
     )
     if config.api_keys:
         app.add_middleware(BearerKeys, keys=config.api_keys)
+    # outermost: a request for another host name, or from another site's page, goes no further
+    app.add_middleware(BrowserGuard, allowed_hosts=config.hosts(), cors_origins=config.cors_origins)
     install_error_handlers(app)
     app.include_router(openai.router)
     app.include_router(history.router)

@@ -30,6 +30,9 @@ class ServerConfig:
     concurrency: int = 1
     job_timeout_s: float = 300.0
     body_timeout_s: float = 30.0  # the longest wait for the next part of a request's body
+    allowed_hosts: tuple[str, ...] = ()  # Host names answered beyond the loopback ones ("*": any)
+    cors_origins: tuple[str, ...] = ()  # other sites' origins whose pages may call the API
+    public_url: str | None = None  # the address result URLs are built on (default: host and port)
     max_upload_bytes: int = 4 * 2**20  # OpenAI: images under 4 MB
     max_upload_pixels: int = 4096 * 4096
     clip: str | None = None  # None: the CLIP the prior was trained on
@@ -37,6 +40,23 @@ class ServerConfig:
     decoder: str = "world"
     upsamplers: tuple[str, ...] = ("world-64",)
     defaults: dict = field(default_factory=dict)  # Settings fields every job uses (steps=…)
+
+    def hosts(self) -> tuple[str, ...]:
+        """The Host names this server answers besides the loopback ones: the allowed ones and the
+        address it listens on, unless that is a wildcard."""
+        listen = () if self.host in ("0.0.0.0", "::", "") else (self.host,)
+        public = (self.public_url.split("://", 1)[-1].split("/", 1)[0],) if self.public_url else ()
+        from .errors import host_name
+
+        return tuple(dict.fromkeys((*self.allowed_hosts, *listen, *(host_name(p) for p in public))))
+
+    def public_base(self) -> str:
+        """The base of the URLs results point to, from the configuration, never a request's Host."""
+        if self.public_url:
+            return self.public_url.rstrip("/") + "/"
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{self.port}/"
 
     def check(self) -> None:
         if not is_loopback(self.host) and not self.api_keys:

@@ -1,4 +1,6 @@
-"""Errors in OpenAI's shape, and the ASGI middleware that limits bodies and checks API keys."""
+"""Errors in OpenAI's shape, and the ASGI middleware in front of the routes: body and header limits,
+API keys, and the guard against browser-borne attacks (host names, origins, content types,
+security headers, CORS)."""
 
 from __future__ import annotations
 
@@ -207,3 +209,102 @@ def install_error_handlers(app) -> None:
     async def _crash(request, exc):
         log.exception("unexpected error")
         return APIError(500, "the server hit an unexpected error; it is logged").response()
+
+
+# --- what a web page in someone's browser could make the server do ------------------------------
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
+SECURITY_HEADERS = [
+    # the studio is one HTML page, one script and one stylesheet of its own; pictures may be blob: URLs
+    (
+        b"content-security-policy",
+        b"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+        b"connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+    ),
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+]
+UNSAFE = ("POST", "PUT", "PATCH", "DELETE")
+BODY_TYPES = ("application/json", "multipart/form-data")
+
+
+def host_name(value: str) -> str:
+    """The name of a Host header or an origin's authority, without its port: "[::1]:8000" -> "::1"."""
+    value = value.strip().lower()
+    if value.startswith("["):
+        return value[1 : value.find("]")] if "]" in value else value
+    return value.rsplit(":", 1)[0] if value.count(":") == 1 else value
+
+
+class BrowserGuard:
+    """ASGI middleware against browser-borne attacks on a server that other pages can reach:
+    a Host header outside the allowed names is refused (DNS rebinding); a state-changing request
+    must carry JSON or multipart (a cross-origin HTML form cannot send them without a CORS
+    preflight) and, when the browser names its Origin, come from this server or an allowed origin
+    (CSRF); every response carries a content security policy and the headers that forbid framing
+    and sniffing; CORS answers only the origins allowed."""
+
+    def __init__(self, app, allowed_hosts: tuple[str, ...] = (), cors_origins: tuple[str, ...] = ()):
+        self.app = app
+        self.any_host = "*" in allowed_hosts
+        self.hosts = {h.lower() for h in (*LOOPBACK_NAMES, *allowed_hosts) if h != "*"}
+        self.cors = {o.rstrip("/").lower() for o in cors_origins}
+
+    def _same_origin(self, origin: str, host: str) -> bool:
+        scheme, _, authority = origin.partition("://")
+        return scheme in ("http", "https") and authority == host.lower()
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers") or []}
+        host = headers.get("host", "")
+        origin = headers.get("origin", "").rstrip("/").lower()
+        cors = origin in self.cors
+
+        async def secured(message):
+            if message["type"] == "http.response.start":
+                extra = list(SECURITY_HEADERS)
+                if cors:
+                    extra += [(b"access-control-allow-origin", origin.encode()), (b"vary", b"Origin")]
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        if not self.any_host and host_name(host) not in self.hosts:
+            err = APIError(
+                400,
+                f"this server does not answer to the host {host!r}: start it with --allowed-host",
+                code="invalid_host",
+            )
+            return await _send_error(secured, err)
+        method = scope["method"]
+        if method == "OPTIONS" and cors:  # a CORS preflight from an allowed origin
+            return await _send_empty(
+                secured,
+                204,
+                [
+                    (b"access-control-allow-methods", b"GET, POST"),
+                    (b"access-control-allow-headers", b"Authorization, Content-Type"),
+                    (b"access-control-max-age", b"600"),
+                ],
+            )
+        if method in UNSAFE:
+            if origin and not cors and not self._same_origin(origin, host):
+                err = APIError(
+                    403, f"a request from the page at {origin} is refused (cross-origin)", code="cross_origin"
+                )
+                return await _send_error(secured, err)
+            ctype = headers.get("content-type", "").split(";")[0].strip().lower()
+            if ctype not in BODY_TYPES:
+                err = APIError(
+                    415,
+                    "send the body as application/json (or multipart/form-data with files)",
+                    code="unsupported_media_type",
+                )
+                return await _send_error(secured, err)
+        return await self.app(scope, receive, secured)
+
+
+async def _send_empty(send, status: int, headers: list) -> None:
+    await send({"type": "http.response.start", "status": status, "headers": [*headers, (b"content-length", b"0")]})
+    await send({"type": "http.response.body", "body": b""})

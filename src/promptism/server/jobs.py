@@ -40,6 +40,7 @@ class Job:
     kind: str
     work: Callable[[Job], tuple[list[int], list[str]]]  # -> (seeds, the picture files it wrote)
     cancel: threading.Event = field(default_factory=threading.Event)
+    cancel_reason: str = "the client went away"
     progress: dict = field(default_factory=dict)
     future: asyncio.Future | None = None
 
@@ -90,14 +91,14 @@ class JobQueue:
             self.running += 1
         try:
             if job.cancel.is_set():
-                raise JobCancelled("cancelled before it started")
+                raise JobCancelled(f"{job.cancel_reason}, before it started")
             self._write(self.history.start, job.id)
             deadline = time.monotonic() + self.timeout_s
 
             def hook(stage: str, done: int, total: int) -> None:
                 job.progress = {"stage": stage, "done": done, "total": total}
                 if job.cancel.is_set():
-                    raise JobCancelled("the client went away")
+                    raise JobCancelled(job.cancel_reason)
                 if time.monotonic() > deadline:
                     raise JobTimeout(f"the job ran past its time limit of {self.timeout_s:g} s")
 
@@ -119,6 +120,15 @@ class JobQueue:
             with self._lock:
                 self.running -= 1
             self.jobs.pop(job.id, None)
+
+    def cancel(self, job_id: str, reason: str = "cancelled on request") -> bool:
+        """Stop a queued or running job at its next step; False when it is not queued or running."""
+        job = self.jobs.get(job_id)
+        if job is None:
+            return False
+        job.cancel_reason = reason
+        job.cancel.set()
+        return True
 
     def _end(self, job: Job, status: str, reason: str) -> None:
         """Mark a job ended; where even that cannot be written, the next start's recovery marks it

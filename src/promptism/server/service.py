@@ -333,7 +333,7 @@ async def run_job(request: Request, svc: Service, kind: str, params: dict, user,
         if fmt == "b64_json":
             data.append({"b64_json": base64.b64encode((svc.history.images / name).read_bytes()).decode()})
         else:
-            data.append({"url": str(request.base_url) + f"images/{name}"})
+            data.append({"url": svc.config.public_base() + f"images/{name}"})
     return JSONResponse({"created": int(time.time()), "data": data})
 
 

@@ -87,6 +87,18 @@ async def new_job(request: Request):
     return {"id": job.id}
 
 
+@router.post("/api/jobs/{job_id}/cancel", status_code=202)
+async def cancel_job(job_id: str, request: Request):
+    """Stop a queued or running job at its next step: it ends as cancelled, with no pictures."""
+    svc = service(request)
+    record = svc.history.get(job_id)
+    if record is None:
+        raise APIError(404, f"no job {job_id!r}", code="not_found")
+    if not svc.queue.cancel(job_id):
+        raise APIError(409, f"job {job_id!r} has already ended ({record.status})", code="job_ended")
+    return {"id": job_id, "status": "cancelling"}
+
+
 @router.get("/api/jobs/{job_id}")
 async def job(job_id: str, request: Request):
     svc = service(request)
