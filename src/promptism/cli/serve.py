@@ -19,6 +19,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             host=args.host,
             port=args.port,
             api_keys=keys,
+            admin_keys=tuple(args.admin_key or ()),
+            url_ttl_s=args.url_ttl,
             policy=args.policy,
             max_queue=args.max_queue,
             concurrency=args.concurrency,
@@ -74,8 +76,23 @@ def add_commands(sub) -> None:
         "--api-key",
         action="append",
         default=None,
+        metavar="[USER:]KEY",
         help="a key clients must send as 'Authorization: Bearer KEY' (repeat for several; also "
-        "PROMPTISM_API_KEYS=k1,k2); required when --host is not loopback",
+        "PROMPTISM_API_KEYS=k1,k2); USER:KEY names its user, and each user sees only its own jobs and "
+        "pictures; required when --host is not loopback",
+    )
+    sv.add_argument(
+        "--admin-key",
+        action="append",
+        default=None,
+        metavar="[USER:]KEY",
+        help="a key whose user sees every user's jobs and pictures (repeat for several)",
+    )
+    sv.add_argument(
+        "--url-ttl",
+        type=float,
+        default=3600.0,
+        help="seconds a signed picture link (a url result, with keys on) keeps working (default: 3600)",
     )
     sv.add_argument(
         "--policy",

@@ -58,8 +58,10 @@ def create_app(config: ServerConfig):
         upload_bytes=config.max_upload_bytes,
         read_timeout_s=config.body_timeout_s,
     )
-    if config.api_keys:
-        app.add_middleware(BearerKeys, keys=config.api_keys)
+    if config.keys():
+        from .links import url_secret
+
+        app.add_middleware(BearerKeys, keys=config.keys(), secret=url_secret(config.data_dir))
     # outermost: a request for another host name, or from another site's page, goes no further
     app.add_middleware(BrowserGuard, allowed_hosts=config.hosts(), cors_origins=config.cors_origins)
     install_error_handlers(app)

@@ -24,7 +24,9 @@ class ServerConfig:
     data_dir: str
     host: str = "127.0.0.1"
     port: int = 8000
-    api_keys: tuple[str, ...] = ()
+    api_keys: tuple[str, ...] = ()  # "KEY" or "USER:KEY": each user sees only its own jobs
+    admin_keys: tuple[str, ...] = ()  # the same, for users who see every job
+    url_ttl_s: float = 3600.0  # how long a signed picture link works
     policy: str | None = None
     max_queue: int = 8
     concurrency: int = 1
@@ -40,6 +42,19 @@ class ServerConfig:
     decoder: str = "world"
     upsamplers: tuple[str, ...] = ("world-64",)
     defaults: dict = field(default_factory=dict)  # Settings fields every job uses (steps=…)
+
+    def keys(self) -> dict[str, tuple[str, bool]]:
+        """Each API key's (user, admin). A key given without a user name is its own user."""
+        import hashlib
+
+        out = {}
+        for entries, admin in ((self.api_keys, False), (self.admin_keys, True)):
+            for entry in entries:
+                user, sep, key = entry.partition(":")
+                if not sep:
+                    user, key = "key-" + hashlib.sha256(entry.encode()).hexdigest()[:8], entry
+                out[key] = (user, admin)
+        return out
 
     def hosts(self) -> tuple[str, ...]:
         """The Host names this server answers besides the loopback ones: the allowed ones and the
@@ -59,14 +74,14 @@ class ServerConfig:
         return f"http://{host}:{self.port}/"
 
     def check(self) -> None:
-        if not is_loopback(self.host) and not self.api_keys:
+        if not is_loopback(self.host) and not self.keys():
             raise PromptismError(
                 f"the server would listen on {self.host}, beyond this machine, without API keys: "
                 "give --api-key KEY (or PROMPTISM_API_KEYS), or bind to 127.0.0.1"
             )
         if self.concurrency < 1 or self.max_queue < 0 or self.job_timeout_s <= 0 or self.body_timeout_s <= 0:
             raise PromptismError("--concurrency must be ≥ 1, --max-queue ≥ 0, and --job-timeout and --body-timeout > 0")
-        if any(len(k) < 8 for k in self.api_keys):
+        if any(len(k) < 8 for k in self.keys()):
             raise PromptismError("API keys must be at least 8 characters long")
         from ..pipelines.settings import Settings
 

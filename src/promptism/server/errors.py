@@ -137,19 +137,32 @@ class BodyLimit:
 
 
 class BearerKeys:
-    """ASGI middleware: the API, the history and the pictures need 'Authorization: Bearer KEY'.
-    (Pure ASGI rather than an "http" middleware, so that routes still see a client leave.)"""
+    """ASGI middleware: the API, the history and the pictures need 'Authorization: Bearer KEY'; a
+    picture also opens with a signed, unexpired link (links.py). The key's user and whether it is an
+    admin go into the request's state for the routes. (Pure ASGI rather than an "http" middleware,
+    so that routes still see a client leave.)"""
 
     PROTECTED = ("/v1/", "/api/", "/images/")
 
-    def __init__(self, app, keys: tuple[str, ...]):
-        self.app, self.keys = app, {k.encode() for k in keys}
+    def __init__(self, app, keys: dict[str, tuple[str, bool]], secret: bytes):
+        self.app, self.secret = app, secret
+        self.keys = [(k.encode(), who) for k, who in keys.items()]
 
     async def __call__(self, scope, receive, send):
         if scope["type"] == "http" and scope["path"].startswith(self.PROTECTED):
+            from .links import verify
+
             header = dict(scope.get("headers") or []).get(b"authorization", b"")
             token = header[7:].strip() if header[:7].lower() == b"bearer " else b""
-            if not any(hmac.compare_digest(token, k) for k in self.keys):
+            who = next((w for k, w in self.keys if hmac.compare_digest(token, k)), None)
+            state = scope.setdefault("state", {})
+            if who is not None:
+                state["user"], state["admin"] = who
+            elif scope["path"].startswith("/images/") and verify(
+                self.secret, scope["path"][len("/images/") :], scope.get("query_string", b"").decode("latin-1")
+            ):
+                state["user"], state["admin"], state["signed"] = None, False, True
+            else:
                 return await _send_error(
                     send,
                     APIError(

@@ -54,6 +54,7 @@ class JobRecord:
     started: float | None
     finished: float | None
     user: str | None
+    owner: str | None = None  # the API key's user that asked for the job (None: no keys)
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -81,6 +82,9 @@ class History:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(jobs)")}
+        if "owner" not in columns:  # a history from before users were kept apart
+            self._db.execute("ALTER TABLE jobs ADD COLUMN owner TEXT")
 
     def close(self) -> None:
         with self._lock:
@@ -92,13 +96,20 @@ class History:
             return self._db.execute(sql, args).fetchall()
 
     def add(
-        self, kind: str, params: dict, user: str | None = None, status: str = "queued", error: str | None = None
+        self,
+        kind: str,
+        params: dict,
+        user: str | None = None,
+        status: str = "queued",
+        error: str | None = None,
+        owner: str | None = None,
     ) -> str:
         job_id = uuid.uuid4().hex[:16]
         now = time.time()
         self._exec(
-            "INSERT INTO jobs (id, created, kind, status, params, error, user, finished) VALUES (?,?,?,?,?,?,?,?)",
-            (job_id, now, kind, status, json.dumps(params), error, user, now if status in FINAL else None),
+            "INSERT INTO jobs (id, created, kind, status, params, error, user, finished, owner) "
+            "VALUES (?,?,?,?,?,?,?,?,?)",
+            (job_id, now, kind, status, json.dumps(params), error, user, now if status in FINAL else None, owner),
         )
         return job_id
 
@@ -116,14 +127,20 @@ class History:
         )
 
     def get(self, job_id: str) -> JobRecord | None:
-        rows = self._exec("SELECT * FROM jobs WHERE id=?", (job_id,))
+        rows = self._exec(f"SELECT {_COLUMNS} FROM jobs WHERE id=?", (job_id,))
         return _record(rows[0]) if rows else None
 
-    def list(self, limit: int = 50, before: float | None = None) -> list[JobRecord]:
-        if before is None:
-            rows = self._exec("SELECT * FROM jobs ORDER BY created DESC LIMIT ?", (limit,))
-        else:
-            rows = self._exec("SELECT * FROM jobs WHERE created < ? ORDER BY created DESC LIMIT ?", (before, limit))
+    def list(self, limit: int = 50, before: float | None = None, owner: str | None = None) -> list[JobRecord]:
+        """The newest jobs first; only ``owner``'s when one is named."""
+        where, args = [], []
+        if before is not None:
+            where.append("created < ?")
+            args.append(before)
+        if owner is not None:
+            where.append("owner = ?")
+            args.append(owner)
+        clause = f"WHERE {' AND '.join(where)} " if where else ""
+        rows = self._exec(f"SELECT {_COLUMNS} FROM jobs {clause}ORDER BY created DESC LIMIT ?", (*args, limit))
         return [_record(r) for r in rows]
 
     def recover(self) -> list[str]:
@@ -139,8 +156,11 @@ class History:
         return ids
 
 
+_COLUMNS = "id, created, kind, status, params, seeds, files, error, started, finished, user, owner"
+
+
 def _record(row: tuple) -> JobRecord:
-    (id_, created, kind, status, params, seeds, files, error, started, finished, user) = row
+    (id_, created, kind, status, params, seeds, files, error, started, finished, user, owner) = row
     return JobRecord(
         id_,
         created,
@@ -153,4 +173,5 @@ def _record(row: tuple) -> JobRecord:
         started,
         finished,
         user,
+        owner,
     )

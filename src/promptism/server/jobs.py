@@ -58,14 +58,14 @@ class JobQueue:
         self.jobs: dict[str, Job] = {}  # jobs not yet finished, for live progress
         self.storage_error: str | None = None  # the last failure to write, until a job is written whole
 
-    def submit(self, kind: str, params: dict, work, user: str | None = None) -> Job:
+    def submit(self, kind: str, params: dict, work, user: str | None = None, owner: str | None = None) -> Job:
         """Queue a job (call from the event loop); QueueFull when max_queue jobs already wait."""
         with self._lock:
             if self.waiting >= self.max_queue and self.running >= self.concurrency:
                 raise QueueFull(f"{self.waiting} jobs are waiting and {self.running} running; try again later")
             self.waiting += 1
         try:  # the slot is given back whatever stops the job from being queued
-            job = Job(self._write(self.history.add, kind, params, user), kind, work)
+            job = Job(self._write(self.history.add, kind, params, user, "queued", None, owner), kind, work)
             self.jobs[job.id] = job
             job.future = asyncio.get_running_loop().run_in_executor(self.executor, self._run, job)
         except BaseException:

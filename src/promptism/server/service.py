@@ -70,6 +70,7 @@ class Service:
         self.policy = Policy.load(config.policy)
         self.queue = JobQueue(self.history, config.concurrency, config.max_queue, config.job_timeout_s)
         self._models = None
+        self._secret = None
         self.started = time.time()
 
     @property
@@ -108,6 +109,16 @@ class Service:
                 "size",
             )
         return (w, w) if w in native else (biggest, w)
+
+    def picture_path(self, name: str) -> str:
+        """'images/NAME', with a signed, expiring query when keys guard the pictures (links.py)."""
+        if not self.config.keys():
+            return f"images/{name}"
+        from .links import signed_query, url_secret
+
+        if self._secret is None:
+            self._secret = url_secret(self.config.data_dir)
+        return f"images/{name}" + signed_query(self._secret, name, self.config.url_ttl_s)
 
     def check_model(self, v) -> None:
         if v is not None and v not in MODEL_ALIASES:
@@ -238,8 +249,36 @@ def job_json(svc: Service, r) -> dict:
     live = svc.queue.jobs.get(r.id)
     if live is not None and live.progress:
         d["progress"] = live.progress
-    d["urls"] = [f"/images/{f}" for f in r.files]
+    d["urls"] = ["/" + svc.picture_path(f) for f in r.files]
     return d
+
+
+def caller(request: Request) -> tuple[str | None, bool]:
+    """(user, admin) of the request's API key; without keys there is one user, who sees everything."""
+    if not service(request).config.keys():
+        return None, True
+    state = request.scope.get("state") or {}
+    return state.get("user"), bool(state.get("admin"))
+
+
+def picture_visible(request: Request, name: str) -> bool:
+    """Whether the caller may see a picture of the history: a signed link, an admin, or the user
+    whose job made it (uploads' sources and pictures of another user's jobs are not)."""
+    user, admin = caller(request)
+    if admin or (request.scope.get("state") or {}).get("signed"):
+        return True
+    record = service(request).history.get(name.split("-", 1)[0])
+    return record is not None and record.owner == user
+
+
+def owned_job(request: Request, job_id: str):
+    """The job's record if the caller may see it (404 otherwise, as if it did not exist)."""
+    svc = service(request)
+    record = svc.history.get(job_id)
+    user, admin = caller(request)
+    if record is None or not (admin or record.owner == user):
+        raise APIError(404, f"no job {job_id!r}", code="not_found")
+    return record
 
 
 # --- requests -----------------------------------------------------------------------------------
@@ -306,7 +345,7 @@ def picture(svc: Service, data: bytes | None, name: str):
 
 async def run_job(request: Request, svc: Service, kind: str, params: dict, user, work):
     try:
-        job = svc.queue.submit(kind, params, work, user)
+        job = svc.queue.submit(kind, params, work, user, caller(request)[0])
     except QueueFull as e:
         raise APIError(429, f"the server is busy: {e}", code="rate_limit_exceeded") from None
     except StorageError as e:
@@ -333,7 +372,7 @@ async def run_job(request: Request, svc: Service, kind: str, params: dict, user,
         if fmt == "b64_json":
             data.append({"b64_json": base64.b64encode((svc.history.images / name).read_bytes()).decode()})
         else:
-            data.append({"url": svc.config.public_base() + f"images/{name}"})
+            data.append({"url": svc.config.public_base() + svc.picture_path(name)})
     return JSONResponse({"created": int(time.time()), "data": data})
 
 

@@ -13,11 +13,14 @@ from ..errors import APIError
 from ..jobs import QueueFull, StorageError
 from ..service import (
     STUDIO_SETTINGS,
+    caller,
     common,
     edit_work,
     generate_work,
     job_json,
     json_body,
+    owned_job,
+    picture_visible,
     service,
     str_field,
     studio_settings,
@@ -30,7 +33,9 @@ router = APIRouter()
 @router.get("/api/jobs")
 async def jobs(request: Request, limit: int = 50):
     svc = service(request)
-    return {"jobs": [job_json(svc, r) for r in svc.history.list(max(1, min(limit, 500)))]}
+    user, admin = caller(request)
+    records = svc.history.list(max(1, min(limit, 500)), owner=None if admin else user)
+    return {"jobs": [job_json(svc, r) for r in records]}
 
 
 @router.post("/api/jobs", status_code=202)
@@ -54,7 +59,7 @@ async def new_job(request: Request):
     if kind != "generate":
         name = str_field(body.get("source"), "source", required=True, most=64)
         path = svc.history.images / name
-        if not SAFE_FILE.match(name) or not path.is_file():
+        if not SAFE_FILE.match(name) or not path.is_file() or not picture_visible(request, name):
             raise APIError(404, f"no picture named {name!r} in the history", "source", "not_found")
         src = open_image(path, "source")
         p["source"] = name
@@ -78,7 +83,7 @@ async def new_job(request: Request):
             raise APIError(400, str(e), "mask") from None
         work = edit_work(svc, p, src.image, mask, settings)
     try:
-        job = svc.queue.submit(kind, p, work, p["user"])
+        job = svc.queue.submit(kind, p, work, p["user"], caller(request)[0])
     except QueueFull as e:
         raise APIError(429, f"the server is busy: {e}", code="rate_limit_exceeded") from None
     except StorageError as e:
@@ -91,9 +96,7 @@ async def new_job(request: Request):
 async def cancel_job(job_id: str, request: Request):
     """Stop a queued or running job at its next step: it ends as cancelled, with no pictures."""
     svc = service(request)
-    record = svc.history.get(job_id)
-    if record is None:
-        raise APIError(404, f"no job {job_id!r}", code="not_found")
+    record = owned_job(request, job_id)
     if not svc.queue.cancel(job_id):
         raise APIError(409, f"job {job_id!r} has already ended ({record.status})", code="job_ended")
     return {"id": job_id, "status": "cancelling"}
@@ -101,8 +104,4 @@ async def cancel_job(job_id: str, request: Request):
 
 @router.get("/api/jobs/{job_id}")
 async def job(job_id: str, request: Request):
-    svc = service(request)
-    record = svc.history.get(job_id)
-    if record is None:
-        raise APIError(404, f"no job {job_id!r}", code="not_found")
-    return job_json(svc, record)
+    return job_json(service(request), owned_job(request, job_id))

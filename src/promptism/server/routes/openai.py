@@ -17,6 +17,7 @@ from ..service import (
     generate_work,
     json_body,
     picture,
+    picture_visible,
     run_job,
     service,
     str_field,
@@ -93,6 +94,6 @@ async def models(request: Request):
 @router.get("/images/{name}")
 async def image(name: str, request: Request):
     path = service(request).history.images / name
-    if not SAFE_FILE.match(name) or not path.is_file():
+    if not SAFE_FILE.match(name) or not path.is_file() or not picture_visible(request, name):
         raise APIError(404, f"no picture named {name!r}", code="not_found")
     return FileResponse(path, media_type="image/png")
