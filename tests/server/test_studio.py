@@ -151,3 +151,31 @@ def test_studio_files_are_served(tiny, tmp_path, path):
         assert r.status_code == 200 and len(r.content) > 500
     finally:
         server.stop()
+
+
+def test_the_studio_cancels_a_running_job(tiny, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    # a job long enough to be caught running
+    config = _config(tiny, tmp_path, defaults={"steps": 1000, "prior_steps": 1000, "upsampler_steps": 1000})
+    server = Running(config)
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+            page = browser.new_page(bypass_csp=True)
+            page.goto(server.url + "/")
+            page.wait_for_selector("#size option", state="attached")
+            page.select_option("#n", "4")
+            page.fill("#prompt", "a red circle")
+            page.click("#generate")
+            page.wait_for_function(
+                "/(prior|decoder) \\d+\\/\\d+/.test(document.querySelector('#status-text').textContent)", timeout=60_000
+            )
+            page.click("#cancel")
+            page.wait_for_function("document.querySelector('#error').textContent.includes('cancelled')", timeout=60_000)
+            browser.close()
+        job = httpx.get(server.url + "/api/jobs").json()["jobs"][0]
+        assert job["status"] == "cancelled" and not job["files"]
+        assert server.service.queue.waiting == 0 and server.service.queue.running == 0
+    finally:
+        server.stop()

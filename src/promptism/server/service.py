@@ -379,7 +379,8 @@ async def run_job(request: Request, svc: Service, kind: str, params: dict, user,
 def common(svc: Service, body: dict) -> dict:
     """The fields every image request shares (model, size, n, seed, response format, user), checked."""
     svc.check_model(body.get("model"))
-    fmt = body.get("response_format") or "url"
+    fmt = body.get("response_format")
+    fmt = "url" if fmt is None or fmt == "" else fmt  # an empty list or object is not a format
     if fmt not in ("url", "b64_json"):
         raise APIError(400, f"'response_format' must be 'url' or 'b64_json', got {fmt!r}", "response_format")
     native, out = svc.size(body.get("size"))

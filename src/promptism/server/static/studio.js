@@ -60,6 +60,20 @@ function settings() {
 
 const STAGES = { prior: "prior", decoder: "decoder", invert: "inverting", inpaint: "repainting" };
 
+let currentJob = null;
+
+async function cancelJob() {
+  if (!currentJob) return;
+  $("status-text").textContent = "cancelling…";
+  try {
+    await api("/api/jobs/" + currentJob + "/cancel", {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: "{}",
+    });
+  } catch (e) {
+    showError(e.message);
+  }
+}
+
 async function runJob(body, label) {
   if (busy) return;
   showError("");
@@ -68,6 +82,7 @@ async function runJob(body, label) {
     const { id } = await api("/api/jobs", {
       method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
     });
+    currentJob = id;
     for (;;) {
       await new Promise((r) => setTimeout(r, 300));
       const job = await api("/api/jobs/" + id);
@@ -85,6 +100,7 @@ async function runJob(body, label) {
   } catch (e) {
     showError(e.message);
   } finally {
+    currentJob = null;
     setBusy(false);
     loadHistory();
   }
@@ -237,6 +253,7 @@ async function init() {
   loadHistory();
 }
 
+$("cancel").addEventListener("click", cancelJob);
 $("prompt-form").addEventListener("submit", (ev) => {
   ev.preventDefault();
   const prompt = $("prompt").value.trim();
