@@ -179,3 +179,51 @@ def test_the_studio_cancels_a_running_job(tiny, tmp_path):
         assert server.service.queue.waiting == 0 and server.service.queue.running == 0
     finally:
         server.stop()
+
+
+def test_the_studio_remembers_refills_shows_failures_opens_pictures_and_goes_dark(tiny, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    policy = tmp_path / "policy.txt"
+    policy.write_text("re:\\bforbidden\\b\n")
+    server = Running(_config(tiny, tmp_path, policy=str(policy)))
+    prompt = "a red circle above a blue square"
+    pictures = "document.querySelectorAll('#results img').length === 2"
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+            page = browser.new_page(bypass_csp=True)
+            page.goto(server.url + "/")
+            page.wait_for_selector("#size option", state="attached")
+            page.select_option("#n", "2")
+            page.fill("#prompt", prompt)
+            page.click("#generate")
+            page.wait_for_function(pictures, timeout=120_000)
+            # a picture opens in the lightbox, and Escape closes it
+            page.click("#results .picture:first-child img")
+            assert page.is_visible("#lightbox")
+            page.keyboard.press("Escape")
+            assert not page.is_visible("#lightbox")
+            # a reload keeps the form and the last results
+            page.reload()
+            page.wait_for_function(pictures, timeout=30_000)
+            assert page.input_value("#prompt") == prompt
+            # a refused prompt shows its reason in the history
+            page.fill("#prompt", "a forbidden thing")
+            page.click("#generate")
+            page.wait_for_selector("#error:not([hidden])")
+            page.wait_for_function(
+                "[...document.querySelectorAll('#history .failed')].some(f => f.textContent.startsWith('refused: policy'))",
+                timeout=30_000,
+            )
+            # a history tile brings its prompt and seed back into the form
+            page.click("#history figure:has(img)")
+            assert page.input_value("#prompt") == prompt
+            seed = httpx.get(server.url + "/api/jobs").json()["jobs"][-1]["seeds"][0]
+            assert page.input_value("#seed") == str(seed)
+            # dark mode follows the system's
+            page.emulate_media(color_scheme="dark")
+            assert page.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(21, 21, 23)"
+            browser.close()
+    finally:
+        server.stop()

@@ -94,7 +94,11 @@ async function runJob(body, label) {
       } else if (job.status === "running") {
         $("status-text").textContent = label + ": starting";
       }
-      if (job.status === "done") { await showJob(job); break; }
+      if (job.status === "done") {
+        localStorage.setItem("promptism-last", job.id);
+        await showJob(job);
+        break;
+      }
       if (["failed", "cancelled", "refused"].includes(job.status)) throw new Error(job.error || job.status);
     }
   } catch (e) {
@@ -133,7 +137,7 @@ async function showJob(job) {
     edit.type = "button"; edit.className = "ghost edit"; edit.textContent = "Edit";
     edit.onclick = () => openEditor(name, img.src);
     meta.append(seed, dl, vary, edit);
-    img.onclick = () => dl.click();
+    img.onclick = () => openLightbox(img.src, img.alt);
     card.append(img, meta);
     box.append(card);
   }
@@ -228,19 +232,65 @@ async function loadHistory() {
       img.alt = caption.textContent;
       img.src = await pictureURL("/images/" + job.files[0]);
       fig.append(img);
-      fig.onclick = () => showJob(job);
+      fig.onclick = () => { useSettings(job); showJob(job); };
     } else {
       const f = document.createElement("div");
       f.className = "failed";
-      f.textContent = job.status;
+      f.textContent = job.error ? `${job.status}: ${job.error}` : job.status;
       fig.append(f);
+      fig.onclick = () => useSettings(job);
     }
     fig.append(caption);
     box.append(fig);
   }
 }
 
+// --- the form: what a history tile used, and what survives a reload ------------------------------
+const FORM_FIELDS = ["prompt", "n", "negative", "seed", "sampler", "steps", "guidance_prior", "guidance_decoder",
+                     "guidance_text", "rerank"];
+
+function saveForm() {
+  const values = {};
+  for (const id of FORM_FIELDS) values[id] = $(id).value;
+  localStorage.setItem("promptism-form", JSON.stringify(values));
+}
+
+function restoreForm() {
+  let values = {};
+  try { values = JSON.parse(localStorage.getItem("promptism-form") || "{}"); } catch (e) { return; }
+  for (const id of FORM_FIELDS) if (values[id] !== undefined) $(id).value = values[id];
+}
+
+function useSettings(job) {
+  const p = job.params, s = p.settings || {};
+  if (job.kind === "generate" && p.prompt) $("prompt").value = p.prompt;
+  $("negative").value = p.negative_prompt || "";
+  if (job.seeds && job.seeds.length) $("seed").value = job.seeds[0];
+  else if (p.seed !== undefined) $("seed").value = p.seed;
+  for (const id of ["sampler", "steps", "guidance_prior", "guidance_decoder", "guidance_text", "rerank"]) {
+    $(id).value = s[id] === undefined ? "" : s[id];
+  }
+  saveForm();
+}
+
+// --- the lightbox: a picture at full size; Escape or a click closes it ----------------------------
+function openLightbox(src, alt) {
+  $("lightbox-img").src = src;
+  $("lightbox-img").alt = alt || "";
+  $("lightbox").hidden = false;
+}
+
+$("lightbox").onclick = () => { $("lightbox").hidden = true; };
+document.addEventListener("keydown", (ev) => {
+  if (ev.key !== "Escape") return;
+  if (!$("lightbox").hidden) $("lightbox").hidden = true;
+  else if (currentJob) cancelJob();
+});
+for (const id of FORM_FIELDS) $(id).addEventListener("input", saveForm);
+$("n").addEventListener("change", saveForm);
+
 async function init() {
+  restoreForm();
   try {
     const info = await api("/api/info");
     for (const s of info.sizes) {
@@ -250,6 +300,10 @@ async function init() {
       $("size").append(o);
     }
   } catch (e) { showError(e.message); }
+  const last = localStorage.getItem("promptism-last");
+  if (last) {
+    try { await showJob(await api("/api/jobs/" + last)); } catch (e) { localStorage.removeItem("promptism-last"); }
+  }
   loadHistory();
 }
 
