@@ -9,7 +9,7 @@ OUT    ?= out
 # pytest workers: the suite is CPU-bound, one thread per worker
 WORKERS ?= 2
 
-.PHONY: setup generate show test lint bench-judge bench-unclip bench-edit bench-rerank bench-serve bench-clip-speed clean
+.PHONY: setup generate show test lint bench-judge bench-unclip bench-edit bench-rerank bench-serve bench-soak bench-clip-speed clean
 
 setup: $(STAMP)
 
@@ -72,6 +72,10 @@ bench-clip-speed: $(STAMP)
 # the server under load and killed mid-job: benchmarks/reports/serve_load.* (about 2 minutes)
 bench-serve: $(STAMP)
 	$(BIN)/python benchmarks/serve_load.py
+
+# the server soaked for 10 minutes with mixed traffic from 8 clients: benchmarks/reports/serve_soak.*
+bench-soak: $(STAMP)
+	PROMPTISM_THREADS=1 $(BIN)/python benchmarks/serve_soak.py
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache

@@ -227,3 +227,46 @@ def test_the_studio_remembers_refills_shows_failures_opens_pictures_and_goes_dar
             browser.close()
     finally:
         server.stop()
+
+
+def test_the_mask_editor_undoes_and_erases(tiny, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    server = Running(_config(tiny, tmp_path))
+    white = "(() => { const m = editor.mask; const d = m.getContext('2d').getImageData(0, 0, m.width, m.height).data;"
+    white += " let n = 0; for (let i = 0; i < d.length; i += 4) n += d[i] > 127; return n; })()"
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+            page = browser.new_page(bypass_csp=True)
+            page.goto(server.url + "/")
+            page.wait_for_selector("#size option", state="attached")
+            page.fill("#prompt", "a red circle")
+            page.click("#generate")
+            page.wait_for_function("document.querySelectorAll('#results img').length === 4", timeout=120_000)
+            page.click("#results .picture:first-child button.edit")
+            page.wait_for_selector("#editor:not([hidden])")
+            page.locator("#brush").fill("40")
+
+            def stroke(y: float) -> None:
+                box = _settled_box(page, "#canvas")
+                page.mouse.move(box["x"] + 0.1 * box["width"], box["y"] + y * box["height"])
+                page.mouse.down()
+                page.mouse.move(box["x"] + 0.9 * box["width"], box["y"] + y * box["height"], steps=8)
+                page.mouse.up()
+
+            stroke(0.2)
+            one = page.evaluate(white)
+            stroke(0.7)
+            two = page.evaluate(white)
+            assert 0 < one < two
+            page.click("#undo")
+            assert page.evaluate(white) == one
+            page.check("#eraser")  # the eraser takes the first stroke back out
+            stroke(0.2)
+            assert page.evaluate(white) < one
+            page.keyboard.press("Control+z")
+            assert page.evaluate(white) == one
+            browser.close()
+    finally:
+        server.stop()

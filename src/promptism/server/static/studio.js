@@ -144,13 +144,28 @@ async function showJob(job) {
 }
 
 // --- the mask editor: paint on the picture; the mask (white = repaint) has the picture's size ---
-const editor = { name: null, picture: new Image(), mask: document.createElement("canvas"), painting: false };
+const editor = { name: null, picture: new Image(), mask: document.createElement("canvas"), painting: false, undo: [] };
+
+// the mask before each stroke, for Undo (Ctrl+Z)
+function snapshot() {
+  const m = editor.mask.getContext("2d");
+  editor.undo.push(m.getImageData(0, 0, editor.mask.width, editor.mask.height));
+  if (editor.undo.length > 30) editor.undo.shift();
+}
+
+function undoStroke() {
+  const last = editor.undo.pop();
+  if (!last) return;
+  editor.mask.getContext("2d").putImageData(last, 0, 0);
+  draw();
+}
 
 function openEditor(name, src) {
   editor.name = name;
   editor.picture.onload = () => {
     editor.mask.width = editor.picture.naturalWidth;
     editor.mask.height = editor.picture.naturalHeight;
+    editor.undo = [];
     clearMask();
     $("editor").hidden = false;
     $("editor").scrollIntoView({ behavior: "smooth" });
@@ -194,7 +209,7 @@ function paintTo(ev) {
   const [x, y] = maskPoint(ev);
   const [x0, y0] = editor.last || [x, y];
   const m = editor.mask.getContext("2d");
-  m.strokeStyle = m.fillStyle = "#fff";
+  m.strokeStyle = m.fillStyle = $("eraser").checked ? "#000" : "#fff";  // white = repaint
   m.lineCap = "round";
   m.lineWidth = Math.max((2 * Number($("brush").value) / 512) * editor.mask.width, 1);
   m.beginPath(); m.moveTo(x0, y0); m.lineTo(x, y); m.stroke();
@@ -204,11 +219,16 @@ function paintTo(ev) {
 }
 
 $("canvas").addEventListener("pointerdown", (ev) => {
+  snapshot();
   editor.painting = true; editor.last = null; $("canvas").setPointerCapture(ev.pointerId); paintTo(ev);
 });
 $("canvas").addEventListener("pointermove", (ev) => { if (editor.painting) paintTo(ev); });
 $("canvas").addEventListener("pointerup", () => { editor.painting = false; editor.last = null; });
-$("clear-mask").onclick = clearMask;
+$("clear-mask").onclick = () => { snapshot(); clearMask(); };
+$("undo").onclick = undoStroke;
+document.addEventListener("keydown", (ev) => {
+  if ((ev.ctrlKey || ev.metaKey) && ev.key === "z" && !$("editor").hidden) { ev.preventDefault(); undoStroke(); }
+});
 $("close-editor").onclick = () => { $("editor").hidden = true; };
 $("repaint").onclick = () => {
   const mask = editor.mask.toDataURL("image/png").split(",")[1];
