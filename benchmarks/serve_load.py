@@ -29,6 +29,7 @@ import sys
 import tempfile
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -67,6 +68,33 @@ def start(data: Path, port: int, *extra: str) -> subprocess.Popen:
         if proc.poll() is not None or time.time() > deadline:
             raise RuntimeError("the server did not start")
         time.sleep(0.2)
+
+
+@contextmanager
+def serving(data: Path, *extra: str):
+    """`promptism serve` on a free port over ``data`` for the block: (its URL, its process)."""
+    port = _port()
+    proc = start(data, port, *extra)
+    try:
+        yield f"http://127.0.0.1:{port}", proc
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(60)
+
+
+def traffic_options(doc: str, clients: int, seconds: float, max_queue: int) -> argparse.Namespace:
+    """The command line of a traffic benchmark: clients, seconds, the server's queue length."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--clients", type=int, default=clients, help=f"concurrent clients (default: {clients})")
+    ap.add_argument("--seconds", type=float, default=seconds, help=f"how long the traffic runs (default: {seconds:g})")
+    ap.add_argument(
+        "--max-queue", type=int, default=max_queue, help=f"the server's queue length (default: {max_queue})"
+    )
+    return ap.parse_args()
+
+
+def machine() -> str:
+    return f"{platform.machine()}, {os.cpu_count()} CPUs"
 
 
 def peak_rss_mib(pid: int) -> float:
@@ -212,25 +240,17 @@ def markdown(r: dict) -> str:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--clients", type=int, default=4, help="concurrent clients (default: 4)")
-    ap.add_argument("--seconds", type=float, default=60, help="how long the load runs (default: 60)")
-    ap.add_argument("--max-queue", type=int, default=2, help="the server's queue length (default: 2)")
-    args = ap.parse_args()
+    args = traffic_options(__doc__, clients=4, seconds=60, max_queue=2)
     with tempfile.TemporaryDirectory() as tmp:
-        data, port = Path(tmp) / "data", _port()
-        proc = start(data, port, "--max-queue", str(args.max_queue))
-        try:
+        data = Path(tmp) / "data"
+        with serving(data, "--max-queue", str(args.max_queue)) as (url, proc):
             report = {
-                "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
+                "machine": machine(),
                 "max_queue": args.max_queue,
-                "load": load(f"http://127.0.0.1:{port}", args.clients, args.seconds),
+                "load": load(url, args.clients, args.seconds),
                 "peak_rss_mib": peak_rss_mib(proc.pid),
             }
-        finally:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(60)
-        report["fault"] = fault(data, port)
+        report["fault"] = fault(data, _port())
     REPORTS.mkdir(parents=True, exist_ok=True)
     (REPORTS / "serve_load.json").write_text(json.dumps(report, indent=1))
     (REPORTS / "serve_load.md").write_text(markdown(report))

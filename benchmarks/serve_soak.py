@@ -15,13 +15,9 @@ Writes benchmarks/reports/serve_soak.{json,md}.
 
 from __future__ import annotations
 
-import argparse
 import io
 import json
-import os
-import platform
 import random
-import signal
 import statistics
 import sys
 import tempfile
@@ -32,7 +28,7 @@ from pathlib import Path
 
 import httpx
 from PIL import Image
-from serve_load import _port, start
+from serve_load import machine, serving, traffic_options
 
 REPORTS = Path(__file__).resolve().parent / "reports"
 MALFORMED = [  # each must get a 4xx
@@ -181,23 +177,14 @@ def markdown(r: dict) -> str:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--clients", type=int, default=8, help="concurrent clients (default: 8)")
-    ap.add_argument("--seconds", type=float, default=600, help="how long the soak runs (default: 600)")
-    ap.add_argument("--max-queue", type=int, default=4, help="the server's queue length (default: 4)")
-    args = ap.parse_args()
+    args = traffic_options(__doc__, clients=8, seconds=600, max_queue=4)
     with tempfile.TemporaryDirectory() as tmp:
-        data, port = Path(tmp) / "data", _port()
-        proc = start(data, port, "--max-queue", str(args.max_queue))
-        try:
+        with serving(Path(tmp) / "data", "--max-queue", str(args.max_queue)) as (url, proc):
             report = {
-                "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
+                "machine": machine(),
                 "max_queue": args.max_queue,
-                "soak": soak(f"http://127.0.0.1:{port}", args.clients, args.seconds, proc.pid),
+                "soak": soak(url, args.clients, args.seconds, proc.pid),
             }
-        finally:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(60)
     REPORTS.mkdir(parents=True, exist_ok=True)
     (REPORTS / "serve_soak.json").write_text(json.dumps(report, indent=1))
     (REPORTS / "serve_soak.md").write_text(markdown(report))

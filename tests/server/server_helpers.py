@@ -52,3 +52,10 @@ def _config(tiny, tmp_path, **kw) -> ServerConfig:
         defaults=dict(FAST),
     )
     return ServerConfig(**{**base, **kw})
+
+
+def assert_clean_4xx(r, name: str) -> None:
+    """A 4xx answer with an error in OpenAI's shape: message, type, param, code."""
+    assert 400 <= r.status_code < 500, (name, r.status_code, r.text[:300])
+    err = r.json().get("error")
+    assert err and set(err) == {"message", "type", "param", "code"} and err["message"], (name, r.text[:300])

@@ -5,6 +5,7 @@ restart. Keeps a screenshot as a test artefact (artifacts/studio.png)."""
 
 import io
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -153,120 +154,105 @@ def test_studio_files_are_served(tiny, tmp_path, path):
         server.stop()
 
 
-def test_the_studio_cancels_a_running_job(tiny, tmp_path):
+@contextmanager
+def _studio(config):
+    """A server on ``config`` and a Chromium page on its studio, ready to use: (server, page)."""
     from playwright.sync_api import sync_playwright
 
-    # a job long enough to be caught running
-    config = _config(tiny, tmp_path, defaults={"steps": 1000, "prior_steps": 1000, "upsampler_steps": 1000})
     server = Running(config)
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-            page = browser.new_page(bypass_csp=True)
+            page = browser.new_page(bypass_csp=True)  # Playwright's waits evaluate strings: CSP forbids them
             page.goto(server.url + "/")
             page.wait_for_selector("#size option", state="attached")
-            page.select_option("#n", "4")
-            page.fill("#prompt", "a red circle")
-            page.click("#generate")
-            page.wait_for_function(
-                "/(prior|decoder) \\d+\\/\\d+/.test(document.querySelector('#status-text').textContent)", timeout=60_000
-            )
-            page.click("#cancel")
-            page.wait_for_function("document.querySelector('#error').textContent.includes('cancelled')", timeout=60_000)
+            yield server, page
             browser.close()
+    finally:
+        server.stop()
+
+
+def _generate(page, prompt: str, n: int) -> None:
+    page.select_option("#n", str(n))
+    page.fill("#prompt", prompt)
+    page.click("#generate")
+
+
+def test_the_studio_cancels_a_running_job(tiny, tmp_path):
+    # a job long enough to be caught running
+    config = _config(tiny, tmp_path, defaults={"steps": 1000, "prior_steps": 1000, "upsampler_steps": 1000})
+    with _studio(config) as (server, page):
+        _generate(page, "a red circle", 4)
+        page.wait_for_function(
+            "/(prior|decoder) \\d+\\/\\d+/.test(document.querySelector('#status-text').textContent)", timeout=60_000
+        )
+        page.click("#cancel")
+        page.wait_for_function("document.querySelector('#error').textContent.includes('cancelled')", timeout=60_000)
         job = httpx.get(server.url + "/api/jobs").json()["jobs"][0]
         assert job["status"] == "cancelled" and not job["files"]
         assert server.service.queue.waiting == 0 and server.service.queue.running == 0
-    finally:
-        server.stop()
 
 
 def test_the_studio_remembers_refills_shows_failures_opens_pictures_and_goes_dark(tiny, tmp_path):
-    from playwright.sync_api import sync_playwright
-
     policy = tmp_path / "policy.txt"
     policy.write_text("re:\\bforbidden\\b\n")
-    server = Running(_config(tiny, tmp_path, policy=str(policy)))
     prompt = "a red circle above a blue square"
     pictures = "document.querySelectorAll('#results img').length === 2"
-    try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-            page = browser.new_page(bypass_csp=True)
-            page.goto(server.url + "/")
-            page.wait_for_selector("#size option", state="attached")
-            page.select_option("#n", "2")
-            page.fill("#prompt", prompt)
-            page.click("#generate")
-            page.wait_for_function(pictures, timeout=120_000)
-            # a picture opens in the lightbox, and Escape closes it
-            page.click("#results .picture:first-child img")
-            assert page.is_visible("#lightbox")
-            page.keyboard.press("Escape")
-            assert not page.is_visible("#lightbox")
-            # a reload keeps the form and the last results
-            page.reload()
-            page.wait_for_function(pictures, timeout=30_000)
-            assert page.input_value("#prompt") == prompt
-            # a refused prompt shows its reason in the history
-            page.fill("#prompt", "a forbidden thing")
-            page.click("#generate")
-            page.wait_for_selector("#error:not([hidden])")
-            page.wait_for_function(
-                "[...document.querySelectorAll('#history .failed')].some(f => f.textContent.startsWith('refused: policy'))",
-                timeout=30_000,
-            )
-            # a history tile brings its prompt and seed back into the form
-            page.click("#history figure:has(img)")
-            assert page.input_value("#prompt") == prompt
-            seed = httpx.get(server.url + "/api/jobs").json()["jobs"][-1]["seeds"][0]
-            assert page.input_value("#seed") == str(seed)
-            # dark mode follows the system's
-            page.emulate_media(color_scheme="dark")
-            assert page.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(21, 21, 23)"
-            browser.close()
-    finally:
-        server.stop()
+    with _studio(_config(tiny, tmp_path, policy=str(policy))) as (server, page):
+        _generate(page, prompt, 2)
+        page.wait_for_function(pictures, timeout=120_000)
+        # a picture opens in the lightbox, and Escape closes it
+        page.click("#results .picture:first-child img")
+        assert page.is_visible("#lightbox")
+        page.keyboard.press("Escape")
+        assert not page.is_visible("#lightbox")
+        # a reload keeps the form and the last results
+        page.reload()
+        page.wait_for_function(pictures, timeout=30_000)
+        assert page.input_value("#prompt") == prompt
+        # a refused prompt shows its reason in the history
+        _generate(page, "a forbidden thing", 2)
+        page.wait_for_selector("#error:not([hidden])")
+        page.wait_for_function(
+            "[...document.querySelectorAll('#history .failed')].some(f => f.textContent.startsWith('refused: policy'))",
+            timeout=30_000,
+        )
+        # a history tile brings its prompt and seed back into the form
+        page.click("#history figure:has(img)")
+        assert page.input_value("#prompt") == prompt
+        seed = httpx.get(server.url + "/api/jobs").json()["jobs"][-1]["seeds"][0]
+        assert page.input_value("#seed") == str(seed)
+        # dark mode follows the system's
+        page.emulate_media(color_scheme="dark")
+        assert page.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(21, 21, 23)"
 
 
 def test_the_mask_editor_undoes_and_erases(tiny, tmp_path):
-    from playwright.sync_api import sync_playwright
-
-    server = Running(_config(tiny, tmp_path))
     white = "(() => { const m = editor.mask; const d = m.getContext('2d').getImageData(0, 0, m.width, m.height).data;"
     white += " let n = 0; for (let i = 0; i < d.length; i += 4) n += d[i] > 127; return n; })()"
-    try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-            page = browser.new_page(bypass_csp=True)
-            page.goto(server.url + "/")
-            page.wait_for_selector("#size option", state="attached")
-            page.fill("#prompt", "a red circle")
-            page.click("#generate")
-            page.wait_for_function("document.querySelectorAll('#results img').length === 4", timeout=120_000)
-            page.click("#results .picture:first-child button.edit")
-            page.wait_for_selector("#editor:not([hidden])")
-            page.locator("#brush").fill("40")
+    with _studio(_config(tiny, tmp_path)) as (_, page):
+        _generate(page, "a red circle", 4)
+        page.wait_for_function("document.querySelectorAll('#results img').length === 4", timeout=120_000)
+        page.click("#results .picture:first-child button.edit")
+        page.wait_for_selector("#editor:not([hidden])")
+        page.locator("#brush").fill("40")
 
-            def stroke(y: float) -> None:
-                box = _settled_box(page, "#canvas")
-                page.mouse.move(box["x"] + 0.1 * box["width"], box["y"] + y * box["height"])
-                page.mouse.down()
-                page.mouse.move(box["x"] + 0.9 * box["width"], box["y"] + y * box["height"], steps=8)
-                page.mouse.up()
+        def stroke(y: float) -> None:
+            box = _settled_box(page, "#canvas")
+            page.mouse.move(box["x"] + 0.1 * box["width"], box["y"] + y * box["height"])
+            page.mouse.down()
+            page.mouse.move(box["x"] + 0.9 * box["width"], box["y"] + y * box["height"], steps=8)
+            page.mouse.up()
 
-            stroke(0.2)
-            one = page.evaluate(white)
-            stroke(0.7)
-            two = page.evaluate(white)
-            assert 0 < one < two
-            page.click("#undo")
-            assert page.evaluate(white) == one
-            page.check("#eraser")  # the eraser takes the first stroke back out
-            stroke(0.2)
-            assert page.evaluate(white) < one
-            page.keyboard.press("Control+z")
-            assert page.evaluate(white) == one
-            browser.close()
-    finally:
-        server.stop()
+        stroke(0.2)
+        one = page.evaluate(white)
+        stroke(0.7)
+        two = page.evaluate(white)
+        assert 0 < one < two
+        page.click("#undo")
+        assert page.evaluate(white) == one
+        page.check("#eraser")  # the eraser takes the first stroke back out
+        stroke(0.2)
+        assert page.evaluate(white) < one
+        page.keyboard.press("Control+z")
+        assert page.evaluate(white) == one
