@@ -53,3 +53,20 @@ def test_url_results_are_signed_links_that_open_without_a_key_and_expire(server)
     assert httpx.get(url.split("?")[0]).status_code == 401  # unsigned, no key
     time.sleep(2.5)
     assert httpx.get(url).status_code == 401  # expired
+
+
+def test_a_finished_job_downloads_as_a_zip_for_its_owner(server):
+    import io
+    import zipfile
+
+    client = openai.OpenAI(base_url=server.url + "/v1", api_key=ALICE.split(":")[1], max_retries=0)
+    client.images.generate(prompt="a red circle", size="32x32", n=2)
+    with httpx.Client(base_url=server.url, timeout=60) as http:
+        job = http.get("/api/jobs", headers=_auth(ALICE)).json()["jobs"][0]
+        r = http.get(f"/api/jobs/{job['id']}/zip", headers=_auth(ALICE))
+        assert r.status_code == 200 and r.headers["content-type"] == "application/zip"
+        names = sorted(zipfile.ZipFile(io.BytesIO(r.content)).namelist())
+        assert names == sorted([*job["files"], *(f.replace(".png", ".json") for f in job["files"])])
+        assert http.get(f"/api/jobs/{job['id']}/zip", headers=_auth(BOB)).status_code == 404
+        failed = server.service.history.add("generate", {}, None, status="failed", error="x")
+        assert http.get(f"/api/jobs/{failed}/zip", headers=_auth(ROOT)).status_code == 409

@@ -201,6 +201,7 @@ def test_the_studio_remembers_refills_shows_failures_opens_pictures_and_goes_dar
     with _studio(_config(tiny, tmp_path, policy=str(policy))) as (server, page):
         _generate(page, prompt, 2)
         page.wait_for_function(pictures, timeout=120_000)
+        assert page.get_attribute("#download-all", "download").endswith(".zip")  # the whole job as a zip
         # a picture opens in the lightbox, and Escape closes it
         page.click("#results .picture:first-child img")
         assert page.is_visible("#lightbox")

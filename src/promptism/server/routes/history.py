@@ -102,6 +102,28 @@ async def cancel_job(job_id: str, request: Request):
     return {"id": job_id, "status": "cancelling"}
 
 
+@router.get("/api/jobs/{job_id}/zip")
+async def job_zip(job_id: str, request: Request):
+    """A finished job's pictures and their provenance sidecars, as one zip."""
+    import io
+    import zipfile
+
+    from fastapi.responses import Response
+
+    record = owned_job(request, job_id)
+    if record.status != "done":
+        raise APIError(409, f"job {job_id!r} has no pictures to download ({record.status})", code="job_not_done")
+    images = service(request).history.images
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:  # PNGs are compressed already
+        for name in record.files:
+            for path in (images / name, (images / name).with_suffix(".json")):
+                if path.is_file():
+                    z.write(path, path.name)
+    headers = {"content-disposition": f'attachment; filename="promptism-{job_id}.zip"'}
+    return Response(buf.getvalue(), media_type="application/zip", headers=headers)
+
+
 @router.get("/api/jobs/{job_id}")
 async def job(job_id: str, request: Request):
     return job_json(service(request), owned_job(request, job_id))

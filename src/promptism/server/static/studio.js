@@ -116,6 +116,11 @@ async function showJob(job) {
   $("results-title").hidden = false;
   const what = job.params.prompt || job.params.source || "";
   $("results-title").textContent = job.kind === "generate" ? what : `${job.kind}: ${what}`;
+  const all = document.createElement("a");
+  all.id = "download-all"; all.className = "all"; all.textContent = "Download all (zip)";
+  all.download = `promptism-${job.id}.zip`;
+  all.href = await pictureURL(`/api/jobs/${job.id}/zip`);
+  $("results-title").append(" ", all);
   for (let i = 0; i < job.files.length; i++) {
     const name = job.files[i];
     const card = document.createElement("div");
