@@ -132,14 +132,10 @@ def markdown(r: dict, meta: dict) -> str:
 
 def _towers(model: dict) -> str:
     """The model's config.json fields that differ from CLIPConfig's defaults."""
-    from dataclasses import fields
-
     from promptism.clip.model import CLIPConfig
+    from promptism.knobs import describe
 
-    changed = [
-        f"{f.name} {model[f.name]}" for f in fields(CLIPConfig) if f.name in model and model[f.name] != f.default
-    ]
-    return "; ".join(changed) or "the defaults"
+    return describe(CLIPConfig, model) or "the defaults"
 
 
 def main() -> int:

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import fields, replace
 
 import numpy as np
 import torch
@@ -106,24 +106,10 @@ class ClipTask:
                 self.caption_attribute_targets = (torch.from_numpy(presence), torch.from_numpy(mask))
 
     def effective(self) -> ClipTaskConfig:
-        """The knobs as this task runs them: those its data cannot serve are off."""
-        return ClipTaskConfig(
-            hard_negatives=self.stated is not None,
-            counterfactuals=self.counterfactuals,
-            counterfactual_kinds=self.counterfactual_kinds,
-            separate=self.separate,
-            compose=self.compose,
-            compose_text=self.compose_text,
-            relate=self.relate,
-            relate_picture=self.relate_picture,
-            relate_caption=self.relate_caption,
-            negative_weights=self.negative_weights,
-            rank=self.rank,
-            rank_margin=self.rank_margin,
-            colorless=self.colorless,
-            colorless_relations=self.colorless_relations,
-            attributes=self.attributes,
-        )
+        """The knobs as this task runs them: those its data cannot serve are off. Each knob is the
+        attribute of its name; hard negatives are on where the data states what captions say."""
+        knobs = {f.name: getattr(self, f.name) for f in fields(ClipTaskConfig) if f.name != "hard_negatives"}
+        return ClipTaskConfig(hard_negatives=self.stated is not None, **knobs)
 
     def batch_captions(self, idx: np.ndarray, step: int) -> tuple[list[str], list | None, list[int]]:
         """The batch's captions and what each states, a share ``colorless`` of them shown without

@@ -58,10 +58,11 @@ def create_app(config: ServerConfig):
         upload_bytes=config.max_upload_bytes,
         read_timeout_s=config.body_timeout_s,
     )
-    if config.keys():
+    keys = config.keys()
+    if keys:
         from .links import url_secret
 
-        app.add_middleware(BearerKeys, keys=config.keys(), secret=url_secret(config.data_dir))
+        app.add_middleware(BearerKeys, keys=keys, secret=url_secret(config.data_dir))
     # outermost: a request for another host name, or from another site's page, goes no further
     app.add_middleware(BrowserGuard, allowed_hosts=config.hosts(), cors_origins=config.cors_origins)
     install_error_handlers(app)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -77,8 +78,6 @@ class JobQueue:
     def _write(self, fn, *args):
         """A history write; a failure of the disk or the database becomes a StorageError, noted
         for /healthz until a job writes its pictures and its record again."""
-        import sqlite3
-
         try:
             return fn(*args)
         except (OSError, sqlite3.Error) as e:

@@ -71,6 +71,7 @@ class Service:
         self.queue = JobQueue(self.history, config.concurrency, config.max_queue, config.job_timeout_s)
         self._models = None
         self._secret = None
+        self.keys = config.keys()  # read once: each request looks its key's user up here
         self.started = time.time()
 
     @property
@@ -112,7 +113,7 @@ class Service:
 
     def picture_path(self, name: str) -> str:
         """'images/NAME', with a signed, expiring query when keys guard the pictures (links.py)."""
-        if not self.config.keys():
+        if not self.keys:
             return f"images/{name}"
         from .links import signed_query, url_secret
 
@@ -255,7 +256,7 @@ def job_json(svc: Service, r) -> dict:
 
 def caller(request: Request) -> tuple[str | None, bool]:
     """(user, admin) of the request's API key; without keys there is one user, who sees everything."""
-    if not service(request).config.keys():
+    if not service(request).keys:
         return None, True
     state = request.scope.get("state") or {}
     return state.get("user"), bool(state.get("admin"))

@@ -15,8 +15,7 @@ never the other way round.
 """
 
 __all__ = ["Decoder", "DecoderConfig", "Prior", "PriorConfig", "Upsampler", "UpsamplerConfig"]
-_HOMES = {"Decoder": "decoder", "DecoderConfig": "decoder", "Prior": "prior", "PriorConfig": "prior"}
-_HOMES.update(Upsampler="upsampler", UpsamplerConfig="upsampler")
+_HOMES = {name: name.removesuffix("Config").lower() for name in __all__}  # Decoder -> decoder.py
 
 
 def __getattr__(name: str):
