@@ -4,7 +4,7 @@ import socket
 import threading
 import time
 
-from promptism.server.app import ServerConfig, create_app
+from promptism.server.app import ServerConfig, create_app, uvicorn_config
 
 FAST = {"steps": 3, "prior_steps": 2, "upsampler_steps": 2}
 
@@ -23,9 +23,7 @@ class Running:
 
         self.port = config.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.server = uvicorn.Server(
-            uvicorn.Config(create_app(config), host="127.0.0.1", port=self.port, log_level="warning", lifespan="on")
-        )
+        self.server = uvicorn.Server(uvicorn_config(create_app(config), "127.0.0.1", self.port, "warning"))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.thread.start()
         deadline = time.time() + 60

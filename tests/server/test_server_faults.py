@@ -120,6 +120,37 @@ def test_a_body_that_stops_arriving_gets_a_408(server):
     assert _health(server)["waiting"] == 0
 
 
+def _raw(server, request: bytes) -> tuple[bytes, bytes]:
+    with socket.create_connection(("127.0.0.1", server.port), timeout=15) as sock:
+        sock.sendall(request)
+        data = b""
+        while chunk := sock.recv(4096):  # the server closes the connection after its answer
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    return head, body
+
+
+@pytest.mark.parametrize(
+    "request_",
+    [
+        b"POST /v1/images/generations HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: -5\r\n\r\n",
+        b"POST /v1/images/generations HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: ten\r\n\r\n",
+        b"POST /v1/images/generations HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+        b"GARBAGE\r\n\r\n",
+        b"GET / HTTP/1.1\r\nno colon here\r\n\r\n",
+    ],
+    ids=["negative-length", "word-length", "two-lengths", "no-request-line", "header-without-colon"],
+)
+def test_a_request_that_is_not_valid_http_gets_openais_400(server, request_):
+    # uvicorn used to answer these in plain text, below the app
+    head, body = _raw(server, request_)
+    assert head.startswith(b"HTTP/1.1 400"), head
+    assert b"content-type: application/json" in head.lower()
+    err = json.loads(body)["error"]
+    assert err["code"] == "invalid_http" and err["message"].startswith("the request is not valid HTTP/1.1")
+    assert _health(server)["waiting"] == 0
+
+
 @pytest.mark.parametrize("headers", [{f"X-H{i}": "1" for i in range(1000)}, {"X-Big": "a" * 100_000}])
 def test_too_many_or_too_large_headers_get_a_431(server, headers):
     status, body = _post(server, b'{"prompt":"x"}', headers)
@@ -182,5 +213,75 @@ def test_a_job_is_cancelled_on_request_and_leaves_no_pictures(tiny, tmp_path):
         _assert_openai_error(status, body, 404)
         assert s.service.queue.waiting == 0 and s.service.queue.running == 0
         conn.close()
+    finally:
+        s.stop()
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A real 2 MiB tmpfs for the data folder, where the machine lets the tests mount one (root on
+    Linux); skipped otherwise. Unmounted afterwards."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    if sys.platform != "linux" or os.geteuid() != 0 or not shutil.which("mount"):
+        pytest.skip("mounting a tmpfs needs root on Linux")
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(disk)], capture_output=True, text=True)
+    if r.returncode != 0:
+        pytest.skip(f"this machine does not allow mounting a tmpfs: {r.stderr.strip()}")
+    try:
+        yield disk
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=False)
+
+
+def _fill(folder, leave: int) -> None:
+    import os
+
+    free = os.statvfs(folder).f_bavail * os.statvfs(folder).f_frsize
+    with open(folder / "filler", "wb") as f:
+        f.write(b"\0" * max(0, free - leave))
+
+
+def _assert_failed_cleanly(s, status, body) -> None:
+    _assert_openai_error(status, body, 500)
+    assert body["error"]["code"] == "storage_error", body
+    health = _health(s)
+    assert health["waiting"] == 0 and health["running"] == 0 and health["ok"] is False
+    jobs = s.service.history.list(10)
+    assert all(j.status != "running" for j in jobs), [(j.id, j.status) for j in jobs]
+    for j in jobs:
+        if j.status != "done":
+            assert not list(s.service.history.images.glob(f"{j.id}-*")), "a failed job left pictures behind"
+
+
+def test_a_real_full_disk_and_a_read_only_disk_fail_jobs_cleanly(tiny, small_disk):
+    import subprocess
+
+    s = Running(_config(tiny, small_disk, body_timeout_s=1.0))
+    try:
+        status, _ = _post(s, b'{"prompt":"a red circle","size":"32x32"}')
+        assert status == 200
+        _fill(small_disk, leave=8 * 1024)  # room for part of a job, not all of it
+        for _ in range(3):
+            status, body = _post(s, b'{"prompt":"a red circle","size":"32x32","n":8}')
+            _assert_failed_cleanly(s, status, body)
+        (small_disk / "filler").unlink()
+        status, _ = _post(s, b'{"prompt":"a red circle","size":"32x32"}')
+        assert status == 200 and _health(s)["ok"] is True, "the server did not recover when space came back"
+        # a read-only file system over the pictures folder (the open database keeps the disk itself
+        # from being remounted read-only)
+        images = s.service.history.images
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(images)], check=True)
+        try:
+            status, body = _post(s, b'{"prompt":"a red circle","size":"32x32"}')
+            _assert_failed_cleanly(s, status, body)
+            assert "Read-only" in _health(s)["storage"]["error"]
+        finally:
+            subprocess.run(["umount", "-l", str(images)], check=False)
     finally:
         s.stop()

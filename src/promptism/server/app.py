@@ -84,4 +84,14 @@ def serve(config: ServerConfig) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         handlers=[logging.StreamHandler(), logging.FileHandler(Path(config.data_dir) / "server.log")],
     )
-    uvicorn.run(create_app(config), host=config.host, port=config.port, log_level="info")
+    uvicorn.Server(uvicorn_config(create_app(config), config.host, config.port, "info")).run()
+
+
+def uvicorn_config(app, host: str, port: int, log_level: str):
+    """uvicorn's settings for the app: its h11 protocol answers unparseable requests in OpenAI's
+    error shape (see errors.http_protocol)."""
+    import uvicorn
+
+    from .errors import http_protocol
+
+    return uvicorn.Config(app, host=host, port=port, log_level=log_level, lifespan="on", http=http_protocol())

@@ -37,6 +37,29 @@ class APIError(Exception):
         return JSONResponse(body, status_code=self.status, headers=headers)
 
 
+def error_bytes(status: int, message: str, code: str | None = None) -> bytes:
+    """An error in OpenAI's shape as a JSON body, for the places that answer below the framework."""
+    err = APIError(status, message, code=code)
+    return json.dumps({"error": {"message": err.message, "type": err.type, "param": None, "code": err.code}}).encode()
+
+
+def http_protocol():
+    """uvicorn's h11 protocol, answering a request it cannot parse (a negative or non-numeric
+    Content-Length, a malformed request line) with OpenAI's error shape instead of plain text."""
+    import h11
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class OpenAIErrorsH11(H11Protocol):
+        def send_400_response(self, msg: str) -> None:
+            body = error_bytes(400, f"the request is not valid HTTP/1.1 ({msg.rstrip('.')})", code="invalid_http")
+            head = [(b"content-type", b"application/json"), (b"connection", b"close")]
+            for event in (h11.Response(status_code=400, headers=head), h11.Data(data=body), h11.EndOfMessage()):
+                self.transport.write(self.conn.send(event))
+            self.transport.close()
+
+    return OpenAIErrorsH11
+
+
 class BodyTooLarge(Exception):
     pass
 

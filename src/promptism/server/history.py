@@ -143,13 +143,17 @@ class History:
         rows = self._exec(f"SELECT {_COLUMNS} FROM jobs {clause}ORDER BY created DESC LIMIT ?", (*args, limit))
         return [_record(r) for r in rows]
 
+    def discard_pictures(self, job_id: str) -> None:
+        """Delete a job's pictures and their sidecars (a job that failed or was cancelled keeps none)."""
+        for f in self.images.glob(f"{job_id}-*"):
+            f.unlink(missing_ok=True)
+
     def recover(self) -> list[str]:
         """Mark the jobs a previous server left unfinished as failed and delete their pictures."""
         rows = self._exec("SELECT id FROM jobs WHERE status IN ('queued', 'running')")
         ids = [r[0] for r in rows]
         for job_id in ids:
-            for f in self.images.glob(f"{job_id}-*"):
-                f.unlink(missing_ok=True)
+            self.discard_pictures(job_id)
             self.finish(job_id, "failed", error="the server stopped before this job finished")
         for tmp in self.images.glob("*.tmp"):
             tmp.unlink(missing_ok=True)

@@ -107,10 +107,12 @@ class JobQueue:
             self.storage_error = None  # pictures and record written: the disk takes writes again
             return files
         except JobCancelled as e:
+            self._discard(job)
             self._end(job, "cancelled", str(e))
             raise
         except Exception as e:
             log.warning("job %s failed: %s", job.id, e)
+            self._discard(job)  # first: on a full disk, that makes room to record the failure
             if isinstance(e, StorageError):
                 self.storage_error = str(e)
             self._end(job, "failed", str(e) or type(e).__name__)
@@ -128,6 +130,14 @@ class JobQueue:
         job.cancel_reason = reason
         job.cancel.set()
         return True
+
+    def _discard(self, job: Job) -> None:
+        """An ended job that did not finish keeps none of its pictures (some may have been written
+        before the disk filled, or before its record could be written)."""
+        try:
+            self.history.discard_pictures(job.id)
+        except OSError as e:
+            log.error("job %s: its pictures could not be deleted: %s", job.id, e)
 
     def _end(self, job: Job, status: str, reason: str) -> None:
         """Mark a job ended; where even that cannot be written, the next start's recovery marks it

@@ -159,10 +159,7 @@ def _finish_pictures(service: Service, job_id: str, result, side: int) -> list[s
             name = f"{job_id}-{i}.png"
             names.append(name)
             save_png(img, service.history.images / name, meta)
-    except OSError as e:  # a full or read-only disk: none of the job's pictures stay behind
-        for name in names:
-            for path in (service.history.images / name, (service.history.images / name).with_suffix(".json")):
-                path.unlink(missing_ok=True)
+    except OSError as e:  # a full or read-only disk (the queue deletes what was written)
         raise StorageError(f"the pictures could not be written: {e.strerror or e}") from e
     return names
 
