@@ -1,7 +1,9 @@
-"""Take docs/studio.png: `promptism serve` with the shipped models, a prompt typed into the studio in
-Debian's headless Chromium (driven by Playwright), and the page once its pictures are in.
+"""Take the studio's screenshots for the docs: `promptism serve` with the shipped models, driven in
+Debian's headless Chromium (Playwright). studio.png: the page once a prompt's pictures are in;
+studio-queue.png: two more jobs, one forming (its step preview) and one waiting in line;
+studio-lightbox.png: a picture opened in the lightbox.
 
-    .venv/bin/python scripts/studio_screenshot.py [--prompt TEXT] [--out docs/studio.png]
+    .venv/bin/python scripts/studio_screenshot.py [--prompt TEXT] [--out-dir docs]
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ def _free_port() -> int:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--prompt", default="two yellow stars and a blue box on a gray background", help="what to draw")
-    ap.add_argument("--out", default=str(ROOT / "docs" / "studio.png"), help="the PNG to write")
+    ap.add_argument("--second", default="a red circle above a green triangle", help="what the queued jobs draw")
+    ap.add_argument("--out-dir", default=str(ROOT / "docs"), help="the folder the PNGs are written to")
     args = ap.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -64,12 +67,25 @@ def main() -> int:
                     timeout=300_000,
                 )
                 page.wait_for_timeout(500)
-                page.screenshot(path=args.out)
+                out = Path(args.out_dir)
+                page.screenshot(path=str(out / "studio.png"))
+                page.fill("#prompt", args.second)
+                page.keyboard.press("Control+Enter")
+                page.fill("#prompt", args.prompt)
+                page.keyboard.press("Control+Enter")
+                page.wait_for_selector("#queue .job .preview:not([hidden])", timeout=300_000)
+                page.wait_for_timeout(1500)  # a few steps into the picture
+                page.screenshot(path=str(out / "studio-queue.png"))
+                page.wait_for_function("document.querySelectorAll('#queue .job').length === 0", timeout=600_000)
+                page.wait_for_timeout(500)
+                page.click("#results .picture:first-child img")
+                page.wait_for_timeout(300)
+                page.screenshot(path=str(out / "studio-lightbox.png"))
                 browser.close()
         finally:
             server.terminate()
             server.wait(timeout=30)
-    print(f"wrote {args.out}")
+    print(f"wrote studio.png, studio-queue.png and studio-lightbox.png in {args.out_dir}")
     return 0
 
 

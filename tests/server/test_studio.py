@@ -77,7 +77,8 @@ def test_studio_generates_varies_repaints_and_keeps_its_history(tiny, tmp_path):
             page.click("#generate")
             # live progress: a stage and its step count while the job runs
             page.wait_for_function(
-                "/(prior|decoder) \\d+\\/\\d+/.test(document.querySelector('#status-text').textContent)", timeout=60_000
+                "/(prior|decoder) \\d+\\/\\d+/.test(document.querySelector('#queue .job-text')?.textContent)",
+                timeout=60_000,
             )
             page.wait_for_function(
                 "document.querySelectorAll('#results img').length === 2 && "
@@ -101,7 +102,7 @@ def test_studio_generates_varies_repaints_and_keeps_its_history(tiny, tmp_path):
             page.click("#results .picture:first-child button.edit")
             page.wait_for_selector("#editor:not([hidden])")
             page.locator("#brush").fill("40")  # the widest brush: a stroke about 5 px wide on 32 px
-            box = _settled_box(page, "#canvas")  # the page scrolls smoothly to the editor
+            box = _settled_box(page, "#canvas")  # the page scrolls to the editor
             page.mouse.move(box["x"] + 0.1 * box["width"], box["y"] + 0.15 * box["height"])
             page.mouse.down()
             page.mouse.move(box["x"] + 0.9 * box["width"], box["y"] + 0.15 * box["height"], steps=12)
@@ -136,7 +137,7 @@ def test_studio_generates_varies_repaints_and_keeps_its_history(tiny, tmp_path):
             browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
             page = browser.new_page(bypass_csp=True)
             page.goto(server.url + "/")
-            page.wait_for_function("document.querySelectorAll('#history figure img').length === 3", timeout=30_000)
+            page.wait_for_function("document.querySelectorAll('#history figure img').length === 6", timeout=30_000)
             captions = page.eval_on_selector_all("#history figcaption", "els => els.map(e => e.textContent)")
             assert captions[-1] == "generate: a red circle above a blue square"
             browser.close()
@@ -184,9 +185,10 @@ def test_the_studio_cancels_a_running_job(tiny, tmp_path):
     with _studio(config) as (server, page):
         _generate(page, "a red circle", 4)
         page.wait_for_function(
-            "/(prior|decoder) \\d+\\/\\d+/.test(document.querySelector('#status-text').textContent)", timeout=60_000
+            "/(prior|decoder) \\d+\\/\\d+/.test(document.querySelector('#queue .job-text')?.textContent)",
+            timeout=60_000,
         )
-        page.click("#cancel")
+        page.click("#queue .job button.cancel")
         page.wait_for_function("document.querySelector('#error').textContent.includes('cancelled')", timeout=60_000)
         job = httpx.get(server.url + "/api/jobs").json()["jobs"][0]
         assert job["status"] == "cancelled" and not job["files"]
@@ -257,3 +259,69 @@ def test_the_mask_editor_undoes_and_erases(tiny, tmp_path):
         assert page.evaluate(white) < one
         page.keyboard.press("Control+z")
         assert page.evaluate(white) == one
+
+
+def test_the_studio_queues_several_jobs_with_previews_and_walks_deletes_and_searches_pictures(tiny, tmp_path):
+    # jobs long enough (about a second each) to be seen waiting and forming
+    config = _config(tiny, tmp_path, defaults={"steps": 300, "prior_steps": 2, "upsampler_steps": 2})
+    with _studio(config) as (server, page):
+        errors = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("dialog", lambda d: d.accept())  # "Delete …? This cannot be undone."
+        assert "promptism-unclip-world" in page.eval_on_selector_all("#model option", "os => os.map(o => o.value)")
+        _generate(page, "a red circle", 2)
+        page.fill("#prompt", "a blue square")
+        page.keyboard.press("Control+Enter")  # a second job while the first runs
+        page.wait_for_function("document.querySelectorAll('#queue .job').length === 2", timeout=30_000)
+        page.wait_for_function(
+            "[...document.querySelectorAll('#queue .job-text')].some(t => t.textContent.includes('1st in line'))",
+            timeout=30_000,
+        )
+        page.wait_for_selector("#queue .job .preview:not([hidden])", timeout=60_000)  # a step preview
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "studio-queue.png"), full_page=True)
+        page.wait_for_function("document.querySelectorAll('#queue .job').length === 0", timeout=120_000)
+        page.wait_for_function("document.querySelector('#results-title').textContent.startsWith('a blue square')")
+        # the lightbox walks the job's pictures, both ways round, and zooms
+        page.click("#results .picture:first-child img")
+        assert page.text_content("#lightbox-caption").endswith("(1 of 2)")
+        page.keyboard.press("ArrowRight")
+        assert page.text_content("#lightbox-caption").endswith("(2 of 2)")
+        page.keyboard.press("ArrowRight")
+        assert page.text_content("#lightbox-caption").endswith("(1 of 2)")
+        page.keyboard.press("ArrowLeft")
+        assert page.text_content("#lightbox-caption").endswith("(2 of 2)")
+        page.click("#lightbox-img")
+        assert "zoomed" in page.get_attribute("#lightbox-img", "class")
+        page.screenshot(path=str(ARTIFACTS / "studio-lightbox.png"))
+        # Delete takes the open picture away, here and on the server
+        page.click("#lb-delete")
+        page.wait_for_function("document.querySelectorAll('#results img').length === 1")
+        assert page.text_content("#lightbox-caption").endswith("(1 of 1)")
+        blue = httpx.get(server.url + "/api/jobs", params={"q": "blue"}).json()["jobs"][0]
+        assert len(blue["files"]) == 1
+        # variations from the lightbox are titled by the prompt their source was drawn from
+        page.click("#lb-vary")
+        page.wait_for_function(
+            "document.querySelector('#results-title').textContent.startsWith('variation of “a blue square”')",
+            timeout=120_000,
+        )
+        # the history is a gallery of every picture, searched by prompt
+        page.wait_for_function("document.querySelectorAll('#history figure img').length === 1 + 2 + 2")
+        assert len(httpx.get(server.url + "/api/jobs").json()["jobs"]) == 3  # Ctrl+Enter queued one job, not two
+        page.fill("#search", "red")
+        page.wait_for_function(
+            "[...document.querySelectorAll('#history figcaption')].map(c => c.textContent)"
+            ".join('|') === 'generate: a red circle|generate: a red circle'"
+        )
+        page.fill("#search", "green")
+        page.wait_for_function("document.querySelector('#history').textContent.includes('Nothing in the history')")
+        # a long history comes a page at a time
+        for i in range(30):
+            server.service.history.add("generate", {"prompt": f"old {i}"}, status="refused", error="policy: test")
+        page.fill("#search", "")
+        page.wait_for_selector("#more:not([hidden])")
+        before = page.eval_on_selector_all("#history figure", "fs => fs.length")
+        page.click("#more")
+        page.wait_for_function(f"document.querySelectorAll('#history figure').length > {before}")
+        assert not errors, errors

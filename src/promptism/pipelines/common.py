@@ -38,16 +38,16 @@ def check_prompt(prompt: str, what: str = "prompt") -> str:
     return prompt.strip()
 
 
-# a function called after every sampling step of every stage as hook(stage, done, total): the
-# server's live progress, and its way to stop a job (the hook raises). Set with step_hook().
-_STEP_HOOK: contextvars.ContextVar[Callable[[str, int, int], None] | None] = contextvars.ContextVar(
-    "promptism_step_hook", default=None
-)
+# a function called after every sampling step of every stage as hook(stage, done, total, x0): the
+# server's live progress and step previews (x0: the stage's current estimate of its clean result,
+# or None), and its way to stop a job (the hook raises). Set with step_hook().
+StepHook = Callable[[str, int, int, "torch.Tensor | None"], None]
+_STEP_HOOK: contextvars.ContextVar[StepHook | None] = contextvars.ContextVar("promptism_step_hook", default=None)
 
 
 @contextmanager
-def step_hook(fn: Callable[[str, int, int], None]):
-    """Call fn(stage, done, total) after each sampling step run in this context (this thread)."""
+def step_hook(fn: StepHook):
+    """Call fn(stage, done, total, x0) after each sampling step run in this context (this thread)."""
     token = _STEP_HOOK.set(fn)
     try:
         yield
@@ -65,11 +65,11 @@ class Bar:
         self.bar = tqdm(total=total, desc=desc, disable=not enabled, leave=False, unit="step")
         self.hook = _STEP_HOOK.get()
 
-    def update(self, k: int = 1) -> None:
+    def update(self, k: int = 1, x0: torch.Tensor | None = None) -> None:
         self.done += k
         self.bar.update(k)
         if self.hook is not None:
-            self.hook(self.desc, self.done, self.total)
+            self.hook(self.desc, self.done, self.total, x0)
 
     def close(self) -> None:
         self.bar.close()
@@ -148,7 +148,7 @@ def progress_bar(desc: str, total: int, enabled: bool):
     sampler calls after each step."""
     bar = Bar(desc, total, enabled)
     try:
-        yield lambda *a: bar.update(1)
+        yield lambda i, n, x0=None: bar.update(1, x0)
     finally:
         bar.close()
 

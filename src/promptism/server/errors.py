@@ -319,7 +319,7 @@ class BrowserGuard:
                 secured,
                 204,
                 [
-                    (b"access-control-allow-methods", b"GET, POST"),
+                    (b"access-control-allow-methods", b"GET, POST, DELETE"),
                     (b"access-control-allow-headers", b"Authorization, Content-Type"),
                     (b"access-control-max-age", b"600"),
                 ],

@@ -130,9 +130,18 @@ class History:
         rows = self._exec(f"SELECT {_COLUMNS} FROM jobs WHERE id=?", (job_id,))
         return _record(rows[0]) if rows else None
 
-    def list(self, limit: int = 50, before: float | None = None, owner: str | None = None) -> list[JobRecord]:
-        """The newest jobs first; only ``owner``'s when one is named."""
+    def list(
+        self, limit: int = 50, before: float | None = None, owner: str | None = None, text: str | None = None
+    ) -> list[JobRecord]:
+        """The newest jobs first (created before ``before``, for paging); only ``owner``'s when one
+        is named; only those whose prompt, or whose source's prompt, holds ``text`` (ignoring ASCII case)."""
         where, args = [], []
+        if text:
+            where.append(
+                "instr(lower(coalesce(json_extract(params, '$.prompt'), '') || ' ' || "
+                "coalesce(json_extract(params, '$.source_prompt'), '')), lower(?)) > 0"
+            )
+            args.append(text)
         if before is not None:
             where.append("created < ?")
             args.append(before)
@@ -142,6 +151,24 @@ class History:
         clause = f"WHERE {' AND '.join(where)} " if where else ""
         rows = self._exec(f"SELECT {_COLUMNS} FROM jobs {clause}ORDER BY created DESC LIMIT ?", (*args, limit))
         return [_record(r) for r in rows]
+
+    def remove_picture(self, job_id: str, name: str) -> None:
+        """Delete one picture of a finished job, and take it (and its seed) off the job's record."""
+        with self._lock:
+            row = self._db.execute("SELECT seeds, files FROM jobs WHERE id=?", (job_id,)).fetchone()
+            if row is None:
+                return
+            seeds, files = json.loads(row[0] or "[]"), json.loads(row[1] or "[]")
+            if name in files:
+                i = files.index(name)
+                del files[i]
+                if i < len(seeds):
+                    del seeds[i]
+                self._db.execute(
+                    "UPDATE jobs SET seeds=?, files=? WHERE id=?", (json.dumps(seeds), json.dumps(files), job_id)
+                )
+        for path in (self.images / name, (self.images / name).with_suffix(".json")):
+            path.unlink(missing_ok=True)
 
     def discard_pictures(self, job_id: str) -> None:
         """Delete a job's pictures and their sidecars (a job that failed or was cancelled keeps none)."""

@@ -19,6 +19,23 @@ from .history import History
 log = logging.getLogger("promptism.server")
 
 
+# step previews: the stages whose estimate is a picture, and about how many previews a stage shows
+PREVIEW_STAGES = ("decoder", "inpaint")
+PREVIEWS = 8
+
+
+def preview_png(x0) -> str:
+    """The first picture of a stage's current estimate (B, 3, H, W in [-1, 1]) as a PNG data URL."""
+    import base64
+    import io
+
+    from ..pipelines.common import to_images
+
+    buf = io.BytesIO()
+    to_images(x0[:1].detach().float())[0].save(buf, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
 class QueueFull(Exception):
     pass
 
@@ -44,6 +61,7 @@ class Job:
     cancel_reason: str = "the client went away"
     progress: dict = field(default_factory=dict)
     future: asyncio.Future | None = None
+    started: bool = False
 
 
 class JobQueue:
@@ -88,14 +106,24 @@ class JobQueue:
         with self._lock:
             self.waiting -= 1
             self.running += 1
+            job.started = True
         try:
             if job.cancel.is_set():
                 raise JobCancelled(f"{job.cancel_reason}, before it started")
             self._write(self.history.start, job.id)
             deadline = time.monotonic() + self.timeout_s
 
-            def hook(stage: str, done: int, total: int) -> None:
-                job.progress = {"stage": stage, "done": done, "total": total}
+            def hook(stage: str, done: int, total: int, x0=None) -> None:
+                progress = {"stage": stage, "done": done, "total": total}
+                if "preview" in job.progress and job.progress.get("stage") == stage:
+                    progress["preview"] = job.progress["preview"]
+                if (
+                    stage in PREVIEW_STAGES
+                    and x0 is not None
+                    and (done % max(1, total // PREVIEWS) == 0 or done == total)
+                ):
+                    progress["preview"] = preview_png(x0)
+                job.progress = progress
                 if job.cancel.is_set():
                     raise JobCancelled(job.cancel_reason)
                 if time.monotonic() > deadline:
@@ -121,6 +149,11 @@ class JobQueue:
             with self._lock:
                 self.running -= 1
             self.jobs.pop(job.id, None)
+
+    def position(self, job_id: str) -> int | None:
+        """A waiting job's place in the queue (1: it runs next); None for a job not waiting."""
+        waiting = [j.id for j in list(self.jobs.values()) if not j.started]  # list(): one step under the GIL
+        return waiting.index(job_id) + 1 if job_id in waiting else None
 
     def cancel(self, job_id: str, reason: str = "cancelled on request") -> bool:
         """Stop a queued or running job at its next step; False when it is not queued or running."""

@@ -247,6 +247,8 @@ def job_json(svc: Service, r) -> dict:
     live = svc.queue.jobs.get(r.id)
     if live is not None and live.progress:
         d["progress"] = live.progress
+    if r.status == "queued":
+        d["queue_position"] = svc.queue.position(r.id)
     d["urls"] = ["/" + svc.picture_path(f) for f in r.files]
     return d
 

@@ -8,7 +8,7 @@ import base64
 from fastapi import APIRouter, Request
 
 from ...errors import PromptismError
-from ..config import SAFE_FILE
+from ..config import MODEL_ID, SAFE_FILE
 from ..errors import APIError
 from ..jobs import QueueFull, StorageError
 from ..service import (
@@ -31,11 +31,17 @@ router = APIRouter()
 
 
 @router.get("/api/jobs")
-async def jobs(request: Request, limit: int = 50):
+async def jobs(request: Request, limit: int = 50, before: float | None = None, q: str = ""):
+    """The caller's jobs, newest first: ``q`` keeps those whose prompt (or a variation's source's
+    prompt) holds it; ``before`` (a job's ``created``) pages back, and ``next_before`` says where
+    the next page starts (null at the end)."""
     svc = service(request)
     user, admin = caller(request)
-    records = svc.history.list(max(1, min(limit, 500)), owner=None if admin else user)
-    return {"jobs": [job_json(svc, r) for r in records]}
+    q = str_field(q, "q", most=200) or None
+    limit = max(1, min(limit, 500))
+    records = svc.history.list(limit, before=before, owner=None if admin else user, text=q)
+    more = len(records) == limit
+    return {"jobs": [job_json(svc, r) for r in records], "next_before": records[-1].created if more else None}
 
 
 @router.post("/api/jobs", status_code=202)
@@ -50,7 +56,7 @@ async def new_job(request: Request):
     kind = body.get("kind")
     if kind not in ("generate", "variation", "edit"):
         raise APIError(400, "'kind' must be generate, variation or edit", "kind")
-    p = {**common(svc, {**body, "response_format": "url"}), "kind": kind}
+    p = {**common(svc, {**body, "response_format": "url"}), "kind": kind, "model": MODEL_ID}
     settings = studio_settings(body, service(request).config.defaults)
     if kind == "edit":  # generations and variations rerank candidates, inpainting does not
         settings.pop("rerank", None)
@@ -63,6 +69,9 @@ async def new_job(request: Request):
             raise APIError(404, f"no picture named {name!r} in the history", "source", "not_found")
         src = open_image(path, "source")
         p["source"] = name
+        made_by = svc.history.get(name.split("-", 1)[0])  # what the source was drawn from, for titles and search
+        if made_by is not None:
+            p["source_prompt"] = made_by.params.get("prompt") or made_by.params.get("source_prompt") or ""
     if kind == "generate":
         p["prompt"] = str_field(body.get("prompt"), "prompt", required=True)
         p["negative_prompt"] = str_field(body.get("negative_prompt"), "negative_prompt") or ""
@@ -100,6 +109,17 @@ async def cancel_job(job_id: str, request: Request):
     if not svc.queue.cancel(job_id):
         raise APIError(409, f"job {job_id!r} has already ended ({record.status})", code="job_ended")
     return {"id": job_id, "status": "cancelling"}
+
+
+@router.delete("/api/pictures/{name}")
+async def delete_picture(name: str, request: Request):
+    """Delete one picture of a finished job (its owner's, or an admin's call) and its sidecar."""
+    svc = service(request)
+    record = owned_job(request, name.split("-", 1)[0]) if SAFE_FILE.match(name) else None
+    if record is None or name not in record.files:
+        raise APIError(404, f"no picture named {name!r} in the history", "name", "not_found")
+    svc.history.remove_picture(record.id, name)
+    return {"deleted": name}
 
 
 @router.get("/api/jobs/{job_id}/zip")

@@ -22,6 +22,7 @@ async def info(request: Request):
     biggest = max(native)
     return {
         "model": MODEL_ID,
+        "models": [{"id": MODEL_ID, "name": "unCLIP (prior → decoder → upsamplers)"}],
         "sizes": native + [s for s in UPSCALED_SIZES if s > biggest],
         "default_size": biggest,
         "max_n": MAX_N,

@@ -3,7 +3,6 @@
 "use strict";
 const $ = (id) => document.getElementById(id);
 let apiKey = localStorage.getItem("promptism-key") || "";
-let busy = false;
 
 async function api(path, options = {}) {
   const headers = Object.assign({}, options.headers || {});
@@ -36,14 +35,6 @@ function showError(message) {
   $("error").hidden = !message;
 }
 
-function setBusy(on, text) {
-  busy = on;
-  for (const b of document.querySelectorAll("button:not(.ghost)")) b.disabled = on;
-  $("status").hidden = !on;
-  $("status-text").textContent = text || "";
-  if (!on) $("bar-fill").style.width = "0";
-}
-
 function number(id) {
   const v = $(id).value.trim();
   return v === "" ? undefined : Number(v);
@@ -51,7 +42,7 @@ function number(id) {
 
 function settings() {
   return {
-    n: Number($("n").value), size: $("size").value, seed: number("seed"),
+    model: $("model").value || undefined, n: Number($("n").value), size: $("size").value, seed: number("seed"),
     negative_prompt: $("negative").value.trim() || undefined, sampler: $("sampler").value || undefined,
     steps: number("steps"), guidance_prior: number("guidance_prior"), guidance_decoder: number("guidance_decoder"),
     guidance_text: number("guidance_text"), rerank: number("rerank"),
@@ -60,73 +51,131 @@ function settings() {
 
 const STAGES = { prior: "prior", decoder: "decoder", invert: "inverting", inpaint: "repainting" };
 
-let currentJob = null;
+// the jobs this page queued and is following: id -> { row, label }; kept over a reload
+const active = new Map();
 
-async function cancelJob() {
-  if (!currentJob) return;
-  $("status-text").textContent = "cancelling…";
+function saveActive() {
+  localStorage.setItem("promptism-active", JSON.stringify([...active].map(([id, a]) => [id, a.label])));
+}
+
+async function cancelJob(id) {
+  const a = active.get(id);
+  if (!a) return;
+  a.row.querySelector(".job-text").textContent = a.label + ": cancelling…";
   try {
-    await api("/api/jobs/" + currentJob + "/cancel", {
-      method: "POST", headers: { "Content-Type": "application/json" }, body: "{}",
-    });
+    await api("/api/jobs/" + id + "/cancel", { method: "POST", headers: { "Content-Type": "application/json" }, body: "{}" });
   } catch (e) {
     showError(e.message);
   }
 }
 
+function jobRow(id, label) {
+  const row = document.createElement("div");
+  row.className = "job";
+  row.dataset.id = id;
+  const text = document.createElement("div");
+  text.className = "job-text";
+  text.textContent = label + ": queued";
+  const bar = document.createElement("div");
+  bar.className = "bar";
+  const fill = document.createElement("div");
+  fill.className = "bar-fill";
+  bar.append(fill);
+  const preview = document.createElement("img");
+  preview.className = "preview"; preview.alt = "the picture as it forms"; preview.hidden = true;
+  const cancel = document.createElement("button");
+  cancel.type = "button"; cancel.className = "ghost cancel"; cancel.textContent = "Cancel";
+  cancel.onclick = () => cancelJob(id);
+  const body = document.createElement("div");
+  body.className = "job-body";
+  body.append(text, bar, cancel);
+  row.append(preview, body);
+  $("queue").append(row);
+  return row;
+}
+
+// queue a job from the page; several may wait and run at once, each followed on its own row
 async function runJob(body, label) {
-  if (busy) return;
   showError("");
-  setBusy(true, label + ": queued");
+  let id;
   try {
-    const { id } = await api("/api/jobs", {
+    ({ id } = await api("/api/jobs", {
       method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
-    });
-    currentJob = id;
+    }));
+  } catch (e) {
+    showError(e.message);
+    loadHistory();
+    return;
+  }
+  follow(id, label);
+}
+
+async function follow(id, label) {
+  const a = { row: jobRow(id, label), label };
+  active.set(id, a);
+  saveActive();
+  const text = a.row.querySelector(".job-text"), fill = a.row.querySelector(".bar-fill");
+  const preview = a.row.querySelector(".preview");
+  try {
     for (;;) {
-      await new Promise((r) => setTimeout(r, 300));
       const job = await api("/api/jobs/" + id);
-      if (job.progress) {
+      if (job.status === "queued") {
+        text.textContent = job.queue_position ? `${label}: queued, ${ordinal(job.queue_position)} in line` : `${label}: queued`;
+      } else if (job.progress) {
         const p = job.progress;
-        const stage = STAGES[p.stage] || p.stage;
-        $("status-text").textContent = `${label}: ${stage} ${p.done}/${p.total}`;
-        $("bar-fill").style.width = Math.round((100 * p.done) / p.total) + "%";
+        text.textContent = `${label}: ${STAGES[p.stage] || p.stage} ${p.done}/${p.total}`;
+        fill.style.width = Math.round((100 * p.done) / p.total) + "%";
+        if (p.preview) { preview.src = p.preview; preview.hidden = false; }
       } else if (job.status === "running") {
-        $("status-text").textContent = label + ": starting";
+        text.textContent = label + ": starting";
       }
       if (job.status === "done") {
         localStorage.setItem("promptism-last", job.id);
+        a.row.remove();  // before the results move into its place
         await showJob(job);
         break;
       }
-      if (["failed", "cancelled", "refused"].includes(job.status)) throw new Error(job.error || job.status);
+      if (["failed", "cancelled", "refused"].includes(job.status)) throw new Error(`${label}: ${job.error || job.status}`);
+      await new Promise((r) => setTimeout(r, 300));
     }
   } catch (e) {
     showError(e.message);
   } finally {
-    currentJob = null;
-    setBusy(false);
+    active.delete(id);
+    saveActive();
+    a.row.remove();
     loadHistory();
   }
 }
 
+function ordinal(n) {
+  return n + (n % 10 === 1 && n % 100 !== 11 ? "st" : n % 10 === 2 && n % 100 !== 12 ? "nd" : n % 10 === 3 && n % 100 !== 13 ? "rd" : "th");
+}
+
+// a job's title: its prompt; a variation's names the prompt its source was drawn from
+function jobTitle(job) {
+  const p = job.params;
+  if (job.kind === "generate") return p.prompt || "";
+  if (job.kind === "variation") return p.source_prompt ? `variation of “${p.source_prompt}”` : `variation of ${p.source}`;
+  return `edit: ${p.prompt || "(no prompt)"}` + (p.source_prompt ? ` in “${p.source_prompt}”` : "");
+}
+
+let shown = null;  // the job whose pictures are in the results (and the lightbox)
+let showing = 0;  // the newest showJob: one that finishes after a newer one is dropped
+
 async function showJob(job) {
-  const box = $("results");
-  box.innerHTML = "";
-  $("results-title").hidden = false;
-  const what = job.params.prompt || job.params.source || "";
-  $("results-title").textContent = job.kind === "generate" ? what : `${job.kind}: ${what}`;
+  const mine = ++showing;
+  const box = document.createDocumentFragment();
   const all = document.createElement("a");
   all.id = "download-all"; all.className = "all"; all.textContent = "Download all (zip)";
   all.download = `promptism-${job.id}.zip`;
   all.href = await pictureURL(`/api/jobs/${job.id}/zip`);
-  $("results-title").append(" ", all);
   for (let i = 0; i < job.files.length; i++) {
     const name = job.files[i];
     const card = document.createElement("div");
     card.className = "picture";
     const img = document.createElement("img");
-    img.alt = `${job.params.prompt || job.kind}, seed ${job.seeds[i]}`;
+    img.alt = `${jobTitle(job)}, seed ${job.seeds[i]}`;
     img.dataset.name = name;
     img.src = await pictureURL("/images/" + name);
     const meta = document.createElement("div");
@@ -142,10 +191,16 @@ async function showJob(job) {
     edit.type = "button"; edit.className = "ghost edit"; edit.textContent = "Edit";
     edit.onclick = () => openEditor(name, img.src);
     meta.append(seed, dl, vary, edit);
-    img.onclick = () => openLightbox(img.src, img.alt);
+    img.onclick = () => openLightbox(i);
     card.append(img, meta);
     box.append(card);
   }
+  if (mine !== showing) return;
+  shown = job;
+  $("results-title").hidden = false;
+  $("results-title").textContent = jobTitle(job);
+  $("results-title").append(" ", all);
+  $("results").replaceChildren(box);
 }
 
 // --- the mask editor: paint on the picture; the mask (white = repaint) has the picture's size ---
@@ -173,7 +228,7 @@ function openEditor(name, src) {
     editor.undo = [];
     clearMask();
     $("editor").hidden = false;
-    $("editor").scrollIntoView({ behavior: "smooth" });
+    $("editor").scrollIntoView({ block: "start" });  // at once: a smooth scroll stops when the history reloads
   };
   editor.picture.src = src;
 }
@@ -240,38 +295,70 @@ $("repaint").onclick = () => {
   runJob({ kind: "edit", source: editor.name, mask, prompt: $("edit-prompt").value.trim(), ...settings() }, "Repaint");
 };
 
-// --- history -------------------------------------------------------------------------------------
-async function loadHistory() {
-  let jobs;
-  try { jobs = (await api("/api/jobs?limit=60")).jobs; } catch (e) { return; }
-  const box = $("history");
-  box.innerHTML = "";
-  for (const job of jobs) {
+// --- history: a gallery of every job's pictures, searched by prompt, a page at a time -------------
+const PAGE = 24;
+let historyNext = null;  // where the next page starts (a job's created time), or null at the end
+let historyLoad = 0;  // the newest load: an older one that finishes later is dropped
+
+async function loadHistory(more = false) {
+  const mine = ++historyLoad;
+  const q = $("search").value.trim();
+  let page;
+  try {
+    const params = new URLSearchParams({ limit: PAGE });
+    if (q) params.set("q", q);
+    if (more && historyNext !== null) params.set("before", historyNext);
+    page = await api("/api/jobs?" + params);
+  } catch (e) { return; }
+  const box = document.createDocumentFragment();
+  for (const job of page.jobs) {
     if (job.status === "queued" || job.status === "running") continue;
-    const fig = document.createElement("figure");
-    const caption = document.createElement("figcaption");
-    caption.textContent = `${job.kind}: ${job.params.prompt || job.params.source || ""}`;
-    caption.title = caption.textContent + (job.error ? " (" + job.error + ")" : "");
+    const title = `${job.kind}: ${jobTitle(job)}`;
     if (job.status === "done" && job.files.length) {
-      const img = document.createElement("img");
-      img.alt = caption.textContent;
-      img.src = await pictureURL("/images/" + job.files[0]);
-      fig.append(img);
-      fig.onclick = () => { useSettings(job); showJob(job); };
+      for (let i = 0; i < job.files.length; i++) {
+        const fig = document.createElement("figure");
+        fig.dataset.job = job.id;
+        const img = document.createElement("img");
+        img.alt = title + ", seed " + job.seeds[i];
+        img.src = await pictureURL("/images/" + job.files[i]);
+        const caption = document.createElement("figcaption");
+        caption.textContent = title;
+        caption.title = title;
+        fig.append(img, caption);
+        fig.onclick = async () => { useSettings(job); await showJob(job); openLightbox(i); };
+        box.append(fig);
+      }
     } else {
+      const fig = document.createElement("figure");
       const f = document.createElement("div");
       f.className = "failed";
       f.textContent = job.error ? `${job.status}: ${job.error}` : job.status;
-      fig.append(f);
+      const caption = document.createElement("figcaption");
+      caption.textContent = caption.title = title;
+      fig.append(f, caption);
       fig.onclick = () => useSettings(job);
+      box.append(fig);
     }
-    fig.append(caption);
-    box.append(fig);
+  }
+  if (mine !== historyLoad) return;
+  historyNext = page.next_before;
+  $("more").hidden = historyNext === null;
+  if (more) $("history").append(box);
+  else $("history").replaceChildren(box);
+  if (!$("history").children.length) {
+    const empty = document.createElement("p");
+    empty.className = "empty";
+    empty.textContent = q ? `Nothing in the history matches “${q}”.` : "Nothing yet.";
+    $("history").append(empty);
   }
 }
 
+let searchTimer = null;
+$("search").addEventListener("input", () => { clearTimeout(searchTimer); searchTimer = setTimeout(() => loadHistory(), 250); });
+$("more").onclick = () => loadHistory(true);
+
 // --- the form: what a history tile used, and what survives a reload ------------------------------
-const FORM_FIELDS = ["prompt", "n", "negative", "seed", "sampler", "steps", "guidance_prior", "guidance_decoder",
+const FORM_FIELDS = ["prompt", "model", "n", "negative", "seed", "sampler", "steps", "guidance_prior", "guidance_decoder",
                      "guidance_text", "rerank"];
 
 function saveForm() {
@@ -289,6 +376,7 @@ function restoreForm() {
 function useSettings(job) {
   const p = job.params, s = p.settings || {};
   if (job.kind === "generate" && p.prompt) $("prompt").value = p.prompt;
+  if (p.model && [...$("model").options].some((o) => o.value === p.model)) $("model").value = p.model;
   $("negative").value = p.negative_prompt || "";
   if (job.seeds && job.seeds.length) $("seed").value = job.seeds[0];
   else if (p.seed !== undefined) $("seed").value = p.seed;
@@ -298,18 +386,60 @@ function useSettings(job) {
   saveForm();
 }
 
-// --- the lightbox: a picture at full size; Escape or a click closes it ----------------------------
-function openLightbox(src, alt) {
-  $("lightbox-img").src = src;
-  $("lightbox-img").alt = alt || "";
+// --- the lightbox: the shown job's pictures at full size; arrows walk them, a click on the picture
+// zooms, Escape or a click beside it closes ----------------------------------------------------------
+let boxIndex = 0;
+
+function openLightbox(i) {
+  if (!shown || !shown.files.length) return;
+  boxIndex = (i + shown.files.length) % shown.files.length;
+  const card = $("results").children[boxIndex];
+  const img = card.querySelector("img");
+  $("lightbox-img").src = img.src;
+  $("lightbox-img").alt = img.alt;
+  $("lightbox-img").classList.remove("zoomed");
+  $("lightbox-caption").textContent = `${img.alt} (${boxIndex + 1} of ${shown.files.length})`;
+  $("lb-download").href = img.src;
+  $("lb-download").download = shown.files[boxIndex];
   $("lightbox").hidden = false;
 }
 
-$("lightbox").onclick = () => { $("lightbox").hidden = true; };
+function closeLightbox() { $("lightbox").hidden = true; }
+
+async function deleteShown() {
+  const name = shown.files[boxIndex];
+  if (!window.confirm(`Delete ${name}? This cannot be undone.`)) return;
+  try {
+    await api("/api/pictures/" + name, { method: "DELETE", headers: { "Content-Type": "application/json" }, body: "{}" });
+  } catch (e) { showError(e.message); return; }
+  const job = await api("/api/jobs/" + shown.id);
+  await showJob(job);
+  loadHistory();
+  if (job.files.length) openLightbox(Math.min(boxIndex, job.files.length - 1));
+  else closeLightbox();
+}
+
+$("lightbox").onclick = (ev) => { if (ev.target === $("lightbox")) closeLightbox(); };
+$("lightbox-img").onclick = () => $("lightbox-img").classList.toggle("zoomed");
+$("lb-prev").onclick = () => openLightbox(boxIndex - 1);
+$("lb-next").onclick = () => openLightbox(boxIndex + 1);
+$("lb-close").onclick = closeLightbox;
+$("lb-vary").onclick = () => { closeLightbox(); runJob({ kind: "variation", source: shown.files[boxIndex], ...settings() }, "Variations"); };
+$("lb-edit").onclick = () => { closeLightbox(); openEditor(shown.files[boxIndex], $("lightbox-img").src); };
+$("lb-use").onclick = () => { useSettings(shown); closeLightbox(); };
+$("lb-delete").onclick = deleteShown;
+
+// keys: Ctrl+Enter generates, Escape closes the lightbox or cancels the newest job, arrows walk
+// the lightbox, Delete deletes its picture
 document.addEventListener("keydown", (ev) => {
-  if (ev.key !== "Escape") return;
-  if (!$("lightbox").hidden) $("lightbox").hidden = true;
-  else if (currentJob) cancelJob();
+  if ((ev.ctrlKey || ev.metaKey) && ev.key === "Enter") { ev.preventDefault(); $("prompt-form").requestSubmit(); return; }
+  const open = !$("lightbox").hidden;
+  if (ev.key === "Escape") {
+    if (open) closeLightbox();
+    else if (active.size) cancelJob([...active.keys()].pop());
+  } else if (open && ev.key === "ArrowLeft") openLightbox(boxIndex - 1);
+  else if (open && ev.key === "ArrowRight") openLightbox(boxIndex + 1);
+  else if (open && ev.key === "Delete") deleteShown();
 });
 for (const id of FORM_FIELDS) $(id).addEventListener("input", saveForm);
 $("n").addEventListener("change", saveForm);
@@ -318,6 +448,12 @@ async function init() {
   restoreForm();
   try {
     const info = await api("/api/info");
+    for (const m of info.models) {
+      const o = document.createElement("option");
+      o.value = m.id; o.textContent = m.name;
+      $("model").append(o);
+    }
+    restoreForm();  // again, now that the model menu has its choices
     for (const s of info.sizes) {
       const o = document.createElement("option");
       o.value = o.textContent = `${s}x${s}`;
@@ -329,10 +465,12 @@ async function init() {
   if (last) {
     try { await showJob(await api("/api/jobs/" + last)); } catch (e) { localStorage.removeItem("promptism-last"); }
   }
+  let following = [];
+  try { following = JSON.parse(localStorage.getItem("promptism-active") || "[]"); } catch (e) { following = []; }
+  for (const [id, label] of following) follow(id, label);  // jobs queued before a reload
   loadHistory();
 }
 
-$("cancel").addEventListener("click", cancelJob);
 $("prompt-form").addEventListener("submit", (ev) => {
   ev.preventDefault();
   const prompt = $("prompt").value.trim();
@@ -340,7 +478,8 @@ $("prompt-form").addEventListener("submit", (ev) => {
   runJob({ kind: "generate", prompt, ...settings() }, "Generating");
 });
 $("prompt").addEventListener("keydown", (ev) => {
-  if (ev.key === "Enter" && !ev.shiftKey) { ev.preventDefault(); $("prompt-form").requestSubmit(); }
+  // Enter generates, Shift+Enter breaks the line (Ctrl+Enter is the page's own key, below)
+  if (ev.key === "Enter" && !ev.shiftKey && !ev.ctrlKey && !ev.metaKey) { ev.preventDefault(); $("prompt-form").requestSubmit(); }
 });
 $("key-button").onclick = askKey;
 init();
