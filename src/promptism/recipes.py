@@ -4,7 +4,7 @@ The presets in ``src/`` are the recipes that ship or that tests use. Every other
 file (``experiments/<family>/<name>.toml``) that names a base, the sections it overrides, the rule
 it was to be judged by (written before it ran) and what it measured:
 
-    kind = "clip"                  # clip, decoder, prior or upsampler
+    kind = "clip"                  # clip, decoder, prior, upsampler, or unclip (a whole stack)
     base = "world-bind2"           # a preset of that kind, or another recipe file beside this one
     rule = "it ships if ..."       # written before the run
     result = "not shipped: ..."    # filled in after it
@@ -29,7 +29,7 @@ from pathlib import Path
 
 from .errors import PromptismError
 
-KINDS = ("clip", "decoder", "prior", "upsampler")
+KINDS = ("clip", "decoder", "prior", "upsampler", "unclip")  # unclip: a whole stack (train unclip)
 TEXT_KEYS = ("kind", "base", "rule", "result", "reports", "unset", "why")
 
 
@@ -83,6 +83,10 @@ def presets_of(kind: str) -> dict[str, dict]:
         from .clip.presets import PRESETS
 
         return PRESETS
+    if kind == "unclip":
+        from .unclip.presets import stack_presets
+
+        return stack_presets()
     from .unclip.presets import PRESETS
 
     return PRESETS[kind]

@@ -46,6 +46,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    import warnings
+
+    # a warning reads as one line of the command's, not as a source line of the library's
+    warnings.formatwarning = lambda message, *_a, **_kw: f"promptism: warning: {message}\n"
     try:
         set_threads(args.threads)
         return args.func(args)

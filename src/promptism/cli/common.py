@@ -24,6 +24,51 @@ def set_threads(n: int | None) -> None:
         sys.modules["torch"].set_num_threads(n)
 
 
+SHIPPED_UPSAMPLERS = ("world-64",)
+
+
+def model_options(parser, what: str = "") -> None:
+    """--models RUN, or the models one by one: --clip, --prior, --decoder, --upsamplers."""
+    parser.add_argument(
+        "--models",
+        default=None,
+        metavar="RUN",
+        help="every model of a run folder that `promptism train unclip` wrote (instead of the four options below)",
+    )
+    parser.add_argument(
+        "--clip",
+        default=None,
+        help="CLIP: 'world' (shipped), a model folder, or hf:<folder or hub id> "
+        "(default: the one the prior was trained on, as its config.json names it)",
+    )
+    parser.add_argument("--prior", default=None, help="prior: a shipped name (world, the default) or a model folder")
+    parser.add_argument(
+        "--decoder", default=None, help="decoder: a shipped name (world, the default) or a model folder"
+    )
+    parser.add_argument(
+        "--upsamplers",
+        nargs="*",
+        default=None,
+        help="upsamplers in order, each taking the pictures of the stage before: shipped names or model folders "
+        "(default: world-64 with the shipped decoder, none with another; give none to stop at the decoder's size)",
+    )
+
+
+def model_spec(args) -> dict:
+    """load_models' arguments from model_options: a run's models, or those named one by one."""
+    if args.models:
+        named = [f"--{k}" for k in ("clip", "prior", "decoder", "upsamplers") if getattr(args, k) is not None]
+        if named:
+            raise PromptismError(f"--models names every model: give it or {', '.join(named)}, not both")
+        from ..unclip.stack import load_run
+
+        spec = load_run(args.models)
+        return {**spec, "upsamplers": tuple(spec["upsamplers"])}
+    decoder = args.decoder or "world"
+    ups = args.upsamplers if args.upsamplers is not None else (SHIPPED_UPSAMPLERS if decoder == "world" else ())
+    return {"clip": args.clip, "prior": args.prior or "world", "decoder": decoder, "upsamplers": tuple(ups)}
+
+
 def torch_threads() -> None:
     """Torch's thread count for a command that runs torch: --threads / $PROMPTISM_THREADS (main
     put it in the environment), else the cores idle at start when some are busy

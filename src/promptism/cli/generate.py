@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from ..errors import PromptismError
-from .common import torch_threads
+from .common import model_options, model_spec, torch_threads
 
 
 def _settings_kwargs(args: argparse.Namespace) -> dict:
@@ -36,7 +36,7 @@ def _run_pipeline(args: argparse.Namespace, fn, *a, **kw):
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        models = load_models(args.clip, args.prior, args.decoder, tuple(args.upsamplers))
+        models = load_models(**model_spec(args))
         result = fn(*a, models=models, progress=not args.quiet, **kw, **_settings_kwargs(args))
     for message in dict.fromkeys(str(w.message) for w in caught):  # once each, in order
         print(f"promptism: warning: {message}", file=sys.stderr)
@@ -245,7 +245,7 @@ def _sampling_options(
 ) -> None:
     """The options every unCLIP picture command shares; ``steps`` and ``eta`` are the command's
     defaults (the pipeline's when not given; ``eta`` None: the command has no --eta)."""
-    from ..pipelines.settings import SAMPLER_NAMES, SIZES, Settings
+    from ..pipelines.settings import SAMPLER_NAMES, Settings
 
     dflt = Settings()
     steps = dflt.steps if steps is None else steps
@@ -257,9 +257,9 @@ def _sampling_options(
     q.add_argument(
         "--size",
         type=int,
-        default=64,
-        choices=SIZES,
-        help="picture side in pixels (default: 64); the shipped models make 32 and 64",
+        default=None,
+        help="picture side in pixels: one the models make, the decoder's or an upsampler's (the shipped "
+        "models: 32 or 64; default: the largest)",
     )
     q.add_argument(
         "--sampler",
@@ -303,21 +303,7 @@ def _sampling_options(
         q.add_argument(
             "--eta", type=float, default=None, help=f"DDIM noise: 0 deterministic, 1 ancestral (default: {eta:g})"
         )
-    q.add_argument(
-        "--clip",
-        default=None,
-        help="CLIP: 'world' (shipped), a model folder, or hf:<folder or hub id> "
-        "(default: the one the prior was trained on, as its config.json names it)",
-    )
-    q.add_argument("--prior", default="world", help="prior: a shipped name (world) or a model folder")
-    q.add_argument("--decoder", default="world", help="decoder: a shipped name (world) or a model folder")
-    q.add_argument(
-        "--upsamplers",
-        nargs="*",
-        default=["world-64"],
-        help="upsamplers in order: shipped names or model folders (default: world-64; no 64->128 "
-        "upsampler ships yet, so --size 128 needs one you trained)",
-    )
+    model_options(q)
     q.add_argument("--quiet", action="store_true", help="no progress bars")
 
 

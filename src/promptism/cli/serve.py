@@ -5,13 +5,16 @@ from __future__ import annotations
 import argparse
 import os
 
-from .common import torch_threads
+from .common import model_options, model_spec, torch_threads
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     torch_threads()
+    from ..pipelines.unclip import load_models
     from ..server.app import ServerConfig, serve
 
+    spec = model_spec(args)
+    load_models(**spec)  # models that do not fit together are refused here, before the server starts
     keys = tuple(args.api_key or ()) + tuple(k for k in os.environ.get("PROMPTISM_API_KEYS", "").split(",") if k)
     serve(
         ServerConfig(
@@ -30,10 +33,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             cors_origins=tuple(args.cors_origin or ()),
             public_url=args.public_url,
             max_upload_bytes=args.max_upload_mb * 2**20,
-            clip=args.clip,
-            prior=args.prior,
-            decoder=args.decoder,
-            upsamplers=tuple(args.upsamplers),
+            **spec,
             defaults={
                 k: v
                 for k, v in (
@@ -130,15 +130,7 @@ def add_commands(sub) -> None:
         help="the address result URLs are built on, e.g. https://pics.example (default: http://HOST:PORT; "
         "never the request's Host header)",
     )
-    sv.add_argument(
-        "--clip",
-        default=None,
-        help="CLIP: 'world' (shipped), a model folder, or hf:<folder or hub id> "
-        "(default: the one the prior was trained on)",
-    )
-    sv.add_argument("--prior", default="world", help="prior: a shipped name (world) or a model folder")
-    sv.add_argument("--decoder", default="world", help="decoder: a shipped name (world) or a model folder")
-    sv.add_argument("--upsamplers", nargs="*", default=["world-64"], help="upsamplers in order (default: world-64)")
+    model_options(sv)
     sv.add_argument(
         "--steps",
         type=int,

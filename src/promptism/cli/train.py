@@ -36,6 +36,7 @@ def cmd_train_clip(args: argparse.Namespace) -> int:
         settings=settings,
         limit=args.limit,
         progress=not args.quiet,
+        crop=args.crop,
         **_loop_overrides(args),
     )
     print(f"model written to {folder} (load it with promptism.clip.load({str(folder)!r}))")
@@ -62,9 +63,31 @@ def cmd_train_stage(args: argparse.Namespace) -> int:
         limit=args.limit,
         progress=not args.quiet,
         init=args.init,
+        crop=args.crop,
         **_loop_overrides(args),
     )
     print(f"model written to {folder}")
+    return 0
+
+
+def cmd_train_unclip(args: argparse.Namespace) -> int:
+    from ..recipes import resolve
+
+    name, settings = resolve("unclip", args.preset, args.config, "base")
+    torch_threads()
+    from ..unclip.stack import train_unclip
+
+    train_unclip(
+        args.data,
+        args.out,
+        name,
+        settings=settings,
+        size=args.size,
+        clip=args.clip,
+        limit=args.limit,
+        progress=not args.quiet,
+        crop=args.crop,
+    )
     return 0
 
 
@@ -72,21 +95,38 @@ def cmd_embed(args: argparse.Namespace) -> int:
     torch_threads()
     from ..unclip.embeddings import embed_dataset
 
-    out = embed_dataset(args.data, args.out, args.clip, args.split, limit=args.limit, progress=not args.quiet)
+    out = embed_dataset(
+        args.data, args.out, args.clip, args.split, limit=args.limit, progress=not args.quiet, crop=args.crop
+    )
     print(f"embeddings written to {out}")
     return 0
 
 
-def _training_options(parser: argparse.ArgumentParser, presets: str) -> None:
+DATA_HELP = (
+    "a Scene World dataset folder, .tar shards (a brace or glob pattern, or a folder of them as img2dataset "
+    "writes), or a folder of pictures with .txt captions (searched through its subfolders)"
+)
+
+
+def _crop_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--crop",
+        default="center",
+        choices=("center", "random"),
+        help="how a picture that is not square is cut to one after scaling its shorter side: at the centre "
+        "(default) or at a place drawn from its name",
+    )
+
+
+def _training_options(
+    parser: argparse.ArgumentParser,
+    presets: str,
+    loop: bool = True,
+    out_help: str = "run folder: checkpoint, TensorBoard logs, and the final model in OUT/model",
+) -> None:
     """The options every `promptism train` subcommand shares."""
-    parser.add_argument(
-        "--data",
-        required=True,
-        help="a Scene World dataset folder, .tar shards (a brace or glob pattern), or a folder of pictures with .txt captions",
-    )
-    parser.add_argument(
-        "--out", required=True, help="run folder: checkpoint, TensorBoard logs, and the final model in OUT/model"
-    )
+    parser.add_argument("--data", required=True, help=DATA_HELP)
+    parser.add_argument("--out", required=True, help=out_help)
     parser.add_argument("--preset", default=None, help=f"model and schedule preset: {presets}")
     parser.add_argument(
         "--config",
@@ -94,19 +134,21 @@ def _training_options(parser: argparse.ArgumentParser, presets: str) -> None:
         metavar="FILE",
         help="a recipe file instead of a preset: a base preset and its overrides (experiments/ holds the recipes tried)",
     )
-    parser.add_argument("--steps", type=int, default=None, help="training steps (default: the preset's)")
-    parser.add_argument("--batch-size", type=int, default=None, help="global batch size (default: the preset's)")
-    parser.add_argument("--lr", type=float, default=None, help="peak learning rate (default: the preset's)")
-    parser.add_argument(
-        "--ema", type=float, default=None, help="EMA decay of the weights, e.g. 0.999 (default: the preset's)"
-    )
-    parser.add_argument(
-        "--checkpoint-every", type=int, default=None, help="steps between checkpoints (default: the preset's)"
-    )
-    parser.add_argument(
-        "--seed", type=int, default=None, help="seed of the initialisation and the data order (default: 0)"
-    )
+    if loop:
+        parser.add_argument("--steps", type=int, default=None, help="training steps (default: the preset's)")
+        parser.add_argument("--batch-size", type=int, default=None, help="global batch size (default: the preset's)")
+        parser.add_argument("--lr", type=float, default=None, help="peak learning rate (default: the preset's)")
+        parser.add_argument(
+            "--ema", type=float, default=None, help="EMA decay of the weights, e.g. 0.999 (default: the preset's)"
+        )
+        parser.add_argument(
+            "--checkpoint-every", type=int, default=None, help="steps between checkpoints (default: the preset's)"
+        )
+        parser.add_argument(
+            "--seed", type=int, default=None, help="seed of the initialisation and the data order (default: 0)"
+        )
     parser.add_argument("--limit", type=int, default=None, help="use only the first N training pairs")
+    _crop_option(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
@@ -164,6 +206,31 @@ def add_commands(sub) -> None:
 
             add_options(st, DecoderTaskConfig)
         st.set_defaults(func=cmd_train_stage, kind=kind)
+    un = ts.add_parser(
+        "unclip",
+        help="train a whole unCLIP stack in one go: CLIP, embeddings, prior, decoder, upsamplers "
+        "(rerun to resume; generate with --models OUT)",
+    )
+    _training_options(
+        un,
+        "base (default: the shipped models' first recipes, sized for a CPU), gpu (one GPU), gpu8 (eight), "
+        "or tiny (tests)",
+        loop=False,
+        out_help="run folder: one subfolder per stage, and stack.json naming them (the models of --models OUT)",
+    )
+    un.add_argument(
+        "--size",
+        type=int,
+        default=None,
+        help="picture side of the finished stack: the decoder's size doubled by one upsampler per doubling, "
+        "e.g. 64, 128, 256 with a 32 px decoder (default: the preset's)",
+    )
+    un.add_argument(
+        "--clip",
+        default=None,
+        help="reuse this CLIP (a shipped name or a model folder) instead of training one on the data",
+    )
+    un.set_defaults(func=cmd_train_unclip)
 
 
 def add_embed(sub) -> None:
@@ -171,14 +238,11 @@ def add_embed(sub) -> None:
     em = sub.add_parser(
         "embed", help="compute the CLIP image and text embeddings of a dataset (for training the prior and decoder)"
     )
-    em.add_argument(
-        "--data",
-        required=True,
-        help="a Scene World dataset folder, .tar shards, or a folder of pictures with .txt captions",
-    )
+    em.add_argument("--data", required=True, help=DATA_HELP)
     em.add_argument("--out", required=True, help="the embeddings file to write (.safetensors)")
     em.add_argument("--clip", default="world", help="'world' (shipped), a model folder, or hf:<folder or hub id>")
     em.add_argument("--split", default="train", help="dataset split (default: train)")
     em.add_argument("--limit", type=int, default=None, help="only the first N pairs")
+    _crop_option(em)
     em.add_argument("--quiet", action="store_true", help="no progress bars")
     em.set_defaults(func=cmd_embed)

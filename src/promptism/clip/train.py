@@ -48,6 +48,7 @@ def train_clip(
     limit: int | None = None,
     progress: bool = True,
     settings: dict | None = None,
+    crop: str = "center",
     **loop_overrides,
 ) -> Path:
     """Train (or resume) a CLIP on image–caption data; write the model folder out/model.
@@ -74,7 +75,7 @@ def train_clip(
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
-    pairs = load_pairs(data, "train", size=settings["model"]["image_size"], limit=limit, progress=progress)
+    pairs = load_pairs(data, "train", size=settings["model"]["image_size"], limit=limit, progress=progress, crop=crop)
     state = PartialState(cpu=not torch.cuda.is_available())  # as the loop's Accelerator: one shared state
     tok = tokenizer_for_run(
         out_dir / "tokenizer.json", pairs.captions, settings["vocab_size"], settings["model"]["context"], state

@@ -58,6 +58,7 @@ from .unclip import (
     load_reranker,
     note_reranking,
     pick_candidates,
+    pick_size,
     sample_prior,
     upsample,
     upsamplers_to,
@@ -120,7 +121,7 @@ def vary(
     image: ImageSource,
     n: int = 4,
     seed: int = 0,
-    size: int = 64,
+    size: int | None = None,
     invert: bool = True,
     strength: float = 1.0,
     settings: Settings | None = None,
@@ -143,6 +144,7 @@ def vary(
     source = open_image(image)
     models = models or load_models()
     upsamplers_to(models, size)
+    size = pick_size(models, size)
     reranker, reranker_sha = load_reranker(s.rerank_clip) if s.rerank > 1 else (None, None)
     t0 = time.time()
     dec = models.decoder
@@ -207,7 +209,7 @@ def interpolate(
     b,
     frames: int = 8,
     seed: int = 0,
-    size: int = 64,
+    size: int | None = None,
     settings: Settings | None = None,
     models: Models | None = None,
     progress: bool = False,
@@ -227,6 +229,7 @@ def interpolate(
     seed = check_seed(seed)
     models = models or load_models()
     upsamplers_to(models, size)
+    size = pick_size(models, size)
     t0 = time.time()
     with torch.no_grad():
         ea, xa, da = _end(models, a, seed, s, progress)
@@ -257,7 +260,7 @@ def text_diff(
     amount: float = TEXT_DIFF_AMOUNT,
     frames: int = 4,
     seed: int = 0,
-    size: int = 64,
+    size: int | None = None,
     settings: Settings | None = None,
     models: Models | None = None,
     progress: bool = False,
@@ -279,6 +282,7 @@ def text_diff(
     src = open_image(image)
     models = models or load_models()
     upsamplers_to(models, size)
+    size = pick_size(models, size)
     warn_unknown(models, source_text + " " + target_text)
     t0 = time.time()
     side = models.decoder.model.config.image_size

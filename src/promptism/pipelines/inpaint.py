@@ -46,6 +46,7 @@ from .unclip import (
     decoder_denoise,
     embed_picture,
     load_models,
+    pick_size,
     sample_prior,
     upsampler_denoise,
     upsamplers_to,
@@ -152,7 +153,7 @@ def _inpaint(
     prompt: str,
     n: int,
     seed: int,
-    size: int,
+    size: int | None,
     resample: int,
     s: Settings,
     models: Models | None,
@@ -166,6 +167,7 @@ def _inpaint(
     result is pasted back into the picture with the picture's own pixels kept outside the mask."""
     models = models or load_models()
     upsamplers_to(models, size)
+    size = pick_size(models, size)
     warn_unknown(models, prompt)
     t0 = time.time()
     dec = models.decoder
@@ -214,7 +216,7 @@ def inpaint(
     prompt: str = "",
     n: int = 4,
     seed: int = 0,
-    size: int = 64,
+    size: int | None = None,
     resample: int = INPAINT_RESAMPLE,
     mask_convention: str = "white",
     method: str = INPAINT_METHOD,
@@ -291,7 +293,7 @@ def outpaint(
     prompt: str = "",
     n: int = 4,
     seed: int = 0,
-    size: int = 64,
+    size: int | None = None,
     resample: int = INPAINT_RESAMPLE,
     method: str = INPAINT_METHOD,
     settings: Settings | None = None,

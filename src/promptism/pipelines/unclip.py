@@ -41,7 +41,7 @@ from .common import (
     to_images,
     truncated,
 )
-from .settings import IMG2IMG_STRENGTH, SIZES, Settings
+from .settings import IMG2IMG_STRENGTH, Settings
 
 
 @dataclass
@@ -84,19 +84,90 @@ def load_models(
 
     p, d = load_stage(prior, "prior"), load_stage(decoder, "decoder")
     trained = p.meta.get("clip")
-    if trained and d.meta.get("clip") and d.meta["clip"] != trained:
-        warnings.warn(
-            f"the prior was trained on CLIP {trained!r} and the decoder on {d.meta['clip']!r}: "
-            "its image embeddings will not be the decoder's",
-            stacklevel=2,
+    if trained and d.meta.get("clip") and not _same_clip(d.meta["clip"], trained):
+        raise PromptismError(
+            f"{_label(p)} was trained on CLIP {trained!r} and {_label(d)} on {d.meta['clip']!r}: the prior's "
+            "image embeddings would mean nothing to the decoder; give a prior and a decoder trained on one CLIP"
         )
     if clip is None:
         clip = trained or "world"
-    elif trained and clip != trained:
+    elif trained and not _same_clip(clip, trained):
         warnings.warn(f"CLIP {clip!r} asked for, but the prior and decoder were trained on {trained!r}", stacklevel=2)
     ups = [load_stage(u, "upsampler") for u in upsamplers]
     clip_sha = None if clip.startswith("hf:") else weights_sha256(clip_folder(clip))
-    return Models(load_clip(clip), p, d, ups, {"clip": clip, "clip_sha256": clip_sha})
+    models = Models(load_clip(clip), p, d, ups, {"clip": clip, "clip_sha256": clip_sha})
+    check_stack(models)
+    return models
+
+
+def _same_clip(a: str, b: str) -> bool:
+    """Whether two CLIP names (shipped names, folders, hf: ids) name one model."""
+    if a == b:
+        return True
+    from ..clip import resolve as clip_folder
+
+    try:
+        return clip_folder(a).resolve() == clip_folder(b).resolve()
+    except (PromptismError, OSError, ValueError):
+        return False
+
+
+def _label(stage: Stage) -> str:
+    """How an error names a stage: the shipped name, or its folder."""
+    from ..unclip.folders import MODELS_DIR
+
+    folder = stage.folder
+    if folder is not None and folder.parent.resolve() == MODELS_DIR.resolve():
+        return f"the {stage.kind} {folder.name[len(stage.kind) + 1 :]!r} (shipped)"
+    return f"the {stage.kind} at {str(folder) if folder else stage.name}"
+
+
+def check_chain(models: Models) -> None:
+    """Each upsampler must take the pictures the stage before it makes."""
+    before, size = _label(models.decoder), models.decoder.model.config.image_size
+    for up in models.upsamplers:
+        cfg = up.model.config
+        if cfg.low_size != size:
+            raise PromptismError(
+                f"{_label(up)} takes {cfg.low_size} px pictures, but {before} makes {size} px ones: give upsamplers "
+                f"that start at {size} px (--upsamplers), or none"
+            )
+        before, size = _label(up), cfg.image_size
+
+
+def check_stack(models: Models) -> None:
+    """Refuse, before any work, stages that do not fit together: an upsampler chain that does not
+    start at the decoder's size, or a prior or decoder made for embeddings of another width than
+    the CLIP's. The message names both models and what differs."""
+    check_chain(models)
+    with torch.no_grad():
+        width = models.clip.encode_text([""]).shape[-1]
+    for stage in (models.prior, models.decoder):
+        if stage.model.config.clip_dim != width:
+            raise PromptismError(
+                f"{_label(stage)} takes CLIP embeddings of width {stage.model.config.clip_dim}, but CLIP "
+                f"{models.names.get('clip', 'clip')!r} makes them {width} wide: give the CLIP it was trained on"
+            )
+
+
+def reachable_sizes(models: Models) -> list[int]:
+    """The picture sides the models make: the decoder's, then each upsampler's."""
+    return [models.decoder.model.config.image_size] + [u.model.config.image_size for u in models.upsamplers]
+
+
+def pick_size(models: Models, size: int | None) -> int:
+    """``size`` checked against what the models reach; None: the largest they reach."""
+    sizes = reachable_sizes(models)
+    if size is None:
+        return sizes[-1]
+    made = f"these models make {' or '.join(map(str, sizes))} px pictures"
+    if isinstance(size, bool) or not isinstance(size, int):
+        raise PromptismError(f"size must be a whole number of pixels per side ({made}), got {size!r}")
+    if size > sizes[-1]:
+        raise PromptismError(f"no upsampler reaches {size} px with these models: {made}")
+    if size not in sizes:
+        raise PromptismError(f"{size} px is not a size these models make: {' or '.join(map(str, sizes))} px")
+    return size
 
 
 def unknown_words(stage: Stage, text: str) -> list[str]:
@@ -318,17 +389,12 @@ def note_reranking(
         }
 
 
-def upsamplers_to(models: Models, size: int) -> list[Stage]:
-    """The upsamplers that take the decoder's pictures to ``size``; an error if none reaches it."""
-    if size not in SIZES:
-        raise PromptismError(f"size must be one of {', '.join(map(str, SIZES))} (pixels per side), got {size!r}")
-    stages_needed = [u for u in models.upsamplers if u.model.config.image_size <= size]
-    if size < models.decoder.model.config.image_size or (
-        size > models.decoder.model.config.image_size
-        and (not stages_needed or stages_needed[-1].model.config.image_size != size)
-    ):
-        raise PromptismError(f"no upsampler reaches {size} px with these models")
-    return stages_needed
+def upsamplers_to(models: Models, size: int | None) -> list[Stage]:
+    """The upsamplers that take the decoder's pictures to ``size`` (None: as far as they go); an
+    error naming the sizes the models make if ``size`` is not one of them."""
+    check_chain(models)
+    size = pick_size(models, size)
+    return [u for u in models.upsamplers if u.model.config.image_size <= size]
 
 
 def warn_unknown(models: Models, text: str) -> None:
@@ -357,7 +423,7 @@ def generate(
     prompt: str,
     n: int = 4,
     seed: int = 0,
-    size: int = 64,
+    size: int | None = None,
     negative: str | None = None,
     settings: Settings | None = None,
     models: Models | None = None,
@@ -367,7 +433,8 @@ def generate(
     strength: float = IMG2IMG_STRENGTH,
     **overrides,
 ) -> Result:
-    """n pictures of a prompt. ``overrides`` set Settings fields (steps=25, sampler="ddim", …).
+    """n pictures of a prompt, ``size`` px a side (one the models make; None: the largest).
+    ``overrides`` set Settings fields (steps=25, sampler="ddim", …).
     ``callback(stage, fraction)`` reports progress. Unknown words give a warning naming them.
 
     ``init`` (a picture: path, bytes or PIL image) starts the decoder from that picture noised to
@@ -377,8 +444,6 @@ def generate(
     prompt = check_prompt(prompt)
     negative = check_prompt(negative or "", "negative prompt")
     n, seed = check_count(n), check_seed(seed)
-    if size not in SIZES:
-        raise PromptismError(f"size must be one of {', '.join(map(str, SIZES))} (pixels per side), got {size!r}")
     source = None
     if init is not None:
         from .images import open_image
@@ -387,6 +452,7 @@ def generate(
         source = open_image(init, "init image")
     models = models or load_models()
     stages_needed = upsamplers_to(models, size)
+    size = pick_size(models, size)
     warn_unknown(models, prompt + " " + negative)
     reranker, reranker_sha = load_reranker(settings.rerank_clip) if settings.rerank > 1 else (None, None)
     t0 = time.time()

@@ -42,11 +42,12 @@ def embed_dataset(
     split: str = "train",
     limit: int | None = None,
     progress: bool = True,
+    crop: str = "center",
 ) -> Path:
     from ..clip import load
 
     clip = load(clip_name)
-    pairs = load_pairs(data, split, size=clip.image_size, limit=limit, progress=progress)
+    pairs = load_pairs(data, split, size=clip.image_size, limit=limit, progress=progress, crop=crop)
     tensors = embed_pairs(pairs, clip, progress=progress)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -158,3 +158,48 @@ PRESETS["decoder"]["tiny-inpaint"] = {
     **PRESETS["decoder"]["tiny"],
     "model": {**PRESETS["decoder"]["tiny"]["model"], "inpaint": True},
 }
+
+
+# Whole stacks for `promptism train unclip`: every stage's settings and the target size, the
+# upsampler's repeated (low_size and image_size set per doubling) from the decoder's size up to it.
+# tiny: the tests'. base: the shipped models' first recipes (before their fine-tuning phases), on
+# any captioned pictures (the plain contrastive CLIP), sized for a CPU. gpu: base with 8x the batch
+# and twice the learning rate, for one GPU. gpu8: gpu's batch per GPU on eight (the batch is the
+# global one), a quarter of its steps.
+def stack_presets() -> dict[str, dict]:
+    from ..clip.presets import PRESETS as CLIP
+
+    def scaled(p: dict, batch: int, lr: float, steps: float) -> dict:
+        loop = p["loop"]
+        return {
+            **p,
+            "loop": {
+                **loop,
+                "batch_size": loop["batch_size"] * batch,
+                "lr": loop["lr"] * lr,
+                "steps": max(1, round(loop["steps"] * steps)),
+                "checkpoint_every": max(1, round(loop["checkpoint_every"] * steps)),
+            },
+        }
+
+    base = {
+        "size": 64,
+        "clip": CLIP["world"],
+        "prior": PRESETS["prior"]["world"],
+        "decoder": PRESETS["decoder"]["world"],
+        "upsampler": PRESETS["upsampler"]["world-64-res"],
+    }
+    stages = ("clip", "prior", "decoder", "upsampler")
+    gpu = {"size": 64, **{k: scaled(base[k], 8, 2.0, 1.0) for k in stages}}
+    return {
+        "tiny": {
+            "size": 32,
+            "clip": CLIP["tiny"],
+            "prior": PRESETS["prior"]["tiny"],
+            "decoder": PRESETS["decoder"]["tiny"],
+            "upsampler": PRESETS["upsampler"]["tiny-res"],
+        },
+        "base": base,
+        "gpu": gpu,
+        "gpu8": {"size": 64, **{k: scaled(gpu[k], 8, 1.0, 0.25) for k in stages}},
+    }

@@ -156,12 +156,12 @@ def build(kind: str, preset_name: str, settings: dict | None = None, **model_fie
     return model_cls, cfg, DiffusionConfig(**p["diffusion"]), p["loop"]
 
 
-def _embeddings(data, split, captions, embeddings, clip_name, out_dir, limit, progress):
+def _embeddings(data, split, captions, embeddings, clip_name, out_dir, limit, progress, crop="center"):
     from .embeddings import embed_dataset, load_embeddings
 
     path = Path(embeddings) if embeddings else out_dir / "embeddings.safetensors"
     if not embeddings and not path.exists():
-        embed_dataset(data, path, clip_name, split, limit=limit, progress=progress)
+        embed_dataset(data, path, clip_name, split, limit=limit, progress=progress, crop=crop)
     tensors, meta = load_embeddings(path, captions)
     return tensors, meta
 
@@ -187,7 +187,7 @@ def _start_from(init: str, kind: str, model, cfg, preset_name: str) -> dict:
     return {"init": str(init), "init_phases": phases}
 
 
-def _conditioning(kind, p, pairs, data, embeddings, clip_name, out_dir, limit, progress, init, state, extra):
+def _conditioning(kind, p, pairs, data, embeddings, clip_name, out_dir, limit, progress, init, state, extra, crop):
     """What a stage is conditioned on besides pictures: the CLIP embeddings of the pairs (prior and
     decoder), the decoder's tokenizer (a fine-tune keeps its start's), the prior's CLIP; the model
     fields they decide, and the provenance (``extra``) they add."""
@@ -196,7 +196,7 @@ def _conditioning(kind, p, pairs, data, embeddings, clip_name, out_dir, limit, p
     if kind in ("decoder", "prior"):
         with state.main_process_first():
             tensors, emb_meta = _embeddings(
-                data, "train", pairs.captions, embeddings, clip_name, out_dir, limit, progress
+                data, "train", pairs.captions, embeddings, clip_name, out_dir, limit, progress, crop
             )
         extra["clip"] = emb_meta.get("clip", clip_name)
         fields["clip_dim"] = tensors["image_embed"].shape[1]
@@ -234,6 +234,7 @@ def train_stage(
     init: str | None = None,
     settings: dict | None = None,
     task: dict | None = None,
+    crop: str = "center",
     **loop_overrides,
 ) -> Path:
     """Train (or resume) one stage; write the model folder OUT/model with the EMA weights.
@@ -252,11 +253,19 @@ def train_stage(
     state = PartialState(cpu=not torch.cuda.is_available())
     # the prior reads captions and precomputed embeddings only: no pictures to decode
     pairs = load_pairs(
-        data, "train", size=p["model"].get("image_size", 0), limit=limit, progress=progress, images=kind != "prior"
+        data,
+        "train",
+        size=p["model"].get("image_size", 0),
+        limit=limit,
+        progress=progress,
+        images=kind != "prior",
+        crop=crop,
     )
-    extra: dict = {"data": str(data), "examples": len(pairs), "preset": preset_name}
+    extra: dict = {"data": str(data), "examples": len(pairs), "preset": preset_name, "crop": crop}
+    if pairs.skipped:
+        extra["skipped"] = pairs.skipped
     tensors, tok, clip, fields = _conditioning(
-        kind, p, pairs, data, embeddings, clip_name, out_dir, limit, progress, init, state, extra
+        kind, p, pairs, data, embeddings, clip_name, out_dir, limit, progress, init, state, extra, crop
     )
     model_cls, cfg, dcfg, loop_defaults = build(kind, preset_name, p, **fields)
     loop = LoopConfig(

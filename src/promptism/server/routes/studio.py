@@ -18,7 +18,7 @@ STATIC = Path(__file__).resolve().parent.parent / "static"
 @router.get("/api/info")
 async def info(request: Request):
     svc = service(request)
-    native = [n for n in svc.native_sizes() if n >= 32]
+    native = [n for n in svc.native_sizes() if n >= 32] or svc.native_sizes()[-1:]
     biggest = max(native)
     return {
         "model": MODEL_ID,
