@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from ..data import Pairs
+from ..train.loop import model_device, to_device
 from .loss import (
     attribute_loss,
     caption_composition_loss,
@@ -246,7 +247,7 @@ class ClipTask:
         return batch
 
     def loss(self, model: CLIP, idx: np.ndarray, step: int):
-        return self.compute(model, self.prepare(idx, step))
+        return self.compute(model, to_device(self.prepare(idx, step), model_device(model)))
 
     def compute(self, model: CLIP, batch: dict):
         """The loss and logged values of a batch ``prepare`` made: the contrastive terms, then the
@@ -269,7 +270,7 @@ class ClipTask:
             if self.separate:
                 # keep near twins apart in each tower (a caption from its hard negative, a picture
                 # from its counterfactual), so that neither can settle on bag-of-words features
-                cf = torch.arange(n, n + len(src))
+                cf = torch.arange(n, n + len(src), device=img.device)
                 sims = torch.cat(
                     [(txt * neg).sum(-1)[valid], (img[src] * img[cf]).sum(-1), (txt[src] * txt[cf]).sum(-1)]
                 )

@@ -96,7 +96,7 @@ def train_clip(
 
         def picture_batch():
             chosen = rng.choice(len(pairs), min(len(pairs), loop.batch_size), replace=False)
-            model.encode_image(to_pixels(pairs.images[chosen]))
+            model.encode_image(to_pixels(pairs.images[chosen]).to(next(model.parameters()).device))
 
         weights = recalibrate_batchnorm(model, weights, picture_batch, BN_RECALIBRATION_BATCHES)
     knobs = asdict(clip_task.effective())

@@ -87,17 +87,22 @@ class Denoiser:
         return clipped
 
     def training_timesteps(self, b: int, device=None, generator: torch.Generator | None = None) -> torch.Tensor:
-        """b timesteps drawn as ``timestep_sampling`` says."""
+        """b timesteps drawn as ``timestep_sampling`` says (from the generator's device, then moved
+        to ``device``: the same draws on a CPU and a GPU)."""
+        where = generator.device if generator is not None else device
         if self.cfg.timestep_sampling == "uniform":
-            return torch.randint(0, self.T, (b,), device=device, generator=generator)
-        u = torch.randn(b, device=device, generator=generator) * self.cfg.t_std + self.cfg.t_mean
-        return (torch.sigmoid(u) * self.T).long().clamp(0, self.T - 1)
+            t = torch.randint(0, self.T, (b,), device=where, generator=generator)
+        else:
+            u = torch.randn(b, device=where, generator=generator) * self.cfg.t_std + self.cfg.t_mean
+            t = (torch.sigmoid(u) * self.T).long().clamp(0, self.T - 1)
+        return t.to(device) if device is not None else t
 
     def loss(self, net, x0: torch.Tensor, generator: torch.Generator | None = None, **cond) -> torch.Tensor:
         """One Monte-Carlo estimate of the weighted denoising loss over the training timesteps."""
         b = x0.shape[0]
         t = self.training_timesteps(b, x0.device, generator)
-        noise = torch.randn(x0.shape, device=x0.device, generator=generator)
+        where = generator.device if generator is not None else x0.device
+        noise = torch.randn(x0.shape, device=where, generator=generator).to(x0.device)
         out = net(self.add_noise(x0, t, noise), t, **cond)
         err = (out - self.target(x0, noise, t)).pow(2).flatten(1).mean(1)
         return (self.loss_weight(t) * err).mean()

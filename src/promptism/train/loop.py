@@ -45,6 +45,23 @@ class Task(Protocol):
     def loss(self, model: torch.nn.Module, indices: np.ndarray, step: int) -> tuple[torch.Tensor, dict]: ...
 
 
+def to_device(obj, device: torch.device):
+    """``obj`` with every tensor in it (through dicts, lists and tuples) on ``device``. Tasks build
+    their batches on the CPU, from CPU generators, so that a run draws the same numbers on any
+    device; the loss moves them to the model's device."""
+    if isinstance(obj, torch.Tensor):
+        return obj.to(device, non_blocking=True)
+    if isinstance(obj, dict):
+        return {k: to_device(v, device) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(to_device(v, device) for v in obj)
+    return obj
+
+
+def model_device(model: torch.nn.Module) -> torch.device:
+    return next(model.parameters()).device
+
+
 def lr_at(step: int, cfg: LoopConfig) -> float:
     if step < cfg.warmup:
         return cfg.lr * (step + 1) / cfg.warmup
@@ -83,9 +100,9 @@ def save_checkpoint(out: Path, model, ema, optimizer, step: int, extra: dict) ->
     tmp = out / "checkpoint.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, tmp / "model.safetensors")
+    save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, tmp / "model.safetensors")
     if ema is not None:
-        save_file({k: v.contiguous() for k, v in ema.items()}, tmp / "ema.safetensors")
+        save_file({k: v.cpu().contiguous() for k, v in ema.items()}, tmp / "ema.safetensors")
     torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
     (tmp / "state.json").write_text(json.dumps({"step": step, **extra}, indent=1))
     old = out / "checkpoint.old"
@@ -138,6 +155,8 @@ def train(
     if cfg.ema and ema is None:
         ema = {k: v.detach().clone() for k, v in model.state_dict().items()}
     model, optimizer = acc.prepare(model, optimizer)
+    if ema is not None:  # beside the weights it averages (a GPU's, when there is one)
+        ema = {k: v.to(acc.device) for k, v in ema.items()}
     writer = None
     if acc.is_main_process:
         from torch.utils.tensorboard import SummaryWriter
@@ -195,6 +214,8 @@ def train(
         bar.close()
         if writer is not None:
             writer.close()
+    if ema is not None:
+        ema = {k: v.cpu() for k, v in ema.items()}
     return {"step": step, "logs": logs, "ema": ema, "train_seconds": spent}
 
 
@@ -220,4 +241,4 @@ def recalibrate_batchnorm(model: torch.nn.Module, state_dict: dict, batches: Cal
     for m, mom in zip(norms, saved):
         m.momentum = mom
     model.eval()
-    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+    return {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}

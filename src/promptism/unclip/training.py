@@ -27,7 +27,7 @@ from ..clip.task import to_pixels
 from ..data import Pairs, load_pairs
 from ..diffusion import Denoiser, DiffusionConfig
 from ..errors import PromptismError
-from ..train.loop import LoopConfig, train
+from ..train.loop import LoopConfig, model_device, to_device, train
 from .decoder import random_keep_masks
 from .folders import Stage, model_classes
 from .presets import PRESETS
@@ -92,6 +92,7 @@ class DecoderTask:
         kw = {}
         if _unwrap(model).config.inpaint:  # GLIDE-style: random masks, the known part as input
             kw = dict(known=x0, keep=random_keep_masks(len(idx), x0.shape[-1], g, self.p_plain))
+        x0, emb, ids, mask, drop_image, kw = to_device((x0, emb, ids, mask, drop_image, kw), model_device(model))
         loss = self.denoiser.loss(lambda x, t: model(x, t, emb, ids, mask, drop_image, **kw), x0, generator=g)
         return loss, {}
 
@@ -105,6 +106,7 @@ class PriorTask:
         tokens, mask, text = self.clip.text_features([self.pairs.captions[i] for i in idx])
         drop = torch.rand(len(idx), generator=g) < P_DROP_PRIOR_TEXT
         x0 = self.emb[torch.from_numpy(idx)] * model_dim(model) ** 0.5
+        x0, tokens, mask, text, drop = to_device((x0, tokens, mask, text, drop), model_device(model))
         loss = self.denoiser.loss(lambda x, t: model(x, t, tokens, mask, text, drop), x0, generator=g)
         return loss, {}
 
@@ -133,6 +135,8 @@ class UpsamplerTask:
         low = gaussian_blur(low, sigma)
         aug_t = torch.randint(0, up.config.max_aug_t, (len(idx),), generator=g)
         low = self.denoiser.add_noise(low, aug_t, torch.randn(low.shape, generator=g))
+        dev = model_device(model)
+        x0, low, aug_t = to_device((x0, low, aug_t), dev)
         target = up.encode(x0, up.reference(low))  # the picture, or its residual over bicubic(low)
         loss = self.denoiser.loss(lambda x, t: model(x, t, low, aug_t), target, generator=g)
         return loss, {}
