@@ -9,7 +9,7 @@ OUT    ?= out
 # pytest workers: the suite is CPU-bound, one thread per worker
 WORKERS ?= 2
 
-.PHONY: setup generate show test lint bench-judge bench-unclip bench-edit bench-rerank bench-serve bench-soak bench-clip-speed clean
+.PHONY: setup generate show test lint bench-judge bench-unclip bench-edit bench-rerank bench-serve bench-soak bench-train bench-clip-speed clean
 
 setup: $(STAMP)
 
@@ -76,6 +76,9 @@ bench-serve: $(STAMP)
 # the server soaked for 10 minutes with mixed traffic from 8 clients: benchmarks/reports/serve_soak.*
 bench-soak: $(STAMP)
 	PROMPTISM_THREADS=1 $(BIN)/python benchmarks/serve_soak.py
+
+bench-train: $(STAMP)
+	$(BIN)/python benchmarks/train_throughput.py --preset base --steps 20
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache
