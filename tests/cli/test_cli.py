@@ -145,11 +145,12 @@ def test_train_help_names_every_preset():
     import re
 
     from promptism.clip.presets import PRESETS as CLIP_PRESETS
+    from promptism.unclip.presets import stack_presets
     from promptism.unclip.training import PRESETS
 
     train = next(a for a in build_parser()._actions if hasattr(a, "choices") and a.choices and "train" in a.choices)
     kinds = next(a for a in train.choices["train"]._actions if hasattr(a, "choices") and a.choices).choices
-    for kind, names in [("clip", CLIP_PRESETS), *PRESETS.items()]:
+    for kind, names in [("clip", CLIP_PRESETS), ("unclip", stack_presets()), *PRESETS.items()]:
         text = next(a.help for a in kinds[kind]._actions if a.dest == "preset")
         listed = set(re.findall(r"[a-z0-9]+(?:-[a-z0-9]+)*", text))
         assert set(names) <= listed, f"train {kind} --preset help misses {set(names) - listed}"

@@ -1,0 +1,84 @@
+"""Seconds and peak memory of one `promptism guide` picture at the default settings, per generator.
+
+    .venv/bin/python benchmarks/guide_speed.py [--prompt TEXT] [--repeats 2]
+
+Each run is its own process (`promptism guide PROMPT --generator G --out TMP --quiet`, 64 px,
+200 steps, 16 cutouts), so that its peak resident memory is its own; the seconds are the
+picture's own (its provenance's `seconds`: the optimisation, not loading CLIP), and the wall time
+of the whole command beside them. Writes benchmarks/reports/guide_speed.{json,md}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPORTS = Path(__file__).resolve().parent / "reports"
+
+
+def run(prompt: str, generator: str, seed: int) -> dict:
+    with tempfile.TemporaryDirectory() as out:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        t0 = time.time()
+        cmd = [sys.executable, "-m", "promptism.cli", "guide", prompt, "--generator", generator]
+        subprocess.run([*cmd, "--seed", str(seed), "--out", out, "--quiet"], check=True, capture_output=True)
+        wall = time.time() - t0
+        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        meta = json.loads((Path(out) / f"{seed}.json").read_text())
+    return {"seconds": meta["seconds"], "wall_s": round(wall, 2), "peak_rss_mib": round(max(peak, before) / 1024, 1)}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--prompt", default="a red circle above a blue square", help="what to draw")
+    ap.add_argument("--repeats", type=int, default=2, help="runs per generator (default: 2)")
+    args = ap.parse_args()
+    rows = {}
+    for generator in ("fft", "pixels"):
+        runs = [run(args.prompt, generator, seed) for seed in range(args.repeats)]
+        rows[generator] = {
+            "runs": runs,
+            "seconds_median": statistics.median(r["seconds"] for r in runs),
+            "wall_s_median": statistics.median(r["wall_s"] for r in runs),
+            "peak_rss_mib_max": max(r["peak_rss_mib"] for r in runs),
+        }
+    threads = os.environ.get("PROMPTISM_THREADS", "auto")
+    report = {
+        "benchmark": "guide_speed",
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, PROMPTISM_THREADS={threads}",
+        "prompt": args.prompt,
+        "settings": "defaults: 64 px, 200 steps, 16 cutouts, CLIP world",
+        "generators": rows,
+    }
+    REPORTS.mkdir(exist_ok=True)
+    (REPORTS / "guide_speed.json").write_text(json.dumps(report, indent=1))
+    lines = [
+        "# `promptism guide`: seconds and memory per picture",
+        "",
+        f"Measured by `benchmarks/guide_speed.py` on {report['machine']}: one 64 px picture of "
+        f'"{args.prompt}" with the default settings (200 steps, 16 cutouts, CLIP `world`), '
+        f"{args.repeats} runs per generator, each in its own process.",
+        "",
+        "| generator | seconds (optimisation, median) | whole command (median) | peak memory (the largest run so far) |",
+        "|---|---|---|---|",
+    ]
+    for g, r in rows.items():
+        lines.append(
+            f"| {g} | {r['seconds_median']:.1f} s | {r['wall_s_median']:.1f} s | {r['peak_rss_mib_max']:.0f} MiB |"
+        )
+    (REPORTS / "guide_speed.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,211 @@
+"""`promptism guide` (CLIP-guided optimisation) and `promptism dream` (DeepDream)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..errors import PromptismError
+from .common import torch_threads
+
+AUGMENTATIONS = ("flip", "affine", "noise", "colour")  # promptism.guide.parametrize's, without torch
+
+
+def _video(frames, path: str, ms: int) -> Path:
+    """Frames as an animated GIF (the only video format Pillow writes)."""
+    out = Path(path)
+    if out.suffix.lower() != ".gif":
+        raise PromptismError(f"--video writes an animated GIF: give a .gif path, not {out.name!r}")
+    if not frames:
+        raise PromptismError("no frames to write")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    frames[0].save(out, save_all=True, append_images=frames[1:], duration=ms, loop=0)
+    return out
+
+
+def _checked_output(args) -> None:
+    """Bad output options fail before any work."""
+    if getattr(args, "video", None) and not args.video.lower().endswith(".gif"):
+        raise PromptismError(f"--video writes an animated GIF: give a .gif path, not {Path(args.video).name!r}")
+
+
+def cmd_guide(args: argparse.Namespace) -> int:
+    _checked_output(args)
+    if args.video and not args.save_every:
+        raise PromptismError("--video is made of the saved frames: give --save-every N too")
+    torch_threads()
+    from ..guide import guide
+    from .generate import _save_seeded
+
+    result = guide(
+        args.prompts,
+        generator=args.generator,
+        n=args.n,
+        seed=args.seed,
+        size=args.size,
+        steps=args.steps,
+        lr=args.lr,
+        optimizer=args.optimizer,
+        cutn=args.cutn,
+        cut_pow=args.cut_pow,
+        augment=tuple(args.augment),
+        image_prompts=tuple(args.image_prompt or ()),
+        init=args.init,
+        init_weight=args.init_weight,
+        init_noise=args.init_noise,
+        clips=tuple(args.clip or ("world",)),
+        save_every=args.save_every,
+        keep_best=args.keep_best,
+        progress=not args.quiet,
+    )
+    out = Path(args.out)
+    if args.save_every:
+        from ..pipelines.provenance import save_png
+
+        for seed, frames, meta in zip(result.seeds, result.frames, result.metadata):
+            for k, frame in enumerate(frames):
+                save_png(frame, out / "frames" / f"{seed}-{k:04d}.png", {**meta, "frame": k})
+        if args.video:
+            print(_video(result.frames[0], args.video, 80))
+    return _save_seeded(args, result, "")
+
+
+def cmd_dream(args: argparse.Namespace) -> int:
+    if args.list_layers:
+        torch_threads()
+        from ..clip import load
+        from ..guide import list_layers
+
+        print("\n".join(list_layers(load(args.clip))))
+        return 0
+    if args.picture is None:
+        raise PromptismError("give the PICTURE to dream on (or --list-layers)")
+    _checked_output(args)
+    if args.video and not args.zoom:
+        raise PromptismError("--video is the zoom video: give --zoom FRAMES too")
+    torch_threads()
+    from ..guide import dream
+    from ..pipelines.provenance import save_png
+
+    r = dream(
+        args.picture,
+        layer=args.layer,
+        prompt=args.prompt,
+        octaves=args.octaves,
+        octave_scale=args.octave_scale,
+        steps=args.steps,
+        lr=args.lr,
+        jitter=args.jitter,
+        clip=args.clip,
+        seed=args.seed,
+        zoom_frames=args.zoom,
+        progress=not args.quiet,
+    )
+    out = Path(args.out)
+    print(save_png(r.image, out / f"dream-{args.seed}.png", r.metadata))
+    for k, frame in enumerate(r.frames):
+        save_png(frame, out / "frames" / f"{args.seed}-{k:04d}.png", {**r.metadata, "frame": k})
+    if args.video:
+        print(_video(r.frames, args.video, 100))
+    print(
+        f"goal {r.metadata['goal_before']:.4f} -> {r.metadata['goal_after']:.4f} "
+        f"({'cosine with the prompt' if args.prompt else 'mean squared activation of ' + args.layer})",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def add_commands(sub) -> None:
+    """The `guide` and `dream` commands and their options."""
+    g = sub.add_parser(
+        "guide",
+        help="make pictures by optimising them until CLIP agrees with weighted prompts (VQGAN+CLIP's loop)",
+        description="CLIP-guided generation: a picture's pixels or Fourier spectrum are changed step by step "
+        "until CLIP's embeddings of random cutouts of it come near the prompts' (and far from those with "
+        'negative weights). Example: promptism guide "a red star | a yellow star:-1" --generator fft',
+    )
+    g.add_argument("prompts", help="'|'-separated prompts, each TEXT[:WEIGHT]; negative weights push away")
+    g.add_argument(
+        "--generator",
+        default="fft",
+        help="what is optimised: fft (default: a Fourier spectrum, smooth pictures) or pixels "
+        "(vqgan comes with a shipped VQGAN)",
+    )
+    g.add_argument("-n", type=int, default=1, help="how many pictures (default: 1)")
+    g.add_argument(
+        "--seed", type=int, default=0, help="seed of the first picture; picture i uses seed + i (default: 0)"
+    )
+    g.add_argument("--size", type=int, default=64, help="picture side in pixels, 32 to 256 (default: 64)")
+    g.add_argument("--steps", type=int, default=200, help="optimisation steps (default: 200)")
+    g.add_argument("--lr", type=float, default=None, help="learning rate (default: 0.2 for fft, 0.05 for pixels)")
+    g.add_argument("--optimizer", default="adam", choices=("adam", "adamw", "sgd"), help="optimiser (default: adam)")
+    g.add_argument("--cutn", type=int, default=16, help="random cutouts CLIP sees each step (default: 16)")
+    g.add_argument(
+        "--cut-pow", type=float, default=1.0, help="above 1 favours small cutouts, below 1 large (default: 1)"
+    )
+    g.add_argument(
+        "--augment",
+        nargs="*",
+        default=list(AUGMENTATIONS),
+        choices=AUGMENTATIONS,
+        help=f"augmentations of the cutouts (default: all: {', '.join(AUGMENTATIONS)}; give none for none)",
+    )
+    g.add_argument(
+        "--image-prompt",
+        action="append",
+        metavar="PICTURE[:WEIGHT]",
+        help="a picture whose CLIP embedding is a prompt too (repeatable)",
+    )
+    g.add_argument("--init", default=None, metavar="PICTURE", help="start from this picture instead of noise")
+    g.add_argument(
+        "--init-weight", type=float, default=0.0, help="how strongly the result is held to --init (default: 0)"
+    )
+    g.add_argument("--init-noise", type=float, default=1.0, help="scale of the starting noise (default: 1)")
+    g.add_argument(
+        "--clip",
+        action="append",
+        help="CLIP to guide with: a shipped name (world), a model folder or hf:<id>; repeat for an ensemble "
+        "(default: world)",
+    )
+    g.add_argument(
+        "--save-every", type=int, default=0, help="keep a frame every N steps in OUT/frames (default: 0, none)"
+    )
+    g.add_argument("--video", default=None, metavar="FILE.gif", help="the first picture's frames as an animated GIF")
+    g.add_argument("--keep-best", action="store_true", help="keep the step CLIP scored highest, not the last")
+    g.add_argument("--out", default="out", help="folder for the pictures (default: out)")
+    g.add_argument("--quiet", action="store_true", help="no progress bar")
+    g.set_defaults(func=cmd_guide)
+
+    d = sub.add_parser(
+        "dream",
+        help="DeepDream: change a picture to excite a layer of CLIP's image tower, or towards a caption",
+    )
+    d.add_argument("picture", nargs="?", help="the picture to dream on")
+    d.add_argument("--layer", default="body.2", help="the layer to excite (default: body.2; see --list-layers)")
+    d.add_argument("--list-layers", action="store_true", help="print the layers of the CLIP's image tower")
+    d.add_argument("--prompt", default=None, help="dream towards this caption (CLIP's cosine) instead of a layer")
+    d.add_argument("--octaves", type=int, default=3, help="scales dreamt at, smallest first (default: 3)")
+    d.add_argument("--octave-scale", type=float, default=1.4, help="size ratio between octaves (default: 1.4)")
+    d.add_argument("--steps", type=int, default=10, help="gradient steps per octave (default: 10)")
+    d.add_argument(
+        "--lr",
+        type=float,
+        default=None,
+        help="step size of a normalised gradient step (default: 0.005 for a layer, 0.003 for a prompt)",
+    )
+    d.add_argument(
+        "--jitter",
+        type=int,
+        default=None,
+        help="random shift in pixels before each step (default: 2 for a layer, 0 for a prompt)",
+    )
+    d.add_argument("--zoom", type=int, default=0, metavar="FRAMES", help="make a zoom video of this many frames")
+    d.add_argument("--video", default=None, metavar="FILE.gif", help="the zoom frames as an animated GIF")
+    d.add_argument(
+        "--clip", default="world", help="whose image tower: a shipped name or a model folder (default: world)"
+    )
+    d.add_argument("--seed", type=int, default=0, help="seed of the jitter (default: 0)")
+    d.add_argument("--out", default="out", help="folder for the picture (default: out)")
+    d.add_argument("--quiet", action="store_true", help="no progress bar")
+    d.set_defaults(func=cmd_dream)

@@ -1,0 +1,244 @@
+"""CLIP-guided optimisation (VQGAN+CLIP's loop, Crowson et al. 2022, with the generator swapped):
+a parametrised picture is changed, step by step, to bring CLIP's embeddings of its cutouts nearer
+the prompts' (and farther from those with negative weights), by the spherical distance loss.
+
+Picture i is optimised on its own, from a generator seeded with seed + i: the same seed gives the
+same picture, whatever n is.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from ..errors import PromptismError
+from ..pipelines.common import check_count, check_seed, progress_bar, to_images
+from .parametrize import AUGMENTATIONS, Cutouts, Pixels, Spectrum
+from .prompts import Prompt, check_weights, parse_image_prompt, parse_prompts
+
+GENERATORS = {"pixels": Pixels, "fft": Spectrum}
+NOT_YET = {"vqgan": "no VQGAN ships yet, so --generator vqgan cannot run; use pixels or fft"}
+OPTIMIZERS = ("adam", "adamw", "sgd")
+DEFAULT_LR = {"pixels": 0.05, "fft": 0.2}
+MIN_SIZE, MAX_SIZE, MAX_STEPS = 32, 256, 5000
+
+
+@dataclass
+class GuideResult:
+    images: list[Image.Image]
+    seeds: list[int]
+    metadata: list[dict]
+    frames: list[list[Image.Image]] = field(default_factory=list)  # per picture, when asked for
+
+
+def spherical_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Half the squared great-circle distance of unit vectors: (N, D) × (D,) -> (N,)."""
+    return (a - b).norm(dim=-1).div(2).arcsin().pow(2).mul(2)
+
+
+def _picture_tensor(source, size: int, what: str) -> torch.Tensor:
+    """A picture (path, bytes or PIL image) as (1, 3, size, size) in [-1, 1]."""
+    from ..pipelines.images import open_image, square, to_tensor
+
+    return to_tensor([square(open_image(source, what).image, size)])
+
+
+def _check(generator: str, size, steps, lr, optimizer: str, init_weight, init_noise) -> None:
+    if generator in NOT_YET:
+        raise PromptismError(NOT_YET[generator])
+    if generator not in GENERATORS:
+        raise PromptismError(f"unknown generator {generator!r}; generators are {', '.join(GENERATORS)}")
+    if isinstance(size, bool) or not isinstance(size, int) or not MIN_SIZE <= size <= MAX_SIZE:
+        raise PromptismError(f"size must be a whole number of pixels from {MIN_SIZE} to {MAX_SIZE}, got {size!r}")
+    if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= MAX_STEPS:
+        raise PromptismError(f"steps must be a whole number from 1 to {MAX_STEPS}, got {steps!r}")
+    if lr is not None and not (isinstance(lr, (int, float)) and 0 < lr <= 10):
+        raise PromptismError(f"lr must be a number above 0 and at most 10, got {lr!r}")
+    if optimizer not in OPTIMIZERS:
+        raise PromptismError(f"unknown optimizer {optimizer!r}; optimizers are {', '.join(OPTIMIZERS)}")
+    for name, v in (("init_weight", init_weight), ("init_noise", init_noise)):
+        if not (isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 100):
+            raise PromptismError(f"{name} must be a number from 0 to 100, got {v!r}")
+
+
+def _optimizer(name: str, params, lr: float) -> torch.optim.Optimizer:
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=0.9)
+    if name == "adamw":
+        return torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
+    return torch.optim.Adam(params, lr=lr)
+
+
+def _clips(names: tuple[str, ...]) -> list:
+    from ..clip import load
+
+    if not names:
+        raise PromptismError("give at least one CLIP")
+    return [load(name) for name in names]
+
+
+def guide(
+    prompts: str | list[Prompt] = "",
+    generator: str = "fft",
+    n: int = 1,
+    seed: int = 0,
+    size: int = 64,
+    steps: int = 200,
+    lr: float | None = None,
+    optimizer: str = "adam",
+    cutn: int = 16,
+    cut_pow: float = 1.0,
+    augment: tuple[str, ...] = AUGMENTATIONS,
+    image_prompts: tuple[str | Prompt, ...] = (),
+    init=None,
+    init_weight: float = 0.0,
+    init_noise: float = 1.0,
+    clips: tuple[str, ...] = ("world",),
+    save_every: int = 0,
+    keep_best: bool = False,
+    progress: bool = False,
+) -> GuideResult:
+    """n pictures that CLIP finds like ``prompts`` (``"a red star | a yellow star:-1"``, or Prompt
+    objects). ``generator``: what is optimised (pixels or fft); ``image_prompts``: pictures (paths,
+    with ``:weight``) whose CLIP embeddings are prompts too; ``init``: a starting picture, with
+    ``init_weight`` pulling the result back towards it; ``init_noise``: the starting noise's scale;
+    ``clips``: one CLIP or an ensemble (names or folders); ``save_every``: keep a frame every N
+    steps (``GuideResult.frames``); ``keep_best``: return the step CLIP scored highest."""
+    text = parse_prompts(prompts) if isinstance(prompts, str) else list(prompts)
+    images = [p if isinstance(p, Prompt) else parse_image_prompt(p) for p in image_prompts]
+    check_weights(text, images)
+    _check(generator, size, steps, lr, optimizer, init_weight, init_noise)
+    n, seed = check_count(n), check_seed(seed)
+    if isinstance(save_every, bool) or not isinstance(save_every, int) or save_every < 0:
+        raise PromptismError(f"save_every must be a whole number of steps (0: no frames), got {save_every!r}")
+    lr = DEFAULT_LR[generator] if lr is None else float(lr)
+    augment = tuple(augment)
+    start = _picture_tensor(init, size, "init picture") if init is not None else None
+    models = _clips(tuple(clips))
+    from ..pipelines.images import open_image
+
+    pictures = [open_image(p.text, "image prompt").image for p in images]
+    targets = []  # per CLIP: (embeddings (P, D), weights (P,))
+    with torch.no_grad():
+        for clip in models:
+            embs, weights = [], []
+            if text:
+                embs.append(clip.encode_text([p.text for p in text]))
+                weights += [p.weight for p in text]
+            for p, picture in zip(images, pictures):
+                embs.append(clip.encode_image(picture))
+                weights.append(p.weight)
+            targets.append((torch.cat(embs), torch.tensor(weights)))
+    from ..clip import resolve as clip_folder
+    from ..unclip.folders import weights_sha256
+
+    described = []
+    for name in clips:
+        sha = None if str(name).startswith("hf:") else weights_sha256(clip_folder(name))
+        described.append({"name": str(name), "sha256": sha})
+    settings = dict(
+        generator=generator,
+        size=size,
+        steps=steps,
+        lr=lr,
+        optimizer=optimizer,
+        cutn=cutn,
+        cut_pow=cut_pow,
+        augment=list(augment),
+        init_weight=init_weight,
+        init_noise=init_noise,
+        keep_best=keep_best,
+    )
+    out, all_frames, meta = [], [], []
+    grads = [p.requires_grad for c in models for p in c.model.parameters()]
+    try:
+        for c in models:
+            c.model.requires_grad_(False)
+        for i in range(n):
+            t0 = time.time()
+            picture, frames, info = _one(
+                models, targets, generator, seed + i, size, steps, lr, optimizer, cutn, cut_pow, augment,
+                start, init_weight, init_noise, save_every, keep_best, progress,
+            )  # fmt: skip
+            out.append(picture)
+            all_frames.append(frames)
+            meta.append(
+                {
+                    "generator": "clip-guided",
+                    "version": _version(),
+                    "operation": "guide",
+                    "prompts": [{"text": p.text, "weight": p.weight} for p in text],
+                    "image_prompts": [{"picture": str(p.text), "weight": p.weight} for p in images],
+                    "init": None if init is None else str(init) if isinstance(init, str) else "a picture",
+                    "settings": settings,
+                    "clips": described,
+                    "seed": seed + i,
+                    "index": i,
+                    "size": size,
+                    **info,
+                    "seconds": round(time.time() - t0, 3),
+                }
+            )
+    finally:
+        it = iter(grads)
+        for c in models:
+            for p in c.model.parameters():
+                p.requires_grad_(next(it))
+    return GuideResult(out, [seed + i for i in range(n)], meta, all_frames if save_every else [])
+
+
+def _version() -> str:
+    from .. import __version__
+
+    return __version__
+
+
+def _score(models, targets, img: torch.Tensor) -> float:
+    """CLIP's weighted cosine of the whole picture with the prompts, averaged over the ensemble."""
+    total = 0.0
+    for clip, (emb, w) in zip(models, targets):
+        x = F.interpolate(img, size=clip.image_size, mode="area") if img.shape[-1] != clip.image_size else img
+        e = clip._encode_pixels(x)
+        total += float((e @ emb.T).squeeze(0) @ w) / float(w.abs().sum())
+    return total / len(models)
+
+
+def _one(
+    models, targets, generator, seed, size, steps, lr, optimizer, cutn, cut_pow, augment,
+    start, init_weight, init_noise, save_every, keep_best, progress,
+):  # fmt: skip
+    g = torch.Generator().manual_seed(seed)
+    param = GENERATORS[generator](size, start, init_noise * (0.01 if generator == "fft" else 0.5), g)
+    opt = _optimizer(optimizer, param.parameters(), lr)
+    cutters = [Cutouts(clip.image_size, cutn, cut_pow, augment, g) for clip in models]
+    frames, best, best_score, loss = [], None, float("-inf"), torch.tensor(0.0)
+    with progress_bar("guide", steps, progress) as tick:
+        for step in range(1, steps + 1):
+            img = param()
+            loss = img.new_zeros(())
+            for clip, cut, (emb, w) in zip(models, cutters, targets):
+                e = clip._encode_pixels(cut(img))
+                dists = torch.stack([spherical_distance(e, t).mean() for t in emb])
+                loss = loss + (dists * w).sum()
+            if start is not None and init_weight:
+                loss = loss + init_weight * F.mse_loss(img, start)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            with torch.no_grad():
+                now = param()
+                if keep_best:
+                    s = _score(models, targets, now)
+                    if s > best_score:
+                        best_score, best = s, now.clone()
+                if save_every and (step % save_every == 0 or step == steps):
+                    frames.append(to_images(now)[0])
+            tick(step - 1, steps, now)
+    with torch.no_grad():
+        final = best if best is not None else param()
+        info = {"final_loss": round(float(loss), 5), "clip_score": round(_score(models, targets, final), 5)}
+    return to_images(final)[0], frames, info

@@ -1,0 +1,119 @@
+"""What CLIP-guided optimisation changes: the pixels themselves, or an image's Fourier spectrum
+(Aphantasia's and Lucid's parametrisation: Mordvintsev et al. 2018, "Differentiable Image
+Parameterizations"), and the cutouts CLIP sees of it (Crowson et al. 2022, §2.3: random crops of
+random size, resized to CLIP's input and augmented, so that the picture must satisfy CLIP as a
+whole and at many scales, not only as one adversarial input)."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..errors import PromptismError
+
+# the square root of the colour correlation of ImageNet pictures (Lucid's, in its columns), so
+# that the spectrum's channels are decorrelated colours; scaled to a largest column norm of 1
+_COLOUR = torch.tensor([[0.26, 0.09, 0.02], [0.27, 0.00, -0.05], [0.27, -0.09, 0.03]])
+COLOUR = _COLOUR / _COLOUR.norm(dim=0).max()
+EDGE = 0.999  # pictures come out of tanh: an init picture is pulled this far in from ±1
+
+
+def _atanh(x: torch.Tensor) -> torch.Tensor:
+    return torch.atanh(x.clamp(-EDGE, EDGE))
+
+
+class Pixels(nn.Module):
+    """The picture's pixels, through tanh to stay in [-1, 1]."""
+
+    def __init__(self, size: int, init: torch.Tensor | None, noise: float, g: torch.Generator):
+        super().__init__()
+        start = _atanh(init) if init is not None else torch.zeros(1, 3, size, size)
+        self.param = nn.Parameter(start + noise * torch.randn(1, 3, size, size, generator=g))
+
+    def forward(self) -> torch.Tensor:
+        return torch.tanh(self.param)
+
+
+class Spectrum(nn.Module):
+    """The picture's 2-D Fourier spectrum in decorrelated colours, each frequency scaled by
+    1/frequency^decay, so that a step moves coarse structure as much as fine."""
+
+    def __init__(self, size: int, init: torch.Tensor | None, noise: float, g: torch.Generator, decay: float = 1.0):
+        super().__init__()
+        fy = torch.fft.fftfreq(size)[:, None]
+        fx = torch.fft.rfftfreq(size)[None, :]
+        freq = (fx**2 + fy**2).sqrt().clamp(min=1.0 / size)
+        self.register_buffer("scale", (1.0 / freq**decay) / size)  # (S, S//2+1)
+        self.size = size
+        shape = (1, 3, size, size // 2 + 1, 2)
+        start = torch.zeros(shape)
+        if init is not None:
+            decorrelated = torch.einsum("ij,bjhw->bihw", torch.linalg.inv(COLOUR), _atanh(init))
+            spec = torch.fft.rfft2(decorrelated, norm="ortho") / self.scale
+            start = torch.view_as_real(spec)
+        self.param = nn.Parameter(start + noise * torch.randn(shape, generator=g))
+
+    def forward(self) -> torch.Tensor:
+        spec = torch.view_as_complex(self.param) * self.scale
+        x = torch.fft.irfft2(spec, s=(self.size, self.size), norm="ortho")
+        return torch.tanh(torch.einsum("ij,bjhw->bihw", COLOUR, x))
+
+
+AUGMENTATIONS = ("flip", "affine", "noise", "colour")
+
+
+class Cutouts:
+    """``cutn`` random square crops of a picture, of sides drawn between CLIP's input size (or the
+    picture's, if smaller) and the whole picture with ``cut_pow`` favouring small ones above 1,
+    resized to ``cut_size`` and augmented; every draw comes from ``g``."""
+
+    def __init__(self, cut_size: int, cutn: int, cut_pow: float, augment: tuple[str, ...], g: torch.Generator):
+        bad = set(augment) - set(AUGMENTATIONS)
+        if bad:
+            raise PromptismError(
+                f"unknown augmentation {', '.join(sorted(bad))}; augmentations are {', '.join(AUGMENTATIONS)}"
+            )
+        if not isinstance(cutn, int) or cutn < 1:
+            raise PromptismError(f"cutn must be a whole number of at least 1, got {cutn!r}")
+        if not (isinstance(cut_pow, (int, float)) and cut_pow > 0):
+            raise PromptismError(f"cut_pow must be a positive number, got {cut_pow!r}")
+        self.cut_size, self.cutn, self.cut_pow, self.augment, self.g = cut_size, cutn, cut_pow, augment, g
+
+    def _rand(self, *shape) -> torch.Tensor:
+        return torch.rand(*shape, generator=self.g)
+
+    def __call__(self, img: torch.Tensor) -> torch.Tensor:
+        side = img.shape[-1]
+        small = min(side, self.cut_size)
+        cuts = []
+        for _ in range(self.cutn):
+            s = int(float(self._rand(1)) ** self.cut_pow * (side - small) + small)
+            x0 = int(float(self._rand(1)) * (side - s + 1))
+            y0 = int(float(self._rand(1)) * (side - s + 1))
+            cut = img[:, :, y0 : y0 + s, x0 : x0 + s]
+            mode = "area" if s > self.cut_size else "bilinear"
+            kw = {} if mode == "area" else {"align_corners": False}
+            cuts.append(F.interpolate(cut, size=self.cut_size, mode=mode, **kw))
+        x = torch.cat(cuts)
+        n = len(x)
+        if "flip" in self.augment:
+            flip = self._rand(n) < 0.5
+            x = torch.where(flip[:, None, None, None], x.flip(-1), x)
+        if "affine" in self.augment:  # a small rotation and shift, borders reflected
+            angle = (self._rand(n) - 0.5) * (2 * math.pi * 15 / 360)
+            shift = (self._rand(n, 2) - 0.5) * 0.2
+            cos, sin = angle.cos(), angle.sin()
+            theta = torch.stack([torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1)
+            grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+            x = F.grid_sample(x, grid, padding_mode="reflection", align_corners=False)
+        if "colour" in self.augment:  # brightness and contrast, a little
+            b = (self._rand(n, 1, 1, 1) - 0.5) * 0.2
+            c = 1 + (self._rand(n, 1, 1, 1) - 0.5) * 0.2
+            mean = x.mean(dim=(1, 2, 3), keepdim=True)
+            x = (x - mean) * c + mean + b
+        if "noise" in self.augment:  # VQGAN+CLIP's: Gaussian noise of a random strength per cutout
+            x = x + self._rand(n, 1, 1, 1) * 0.1 * torch.randn(x.shape, generator=self.g)
+        return x.clamp(-1, 1)
