@@ -29,7 +29,7 @@ from pathlib import Path
 
 from .errors import PromptismError
 
-KINDS = ("clip", "decoder", "prior", "upsampler", "unclip")  # unclip: a whole stack (train unclip)
+KINDS = ("clip", "decoder", "prior", "upsampler", "unclip", "vqgan")  # unclip: a whole stack (train unclip)
 TEXT_KEYS = ("kind", "base", "rule", "result", "reports", "unset", "why")
 
 
@@ -87,6 +87,10 @@ def presets_of(kind: str) -> dict[str, dict]:
         from .unclip.presets import stack_presets
 
         return stack_presets()
+    if kind == "vqgan":
+        from .vqgan.presets import PRESETS as VQGAN_PRESETS
+
+        return VQGAN_PRESETS
     from .unclip.presets import PRESETS
 
     return PRESETS[kind]

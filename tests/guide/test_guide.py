@@ -13,7 +13,7 @@ from promptism.errors import PromptismError
 from promptism.guide import Prompt, dream, guide, list_layers, parse_prompts
 from promptism.guide.parametrize import Cutouts, Pixels, Spectrum
 
-FAST = dict(steps=40, cutn=8, clips=("world",))
+FAST = dict(steps=40, cutn=8, clips=("world",), generator="fft")
 
 
 @pytest.fixture(scope="module")
@@ -84,8 +84,9 @@ def test_a_negative_prompt_pushes_the_picture_away():
 
 def test_pixels_image_prompts_keep_best_and_256_px(red_square):
     kw = dict(generator="pixels", image_prompts=(f"{red_square}:2",), size=256, keep_best=True)
-    r = guide("", **kw, **FAST)
-    barely = guide("", **kw, **{**FAST, "steps": 1})
+    fast = {k: v for k, v in FAST.items() if k != "generator"}
+    r = guide("", **kw, **fast)
+    barely = guide("", **kw, **{**fast, "steps": 1})
     assert r.images[0].size == (256, 256) and r.images[0].mode == "RGB"
     assert r.metadata[0]["image_prompts"] == [{"picture": str(red_square), "weight": 2.0}]
     assert r.metadata[0]["clip_score"] > barely.metadata[0]["clip_score"] + 0.05
@@ -94,9 +95,10 @@ def test_pixels_image_prompts_keep_best_and_256_px(red_square):
 @pytest.mark.parametrize(
     "kw,msg",
     [
-        (dict(generator="gan"), "unknown generator 'gan'"),
-        (dict(generator="vqgan"), "no VQGAN ships yet"),
+        (dict(generator="vqgan", size=50), "with the VQGAN, size must be a multiple of 4"),
+        (dict(generator="vqgan", vqgan="/no/such"), "no VQGAN at '/no/such'"),
         (dict(prompts="a star:-1"), "give at least one positive weight"),
+        (dict(generator="gan"), "unknown generator 'gan'; generators are vqgan, pixels, fft"),
         (dict(prompts=""), "give a prompt"),
         (dict(size=16), "size must be a whole number of pixels from 32 to 256"),
         (dict(size=512), "size must be a whole number of pixels from 32 to 256"),
@@ -111,6 +113,19 @@ def test_bad_guide_requests_get_clear_errors(kw, msg):
     args = {"prompts": "a red star", **FAST, **kw}
     with pytest.raises(PromptismError, match=msg):
         guide(**args)
+
+
+@pytest.mark.slow
+def test_the_vqgan_generator_draws_from_the_shipped_vqgan_at_any_multiple_of_its_factor():
+    prompt = "a red circle above a blue square"
+    fast = {**FAST, "generator": "vqgan"}
+    a, b = guide(prompt, seed=2, **fast), guide(prompt, seed=2, **fast)
+    assert np.array_equal(np.asarray(a.images[0]), np.asarray(b.images[0]))
+    barely = guide(prompt, seed=2, **{**fast, "steps": 1})
+    assert a.metadata[0]["clip_score"] > barely.metadata[0]["clip_score"] + 0.1
+    assert a.metadata[0]["settings"]["vqgan"]["name"] == "world"
+    big = guide(prompt, seed=2, size=128, **{**fast, "steps": 2})
+    assert big.images[0].size == (128, 128)
 
 
 def test_dream_raises_its_layer_and_its_prompt_and_keeps_pixels_valid(red_square):

@@ -70,6 +70,27 @@ def cmd_train_stage(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train_vqgan(args: argparse.Namespace) -> int:
+    from ..recipes import resolve
+
+    name, settings = resolve("vqgan", args.preset, args.config, "world-f8")
+    torch_threads()
+    from ..vqgan.training import train_vqgan
+
+    folder = train_vqgan(
+        args.data,
+        args.out,
+        name,
+        settings=settings,
+        limit=args.limit,
+        progress=not args.quiet,
+        crop=args.crop,
+        **_loop_overrides(args),
+    )
+    print(f"model written to {folder} (load it with promptism.vqgan.load({str(folder)!r}))")
+    return 0
+
+
 def cmd_train_unclip(args: argparse.Namespace) -> int:
     from ..recipes import resolve
 
@@ -206,6 +227,9 @@ def add_commands(sub) -> None:
 
             add_options(st, DecoderTaskConfig)
         st.set_defaults(func=cmd_train_stage, kind=kind)
+    vq = ts.add_parser("vqgan", help="train a VQGAN: pictures to a grid of codes and back (for guide and DALL·E mini)")
+    _training_options(vq, "world-f8 (default: 64 px to 8x8 codes), world-f4 (16x16 codes), or tiny (tests)")
+    vq.set_defaults(func=cmd_train_vqgan)
     un = ts.add_parser(
         "unclip",
         help="train a whole unCLIP stack in one go: CLIP, embeddings, prior, decoder, upsamplers "

@@ -17,13 +17,12 @@ from PIL import Image
 
 from ..errors import PromptismError
 from ..pipelines.common import check_count, check_seed, progress_bar, to_images
-from .parametrize import AUGMENTATIONS, Cutouts, Pixels, Spectrum
+from .parametrize import AUGMENTATIONS, Codes, Cutouts, Pixels, Spectrum
 from .prompts import Prompt, check_weights, parse_image_prompt, parse_prompts
 
-GENERATORS = {"pixels": Pixels, "fft": Spectrum}
-NOT_YET = {"vqgan": "no VQGAN ships yet, so --generator vqgan cannot run; use pixels or fft"}
+GENERATORS = {"vqgan": Codes, "pixels": Pixels, "fft": Spectrum}
 OPTIMIZERS = ("adam", "adamw", "sgd")
-DEFAULT_LR = {"pixels": 0.05, "fft": 0.2}
+DEFAULT_LR = {"vqgan": 0.1, "pixels": 0.05, "fft": 0.2}
 MIN_SIZE, MAX_SIZE, MAX_STEPS = 32, 256, 5000
 
 
@@ -48,8 +47,6 @@ def _picture_tensor(source, size: int, what: str) -> torch.Tensor:
 
 
 def _check(generator: str, size, steps, lr, optimizer: str, init_weight, init_noise) -> None:
-    if generator in NOT_YET:
-        raise PromptismError(NOT_YET[generator])
     if generator not in GENERATORS:
         raise PromptismError(f"unknown generator {generator!r}; generators are {', '.join(GENERATORS)}")
     if isinstance(size, bool) or not isinstance(size, int) or not MIN_SIZE <= size <= MAX_SIZE:
@@ -83,7 +80,7 @@ def _clips(names: tuple[str, ...]) -> list:
 
 def guide(
     prompts: str | list[Prompt] = "",
-    generator: str = "fft",
+    generator: str = "vqgan",
     n: int = 1,
     seed: int = 0,
     size: int = 64,
@@ -101,13 +98,15 @@ def guide(
     save_every: int = 0,
     keep_best: bool = False,
     progress: bool = False,
+    vqgan: str = "world",
 ) -> GuideResult:
     """n pictures that CLIP finds like ``prompts`` (``"a red star | a yellow star:-1"``, or Prompt
     objects). ``generator``: what is optimised (pixels or fft); ``image_prompts``: pictures (paths,
     with ``:weight``) whose CLIP embeddings are prompts too; ``init``: a starting picture, with
     ``init_weight`` pulling the result back towards it; ``init_noise``: the starting noise's scale;
     ``clips``: one CLIP or an ensemble (names or folders); ``save_every``: keep a frame every N
-    steps (``GuideResult.frames``); ``keep_best``: return the step CLIP scored highest."""
+    steps (``GuideResult.frames``); ``keep_best``: return the step CLIP scored highest; ``vqgan``:
+    the VQGAN (a shipped name or a folder) of the vqgan generator."""
     text = parse_prompts(prompts) if isinstance(prompts, str) else list(prompts)
     images = [p if isinstance(p, Prompt) else parse_image_prompt(p) for p in image_prompts]
     check_weights(text, images)
@@ -119,6 +118,12 @@ def guide(
     augment = tuple(augment)
     start = _picture_tensor(init, size, "init picture") if init is not None else None
     models = _clips(tuple(clips))
+    vq = None
+    if generator == "vqgan":
+        from ..vqgan import load as load_vqgan
+
+        vq = load_vqgan(vqgan)
+        vq.requires_grad_(False)
     from ..pipelines.images import open_image
 
     pictures = [open_image(p.text, "image prompt").image for p in images]
@@ -153,6 +158,10 @@ def guide(
         init_noise=init_noise,
         keep_best=keep_best,
     )
+    if vq is not None:
+        from ..unclip.folders import weights_sha256 as _sha
+
+        settings["vqgan"] = {"name": str(vqgan), "sha256": _sha(vq.folder)}
     out, all_frames, meta = [], [], []
     grads = [p.requires_grad for c in models for p in c.model.parameters()]
     try:
@@ -162,7 +171,7 @@ def guide(
             t0 = time.time()
             picture, frames, info = _one(
                 models, targets, generator, seed + i, size, steps, lr, optimizer, cutn, cut_pow, augment,
-                start, init_weight, init_noise, save_every, keep_best, progress,
+                start, init_weight, init_noise, save_every, keep_best, progress, vq,
             )  # fmt: skip
             out.append(picture)
             all_frames.append(frames)
@@ -209,10 +218,13 @@ def _score(models, targets, img: torch.Tensor) -> float:
 
 def _one(
     models, targets, generator, seed, size, steps, lr, optimizer, cutn, cut_pow, augment,
-    start, init_weight, init_noise, save_every, keep_best, progress,
+    start, init_weight, init_noise, save_every, keep_best, progress, vq=None,
 ):  # fmt: skip
     g = torch.Generator().manual_seed(seed)
-    param = GENERATORS[generator](size, start, init_noise * (0.01 if generator == "fft" else 0.5), g)
+    if generator == "vqgan":
+        param = Codes(size, start, init_noise, g, vq)
+    else:
+        param = GENERATORS[generator](size, start, init_noise * (0.01 if generator == "fft" else 0.5), g)
     opt = _optimizer(optimizer, param.parameters(), lr)
     cutters = [Cutouts(clip.image_size, cutn, cut_pow, augment, g) for clip in models]
     frames, best, best_score, loss = [], None, float("-inf"), torch.tensor(0.0)

@@ -19,6 +19,7 @@ from ..errors import PromptismError
 _COLOUR = torch.tensor([[0.26, 0.09, 0.02], [0.27, 0.00, -0.05], [0.27, -0.09, 0.03]])
 COLOUR = _COLOUR / _COLOUR.norm(dim=0).max()
 EDGE = 0.999  # pictures come out of tanh: an init picture is pulled this far in from ±1
+GRAY = 128 / 127.5 - 1  # the Scene World's plain background, where the VQGAN generator starts
 
 
 def _atanh(x: torch.Tensor) -> torch.Tensor:
@@ -60,6 +61,30 @@ class Spectrum(nn.Module):
         spec = torch.view_as_complex(self.param) * self.scale
         x = torch.fft.irfft2(spec, s=(self.size, self.size), norm="ortho")
         return torch.tanh(torch.einsum("ij,bjhw->bihw", COLOUR, x))
+
+
+class Codes(nn.Module):
+    """A VQGAN's code vectors (VQGAN+CLIP's z), each snapped to its nearest code on the way into the
+    decoder with straight-through gradients; the decoder's picture is clamped to [-1, 1] with
+    gradients passed through. Starts from the init picture's codes, or a gray canvas's, plus noise."""
+
+    def __init__(self, size: int, init: torch.Tensor | None, noise: float, g: torch.Generator, vq):
+        super().__init__()
+        self._vq = (vq,)  # not a submodule: its weights are not optimised
+        f = vq.config.factor
+        if size % f:
+            raise PromptismError(f"with the VQGAN, size must be a multiple of {f}, got {size}")
+        with torch.no_grad():
+            # the init picture's codes, or a plain gray canvas's (random codes start from a clutter
+            # of fragments that the prompt must first undo)
+            start = init if init is not None else torch.full((1, 3, size, size), GRAY)
+            z = F.normalize(vq.encoder(start), dim=1)
+        self.param = nn.Parameter(z + 0.3 * noise * torch.randn(z.shape, generator=g))
+
+    def forward(self) -> torch.Tensor:
+        vq = self._vq[0]
+        x = vq.decode_vectors(vq.snap(self.param))
+        return x + (x.clamp(-1, 1) - x).detach()
 
 
 AUGMENTATIONS = ("flip", "affine", "noise", "colour")
