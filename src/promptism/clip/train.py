@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from ..data import load_pairs
-from ..train.loop import train
+from ..train.loop import run_record, train
 from .model import CLIP
 from .task import ClipTask, to_pixels
 from .task_config import RANK_MARGIN, ClipTaskConfig
@@ -106,13 +106,8 @@ def train_clip(
         "preset": preset_name,
         "data": str(data),
         "examples": len(pairs),
-        "steps": result["step"],
-        "batch_size": loop.batch_size,
-        "ema": loop.ema,
         **knobs,
-        "final_logs": result["logs"],
-        "wall_seconds_this_run": round(time.time() - t0, 1),
-        "train_seconds": result["train_seconds"],
+        **run_record(result, loop, t0),
     }
     folder = NativeClip(model, tok).save(out_dir / "model", extra=extra, state_dict=weights)
     (out_dir / "model" / "loop.json").write_text(json.dumps(asdict(loop), indent=1))

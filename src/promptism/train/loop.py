@@ -58,6 +58,21 @@ def to_device(obj, device: torch.device):
     return obj
 
 
+def run_record(result: dict, cfg: LoopConfig, started: float) -> dict:
+    """What a model folder's config.json says of the run that trained it: steps, batch, EMA, the
+    last logged values, its wall and stepping seconds, threads and device."""
+    return {
+        "steps": result["step"],
+        "batch_size": cfg.batch_size,
+        "ema": cfg.ema,
+        "final_logs": result["logs"],
+        "wall_seconds_this_run": round(time.time() - started, 1),
+        "train_seconds": result["train_seconds"],
+        "threads": torch.get_num_threads(),
+        "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",
+    }
+
+
 def model_device(model: torch.nn.Module) -> torch.device:
     return next(model.parameters()).device
 

@@ -27,7 +27,7 @@ from ..clip.task import to_pixels
 from ..data import Pairs, load_pairs
 from ..diffusion import Denoiser, DiffusionConfig
 from ..errors import PromptismError
-from ..train.loop import LoopConfig, model_device, to_device, train
+from ..train.loop import LoopConfig, model_device, run_record, to_device, train
 from .decoder import random_keep_masks
 from .folders import Stage, model_classes
 from .presets import PRESETS
@@ -297,13 +297,7 @@ def train_stage(
         extra={
             "name": out_dir.name,
             **extra,
-            "steps": result["step"],
-            "batch_size": loop.batch_size,
-            "ema": loop.ema,
-            "final_logs": result["logs"],
-            "wall_seconds_this_run": round(time.time() - t0, 1),
-            "train_seconds": result["train_seconds"],
-            "threads": torch.get_num_threads(),
+            **run_record(result, loop, t0),
         },
         state_dict=result["ema"],
     )

@@ -18,7 +18,7 @@ from torch import nn
 from ..clip.task import to_pixels
 from ..data import Pairs, load_pairs
 from ..errors import PromptismError
-from ..train.loop import LoopConfig, model_device, to_device, train
+from ..train.loop import LoopConfig, model_device, run_record, to_device, train
 from .model import VQGAN, PatchDiscriminator, VQGANConfig
 from .presets import PRESETS
 
@@ -138,14 +138,7 @@ def train_vqgan(
         "data": str(data),
         "examples": len(pairs),
         "task": p["task"],
-        "steps": result["step"],
-        "batch_size": loop.batch_size,
-        "ema": loop.ema,
-        "final_logs": result["logs"],
-        "wall_seconds_this_run": round(time.time() - t0, 1),
-        "train_seconds": result["train_seconds"],
-        "threads": torch.get_num_threads(),
-        "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",
+        **run_record(result, loop, t0),
     }
     if pairs.skipped:
         extra["skipped"] = pairs.skipped
