@@ -268,7 +268,15 @@ def test_the_studio_queues_several_jobs_with_previews_and_walks_deletes_and_sear
         errors = []
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.on("dialog", lambda d: d.accept())  # "Delete …? This cannot be undone."
-        assert "promptism-unclip-world" in page.eval_on_selector_all("#model option", "os => os.map(o => o.value)")
+        assert page.eval_on_selector_all("#model option", "os => os.map(o => o.value)") == [
+            "promptism-unclip-world",
+            "vqgan-clip",
+        ]
+        sizes = "os => os.map(o => o.value)"
+        page.select_option("#model", "vqgan-clip")  # the size menu follows the model
+        assert page.eval_on_selector_all("#size option", sizes)[:3] == ["64x64", "128x128", "256x256"]
+        page.select_option("#model", "promptism-unclip-world")
+        assert page.eval_on_selector_all("#size option", sizes)[0] == "32x32"
         _generate(page, "a red circle", 2)
         page.fill("#prompt", "a blue square")
         page.keyboard.press("Control+Enter")  # a second job while the first runs

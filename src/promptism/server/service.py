@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 
 from ..errors import PromptismError
 from ..pipelines.settings import SEED_LIMIT
-from .config import MAX_N, MODEL_ALIASES, MODEL_ID, UPSCALED_SIZES, ServerConfig, log
+from .config import GUIDED_ID, GUIDED_SIZES, MAX_N, MODEL_ALIASES, MODEL_ID, UPSCALED_SIZES, ServerConfig, log
 from .errors import APIError, BodyTooLarge
 from .history import History
 from .jobs import JobCancelled, JobQueue, JobTimeout, QueueFull, StorageError
@@ -122,10 +122,29 @@ class Service:
         return f"images/{name}" + signed_query(self._secret, name, self.config.url_ttl_s)
 
     def check_model(self, v) -> None:
-        if v is not None and v not in MODEL_ALIASES:
+        if v is not None and v not in (*MODEL_ALIASES, GUIDED_ID):
             raise APIError(
-                404, f"the model '{v}' does not exist here; this server runs '{MODEL_ID}'", "model", "model_not_found"
+                404,
+                f"the model '{v}' does not exist here; this server runs '{MODEL_ID}' and '{GUIDED_ID}'",
+                "model",
+                "model_not_found",
             )
+
+    def guided_size(self, v) -> tuple[int, int]:
+        """(side drawn, side returned) of a size parameter for the CLIP-guided model."""
+        allowed = (*GUIDED_SIZES, 512, 1024)
+        if v is None or v == "":
+            return 64, 64
+        if not isinstance(v, str) or not re.fullmatch(r"\d{1,5}x\d{1,5}", v) or len(set(v.split("x"))) != 1:
+            raise APIError(400, f"'size' must be one of {', '.join(f'{s}x{s}' for s in allowed)}", "size")
+        w = int(v.split("x")[0])
+        if w not in allowed:
+            raise APIError(
+                400,
+                f"size {v} is not available for '{GUIDED_ID}'; sizes are {', '.join(f'{s}x{s}' for s in allowed)}",
+                "size",
+            )
+        return (w, w) if w in GUIDED_SIZES else (GUIDED_SIZES[-1], w)
 
     def check_policy(self, job_kind: str, params: dict, user: str | None, *texts: str) -> None:
         entry = self.policy.violation(*texts)
@@ -165,6 +184,9 @@ def _finish_pictures(service: Service, job_id: str, result, side: int) -> list[s
 
 
 def generate_work(svc: Service, p: dict, settings: dict):
+    if p.get("model") == GUIDED_ID:
+        return guided_work(svc, p, settings)
+
     def work(job):
         from ..pipelines.unclip import generate
 
@@ -177,6 +199,23 @@ def generate_work(svc: Service, p: dict, settings: dict):
             models=svc.models,
             **settings,
         )
+        return r.seeds, _finish_pictures(svc, job.id, r, p["out"])
+
+    return work
+
+
+def guided_work(svc: Service, p: dict, settings: dict):
+    """CLIP-guided generation with the shipped VQGAN (promptism guide); the negative prompt pushes
+    away with weight -1, and the server's steps (when it sets any) are the optimisation's."""
+
+    def work(job):
+        from ..guide import Prompt, guide
+
+        prompts = [Prompt(p["prompt"], 1.0)] + (
+            [Prompt(p["negative_prompt"], -1.0)] if p.get("negative_prompt") else []
+        )
+        kw = {"steps": settings["steps"]} if settings.get("steps") else {}
+        r = guide(prompts, generator="vqgan", n=p["n"], seed=p["seed"], size=p["native"], **kw)
         return r.seeds, _finish_pictures(svc, job.id, r, p["out"])
 
     return work
@@ -376,14 +415,18 @@ async def run_job(request: Request, svc: Service, kind: str, params: dict, user,
     return JSONResponse({"created": int(time.time()), "data": data})
 
 
-def common(svc: Service, body: dict) -> dict:
-    """The fields every image request shares (model, size, n, seed, response format, user), checked."""
+def common(svc: Service, body: dict, guided_ok: bool = False) -> dict:
+    """The fields every image request shares (model, size, n, seed, response format, user), checked.
+    ``guided_ok``: the request may name the CLIP-guided model (generations only)."""
     svc.check_model(body.get("model"))
+    guided = body.get("model") == GUIDED_ID
+    if guided and not guided_ok:
+        raise APIError(400, f"the model '{GUIDED_ID}' only makes new pictures (generations)", "model")
     fmt = body.get("response_format")
     fmt = "url" if fmt is None or fmt == "" else fmt  # an empty list or object is not a format
     if fmt not in ("url", "b64_json"):
         raise APIError(400, f"'response_format' must be 'url' or 'b64_json', got {fmt!r}", "response_format")
-    native, out = svc.size(body.get("size"))
+    native, out = svc.guided_size(body.get("size")) if guided else svc.size(body.get("size"))
     seed = int_field(
         body.get("seed"), "seed", 0, SEED_LIMIT - 1, default=int.from_bytes(os.urandom(4), "little") % SEED_LIMIT
     )
@@ -395,4 +438,5 @@ def common(svc: Service, body: dict) -> dict:
         "response_format": fmt,
         "seed": seed,
         "user": str_field(body.get("user"), "user", most=256),
+        "model": GUIDED_ID if guided else MODEL_ID,
     }

@@ -8,7 +8,7 @@ import base64
 from fastapi import APIRouter, Request
 
 from ...errors import PromptismError
-from ..config import MODEL_ID, SAFE_FILE
+from ..config import SAFE_FILE
 from ..errors import APIError
 from ..jobs import QueueFull, StorageError
 from ..service import (
@@ -56,7 +56,7 @@ async def new_job(request: Request):
     kind = body.get("kind")
     if kind not in ("generate", "variation", "edit"):
         raise APIError(400, "'kind' must be generate, variation or edit", "kind")
-    p = {**common(svc, {**body, "response_format": "url"}), "kind": kind, "model": MODEL_ID}
+    p = {**common(svc, {**body, "response_format": "url"}, guided_ok=kind == "generate"), "kind": kind}
     settings = studio_settings(body, service(request).config.defaults)
     if kind == "edit":  # generations and variations rerank candidates, inpainting does not
         settings.pop("rerank", None)

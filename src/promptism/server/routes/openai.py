@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse
 
 from ...errors import PromptismError
-from ..config import MODEL_ID, SAFE_FILE
+from ..config import GUIDED_ID, MODEL_ID, SAFE_FILE
 from ..errors import APIError
 from ..service import (
     common,
@@ -33,7 +33,7 @@ async def generations(request: Request):
     body = await json_body(request)
     prompt = str_field(body.get("prompt"), "prompt", required=True)
     negative = str_field(body.get("negative_prompt"), "negative_prompt") or ""
-    p = {**common(svc, body), "prompt": prompt, "negative_prompt": negative}
+    p = {**common(svc, body, guided_ok=True), "prompt": prompt, "negative_prompt": negative}
     svc.check_policy("generate", p, p["user"], prompt, negative)
     return await run_job(
         request, svc, "generate", p, p["user"], generate_work(svc, p, service(request).config.defaults)
@@ -88,7 +88,10 @@ async def variations(request: Request):
 
 @router.get("/v1/models")
 async def models(request: Request):
-    return {"object": "list", "data": [{"id": MODEL_ID, "object": "model", "created": 0, "owned_by": "promptism"}]}
+    return {
+        "object": "list",
+        "data": [{"id": m, "object": "model", "created": 0, "owned_by": "promptism"} for m in (MODEL_ID, GUIDED_ID)],
+    }
 
 
 @router.get("/images/{name}")

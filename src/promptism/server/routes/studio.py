@@ -8,7 +8,7 @@ from pathlib import Path
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse
 
-from ..config import MAX_N, MODEL_ID, UPSCALED_SIZES
+from ..config import GUIDED_ID, GUIDED_SIZES, MAX_N, MODEL_ID, UPSCALED_SIZES
 from ..service import service
 
 router = APIRouter()
@@ -22,7 +22,20 @@ async def info(request: Request):
     biggest = max(native)
     return {
         "model": MODEL_ID,
-        "models": [{"id": MODEL_ID, "name": "unCLIP (prior → decoder → upsamplers)"}],
+        "models": [
+            {
+                "id": MODEL_ID,
+                "name": "unCLIP (prior → decoder → upsamplers)",
+                "sizes": native + [s for s in UPSCALED_SIZES if s > biggest],
+                "default_size": biggest,
+            },
+            {
+                "id": GUIDED_ID,
+                "name": "VQGAN+CLIP (guided, 64 to 256 px)",
+                "sizes": [*GUIDED_SIZES, 512, 1024],
+                "default_size": GUIDED_SIZES[0],
+            },
+        ],
         "sizes": native + [s for s in UPSCALED_SIZES if s > biggest],
         "default_size": biggest,
         "max_n": MAX_N,

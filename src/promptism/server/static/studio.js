@@ -444,6 +444,21 @@ document.addEventListener("keydown", (ev) => {
 for (const id of FORM_FIELDS) $(id).addEventListener("input", saveForm);
 $("n").addEventListener("change", saveForm);
 
+// the size menu offers what the chosen model makes
+let studioInfo = null;
+
+function fillSizes() {
+  const m = studioInfo.models.find((x) => x.id === $("model").value) || studioInfo.models[0];
+  const keep = $("size").value;
+  $("size").innerHTML = "";
+  for (const s of m.sizes) {
+    const o = document.createElement("option");
+    o.value = o.textContent = `${s}x${s}`;
+    if (`${s}x${s}` === keep || (!m.sizes.some((x) => `${x}x${x}` === keep) && s === m.default_size)) o.selected = true;
+    $("size").append(o);
+  }
+}
+
 async function init() {
   restoreForm();
   try {
@@ -454,12 +469,9 @@ async function init() {
       $("model").append(o);
     }
     restoreForm();  // again, now that the model menu has its choices
-    for (const s of info.sizes) {
-      const o = document.createElement("option");
-      o.value = o.textContent = `${s}x${s}`;
-      if (s === info.default_size) o.selected = true;
-      $("size").append(o);
-    }
+    studioInfo = info;
+    fillSizes();
+    $("model").addEventListener("change", fillSizes);
   } catch (e) { showError(e.message); }
   const last = localStorage.getItem("promptism-last");
   if (last) {
