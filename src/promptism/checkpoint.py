@@ -42,6 +42,14 @@ def save_model(
     return folder
 
 
+def weights_sha256(folder: str | Path) -> str | None:
+    """The sha256 of a model folder's model.safetensors; None where it has none."""
+    import hashlib
+
+    weights = Path(folder) / "model.safetensors"
+    return hashlib.sha256(weights.read_bytes()).hexdigest() if weights.is_file() else None
+
+
 def read_config(folder: str | Path, kind: str, config_cls):
     folder = Path(folder)
     path = folder / "config.json"

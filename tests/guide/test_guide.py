@@ -168,3 +168,11 @@ def test_the_cli_writes_pictures_frames_and_a_gif_and_nothing_on_bad_input(red_s
         err = capsys.readouterr().err
         assert msg in err and "Traceback" not in err, (bad, err)
     assert not any((tmp_path / f"b{i}").exists() for i in range(1, 6)), "a refused request wrote something"
+
+
+def test_the_cli_offers_the_augmentations_the_library_has():
+    # the CLI keeps its own copy of the names so that building it imports no torch
+    from promptism.cli.guide import AUGMENTATIONS as CLI
+    from promptism.guide.parametrize import AUGMENTATIONS
+
+    assert CLI == AUGMENTATIONS

@@ -12,26 +12,26 @@ from .common import torch_threads
 AUGMENTATIONS = ("flip", "affine", "noise", "colour")  # promptism.guide.parametrize's, without torch
 
 
-def _video(frames, path: str, ms: int) -> Path:
-    """Frames as an animated GIF (the only video format Pillow writes)."""
-    out = Path(path)
-    if out.suffix.lower() != ".gif":
-        raise PromptismError(f"--video writes an animated GIF: give a .gif path, not {out.name!r}")
-    if not frames:
-        raise PromptismError("no frames to write")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    frames[0].save(out, save_all=True, append_images=frames[1:], duration=ms, loop=0)
-    return out
-
-
-def _checked_output(args) -> None:
-    """Bad output options fail before any work."""
-    if getattr(args, "video", None) and not args.video.lower().endswith(".gif"):
+def _checked_video(args) -> None:
+    """--video writes an animated GIF (the only video format Pillow writes): checked before any work."""
+    if args.video and Path(args.video).suffix.lower() != ".gif":
         raise PromptismError(f"--video writes an animated GIF: give a .gif path, not {Path(args.video).name!r}")
 
 
+def _save_frames(out: Path, seed: int, frames, meta: dict, video: str | None, ms: int) -> None:
+    """The frames as OUT/frames/<seed>-<k>.png with provenance, and as the --video GIF."""
+    from ..pipelines.provenance import save_png
+
+    for k, frame in enumerate(frames):
+        save_png(frame, out / "frames" / f"{seed}-{k:04d}.png", {**meta, "frame": k})
+    if video:
+        Path(video).parent.mkdir(parents=True, exist_ok=True)
+        frames[0].save(video, save_all=True, append_images=frames[1:], duration=ms, loop=0)
+        print(video)
+
+
 def cmd_guide(args: argparse.Namespace) -> int:
-    _checked_output(args)
+    _checked_video(args)
     if args.video and not args.save_every:
         raise PromptismError("--video is made of the saved frames: give --save-every N too")
     torch_threads()
@@ -60,15 +60,8 @@ def cmd_guide(args: argparse.Namespace) -> int:
         progress=not args.quiet,
         vqgan=args.vqgan,
     )
-    out = Path(args.out)
-    if args.save_every:
-        from ..pipelines.provenance import save_png
-
-        for seed, frames, meta in zip(result.seeds, result.frames, result.metadata):
-            for k, frame in enumerate(frames):
-                save_png(frame, out / "frames" / f"{seed}-{k:04d}.png", {**meta, "frame": k})
-        if args.video:
-            print(_video(result.frames[0], args.video, 80))
+    for i, (seed, frames, meta) in enumerate(zip(result.seeds, result.frames, result.metadata)):
+        _save_frames(Path(args.out), seed, frames, meta, args.video if i == 0 else None, 80)  # GIF: the first picture's
     return _save_seeded(args, result, "")
 
 
@@ -82,7 +75,7 @@ def cmd_dream(args: argparse.Namespace) -> int:
         return 0
     if args.picture is None:
         raise PromptismError("give the PICTURE to dream on (or --list-layers)")
-    _checked_output(args)
+    _checked_video(args)
     if args.video and not args.zoom:
         raise PromptismError("--video is the zoom video: give --zoom FRAMES too")
     torch_threads()
@@ -105,10 +98,8 @@ def cmd_dream(args: argparse.Namespace) -> int:
     )
     out = Path(args.out)
     print(save_png(r.image, out / f"dream-{args.seed}.png", r.metadata))
-    for k, frame in enumerate(r.frames):
-        save_png(frame, out / "frames" / f"{args.seed}-{k:04d}.png", {**r.metadata, "frame": k})
-    if args.video:
-        print(_video(r.frames, args.video, 100))
+    if r.frames:
+        _save_frames(out, args.seed, r.frames, r.metadata, args.video, 100)
     print(
         f"goal {r.metadata['goal_before']:.4f} -> {r.metadata['goal_after']:.4f} "
         f"({'cosine with the prompt' if args.prompt else 'mean squared activation of ' + args.layer})",

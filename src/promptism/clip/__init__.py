@@ -36,6 +36,16 @@ def resolve(name: str) -> Path:
     return SHIPPED.get(name, Path(name))
 
 
+def sha256(name: str) -> str | None:
+    """The sha256 of a CLIP's weights (a shipped name or a model folder), for provenance; None for
+    an hf: CLIP, whose weights are not ours to hash."""
+    if name.startswith("hf:"):
+        return None
+    from ..checkpoint import weights_sha256
+
+    return weights_sha256(resolve(name))
+
+
 def load(name: str = "world") -> ClipBase:
     """A CLIP by name ("world"), model folder, or "hf:<folder or hub id>" for transformers' CLIP."""
     if name.startswith("hf:"):

@@ -13,8 +13,10 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from .. import __version__
 from ..errors import PromptismError
 from ..pipelines.common import check_seed, progress_bar, to_images
+from .parametrize import frozen
 
 DEFAULT_LAYER = "body.2"
 LAYER_LR, LAYER_JITTER, PROMPT_LR = 0.005, 2, 0.003
@@ -157,8 +159,7 @@ def dream(
     base = to_tensor([source.image.convert("RGB")])
     t0 = time.time()
     frames: list[Image.Image] = []
-    model.model.requires_grad_(False)
-    try:
+    with frozen(model.model):
         total = octaves * steps * (1 + zoom_frames)
         with progress_bar("dream", total, progress) as bar:
 
@@ -173,11 +174,9 @@ def dream(
                 frames.append(to_images(x)[0])
         with torch.no_grad():
             before, after = float(goal(base)), float(goal(x))
-    finally:
-        model.model.requires_grad_(True)
     meta = {
         "generator": "deepdream",
-        "version": _version(),
+        "version": __version__,
         "operation": "dream",
         "source": source.describe(),
         "goal": {"prompt": prompt} if prompt is not None else {"layer": layer},
@@ -213,9 +212,3 @@ def _zoomed(x: torch.Tensor, zoom: float) -> torch.Tensor:
     big = F.interpolate(x, scale_factor=zoom, mode="bilinear", align_corners=False)
     top, left = (big.shape[-2] - h) // 2, (big.shape[-1] - w) // 2
     return big[:, :, top : top + h, left : left + w]
-
-
-def _version() -> str:
-    from .. import __version__
-
-    return __version__

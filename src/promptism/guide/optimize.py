@@ -15,9 +15,10 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from .. import __version__
 from ..errors import PromptismError
 from ..pipelines.common import check_count, check_seed, progress_bar, to_images
-from .parametrize import AUGMENTATIONS, Codes, Cutouts, Pixels, Spectrum
+from .parametrize import AUGMENTATIONS, Codes, Cutouts, Pixels, Spectrum, frozen
 from .prompts import Prompt, check_weights, parse_image_prompt, parse_prompts
 
 GENERATORS = {"vqgan": Codes, "pixels": Pixels, "fft": Spectrum}
@@ -123,7 +124,6 @@ def guide(
         from ..vqgan import load as load_vqgan
 
         vq = load_vqgan(vqgan)
-        vq.requires_grad_(False)
     from ..pipelines.images import open_image
 
     pictures = [open_image(p.text, "image prompt").image for p in images]
@@ -138,13 +138,9 @@ def guide(
                 embs.append(clip.encode_image(picture))
                 weights.append(p.weight)
             targets.append((torch.cat(embs), torch.tensor(weights)))
-    from ..clip import resolve as clip_folder
-    from ..unclip.folders import weights_sha256
+    from ..clip import sha256
 
-    described = []
-    for name in clips:
-        sha = None if str(name).startswith("hf:") else weights_sha256(clip_folder(name))
-        described.append({"name": str(name), "sha256": sha})
+    described = [{"name": str(name), "sha256": sha256(str(name))} for name in clips]
     settings = dict(
         generator=generator,
         size=size,
@@ -159,14 +155,11 @@ def guide(
         keep_best=keep_best,
     )
     if vq is not None:
-        from ..unclip.folders import weights_sha256 as _sha
+        from ..checkpoint import weights_sha256
 
-        settings["vqgan"] = {"name": str(vqgan), "sha256": _sha(vq.folder)}
+        settings["vqgan"] = {"name": str(vqgan), "sha256": weights_sha256(vq.folder)}
     out, all_frames, meta = [], [], []
-    grads = [p.requires_grad for c in models for p in c.model.parameters()]
-    try:
-        for c in models:
-            c.model.requires_grad_(False)
+    with frozen(*(c.model for c in models), *([vq] if vq is not None else [])):
         for i in range(n):
             t0 = time.time()
             picture, frames, info = _one(
@@ -178,7 +171,7 @@ def guide(
             meta.append(
                 {
                     "generator": "clip-guided",
-                    "version": _version(),
+                    "version": __version__,
                     "operation": "guide",
                     "prompts": [{"text": p.text, "weight": p.weight} for p in text],
                     "image_prompts": [{"picture": str(p.text), "weight": p.weight} for p in images],
@@ -192,18 +185,7 @@ def guide(
                     "seconds": round(time.time() - t0, 3),
                 }
             )
-    finally:
-        it = iter(grads)
-        for c in models:
-            for p in c.model.parameters():
-                p.requires_grad_(next(it))
     return GuideResult(out, [seed + i for i in range(n)], meta, all_frames if save_every else [])
-
-
-def _version() -> str:
-    from .. import __version__
-
-    return __version__
 
 
 def _score(models, targets, img: torch.Tensor) -> float:
@@ -224,7 +206,7 @@ def _one(
     if generator == "vqgan":
         param = Codes(size, start, init_noise, g, vq)
     else:
-        param = GENERATORS[generator](size, start, init_noise * (0.01 if generator == "fft" else 0.5), g)
+        param = GENERATORS[generator](size, start, init_noise, g)
     opt = _optimizer(optimizer, param.parameters(), lr)
     cutters = [Cutouts(clip.image_size, cutn, cut_pow, augment, g) for clip in models]
     frames, best, best_score, loss = [], None, float("-inf"), torch.tensor(0.0)

@@ -7,6 +7,7 @@ whole and at many scales, not only as one adversarial input)."""
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 
 import torch
 import torch.nn.functional as F
@@ -22,6 +23,21 @@ EDGE = 0.999  # pictures come out of tanh: an init picture is pulled this far in
 GRAY = 128 / 127.5 - 1  # the Scene World's plain background, where the VQGAN generator starts
 
 
+@contextmanager
+def frozen(*modules: nn.Module):
+    """The modules' weights take no gradients inside (only the picture is optimised); each
+    weight's own setting comes back afterwards."""
+    params = [p for m in modules for p in m.parameters()]
+    before = [p.requires_grad for p in params]
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p, flag in zip(params, before):
+            p.requires_grad_(flag)
+
+
 def _atanh(x: torch.Tensor) -> torch.Tensor:
     return torch.atanh(x.clamp(-EDGE, EDGE))
 
@@ -29,10 +45,12 @@ def _atanh(x: torch.Tensor) -> torch.Tensor:
 class Pixels(nn.Module):
     """The picture's pixels, through tanh to stay in [-1, 1]."""
 
+    NOISE = 0.5  # the starting noise's standard deviation at noise 1
+
     def __init__(self, size: int, init: torch.Tensor | None, noise: float, g: torch.Generator):
         super().__init__()
         start = _atanh(init) if init is not None else torch.zeros(1, 3, size, size)
-        self.param = nn.Parameter(start + noise * torch.randn(1, 3, size, size, generator=g))
+        self.param = nn.Parameter(start + self.NOISE * noise * torch.randn(1, 3, size, size, generator=g))
 
     def forward(self) -> torch.Tensor:
         return torch.tanh(self.param)
@@ -41,6 +59,8 @@ class Pixels(nn.Module):
 class Spectrum(nn.Module):
     """The picture's 2-D Fourier spectrum in decorrelated colours, each frequency scaled by
     1/frequency^decay, so that a step moves coarse structure as much as fine."""
+
+    NOISE = 0.01
 
     def __init__(self, size: int, init: torch.Tensor | None, noise: float, g: torch.Generator, decay: float = 1.0):
         super().__init__()
@@ -55,7 +75,7 @@ class Spectrum(nn.Module):
             decorrelated = torch.einsum("ij,bjhw->bihw", torch.linalg.inv(COLOUR), _atanh(init))
             spec = torch.fft.rfft2(decorrelated, norm="ortho") / self.scale
             start = torch.view_as_real(spec)
-        self.param = nn.Parameter(start + noise * torch.randn(shape, generator=g))
+        self.param = nn.Parameter(start + self.NOISE * noise * torch.randn(shape, generator=g))
 
     def forward(self) -> torch.Tensor:
         spec = torch.view_as_complex(self.param) * self.scale
@@ -68,6 +88,8 @@ class Codes(nn.Module):
     decoder with straight-through gradients; the decoder's picture is clamped to [-1, 1] with
     gradients passed through. Starts from the init picture's codes, or a gray canvas's, plus noise."""
 
+    NOISE = 0.3
+
     def __init__(self, size: int, init: torch.Tensor | None, noise: float, g: torch.Generator, vq):
         super().__init__()
         self._vq = (vq,)  # not a submodule: its weights are not optimised
@@ -79,7 +101,7 @@ class Codes(nn.Module):
             # of fragments that the prompt must first undo)
             start = init if init is not None else torch.full((1, 3, size, size), GRAY)
             z = F.normalize(vq.encoder(start), dim=1)
-        self.param = nn.Parameter(z + 0.3 * noise * torch.randn(z.shape, generator=g))
+        self.param = nn.Parameter(z + self.NOISE * noise * torch.randn(z.shape, generator=g))
 
     def forward(self) -> torch.Tensor:
         vq = self._vq[0]

@@ -79,8 +79,7 @@ def load_models(
     ("clip"); without ``clip`` that CLIP is loaded. Another one is loaded when asked for, with a
     warning: its embeddings mean nothing to stages trained on another's."""
     from ..clip import load as load_clip
-    from ..clip import resolve as clip_folder
-    from ..unclip.folders import weights_sha256
+    from ..clip import sha256 as clip_sha256
 
     p, d = load_stage(prior, "prior"), load_stage(decoder, "decoder")
     trained = p.meta.get("clip")
@@ -94,8 +93,7 @@ def load_models(
     elif trained and not _same_clip(clip, trained):
         warnings.warn(f"CLIP {clip!r} asked for, but the prior and decoder were trained on {trained!r}", stacklevel=2)
     ups = [load_stage(u, "upsampler") for u in upsamplers]
-    clip_sha = None if clip.startswith("hf:") else weights_sha256(clip_folder(clip))
-    models = Models(load_clip(clip), p, d, ups, {"clip": clip, "clip_sha256": clip_sha})
+    models = Models(load_clip(clip), p, d, ups, {"clip": clip, "clip_sha256": clip_sha256(clip)})
     check_stack(models)
     return models
 
@@ -345,10 +343,9 @@ def load_reranker(name: str):
     """The CLIP that reranks candidates (a shipped name, a folder or "hf:...") and its weights'
     sha256 (None for hf:), loaded once."""
     from ..clip import load as load_clip
-    from ..clip import resolve as clip_folder
-    from ..unclip.folders import weights_sha256
+    from ..clip import sha256
 
-    return load_clip(name), None if name.startswith("hf:") else weights_sha256(clip_folder(name))
+    return load_clip(name), sha256(name)
 
 
 @torch.no_grad()

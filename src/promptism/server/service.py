@@ -88,28 +88,32 @@ class Service:
         m = self.models
         return [m.decoder.model.config.image_size] + [u.model.config.image_size for u in m.upsamplers]
 
-    def size(self, v) -> tuple[int, int]:
-        """(side the models make, side returned) of a size parameter like '64x64'."""
-        native = self.native_sizes()
-        biggest = max(s for s in native if s >= 32) if any(s >= 32 for s in native) else native[-1]
-        allowed = [s for s in native if s >= 32] + [s for s in UPSCALED_SIZES if s > biggest]
-        default = biggest
+    def sizes(self, model: str = MODEL_ID) -> tuple[list[int], list[int], int]:
+        """(the sides a request for ``model`` may ask for, the sides it draws, its default side):
+        sides beyond the largest drawn are that picture upscaled."""
+        if model == GUIDED_ID:
+            drawn = list(GUIDED_SIZES)
+            default = drawn[0]
+        else:
+            drawn = [n for n in self.native_sizes() if n >= 32] or self.native_sizes()[-1:]
+            default = max(drawn)
+        return drawn + [s for s in UPSCALED_SIZES if s > max(drawn)], drawn, default
+
+    def size(self, v, model: str = MODEL_ID) -> tuple[int, int]:
+        """(side drawn, side returned) of a size parameter like '64x64' for ``model``."""
+        allowed, drawn, default = self.sizes(model)
         if v is None or v == "":
-            return biggest, default
+            return default, default
+        listed = ", ".join(f"{s}x{s}" for s in allowed)
         if not isinstance(v, str) or not re.fullmatch(r"\d{1,5}x\d{1,5}", v):
-            raise APIError(
-                400, f"'size' must be like '64x64'; sizes are {', '.join(f'{s}x{s}' for s in allowed)}", "size"
-            )
+            raise APIError(400, f"'size' must be like '64x64'; sizes are {listed}", "size")
         w, h = (int(p) for p in v.split("x"))
         if w != h or w not in allowed:
-            raise APIError(
-                400,
-                f"size {v} is not available; sizes are {', '.join(f'{s}x{s}' for s in allowed)} "
-                f"({', '.join(str(s) for s in UPSCALED_SIZES if s > biggest)} are {biggest} px "
-                "pictures upscaled)",
-                "size",
-            )
-        return (w, w) if w in native else (biggest, w)
+            upscaled = [str(s) for s in allowed if s not in drawn]
+            note = f" ({', '.join(upscaled)} are {max(drawn)} px pictures upscaled)" if upscaled else ""
+            which = f" for '{GUIDED_ID}'" if model == GUIDED_ID else ""
+            raise APIError(400, f"size {v} is not available{which}; sizes are {listed}{note}", "size")
+        return (w, w) if w in drawn else (max(drawn), w)
 
     def picture_path(self, name: str) -> str:
         """'images/NAME', with a signed, expiring query when keys guard the pictures (links.py)."""
@@ -129,22 +133,6 @@ class Service:
                 "model",
                 "model_not_found",
             )
-
-    def guided_size(self, v) -> tuple[int, int]:
-        """(side drawn, side returned) of a size parameter for the CLIP-guided model."""
-        allowed = (*GUIDED_SIZES, 512, 1024)
-        if v is None or v == "":
-            return 64, 64
-        if not isinstance(v, str) or not re.fullmatch(r"\d{1,5}x\d{1,5}", v) or len(set(v.split("x"))) != 1:
-            raise APIError(400, f"'size' must be one of {', '.join(f'{s}x{s}' for s in allowed)}", "size")
-        w = int(v.split("x")[0])
-        if w not in allowed:
-            raise APIError(
-                400,
-                f"size {v} is not available for '{GUIDED_ID}'; sizes are {', '.join(f'{s}x{s}' for s in allowed)}",
-                "size",
-            )
-        return (w, w) if w in GUIDED_SIZES else (GUIDED_SIZES[-1], w)
 
     def check_policy(self, job_kind: str, params: dict, user: str | None, *texts: str) -> None:
         entry = self.policy.violation(*texts)
@@ -426,7 +414,7 @@ def common(svc: Service, body: dict, guided_ok: bool = False) -> dict:
     fmt = "url" if fmt is None or fmt == "" else fmt  # an empty list or object is not a format
     if fmt not in ("url", "b64_json"):
         raise APIError(400, f"'response_format' must be 'url' or 'b64_json', got {fmt!r}", "response_format")
-    native, out = svc.guided_size(body.get("size")) if guided else svc.size(body.get("size"))
+    native, out = svc.size(body.get("size"), GUIDED_ID if guided else MODEL_ID)
     seed = int_field(
         body.get("seed"), "seed", 0, SEED_LIMIT - 1, default=int.from_bytes(os.urandom(4), "little") % SEED_LIMIT
     )

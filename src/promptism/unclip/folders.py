@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from ..checkpoint import load_weights, read_config, save_model
+from ..checkpoint import load_weights, read_config, save_model, weights_sha256
 from ..diffusion import Denoiser, DiffusionConfig
 from ..errors import PromptismError
 
@@ -79,14 +79,6 @@ class Stage:
         if self.tokenizer is not None:
             self.tokenizer.save(Path(folder) / "tokenizer.json")
         return folder
-
-
-def weights_sha256(folder: Path) -> str | None:
-    """The sha256 of a model folder's model.safetensors; None where it has none."""
-    import hashlib
-
-    weights = Path(folder) / "model.safetensors"
-    return hashlib.sha256(weights.read_bytes()).hexdigest() if weights.is_file() else None
 
 
 def resolve(name: str | Path, kind: str) -> Path:

@@ -8,7 +8,7 @@ from pathlib import Path
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse
 
-from ..config import GUIDED_ID, GUIDED_SIZES, MAX_N, MODEL_ID, UPSCALED_SIZES
+from ..config import GUIDED_ID, MAX_N, MODEL_ID
 from ..service import service
 
 router = APIRouter()
@@ -18,26 +18,15 @@ STATIC = Path(__file__).resolve().parent.parent / "static"
 @router.get("/api/info")
 async def info(request: Request):
     svc = service(request)
-    native = [n for n in svc.native_sizes() if n >= 32] or svc.native_sizes()[-1:]
-    biggest = max(native)
+    models = []
+    for model, name in ((MODEL_ID, "unCLIP (prior → decoder → upsamplers)"), (GUIDED_ID, "VQGAN+CLIP (guided)")):
+        sizes, _, default = svc.sizes(model)
+        models.append({"id": model, "name": name, "sizes": sizes, "default_size": default})
     return {
         "model": MODEL_ID,
-        "models": [
-            {
-                "id": MODEL_ID,
-                "name": "unCLIP (prior → decoder → upsamplers)",
-                "sizes": native + [s for s in UPSCALED_SIZES if s > biggest],
-                "default_size": biggest,
-            },
-            {
-                "id": GUIDED_ID,
-                "name": "VQGAN+CLIP (guided, 64 to 256 px)",
-                "sizes": [*GUIDED_SIZES, 512, 1024],
-                "default_size": GUIDED_SIZES[0],
-            },
-        ],
-        "sizes": native + [s for s in UPSCALED_SIZES if s > biggest],
-        "default_size": biggest,
+        "models": models,
+        "sizes": models[0]["sizes"],
+        "default_size": models[0]["default_size"],
         "max_n": MAX_N,
     }
 
