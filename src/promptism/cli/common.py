@@ -27,7 +27,7 @@ def set_threads(n: int | None) -> None:
 SHIPPED_UPSAMPLERS = ("world-64",)
 
 
-def model_options(parser, what: str = "") -> None:
+def model_options(parser) -> None:
     """--models RUN, or the models one by one: --clip, --prior, --decoder, --upsamplers."""
     parser.add_argument(
         "--models",
@@ -62,8 +62,7 @@ def model_spec(args) -> dict:
             raise PromptismError(f"--models names every model: give it or {', '.join(named)}, not both")
         from ..unclip.stack import load_run
 
-        spec = load_run(args.models)
-        return {**spec, "upsamplers": tuple(spec["upsamplers"])}
+        return load_run(args.models)
     decoder = args.decoder or "world"
     ups = args.upsamplers if args.upsamplers is not None else (SHIPPED_UPSAMPLERS if decoder == "world" else ())
     return {"clip": args.clip, "prior": args.prior or "world", "decoder": decoder, "upsamplers": tuple(ups)}

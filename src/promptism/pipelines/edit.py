@@ -143,7 +143,6 @@ def vary(
     strength = check_fraction(strength, "strength")
     source = open_image(image)
     models = models or load_models()
-    upsamplers_to(models, size)
     size = pick_size(models, size)
     reranker, reranker_sha = load_reranker(s.rerank_clip) if s.rerank > 1 else (None, None)
     t0 = time.time()
@@ -228,7 +227,6 @@ def interpolate(
         raise PromptismError("an interpolation needs at least 2 frames")
     seed = check_seed(seed)
     models = models or load_models()
-    upsamplers_to(models, size)
     size = pick_size(models, size)
     t0 = time.time()
     with torch.no_grad():
@@ -281,7 +279,6 @@ def text_diff(
     seed = check_seed(seed)
     src = open_image(image)
     models = models or load_models()
-    upsamplers_to(models, size)
     size = pick_size(models, size)
     warn_unknown(models, source_text + " " + target_text)
     t0 = time.time()

@@ -166,7 +166,6 @@ def _inpaint(
     inpainting channels (GLIDE-style) or with RePaint, the upsamplers with RePaint; then the
     result is pasted back into the picture with the picture's own pixels kept outside the mask."""
     models = models or load_models()
-    upsamplers_to(models, size)
     size = pick_size(models, size)
     warn_unknown(models, prompt)
     t0 = time.time()

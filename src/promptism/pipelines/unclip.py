@@ -104,10 +104,7 @@ def _same_clip(a: str, b: str) -> bool:
         return True
     from ..clip import resolve as clip_folder
 
-    try:
-        return clip_folder(a).resolve() == clip_folder(b).resolve()
-    except (PromptismError, OSError, ValueError):
-        return False
+    return clip_folder(a).resolve() == clip_folder(b).resolve()
 
 
 def _label(stage: Stage) -> str:
@@ -154,7 +151,9 @@ def reachable_sizes(models: Models) -> list[int]:
 
 
 def pick_size(models: Models, size: int | None) -> int:
-    """``size`` checked against what the models reach; None: the largest they reach."""
+    """``size`` checked against what the models reach; None: the largest they reach. The
+    upsamplers must fit together first (check_chain), or what they reach means nothing."""
+    check_chain(models)
     sizes = reachable_sizes(models)
     if size is None:
         return sizes[-1]
@@ -389,7 +388,6 @@ def note_reranking(
 def upsamplers_to(models: Models, size: int | None) -> list[Stage]:
     """The upsamplers that take the decoder's pictures to ``size`` (None: as far as they go); an
     error naming the sizes the models make if ``size`` is not one of them."""
-    check_chain(models)
     size = pick_size(models, size)
     return [u for u in models.upsamplers if u.model.config.image_size <= size]
 
@@ -448,8 +446,8 @@ def generate(
         strength = check_fraction(strength, "strength")
         source = open_image(init, "init image")
     models = models or load_models()
-    stages_needed = upsamplers_to(models, size)
     size = pick_size(models, size)
+    stages_needed = upsamplers_to(models, size)
     warn_unknown(models, prompt + " " + negative)
     reranker, reranker_sha = load_reranker(settings.rerank_clip) if settings.rerank > 1 else (None, None)
     t0 = time.time()

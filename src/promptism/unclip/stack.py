@@ -87,6 +87,7 @@ def train_unclip(
     recipe file's resolved stack) replaces the preset ``preset_name`` labels; ``clip`` reuses a
     CLIP (a shipped name or a folder) instead of training one. A run folder started with other
     settings is refused rather than mixed."""
+    import torch
     from accelerate import PartialState
 
     from .presets import stack_presets
@@ -102,8 +103,6 @@ def train_unclip(
         clip_folder(clip)  # a name or folder that exists, checked before any work
     plan = stage_plan(settings, size, reuse_clip=clip is not None)
     run = Path(out)
-    import torch
-
     state = PartialState(cpu=not torch.cuda.is_available())  # as the loop's Accelerator: one shared state
     if not state.is_main_process:  # one voice: the main process's
         say = _silent
@@ -122,9 +121,7 @@ def train_unclip(
     run.mkdir(parents=True, exist_ok=True)
     manifest = _read_manifest(run)
     if manifest is not None:
-        differs = [
-            k for k in ("preset", "settings", "size", "data", "limit", "clip", "crop") if manifest.get(k) != wanted[k]
-        ]
+        differs = [k for k in wanted if manifest.get(k) != wanted[k]]
         if differs:
             raise PromptismError(
                 f"{run} holds a run started with other settings ({', '.join(differs)} differ): "
