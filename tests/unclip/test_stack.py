@@ -197,6 +197,11 @@ def test_mismatched_stages_are_refused_naming_both_models(own_pictures, tmp_path
         == 2
     )
     assert "other settings (crop differ)" in capsys.readouterr().err
+    # a --clip to reuse that is not there is refused before any work
+    nowhere = tmp_path / "no-clip"
+    args = ["train", "unclip", "--data", str(own_pictures), "--out", str(tmp_path / "r3"), "--preset", "tiny"]
+    assert main([*args, "--clip", str(nowhere)]) == 2
+    assert f"no CLIP at {str(nowhere)!r}" in capsys.readouterr().err and not (tmp_path / "r3").exists()
     # sizes a stack cannot be trained to
     assert (
         main(

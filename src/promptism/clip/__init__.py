@@ -46,12 +46,9 @@ def sha256(name: str) -> str | None:
     return weights_sha256(resolve(name))
 
 
-def load(name: str = "world") -> ClipBase:
-    """A CLIP by name ("world"), model folder, or "hf:<folder or hub id>" for transformers' CLIP."""
-    if name.startswith("hf:"):
-        from .hf import load_hf
-
-        return load_hf(name[3:])
+def find(name: str) -> Path:
+    """The folder of one of our CLIPs (a shipped name or a model folder), or an error that says
+    what to give instead."""
     folder = resolve(name)
     if not (folder / "config.json").exists():
         if name in SHIPPED:
@@ -59,9 +56,18 @@ def load(name: str = "world") -> ClipBase:
         raise PromptismError(
             f"no CLIP at {name!r}: give {' or '.join(map(repr, SHIPPED))}, a model folder, or 'hf:<folder or hub id>'"
         )
+    return folder
+
+
+def load(name: str = "world") -> ClipBase:
+    """A CLIP by name ("world"), model folder, or "hf:<folder or hub id>" for transformers' CLIP."""
+    if name.startswith("hf:"):
+        from .hf import load_hf
+
+        return load_hf(name[3:])
     from .native import load_folder
 
-    return load_folder(folder)
+    return load_folder(find(name))
 
 
 __all__ = ["ClipBase", "load"]

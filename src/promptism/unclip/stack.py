@@ -97,10 +97,10 @@ def train_unclip(
         if preset_name not in known:
             raise PromptismError(f"unknown unclip preset {preset_name!r}; presets are {', '.join(known)}")
         settings = known[preset_name]
-    if clip is not None:
-        from ..clip import resolve as clip_folder
+    if clip is not None and not clip.startswith("hf:"):
+        from ..clip import find
 
-        clip_folder(clip)  # a name or folder that exists, checked before any work
+        find(clip)  # a name or folder that holds a CLIP, checked before any work
     plan = stage_plan(settings, size, reuse_clip=clip is not None)
     run = Path(out)
     state = PartialState(cpu=not torch.cuda.is_available())  # as the loop's Accelerator: one shared state
