@@ -42,6 +42,21 @@ def save_model(
     return folder
 
 
+MODELS_DIR = Path(__file__).resolve().parent / "models"  # the shipped models, <kind>-<name>
+
+
+def resolve(name: str | Path, kind: str) -> Path:
+    """A shipped model's name ("world", "world-64") or a model folder -> the folder."""
+    shipped = MODELS_DIR / f"{kind}-{name}"
+    folder = shipped if isinstance(name, str) and shipped.is_dir() else Path(name)
+    if not (folder / "config.json").exists():
+        names = sorted(p.name[len(kind) + 1 :] for p in MODELS_DIR.glob(f"{kind}-*") if (p / "config.json").exists())
+        raise PromptismError(
+            f"no {kind} at {str(name)!r}: give a model folder or a shipped name ({', '.join(names) or 'none shipped'})"
+        )
+    return folder
+
+
 def weights_sha256(folder: str | Path) -> str | None:
     """The sha256 of a model folder's model.safetensors; None where it has none."""
     import hashlib

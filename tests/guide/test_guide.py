@@ -96,7 +96,7 @@ def test_pixels_image_prompts_keep_best_and_256_px(red_square):
     "kw,msg",
     [
         (dict(generator="vqgan", size=50), "with the VQGAN, size must be a multiple of 4"),
-        (dict(generator="vqgan", vqgan="/no/such"), "no VQGAN at '/no/such'"),
+        (dict(generator="vqgan", vqgan="/no/such"), "no vqgan at '/no/such'"),
         (dict(prompts="a star:-1"), "give at least one positive weight"),
         (dict(generator="gan"), "unknown generator 'gan'; generators are vqgan, pixels, fft"),
         (dict(prompts=""), "give a prompt"),

@@ -106,5 +106,5 @@ def test_the_shipped_vqgan_keeps_scene_world_pictures_through_a_round_trip():
     assert 10 * np.log10(255**2 / mse) > 30
     kept = [judge(o, ex.caption).correct for o, p, ex in zip(out, pics, examples) if judge(p, ex.caption).correct]
     assert sum(kept) >= len(kept) - 1
-    with pytest.raises(PromptismError, match="no VQGAN at 'nope'"):
+    with pytest.raises(PromptismError, match=r"no vqgan at 'nope': give a model folder or a shipped name \(world\)"):
         load("nope")

@@ -19,6 +19,7 @@ import json
 import os
 import sys
 import zlib
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -65,10 +66,6 @@ def _to_array(data: bytes | Path, size: int, crop: str = "center", where: str = 
     return np.asarray(img)
 
 
-def _skip(skipped: dict[str, int], reason: str) -> None:
-    skipped[reason] = skipped.get(reason, 0) + 1
-
-
 def _all_shards(urls):
     yield from urls
 
@@ -94,19 +91,19 @@ def shard_list(source: str | Path, split: str = "train") -> list[str]:
 
 
 def _sample(
-    picture, caption: bytes | str | None, size: int, images: bool, crop: str, where: str, skipped: dict
+    picture, caption: bytes | str | None, size: int, images: bool, crop: str, where: str, skipped: Counter
 ) -> tuple[np.ndarray | None, str] | None:
     """One sample's (picture, caption), or None (counted in ``skipped``) when it is unusable."""
     if caption is None:
-        _skip(skipped, "no caption")
+        skipped["no caption"] += 1
         return None
     try:
         text = (caption.decode() if isinstance(caption, bytes) else caption).strip()
     except UnicodeDecodeError:
-        _skip(skipped, "caption not UTF-8")
+        skipped["caption not UTF-8"] += 1
         return None
     if not text:
-        _skip(skipped, "empty caption")
+        skipped["empty caption"] += 1
         return None
     try:
         if not images:  # no pixels wanted, but the same samples as a read with pictures: check the file
@@ -115,7 +112,7 @@ def _sample(
             return None, text
         return _to_array(picture, size, crop, where), text
     except (OSError, ValueError, Image.DecompressionBombError, SyntaxError):
-        _skip(skipped, "unreadable picture")
+        skipped["unreadable picture"] += 1
         return None
 
 
@@ -130,14 +127,14 @@ def _read_shards(
     """(pictures, captions, metas, skipped) of ``urls`` in order, at most ``limit`` of them."""
     import webdataset as wds
 
-    pictures, captions, metas, skipped = [], [], [], {}
+    pictures, captions, metas, skipped = [], [], [], Counter()
     # every process reads every shard: the pairs live in memory and the training loop
     # splits each batch by rank, so no node splitter may drop shards
     reader = wds.WebDataset(urls, shardshuffle=False, empty_check=False, nodesplitter=_all_shards)
     for s in reader:
         img_key = next((k for k in ("png", "jpg", "jpeg", "webp") if k in s), None)
         if img_key is None:
-            _skip(skipped, "no picture")
+            skipped["no picture"] += 1
             continue
         where = f"{Path(str(s.get('__url__', ''))).name}/{s.get('__key__', '')}"
         got = _sample(s[img_key], s.get("txt"), size, images, crop, where, skipped)
@@ -198,7 +195,7 @@ def load_pairs(
     if crop not in CROPS:
         raise PromptismError(f"crop must be one of {', '.join(CROPS)}, got {crop!r}")
     urls = shard_list(source, split)
-    pictures, captions, metas, skipped = [], [], [], {}
+    pictures, captions, metas, skipped = [], [], [], Counter()
     chunks: list[np.ndarray] = []  # the parallel reader's pictures, a shard's at a time
     if urls:
         workers = read_workers(len(urls), workers)
@@ -218,15 +215,14 @@ def load_pairs(
                             chunks.append(arr)
                         captions += caps
                         metas += ms
-                        for reason, k in sk.items():
-                            skipped[reason] = skipped.get(reason, 0) + k
+                        skipped.update(sk)
                         bar.update(len(caps))
     elif Path(source).is_dir():
         files = sorted(p for p in Path(source).rglob("*") if p.suffix.lower() in IMAGE_EXTS and p.is_file())
         for p in tqdm(files, desc="reading", disable=not progress, unit="img"):
             txt = p.with_suffix(".txt")
             if not txt.exists():
-                _skip(skipped, "no caption")
+                skipped["no caption"] += 1
                 continue
             got = _sample(p, txt.read_bytes(), size, images, crop, str(p.relative_to(source)), skipped)
             if got is None:
@@ -251,4 +247,4 @@ def load_pairs(
         arr = np.zeros((len(captions), 0, 0, 3), np.uint8)
     else:
         arr = np.concatenate(chunks) if chunks else np.stack(pictures)
-    return Pairs(arr, captions, metas, skipped)
+    return Pairs(arr, captions, metas, dict(skipped))

@@ -11,11 +11,10 @@ from pathlib import Path
 
 import torch
 
-from ..checkpoint import load_weights, read_config, save_model, weights_sha256
+from ..checkpoint import MODELS_DIR, load_weights, read_config, resolve, save_model, weights_sha256
 from ..diffusion import Denoiser, DiffusionConfig
 from ..errors import PromptismError
 
-MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 KINDS = ("prior", "decoder", "upsampler")
 
 
@@ -79,18 +78,6 @@ class Stage:
         if self.tokenizer is not None:
             self.tokenizer.save(Path(folder) / "tokenizer.json")
         return folder
-
-
-def resolve(name: str | Path, kind: str) -> Path:
-    """A shipped model's name ("world", "world-64") or a model folder -> the folder."""
-    shipped = MODELS_DIR / f"{kind}-{name}"
-    folder = shipped if isinstance(name, str) and shipped.is_dir() else Path(name)
-    if not (folder / "config.json").exists():
-        names = sorted(p.name[len(kind) + 1 :] for p in MODELS_DIR.glob(f"{kind}-*") if (p / "config.json").exists())
-        raise PromptismError(
-            f"no {kind} at {str(name)!r}: give a model folder or a shipped name ({', '.join(names) or 'none shipped'})"
-        )
-    return folder
 
 
 def load_stage(name: str | Path, kind: str) -> Stage:

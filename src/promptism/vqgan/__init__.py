@@ -13,26 +13,13 @@ from pathlib import Path
 
 from ..errors import PromptismError
 
-MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
-
-
-def resolve(name: str | Path) -> Path:
-    shipped = MODELS_DIR / f"vqgan-{name}"
-    folder = shipped if isinstance(name, str) and shipped.is_dir() else Path(name)
-    if not (folder / "config.json").exists():
-        names = sorted(p.name[6:] for p in MODELS_DIR.glob("vqgan-*") if (p / "config.json").exists())
-        raise PromptismError(
-            f"no VQGAN at {str(name)!r}: give a model folder or a shipped name ({', '.join(names) or 'none shipped yet'})"
-        )
-    return folder
-
 
 def load(name: str | Path = "world"):
     """A VQGAN in eval mode, from a shipped name or a model folder."""
-    from ..checkpoint import load_weights, read_config
+    from ..checkpoint import load_weights, read_config, resolve
     from .model import VQGAN, VQGANConfig
 
-    folder = resolve(name)
+    folder = resolve(name, "vqgan")
     cfg, meta = read_config(folder, "vqgan", VQGANConfig)
     model = load_weights(folder, VQGAN(cfg))
     model.meta, model.folder = meta, folder
