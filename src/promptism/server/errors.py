@@ -29,18 +29,15 @@ class APIError(Exception):
         self.status, self.message, self.param, self.code = status, message, param, code
         self.type = type_ or self.TYPES.get(status, "invalid_request_error")
 
+    def body(self) -> dict:
+        """The error in OpenAI's shape."""
+        return {"error": {"message": self.message, "type": self.type, "param": self.param, "code": self.code}}
+
     def response(self):
         from fastapi.responses import JSONResponse
 
-        body = {"error": {"message": self.message, "type": self.type, "param": self.param, "code": self.code}}
         headers = {"Retry-After": "5"} if self.status == 429 else None
-        return JSONResponse(body, status_code=self.status, headers=headers)
-
-
-def error_bytes(status: int, message: str, code: str | None = None) -> bytes:
-    """An error in OpenAI's shape as a JSON body, for the places that answer below the framework."""
-    err = APIError(status, message, code=code)
-    return json.dumps({"error": {"message": err.message, "type": err.type, "param": None, "code": err.code}}).encode()
+        return JSONResponse(self.body(), status_code=self.status, headers=headers)
 
 
 def http_protocol():
@@ -51,7 +48,8 @@ def http_protocol():
 
     class OpenAIErrorsH11(H11Protocol):
         def send_400_response(self, msg: str) -> None:
-            body = error_bytes(400, f"the request is not valid HTTP/1.1 ({msg.rstrip('.')})", code="invalid_http")
+            err = APIError(400, f"the request is not valid HTTP/1.1 ({msg.rstrip('.')})", code="invalid_http")
+            body = json.dumps(err.body()).encode()
             head = [(b"content-type", b"application/json"), (b"connection", b"close")]
             for event in (h11.Response(status_code=400, headers=head), h11.Data(data=body), h11.EndOfMessage()):
                 self.transport.write(self.conn.send(event))
@@ -198,9 +196,7 @@ class BearerKeys:
 
 
 async def _send_error(send, err: APIError) -> None:
-    body = json.dumps(
-        {"error": {"message": err.message, "type": err.type, "param": err.param, "code": err.code}}
-    ).encode()
+    body = json.dumps(err.body()).encode()
     await send(
         {
             "type": "http.response.start",
