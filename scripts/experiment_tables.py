@@ -1,4 +1,4 @@
-"""Write docs/experiments/{clip,unclip}.md: one row per recipe file under experiments/, in the order
+"""Write docs/experiments/{clip,unclip,vqgan}.md: one row per recipe file under experiments/, in the order
 the runs were made, from each file's base, overrides, result and reports.
 
     .venv/bin/python scripts/experiment_tables.py
@@ -34,6 +34,14 @@ INTRO = {
         "[`benchmarks/reports/unclip_world.md`](../../benchmarks/reports/unclip_world.md) and the model cards. "
         "Each row below is a recipe that did not ship, a file under `experiments/unclip/` (run it with "
         "`promptism train decoder --config FILE`, and the same for `prior` and `upsampler`).\n"
+    ),
+    "vqgan": (
+        "# VQGAN experiments\n\n"
+        "The shipped `vqgan-world` is the preset `world-f4` (16×16 codes of a 64 px picture) in "
+        "`src/promptism/vqgan/presets.py`, measured in its model card and "
+        "[`benchmarks/reports/vqgan_world.md`](../../benchmarks/reports/vqgan_world.md). Each row below is a recipe "
+        "that did not ship, a file under `experiments/vqgan/` (run it with "
+        "`promptism train vqgan --data DIR --out RUN --config FILE`).\n"
     ),
 }
 

@@ -7,7 +7,7 @@
 set -euo pipefail
 PROMPTISM=${PROMPTISM:-promptism}
 $PROMPTISM world make --out data/world20k --n 20000 --size 64
-$PROMPTISM train vqgan --data data/world20k --preset world-f8 --out runs/vqgan-f8 &
+$PROMPTISM train vqgan --data data/world20k --config experiments/vqgan/world-f8.toml --out runs/vqgan-f8 &
 $PROMPTISM train vqgan --data data/world20k --preset world-f4 --out runs/vqgan-f4
 wait
 python -c "from promptism.vqgan import ship; ship('runs/vqgan-f4', 'src/promptism/models/vqgan-world')"

@@ -31,6 +31,11 @@ def test_every_experiment_recipe_loads_and_builds_its_configs(path):
         model, loop = configs(recipe.preset, vocab_size=recipe.preset["vocab_size"])
         assert model.vocab_size == recipe.preset["vocab_size"] and loop.steps > 0
         ClipTaskConfig(**recipe.preset.get("task", {}))
+    elif recipe.kind == "vqgan":
+        from promptism.train.loop import LoopConfig
+        from promptism.vqgan.model import VQGANConfig
+
+        assert VQGANConfig(**recipe.preset["model"]).grid > 0 and LoopConfig(**recipe.preset["loop"]).steps > 0
     else:
         from promptism.diffusion import DiffusionConfig
         from promptism.train.loop import LoopConfig
@@ -106,7 +111,7 @@ def test_the_experiment_tables_match_the_recipe_files():
     spec = importlib.util.spec_from_file_location("experiment_tables", ROOT / "scripts" / "experiment_tables.py")
     tables = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tables)
-    for family in ("clip", "unclip"):
+    for family in ("clip", "unclip", "vqgan"):
         written = (ROOT / "docs" / "experiments" / f"{family}.md").read_text()
         assert written == tables.table(family), (
             f"run scripts/experiment_tables.py: docs/experiments/{family}.md is stale"

@@ -73,7 +73,7 @@ def cmd_train_stage(args: argparse.Namespace) -> int:
 def cmd_train_vqgan(args: argparse.Namespace) -> int:
     from ..recipes import resolve
 
-    name, settings = resolve("vqgan", args.preset, args.config, "world-f8")
+    name, settings = resolve("vqgan", args.preset, args.config, "world-f4")
     torch_threads()
     from ..vqgan.training import train_vqgan
 
@@ -228,7 +228,7 @@ def add_commands(sub) -> None:
             add_options(st, DecoderTaskConfig)
         st.set_defaults(func=cmd_train_stage, kind=kind)
     vq = ts.add_parser("vqgan", help="train a VQGAN: pictures to a grid of codes and back (for guide and DALL·E mini)")
-    _training_options(vq, "world-f8 (default: 64 px to 8x8 codes), world-f4 (16x16 codes), or tiny (tests)")
+    _training_options(vq, "world-f4 (default, vqgan-world's: 64 px to 16x16 codes) or tiny (tests)")
     vq.set_defaults(func=cmd_train_vqgan)
     un = ts.add_parser(
         "unclip",

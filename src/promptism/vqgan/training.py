@@ -103,7 +103,7 @@ def preset(name: str) -> dict:
 def train_vqgan(
     data: str,
     out: str,
-    preset_name: str = "world-f8",
+    preset_name: str = "world-f4",
     settings: dict | None = None,
     limit: int | None = None,
     progress: bool = True,
