@@ -2,11 +2,16 @@
 
     .venv/bin/python benchmarks/guide_world.py --generator vqgan --split seen --limit 10
     .venv/bin/python benchmarks/guide_world.py --summarize       # one table of every run so far
+    .venv/bin/python benchmarks/guide_world.py --config experiments/guide/tv.toml \
+        --offset 10 --limit 6 --categories single_object colors  # a recipe, on prompts reports never quote
 
 Each prompt of the suite (the first --limit of every category of the split) gets one picture, seeded
 by the prompt's id, judged by the Scene World's judge. Run the two splits as two processes to use
 two cores. Writes benchmarks/reports/guide_world_<generator>_<split>/ (results, report, failures)
-and, with --summarize, benchmarks/reports/guide_world.md.
+and, with --summarize, benchmarks/reports/guide_world.md. With --config (a recipe file of kind
+guide: settings other than the defaults) it writes experiments/reports/guide_<recipe>_<split>/
+instead; --offset skips the first prompts of each category, so that a recipe is chosen on prompts
+the benchmark's reports do not quote.
 
 The judge only scores; nothing here picks or filters pictures by it.
 """
@@ -20,25 +25,40 @@ import time
 from pathlib import Path
 
 REPORTS = Path(__file__).resolve().parent / "reports"
+EXPERIMENT_REPORTS = Path(__file__).resolve().parent.parent / "experiments" / "reports"
 
 
-def run(generator: str, split: str, limit: int) -> None:
+def run(generator: str, split: str, limit: int, config: str | None, offset: int, categories) -> None:
     from promptism.guide import guide
     from promptism.world import suite
 
+    settings, out, what = {"generator": generator}, REPORTS / f"guide_world_{generator}_{split}", "(defaults)"
+    if config:
+        from promptism.recipes import load_recipe
+
+        recipe = load_recipe(config)
+        if recipe.kind != "guide":
+            raise SystemExit(f"{config} is a {recipe.kind} recipe, not a guide one")
+        settings = {k: v for k, v in recipe.preset["guide"].items()}
+        out, what = EXPERIMENT_REPORTS / f"guide_{recipe.name}_{split}", f"(recipe {recipe.name})"
     t0 = time.time()
 
     def gen(prompt: str, n: int, seed: int):
-        return guide(prompt, generator=generator, n=n, seed=seed % 2**32).images
+        return guide(prompt, n=n, seed=seed % 2**32, **settings).images
 
-    result = suite.evaluate(gen, splits=(split,), limit=limit, images_per_prompt=1, progress=True)
+    result = suite.evaluate(
+        gen, splits=(split,), limit=limit, images_per_prompt=1, progress=True, offset=offset, categories=categories
+    )
     seconds = time.time() - t0
     suite.write_reports(
         result,
-        REPORTS / f"guide_world_{generator}_{split}",
-        title=f"GenEval-world: promptism guide --generator {generator} (defaults), {split} split",
+        out,
+        title=f"GenEval-world: promptism guide --generator {settings['generator']} {what}, {split} split",
         meta={
             "prompts per category": limit,
+            "prompts skipped per category": offset,
+            "categories": ", ".join(categories or suite.CATEGORIES),
+            "settings": ", ".join(f"{k}={v}" for k, v in settings.items()),
             "pictures per prompt": 1,
             "seconds per picture": round(seconds / max(1, len(result.results)), 2),
         },
@@ -79,10 +99,14 @@ def main() -> int:
     ap.add_argument("--split", default="seen", choices=("seen", "heldout"), help="the suite's split (default: seen)")
     ap.add_argument("--limit", type=int, default=10, help="prompts per category (default: 10)")
     ap.add_argument("--summarize", action="store_true", help="only write guide_world.md from the runs so far")
+    ap.add_argument("--config", help="a guide recipe file (experiments/guide/*.toml) instead of the defaults")
+    ap.add_argument("--offset", type=int, default=0, help="prompts of each category to skip first (default: 0)")
+    ap.add_argument("--categories", nargs="+", help="only these categories (default: all)")
     args = ap.parse_args()
     if not args.summarize:
-        run(args.generator, args.split, args.limit)
-    summarize()
+        run(args.generator, args.split, args.limit, args.config, args.offset, args.categories)
+    if not args.config:
+        summarize()
     return 0
 
 

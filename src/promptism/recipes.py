@@ -29,7 +29,8 @@ from pathlib import Path
 
 from .errors import PromptismError
 
-KINDS = ("clip", "decoder", "prior", "upsampler", "unclip", "vqgan")  # unclip: a whole stack (train unclip)
+# unclip: a whole stack (train unclip); guide: promptism guide's settings (a [guide] section)
+KINDS = ("clip", "decoder", "prior", "upsampler", "unclip", "vqgan", "guide")
 TEXT_KEYS = ("kind", "base", "rule", "result", "reports", "unset", "why")
 
 
@@ -91,6 +92,10 @@ def presets_of(kind: str) -> dict[str, dict]:
         from .vqgan.presets import PRESETS as VQGAN_PRESETS
 
         return VQGAN_PRESETS
+    if kind == "guide":
+        from .guide.optimize import presets
+
+        return presets()
     from .unclip.presets import PRESETS
 
     return PRESETS[kind]

@@ -8,6 +8,7 @@ same picture, whatever n is.
 
 from __future__ import annotations
 
+import inspect
 import time
 from dataclasses import dataclass, field
 
@@ -40,6 +41,11 @@ def spherical_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return (a - b).norm(dim=-1).div(2).arcsin().pow(2).mul(2)
 
 
+def total_variation(img: torch.Tensor) -> torch.Tensor:
+    """The mean absolute difference of vertically and horizontally neighbouring pixels."""
+    return (img[..., 1:, :] - img[..., :-1, :]).abs().mean() + (img[..., :, 1:] - img[..., :, :-1]).abs().mean()
+
+
 def _picture_tensor(source, size: int, what: str) -> torch.Tensor:
     """A picture (path, bytes or PIL image) as (1, 3, size, size) in [-1, 1]."""
     from ..pipelines.images import open_image, square, to_tensor
@@ -47,7 +53,7 @@ def _picture_tensor(source, size: int, what: str) -> torch.Tensor:
     return to_tensor([square(open_image(source, what).image, size)])
 
 
-def _check(generator: str, size, steps, lr, optimizer: str, init_weight, init_noise) -> None:
+def _check(generator: str, size, steps, lr, optimizer: str, init_weight, init_noise, tv) -> None:
     if generator not in GENERATORS:
         raise PromptismError(f"unknown generator {generator!r}; generators are {', '.join(GENERATORS)}")
     if isinstance(size, bool) or not isinstance(size, int) or not MIN_SIZE <= size <= MAX_SIZE:
@@ -58,7 +64,7 @@ def _check(generator: str, size, steps, lr, optimizer: str, init_weight, init_no
         raise PromptismError(f"lr must be a number above 0 and at most 10, got {lr!r}")
     if optimizer not in OPTIMIZERS:
         raise PromptismError(f"unknown optimizer {optimizer!r}; optimizers are {', '.join(OPTIMIZERS)}")
-    for name, v in (("init_weight", init_weight), ("init_noise", init_noise)):
+    for name, v in (("init_weight", init_weight), ("init_noise", init_noise), ("tv", tv)):
         if not (isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 100):
             raise PromptismError(f"{name} must be a number from 0 to 100, got {v!r}")
 
@@ -95,6 +101,7 @@ def guide(
     init=None,
     init_weight: float = 0.0,
     init_noise: float = 1.0,
+    tv: float = 0.0,
     clips: tuple[str, ...] = ("world",),
     save_every: int = 0,
     keep_best: bool = False,
@@ -104,14 +111,15 @@ def guide(
     """n pictures that CLIP finds like ``prompts`` (``"a red star | a yellow star:-1"``, or Prompt
     objects). ``generator``: what is optimised (pixels or fft); ``image_prompts``: pictures (paths,
     with ``:weight``) whose CLIP embeddings are prompts too; ``init``: a starting picture, with
-    ``init_weight`` pulling the result back towards it; ``init_noise``: the starting noise's scale;
+    ``init_weight`` pulling the result back towards it; ``init_noise``: the starting noise's scale; ``tv``: the weight of the picture's total variation
+    (mean absolute difference of neighbouring pixels) in the loss, against noise and thin strokes;
     ``clips``: one CLIP or an ensemble (names or folders); ``save_every``: keep a frame every N
     steps (``GuideResult.frames``); ``keep_best``: return the step CLIP scored highest; ``vqgan``:
     the VQGAN (a shipped name or a folder) of the vqgan generator."""
     text = parse_prompts(prompts) if isinstance(prompts, str) else list(prompts)
     images = [p if isinstance(p, Prompt) else parse_image_prompt(p) for p in image_prompts]
     check_weights(text, images)
-    _check(generator, size, steps, lr, optimizer, init_weight, init_noise)
+    _check(generator, size, steps, lr, optimizer, init_weight, init_noise, tv)
     n, seed = check_count(n), check_seed(seed)
     if isinstance(save_every, bool) or not isinstance(save_every, int) or save_every < 0:
         raise PromptismError(f"save_every must be a whole number of steps (0: no frames), got {save_every!r}")
@@ -152,6 +160,7 @@ def guide(
         augment=list(augment),
         init_weight=init_weight,
         init_noise=init_noise,
+        tv=tv,
         keep_best=keep_best,
     )
     if vq is not None:
@@ -164,7 +173,7 @@ def guide(
             t0 = time.time()
             picture, frames, info = _one(
                 models, targets, generator, seed + i, size, steps, lr, optimizer, cutn, cut_pow, augment,
-                start, init_weight, init_noise, save_every, keep_best, progress, vq,
+                start, init_weight, init_noise, tv, save_every, keep_best, progress, vq,
             )  # fmt: skip
             out.append(picture)
             all_frames.append(frames)
@@ -188,6 +197,14 @@ def guide(
     return GuideResult(out, [seed + i for i in range(n)], meta, all_frames if save_every else [])
 
 
+def presets() -> dict[str, dict]:
+    """guide's recipes: ``defaults``, its settings as the signature has them, in a ``guide`` table
+    (experiments/guide/*.toml override them)."""
+    skip = {"prompts", "image_prompts", "init", "n", "seed", "progress", "save_every"}
+    params = inspect.signature(guide).parameters.values()
+    return {"defaults": {"guide": {p.name: p.default for p in params if p.name not in skip}}}
+
+
 def _score(models, targets, img: torch.Tensor) -> float:
     """CLIP's weighted cosine of the whole picture with the prompts, averaged over the ensemble."""
     total = 0.0
@@ -200,7 +217,7 @@ def _score(models, targets, img: torch.Tensor) -> float:
 
 def _one(
     models, targets, generator, seed, size, steps, lr, optimizer, cutn, cut_pow, augment,
-    start, init_weight, init_noise, save_every, keep_best, progress, vq=None,
+    start, init_weight, init_noise, tv, save_every, keep_best, progress, vq=None,
 ):  # fmt: skip
     g = torch.Generator().manual_seed(seed)
     if generator == "vqgan":
@@ -220,6 +237,8 @@ def _one(
                 loss = loss + (dists * w).sum()
             if start is not None and init_weight:
                 loss = loss + init_weight * F.mse_loss(img, start)
+            if tv:
+                loss = loss + tv * total_variation(img)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

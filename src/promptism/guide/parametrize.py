@@ -110,6 +110,7 @@ class Codes(nn.Module):
 
 
 AUGMENTATIONS = ("flip", "affine", "noise", "colour")
+EXTRA_AUGMENTATIONS = ("blur",)  # offered, not on by default
 
 
 class Cutouts:
@@ -118,11 +119,10 @@ class Cutouts:
     resized to ``cut_size`` and augmented; every draw comes from ``g``."""
 
     def __init__(self, cut_size: int, cutn: int, cut_pow: float, augment: tuple[str, ...], g: torch.Generator):
-        bad = set(augment) - set(AUGMENTATIONS)
+        known = AUGMENTATIONS + EXTRA_AUGMENTATIONS
+        bad = set(augment) - set(known)
         if bad:
-            raise PromptismError(
-                f"unknown augmentation {', '.join(sorted(bad))}; augmentations are {', '.join(AUGMENTATIONS)}"
-            )
+            raise PromptismError(f"unknown augmentation {', '.join(sorted(bad))}; augmentations are {', '.join(known)}")
         if not isinstance(cutn, int) or cutn < 1:
             raise PromptismError(f"cutn must be a whole number of at least 1, got {cutn!r}")
         if not (isinstance(cut_pow, (int, float)) and cut_pow > 0):
@@ -161,6 +161,9 @@ class Cutouts:
             c = 1 + (self._rand(n, 1, 1, 1) - 0.5) * 0.2
             mean = x.mean(dim=(1, 2, 3), keepdim=True)
             x = (x - mean) * c + mean + b
+        if "blur" in self.augment:  # down to a random 1/4..1 of the side and back up: fine detail is lost
+            small = max(1, int(self.cut_size * (0.25 + 0.75 * float(self._rand(1)))))
+            x = F.interpolate(F.interpolate(x, size=small, mode="area"), size=self.cut_size, mode="bilinear")
         if "noise" in self.augment:  # VQGAN+CLIP's: Gaussian noise of a random strength per cutout
             x = x + self._rand(n, 1, 1, 1) * 0.1 * torch.randn(x.shape, generator=self.g)
         return x.clamp(-1, 1)

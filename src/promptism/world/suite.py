@@ -256,15 +256,22 @@ def evaluate(
     limit: int | None = None,
     images_per_prompt: int = IMAGES_PER_PROMPT,
     progress: bool = True,
+    offset: int = 0,
+    categories: Sequence[str] | None = None,
 ) -> SuiteResult:
     """Score a generator: ``generate(prompt_text, n, seed)`` returns n pictures.
 
     ``limit`` takes the first ``limit`` prompts of every category (a quick look; the full
-    suite is what reports should quote).
+    suite is what reports should quote), after skipping ``offset`` of them (prompts for choosing a
+    recipe, apart from those a report quotes); ``categories`` keeps only those.
     """
     from tqdm.auto import tqdm
 
-    prompts = _limited(all_prompts(splits), limit)
+    unknown = set(categories or ()) - set(CATEGORIES)
+    if unknown:
+        raise ValueError(f"unknown categories {sorted(unknown)}; categories are {', '.join(CATEGORIES)}")
+    chosen = [p for p in all_prompts(splits) if categories is None or p.category in categories]
+    prompts = _limited(chosen, limit, offset)
     results: list[ImageResult] = []
     for p in tqdm(prompts, desc="GenEval-world", disable=not progress, unit="prompt"):
         images = list(generate(p.text, images_per_prompt, hash_id(p.id)))
@@ -274,16 +281,17 @@ def evaluate(
     return SuiteResult(results)
 
 
-def _limited(prompts: list[Prompt], limit: int | None) -> list[Prompt]:
-    if limit is None:
+def _limited(prompts: list[Prompt], limit: int | None, offset: int = 0) -> list[Prompt]:
+    if limit is None and not offset:
         return prompts
     seen: dict[tuple[str, str], int] = {}
     out = []
     for p in prompts:
         key = (p.split, p.category)
-        if seen.get(key, 0) < limit:
+        k = seen.get(key, 0)
+        if offset <= k and (limit is None or k < offset + limit):
             out.append(p)
-            seen[key] = seen.get(key, 0) + 1
+        seen[key] = k + 1
     return out
 
 
