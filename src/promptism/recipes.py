@@ -30,7 +30,7 @@ from pathlib import Path
 from .errors import PromptismError
 
 # unclip: a whole stack (train unclip); guide: promptism guide's settings (a [guide] section)
-KINDS = ("clip", "decoder", "prior", "upsampler", "unclip", "vqgan", "guide")
+KINDS = ("clip", "decoder", "prior", "upsampler", "unclip", "vqgan", "guide", "mini")
 TEXT_KEYS = ("kind", "base", "rule", "result", "reports", "unset", "why")
 
 
@@ -92,6 +92,10 @@ def presets_of(kind: str) -> dict[str, dict]:
         from .vqgan.presets import PRESETS as VQGAN_PRESETS
 
         return VQGAN_PRESETS
+    if kind == "mini":
+        from .mini.presets import PRESETS as MINI_PRESETS
+
+        return MINI_PRESETS
     if kind == "guide":
         from .guide.optimize import presets
 

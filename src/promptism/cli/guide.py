@@ -10,6 +10,7 @@ from ..errors import PromptismError
 from .common import torch_threads
 
 AUGMENTATIONS = ("flip", "affine", "noise", "colour")  # promptism.guide.parametrize's, without torch
+EXTRA_AUGMENTATIONS = ("blur",)  # offered, not on by default
 
 
 def _checked_video(args) -> None:
@@ -54,6 +55,7 @@ def cmd_guide(args: argparse.Namespace) -> int:
         init=args.init,
         init_weight=args.init_weight,
         init_noise=args.init_noise,
+        tv=args.tv,
         clips=tuple(args.clip or ("world",)),
         save_every=args.save_every,
         keep_best=args.keep_best,
@@ -143,8 +145,14 @@ def add_commands(sub) -> None:
         "--augment",
         nargs="*",
         default=list(AUGMENTATIONS),
-        choices=AUGMENTATIONS,
-        help=f"augmentations of the cutouts (default: all: {', '.join(AUGMENTATIONS)}; give none for none)",
+        choices=AUGMENTATIONS + EXTRA_AUGMENTATIONS,
+        help=f"augmentations of the cutouts (default: {', '.join(AUGMENTATIONS)}; also blur; give none for none)",
+    )
+    g.add_argument(
+        "--tv",
+        type=float,
+        default=0.0,
+        help="weight of the picture's total variation in the loss: smooths away noise and thin strokes (default: 0)",
     )
     g.add_argument(
         "--image-prompt",

@@ -91,6 +91,28 @@ def cmd_train_vqgan(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train_mini(args: argparse.Namespace) -> int:
+    from ..recipes import resolve
+
+    name, settings = resolve("mini", args.preset, args.config, "world")
+    torch_threads()
+    from ..mini.training import train_mini
+
+    folder = train_mini(
+        args.data,
+        args.out,
+        name,
+        settings=settings,
+        vqgan=args.vqgan,
+        limit=args.limit,
+        progress=not args.quiet,
+        crop=args.crop,
+        **_loop_overrides(args),
+    )
+    print(f"model written to {folder} (draw with: promptism mini PROMPT --model {folder})")
+    return 0
+
+
 def cmd_train_unclip(args: argparse.Namespace) -> int:
     from ..recipes import resolve
 
@@ -230,6 +252,15 @@ def add_commands(sub) -> None:
     vq = ts.add_parser("vqgan", help="train a VQGAN: pictures to a grid of codes and back (for guide and DALL·E mini)")
     _training_options(vq, "world-f4 (default, vqgan-world's: 64 px to 16x16 codes) or tiny (tests)")
     vq.set_defaults(func=cmd_train_vqgan)
+    mi = ts.add_parser(
+        "mini",
+        help="train DALL·E mini's transformer over a VQGAN's codes (the pictures are encoded once, into OUT/codes)",
+    )
+    _training_options(mi, "world (default, mini-world's) or tiny (tests)")
+    mi.add_argument(
+        "--vqgan", default="world", help="the VQGAN whose codes it writes: a shipped name or a model folder (world)"
+    )
+    mi.set_defaults(func=cmd_train_mini)
     un = ts.add_parser(
         "unclip",
         help="train a whole unCLIP stack in one go: CLIP, embeddings, prior, decoder, upsamplers "

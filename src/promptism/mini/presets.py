@@ -1,0 +1,18 @@
+"""The mini transformer's presets: tiny (tests) and world (the shipped mini-world's). The picture
+vocabulary and grid come from the VQGAN the model is trained over, the caption vocabulary from the
+tokenizer trained on the data's captions (at most ``text_vocab`` tokens)."""
+
+from __future__ import annotations
+
+PRESETS: dict[str, dict] = {
+    "tiny": {
+        "model": dict(context=16, width=32, layers=2, heads=2),
+        "loop": dict(steps=6, batch_size=8, lr=1e-3, warmup=2, checkpoint_every=3, log_every=2, ema=0.9),
+        "task": dict(text_vocab=128, drop_text=0.2),
+    },
+    "world": {
+        "model": dict(context=28, width=256, layers=6, heads=8),
+        "loop": dict(steps=6000, batch_size=64, lr=6e-4, warmup=300, checkpoint_every=250, log_every=25, ema=0.999),
+        "task": dict(text_vocab=512, drop_text=0.1),
+    },
+}
