@@ -90,3 +90,22 @@ def models(tiny):
 def residual_models(tiny):
     """The tiny models with the residual upsampler."""
     return load_models(str(tiny / "clip"), str(tiny / "prior"), str(tiny / "decoder"), (str(tiny / "up32-res"),))
+
+
+@pytest.fixture(scope="session")
+def tiny_mini(tmp_path_factory):
+    """A Scene World dataset of 16 px pictures, a tiny VQGAN trained on it (vq/model) and a tiny DALL·E
+    mini model over its codes (mini/model), for the mini and server tests."""
+    from promptism.cli import main
+    from promptism.vqgan.training import train_vqgan
+    from promptism.world.shards import make_dataset
+
+    root = tmp_path_factory.mktemp("mini")
+    make_dataset(root / "data", n=48, size=32, seed=0, shard_size=48, progress=False)
+    vq = train_vqgan(str(root / "data"), str(root / "vq"), "tiny", progress=False)
+    code = main(
+        ["train", "mini", "--data", str(root / "data"), "--out", str(root / "mini"), "--preset", "tiny"]
+        + ["--vqgan", str(vq), "--quiet"]
+    )
+    assert code == 0
+    return root

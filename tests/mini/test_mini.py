@@ -21,21 +21,9 @@ from promptism.mini.pipeline import mini
 from promptism.mini.sample import filtered, guided, sample_codes
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """A Scene World dataset of 16 px pictures, a tiny VQGAN trained on it and a tiny mini model over its codes."""
-    from promptism.vqgan.training import train_vqgan
-    from promptism.world.shards import make_dataset
-
-    root = tmp_path_factory.mktemp("mini")
-    make_dataset(root / "data", n=48, size=32, seed=0, shard_size=48, progress=False)
-    vq = train_vqgan(str(root / "data"), str(root / "vq"), "tiny", progress=False)
-    code = main(
-        ["train", "mini", "--data", str(root / "data"), "--out", str(root / "mini"), "--preset", "tiny"]
-        + ["--vqgan", str(vq), "--quiet"]
-    )
-    assert code == 0
-    return root
+@pytest.fixture
+def trained(tiny_mini):
+    return tiny_mini
 
 
 def _model(seed: int = 0) -> MiniTransformer:
@@ -136,6 +124,26 @@ def _clip(trained) -> str:
         torch.manual_seed(0)
         NativeClip(CLIP(CLIPConfig(vocab_size=tok.vocab_size, **TINY_CLIP)), tok).save(folder)
     return str(folder)
+
+
+def test_the_grid_is_shown_forming_row_by_row(trained):
+    from promptism.pipelines.common import step_hook
+
+    calls, rows = [], []
+    model = str(trained / "mini" / "model")
+    with step_hook(lambda stage, done, total, x0: calls.append((stage, done, total, x0))):
+        r = mini("a red circle", grid=2, candidates=4, seed=0, model=model, rerank=False,
+                 on_rows=lambda k, n, picture: rows.append((k, n, picture.size)))  # fmt: skip
+    assert [k for k, _, _ in rows] == list(range(1, 9)) and rows[0][2] == r.grid.size
+    assert [c[0] for c in calls] == ["mini"] * 8 and calls[-1][1] == calls[-1][2] == 4 * 64
+    first, last = calls[0][3], calls[-1][3]
+    assert first.shape[-2:] == (r.grid.size[1], r.grid.size[0])
+
+    # the first picture (at 2 px from the corner, past the grid's padding): its bottom still gray after one row
+    def gray(x):
+        return (x[0, :, 14:18, 2:18].abs() < 0.01).all()
+
+    assert gray(first) and not gray(last)
 
 
 def test_an_init_picture_keeps_its_first_rows(trained, tmp_path):

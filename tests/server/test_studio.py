@@ -271,6 +271,7 @@ def test_the_studio_queues_several_jobs_with_previews_and_walks_deletes_and_sear
         assert page.eval_on_selector_all("#model option", "os => os.map(o => o.value)") == [
             "promptism-unclip-world",
             "vqgan-clip",
+            "dalle-mini",
         ]
         sizes = "os => os.map(o => o.value)"
         page.select_option("#model", "vqgan-clip")  # the size menu follows the model

@@ -34,6 +34,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             public_url=args.public_url,
             max_upload_bytes=args.max_upload_mb * 2**20,
             **spec,
+            mini=args.mini,
             defaults={
                 k: v
                 for k, v in (
@@ -131,6 +132,11 @@ def add_commands(sub) -> None:
         "never the request's Host header)",
     )
     model_options(sv)
+    sv.add_argument(
+        "--mini",
+        default="world",
+        help="the model behind 'dalle-mini' (promptism mini): a shipped name or a model folder (default: world)",
+    )
     sv.add_argument(
         "--steps",
         type=int,

@@ -16,6 +16,10 @@ MODEL_ALIASES = (MODEL_ID, "dall-e-2", "unclip")
 UPSCALED_SIZES = (256, 512, 1024)
 GUIDED_ID = "vqgan-clip"  # CLIP-guided generation with the shipped VQGAN (promptism guide), generations only
 GUIDED_SIZES = (64, 128, 256)  # drawn at these sides; larger ones are the 256 px picture upscaled
+MINI_ID = "dalle-mini"  # DALL·E mini's transformer over VQGAN codes, CLIP-reranked (promptism mini), generations only
+MINI_SIZES = (64,)  # the VQGAN's side; larger ones are upscaled
+# the models that only make new pictures: id -> (name in the studio, sides drawn)
+GENERATIONS_ONLY = {GUIDED_ID: ("VQGAN+CLIP (guided)", GUIDED_SIZES), MINI_ID: ("DALL·E mini (reranked)", MINI_SIZES)}
 MAX_N = 10  # as OpenAI's dall-e-2
 MAX_JSON_BYTES = 2**20  # a studio edit carries its mask as base64 PNG
 SAFE_FILE = re.compile(r"^[0-9a-f]{16}-\d{1,2}\.png$")
@@ -43,6 +47,7 @@ class ServerConfig:
     prior: str = "world"
     decoder: str = "world"
     upsamplers: tuple[str, ...] = ("world-64",)
+    mini: str = "world"  # the dalle-mini model: a shipped name or a model folder
     defaults: dict = field(default_factory=dict)  # Settings fields every job uses (steps=…)
 
     def keys(self) -> dict[str, tuple[str, bool]]:

@@ -15,7 +15,17 @@ from fastapi.responses import JSONResponse
 
 from ..errors import PromptismError
 from ..pipelines.settings import SEED_LIMIT
-from .config import GUIDED_ID, GUIDED_SIZES, MAX_N, MODEL_ALIASES, MODEL_ID, UPSCALED_SIZES, ServerConfig, log
+from .config import (
+    GENERATIONS_ONLY,
+    GUIDED_ID,
+    MAX_N,
+    MINI_ID,
+    MODEL_ALIASES,
+    MODEL_ID,
+    UPSCALED_SIZES,
+    ServerConfig,
+    log,
+)
 from .errors import APIError, BodyTooLarge
 from .history import History
 from .jobs import JobCancelled, JobQueue, JobTimeout, QueueFull, StorageError
@@ -91,8 +101,8 @@ class Service:
     def sizes(self, model: str = MODEL_ID) -> tuple[list[int], list[int], int]:
         """(the sides a request for ``model`` may ask for, the sides it draws, its default side):
         sides beyond the largest drawn are that picture upscaled."""
-        if model == GUIDED_ID:
-            drawn = list(GUIDED_SIZES)
+        if model in GENERATIONS_ONLY:
+            drawn = list(GENERATIONS_ONLY[model][1])
             default = drawn[0]
         else:
             drawn = [n for n in self.native_sizes() if n >= 32] or self.native_sizes()[-1:]
@@ -111,7 +121,7 @@ class Service:
         if w != h or w not in allowed:
             upscaled = [str(s) for s in allowed if s not in drawn]
             note = f" ({', '.join(upscaled)} are {max(drawn)} px pictures upscaled)" if upscaled else ""
-            which = f" for '{GUIDED_ID}'" if model == GUIDED_ID else ""
+            which = f" for '{model}'" if model in GENERATIONS_ONLY else ""
             raise APIError(400, f"size {v} is not available{which}; sizes are {listed}{note}", "size")
         return (w, w) if w in drawn else (max(drawn), w)
 
@@ -126,10 +136,11 @@ class Service:
         return f"images/{name}" + signed_query(self._secret, name, self.config.url_ttl_s)
 
     def check_model(self, v) -> None:
-        if v is not None and v not in (*MODEL_ALIASES, GUIDED_ID):
+        if v is not None and v not in (*MODEL_ALIASES, *GENERATIONS_ONLY):
+            runs = ", ".join(f"'{m}'" for m in (MODEL_ID, *GENERATIONS_ONLY))
             raise APIError(
                 404,
-                f"the model '{v}' does not exist here; this server runs '{MODEL_ID}' and '{GUIDED_ID}'",
+                f"the model '{v}' does not exist here; this server runs {runs}",
                 "model",
                 "model_not_found",
             )
@@ -174,6 +185,8 @@ def _finish_pictures(service: Service, job_id: str, result, side: int) -> list[s
 def generate_work(svc: Service, p: dict, settings: dict):
     if p.get("model") == GUIDED_ID:
         return guided_work(svc, p, settings)
+    if p.get("model") == MINI_ID:
+        return mini_work(svc, p)
 
     def work(job):
         from ..pipelines.unclip import generate
@@ -204,6 +217,31 @@ def guided_work(svc: Service, p: dict, settings: dict):
         )
         kw = {"steps": settings["steps"]} if settings.get("steps") else {}
         r = guide(prompts, generator="vqgan", n=p["n"], seed=p["seed"], size=p["native"], **kw)
+        return r.seeds, _finish_pictures(svc, job.id, r, p["out"])
+
+    return work
+
+
+def mini_work(svc: Service, p: dict):
+    """DALL·E mini (promptism mini): the best n of its default candidates (at least n), as ranked by
+    the shipped CLIP; the negative prompt stands in for the empty caption of guidance."""
+
+    def work(job):
+        import math
+
+        from ..mini.pipeline import DEFAULTS, mini
+
+        grid = math.isqrt(p["n"] - 1) + 1  # the smallest grid that holds n pictures
+        candidates = max(DEFAULTS["candidates"], grid * grid)
+        r = mini(
+            p["prompt"],
+            candidates=candidates,
+            grid=grid,
+            seed=p["seed"],
+            negative=p.get("negative_prompt") or None,
+            model=svc.config.mini,
+        )
+        r.images, r.metadata, r.seeds = r.images[: p["n"]], r.metadata[: p["n"]], r.seeds[: p["n"]]
         return r.seeds, _finish_pictures(svc, job.id, r, p["out"])
 
     return work
@@ -405,16 +443,16 @@ async def run_job(request: Request, svc: Service, kind: str, params: dict, user,
 
 def common(svc: Service, body: dict, guided_ok: bool = False) -> dict:
     """The fields every image request shares (model, size, n, seed, response format, user), checked.
-    ``guided_ok``: the request may name the CLIP-guided model (generations only)."""
+    ``guided_ok``: the request may name a model that only makes new pictures (GENERATIONS_ONLY)."""
     svc.check_model(body.get("model"))
-    guided = body.get("model") == GUIDED_ID
-    if guided and not guided_ok:
-        raise APIError(400, f"the model '{GUIDED_ID}' only makes new pictures (generations)", "model")
+    model = body.get("model") if body.get("model") in GENERATIONS_ONLY else MODEL_ID
+    if model != MODEL_ID and not guided_ok:
+        raise APIError(400, f"the model '{model}' only makes new pictures (generations)", "model")
     fmt = body.get("response_format")
     fmt = "url" if fmt is None or fmt == "" else fmt  # an empty list or object is not a format
     if fmt not in ("url", "b64_json"):
         raise APIError(400, f"'response_format' must be 'url' or 'b64_json', got {fmt!r}", "response_format")
-    native, out = svc.size(body.get("size"), GUIDED_ID if guided else MODEL_ID)
+    native, out = svc.size(body.get("size"), model)
     seed = int_field(
         body.get("seed"), "seed", 0, SEED_LIMIT - 1, default=int.from_bytes(os.urandom(4), "little") % SEED_LIMIT
     )
@@ -426,5 +464,5 @@ def common(svc: Service, body: dict, guided_ok: bool = False) -> dict:
         "response_format": fmt,
         "seed": seed,
         "user": str_field(body.get("user"), "user", most=256),
-        "model": GUIDED_ID if guided else MODEL_ID,
+        "model": model,
     }

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse
 
 from ...errors import PromptismError
-from ..config import GUIDED_ID, MODEL_ID, SAFE_FILE
+from ..config import GENERATIONS_ONLY, MODEL_ID, SAFE_FILE
 from ..errors import APIError
 from ..service import (
     common,
@@ -90,7 +90,9 @@ async def variations(request: Request):
 async def models(request: Request):
     return {
         "object": "list",
-        "data": [{"id": m, "object": "model", "created": 0, "owned_by": "promptism"} for m in (MODEL_ID, GUIDED_ID)],
+        "data": [
+            {"id": m, "object": "model", "created": 0, "owned_by": "promptism"} for m in (MODEL_ID, *GENERATIONS_ONLY)
+        ],
     }
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse
 
-from ..config import GUIDED_ID, MAX_N, MODEL_ID
+from ..config import GENERATIONS_ONLY, MAX_N, MODEL_ID
 from ..service import service
 
 router = APIRouter()
@@ -19,7 +19,8 @@ STATIC = Path(__file__).resolve().parent.parent / "static"
 async def info(request: Request):
     svc = service(request)
     models = []
-    for model, name in ((MODEL_ID, "unCLIP (prior → decoder → upsamplers)"), (GUIDED_ID, "VQGAN+CLIP (guided)")):
+    names = {MODEL_ID: "unCLIP (prior → decoder → upsamplers)", **{k: v[0] for k, v in GENERATIONS_ONLY.items()}}
+    for model, name in names.items():
         sizes, _, default = svc.sizes(model)
         models.append({"id": model, "name": name, "sizes": sizes, "default_size": default})
     return {
