@@ -1,4 +1,4 @@
-"""Write docs/experiments/{clip,unclip,vqgan}.md: one row per recipe file under experiments/, in the order
+"""Write docs/experiments/{clip,unclip,vqgan,guide}.md: one row per recipe file under experiments/, in the order
 the runs were made, from each file's base, overrides, result and reports.
 
     .venv/bin/python scripts/experiment_tables.py
@@ -42,6 +42,14 @@ INTRO = {
         "[`benchmarks/reports/vqgan_world.md`](../../benchmarks/reports/vqgan_world.md). Each row below is a recipe "
         "that did not ship, a file under `experiments/vqgan/` (run it with "
         "`promptism train vqgan --data DIR --out RUN --config FILE`).\n"
+    ),
+    "guide": (
+        "# CLIP-guided generation experiments\n\n"
+        "Settings of `promptism guide` tried against its defaults (`presets()` in "
+        "`src/promptism/guide/optimize.py`), each a file under `experiments/guide/` with the rule it was judged by. "
+        "They are measured on the dev prompts (the seen split's prompts 11–16 of single object and colours) by "
+        "`benchmarks/guide_world.py --config FILE --offset 10 --limit 6 --categories single_object colors`, so that "
+        "the benchmark's reports, which quote prompts 1–10, are not the prompts a recipe was chosen on.\n"
     ),
 }
 

@@ -126,6 +126,25 @@ def _clip(trained) -> str:
     return str(folder)
 
 
+def test_a_run_ships_in_float16_from_its_model_or_its_last_checkpoint(trained, tmp_path):
+    import shutil
+
+    from promptism.mini import ship
+
+    run = tmp_path / "run"
+    shutil.copytree(trained / "mini", run)
+    shipped = load(ship(run, tmp_path / "shipped"))
+    assert json.loads((shipped.folder / "config.json").read_text())["stored_dtype"] == "float16"
+    shutil.rmtree(run / "model")  # a run stopped before its end
+    early = load(ship(run, tmp_path / "early"))
+    meta = json.loads((early.folder / "config.json").read_text())
+    assert meta["stopped_early"] is True and meta["steps"] == 6 and meta["vqgan"] == shipped.meta["vqgan"]
+    for a, b in zip(shipped.model.state_dict().values(), early.model.state_dict().values()):
+        assert torch.equal(a, b)  # both the EMA weights of step 6
+    with pytest.raises(PromptismError, match="no finished model and no checkpoint"):
+        ship(tmp_path / "nothing", tmp_path / "x")
+
+
 def test_the_grid_is_shown_forming_row_by_row(trained):
     from promptism.pipelines.common import step_hook
 

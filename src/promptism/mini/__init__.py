@@ -50,6 +50,42 @@ def load(name: str | Path = "world") -> Mini:
     return Mini(model, tok, vq, folder, meta)
 
 
+def ship(run: str | Path, dst: str | Path) -> Path:
+    """A trained mini model as a shipped model folder (float16 weights, tokenizer): from RUN/model,
+    or, for a run stopped before its end, from its last checkpoint's EMA weights (its architecture
+    from RUN/model_config.json, written when the run started)."""
+    import json
+    import shutil
+
+    import torch
+    from safetensors.torch import load_file
+
+    from ..checkpoint import read_config, save_model
+    from ..errors import PromptismError
+    from .model import MiniConfig, MiniTransformer
+
+    run = Path(run)
+    if (run / "model" / "config.json").exists():
+        cfg, meta = read_config(run / "model", "mini", MiniConfig)
+        state = load_file(str(run / "model" / "model.safetensors"))
+        extra = {k: v for k, v in meta.items() if k not in ("kind", "promptism", "config", "stored_dtype")}
+    else:
+        ck = run / "checkpoint"
+        weights = ck / "ema.safetensors" if (ck / "ema.safetensors").exists() else ck / "model.safetensors"
+        if not weights.exists() or not (run / "model_config.json").exists():
+            raise PromptismError(f"{run} has no finished model and no checkpoint to ship")
+        started = json.loads((run / "model_config.json").read_text())
+        cfg = MiniConfig(**started["config"])
+        state = load_file(str(weights))
+        done = json.loads((ck / "state.json").read_text())
+        extra = {k: v for k, v in started.items() if k != "config"}
+        extra.update(steps=done["step"], final_logs=done.get("logs"), stopped_early=True)
+        extra["train_seconds"] = done.get("train_seconds")
+    folder = save_model(dst, "mini", MiniTransformer(cfg), cfg, extra, state, torch.float16)
+    shutil.copy(run / "tokenizer.json", folder / "tokenizer.json")
+    return folder
+
+
 def __getattr__(name: str):
     if name in ("mini", "MiniResult"):
         from . import pipeline
@@ -58,4 +94,4 @@ def __getattr__(name: str):
     raise AttributeError(name)
 
 
-__all__ = ["Mini", "MiniResult", "load", "mini"]
+__all__ = ["Mini", "MiniResult", "load", "mini", "ship"]

@@ -11,8 +11,8 @@ PRESETS: dict[str, dict] = {
         "task": dict(text_vocab=128, drop_text=0.2),
     },
     "world": {
-        "model": dict(context=28, width=256, layers=6, heads=8),
-        "loop": dict(steps=6000, batch_size=64, lr=6e-4, warmup=300, checkpoint_every=250, log_every=25, ema=0.999),
+        "model": dict(context=28, width=192, layers=6, heads=6),
+        "loop": dict(steps=1600, batch_size=64, lr=1e-3, warmup=100, checkpoint_every=100, log_every=20, ema=0.995),
         "task": dict(text_vocab=512, drop_text=0.1),
     },
 }

@@ -133,6 +133,10 @@ def train_mini(
     loop = LoopConfig(
         **{**p["loop"], "out": str(out_dir), **{k: v for k, v in loop_overrides.items() if v is not None}}
     )
+    vq_info = {"name": str(vqgan), "sha256": weights_sha256(vq.folder)}
+    if state.is_main_process:  # what a run stopped before its end ships with (promptism.mini.ship)
+        started = {"config": cfg.to_dict(), "preset": preset_name, "data": str(data), "vqgan": vq_info}
+        (out_dir / "model_config.json").write_text(json.dumps(started, indent=1))
     torch.manual_seed(loop.seed)
     model = MiniTransformer(cfg)
     task = MiniTask(codes, text, null[0], float(p["task"]["drop_text"]), loop.seed)
@@ -146,7 +150,7 @@ def train_mini(
         "data": str(data),
         "examples": len(captions),
         "task": p["task"],
-        "vqgan": {"name": str(vqgan), "sha256": weights_sha256(vq.folder)},
+        "vqgan": vq_info,
         **run_record(result, loop, t0),
     }
     folder = save_model(out_dir / "model", "mini", MiniTransformer(cfg), cfg, extra, weights)

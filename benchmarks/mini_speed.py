@@ -1,0 +1,118 @@
+"""`promptism mini`: a 3×3 grid's wall time, cold and warm, its peak memory, and what the key–value
+cache buys.
+
+    .venv/bin/python benchmarks/mini_speed.py            # writes benchmarks/reports/mini_speed.{json,md}
+
+- cold: a fresh process draws the default grid (16 candidates, reranked) and is timed from its start
+  (imports and loading included), twice;
+- warm: in one process, after a first grid, further grids are timed (the median of 3);
+- peak memory: the largest resident set of those processes;
+- tokens per second: codes written by sample_codes for 4 pictures (with guidance: 8 sequences),
+  with and without the cache.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPORTS = Path(__file__).resolve().parent / "reports"
+PROMPT = "a red circle above a blue square"
+
+CHILD = """
+import json, resource, sys, time
+t0 = time.perf_counter()
+from promptism.mini.pipeline import mini
+first = mini({prompt!r}, seed=0)
+cold = time.perf_counter() - t0
+warm = []
+for seed in range({warm}):
+    t = time.perf_counter()
+    mini({prompt!r}, seed=seed + 1)
+    warm.append(time.perf_counter() - t)
+print(json.dumps({{"cold": cold, "warm": warm, "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+"""
+
+
+def _child(warm: int, threads: int) -> dict:
+    env = {**os.environ, "PROMPTISM_THREADS": str(threads), "OMP_NUM_THREADS": str(threads)}
+    code = f"import torch; torch.set_num_threads({threads})\n" + CHILD.format(prompt=PROMPT, warm=warm)
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def tokens_per_second(threads: int) -> dict:
+    import torch
+
+    from promptism.mini import load
+    from promptism.mini.sample import sample_codes
+
+    torch.set_num_threads(threads)
+    m = load("world")
+    text, _ = m.tokenizer([PROMPT] * 4)
+    null, _ = m.tokenizer([""] * 4)
+    out = {}
+    for cache in (True, False):
+        gens = [torch.Generator().manual_seed(s) for s in range(4)]
+        t = time.perf_counter()
+        sample_codes(m.model, text, null, gens, cond_scale=3.0, cache=cache)
+        seconds = time.perf_counter() - t
+        out["cached" if cache else "uncached"] = {
+            "seconds": round(seconds, 2),
+            "tokens_per_s": round(4 * m.model.cfg.codes / seconds, 1),
+        }
+    out["speed_up"] = round(out["cached"]["tokens_per_s"] / out["uncached"]["tokens_per_s"], 1)
+    return out
+
+
+def main() -> int:
+    import statistics
+
+    import torch
+
+    from promptism import __version__
+
+    threads = int(os.environ.get("PROMPTISM_THREADS", "2"))
+    runs = [_child(3, threads), _child(0, threads)]
+    warm = [s for r in runs for s in r["warm"]]
+    data = {
+        "machine": {"arch": platform.machine(), "cpus": os.cpu_count(), "threads": threads, "torch": torch.__version__},
+        "promptism": __version__,
+        "prompt": PROMPT,
+        "grid": "3x3 of 16 candidates, reranked (the defaults)",
+        "cold_s": [round(r["cold"], 2) for r in runs],
+        "warm_s": [round(s, 2) for s in warm],
+        "warm_median_s": round(statistics.median(warm), 2),
+        "peak_mib": round(max(r["peak_mib"] for r in runs), 1),
+        "tokens": tokens_per_second(threads),
+    }
+    (REPORTS / "mini_speed.json").write_text(json.dumps(data, indent=1))
+    t = data["tokens"]
+    md = [
+        "# `promptism mini`: a 3×3 grid's time and memory, and the key–value cache",
+        "",
+        f"Measured by `benchmarks/mini_speed.py` on {platform.machine()}, {os.cpu_count()} CPUs, {threads} thread(s), "
+        f'torch {torch.__version__}, promptism {__version__}: "{PROMPT}", the default 16 candidates reranked into '
+        "a 3×3 grid at 64 px.",
+        "",
+        "| measure | value |",
+        "|---|---|",
+        f"| warm grid (median of {len(warm)}) | {data['warm_median_s']} s |",
+        f"| cold grid (a fresh process: imports, loading, drawing) | {', '.join(f'{s} s' for s in data['cold_s'])} |",
+        f"| peak memory (resident, largest process) | {data['peak_mib']} MiB |",
+        f"| codes per second with the cache (4 pictures, guided) | {t['cached']['tokens_per_s']} |",
+        f"| codes per second without it | {t['uncached']['tokens_per_s']} |",
+        f"| speed-up of the cache | {t['speed_up']}× |",
+    ]
+    (REPORTS / "mini_speed.md").write_text("\n".join(md) + "\n")
+    print("\n".join(md))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,188 @@
+"""GenEval-world of `promptism mini` (DALL·E mini), with and without CLIP reranking, beside unCLIP on
+the same prompts.
+
+    .venv/bin/python benchmarks/mini_world.py --split seen --limit 10      # one process
+    .venv/bin/python benchmarks/mini_world.py --split heldout --limit 10   # another
+    .venv/bin/python benchmarks/mini_world.py --report                     # both -> tables
+
+For each prompt (the first --limit of every category of the split) the shipped mini model draws
+--candidates pictures at its default sampling settings, candidate j from the prompt's suite seed
++ j (what ``promptism mini --seed S`` draws); the reranking CLIP (the default, ``world``) scores
+each against the prompt. The table for k keeps the candidate among the first k that CLIP scored
+highest and counts what the judge said of it: k = 1 is no reranking, k = 16 the default's first
+picture. The judge scores every candidate and picks none.
+
+unCLIP's columns read benchmarks/reports/rerank_world_records (benchmarks/rerank_world.py: the
+shipped unCLIP on the same prompts and suite seeds, its first picture, k = 1 and its default 3
+candidates).
+
+Records (one JSON line per prompt) go to benchmarks/reports/mini_world_records/<split>.jsonl, so a
+killed run resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+REPORTS = Path(__file__).resolve().parent / "reports"
+RECORDS = REPORTS / "mini_world_records"
+KS = (1, 4, 9, 16)
+
+
+def run(split: str, limit: int, candidates: int, model: str) -> None:
+    from tqdm.auto import tqdm
+
+    from promptism.mini.pipeline import mini
+    from promptism.world import suite
+
+    RECORDS.mkdir(parents=True, exist_ok=True)
+    path = RECORDS / f"{split}.jsonl"
+    done = {json.loads(line)["id"] for line in path.read_text().splitlines()} if path.exists() else set()
+    prompts = [p for p in suite._limited(suite.all_prompts((split,)), limit) if p.id not in done]
+    grid = int(round(candidates**0.5))
+    if grid * grid != candidates:
+        raise SystemExit("--candidates must be a square (every candidate is kept, ranked)")
+    for p in tqdm(prompts, desc=f"mini {split}", unit="prompt"):
+        seed = suite.hash_id(p.id) % 2**32
+        t0 = time.perf_counter()
+        r = mini(p.text, candidates=candidates, grid=grid, seed=seed, model=model)
+        seconds = time.perf_counter() - t0
+        by_seed = dict(zip(r.seeds, zip(r.images, r.scores)))
+        cands = []
+        for j in range(candidates):
+            img, score = by_seed[(seed + j) % 2**32]
+            judged = suite.score_images(p, [img])[0]
+            cands.append({"correct": judged.correct, "reason": judged.reason, "clip": score})
+        record = {"id": p.id, "split": split, "category": p.category, "seed": seed, "seconds": seconds}
+        record["threads"] = torch.get_num_threads()
+        with path.open("a") as f:
+            f.write(json.dumps({**record, "candidates": cands}) + "\n")
+
+
+def _pick(cands: list[dict], k: int) -> bool:
+    first = cands[:k]
+    best = max(range(len(first)), key=lambda j: (first[j]["clip"], -j))
+    return first[best]["correct"]
+
+
+def _unclip(split: str) -> dict[str, dict]:
+    path = REPORTS / "rerank_world_records" / f"{split}.jsonl"
+    if not path.exists():
+        return {}
+    out = {}
+    for line in path.read_text().splitlines():
+        rec = json.loads(line)
+        slot0 = [cand[0] for cand in rec["candidates"]]  # the first picture's candidates
+        out[rec["id"]] = {"k1": slot0[0]["correct"], "k3": _pick(slot0, 3) if len(slot0) >= 3 else None}
+    return out
+
+
+def report() -> None:
+    from promptism import __version__
+    from promptism.world.suite import CATEGORIES, CATEGORY_TITLES
+
+    data: dict = {"categories": {}, "seconds": {}}
+    md = [
+        "# GenEval-world of `promptism mini` (DALL·E mini)",
+        "",
+        f"Measured by `benchmarks/mini_world.py` on {platform.machine()}, torch {torch.__version__}, promptism "
+        f"{__version__}: the shipped `mini-world` at its default sampling settings, one picture per prompt. "
+        "Column k: the best of the first k candidates by the reranking CLIP (`world`); k = 1 is no reranking, "
+        "k = 16 the default (`promptism mini`'s first picture). unCLIP: the shipped stack on the same prompts and "
+        "seeds (benchmarks/rerank_world.py's records; its default reranks 3 candidates). The judge scores, it "
+        "never picks.",
+        "",
+    ]
+    for split in ("seen", "heldout"):
+        path = RECORDS / f"{split}.jsonl"
+        if not path.exists():
+            continue
+        recs = [json.loads(line) for line in path.read_text().splitlines()]
+        unclip = _unclip(split)
+        n_cands = min(len(r["candidates"]) for r in recs)
+        ks = [k for k in KS if k <= n_cands]
+        header = (
+            "| category | prompts | " + " | ".join(f"mini k = {k}" for k in ks) + " | unCLIP k = 1 | unCLIP k = 3 |"
+        )
+        md += [f"## {split}", "", header, "|---|---|" + "---|" * (len(ks) + 2)]
+        table = {}
+        for cat in (*CATEGORIES, "overall"):
+            rows = [r for r in recs if cat == "overall" or r["category"] == cat]
+            if not rows:
+                continue
+            if cat == "overall":  # the mean of the categories, as the suite's overall
+                cells = {k: float(np.mean([table[c][f"mini_k{k}"] for c in CATEGORIES if c in table])) for k in ks}
+                u1 = [table[c]["unclip_k1"] for c in CATEGORIES if table.get(c, {}).get("unclip_k1") is not None]
+                u3 = [table[c]["unclip_k3"] for c in CATEGORIES if table.get(c, {}).get("unclip_k3") is not None]
+                entry = {**{f"mini_k{k}": v for k, v in cells.items()}}
+                entry["unclip_k1"] = float(np.mean(u1)) if len(u1) == len(CATEGORIES) else None
+                entry["unclip_k3"] = float(np.mean(u3)) if len(u3) == len(CATEGORIES) else None
+                entry["prompts"] = len(rows)
+            else:
+                entry = {f"mini_k{k}": float(np.mean([_pick(r["candidates"], k) for r in rows])) for k in ks}
+                known = [unclip[r["id"]] for r in rows if r["id"] in unclip]
+                full = len(known) == len(rows)
+                entry["unclip_k1"] = float(np.mean([u["k1"] for u in known])) if full else None
+                entry["unclip_k3"] = (
+                    float(np.mean([u["k3"] for u in known]))
+                    if full and all(u["k3"] is not None for u in known)
+                    else None
+                )
+                entry["prompts"] = len(rows)
+            table[cat] = entry
+            title = "**Overall**" if cat == "overall" else CATEGORY_TITLES.get(cat, cat)
+
+            def cell(v):
+                return "—" if v is None else f"{v:.3f}"
+
+            md.append(
+                f"| {title} | {entry['prompts']} | "
+                + " | ".join(cell(entry[f"mini_k{k}"]) for k in ks)
+                + f" | {cell(entry['unclip_k1'])} | {cell(entry['unclip_k3'])} |"
+            )
+        secs = [r["seconds"] for r in recs]
+        per_candidate = float(np.median(secs)) / n_cands
+        data["categories"][split] = table
+        data["seconds"][split] = {
+            "median_per_prompt": round(float(np.median(secs)), 2),
+            "per_candidate": round(per_candidate, 3),
+            "candidates": n_cands,
+        }
+        md += [
+            "",
+            f"Median {np.median(secs):.1f} s per prompt for {n_cands} candidates, drawing and ranking "
+            f"({per_candidate:.2f} s a candidate, so about {per_candidate * 9:.1f} s for k = 9 and "
+            f"{per_candidate * 4:.1f} s for k = 4), on {sorted({r.get('threads') for r in recs}, key=str)} "
+            "thread(s); benchmarks/mini_speed.md times a grid on its own.",
+            "",
+        ]
+    (REPORTS / "mini_world.json").write_text(json.dumps(data, indent=1))
+    (REPORTS / "mini_world.md").write_text("\n".join(md) + "\n")
+    print("\n".join(md))
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--split", choices=("seen", "heldout"), help="draw and judge this split's prompts")
+    ap.add_argument("--limit", type=int, default=10, help="prompts per category (default: 10)")
+    ap.add_argument("--candidates", type=int, default=16, help="candidates per prompt, a square (default: 16)")
+    ap.add_argument("--model", default="world", help="the mini model (default: the shipped world)")
+    ap.add_argument("--report", action="store_true", help="write mini_world.md/.json from the records")
+    args = ap.parse_args()
+    if args.split:
+        run(args.split, args.limit, args.candidates, args.model)
+    if args.report or not args.split:
+        report()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
