@@ -3,6 +3,8 @@ weighted prompts, the same seed giving the same picture, CLIP's score rising, ne
 pushing away, both parametrisations round-tripping a starting picture, the layer's activation and
 the prompt's cosine rising in a dream, and clear errors that write nothing."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -154,11 +156,18 @@ def test_the_cli_writes_pictures_frames_and_a_gif_and_nothing_on_bad_input(red_s
     assert {p.name for p in out.iterdir()} >= {"0.png", "0.json", "1.png", "grid-0-2.png", "frames", "v.gif"}
     assert Image.open(out / "v.gif").n_frames == 2
     dreamt = tmp_path / "d"
-    assert main(["dream", str(red_square), "--out", str(dreamt), "--steps", "2", "--zoom", "2", "--quiet"]) == 0
+    video = dreamt / "zoom.mp4"
+    dream_args = ["dream", str(red_square), "--out", str(dreamt), "--steps", "2", "--zoom", "2", "--quiet"]
+    assert main([*dream_args, "--video", str(video)]) == 0
     assert (dreamt / "dream-0.png").exists() and len(list((dreamt / "frames").glob("*.png"))) == 3
+    import imageio_ffmpeg
+
+    assert imageio_ffmpeg.count_frames_and_secs(str(video))[0] == 3  # an H.264 MP4 of the three frames
+    assert json.loads(video.with_suffix(".json").read_text())["frames"] == 3
+    assert not list(dreamt.glob("*.tmp*"))
     capsys.readouterr()
     for bad, msg in [
-        (["guide", "x", "--out", str(tmp_path / "b1"), "--video", "v.mp4", "--save-every", "2"], "animated GIF"),
+        (["guide", "x", "--out", str(tmp_path / "b1"), "--video", "v.avi", "--save-every", "2"], "a video is .gif"),
         (["guide", "x:heavy", "--out", str(tmp_path / "b2")], "is not a number"),
         (["guide", "x", "--out", str(tmp_path / "b3"), "--generator", "gan"], "unknown generator"),
         (["dream", str(red_square), "--out", str(tmp_path / "b4"), "--layer", "nope"], "no layer 'nope'"),
@@ -173,6 +182,20 @@ def test_the_cli_writes_pictures_frames_and_a_gif_and_nothing_on_bad_input(red_s
 def test_the_cli_offers_the_augmentations_the_library_has():
     # the CLI keeps its own copy of the names so that building it imports no torch
     from promptism.cli.guide import AUGMENTATIONS as CLI
-    from promptism.guide.parametrize import AUGMENTATIONS
+    from promptism.cli.guide import EXTRA_AUGMENTATIONS as CLI_EXTRA
+    from promptism.guide.parametrize import AUGMENTATIONS, EXTRA_AUGMENTATIONS
 
-    assert CLI == AUGMENTATIONS
+    assert CLI == AUGMENTATIONS and CLI_EXTRA == EXTRA_AUGMENTATIONS
+
+
+def test_mp4_without_imageio_ffmpeg_says_what_to_install(monkeypatch):
+    import sys
+
+    from promptism.pipelines.provenance import check_video_path
+
+    monkeypatch.setitem(sys.modules, "imageio_ffmpeg", None)  # as if it were not installed
+    with pytest.raises(PromptismError, match=r"pip install 'promptism\[video\]'"):
+        check_video_path("v.mp4")
+    check_video_path("v.gif")  # GIF and WebP need nothing more
+    with pytest.raises(PromptismError, match="a video is .gif, .webp, .mp4"):
+        check_video_path("v.avi")

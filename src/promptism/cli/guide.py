@@ -14,21 +14,21 @@ EXTRA_AUGMENTATIONS = ("blur",)  # offered, not on by default
 
 
 def _checked_video(args) -> None:
-    """--video writes an animated GIF (the only video format Pillow writes): checked before any work."""
-    if args.video and Path(args.video).suffix.lower() != ".gif":
-        raise PromptismError(f"--video writes an animated GIF: give a .gif path, not {Path(args.video).name!r}")
+    """--video writes a GIF, WebP or MP4 (MP4 with imageio-ffmpeg): checked before any work."""
+    if args.video:
+        from ..pipelines.provenance import check_video_path
+
+        check_video_path(args.video)
 
 
 def _save_frames(out: Path, seed: int, frames, meta: dict, video: str | None, ms: int) -> None:
-    """The frames as OUT/frames/<seed>-<k>.png with provenance, and as the --video GIF."""
-    from ..pipelines.provenance import save_png
+    """The frames as OUT/frames/<seed>-<k>.png with provenance, and as the --video animation."""
+    from ..pipelines.provenance import save_animation, save_png
 
     for k, frame in enumerate(frames):
         save_png(frame, out / "frames" / f"{seed}-{k:04d}.png", {**meta, "frame": k})
     if video:
-        Path(video).parent.mkdir(parents=True, exist_ok=True)
-        frames[0].save(video, save_all=True, append_images=frames[1:], duration=ms, loop=0)
-        print(video)
+        print(save_animation(frames, video, meta, ms, bounce=False))
 
 
 def cmd_guide(args: argparse.Namespace) -> int:
@@ -174,7 +174,12 @@ def add_commands(sub) -> None:
     g.add_argument(
         "--save-every", type=int, default=0, help="keep a frame every N steps in OUT/frames (default: 0, none)"
     )
-    g.add_argument("--video", default=None, metavar="FILE.gif", help="the first picture's frames as an animated GIF")
+    g.add_argument(
+        "--video",
+        default=None,
+        metavar="FILE",
+        help="the first picture's frames as a video: .gif, .webp, or .mp4 (with pip install 'promptism[video]')",
+    )
     g.add_argument("--keep-best", action="store_true", help="keep the step CLIP scored highest, not the last")
     g.add_argument("--out", default="out", help="folder for the pictures (default: out)")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -204,7 +209,12 @@ def add_commands(sub) -> None:
         help="random shift in pixels before each step (default: 2 for a layer, 0 for a prompt)",
     )
     d.add_argument("--zoom", type=int, default=0, metavar="FRAMES", help="make a zoom video of this many frames")
-    d.add_argument("--video", default=None, metavar="FILE.gif", help="the zoom frames as an animated GIF")
+    d.add_argument(
+        "--video",
+        default=None,
+        metavar="FILE",
+        help="the zoom frames as a video: .gif, .webp, or .mp4 (with pip install 'promptism[video]')",
+    )
     d.add_argument(
         "--clip", default="world", help="whose image tower: a shipped name or a model folder (default: world)"
     )

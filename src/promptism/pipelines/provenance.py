@@ -11,6 +11,7 @@ from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
 from .. import __version__
+from ..errors import PromptismError
 
 PREFIX = "promptism:"
 
@@ -55,24 +56,78 @@ def save_png(img: Image.Image, path: str | Path, meta: dict) -> Path:
     return path
 
 
+ANIMATIONS = {".gif": "GIF", ".webp": "WEBP", ".mp4": "MP4"}
+
+
+def check_video_path(path: str | Path) -> None:
+    """An error before any work when ``path`` is not an animation this can write (MP4 without
+    imageio-ffmpeg included)."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in ANIMATIONS:
+        raise PromptismError(f"a video is {', '.join(ANIMATIONS)}: give one of those, not {Path(path).name!r}")
+    if suffix == ".mp4":
+        _ffmpeg()
+
+
+def _ffmpeg():
+    try:
+        import imageio_ffmpeg
+    except ImportError:
+        raise PromptismError(
+            "MP4 needs the imageio-ffmpeg package: pip install 'promptism[video]' (or write a .gif)"
+        ) from None
+    return imageio_ffmpeg
+
+
+def _write_mp4(frames: list[Image.Image], path: Path, fps: float, comment: str) -> None:
+    """H.264 in yuv420p (what every player plays), whose sides must be even: odd ones grow by a pixel."""
+    w, h = frames[0].size
+    size = (w + w % 2, h + h % 2)
+    writer = _ffmpeg().write_frames(
+        str(path),
+        size,
+        fps=fps,
+        codec="libx264",
+        pix_fmt_out="yuv420p",
+        macro_block_size=1,
+        output_params=["-metadata", f"comment={comment}"],
+        ffmpeg_log_level="error",
+    )
+    writer.send(None)  # start ffmpeg
+    try:
+        for frame in frames:
+            frame = frame.convert("RGB")
+            writer.send((frame.resize(size, Image.NEAREST) if frame.size != size else frame).tobytes())
+    finally:
+        writer.close()
+
+
 def save_animation(
     frames: list[Image.Image], path: str | Path, meta: dict, frame_ms: int = 150, bounce: bool = True
 ) -> Path:
-    """Frames as an animated GIF or WebP (by the suffix), looping, there and back with
-    ``bounce``; provenance goes in the file's comment (GIF) or XMP (WebP) and in PATH.json."""
+    """Frames as an animated GIF or WebP, or an MP4 video (by the suffix), GIF and WebP looping,
+    there and back with ``bounce``; provenance goes in the file's comment (GIF, MP4) or XMP (WebP)
+    and in PATH.json. MP4 needs the ``imageio-ffmpeg`` package (``pip install 'promptism[video]'``)."""
     path = Path(path)
-    fmt = {".gif": "GIF", ".webp": "WEBP"}.get(path.suffix.lower())
+    fmt = ANIMATIONS.get(path.suffix.lower())
     if fmt is None:
-        raise ValueError(f"an animation is .gif or .webp, not {path.suffix!r}")
+        raise ValueError(f"an animation is {', '.join(ANIMATIONS)}, not {path.suffix!r}")
     if not 10 <= frame_ms <= 10_000:
         raise ValueError(f"frame time must be 10 to 10000 ms, got {frame_ms}")
     seq = list(frames) + (list(frames[-2:0:-1]) if bounce else [])
     text = json.dumps({"software": f"promptism {__version__}", **meta})
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    extra = {"comment": text.encode()} if fmt == "GIF" else {"xmp": text.encode(), "lossless": True}
-    seq[0].save(tmp, format=fmt, save_all=True, append_images=seq[1:], duration=frame_ms, loop=0, **extra)
-    os.replace(tmp, path)
+    tmp = path.with_name(path.stem + ".tmp" + path.suffix)
+    try:
+        if fmt == "MP4":
+            _write_mp4(seq, tmp, 1000 / frame_ms, text)
+        else:
+            extra = {"comment": text.encode()} if fmt == "GIF" else {"xmp": text.encode(), "lossless": True}
+            seq[0].save(tmp, format=fmt, save_all=True, append_images=seq[1:], duration=frame_ms, loop=0, **extra)
+        os.replace(tmp, path)
+    except BaseException:  # nothing half-written stays behind
+        tmp.unlink(missing_ok=True)
+        raise
     side = path.with_suffix(".json")
     tmp = side.with_name(side.name + ".tmp")
     tmp.write_text(
