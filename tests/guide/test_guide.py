@@ -74,6 +74,23 @@ def test_guide_is_seeded_per_picture_and_raises_clips_score():
     assert meta["clips"][0]["name"] == "world" and len(meta["clips"][0]["sha256"]) == 64
 
 
+def test_a_zoom_video_enlarges_each_frame_and_optimises_it_again():
+    r = guide("a red circle", seed=2, zoom_frames=2, zoom=1.5, zoom_steps=3, **FAST)
+    frames = r.frames[0]
+    assert len(frames) == 3 and np.array_equal(np.asarray(frames[0]), np.asarray(r.images[0]))
+    assert r.metadata[0]["settings"]["zoom_frames"] == 2
+    # each frame starts from the last one enlarged 1.5 times and moves on from there by a few steps
+    from promptism.guide.parametrize import zoomed
+    from promptism.pipelines.images import to_tensor
+
+    for before, after in zip(frames, frames[1:]):
+        x, y = to_tensor([before]), to_tensor([after])
+        assert (y - zoomed(x, 1.5)).abs().mean() < (y - x).abs().mean()
+        assert not torch.equal(y, zoomed(x, 1.5))
+    with pytest.raises(PromptismError, match="zoom must be a number from 1 to 2"):
+        guide("a red circle", zoom_frames=1, zoom=3.0, **FAST)
+
+
 def test_a_negative_prompt_pushes_the_picture_away():
     from promptism.clip import load
 
@@ -155,6 +172,10 @@ def test_the_cli_writes_pictures_frames_and_a_gif_and_nothing_on_bad_input(red_s
     assert main([*args, "--save-every", "3", "--video", str(out / "v.gif"), "--quiet"]) == 0
     assert {p.name for p in out.iterdir()} >= {"0.png", "0.json", "1.png", "grid-0-2.png", "frames", "v.gif"}
     assert Image.open(out / "v.gif").n_frames == 2
+    zoom = tmp_path / "z"
+    assert main(["guide", "a red circle", "--out", str(zoom), "--steps", "4", "--cutn", "2", "--quiet",
+                 "--zoom", "2", "--zoom-steps", "2", "--video", str(zoom / "z.webp")]) == 0  # fmt: skip
+    assert Image.open(zoom / "z.webp").n_frames == 3 and len(list((zoom / "frames").glob("*.png"))) == 3
     dreamt = tmp_path / "d"
     video = dreamt / "zoom.mp4"
     dream_args = ["dream", str(red_square), "--out", str(dreamt), "--steps", "2", "--zoom", "2", "--quiet"]

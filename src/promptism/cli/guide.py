@@ -33,8 +33,8 @@ def _save_frames(out: Path, seed: int, frames, meta: dict, video: str | None, ms
 
 def cmd_guide(args: argparse.Namespace) -> int:
     _checked_video(args)
-    if args.video and not args.save_every:
-        raise PromptismError("--video is made of the saved frames: give --save-every N too")
+    if args.video and not (args.save_every or args.zoom):
+        raise PromptismError("--video is made of the saved frames: give --save-every N or --zoom FRAMES too")
     torch_threads()
     from ..guide import guide
     from .generate import _save_seeded
@@ -61,6 +61,9 @@ def cmd_guide(args: argparse.Namespace) -> int:
         keep_best=args.keep_best,
         progress=not args.quiet,
         vqgan=args.vqgan,
+        zoom_frames=args.zoom,
+        zoom=args.zoom_scale,
+        zoom_steps=args.zoom_steps,
     )
     for i, (seed, frames, meta) in enumerate(zip(result.seeds, result.frames, result.metadata)):
         _save_frames(Path(args.out), seed, frames, meta, args.video if i == 0 else None, 80)  # GIF: the first picture's
@@ -181,6 +184,16 @@ def add_commands(sub) -> None:
         help="the first picture's frames as a video: .gif, .webp, or .mp4 (with pip install 'promptism[video]')",
     )
     g.add_argument("--keep-best", action="store_true", help="keep the step CLIP scored highest, not the last")
+    g.add_argument(
+        "--zoom",
+        type=int,
+        default=0,
+        metavar="FRAMES",
+        help="after each picture, make a zoom video of this many frames: each the last one enlarged and "
+        "optimised again (frames in OUT/frames; --video for the first picture's)",
+    )
+    g.add_argument("--zoom-scale", type=float, default=1.05, help="enlargement per zoom frame, 1 to 2 (default: 1.05)")
+    g.add_argument("--zoom-steps", type=int, default=20, help="optimisation steps per zoom frame (default: 20)")
     g.add_argument("--out", default="out", help="folder for the pictures (default: out)")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     g.set_defaults(func=cmd_guide)

@@ -16,7 +16,7 @@ from PIL import Image
 from .. import __version__
 from ..errors import PromptismError
 from ..pipelines.common import check_seed, progress_bar, to_images
-from .parametrize import frozen
+from .parametrize import frozen, zoomed
 
 DEFAULT_LAYER = "body.2"
 LAYER_LR, LAYER_JITTER, PROMPT_LR = 0.005, 2, 0.003
@@ -169,7 +169,7 @@ def dream(
             x = _octaves(base, goal, octaves, octave_scale, steps, lr, jitter, g, tick)
             for _ in range(zoom_frames):
                 frames.append(to_images(x)[0])
-                x = _octaves(_zoomed(x, zoom), goal, octaves, octave_scale, steps, lr, jitter, g, tick)
+                x = _octaves(zoomed(x, zoom), goal, octaves, octave_scale, steps, lr, jitter, g, tick)
             if zoom_frames:
                 frames.append(to_images(x)[0])
         with torch.no_grad():
@@ -205,10 +205,3 @@ def _octaves(base, goal, octaves, octave_scale, steps, lr, jitter, g, tick) -> t
         x = _ascend((scaled + detail).clamp(-1, 1), goal, steps, lr, jitter, g, tick)
         detail = x - scaled
     return x
-
-
-def _zoomed(x: torch.Tensor, zoom: float) -> torch.Tensor:
-    h, w = x.shape[-2:]
-    big = F.interpolate(x, scale_factor=zoom, mode="bilinear", align_corners=False)
-    top, left = (big.shape[-2] - h) // 2, (big.shape[-1] - w) // 2
-    return big[:, :, top : top + h, left : left + w]

@@ -19,7 +19,7 @@ from PIL import Image
 from .. import __version__
 from ..errors import PromptismError
 from ..pipelines.common import check_count, check_seed, progress_bar, to_images
-from .parametrize import AUGMENTATIONS, Codes, Cutouts, Pixels, Spectrum, frozen
+from .parametrize import AUGMENTATIONS, Codes, Cutouts, Pixels, Spectrum, frozen, zoomed
 from .prompts import Prompt, check_weights, parse_image_prompt, parse_prompts
 
 GENERATORS = {"vqgan": Codes, "pixels": Pixels, "fft": Spectrum}
@@ -107,15 +107,21 @@ def guide(
     keep_best: bool = False,
     progress: bool = False,
     vqgan: str = "world",
+    zoom_frames: int = 0,
+    zoom: float = 1.05,
+    zoom_steps: int = 20,
 ) -> GuideResult:
     """n pictures that CLIP finds like ``prompts`` (``"a red star | a yellow star:-1"``, or Prompt
     objects). ``generator``: what is optimised (pixels or fft); ``image_prompts``: pictures (paths,
     with ``:weight``) whose CLIP embeddings are prompts too; ``init``: a starting picture, with
-    ``init_weight`` pulling the result back towards it; ``init_noise``: the starting noise's scale; ``tv``: the weight of the picture's total variation
-    (mean absolute difference of neighbouring pixels) in the loss, against noise and thin strokes;
-    ``clips``: one CLIP or an ensemble (names or folders); ``save_every``: keep a frame every N
-    steps (``GuideResult.frames``); ``keep_best``: return the step CLIP scored highest; ``vqgan``:
-    the VQGAN (a shipped name or a folder) of the vqgan generator."""
+    ``init_weight`` pulling the result back towards it; ``init_noise``: the starting noise's scale;
+    ``tv``: the weight of the picture's total variation (mean absolute difference of neighbouring
+    pixels) in the loss, against noise and thin strokes; ``clips``: one CLIP or an ensemble (names
+    or folders); ``save_every``: keep a frame every N steps (``GuideResult.frames``); ``keep_best``:
+    return the step CLIP scored highest; ``vqgan``: the VQGAN (a shipped name or a folder) of the
+    vqgan generator. ``zoom_frames`` > 0 makes a zoom video after each picture (VQGAN+CLIP's habit):
+    each frame is the last one enlarged by ``zoom`` about its centre and optimised again for
+    ``zoom_steps`` steps; the frames (the picture first) are GuideResult.frames."""
     text = parse_prompts(prompts) if isinstance(prompts, str) else list(prompts)
     images = [p if isinstance(p, Prompt) else parse_image_prompt(p) for p in image_prompts]
     check_weights(text, images)
@@ -123,6 +129,11 @@ def guide(
     n, seed = check_count(n), check_seed(seed)
     if isinstance(save_every, bool) or not isinstance(save_every, int) or save_every < 0:
         raise PromptismError(f"save_every must be a whole number of steps (0: no frames), got {save_every!r}")
+    for name, v, most in (("zoom_frames", zoom_frames, 600), ("zoom_steps", zoom_steps, MAX_STEPS)):
+        if isinstance(v, bool) or not isinstance(v, int) or not (0 if name == "zoom_frames" else 1) <= v <= most:
+            raise PromptismError(f"{name} must be a whole number up to {most}, got {v!r}")
+    if isinstance(zoom, bool) or not isinstance(zoom, (int, float)) or not 1.0 <= zoom <= 2.0:
+        raise PromptismError(f"zoom must be a number from 1 to 2, got {zoom!r}")
     lr = DEFAULT_LR[generator] if lr is None else float(lr)
     augment = tuple(augment)
     start = _picture_tensor(init, size, "init picture") if init is not None else None
@@ -163,6 +174,8 @@ def guide(
         tv=tv,
         keep_best=keep_best,
     )
+    if zoom_frames:
+        settings.update(zoom_frames=zoom_frames, zoom=zoom, zoom_steps=zoom_steps)
     if vq is not None:
         from ..checkpoint import weights_sha256
 
@@ -175,6 +188,11 @@ def guide(
                 models, targets, generator, seed + i, size, steps, lr, optimizer, cutn, cut_pow, augment,
                 start, init_weight, init_noise, tv, save_every, keep_best, progress, vq,
             )  # fmt: skip
+            if zoom_frames:
+                frames = frames + _zoom_video(
+                    picture, zoom_frames, zoom, zoom_steps, models, targets, generator, seed + i, size, lr,
+                    optimizer, cutn, cut_pow, augment, tv, progress, vq,
+                )  # fmt: skip
             out.append(picture)
             all_frames.append(frames)
             meta.append(
@@ -194,13 +212,43 @@ def guide(
                     "seconds": round(time.time() - t0, 3),
                 }
             )
-    return GuideResult(out, [seed + i for i in range(n)], meta, all_frames if save_every else [])
+    return GuideResult(out, [seed + i for i in range(n)], meta, all_frames if save_every or zoom_frames else [])
+
+
+def _zoom_video(
+    picture, frames, zoom, steps, models, targets, generator, seed, size, lr, optimizer, cutn, cut_pow, augment,
+    tv, progress, vq,
+):  # fmt: skip
+    """The zoom video's frames after ``picture``: each the last enlarged, then optimised ``steps`` steps."""
+    from ..pipelines.images import to_tensor
+
+    out, x = [picture], to_tensor([picture])
+    for k in range(frames):
+        start = zoomed(x, zoom)
+        frame, _, _ = _one(
+            models, targets, generator, seed + 1 + k, size, steps, lr, optimizer, cutn, cut_pow, augment,
+            start, 0.0, 0.0, tv, 0, False, progress, vq,
+        )  # fmt: skip
+        out.append(frame)
+        x = to_tensor([frame])
+    return out
 
 
 def presets() -> dict[str, dict]:
     """guide's recipes: ``defaults``, its settings as the signature has them, in a ``guide`` table
     (experiments/guide/*.toml override them)."""
-    skip = {"prompts", "image_prompts", "init", "n", "seed", "progress", "save_every"}
+    skip = {
+        "prompts",
+        "image_prompts",
+        "init",
+        "n",
+        "seed",
+        "progress",
+        "save_every",
+        "zoom_frames",
+        "zoom",
+        "zoom_steps",
+    }
     params = inspect.signature(guide).parameters.values()
     return {"defaults": {"guide": {p.name: p.default for p in params if p.name not in skip}}}
 

@@ -109,6 +109,15 @@ class Codes(nn.Module):
         return x + (x.clamp(-1, 1) - x).detach()
 
 
+def zoomed(x: torch.Tensor, zoom: float) -> torch.Tensor:
+    """The picture enlarged by ``zoom`` about its centre and cropped back to its size (a zoom
+    video's next frame, before it is optimised or dreamt again)."""
+    h, w = x.shape[-2:]
+    big = F.interpolate(x, scale_factor=zoom, mode="bilinear", align_corners=False)
+    top, left = (big.shape[-2] - h) // 2, (big.shape[-1] - w) // 2
+    return big[:, :, top : top + h, left : left + w]
+
+
 AUGMENTATIONS = ("flip", "affine", "noise", "colour")
 EXTRA_AUGMENTATIONS = ("blur",)  # offered, not on by default
 
