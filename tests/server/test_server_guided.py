@@ -54,3 +54,35 @@ def _png() -> bytes:
     buf = io.BytesIO()
     Image.new("RGB", (32, 32), (128, 128, 128)).save(buf, format="PNG")
     return buf.getvalue()
+
+
+def test_a_dream_job_dreams_on_a_picture_of_the_history(server):
+    import time
+
+    with httpx.Client(base_url=server.url, timeout=120) as http:
+
+        def finished(job_id):
+            deadline = time.time() + 120
+            while time.time() < deadline:
+                job = http.get(f"/api/jobs/{job_id}").json()
+                if job["status"] not in ("queued", "running"):
+                    return job
+                time.sleep(0.1)
+            raise AssertionError("the job did not finish")
+
+        r = http.post("/api/jobs", json={"kind": "generate", "prompt": "a red circle", "n": 1})
+        made = finished(r.json()["id"])
+        source = made["files"][0]
+        r = http.post("/api/jobs", json={"kind": "dream", "source": source, "prompt": "a blue square"})
+        assert r.status_code == 202, r.text
+        dreamt = finished(r.json()["id"])
+        assert dreamt["status"] == "done" and dreamt["kind"] == "dream", dreamt
+        assert dreamt["params"]["source"] == source and dreamt["params"]["source_prompt"] == "a red circle"
+        pic = Image.open(io.BytesIO(http.get("/images/" + dreamt["files"][0]).content))
+        assert (
+            pic.size == Image.open(io.BytesIO(http.get("/images/" + source).content)).size
+            and pic.text["promptism:operation"] == "dream"
+        )
+        assert float(pic.text["promptism:goal_after"]) > float(pic.text["promptism:goal_before"])
+        r = http.post("/api/jobs", json={"kind": "dream", "source": "0123456789abcdef-0.png"})
+        assert r.status_code == 404

@@ -333,4 +333,10 @@ def test_the_studio_queues_several_jobs_with_previews_and_walks_deletes_and_sear
         before = page.eval_on_selector_all("#history figure", "fs => fs.length")
         page.click("#more")
         page.wait_for_function(f"document.querySelectorAll('#history figure').length > {before}")
+        # Dream, on a picture of the results: DeepDream on it, titled by what it was drawn from
+        page.click("#results .picture:first-child .dream")
+        page.wait_for_function(
+            "document.querySelector('#results-title').textContent.startsWith('dream of “a blue square”')",
+            timeout=120_000,
+        )
         assert not errors, errors

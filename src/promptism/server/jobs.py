@@ -20,7 +20,7 @@ log = logging.getLogger("promptism.server")
 
 
 # step previews: the stages whose estimate is a picture, and about how many previews a stage shows
-PREVIEW_STAGES = ("decoder", "inpaint", "guide", "mini")
+PREVIEW_STAGES = ("decoder", "inpaint", "guide", "mini", "dream")
 PREVIEWS = 8
 
 

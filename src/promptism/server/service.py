@@ -247,6 +247,22 @@ def mini_work(svc: Service, p: dict):
     return work
 
 
+def dream_work(svc: Service, p: dict, image):
+    """DeepDream (promptism dream) on a picture of the history at its own size: on the shipped
+    CLIP's default layer, or towards p["prompt"] when one is given."""
+
+    def work(job):
+        from types import SimpleNamespace
+
+        from ..guide import dream
+
+        r = dream(image, prompt=p.get("prompt") or None, seed=p["seed"])
+        result = SimpleNamespace(images=[r.image], metadata=[r.metadata])
+        return [p["seed"]], _finish_pictures(svc, job.id, result, r.image.width)
+
+    return work
+
+
 def edit_work(svc: Service, p: dict, image, mask, settings: dict):
     settings = {k: v for k, v in settings.items() if k != "rerank"}  # inpainting draws one picture per seed
 

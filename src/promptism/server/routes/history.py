@@ -15,6 +15,7 @@ from ..service import (
     STUDIO_SETTINGS,
     caller,
     common,
+    dream_work,
     edit_work,
     generate_work,
     job_json,
@@ -47,15 +48,16 @@ async def jobs(request: Request, limit: int = 50, before: float | None = None, q
 @router.post("/api/jobs", status_code=202)
 async def new_job(request: Request):
     """The studio's way in: queue a job and answer at once with its id; poll GET /api/jobs/<id>
-    for progress. kind: generate | variation | edit; a variation or edit names a picture of
-    the history (source) and an edit sends its mask as a base64 PNG, white = repaint."""
+    for progress. kind: generate | variation | edit | dream; a variation, edit or dream names a
+    picture of the history (source), an edit sends its mask as a base64 PNG, white = repaint, and a
+    dream may name a prompt to dream towards (else it excites the CLIP's default layer)."""
     from ...pipelines.images import open_image, open_mask
 
     svc = service(request)
     body = await json_body(request)
     kind = body.get("kind")
-    if kind not in ("generate", "variation", "edit"):
-        raise APIError(400, "'kind' must be generate, variation or edit", "kind")
+    if kind not in ("generate", "variation", "edit", "dream"):
+        raise APIError(400, "'kind' must be generate, variation, edit or dream", "kind")
     p = {**common(svc, {**body, "response_format": "url"}, guided_ok=kind == "generate"), "kind": kind}
     settings = studio_settings(body, service(request).config.defaults)
     if kind == "edit":  # generations and variations rerank candidates, inpainting does not
@@ -79,6 +81,11 @@ async def new_job(request: Request):
         work = generate_work(svc, p, settings)
     elif kind == "variation":
         work = vary_work(svc, p, src.image, settings)
+    elif kind == "dream":
+        p["prompt"] = str_field(body.get("prompt"), "prompt") or ""
+        svc.check_policy(kind, p, p["user"], p["prompt"])
+        p["n"], p["settings"] = 1, {}
+        work = dream_work(svc, p, src.image)
     else:
         p["prompt"] = str_field(body.get("prompt"), "prompt") or ""
         svc.check_policy(kind, p, p["user"], p["prompt"])

@@ -157,6 +157,7 @@ function jobTitle(job) {
   const p = job.params;
   if (job.kind === "generate") return p.prompt || "";
   if (job.kind === "variation") return p.source_prompt ? `variation of “${p.source_prompt}”` : `variation of ${p.source}`;
+  if (job.kind === "dream") return p.source_prompt ? `dream of “${p.source_prompt}”` : `dream of ${p.source}`;
   return `edit: ${p.prompt || "(no prompt)"}` + (p.source_prompt ? ` in “${p.source_prompt}”` : "");
 }
 
@@ -190,7 +191,11 @@ async function showJob(job) {
     const edit = document.createElement("button");
     edit.type = "button"; edit.className = "ghost edit"; edit.textContent = "Edit";
     edit.onclick = () => openEditor(name, img.src);
-    meta.append(seed, dl, vary, edit);
+    const dream = document.createElement("button");
+    dream.type = "button"; dream.className = "ghost dream"; dream.textContent = "Dream";
+    dream.title = "DeepDream on this picture";
+    dream.onclick = () => runJob({ kind: "dream", source: name }, "Dream");
+    meta.append(seed, dl, vary, edit, dream);
     img.onclick = () => openLightbox(i);
     card.append(img, meta);
     box.append(card);
@@ -426,6 +431,7 @@ $("lb-next").onclick = () => openLightbox(boxIndex + 1);
 $("lb-close").onclick = closeLightbox;
 $("lb-vary").onclick = () => { closeLightbox(); runJob({ kind: "variation", source: shown.files[boxIndex], ...settings() }, "Variations"); };
 $("lb-edit").onclick = () => { closeLightbox(); openEditor(shown.files[boxIndex], $("lightbox-img").src); };
+$("lb-dream").onclick = () => { closeLightbox(); runJob({ kind: "dream", source: shown.files[boxIndex] }, "Dream"); };
 $("lb-use").onclick = () => { useSettings(shown); closeLightbox(); };
 $("lb-delete").onclick = deleteShown;
 
