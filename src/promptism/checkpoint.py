@@ -90,3 +90,29 @@ def load_weights(folder: str | Path, model: torch.nn.Module) -> torch.nn.Module:
             f"weights in {folder} do not fit the config: missing {missing[:5]}, unexpected {unexpected[:5]}"
         )
     return model.eval()
+
+
+def finished_run(run: str | Path, kind: str, config_cls):
+    """(config, weights, the card's fields) of a run's finished model RUN/model; None if it has none."""
+    from safetensors.torch import load_file
+
+    folder = Path(run) / "model"
+    if not (folder / "config.json").exists():
+        return None
+    cfg, meta = read_config(folder, kind, config_cls)
+    extra = {k: v for k, v in meta.items() if k not in ("kind", "promptism", "config", "stored_dtype")}
+    return cfg, load_file(str(folder / "model.safetensors")), extra
+
+
+def last_checkpoint(run: str | Path):
+    """(weights, the card's fields) of a run's last checkpoint, for shipping a run stopped before its
+    end: its EMA weights, or its weights where it keeps no EMA; None if it has no checkpoint."""
+    from safetensors.torch import load_file
+
+    ck = Path(run) / "checkpoint"
+    weights = ck / "ema.safetensors" if (ck / "ema.safetensors").exists() else ck / "model.safetensors"
+    if not weights.exists() or not (ck / "state.json").exists():
+        return None
+    done = json.loads((ck / "state.json").read_text())
+    extra = {"steps": done["step"], "final_logs": done.get("logs"), "stopped_early": True}
+    return load_file(str(weights)), {**extra, "train_seconds": done.get("train_seconds")}

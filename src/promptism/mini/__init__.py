@@ -58,29 +58,23 @@ def ship(run: str | Path, dst: str | Path) -> Path:
     import shutil
 
     import torch
-    from safetensors.torch import load_file
 
-    from ..checkpoint import read_config, save_model
+    from ..checkpoint import finished_run, last_checkpoint, save_model
     from ..errors import PromptismError
     from .model import MiniConfig, MiniTransformer
 
     run = Path(run)
-    if (run / "model" / "config.json").exists():
-        cfg, meta = read_config(run / "model", "mini", MiniConfig)
-        state = load_file(str(run / "model" / "model.safetensors"))
-        extra = {k: v for k, v in meta.items() if k not in ("kind", "promptism", "config", "stored_dtype")}
+    done = finished_run(run, "mini", MiniConfig)
+    if done is not None:
+        cfg, state, extra = done
     else:
-        ck = run / "checkpoint"
-        weights = ck / "ema.safetensors" if (ck / "ema.safetensors").exists() else ck / "model.safetensors"
-        if not weights.exists() or not (run / "model_config.json").exists():
+        stopped = last_checkpoint(run)
+        if stopped is None or not (run / "model_config.json").exists():
             raise PromptismError(f"{run} has no finished model and no checkpoint to ship")
         started = json.loads((run / "model_config.json").read_text())
         cfg = MiniConfig(**started["config"])
-        state = load_file(str(weights))
-        done = json.loads((ck / "state.json").read_text())
-        extra = {k: v for k, v in started.items() if k != "config"}
-        extra.update(steps=done["step"], final_logs=done.get("logs"), stopped_early=True)
-        extra["train_seconds"] = done.get("train_seconds")
+        state = stopped[0]
+        extra = {**{k: v for k, v in started.items() if k != "config"}, **stopped[1]}
     folder = save_model(dst, "mini", MiniTransformer(cfg), cfg, extra, state, torch.float16)
     shutil.copy(run / "tokenizer.json", folder / "tokenizer.json")
     return folder

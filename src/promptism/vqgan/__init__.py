@@ -30,29 +30,20 @@ def ship(run: str | Path, dst: str | Path, preset_name: str | None = None) -> Pa
     """A trained VQGAN as a shipped model folder (float16 weights): from RUN/model, or, for a run
     stopped before its end, from its last checkpoint's EMA weights, or its weights where it keeps no
     EMA (``preset_name`` then gives the architecture)."""
-    import json
-
     import torch
-    from safetensors.torch import load_file
 
-    from ..checkpoint import read_config, save_model
+    from ..checkpoint import finished_run, last_checkpoint, save_model
     from .model import VQGAN, VQGANConfig
+    from .presets import PRESETS
 
-    run = Path(run)
-    if (run / "model" / "config.json").exists():
-        cfg, meta = read_config(run / "model", "vqgan", VQGANConfig)
-        state = load_file(str(run / "model" / "model.safetensors"))
-        extra = {k: v for k, v in meta.items() if k not in ("kind", "promptism", "config", "stored_dtype")}
+    done = finished_run(run, "vqgan", VQGANConfig)
+    if done is not None:
+        cfg, state, extra = done
     else:
-        from .presets import PRESETS
-
-        ck = run / "checkpoint"
-        weights = ck / "ema.safetensors" if (ck / "ema.safetensors").exists() else ck / "model.safetensors"
-        if preset_name not in PRESETS or not weights.exists():
+        stopped = last_checkpoint(run)
+        if preset_name not in PRESETS or stopped is None:
             raise PromptismError(f"{run} has no finished model and no checkpoint to ship (with its preset)")
         cfg = VQGANConfig(**PRESETS[preset_name]["model"])
-        state = {k[3:]: v for k, v in load_file(str(weights)).items() if k.startswith("vq.")}
-        done = json.loads((run / "checkpoint" / "state.json").read_text())
-        extra = {"preset": preset_name, "steps": done["step"], "final_logs": done.get("logs"), "stopped_early": True}
-        extra["train_seconds"] = done.get("train_seconds")
+        state = {k[3:]: v for k, v in stopped[0].items() if k.startswith("vq.")}
+        extra = {"preset": preset_name, **stopped[1]}
     return save_model(dst, "vqgan", VQGAN(cfg), cfg, extra, state, torch.float16)
