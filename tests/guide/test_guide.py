@@ -123,7 +123,7 @@ def test_pixels_image_prompts_keep_best_and_256_px(red_square):
         (dict(size=512), "size must be a whole number of pixels from 32 to 256"),
         (dict(init="/no/such.png"), "init picture '/no/such.png' is not a file"),
         (dict(image_prompts=("/no/such.png",)), "image prompt '/no/such.png' is not a file"),
-        (dict(augment=("blur",)), "unknown augmentation blur"),
+        (dict(augment=("sharpen",)), "unknown augmentation sharpen"),
         (dict(optimizer="lbfgs"), "unknown optimizer"),
         (dict(steps=0), "steps must be"),
     ],
