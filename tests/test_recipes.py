@@ -31,6 +31,12 @@ def test_every_experiment_recipe_loads_and_builds_its_configs(path):
         model, loop = configs(recipe.preset, vocab_size=recipe.preset["vocab_size"])
         assert model.vocab_size == recipe.preset["vocab_size"] and loop.steps > 0
         ClipTaskConfig(**recipe.preset.get("task", {}))
+    elif recipe.kind == "guide":
+        import inspect
+
+        from promptism.guide import guide
+
+        inspect.signature(guide).bind(**recipe.preset["guide"])  # every setting is one of guide's
     elif recipe.kind == "vqgan":
         from promptism.train.loop import LoopConfig
         from promptism.vqgan.model import VQGANConfig

@@ -112,8 +112,6 @@ def _clip(trained) -> str:
     """A tiny CLIP to rerank with (the tests build no real one): the unCLIP tests' fixture's."""
     folder = trained / "clip"
     if not (folder / "config.json").exists():
-        from conftest import TINY_CLIP
-
         from promptism.clip.model import CLIP, CLIPConfig
         from promptism.clip.native import NativeClip
         from promptism.clip.train import build_tokenizer
@@ -122,7 +120,9 @@ def _clip(trained) -> str:
         caps = [sample_example(np.random.default_rng([3, i])).caption for i in range(100)]
         tok = build_tokenizer(caps, 256, 28)
         torch.manual_seed(0)
-        NativeClip(CLIP(CLIPConfig(vocab_size=tok.vocab_size, **TINY_CLIP)), tok).save(folder)
+        from promptism.clip.presets import PRESETS
+
+        NativeClip(CLIP(CLIPConfig(vocab_size=tok.vocab_size, **PRESETS["tiny"]["model"])), tok).save(folder)
     return str(folder)
 
 

@@ -54,10 +54,15 @@ class CachedAttention(nn.Module):
     def forward(self, x: torch.Tensor, cache: dict | None = None) -> torch.Tensor:
         b, n, w = x.shape
         q, k, v = self.qkv(x).view(b, n, 3, self.heads, w // self.heads).permute(2, 0, 3, 1, 4)
-        if cache is not None:
-            if "k" in cache:
-                k, v = torch.cat([cache["k"], k], 2), torch.cat([cache["v"], v], 2)
-            cache["k"], cache["v"] = k, v
+        if cache is not None:  # keys and values written in place into buffers of the whole length
+            if "k" not in cache:
+                shape = (b, self.heads, cache["length"], w // self.heads)
+                cache.update(k=k.new_empty(shape), v=v.new_empty(shape), n=0)
+            start = cache["n"]
+            cache["k"][:, :, start : start + n] = k
+            cache["v"][:, :, start : start + n] = v
+            cache["n"] = start + n
+            k, v = cache["k"][:, :, : start + n], cache["v"][:, :, : start + n]
         past = k.shape[2] - n
         if n == 1:  # one new position sees everything before it
             mask = None
@@ -139,7 +144,7 @@ class MiniTransformer(nn.Module):
         x = torch.cat(
             [self.text_emb(text) + self.text_pos, self.code_emb(inputs) + self._image_pos(0, inputs.shape[1])], 1
         )
-        caches: list[dict] = [{} for _ in self.blocks]
+        caches: list[dict] = [{"length": self.cfg.length} for _ in self.blocks]
         return self._run(x, caches)[:, -1], caches
 
     def step(self, code: torch.Tensor, position: int, caches: list[dict]) -> torch.Tensor:
