@@ -232,3 +232,10 @@ def test_a_killed_training_run_resumes_exactly(trained, tmp_path):
 
     a, b = (load_file(str(p / "model" / "model.safetensors")) for p in (tmp_path / "a", tmp_path / "b"))
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_the_shipped_mini_world_draws_the_same_grid_for_the_same_seed():
+    a = mini("a red circle above a blue square", seed=11, candidates=9, grid=3)
+    b = mini("a red circle above a blue square", seed=11, candidates=9, grid=3, batch=4)
+    assert a.seeds == b.seeds and torch.equal(a.codes, b.codes)
+    assert a.images[0].size == (64, 64) and a.metadata[0]["models"]["mini"]["name"] == "world"
