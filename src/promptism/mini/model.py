@@ -126,26 +126,23 @@ class MiniTransformer(nn.Module):
             x = block(x, caches[i] if caches is not None else None)
         return self.head(self.ln(x))
 
+    def _sequence(self, text: torch.Tensor, codes: torch.Tensor | None) -> torch.Tensor:
+        """The embedded sequence [caption; BOI; codes] for text (B, context) and codes (B, P) or None."""
+        b = text.shape[0]
+        boi = torch.full((b, 1), self.boi, dtype=torch.long, device=text.device)
+        inputs = boi if codes is None else torch.cat([boi, codes], 1)
+        t = self.text_emb(text) + self.text_pos
+        return torch.cat([t, self.code_emb(inputs) + self._image_pos(0, inputs.shape[1])], 1)
+
     def forward(self, text: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
         """text (B, context) ids, codes (B, N) -> logits (B, N, codebook) for every code (teacher forcing)."""
-        b = text.shape[0]
-        t = self.text_emb(text) + self.text_pos
-        inputs = torch.cat([torch.full((b, 1), self.boi, dtype=codes.dtype, device=codes.device), codes[:, :-1]], 1)
-        c = self.code_emb(inputs) + self._image_pos(0, inputs.shape[1])
-        logits = self._run(torch.cat([t, c], 1), None)
-        return logits[:, self.cfg.context :]
+        return self._run(self._sequence(text, codes[:, :-1]), None)[:, self.cfg.context :]
 
     def start(self, text: torch.Tensor, prefix: torch.Tensor | None = None) -> tuple[torch.Tensor, list[dict]]:
         """Read the caption, BOI and ``prefix`` (B, P) known codes into a fresh cache; returns the
         logits for the next code (B, codebook) and the cache."""
-        b = text.shape[0]
-        boi = torch.full((b, 1), self.boi, dtype=torch.long, device=text.device)
-        inputs = boi if prefix is None else torch.cat([boi, prefix], 1)
-        x = torch.cat(
-            [self.text_emb(text) + self.text_pos, self.code_emb(inputs) + self._image_pos(0, inputs.shape[1])], 1
-        )
         caches: list[dict] = [{"length": self.cfg.length} for _ in self.blocks]
-        return self._run(x, caches)[:, -1], caches
+        return self._run(self._sequence(text, prefix), caches)[:, -1], caches
 
     def step(self, code: torch.Tensor, position: int, caches: list[dict]) -> torch.Tensor:
         """Feed code ``position`` (B,) through the cache; returns logits for code position + 1."""
@@ -155,10 +152,4 @@ class MiniTransformer(nn.Module):
     def step_uncached(self, text: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
         """The logits for the next code after ``codes`` (B, P), the whole sequence run again: what
         the cache saves (benchmarks compare the two)."""
-        b = text.shape[0]
-        boi = torch.full((b, 1), self.boi, dtype=torch.long, device=text.device)
-        inputs = torch.cat([boi, codes], 1)
-        x = torch.cat(
-            [self.text_emb(text) + self.text_pos, self.code_emb(inputs) + self._image_pos(0, inputs.shape[1])], 1
-        )
-        return self._run(x, None)[:, -1]
+        return self._run(self._sequence(text, codes), None)[:, -1]
