@@ -21,6 +21,7 @@ class Mini:
     vq: object
     folder: Path
     meta: dict
+    models: dict  # provenance: each model's name and weights' sha256 ({"mini": ..., "vqgan": ...})
 
 
 def load(name: str | Path = "world") -> Mini:
@@ -43,11 +44,16 @@ def load(name: str | Path = "world") -> Mini:
             f"{folder} writes {cfg.grid}×{cfg.grid} codes of {cfg.codebook_size}, but its VQGAN "
             f"{vq_info['name']!r} has {vq.config.grid}×{vq.config.grid} of {vq.config.codebook_size}"
         )
-    if vq_info.get("sha256") and weights_sha256(vq.folder) != vq_info["sha256"]:
+    vq_sha = weights_sha256(vq.folder)
+    if vq_info.get("sha256") and vq_sha != vq_info["sha256"]:
         import warnings
 
         warnings.warn(f"the VQGAN {vq_info['name']!r} is not the one {folder} was trained over", stacklevel=2)
-    return Mini(model, tok, vq, folder, meta)
+    models = {
+        "mini": {"name": str(name), "sha256": weights_sha256(folder)},
+        "vqgan": {"name": str(vq_info["name"]), "sha256": vq_sha},
+    }
+    return Mini(model, tok, vq, folder, meta, models)
 
 
 def ship(run: str | Path, dst: str | Path) -> Path:

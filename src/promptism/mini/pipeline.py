@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 
 import torch
 from PIL import Image
@@ -52,6 +53,15 @@ def _decode_rows(vq, codes: torch.Tensor, g: int) -> torch.Tensor:
     return torch.cat([top, top.new_zeros(len(codes), 3, side - top.shape[2], side)], 2)
 
 
+@lru_cache(maxsize=2)
+def loaded(model: str):
+    """A mini model (a shipped name or a folder) with its VQGAN and their hashes, loaded once per
+    process: the server draws every dalle-mini job with it."""
+    from . import load
+
+    return load(model)
+
+
 def _init_codes(mini_model, init, keep_rows: int) -> torch.Tensor:
     from ..pipelines.images import open_image, square, to_tensor
 
@@ -94,8 +104,6 @@ def mini(
     ``batch``: candidates written at once (memory).
     ``on_rows(rows, total, picture)``: called after each row of codes with the grid of the batch's
     first grid² candidates as written so far (the rest gray), DALL·E mini's progressive display."""
-    from . import load
-
     t0 = time.time()
     prompt = check_prompt(prompt)
     negative = check_prompt(negative, "negative prompt") if negative else None
@@ -106,7 +114,7 @@ def mini(
         raise PromptismError(f"batch must be a whole number of at least 1, got {batch!r}")
     if init is None and keep_rows:
         raise PromptismError("keep_rows needs an init picture")
-    m = load(model)
+    m = loaded(str(model))
     sizes = [m.vq.config.image_size * k for k in SCALES]
     size = sizes[0] if size is None else size
     if size not in sizes:
@@ -178,8 +186,6 @@ def mini(
     kept = [images[i] for i in order]
     if size != images[0].width:
         kept = [im.resize((size, size), Image.LANCZOS) for im in kept]
-    from ..checkpoint import weights_sha256
-
     settings = dict(
         candidates=candidates,
         grid=grid,
@@ -191,10 +197,6 @@ def mini(
         keep_rows=keep_rows,
         cache=cache,
     )
-    models = {
-        "mini": {"name": str(model), "sha256": weights_sha256(m.folder)},
-        "vqgan": {"name": str(m.meta.get("vqgan", {}).get("name", "world")), "sha256": weights_sha256(m.vq.folder)},
-    }
     seconds = round(time.time() - t0, 3)
     meta = [
         {
@@ -210,7 +212,7 @@ def mini(
             "rerank_clip": clip_info,
             "size": size,
             "settings": settings,
-            "models": models,
+            "models": m.models,
             "seconds": seconds,
         }
         for r, i in enumerate(order)
