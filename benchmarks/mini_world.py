@@ -68,9 +68,8 @@ def run(split: str, limit: int, candidates: int, model: str) -> None:
 
 
 def _pick(cands: list[dict], k: int) -> bool:
-    first = cands[:k]
-    best = max(range(len(first)), key=lambda j: (first[j]["clip"], -j))
-    return first[best]["correct"]
+    """What the judge said of the candidate among the first k that CLIP scored highest (the first on a tie)."""
+    return max(cands[:k], key=lambda c: c["clip"])["correct"]
 
 
 def _unclip(split: str) -> dict[str, dict]:
