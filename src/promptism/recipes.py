@@ -30,7 +30,7 @@ from pathlib import Path
 from .errors import PromptismError
 
 # unclip: a whole stack (train unclip); guide: promptism guide's settings (a [guide] section)
-KINDS = ("clip", "decoder", "prior", "upsampler", "unclip", "vqgan", "guide", "mini")
+KINDS = ("clip", "decoder", "prior", "upsampler", "unclip", "vqgan", "guide", "mini", "gan")
 TEXT_KEYS = ("kind", "base", "rule", "result", "reports", "unset", "why")
 
 
@@ -96,6 +96,10 @@ def presets_of(kind: str) -> dict[str, dict]:
         from .mini.presets import PRESETS as MINI_PRESETS
 
         return MINI_PRESETS
+    if kind == "gan":
+        from .gan.presets import PRESETS as GAN_PRESETS
+
+        return GAN_PRESETS
     if kind == "guide":
         from .guide.optimize import presets
 

@@ -12,7 +12,7 @@ import sys
 
 from .. import __version__
 from ..errors import PromptismError
-from . import clip, eval, generate, guide, mini, serve, train, world
+from . import clip, eval, gan, generate, guide, mini, serve, train, world
 from .common import set_threads
 
 __all__ = ["build_parser", "main", "set_threads"]
@@ -39,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_commands(sub)
     guide.add_commands(sub)
     mini.add_commands(sub)
+    gan.add_commands(sub)
     serve.add_commands(sub)
     train.add_embed(sub)
     clip.add_commands(sub)

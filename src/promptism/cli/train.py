@@ -113,6 +113,27 @@ def cmd_train_mini(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train_gan(args: argparse.Namespace) -> int:
+    from ..recipes import resolve
+
+    name, settings = resolve("gan", args.preset, args.config, "world")
+    torch_threads()
+    from ..gan.training import train_gan
+
+    folder = train_gan(
+        args.data,
+        args.out,
+        name,
+        settings=settings,
+        limit=args.limit,
+        progress=not args.quiet,
+        crop=args.crop,
+        **_loop_overrides(args),
+    )
+    print(f"model written to {folder} (draw with: promptism gan sample --model {folder})")
+    return 0
+
+
 def cmd_train_unclip(args: argparse.Namespace) -> int:
     from ..recipes import resolve
 
@@ -261,6 +282,12 @@ def add_commands(sub) -> None:
         "--vqgan", default="world", help="the VQGAN whose codes it writes: a shipped name or a model folder (world)"
     )
     mi.set_defaults(func=cmd_train_mini)
+    ga = ts.add_parser(
+        "gan",
+        help="train a StyleGAN2-style GAN on the pictures (captions unused); sample grids go to OUT/samples",
+    )
+    _training_options(ga, "world (default, gan-world's: 64 px) or tiny (tests)")
+    ga.set_defaults(func=cmd_train_gan)
     un = ts.add_parser(
         "unclip",
         help="train a whole unCLIP stack in one go: CLIP, embeddings, prior, decoder, upsamplers "

@@ -31,6 +31,7 @@ class LoopConfig:
     batch_size: int = 64  # global: split across processes
     lr: float = 1e-3
     weight_decay: float = 0.05
+    betas: tuple[float, float] = (0.9, 0.98)  # Adam's; GANs want a small first one (StyleGAN2: 0, 0.99)
     warmup: int = 100
     grad_clip: float = 1.0
     ema: float | None = None  # e.g. 0.999
@@ -105,7 +106,7 @@ def make_optimizer(model: torch.nn.Module, cfg: LoopConfig) -> torch.optim.AdamW
     return torch.optim.AdamW(
         [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": rest, "weight_decay": 0.0}],
         lr=cfg.lr,
-        betas=(0.9, 0.98),
+        betas=tuple(float(b) for b in cfg.betas),
         eps=1e-6,
     )
 

@@ -1,0 +1,252 @@
+"""The StyleGAN-style GAN: modulation and demodulation, truncation and style mixing, the
+differentiable augmentations, training (with an exact resume after a kill), shipping a stopped run,
+sampling by seed, latent files, and the commands' errors."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+
+import numpy as np
+import pytest
+import torch
+from clip_helpers import cli, env1
+from PIL import Image
+
+from promptism.cli import main
+from promptism.errors import PromptismError
+from promptism.gan import load, ship
+from promptism.gan.augment import augment, cutout, parse_augment, translation
+from promptism.gan.model import GANConfig, Generator, ModConv, mix
+from promptism.gan.pipeline import load_latent, parse_range, sample, save_latent, style_mix, walk
+from promptism.pipelines.provenance import read_provenance
+
+TINY = GANConfig(image_size=16, z_dim=16, w_dim=16, mapping_layers=2, channels=(16, 16, 8), disc_channels=(8, 16, 16))
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A tiny GAN trained for a few steps on Scene World pictures (32 px, read at 16): (data folder, run folder)."""
+    from promptism.world.shards import make_dataset
+
+    root = tmp_path_factory.mktemp("gan")
+    make_dataset(root / "data", n=32, size=32, seed=0, shard_size=32, progress=False)  # loaded at 16 px
+    code = main(
+        ["train", "gan", "--data", str(root / "data"), "--out", str(root / "run"), "--preset", "tiny", "--quiet"]
+    )
+    assert code == 0
+    return root / "data", root / "run"
+
+
+def test_demodulation_keeps_a_unit_variance_input_at_unit_variance_whatever_the_style():
+    torch.manual_seed(0)
+    conv = ModConv(64, 64, 8, 3, noise_res=None)
+    x = torch.randn(16, 64, 16, 16)
+    for scale in (0.1, 1.0, 10.0):
+        w = torch.randn(16, 8) * scale
+        y = conv(x, w) - conv.bias[None, :, None, None]
+        assert 0.8 < float(y.std()) < 1.2, scale  # the style changes the mix of channels, not the scale
+    conv.demod = False
+    y = conv(x, torch.randn(16, 8) * 10) - conv.bias[None, :, None, None]
+    assert float(y.std()) > 2  # without demodulation the style's scale passes through
+
+
+def test_truncation_zero_draws_the_mean_style_for_every_seed_and_one_keeps_them_apart():
+    torch.manual_seed(0)
+    gen = Generator(TINY).eval()
+    gen.w_avg.normal_()
+    z = torch.randn(3, TINY.z_dim)
+    with torch.no_grad():
+        mean = gen(z, truncation=0.0, noise_mode="const")
+        assert torch.allclose(mean[0], mean[1], atol=1e-6) and torch.allclose(mean[0], mean[2], atol=1e-6)
+        free = gen(z, truncation=1.0, noise_mode="const")
+        assert not torch.allclose(free[0], free[1], atol=1e-3)
+        ws = gen.ws(z)
+        assert ws.shape == (3, TINY.num_ws, TINY.w_dim)
+
+
+def test_mixing_takes_exactly_the_named_style_rows_and_only_they_change_the_picture():
+    torch.manual_seed(0)
+    gen = Generator(TINY).eval()
+    with torch.no_grad():
+        a, b = gen.ws(torch.randn(1, 16)), gen.ws(torch.randn(1, 16))
+        m = mix(a, b, [4, 5])
+        assert torch.equal(m[:, 4:], b[:, 4:]) and torch.equal(m[:, :4], a[:, :4])
+        pa, pm = gen.synthesis(a, "none"), gen.synthesis(m, "none")
+        assert not torch.allclose(pa, pm)
+        # the last resolution's rows move only fine detail: the 8 px average of the picture stays put
+        small = torch.nn.functional.avg_pool2d
+        assert (small(pa, 8) - small(pm, 8)).abs().mean() < (pa - pm).abs().mean()
+
+
+def test_the_generator_learns_its_mean_style_in_training_mode_only():
+    gen = Generator(TINY)
+    before = gen.w_avg.clone()
+    gen.eval()(torch.randn(4, 16))
+    assert torch.equal(gen.w_avg, before)
+    gen.train()(torch.randn(4, 16))
+    assert not torch.equal(gen.w_avg, before)
+
+
+def test_translation_shifts_the_picture_and_fills_with_grey():
+    x = torch.arange(2 * 3 * 8 * 8, dtype=torch.float32).view(2, 3, 8, 8) + 1
+    y = translation(x, torch.Generator().manual_seed(3), ratio=0.25)
+    for i in range(2):
+        # find the shift: the kept part equals the original moved by (dy, dx)
+        found = [
+            (dy, dx)
+            for dy in range(-2, 3)
+            for dx in range(-2, 3)
+            if torch.equal(
+                y[i, :, max(dy, 0) : 8 + min(dy, 0), max(dx, 0) : 8 + min(dx, 0)],
+                x[i, :, max(-dy, 0) : 8 + min(-dy, 0), max(-dx, 0) : 8 + min(-dx, 0)],
+            )
+        ]
+        assert len(found) == 1
+        dy, dx = found[0]
+        assert int((y[i] == 0).sum()) == 3 * (64 - (8 - abs(dy)) * (8 - abs(dx)))
+
+
+def test_cutout_zeroes_one_square_and_the_augmentations_pass_gradients():
+    x = torch.ones(64, 3, 16, 16)
+    y = cutout(x, torch.Generator().manual_seed(0))
+    zeros = (y[:, 0] == 0).float().sum((1, 2))
+    assert zeros.max() == 64 and zeros.min() >= 1  # an 8 px square, sometimes partly outside
+    x = torch.randn(4, 3, 16, 16, requires_grad=True)
+    augment(x, parse_augment("color,translation,cutout"), torch.Generator().manual_seed(1)).sum().backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0
+    with pytest.raises(PromptismError, match="unknown augmentation 'flip'"):
+        parse_augment("translation,flip")
+
+
+def test_training_writes_the_generator_samples_and_a_card(trained):
+    _, run = trained
+    meta = json.loads((run / "model" / "config.json").read_text())
+    assert meta["kind"] == "gan" and meta["steps"] == 6 and meta["task"]["augment"]
+    assert sorted(p.name for p in (run / "samples").iterdir()) == ["000003.png", "000006.png"]
+    assert Image.open(run / "samples" / "000006.png").size[0] > 4 * 16
+    gan = load(run / "model")
+    assert not any(k.startswith("d.") for k in gan.generator.state_dict())
+
+
+def test_a_seed_draws_the_same_picture_whatever_the_other_seeds(trained):
+    model = str(trained[1] / "model")
+    one = sample([5], model=model)
+    many = sample("3-6", model=model)
+    assert many.seeds == [3, 4, 5, 6]
+    assert np.array_equal(np.asarray(one.images[0]), np.asarray(many.images[2]))
+    assert torch.allclose(one.ws[0], many.ws[2])
+    meta = one.metadata[0]
+    assert meta["generator"] == "stylegan" and meta["seed"] == 5 and meta["truncation"] == 0.7
+    assert meta["models"]["gan"]["sha256"]
+
+
+def test_a_latent_file_redraws_its_picture_and_a_wrong_shape_is_refused(trained, tmp_path):
+    model = str(trained[1] / "model")
+    r = sample([2], model=model)
+    path = save_latent(tmp_path / "two.npz", r.ws[0], {"seed": 2})
+    again = sample(model=model, latent=path)
+    assert np.array_equal(np.asarray(again.images[0]), np.asarray(r.images[0]))
+    cfg = load(model).generator.config
+    np.savez(tmp_path / "bad.npz", ws=np.zeros((3, 7), np.float32))
+    with pytest.raises(PromptismError, match=r"shape \(3, 7\); this model reads \(6, 16\)"):
+        load_latent(tmp_path / "bad.npz", cfg)
+    (tmp_path / "junk.npz").write_text("not numpy")
+    with pytest.raises(PromptismError, match="not a latent file"):
+        load_latent(tmp_path / "junk.npz", cfg)
+    assert load_latent(path, cfg).shape == (6, 16)
+
+
+def test_mix_and_walk_draw_their_figures(trained):
+    model = str(trained[1] / "model")
+    figure, meta = style_mix("0,1", "2,3,4", "0-1", model=model)
+    assert figure.size == (4 * 16 + 5 * 2, 3 * 16 + 4 * 2) and meta["styles"] == [0, 1]
+    frames, meta = walk("0,1", frames=6, model=model)
+    assert len(frames) == 6 and meta["seeds"] == [0, 1]
+    first = sample([0], model=model).images[0]
+    assert np.array_equal(np.asarray(frames[0]), np.asarray(first))  # the loop starts at the first seed
+
+
+def test_ranges_and_settings_are_checked(trained):
+    model = str(trained[1] / "model")
+    assert parse_range("0-2,7", "seeds", 0, 10) == [0, 1, 2, 7]
+    for text, message in [("3-1", "runs backwards"), ("a", "expected numbers"), ("0-20", "from 0 to 9"),
+                          ("-1", "expected numbers")]:  # fmt: skip
+        with pytest.raises(PromptismError, match=message):
+            parse_range(text, "seeds", 0, 10)
+    with pytest.raises(PromptismError, match="truncation must be a number from 0.0 to 1.5"):
+        sample([0], truncation=2.0, model=model)
+    with pytest.raises(PromptismError, match="noise mode must be one of"):
+        sample([0], noise_mode="loud", model=model)
+    with pytest.raises(PromptismError, match="styles '0-9': each must be from 0 to 5"):
+        style_mix("0", "1", "0-9", model=model)
+    with pytest.raises(PromptismError, match="at least two seeds"):
+        walk("3", model=model)
+
+
+def test_the_commands_write_pictures_with_provenance_and_refuse_bad_input(trained, tmp_path, capsys):
+    model = str(trained[1] / "model")
+    out = tmp_path / "out"
+    assert main(["gan", "sample", "--seeds", "0-2", "--model", model, "--out", str(out)]) == 0
+    assert sorted(p.name for p in out.glob("*.png")) == ["0.png", "1.png", "2.png", "grid.png"]
+    assert read_provenance(out / "1.png")["seed"] == 1
+    bad = tmp_path / "bad"
+    for args, message in [
+        (["sample", "--seeds", "5-2"], "runs backwards"),
+        (["mix", "--rows", "0", "--cols", "1", "--styles", "0-99"], "each must be from 0 to 5"),
+        (["walk", "--seeds", "0,1", "--frames", "1"], "frames must be a whole number from 2"),
+    ]:
+        assert main(["gan", *args, "--model", model, "--out", str(bad)]) == 2, args
+        assert message in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["gan", "sample", "--truncation", "1.6", "--model", model])
+    assert "truncation is from 0.0 to 1.5" in capsys.readouterr().err
+    assert not bad.exists()
+
+
+def test_a_stopped_run_ships_its_last_checkpoint(trained, tmp_path):
+    _, run = trained
+    stopped = tmp_path / "stopped"
+    stopped.mkdir()
+    for part in ("checkpoint", "model_config.json"):
+        src = run / part
+        dst = stopped / part
+        if src.is_dir():
+            dst.mkdir()
+            for f in src.iterdir():
+                (dst / f.name).write_bytes(f.read_bytes())
+        else:
+            dst.write_bytes(src.read_bytes())
+    folder = ship(stopped, tmp_path / "shipped")
+    meta = json.loads((folder / "config.json").read_text())
+    assert meta["stopped_early"] and meta["stored_dtype"] == "float16" and meta["steps"] == 6
+    a, b = sample([1], model=str(folder)), sample([1], model=str(run / "model"))
+    assert np.abs(np.asarray(a.images[0], np.int16) - np.asarray(b.images[0], np.int16)).max() <= 3
+
+
+@pytest.mark.slow
+def test_a_killed_training_run_resumes_exactly(trained, tmp_path):
+    data = str(trained[0])
+
+    def args(out):
+        return cli("train", "gan", "--data", data, "--out", str(out), "--preset", "tiny", "--quiet",
+                   "--steps", "40", "--checkpoint-every", "5")  # fmt: skip
+
+    assert subprocess.run(args(tmp_path / "a"), env=env1(), capture_output=True).returncode == 0
+    proc = subprocess.Popen(args(tmp_path / "b"), env=env1(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    state = tmp_path / "b" / "checkpoint" / "state.json"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if state.exists() and 10 <= json.loads(state.read_text())["step"] < 40:
+            break
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert json.loads(state.read_text())["step"] < 40, "the run finished before it could be killed"
+    assert subprocess.run(args(tmp_path / "b"), env=env1(), capture_output=True).returncode == 0
+    from safetensors.torch import load_file
+
+    a, b = (load_file(str(p / "model" / "model.safetensors")) for p in (tmp_path / "a", tmp_path / "b"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
