@@ -88,7 +88,7 @@ def test_a_recipe_merges_its_overrides_into_its_base(tmp_path):
 @pytest.mark.parametrize(
     "text,message",
     [
-        ('kind = "gan"\nbase = "world"\n', "kind must be one of"),
+        ('kind = "diffusion"\nbase = "world"\n', "kind must be one of"),
         ('kind = "clip"\n', "names its base"),
         ('kind = "clip"\nbase = "nope"\n', "no clip preset 'nope'"),
         ('kind = "clip"\nbase = "bad.toml"\n', "bases come back"),

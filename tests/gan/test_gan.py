@@ -250,3 +250,78 @@ def test_a_killed_training_run_resumes_exactly(trained, tmp_path):
 
     a, b = (load_file(str(p / "model" / "model.safetensors")) for p in (tmp_path / "a", tmp_path / "b"))
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_projection_finds_styles_that_redraw_the_generators_own_picture(trained, tmp_path):
+    from promptism.gan.project import project
+
+    model = str(trained[1] / "model")
+    target = sample([4], model=model, truncation=1.0).images[0]
+    start = sample([0], model=model, truncation=0.0).images[0]  # the mean style: the search's start
+    r = project([target], model=model, steps=80, frame_every=20, perceptual_clip="world")
+    err = lambda a: np.abs(np.asarray(a, np.float64) - np.asarray(target, np.float64)).mean()  # noqa: E731
+    assert err(r.images[0]) < 0.7 * err(start)
+    assert r.ws.shape == (1, 6, 16) and len(r.frames[0]) == 5  # steps 0, 20, 40, 60 and the last
+    assert r.metadata[0]["operation"] == "project" and r.metadata[0]["target_sha256"]
+    with pytest.raises(PromptismError, match="steps must be a whole number"):
+        project([target], model=model, steps=0)
+
+
+def test_knobs_are_orthonormal_directions_by_falling_spread_and_get_named(trained, tmp_path):
+    from promptism.gan import load
+    from promptism.gan.knobs import find_knobs, load_knobs, name_knobs
+
+    gen = load(trained[1] / "model").generator
+    k = find_knobs(gen, 4)
+    assert torch.allclose(k.directions @ k.directions.T, torch.eye(4), atol=1e-4)
+    assert all(a >= b for a, b in zip(k.spreads, k.spreads[1:]))
+    named = name_knobs(gen, k, seeds=4)
+    assert all(" → " in n for n in named.names)
+    family = named.changes[0]
+    assert set(family) == {"colour", "shape", "size", "background", "style", "count"}
+    lo, hi = named.names[0].split(" → ")
+    moved = next(f for f in family.values() if lo in f and hi in f)
+    assert moved[hi] == max(moved.values()) and moved[lo] == min(moved.values())
+    path = named.save(tmp_path / "knobs.npz", {})
+    again = load_knobs(path, 16)
+    assert again.names == named.names and torch.equal(again.directions, named.directions)
+    with pytest.raises(PromptismError, match="knobs of a 16-wide W"):
+        load_knobs(path, 32)
+
+
+def test_an_edit_moves_only_the_named_layers_and_towards_lowers_the_clip_distance(trained, tmp_path):
+    from promptism.gan.knobs import edit, find_knobs
+
+    model = str(trained[1] / "model")
+    gen = load(model).generator
+    path = find_knobs(gen, 3).save(tmp_path / "knobs.npz", {})
+    r = edit(seed=2, knob="1:+3", knobs_file=path, layers="0-1", model=model)
+    base = sample([2], model=model).ws[0]
+    assert torch.equal(r.ws[2:], base[2:]) and not torch.allclose(r.ws[:2], base[:2])
+    assert r.metadata["layers"] == [0, 1] and r.metadata["knob"] == 1
+    for kwargs, message in [
+        (dict(seed=2, knob="7:+1", knobs_file=path), "has knobs 0 to 2"),
+        (dict(seed=2, knob="1:+20", knobs_file=path), "from -10 to \\+10"),
+        (dict(seed=2, knob="1", knobs_file=path), "INDEX:AMOUNT"),
+        (dict(seed=2, knob="1:+1", knobs_file=path, layers="4-9"), "layers '4-9'"),
+        (dict(seed=2), "a knob .* or a text"),
+        (dict(knob="1:+1", knobs_file=path), "a seed or a latent"),
+    ]:
+        with pytest.raises(PromptismError, match=message):
+            edit(model=model, **kwargs)
+    from promptism.clip import load as load_clip
+
+    clip = load_clip("world")
+    text = clip.encode_text(["a blue circle"])
+    t = edit(seed=2, towards="a blue circle", steps=30, l2=0.0, model=model)
+    score = lambda im: float(clip.encode_image(im) @ text.T)  # noqa: E731
+    assert score(t.after) > score(t.before)
+
+
+def test_guide_optimises_a_gans_styles(trained, tmp_path):
+    from promptism.guide import guide
+
+    model = str(trained[1] / "model")
+    r = guide("a red star", generator="stylegan", gan=model, steps=5, size=32)
+    assert r.images[0].size == (32, 32)
+    assert r.metadata[0]["settings"]["gan"]["sha256"] == load(model).models["gan"]["sha256"]

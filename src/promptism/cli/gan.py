@@ -66,6 +66,77 @@ def cmd_walk(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_project(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    if args.video:
+        from ..pipelines.provenance import check_video_path
+
+        check_video_path(out / f"x{args.video}")
+    torch_threads()
+    from ..gan.pipeline import save_latent
+    from ..gan.project import project
+    from ..pipelines.provenance import save_animation, save_png
+
+    r = project(
+        args.pictures,
+        model=args.model,
+        steps=args.steps,
+        w_plus=args.w_plus,
+        lr=args.lr,
+        pixel_weight=args.pixel_weight,
+        seed=args.seed,
+        frame_every=args.frame_every if args.video else 0,
+        progress=not args.quiet,
+    )
+    for picture, img, ws, frames, meta in zip(args.pictures, r.images, r.ws, r.frames, r.metadata):
+        stem = Path(picture).stem
+        print(save_png(img, out / f"{stem}.png", meta))
+        print(save_latent(out / f"{stem}.npz", ws, meta))
+        if args.video:
+            print(save_animation(frames, out / f"{stem}-search{args.video}", meta, frame_ms=80, bounce=False))
+    return 0
+
+
+def cmd_knobs(args: argparse.Namespace) -> int:
+    torch_threads()
+    from ..gan.knobs import knobs
+    from ..pipelines.provenance import save_png
+
+    found, sheet, meta = knobs(args.k, args.clip, args.model, args.sheet_seed)
+    out = Path(args.out)
+    print(found.save(out / "knobs.npz", meta))
+    print(save_png(sheet, out / "knobs.png", meta))
+    for i, name in enumerate(found.names):
+        print(f"knob {i}: {name}")
+    return 0
+
+
+def cmd_edit(args: argparse.Namespace) -> int:
+    torch_threads()
+    from ..gan.knobs import edit
+    from ..gan.pipeline import save_latent
+    from ..pipelines.provenance import grid, save_png
+
+    r = edit(
+        seed=args.seed,
+        latent=args.latent,
+        knob=args.knob,
+        knobs_file=args.knobs,
+        layers=args.layers,
+        towards=args.towards,
+        truncation=args.truncation,
+        steps=args.steps,
+        l2=args.l2,
+        model=args.model,
+        progress=not args.quiet,
+    )
+    out = Path(args.out)
+    print(save_png(r.after, out / "edit.png", r.metadata))
+    print(save_png(grid([r.before, r.after], cols=2), out / "edit-before-after.png", r.metadata))
+    print(save_latent(out / "edit.npz", r.ws, r.metadata))
+    return 0
+
+
 def _common(p: argparse.ArgumentParser, out_help: str) -> None:
     p.add_argument("--out", default="outputs/gan", help=f"{out_help} (default: outputs/gan)")
     p.add_argument("--model", default="world", help="the GAN: a shipped name (world) or a model folder")
@@ -127,3 +198,62 @@ def add_commands(sub) -> None:
     )
     _common(w, "output folder for walk.<format>")
     w.set_defaults(func=cmd_walk)
+    p = gs.add_parser(
+        "project",
+        help="find the styles that redraw a picture: OUT/<name>.png, OUT/<name>.npz (for --latent), a search video",
+        description="Searches the style vector w (or one per layer with --w-plus) whose picture is nearest the "
+        "given one by a perceptual distance on a shipped CLIP's features plus a pixel distance. "
+        "Example: promptism gan project photo.png --video .gif, then promptism gan sample --latent OUT/photo.npz",
+    )
+    p.add_argument("pictures", nargs="+", help="pictures to project (searched together)")
+    p.add_argument("--steps", type=int, default=300, help="optimisation steps (default: 300)")
+    p.add_argument("--w-plus", action="store_true", help="one style per layer (W+): closer, less editable")
+    p.add_argument("--lr", type=float, default=0.05, help="Adam's peak learning rate (default: 0.05)")
+    p.add_argument(
+        "--pixel-weight", type=float, default=1.0, help="weight of the pixel distance beside the perceptual one (1)"
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of the noise added to w early in the search (0)")
+    p.add_argument(
+        "--video",
+        default=None,
+        choices=(".gif", ".webp", ".mp4"),
+        help="also write the search as OUT/<name>-search.<format>, a frame every --frame-every steps",
+    )
+    p.add_argument("--frame-every", type=int, default=10, help="steps between the video's frames (default: 10)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--out", default="outputs/gan", help="output folder (default: outputs/gan)")
+    p.add_argument("--model", default="world", help="the GAN: a shipped name (world) or a model folder")
+    p.set_defaults(func=cmd_project)
+    k = gs.add_parser(
+        "knobs",
+        help="find the principal directions of the style space and name each by what CLIP sees change",
+        description="Writes OUT/knobs.npz (for `gan edit --knob`) and OUT/knobs.png: one row per knob, a picture "
+        "moved -2, -1, 0, +1, +2 spreads along it. Example: promptism gan knobs --k 10",
+    )
+    k.add_argument("--k", type=int, default=10, help="how many knobs (default: 10)")
+    k.add_argument("--clip", default="world", help="the CLIP that names them: a shipped name or a model folder")
+    k.add_argument("--sheet-seed", type=int, default=0, help="the seed of the contact sheet's picture (0)")
+    k.add_argument("--out", default="outputs/gan", help="output folder (default: outputs/gan)")
+    k.add_argument("--model", default="world", help="the GAN: a shipped name (world) or a model folder")
+    k.set_defaults(func=cmd_knobs)
+    e = gs.add_parser(
+        "edit",
+        help="move a picture's styles along a knob or towards a text: OUT/edit.png, a before/after pair, OUT/edit.npz",
+        description="Examples: promptism gan edit --seed 3 --knob 2:+2 --knobs outputs/gan/knobs.npz --layers 0-4; "
+        'promptism gan edit --seed 3 --towards "a blue circle"',
+    )
+    src = e.add_mutually_exclusive_group(required=True)
+    src.add_argument("--seed", type=int, default=None, help="edit this seed's picture")
+    src.add_argument("--latent", default=None, metavar="FILE", help="edit the picture of this .npz latent")
+    how = e.add_mutually_exclusive_group(required=True)
+    how.add_argument("--knob", default=None, help="INDEX:AMOUNT, e.g. 3:+2 (amount in spreads, -10 to +10)")
+    how.add_argument("--towards", default=None, help="a text the picture should move towards (StyleCLIP)")
+    e.add_argument("--knobs", default=None, metavar="FILE", help="the knobs.npz that `gan knobs` wrote (with --knob)")
+    e.add_argument("--layers", default=None, help="style rows to move, e.g. 0-4 (default: all)")
+    e.add_argument("--steps", type=int, default=100, help="optimisation steps of --towards (default: 100)")
+    e.add_argument(
+        "--l2", type=float, default=0.5, help="--towards: weight of the pull back to the picture's own styles (0.5)"
+    )
+    e.add_argument("--quiet", action="store_true", help="no progress bar")
+    _common(e, "output folder")
+    e.set_defaults(func=cmd_edit)

@@ -61,6 +61,7 @@ def cmd_guide(args: argparse.Namespace) -> int:
         keep_best=args.keep_best,
         progress=not args.quiet,
         vqgan=args.vqgan,
+        gan=args.gan,
         zoom_frames=args.zoom,
         zoom=args.zoom_scale,
         zoom_steps=args.zoom_steps,
@@ -127,9 +128,10 @@ def add_commands(sub) -> None:
         "--generator",
         default="vqgan",
         help="what is optimised: vqgan (default: the codes of the shipped VQGAN, VQGAN+CLIP), fft (a Fourier "
-        "spectrum: smooth pictures) or pixels",
+        "spectrum: smooth pictures), pixels, or stylegan (the styles of the shipped GAN, per layer)",
     )
     g.add_argument("--vqgan", default="world", help="the VQGAN of --generator vqgan: a shipped name or a folder")
+    g.add_argument("--gan", default="world", help="the GAN of --generator stylegan: a shipped name or a folder")
     g.add_argument("-n", type=int, default=1, help="how many pictures (default: 1)")
     g.add_argument(
         "--seed", type=int, default=0, help="seed of the first picture; picture i uses seed + i (default: 0)"
@@ -137,7 +139,10 @@ def add_commands(sub) -> None:
     g.add_argument("--size", type=int, default=64, help="picture side in pixels, 32 to 256 (default: 64)")
     g.add_argument("--steps", type=int, default=200, help="optimisation steps (default: 200)")
     g.add_argument(
-        "--lr", type=float, default=None, help="learning rate (default: 0.1 for vqgan, 0.2 for fft, 0.05 for pixels)"
+        "--lr",
+        type=float,
+        default=None,
+        help="learning rate (default: 0.1 for vqgan, 0.2 for fft, 0.05 for pixels, 0.03 for stylegan)",
     )
     g.add_argument("--optimizer", default="adam", choices=("adam", "adamw", "sgd"), help="optimiser (default: adam)")
     g.add_argument("--cutn", type=int, default=16, help="random cutouts CLIP sees each step (default: 16)")

@@ -19,12 +19,12 @@ from PIL import Image
 from .. import __version__
 from ..errors import PromptismError
 from ..pipelines.common import check_count, check_seed, progress_bar, to_images
-from .parametrize import AUGMENTATIONS, Codes, Cutouts, Pixels, Spectrum, frozen, zoomed
+from .parametrize import AUGMENTATIONS, Codes, Cutouts, Pixels, Spectrum, Styles, frozen, zoomed
 from .prompts import Prompt, check_weights, parse_image_prompt, parse_prompts
 
-GENERATORS = {"vqgan": Codes, "pixels": Pixels, "fft": Spectrum}
+GENERATORS = {"vqgan": Codes, "pixels": Pixels, "fft": Spectrum, "stylegan": Styles}
 OPTIMIZERS = ("adam", "adamw", "sgd")
-DEFAULT_LR = {"vqgan": 0.1, "pixels": 0.05, "fft": 0.2}
+DEFAULT_LR = {"vqgan": 0.1, "pixels": 0.05, "fft": 0.2, "stylegan": 0.03}
 MIN_SIZE, MAX_SIZE, MAX_STEPS = 32, 256, 5000
 
 
@@ -107,6 +107,7 @@ def guide(
     keep_best: bool = False,
     progress: bool = False,
     vqgan: str = "world",
+    gan: str = "world",
     zoom_frames: int = 0,
     zoom: float = 1.05,
     zoom_steps: int = 20,
@@ -119,7 +120,7 @@ def guide(
     pixels) in the loss, against noise and thin strokes; ``clips``: one CLIP or an ensemble (names
     or folders); ``save_every``: keep a frame every N steps (``GuideResult.frames``); ``keep_best``:
     return the step CLIP scored highest; ``vqgan``: the VQGAN (a shipped name or a folder) of the
-    vqgan generator. ``zoom_frames`` > 0 makes a zoom video after each picture (VQGAN+CLIP's habit):
+    vqgan generator, ``gan`` the GAN of the stylegan one. ``zoom_frames`` > 0 makes a zoom video after each picture (VQGAN+CLIP's habit):
     each frame is the last one enlarged by ``zoom`` about its centre and optimised again for
     ``zoom_steps`` steps; the frames (the picture first) are GuideResult.frames."""
     text = parse_prompts(prompts) if isinstance(prompts, str) else list(prompts)
@@ -138,11 +139,15 @@ def guide(
     augment = tuple(augment)
     start = _picture_tensor(init, size, "init picture") if init is not None else None
     models = _clips(tuple(clips))
-    vq = None
+    net = None  # the model a generator draws through, where it has one
     if generator == "vqgan":
         from ..vqgan import load as load_vqgan
 
-        vq = load_vqgan(vqgan)
+        net = load_vqgan(vqgan)
+    elif generator == "stylegan":
+        from ..gan import loaded
+
+        net = loaded(str(gan)).generator
     from ..pipelines.images import open_image
 
     pictures = [open_image(p.text, "image prompt").image for p in images]
@@ -176,22 +181,26 @@ def guide(
     )
     if zoom_frames:
         settings.update(zoom_frames=zoom_frames, zoom=zoom, zoom_steps=zoom_steps)
-    if vq is not None:
+    if generator == "vqgan":
         from ..checkpoint import weights_sha256
 
-        settings["vqgan"] = {"name": str(vqgan), "sha256": weights_sha256(vq.folder)}
+        settings["vqgan"] = {"name": str(vqgan), "sha256": weights_sha256(net.folder)}
+    elif generator == "stylegan":
+        from ..gan import loaded
+
+        settings["gan"] = loaded(str(gan)).models["gan"]
     out, all_frames, meta = [], [], []
-    with frozen(*(c.model for c in models), *([vq] if vq is not None else [])):
+    with frozen(*(c.model for c in models), *([net] if net is not None else [])):
         for i in range(n):
             t0 = time.time()
             picture, frames, info = _one(
                 models, targets, generator, seed + i, size, steps, lr, optimizer, cutn, cut_pow, augment,
-                start, init_weight, init_noise, tv, save_every, keep_best, progress, vq,
+                start, init_weight, init_noise, tv, save_every, keep_best, progress, net,
             )  # fmt: skip
             if zoom_frames:
                 frames = frames + _zoom_video(
                     picture, zoom_frames, zoom, zoom_steps, models, targets, generator, seed + i, size, lr,
-                    optimizer, cutn, cut_pow, augment, tv, progress, vq,
+                    optimizer, cutn, cut_pow, augment, tv, progress, net,
                 )  # fmt: skip
             out.append(picture)
             all_frames.append(frames)
@@ -217,7 +226,7 @@ def guide(
 
 def _zoom_video(
     picture, frames, zoom, steps, models, targets, generator, seed, size, lr, optimizer, cutn, cut_pow, augment,
-    tv, progress, vq,
+    tv, progress, net,
 ):  # fmt: skip
     """The zoom video's frames after ``picture``: each the last enlarged, then optimised ``steps`` steps."""
     from ..pipelines.images import to_tensor
@@ -227,7 +236,7 @@ def _zoom_video(
         start = zoomed(x, zoom)
         frame, _, _ = _one(
             models, targets, generator, seed + 1 + k, size, steps, lr, optimizer, cutn, cut_pow, augment,
-            start, 0.0, 0.0, tv, 0, False, progress, vq,
+            start, 0.0, 0.0, tv, 0, False, progress, net,
         )  # fmt: skip
         out.append(frame)
         x = to_tensor([frame])
@@ -265,13 +274,10 @@ def _score(models, targets, img: torch.Tensor) -> float:
 
 def _one(
     models, targets, generator, seed, size, steps, lr, optimizer, cutn, cut_pow, augment,
-    start, init_weight, init_noise, tv, save_every, keep_best, progress, vq=None,
+    start, init_weight, init_noise, tv, save_every, keep_best, progress, net=None,
 ):  # fmt: skip
     g = torch.Generator().manual_seed(seed)
-    if generator == "vqgan":
-        param = Codes(size, start, init_noise, g, vq)
-    else:
-        param = GENERATORS[generator](size, start, init_noise, g)
+    param = GENERATORS[generator](size, start, init_noise, g, *([net] if net is not None else []))
     opt = _optimizer(optimizer, param.parameters(), lr)
     cutters = [Cutouts(clip.image_size, cutn, cut_pow, augment, g) for clip in models]
     frames, best, best_score, loss = [], None, float("-inf"), torch.tensor(0.0)

@@ -109,6 +109,27 @@ class Codes(nn.Module):
         return x + (x.clamp(-1, 1) - x).detach()
 
 
+class Styles(nn.Module):
+    """A StyleGAN's styles, one per layer (W+), drawn into the picture with the model's fixed noise
+    and resized to ``size``; clamped to [-1, 1] with gradients passed through. Starts from the
+    styles of noise drawn from the seed, truncated halfway to the mean style (``init_noise`` scales
+    how far from the mean; 0 starts every seed at the mean). An init picture is not projected: the
+    init weight pulls the pixels towards it."""
+
+    def __init__(self, size: int, init: torch.Tensor | None, noise: float, g: torch.Generator, gen):
+        super().__init__()
+        self._gen, self.size = (gen,), size  # not a submodule: its weights are not optimised
+        with torch.no_grad():
+            z = torch.randn(1, gen.config.z_dim, generator=g)
+            self.param = nn.Parameter(gen.ws(z, truncation=min(1.0, 0.5 * noise)))
+
+    def forward(self) -> torch.Tensor:
+        x = self._gen[0].synthesis(self.param, "const")
+        if x.shape[-1] != self.size:
+            x = F.interpolate(x, size=self.size, mode="bilinear", align_corners=False)
+        return x + (x.clamp(-1, 1) - x).detach()
+
+
 def zoomed(x: torch.Tensor, zoom: float) -> torch.Tensor:
     """The picture enlarged by ``zoom`` about its centre and cropped back to its size (a zoom
     video's next frame, before it is optimised or dreamt again)."""

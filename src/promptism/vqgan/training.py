@@ -18,11 +18,10 @@ from torch import nn
 from ..clip.task import to_pixels
 from ..data import Pairs, load_pairs
 from ..errors import PromptismError
+from ..nn.perceptual import clip_features, perceptual_distance
 from ..train.loop import LoopConfig, model_device, run_record, to_device, train
 from .model import VQGAN, PatchDiscriminator, VQGANConfig
 from .presets import PRESETS
-
-PERCEPTUAL_STAGES = 3  # the CLIP image tower's first stages whose features are compared
 
 
 class VQGANTrainer(nn.Module):
@@ -51,34 +50,6 @@ class VQGANTrainer(nn.Module):
         else:  # the discriminator takes part in every step's graph (DDP wants every weight used)
             loss = loss + 0.0 * sum(p.sum() for p in self.disc.parameters())
         return loss, logs
-
-
-def clip_features(name: str):
-    """x (B, 3, S, S) in [-1, 1] -> the first stages' activations of a shipped CLIP's image tower."""
-    from ..clip import load
-
-    clip = load(name)
-    body = clip.model.image.body
-    body.requires_grad_(False).eval()
-
-    def features(x: torch.Tensor) -> list[torch.Tensor]:
-        body.to(x.device)
-        out = []
-        for stage in list(body)[:PERCEPTUAL_STAGES]:
-            x = stage(x)
-            out.append(x)
-        return out
-
-    return features
-
-
-def perceptual_distance(features, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """LPIPS's form without its learned weights: channel-normalised features, squared differences,
-    averaged, summed over stages."""
-    total = x.new_zeros(())
-    for a, b in zip(features(x), features(y)):
-        total = total + (F.normalize(a, dim=1) - F.normalize(b, dim=1)).pow(2).mean()
-    return total
 
 
 class VQGANTask:
