@@ -109,3 +109,19 @@ def tiny_mini(tmp_path_factory):
     )
     assert code == 0
     return root
+
+
+@pytest.fixture(scope="session")
+def tiny_gan(tmp_path_factory):
+    """A tiny GAN trained for a few steps on Scene World pictures (32 px, read at 16): the folder
+    holds data/ and run/ (run/model the generator), for the GAN and server tests."""
+    from promptism.cli import main
+    from promptism.world.shards import make_dataset
+
+    root = tmp_path_factory.mktemp("gan")
+    make_dataset(root / "data", n=32, size=32, seed=0, shard_size=32, progress=False)
+    code = main(
+        ["train", "gan", "--data", str(root / "data"), "--out", str(root / "run"), "--preset", "tiny", "--quiet"]
+    )
+    assert code == 0
+    return root

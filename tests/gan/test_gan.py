@@ -26,18 +26,10 @@ from promptism.pipelines.provenance import read_provenance
 TINY = GANConfig(image_size=16, z_dim=16, w_dim=16, mapping_layers=2, channels=(16, 16, 8), disc_channels=(8, 16, 16))
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """A tiny GAN trained for a few steps on Scene World pictures (32 px, read at 16): (data folder, run folder)."""
-    from promptism.world.shards import make_dataset
-
-    root = tmp_path_factory.mktemp("gan")
-    make_dataset(root / "data", n=32, size=32, seed=0, shard_size=32, progress=False)  # loaded at 16 px
-    code = main(
-        ["train", "gan", "--data", str(root / "data"), "--out", str(root / "run"), "--preset", "tiny", "--quiet"]
-    )
-    assert code == 0
-    return root / "data", root / "run"
+@pytest.fixture
+def trained(tiny_gan):
+    """(data folder, run folder) of the session's tiny GAN."""
+    return tiny_gan / "data", tiny_gan / "run"
 
 
 def test_demodulation_keeps_a_unit_variance_input_at_unit_variance_whatever_the_style():

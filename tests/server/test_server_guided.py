@@ -21,7 +21,7 @@ def server(tiny, tmp_path):
 def test_vqgan_clip_generates_at_its_own_sizes_and_only_generates(server):
     with httpx.Client(base_url=server.url, timeout=120) as http:
         models = [m["id"] for m in http.get("/v1/models").json()["data"]]
-        assert models == ["promptism-unclip-world", "vqgan-clip", "dalle-mini"]
+        assert models == ["promptism-unclip-world", "vqgan-clip", "dalle-mini", "stylegan"]
         body = {
             "model": "vqgan-clip",
             "prompt": "a red circle",

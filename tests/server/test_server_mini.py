@@ -21,7 +21,7 @@ def server(tiny, tiny_mini, tmp_path):
 def test_dalle_mini_generates_reranked_pictures_and_only_generates(server):
     with httpx.Client(base_url=server.url, timeout=120) as http:
         models = [m["id"] for m in http.get("/v1/models").json()["data"]]
-        assert models == ["promptism-unclip-world", "vqgan-clip", "dalle-mini"]
+        assert models == ["promptism-unclip-world", "vqgan-clip", "dalle-mini", "stylegan"]
         body = {"model": "dalle-mini", "prompt": "a red circle", "n": 3, "seed": 5, "response_format": "b64_json"}
         r = http.post("/v1/images/generations", json=body)
         assert r.status_code == 200, r.text

@@ -272,6 +272,7 @@ def test_the_studio_queues_several_jobs_with_previews_and_walks_deletes_and_sear
             "promptism-unclip-world",
             "vqgan-clip",
             "dalle-mini",
+            "stylegan",
         ]
         sizes = "os => os.map(o => o.value)"
         page.select_option("#model", "vqgan-clip")  # the size menu follows the model

@@ -35,6 +35,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             max_upload_bytes=args.max_upload_mb * 2**20,
             **spec,
             mini=args.mini,
+            gan=args.gan,
             defaults={
                 k: v
                 for k, v in (
@@ -136,6 +137,11 @@ def add_commands(sub) -> None:
         "--mini",
         default="world",
         help="the model behind 'dalle-mini' (promptism mini): a shipped name or a model folder (default: world)",
+    )
+    sv.add_argument(
+        "--gan",
+        default="world",
+        help="the GAN behind 'stylegan' and the studio's knobs: a shipped name or a model folder (default: world)",
     )
     sv.add_argument(
         "--steps",

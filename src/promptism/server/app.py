@@ -7,6 +7,7 @@ history under one data folder.
     GET  /v1/models               the one model this server runs
     GET  /images/<file>           pictures, for response_format=url
     GET  /api/jobs, /api/jobs/<id>   the history, with live progress of running jobs
+    GET  /api/knobs, POST /api/knobs/draw   the GAN's named knobs, and a picture for slider positions
     GET  /healthz
 
 Errors come in OpenAI's shape, {"error": {"message", "type", "param", "code"}}, with the status
@@ -30,11 +31,11 @@ __all__ = ["ServerConfig", "create_app", "serve"]
 
 
 def create_app(config: ServerConfig):
-    """The app: the middleware, the error handlers and the three routers, over one Service."""
+    """The app: the middleware, the error handlers and the routers, over one Service."""
     from fastapi import FastAPI
     from fastapi.staticfiles import StaticFiles
 
-    from .routes import history, openai, studio
+    from .routes import history, knobs, openai, studio
 
     config.check()
 
@@ -69,6 +70,7 @@ def create_app(config: ServerConfig):
     app.include_router(openai.router)
     app.include_router(history.router)
     app.include_router(studio.router)
+    app.include_router(knobs.router)
     app.mount("/static", StaticFiles(directory=studio.STATIC), name="static")
     return app
 

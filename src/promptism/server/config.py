@@ -18,8 +18,14 @@ GUIDED_ID = "vqgan-clip"  # CLIP-guided generation with the shipped VQGAN (promp
 GUIDED_SIZES = (64, 128, 256)  # drawn at these sides; larger ones are the 256 px picture upscaled
 MINI_ID = "dalle-mini"  # DALL·E mini's transformer over VQGAN codes, CLIP-reranked (promptism mini), generations only
 MINI_SIZES = (64,)  # the VQGAN's side; larger ones are upscaled
+GAN_ID = "stylegan"  # the GAN's styles optimised until CLIP agrees with the prompt (guide --generator stylegan)
+GAN_SIZES = (64,)  # the GAN's side; larger ones are upscaled
 # the models that only make new pictures: id -> (name in the studio, sides drawn)
-GENERATIONS_ONLY = {GUIDED_ID: ("VQGAN+CLIP (guided)", GUIDED_SIZES), MINI_ID: ("DALL·E mini (reranked)", MINI_SIZES)}
+GENERATIONS_ONLY = {
+    GUIDED_ID: ("VQGAN+CLIP (guided)", GUIDED_SIZES),
+    MINI_ID: ("DALL·E mini (reranked)", MINI_SIZES),
+    GAN_ID: ("StyleGAN+CLIP (guided)", GAN_SIZES),
+}
 MAX_N = 10  # as OpenAI's dall-e-2
 MAX_JSON_BYTES = 2**20  # a studio edit carries its mask as base64 PNG
 SAFE_FILE = re.compile(r"^[0-9a-f]{16}-\d{1,2}\.png$")
@@ -48,6 +54,7 @@ class ServerConfig:
     decoder: str = "world"
     upsamplers: tuple[str, ...] = ("world-64",)
     mini: str = "world"  # the dalle-mini model: a shipped name or a model folder
+    gan: str = "world"  # the stylegan model and the studio's knobs: a shipped name or a model folder
     defaults: dict = field(default_factory=dict)  # Settings fields every job uses (steps=…)
 
     def keys(self) -> dict[str, tuple[str, bool]]:

@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from ..errors import PromptismError
 from ..pipelines.settings import SEED_LIMIT
 from .config import (
+    GAN_ID,
     GENERATIONS_ONLY,
     GUIDED_ID,
     MAX_N,
@@ -187,6 +188,8 @@ def generate_work(svc: Service, p: dict, settings: dict):
         return guided_work(svc, p, settings)
     if p.get("model") == MINI_ID:
         return mini_work(svc, p)
+    if p.get("model") == GAN_ID:
+        return guided_work(svc, p, settings, generator="stylegan")
 
     def work(job):
         from ..pipelines.unclip import generate
@@ -205,8 +208,9 @@ def generate_work(svc: Service, p: dict, settings: dict):
     return work
 
 
-def guided_work(svc: Service, p: dict, settings: dict):
-    """CLIP-guided generation with the shipped VQGAN (promptism guide); the negative prompt pushes
+def guided_work(svc: Service, p: dict, settings: dict, generator: str = "vqgan"):
+    """CLIP-guided generation (promptism guide) through the shipped VQGAN, or the server's GAN
+    (``generator="stylegan"``: the seed draws the starting styles); the negative prompt pushes
     away with weight -1, and the server's steps (when it sets any) are the optimisation's."""
 
     def work(job):
@@ -216,7 +220,9 @@ def guided_work(svc: Service, p: dict, settings: dict):
             [Prompt(p["negative_prompt"], -1.0)] if p.get("negative_prompt") else []
         )
         kw = {"steps": settings["steps"]} if settings.get("steps") else {}
-        r = guide(prompts, generator="vqgan", n=p["n"], seed=p["seed"], size=p["native"], **kw)
+        if generator == "stylegan":
+            kw["gan"] = svc.config.gan
+        r = guide(prompts, generator=generator, n=p["n"], seed=p["seed"], size=p["native"], **kw)
         return r.seeds, _finish_pictures(svc, job.id, r, p["out"])
 
     return work

@@ -499,5 +499,56 @@ $("prompt").addEventListener("keydown", (ev) => {
   // Enter generates, Shift+Enter breaks the line (Ctrl+Enter is the page's own key, below)
   if (ev.key === "Enter" && !ev.shiftKey && !ev.ctrlKey && !ev.metaKey) { ev.preventDefault(); $("prompt-form").requestSubmit(); }
 });
+// the knobs panel: the server's GAN redrawn as the sliders move (the newest request wins)
+let knobsInfo = null, knobsDrawing = 0, knobsURL = null;
+async function knobsDraw() {
+  const ticket = ++knobsDrawing;
+  const amounts = [...document.querySelectorAll("#knobs-sliders input")].map((s) => Number(s.value));
+  const headers = { "Content-Type": "application/json" };
+  if (apiKey) headers["Authorization"] = "Bearer " + apiKey;
+  const body = { seed: Number($("knobs-seed").value) || 0, truncation: Number($("knobs-trunc").value), amounts };
+  try {
+    const res = await fetch("/api/knobs/draw", { method: "POST", headers, body: JSON.stringify(body) });
+    if (!res.ok) {
+      const err = await res.json().catch(() => ({}));
+      throw new Error((err.error && err.error.message) || res.statusText);
+    }
+    const blob = await res.blob();
+    if (ticket !== knobsDrawing) return;  // a newer position is on its way
+    if (knobsURL) URL.revokeObjectURL(knobsURL);
+    knobsURL = URL.createObjectURL(blob);
+    $("knobs-img").src = knobsURL;
+    $("knobs-status").textContent = `seed ${body.seed}`;
+  } catch (e) { $("knobs-status").textContent = e.message; }
+}
+async function knobsOpen() {
+  if (knobsInfo || !$("knobs-details").open) return;
+  $("knobs-status").textContent = "finding the knobs (once per server)…";
+  try { knobsInfo = await api("/api/knobs"); } catch (e) { $("knobs-status").textContent = e.message; return; }
+  for (const k of knobsInfo.knobs) {
+    const row = document.createElement("label");
+    row.className = "knob";
+    const name = document.createElement("span");
+    name.textContent = `${k.index}: ${k.name}`;
+    const slider = document.createElement("input");
+    Object.assign(slider, { type: "range", min: -knobsInfo.range, max: knobsInfo.range, step: 0.1, value: 0 });
+    slider.setAttribute("aria-label", `knob ${k.index}: ${k.name}`);
+    const out = document.createElement("output");
+    out.textContent = "0";
+    slider.addEventListener("input", () => { out.textContent = Number(slider.value).toFixed(1); knobsDraw(); });
+    row.append(name, slider, out);
+    $("knobs-sliders").append(row);
+  }
+  knobsDraw();
+}
+$("knobs-details").addEventListener("toggle", knobsOpen);
+$("knobs-seed").addEventListener("input", knobsDraw);
+$("knobs-trunc").addEventListener("input", knobsDraw);
+$("knobs-random").onclick = () => { $("knobs-seed").value = Math.floor(Math.random() * 100000); knobsDraw(); };
+$("knobs-reset").onclick = () => {
+  for (const s of document.querySelectorAll("#knobs-sliders input")) s.value = 0;
+  for (const o of document.querySelectorAll("#knobs-sliders output")) o.textContent = "0";
+  knobsDraw();
+};
 $("key-button").onclick = askKey;
 init();
