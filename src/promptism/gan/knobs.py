@@ -6,7 +6,8 @@
   (k spreads), every world word's CLIP score (prompt-ensembled over the other words of a caption)
   is compared; in each family of words (colour, shape, size, background, style, count) the word
   whose score falls most and the one that rises most make a name such as "red → blue", and the
-  family whose scores move most names the knob.
+  family whose scores move most, measured against how much they vary among the seeds' own
+  pictures, names the knob.
 - ``edit``: move a picture's styles along a knob, on all layers or some (``layers``), or towards
   a text (StyleCLIP's latent optimisation, Patashnik et al. 2021: CLIP's spherical distance to the
   text on cutouts of the picture, plus λ‖w − w₀‖² that keeps the rest of the picture).
@@ -136,6 +137,10 @@ def name_knobs(generator, knobs: Knobs, clip_name: str = "world", seeds: int = 1
             embs.append(e / e.norm())
         text[fam] = torch.stack(embs)
     base = generator.ws(seeds_z(list(range(seeds)), generator.config.z_dim), 0.7)
+    plain = clip.encode_image(_clip_side(generator.synthesis(base, "const").clamp(-1, 1), clip.image_size))
+    # how much each family's scores vary among ordinary pictures: a family of words whose scores
+    # swing widely anyway (counts) must move further to name a knob
+    natural = {fam: float((plain @ t.T).std(0).mean()) + 1e-6 for fam, t in text.items()}
     names, changes = [], []
     for d, spread in zip(knobs.directions, knobs.spreads):
         step = amount * float(spread) * d
@@ -146,7 +151,7 @@ def name_knobs(generator, knobs: Knobs, clip_name: str = "world", seeds: int = 1
             delta = ((emb[1] @ t.T) - (emb[0] @ t.T)).mean(0)  # per word
             change[fam] = {w: round(float(v), 4) for w, v in zip(words[fam], delta)}
             lo, hi = int(delta.argmin()), int(delta.argmax())
-            spread_fam = float(delta[hi] - delta[lo])
+            spread_fam = float(delta[hi] - delta[lo]) / natural[fam]
             if spread_fam > best[1]:
                 best = (f"{words[fam][lo]} → {words[fam][hi]}", spread_fam)
         names.append(best[0])
@@ -231,7 +236,7 @@ def edit(
         from ..pipelines.common import check_prompt
 
         towards = check_prompt(towards)
-        w1 = _towards(gen, w0, mask, towards, steps, lr, l2, cutn, clip_name, progress)
+        w1 = steer_towards(gen, w0, mask, towards, steps, lr, l2, cutn, clip_name, progress)
         how = {"towards": towards, "steps": steps, "lr": lr, "l2": l2, "cutn": cutn, "clip": clip_name}
     with torch.no_grad():
         before, after = to_images_clamped(gen.synthesis(torch.cat([w0, w1]), "const"))
@@ -239,7 +244,7 @@ def edit(
     return Edit(before, after, w1[0].detach(), meta)
 
 
-def _towards(gen, w0, mask, text: str, steps: int, lr: float, l2: float, cutn: int, clip_name: str, progress):
+def steer_towards(gen, w0, mask, text: str, steps: int, lr: float, l2: float, cutn: int, clip_name: str, progress):
     """StyleCLIP's latent optimisation, on the style rows ``mask`` lets through."""
     from ..clip import load as load_clip
     from ..guide.optimize import spherical_distance
