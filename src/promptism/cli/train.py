@@ -70,14 +70,17 @@ def cmd_train_stage(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_train_vqgan(args: argparse.Namespace) -> int:
+def _train_family(args: argparse.Namespace, kind: str, default: str, hint: str, **extra) -> int:
+    """`promptism train vqgan | mini | gan`: a preset or recipe through the family's train function
+    (``promptism.<kind>.training.train_<kind>``)."""
+    import importlib
+
     from ..recipes import resolve
 
-    name, settings = resolve("vqgan", args.preset, args.config, "world-f4")
+    name, settings = resolve(kind, args.preset, args.config, default)
     torch_threads()
-    from ..vqgan.training import train_vqgan
-
-    folder = train_vqgan(
+    train_fn = getattr(importlib.import_module(f"promptism.{kind}.training"), f"train_{kind}")
+    folder = train_fn(
         args.data,
         args.out,
         name,
@@ -85,53 +88,23 @@ def cmd_train_vqgan(args: argparse.Namespace) -> int:
         limit=args.limit,
         progress=not args.quiet,
         crop=args.crop,
+        **extra,
         **_loop_overrides(args),
     )
-    print(f"model written to {folder} (load it with promptism.vqgan.load({str(folder)!r}))")
+    print(f"model written to {folder} ({hint.format(folder=str(folder))})")
     return 0
+
+
+def cmd_train_vqgan(args: argparse.Namespace) -> int:
+    return _train_family(args, "vqgan", "world-f4", "load it with promptism.vqgan.load({folder!r})")
 
 
 def cmd_train_mini(args: argparse.Namespace) -> int:
-    from ..recipes import resolve
-
-    name, settings = resolve("mini", args.preset, args.config, "world")
-    torch_threads()
-    from ..mini.training import train_mini
-
-    folder = train_mini(
-        args.data,
-        args.out,
-        name,
-        settings=settings,
-        vqgan=args.vqgan,
-        limit=args.limit,
-        progress=not args.quiet,
-        crop=args.crop,
-        **_loop_overrides(args),
-    )
-    print(f"model written to {folder} (draw with: promptism mini PROMPT --model {folder})")
-    return 0
+    return _train_family(args, "mini", "world", "draw with: promptism mini PROMPT --model {folder}", vqgan=args.vqgan)
 
 
 def cmd_train_gan(args: argparse.Namespace) -> int:
-    from ..recipes import resolve
-
-    name, settings = resolve("gan", args.preset, args.config, "world")
-    torch_threads()
-    from ..gan.training import train_gan
-
-    folder = train_gan(
-        args.data,
-        args.out,
-        name,
-        settings=settings,
-        limit=args.limit,
-        progress=not args.quiet,
-        crop=args.crop,
-        **_loop_overrides(args),
-    )
-    print(f"model written to {folder} (draw with: promptism gan sample --model {folder})")
-    return 0
+    return _train_family(args, "gan", "world", "draw with: promptism gan sample --model {folder}")
 
 
 def cmd_train_unclip(args: argparse.Namespace) -> int:

@@ -28,7 +28,7 @@ from torch import nn
 
 from ..clip.task import to_pixels
 from ..errors import PromptismError
-from ..train.loop import LoopConfig, model_device, run_record, to_device, train
+from ..train.loop import card_fields, loop_config, model_device, to_device, train
 from .augment import augment, parse_augment
 from .model import Discriminator, GANConfig, Generator
 from .presets import PRESETS
@@ -143,9 +143,7 @@ def train_gan(
     out_dir.mkdir(parents=True, exist_ok=True)
     state = PartialState(cpu=not torch.cuda.is_available())
     pairs = load_pairs(data, "train", size=cfg.image_size, limit=limit, progress=progress, crop=crop)
-    loop = LoopConfig(
-        **{**p["loop"], "out": str(out_dir), **{k: v for k, v in loop_overrides.items() if v is not None}}
-    )
+    loop = loop_config(p["loop"], out_dir, loop_overrides)
     if state.is_main_process:  # what a run stopped before its end ships with (promptism.gan.ship)
         started = {"config": cfg.to_dict(), "preset": preset_name, "data": str(data), "task": p["task"]}
         (out_dir / "model_config.json").write_text(json.dumps(started, indent=1))
@@ -162,14 +160,7 @@ def train_gan(
     if not state.is_main_process:
         return out_dir / "model"
     weights = generator_weights(result["ema"] or {k: v.cpu() for k, v in model.state_dict().items()})
-    extra = {
-        "name": out_dir.name,
-        "preset": preset_name,
-        "data": str(data),
-        "examples": len(pairs),
-        "task": p["task"],
-        **run_record(result, loop, t0),
-    }
+    extra = card_fields(out_dir, preset_name, data, len(pairs), p["task"], result, loop, t0)
     if pairs.skipped:
         extra["skipped"] = pairs.skipped
     return save_model(out_dir / "model", "gan", Generator(cfg), cfg, extra, weights)

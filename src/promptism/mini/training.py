@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import PromptismError
-from ..train.loop import LoopConfig, model_device, run_record, to_device, train
+from ..train.loop import card_fields, loop_config, model_device, to_device, train
 from .model import MiniConfig, MiniTransformer
 from .presets import PRESETS
 
@@ -130,9 +130,7 @@ def train_mini(
     )
     text, _ = tok(captions, warn=False)
     null, _ = tok([""])
-    loop = LoopConfig(
-        **{**p["loop"], "out": str(out_dir), **{k: v for k, v in loop_overrides.items() if v is not None}}
-    )
+    loop = loop_config(p["loop"], out_dir, loop_overrides)
     vq_info = {"name": str(vqgan), "sha256": weights_sha256(vq.folder)}
     if state.is_main_process:  # what a run stopped before its end ships with (promptism.mini.ship)
         started = {"config": cfg.to_dict(), "preset": preset_name, "data": str(data), "vqgan": vq_info}
@@ -145,13 +143,8 @@ def train_mini(
         return out_dir / "model"
     weights = result["ema"] or {k: v.cpu() for k, v in model.state_dict().items()}
     extra = {
-        "name": out_dir.name,
-        "preset": preset_name,
-        "data": str(data),
-        "examples": len(captions),
-        "task": p["task"],
+        **card_fields(out_dir, preset_name, data, len(captions), p["task"], result, loop, t0),
         "vqgan": vq_info,
-        **run_record(result, loop, t0),
     }
     folder = save_model(out_dir / "model", "mini", MiniTransformer(cfg), cfg, extra, weights)
     tok.save(folder / "tokenizer.json")

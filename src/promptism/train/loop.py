@@ -74,6 +74,24 @@ def run_record(result: dict, cfg: LoopConfig, started: float) -> dict:
     }
 
 
+def loop_config(preset_loop: dict, out, overrides: dict) -> LoopConfig:
+    """A run's loop: the preset's settings, the run folder, and the options given (None keeps the
+    preset's)."""
+    return LoopConfig(**{**preset_loop, "out": str(out), **{k: v for k, v in overrides.items() if v is not None}})
+
+
+def card_fields(out, preset_name: str, data, examples: int, task: dict, result: dict, cfg: LoopConfig, started: float):
+    """What a trained model's config.json says of where it came from and how it was trained."""
+    return {
+        "name": Path(out).name,
+        "preset": preset_name,
+        "data": str(data),
+        "examples": examples,
+        "task": task,
+        **run_record(result, cfg, started),
+    }
+
+
 def model_device(model: torch.nn.Module) -> torch.device:
     return next(model.parameters()).device
 

@@ -19,7 +19,7 @@ from ..clip.task import to_pixels
 from ..data import Pairs, load_pairs
 from ..errors import PromptismError
 from ..nn.perceptual import clip_features, perceptual_distance
-from ..train.loop import LoopConfig, model_device, run_record, to_device, train
+from ..train.loop import card_fields, loop_config, model_device, to_device, train
 from .model import VQGAN, PatchDiscriminator, VQGANConfig
 from .presets import PRESETS
 
@@ -93,9 +93,7 @@ def train_vqgan(
     out_dir.mkdir(parents=True, exist_ok=True)
     state = PartialState(cpu=not torch.cuda.is_available())
     pairs = load_pairs(data, "train", size=cfg.image_size, limit=limit, progress=progress, crop=crop)
-    loop = LoopConfig(
-        **{**p["loop"], "out": str(out_dir), **{k: v for k, v in loop_overrides.items() if v is not None}}
-    )
+    loop = loop_config(p["loop"], out_dir, loop_overrides)
     torch.manual_seed(loop.seed)
     model = VQGANTrainer(cfg)
     result = train(model, VQGANTask(pairs, p["task"], loop.seed), len(pairs), loop, progress=progress)
@@ -103,14 +101,7 @@ def train_vqgan(
         return out_dir / "model"
     weights = result["ema"] or {k: v.cpu() for k, v in model.state_dict().items()}
     vq_state = {k[len("vq.") :]: v for k, v in weights.items() if k.startswith("vq.")}
-    extra = {
-        "name": out_dir.name,
-        "preset": preset_name,
-        "data": str(data),
-        "examples": len(pairs),
-        "task": p["task"],
-        **run_record(result, loop, t0),
-    }
+    extra = card_fields(out_dir, preset_name, data, len(pairs), p["task"], result, loop, t0)
     if pairs.skipped:
         extra["skipped"] = pairs.skipped
     return save_model(out_dir / "model", "vqgan", VQGAN(cfg), cfg, extra, vq_state)
