@@ -43,6 +43,14 @@ INTRO = {
         "that did not ship, a file under `experiments/vqgan/` (run it with "
         "`promptism train vqgan --data DIR --out RUN --config FILE`).\n"
     ),
+    "gan": (
+        "# GAN experiments\n\n"
+        "The shipped `gan-world` is the preset `world` in `src/promptism/gan/presets.py`, measured in its model card, "
+        "[`benchmarks/reports/fid_world.md`](../../benchmarks/reports/fid_world.md) and "
+        "[`benchmarks/reports/gan_world.md`](../../benchmarks/reports/gan_world.md). Each row below is a recipe that "
+        "did not ship, a file under `experiments/gan/` (run it with "
+        "`promptism train gan --data DIR --out RUN --config FILE`).\n"
+    ),
     "guide": (
         "# CLIP-guided generation experiments\n\n"
         "Settings of `promptism guide` tried against its defaults (`presets()` in "

@@ -19,6 +19,6 @@ PRESETS: dict[str, dict] = {
         "loop": dict(
             **_LOOP, steps=6000, batch_size=32, lr=2e-3, warmup=100, checkpoint_every=250, log_every=25, ema=0.999
         ),
-        "task": dict(r1_gamma=0.05, r1_every=16, mixing=0.9, augment="translation", sample_every=250),
+        "task": dict(r1_gamma=0.2, r1_every=16, mixing=0.9, augment="color,translation,cutout", sample_every=250),
     },
 }
