@@ -42,6 +42,13 @@ def test_every_experiment_recipe_loads_and_builds_its_configs(path):
         from promptism.vqgan.model import VQGANConfig
 
         assert VQGANConfig(**recipe.preset["model"]).grid > 0 and LoopConfig(**recipe.preset["loop"]).steps > 0
+    elif recipe.kind == "gan":
+        from promptism.gan.augment import parse_augment
+        from promptism.gan.model import GANConfig
+        from promptism.train.loop import LoopConfig
+
+        assert GANConfig(**recipe.preset["model"]).num_ws > 0 and LoopConfig(**recipe.preset["loop"]).steps > 0
+        assert parse_augment(recipe.preset["task"]["augment"])
     else:
         from promptism.diffusion import DiffusionConfig
         from promptism.train.loop import LoopConfig

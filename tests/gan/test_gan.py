@@ -317,3 +317,9 @@ def test_guide_optimises_a_gans_styles(trained, tmp_path):
     r = guide("a red star", generator="stylegan", gan=model, steps=5, size=32)
     assert r.images[0].size == (32, 32)
     assert r.metadata[0]["settings"]["gan"]["sha256"] == load(model).models["gan"]["sha256"]
+
+
+def test_the_shipped_gan_world_loads_by_name_and_draws_a_seed_the_same_way():
+    a, b = sample([7, 8]), sample([8])
+    assert a.images[0].size == (64, 64) and a.metadata[0]["models"]["gan"]["name"] == "world"
+    assert np.array_equal(np.asarray(a.images[1]), np.asarray(b.images[0]))

@@ -688,7 +688,9 @@ def test_shipped_models_load_by_name_fit_the_budget_and_draw_deterministically()
 
     weights = {p.parent.name: p.stat().st_size for p in MODELS_DIR.glob("*/model.safetensors")}
     assert {"clip-world", "prior-world", "decoder-world", "upsampler-world-64"} <= set(weights)
-    assert sum(weights.values()) <= 76e6  # the whole shipped set (the VQGAN added 7.3 MB, mini-world 5.7 MB)
+    assert (
+        sum(weights.values()) <= 78e6
+    )  # the whole shipped set (the VQGAN added 7.3 MB, mini-world 5.7 MB, gan-world 1.6 MB)
     models = load_models()
     assert models.describe()["decoder"]["name"] == "decoder-world"
     # the stages name the CLIP whose embedding space they learned, and that one is loaded
