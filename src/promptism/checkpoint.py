@@ -116,3 +116,21 @@ def last_checkpoint(run: str | Path):
     done = json.loads((ck / "state.json").read_text())
     extra = {"steps": done["step"], "final_logs": done.get("logs"), "stopped_early": True}
     return load_file(str(weights)), {**extra, "train_seconds": done.get("train_seconds")}
+
+
+def run_to_ship(run: str | Path, kind: str, config_cls, part=None):
+    """(config, weights, the card's fields) of a run to ship: its finished model RUN/model, or, for a
+    run stopped before its end, its last checkpoint's weights (``part`` picks the shipped model's
+    from the trainer's, e.g. a generator without its discriminator) with the architecture that
+    RUN/model_config.json recorded when the run started."""
+    run = Path(run)
+    done = finished_run(run, kind, config_cls)
+    if done is not None:
+        return done
+    stopped = last_checkpoint(run)
+    if stopped is None or not (run / "model_config.json").exists():
+        raise PromptismError(f"{run} has no finished model and no checkpoint to ship")
+    started = json.loads((run / "model_config.json").read_text())
+    state = part(stopped[0]) if part else stopped[0]
+    extra = {**{k: v for k, v in started.items() if k != "config"}, **stopped[1]}
+    return config_cls(**started["config"]), state, extra

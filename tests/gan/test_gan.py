@@ -5,14 +5,11 @@ sampling by seed, latent files, and the commands' errors."""
 from __future__ import annotations
 
 import json
-import signal
-import subprocess
-import time
 
 import numpy as np
 import pytest
 import torch
-from clip_helpers import cli, env1
+from clip_helpers import assert_a_killed_run_resumes_exactly, cli
 from PIL import Image
 
 from promptism.cli import main
@@ -226,22 +223,7 @@ def test_a_killed_training_run_resumes_exactly(trained, tmp_path):
         return cli("train", "gan", "--data", data, "--out", str(out), "--preset", "tiny", "--quiet",
                    "--steps", "40", "--checkpoint-every", "5")  # fmt: skip
 
-    assert subprocess.run(args(tmp_path / "a"), env=env1(), capture_output=True).returncode == 0
-    proc = subprocess.Popen(args(tmp_path / "b"), env=env1(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    state = tmp_path / "b" / "checkpoint" / "state.json"
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        if state.exists() and 10 <= json.loads(state.read_text())["step"] < 40:
-            break
-        time.sleep(0.02)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    assert json.loads(state.read_text())["step"] < 40, "the run finished before it could be killed"
-    assert subprocess.run(args(tmp_path / "b"), env=env1(), capture_output=True).returncode == 0
-    from safetensors.torch import load_file
-
-    a, b = (load_file(str(p / "model" / "model.safetensors")) for p in (tmp_path / "a", tmp_path / "b"))
-    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert_a_killed_run_resumes_exactly(args, tmp_path)
 
 
 def test_projection_finds_styles_that_redraw_the_generators_own_picture(trained, tmp_path):

@@ -4,14 +4,11 @@ resume after a kill), the reranked grid, image-prefix completion, and the comman
 from __future__ import annotations
 
 import json
-import signal
-import subprocess
-import time
 
 import numpy as np
 import pytest
 import torch
-from clip_helpers import cli, env1
+from clip_helpers import assert_a_killed_run_resumes_exactly, cli
 
 from promptism.cli import main
 from promptism.errors import PromptismError
@@ -216,22 +213,7 @@ def test_a_killed_training_run_resumes_exactly(trained, tmp_path):
         return cli("train", "mini", "--data", data, "--out", str(out), "--preset", "tiny", "--vqgan", vq, "--quiet",
                    "--steps", "40", "--checkpoint-every", "5")  # fmt: skip
 
-    assert subprocess.run(args(tmp_path / "a"), env=env1(), capture_output=True).returncode == 0
-    proc = subprocess.Popen(args(tmp_path / "b"), env=env1(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    state = tmp_path / "b" / "checkpoint" / "state.json"
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        if state.exists() and 10 <= json.loads(state.read_text())["step"] < 40:
-            break
-        time.sleep(0.02)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    assert json.loads(state.read_text())["step"] < 40, "the run finished before it could be killed"
-    assert subprocess.run(args(tmp_path / "b"), env=env1(), capture_output=True).returncode == 0
-    from safetensors.torch import load_file
-
-    a, b = (load_file(str(p / "model" / "model.safetensors")) for p in (tmp_path / "a", tmp_path / "b"))
-    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert_a_killed_run_resumes_exactly(args, tmp_path)
 
 
 def test_the_shipped_mini_world_draws_the_same_grid_for_the_same_seed():

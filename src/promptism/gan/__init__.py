@@ -45,27 +45,13 @@ def ship(run: str | Path, dst: str | Path) -> Path:
     """A trained GAN as a shipped model folder (the generator's float16 weights): from RUN/model,
     or, for a run stopped before its end, from its last checkpoint's EMA generator (its
     architecture from RUN/model_config.json, written when the run started)."""
-    import json
-
     import torch
 
-    from ..checkpoint import finished_run, last_checkpoint, save_model
-    from ..errors import PromptismError
+    from ..checkpoint import run_to_ship, save_model
     from .model import GANConfig, Generator
     from .training import generator_weights
 
-    run = Path(run)
-    done = finished_run(run, "gan", GANConfig)
-    if done is not None:
-        cfg, state, extra = done
-    else:
-        stopped = last_checkpoint(run)
-        if stopped is None or not (run / "model_config.json").exists():
-            raise PromptismError(f"{run} has no finished model and no checkpoint to ship")
-        started = json.loads((run / "model_config.json").read_text())
-        cfg = GANConfig(**started["config"])
-        state = generator_weights(stopped[0])
-        extra = {**{k: v for k, v in started.items() if k != "config"}, **stopped[1]}
+    cfg, state, extra = run_to_ship(run, "gan", GANConfig, generator_weights)
     return save_model(dst, "gan", Generator(cfg), cfg, extra, state, torch.float16)
 
 

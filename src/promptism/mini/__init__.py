@@ -60,27 +60,15 @@ def ship(run: str | Path, dst: str | Path) -> Path:
     """A trained mini model as a shipped model folder (float16 weights, tokenizer): from RUN/model,
     or, for a run stopped before its end, from its last checkpoint's EMA weights (its architecture
     from RUN/model_config.json, written when the run started)."""
-    import json
     import shutil
 
     import torch
 
-    from ..checkpoint import finished_run, last_checkpoint, save_model
-    from ..errors import PromptismError
+    from ..checkpoint import run_to_ship, save_model
     from .model import MiniConfig, MiniTransformer
 
     run = Path(run)
-    done = finished_run(run, "mini", MiniConfig)
-    if done is not None:
-        cfg, state, extra = done
-    else:
-        stopped = last_checkpoint(run)
-        if stopped is None or not (run / "model_config.json").exists():
-            raise PromptismError(f"{run} has no finished model and no checkpoint to ship")
-        started = json.loads((run / "model_config.json").read_text())
-        cfg = MiniConfig(**started["config"])
-        state = stopped[0]
-        extra = {**{k: v for k, v in started.items() if k != "config"}, **stopped[1]}
+    cfg, state, extra = run_to_ship(run, "mini", MiniConfig)
     folder = save_model(dst, "mini", MiniTransformer(cfg), cfg, extra, state, torch.float16)
     shutil.copy(run / "tokenizer.json", folder / "tokenizer.json")
     return folder
