@@ -110,7 +110,8 @@ def projection(model: str, data: str, n: int = 50) -> dict:
 def towards(model: str, n: int = 50, text: str = "blue") -> dict:
     from promptism.gan import loaded
     from promptism.gan.knobs import steer_towards
-    from promptism.gan.pipeline import seeds_z, to_images_clamped
+    from promptism.gan.pipeline import seeds_z
+    from promptism.pipelines.common import to_images
     from promptism.world.judge import read
 
     gen = loaded(model).generator
@@ -122,7 +123,7 @@ def towards(model: str, n: int = 50, text: str = "blue") -> dict:
             w0 = gen.ws(seeds_z([s], cfg.z_dim), 0.7)
         w1 = steer_towards(gen, w0, torch.ones(1, cfg.num_ws, 1), text, 100, 0.02, 0.5, 8, "world", False)
         with torch.no_grad():
-            before, after = to_images_clamped(gen.synthesis(torch.cat([w0, w1]), "const"))
+            before, after = to_images(gen.synthesis(torch.cat([w0, w1]), "const"))
         rb, ra = read(before), read(after)
         if not any(o.color == "blue" for o in rb.objects):
             had_none += 1

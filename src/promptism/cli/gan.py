@@ -137,9 +137,13 @@ def cmd_edit(args: argparse.Namespace) -> int:
     return 0
 
 
-def _common(p: argparse.ArgumentParser, out_help: str) -> None:
+def _out_and_model(p: argparse.ArgumentParser, out_help: str) -> None:
     p.add_argument("--out", default="outputs/gan", help=f"{out_help} (default: outputs/gan)")
     p.add_argument("--model", default="world", help="the GAN: a shipped name (world) or a model folder")
+
+
+def _common(p: argparse.ArgumentParser, out_help: str) -> None:
+    _out_and_model(p, out_help)
     p.add_argument(
         "--truncation",
         type=_truncation,
@@ -221,8 +225,7 @@ def add_commands(sub) -> None:
     )
     p.add_argument("--frame-every", type=int, default=10, help="steps between the video's frames (default: 10)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument("--out", default="outputs/gan", help="output folder (default: outputs/gan)")
-    p.add_argument("--model", default="world", help="the GAN: a shipped name (world) or a model folder")
+    _out_and_model(p, "output folder")
     p.set_defaults(func=cmd_project)
     k = gs.add_parser(
         "knobs",
@@ -233,8 +236,7 @@ def add_commands(sub) -> None:
     k.add_argument("--k", type=int, default=10, help="how many knobs (default: 10)")
     k.add_argument("--clip", default="world", help="the CLIP that names them: a shipped name or a model folder")
     k.add_argument("--sheet-seed", type=int, default=0, help="the seed of the contact sheet's picture (0)")
-    k.add_argument("--out", default="outputs/gan", help="output folder (default: outputs/gan)")
-    k.add_argument("--model", default="world", help="the GAN: a shipped name (world) or a model folder")
+    _out_and_model(k, "output folder")
     k.set_defaults(func=cmd_knobs)
     e = gs.add_parser(
         "edit",

@@ -27,7 +27,8 @@ import torch.nn.functional as F
 from PIL import Image
 
 from ..errors import PromptismError
-from .pipeline import _meta, check_truncation, load_latent, parse_range, seeds_z, to_images_clamped
+from ..pipelines.common import to_images
+from .pipeline import _meta, check_truncation, load_latent, parse_range, seeds_z
 
 KNOB_SAMPLES = 10_000
 MAX_KNOBS = 64
@@ -239,7 +240,7 @@ def edit(
         w1 = steer_towards(gen, w0, mask, towards, steps, lr, l2, cutn, clip_name, progress)
         how = {"towards": towards, "steps": steps, "lr": lr, "l2": l2, "cutn": cutn, "clip": clip_name}
     with torch.no_grad():
-        before, after = to_images_clamped(gen.synthesis(torch.cat([w0, w1]), "const"))
+        before, after = to_images(gen.synthesis(torch.cat([w0, w1]), "const"))
     meta = _meta(m, "edit", t0, **source, layers=rows, **how, noise_mode="const")
     return Edit(before, after, w1[0].detach(), meta)
 
@@ -286,7 +287,7 @@ def contact_sheet(generator, knobs: Knobs, seed: int = 0, amounts=(-2, -1, 0, 1,
     pictures = []
     for d, spread in zip(knobs.directions, knobs.spreads):
         ws = torch.cat([w + a * float(spread) * d for a in amounts])
-        pictures += to_images_clamped(generator.synthesis(ws, "const"))
+        pictures += to_images(generator.synthesis(ws, "const"))
     return grid(pictures, cols=len(amounts))
 
 

@@ -74,10 +74,6 @@ def seeds_z(seeds: list[int], z_dim: int) -> torch.Tensor:
     return torch.stack([torch.randn(z_dim, generator=torch.Generator().manual_seed(s)) for s in seeds])
 
 
-def to_images_clamped(x: torch.Tensor) -> list[Image.Image]:
-    return to_images(x.clamp(-1, 1))
-
-
 def save_latent(path: str | Path, ws: torch.Tensor, meta: dict | None = None) -> Path:
     """One picture's styles (num_ws, w_dim) as an .npz (``ws`` and a JSON ``meta``)."""
     import json
@@ -123,7 +119,7 @@ def _meta(model, operation: str, t0: float, **fields) -> dict:
     }
 
 
-def _draw(model, ws: torch.Tensor, noise_mode: str, seeds: list[int | None], batch: int = 32) -> torch.Tensor:
+def _draw(model, ws: torch.Tensor, noise_mode: str, seeds: list[int | None]) -> torch.Tensor:
     """Pictures of ``ws``; random noise is drawn from each picture's own seed (0 for a latent)."""
     out = []
     with torch.no_grad():
@@ -158,7 +154,7 @@ def sample(
             raise PromptismError(f"give from 1 to {MAX_SEEDS} seeds")
         with torch.no_grad():
             ws = m.generator.ws(seeds_z(seeds_list, cfg.z_dim), truncation)
-    images = to_images_clamped(_draw(m, ws, noise_mode, seeds_list))
+    images = to_images(_draw(m, ws, noise_mode, seeds_list))
     meta = [
         _meta(
             m,
@@ -207,12 +203,12 @@ def style_mix(
         w_cols = m.generator.ws(seeds_z(col_seeds, cfg.z_dim), truncation)
     from .model import mix
 
-    pictures = {("row", i): p for i, p in enumerate(to_images_clamped(_draw(m, w_rows, noise_mode, row_seeds)))}
-    pictures.update({("col", j): p for j, p in enumerate(to_images_clamped(_draw(m, w_cols, noise_mode, col_seeds)))})
+    pictures = {("row", i): p for i, p in enumerate(to_images(_draw(m, w_rows, noise_mode, row_seeds)))}
+    pictures.update({("col", j): p for j, p in enumerate(to_images(_draw(m, w_cols, noise_mode, col_seeds)))})
     cells = []
     for i, rs in enumerate(row_seeds):
         mixed = mix(w_rows[i : i + 1].expand(len(col_seeds), -1, -1), w_cols, style_rows)
-        cells.append(to_images_clamped(_draw(m, mixed, noise_mode, [rs] * len(col_seeds))))
+        cells.append(to_images(_draw(m, mixed, noise_mode, [rs] * len(col_seeds))))
     side = cfg.image_size
     blank = Image.new("RGB", (side, side), (255, 255, 255))
     sheet = [blank] + [pictures[("col", j)] for j in range(len(col_seeds))]
@@ -270,4 +266,4 @@ def walk(
             g = torch.Generator().manual_seed(seed_list[0])  # the same noise in every frame
             pictures.append(m.generator.synthesis(ws[k : k + 1], noise_mode, g))
     meta = _meta(m, "walk", t0, seeds=seed_list, truncation=truncation, noise_mode=noise_mode)
-    return to_images_clamped(torch.cat(pictures)), meta
+    return to_images(torch.cat(pictures)), meta

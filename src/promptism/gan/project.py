@@ -18,8 +18,8 @@ import torch.nn.functional as F
 from PIL import Image
 
 from ..errors import PromptismError
-from ..pipelines.common import Bar
-from .pipeline import _meta, to_images_clamped
+from ..pipelines.common import Bar, to_images
+from .pipeline import _meta
 
 MAX_STEPS, MAX_TARGETS = 5000, 64
 W_STATS_SAMPLES = 10_000
@@ -113,7 +113,7 @@ def project(
             loss.backward()
             opt.step()
             if frame_every and (i % frame_every == 0 or i == steps - 1):
-                for k, im in enumerate(to_images_clamped(img.detach())):
+                for k, im in enumerate(to_images(img.detach())):
                     frames[k].append(im)
             bar.update(1)
     finally:
@@ -144,4 +144,4 @@ def project(
         )
         for d, lo in zip(digests, losses)
     ]
-    return Projection(to_images_clamped(final), ws, frames, losses, meta)
+    return Projection(to_images(final), ws, frames, losses, meta)

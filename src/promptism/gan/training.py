@@ -101,8 +101,9 @@ def write_samples(out: Path, cfg: GANConfig, step: int) -> Path | None:
     """A grid of the checkpoint's EMA generator on fixed noise: OUT/samples/<step>.png."""
     from safetensors.torch import load_file
 
+    from ..pipelines.common import to_images
     from ..pipelines.provenance import grid
-    from .pipeline import seeds_z, to_images_clamped
+    from .pipeline import seeds_z
 
     ck = out / "checkpoint"
     weights = ck / "ema.safetensors" if (ck / "ema.safetensors").exists() else ck / "model.safetensors"
@@ -111,7 +112,7 @@ def write_samples(out: Path, cfg: GANConfig, step: int) -> Path | None:
     gen = Generator(cfg)
     gen.load_state_dict(generator_weights(load_file(str(weights))))
     with torch.no_grad():
-        pictures = to_images_clamped(gen.eval()(seeds_z(list(SAMPLE_SEEDS), cfg.z_dim), noise_mode="const"))
+        pictures = to_images(gen.eval()(seeds_z(list(SAMPLE_SEEDS), cfg.z_dim), noise_mode="const"))
     path = out / "samples" / f"{step:06d}.png"
     path.parent.mkdir(exist_ok=True)
     grid(pictures, cols=4).save(path)

@@ -80,7 +80,8 @@ async def draw(request: Request):
     def picture() -> bytes:
         import torch
 
-        from ...gan.pipeline import seeds_z, to_images_clamped
+        from ...gan.pipeline import seeds_z
+        from ...pipelines.common import to_images
 
         gan, k = _knobs(svc)
         gen = gan.generator
@@ -88,7 +89,7 @@ async def draw(request: Request):
             w = gen.ws(seeds_z([seed], gen.config.z_dim), truncation)
             for a, d, s in zip(amounts, k.directions, k.spreads):
                 w = w + float(a) * float(s) * d
-            img = to_images_clamped(gen.synthesis(w, "const"))[0]
+            img = to_images(gen.synthesis(w, "const"))[0]
         buf = io.BytesIO()
         img.save(buf, format="PNG")
         return buf.getvalue()
