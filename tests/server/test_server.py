@@ -24,7 +24,7 @@ from server_helpers import Running, _config, _free_port, assert_clean_4xx
 
 from promptism.errors import PromptismError
 from promptism.pipelines.provenance import read_provenance
-from promptism.server.policy import Policy
+from promptism.responsible import Policy
 
 KEY = "sk-test-key-123"
 

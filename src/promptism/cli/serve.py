@@ -25,6 +25,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             admin_keys=tuple(args.admin_key or ()),
             url_ttl_s=args.url_ttl,
             policy=args.policy,
+            real_people=not args.allow_real_people,
             max_queue=args.max_queue,
             concurrency=args.concurrency,
             job_timeout_s=args.job_timeout,
@@ -100,6 +101,11 @@ def add_commands(sub) -> None:
         "--policy",
         default=None,
         help="prompt policy file: blocked terms and re:patterns, one per line (default: the shipped one)",
+    )
+    sv.add_argument(
+        "--allow-real-people",
+        action="store_true",
+        help="draw prompts that name real people (research use; refused by default, and provenance records it)",
     )
     sv.add_argument("--max-queue", type=int, default=8, help="jobs that may wait; one more gets 429 (default: 8)")
     sv.add_argument("--concurrency", type=int, default=1, help="jobs run at once (default: 1)")

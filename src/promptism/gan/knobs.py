@@ -28,6 +28,7 @@ from PIL import Image
 
 from ..errors import PromptismError
 from ..pipelines.common import to_images
+from ..responsible.energy import footprinted
 from .pipeline import _meta, check_truncation, load_latent, parse_range, seeds_z
 
 KNOB_SAMPLES = 10_000
@@ -196,6 +197,7 @@ def _start(m, seed: int | None, latent, truncation: float) -> tuple[torch.Tensor
         }
 
 
+@footprinted
 def edit(
     seed: int | None = None,
     latent=None,

@@ -16,6 +16,7 @@ from .. import __version__
 from ..errors import PromptismError
 from ..pipelines.common import check_seed, to_images
 from ..pipelines.provenance import grid as grid_of
+from ..responsible.energy import footprinted
 from .model import NOISE_MODES
 
 MAX_SEEDS = 256  # pictures one call draws
@@ -129,6 +130,7 @@ def _draw(model, ws: torch.Tensor, noise_mode: str, seeds: list[int | None]) -> 
     return torch.cat(out)
 
 
+@footprinted
 def sample(
     seeds: list[int] | str = "0-8",
     truncation: float = 0.7,
@@ -170,6 +172,7 @@ def sample(
     return GANResult(images, seeds_list, meta, grid_of(images), ws)
 
 
+@footprinted
 def style_mix(
     rows: list[int] | str,
     cols: list[int] | str,
@@ -231,6 +234,7 @@ def style_mix(
 MAX_FRAMES = 600
 
 
+@footprinted
 def walk(
     seeds: list[int] | str,
     frames: int = 60,

@@ -19,6 +19,7 @@ from PIL import Image
 
 from ..errors import PromptismError
 from ..pipelines.common import Bar, to_images
+from ..responsible.energy import footprinted
 from .pipeline import _meta
 
 MAX_STEPS, MAX_TARGETS = 5000, 64
@@ -58,6 +59,7 @@ def _targets(pictures, side: int) -> tuple[torch.Tensor, list[str]]:
     return torch.stack(tensors), digests
 
 
+@footprinted
 def project(
     pictures: list,
     model: str = "world",

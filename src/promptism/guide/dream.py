@@ -16,6 +16,7 @@ from PIL import Image
 from .. import __version__
 from ..errors import PromptismError
 from ..pipelines.common import check_seed, progress_bar, to_images
+from ..responsible.energy import footprinted
 from .parametrize import frozen, zoomed
 
 DEFAULT_LAYER = "body.2"
@@ -110,6 +111,7 @@ def _ascend(x, goal, steps, lr, jitter, g, tick) -> torch.Tensor:
     return x
 
 
+@footprinted
 def dream(
     picture,
     layer: str = DEFAULT_LAYER,

@@ -19,6 +19,8 @@ from PIL import Image
 from .. import __version__
 from ..errors import PromptismError
 from ..pipelines.common import check_count, check_seed, progress_bar, to_images
+from ..responsible.energy import footprinted
+from ..responsible.policy import active_policy
 from .parametrize import AUGMENTATIONS, Codes, Cutouts, Pixels, Spectrum, Styles, frozen, zoomed
 from .prompts import Prompt, check_weights, parse_image_prompt, parse_prompts
 
@@ -85,6 +87,7 @@ def _clips(names: tuple[str, ...]) -> list:
     return [load(name) for name in names]
 
 
+@footprinted
 def guide(
     prompts: str | list[Prompt] = "",
     generator: str = "vqgan",
@@ -126,6 +129,7 @@ def guide(
     text = parse_prompts(prompts) if isinstance(prompts, str) else list(prompts)
     images = [p if isinstance(p, Prompt) else parse_image_prompt(p) for p in image_prompts]
     check_weights(text, images)
+    active_policy().enforce(*(p.text for p in text))
     _check(generator, size, steps, lr, optimizer, init_weight, init_noise, tv)
     n, seed = check_count(n), check_seed(seed)
     if isinstance(save_every, bool) or not isinstance(save_every, int) or save_every < 0:

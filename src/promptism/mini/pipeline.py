@@ -15,6 +15,7 @@ from .. import __version__
 from ..errors import PromptismError
 from ..pipelines.common import Bar, check_prompt, check_seed, to_images
 from ..pipelines.provenance import grid as grid_of
+from ..responsible.energy import footprinted
 from .sample import check_sampling, sample_codes
 
 MAX_GRID, MAX_CANDIDATES = 4, 64
@@ -74,6 +75,7 @@ def _init_codes(mini_model, init, keep_rows: int) -> torch.Tensor:
     return codes.reshape(1, -1)[:, : keep_rows * cfg.grid]
 
 
+@footprinted
 def mini(
     prompt: str,
     candidates: int = DEFAULTS["candidates"],

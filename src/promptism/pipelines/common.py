@@ -18,6 +18,7 @@ from PIL import Image
 from ..diffusion import run, spaced_timesteps
 from ..diffusion.samplers import SPACING
 from ..errors import PromptismError
+from ..responsible.policy import active_policy
 from .settings import CANDIDATE_STRIDE, MAX_PICTURES, MAX_PROMPT_CHARS, SEED_LIMIT, Settings
 
 
@@ -35,6 +36,7 @@ def check_prompt(prompt: str, what: str = "prompt") -> str:
         raise PromptismError('the prompt is empty: say what to draw, e.g. "a red circle above a blue square"')
     if len(prompt) > MAX_PROMPT_CHARS:
         raise PromptismError(f"the {what} has {len(prompt)} characters; at most {MAX_PROMPT_CHARS} are accepted")
+    active_policy().enforce(prompt)
     return prompt.strip()
 
 

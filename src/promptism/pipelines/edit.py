@@ -23,6 +23,7 @@ import torch
 
 from ..diffusion import ddim_invert, noise, spaced_timesteps
 from ..errors import PromptismError
+from ..responsible.energy import footprinted
 from .common import (
     Result,
     check_count,
@@ -117,6 +118,7 @@ def _ddim_path(models: Models, s: Settings) -> list[int]:
 # --------------------------------------------------------------------------------------------
 # variations
 # --------------------------------------------------------------------------------------------
+@footprinted
 def vary(
     image: ImageSource,
     n: int = 4,
@@ -203,6 +205,7 @@ def _end(models: Models, end, seed: int, s: Settings, progress: bool) -> tuple[t
     return emb, xt, src.describe()
 
 
+@footprinted
 def interpolate(
     a,
     b,
@@ -251,6 +254,7 @@ def interpolate(
 # --------------------------------------------------------------------------------------------
 # text-diff edits
 # --------------------------------------------------------------------------------------------
+@footprinted
 def text_diff(
     image: ImageSource,
     source_text: str,

@@ -17,6 +17,7 @@ from PIL import Image
 
 from ..diffusion import noise, repaint, spaced_timesteps
 from ..errors import PromptismError
+from ..responsible.energy import footprinted
 from ..unclip.upsampler import back_project
 from .common import (
     Result,
@@ -209,6 +210,7 @@ def _inpaint(
     return Result(images, seeds, [{**base, "seed": sd, "index": i} for i, sd in enumerate(seeds)])
 
 
+@footprinted
 def inpaint(
     image: ImageSource,
     mask: ImageSource | np.ndarray,
@@ -286,6 +288,7 @@ def parse_pad(text: str) -> dict[str, int]:
     return out
 
 
+@footprinted
 def outpaint(
     image: ImageSource,
     pad: dict[str, int],

@@ -26,6 +26,7 @@ from PIL import Image
 from ..clip.tokenizer import words
 from ..diffusion import classifier_free, classifier_free_two, dynamic_threshold, noise
 from ..errors import PromptismError
+from ..responsible.energy import footprinted
 from ..unclip.folders import Stage, load_stage
 from .common import (
     Result,
@@ -414,6 +415,7 @@ def _img2img_decoder(models, prompt, negative, emb, source, strength, gens, s: S
     return sample("decoder", s.sampler, f, x, dec.denoiser.abar, steps, gens, s.eta, progress).clamp(-1, 1)
 
 
+@footprinted
 def generate(
     prompt: str,
     n: int = 4,

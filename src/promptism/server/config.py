@@ -39,7 +39,8 @@ class ServerConfig:
     api_keys: tuple[str, ...] = ()  # "KEY" or "USER:KEY": each user sees only its own jobs
     admin_keys: tuple[str, ...] = ()  # the same, for users who see every job
     url_ttl_s: float = 3600.0  # how long a signed picture link works
-    policy: str | None = None
+    policy: str | None = None  # a blocked-terms file (None: the shipped one)
+    real_people: bool = True  # refuse prompts naming real people (False: research use, recorded)
     max_queue: int = 8
     concurrency: int = 1
     job_timeout_s: float = 300.0

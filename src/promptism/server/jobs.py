@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 from ..pipelines.common import step_hook
@@ -65,10 +66,13 @@ class Job:
 
 
 class JobQueue:
-    def __init__(self, history: History, concurrency: int = 1, max_queue: int = 8, timeout_s: float = 300.0):
+    def __init__(
+        self, history: History, concurrency: int = 1, max_queue: int = 8, timeout_s: float = 300.0, around=nullcontext
+    ):
+        """``around()``: a context every job's work runs in (the server's prompt policy)."""
         if concurrency < 1 or max_queue < 0 or timeout_s <= 0:
             raise ValueError("concurrency ≥ 1, max_queue ≥ 0 and timeout > 0, please")
-        self.history, self.max_queue, self.timeout_s = history, max_queue, timeout_s
+        self.history, self.max_queue, self.timeout_s, self.around = history, max_queue, timeout_s, around
         self.executor = ThreadPoolExecutor(concurrency, thread_name_prefix="promptism-job")
         self.concurrency = concurrency
         self._lock = threading.Lock()
@@ -129,7 +133,7 @@ class JobQueue:
                 if time.monotonic() > deadline:
                     raise JobTimeout(f"the job ran past its time limit of {self.timeout_s:g} s")
 
-            with step_hook(hook):
+            with step_hook(hook), self.around():
                 seeds, files = job.work(job)
             self._write(self.history.finish, job.id, "done", seeds, files)
             self.storage_error = None  # pictures and record written: the disk takes writes again

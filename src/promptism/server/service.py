@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 
 from ..errors import PromptismError
 from ..pipelines.settings import SEED_LIMIT
+from ..responsible.policy import Policy, using_policy
 from .config import (
     GAN_ID,
     GENERATIONS_ONLY,
@@ -30,7 +31,6 @@ from .config import (
 from .errors import APIError, BodyTooLarge
 from .history import History
 from .jobs import JobCancelled, JobQueue, JobTimeout, QueueFull, StorageError
-from .policy import Policy
 
 
 def int_field(v, name: str, lo: int, hi: int, default: int | None = None) -> int:
@@ -78,8 +78,14 @@ class Service:
     def __init__(self, config: ServerConfig):
         self.config = config
         self.history = History(config.data_dir)
-        self.policy = Policy.load(config.policy)
-        self.queue = JobQueue(self.history, config.concurrency, config.max_queue, config.job_timeout_s)
+        self.policy = Policy.load(config.policy, config.real_people)
+        self.queue = JobQueue(
+            self.history,
+            config.concurrency,
+            config.max_queue,
+            config.job_timeout_s,
+            around=lambda: using_policy(self.policy),
+        )
         self._models = None
         self._secret = None
         self.keys = config.keys()  # read once: each request looks its key's user up here
@@ -147,17 +153,15 @@ class Service:
             )
 
     def check_policy(self, job_kind: str, params: dict, user: str | None, *texts: str) -> None:
-        entry = self.policy.violation(*texts)
-        if entry is not None:
-            log.warning("refused a %s request (user %r): the prompt matches policy entry %r", job_kind, user, entry)
-            self.history.add(job_kind, params, user, status="refused", error=f"policy entry {entry!r}")
-            raise APIError(
-                400,
-                "Your request was rejected as a result of our safety system: the prompt is not "
-                "allowed by this server's content policy.",
-                "prompt",
-                "content_policy_violation",
+        refusal = self.policy.check(*texts)
+        if refusal is not None:
+            log.warning(
+                "refused a %s request (user %r): %s, policy entry %r", job_kind, user, refusal.rule, refusal.entry
             )
+            self.history.add(
+                job_kind, params, user, status="refused", error=f"policy: {refusal.rule} {refusal.entry!r}"
+            )
+            raise APIError(400, refusal.message, "prompt", "content_policy_violation")
 
 
 def _finish_pictures(service: Service, job_id: str, result, side: int) -> list[str]:

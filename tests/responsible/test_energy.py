@@ -1,0 +1,74 @@
+"""Energy and CO₂ in every picture's provenance: measured by codecarbon, split between the
+pictures, said how, and never counted twice."""
+
+import pytest
+
+from promptism.responsible.energy import Meter, Reading, footprinted, grid_setting, stamp
+from promptism.responsible.policy import Policy, using_policy
+
+FAST = {"steps": 4, "prior_steps": 4, "upsampler_steps": 2}
+
+
+def test_generate_records_energy_co2_method_and_policy(models):
+    from promptism.pipelines.unclip import generate
+
+    r = generate("a red circle", n=2, seed=0, size=16, models=models, **FAST)
+    energy = [m["energy"] for m in r.metadata]
+    assert energy[0] == energy[1] and energy[0]["pictures"] == 2
+    e = energy[0]
+    assert e["wh"] > 0 and e["operation_wh"] == pytest.approx(2 * e["wh"], rel=1e-3)
+    assert e["co2_g"] == pytest.approx(e["wh"] * 0.475, rel=0.02)  # the world average by default
+    assert e["method"].startswith("codecarbon") and "world average" in e["grid"]
+    assert r.metadata[0]["policy"] == {"file": "default", "real_people": "refused"}
+    with using_policy(Policy.load(real_people=False)):
+        r = generate("a red circle", n=1, seed=0, size=16, models=models, **FAST)
+    assert r.metadata[0]["policy"]["real_people"] == "allowed"
+
+
+def test_a_measurement_inside_another_is_not_counted_twice():
+    class R:
+        def __init__(self):
+            self.metadata = [{}]
+
+    @footprinted
+    def inner():
+        return R()
+
+    @footprinted
+    def outer():
+        r = inner()
+        assert r.metadata[0]["energy"] == {"measured": False, "note": "another measurement was running (counted there)"}
+        return r
+
+    assert outer().metadata[0]["energy"]["wh"] > 0  # the outer span's figure replaces the inner note
+
+
+def test_readings_add_up_over_resumes_and_survive_json():
+    a, b = Reading(0.001, 0.0004, 10, "m", "g"), Reading(0.002, 0.0008, 20, "m", "g")
+    s = Reading.from_json(a.add(b).to_json())
+    assert s.kwh == pytest.approx(0.003) and s.co2_kg == pytest.approx(0.0012) and s.seconds == 30
+    assert a.add(Reading(note="x")) is a and Reading.from_json(None).measured is False
+    meter = Meter().start()
+    first = meter.lap()
+    second = meter.stop()
+    assert first.measured and second.measured and second.kwh >= 0
+
+
+def test_grid_setting(monkeypatch):
+    from promptism.errors import PromptismError
+
+    monkeypatch.setenv("PROMPTISM_GRID", "FRA")
+    assert grid_setting() == ({"country_iso_code": "FRA"}, "FRA energy mix (codecarbon)")
+    monkeypatch.setenv("PROMPTISM_GRID", "52")
+    assert grid_setting()[0] == {"force_carbon_intensity_g_co2e_kwh": 52.0}
+    for bad in ("france", "-3"):
+        monkeypatch.setenv("PROMPTISM_GRID", bad)
+        with pytest.raises(PromptismError, match="PROMPTISM_GRID"):
+            grid_setting()
+
+
+def test_energy_can_be_turned_off(monkeypatch):
+    monkeypatch.setenv("PROMPTISM_ENERGY", "off")
+    r = type("R", (), {"metadata": {}})()
+    stamp(r, Meter().start().stop())
+    assert r.metadata["energy"] == {"measured": False, "note": "energy measurement off (PROMPTISM_ENERGY=off)"}
