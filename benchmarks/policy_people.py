@@ -9,6 +9,9 @@
 - evasions: blocked terms spelled with look-alike letters, invisible characters and punctuation,
   which must all be refused, and innocent names holding a blocked word, which must not be refused
   for that word;
+- held out: the same two shares on real_people_heldout.txt and benign_heldout.txt (50 prompts each),
+  written after the bundled lists' last change and never used to change them: the rule's reach
+  beyond the names it lists;
 - the time one prompt's check takes.
 Every miss and every false refusal is listed in the report.
 """
@@ -51,6 +54,9 @@ def main() -> None:
     per_check_ms = (time.perf_counter() - t) / len(refused) * 1000
     missed = [p for p in people if refused[p] is None]
     wrongly = [(p, refused[p].rule) for p in benign if refused[p] is not None]
+    held_people, held_benign = prompts("real_people_heldout.txt"), prompts("benign_heldout.txt")
+    held_missed = [p for p in held_people if policy.check(p) is None]
+    held_wrongly = [p for p in held_benign if policy.check(p) is not None]
     evasions = {p: (research.check(p) or None) and research.check(p).rule for p in EVASIONS}
     innocent = {p: (research.check(p) or None) and research.check(p).rule for p in INNOCENT_NAMES}
     result = {
@@ -60,6 +66,10 @@ def main() -> None:
         "false_refusals": round(len(wrongly) / len(benign), 4),
         "missed": missed,
         "wrongly_refused": wrongly,
+        "heldout_refused": round(1 - len(held_missed) / len(held_people), 4),
+        "heldout_false_refusals": round(len(held_wrongly) / len(held_benign), 4),
+        "heldout_missed": held_missed,
+        "heldout_wrongly_refused": held_wrongly,
         "evasions_refused_as_blocked": evasions,
         "innocent_names_with_real_people_allowed": innocent,
         "check_ms": round(per_check_ms, 3),
@@ -82,9 +92,16 @@ def main() -> None:
         "|---|---|---|",
         f"| prompts naming public figures refused | {result['refused']:.3f} of {len(people)} | ≥ 0.95 |",
         f"| benign prompts refused | {result['false_refusals']:.3f} of {len(benign)} | ≤ 0.02 |",
+        f"| held out: prompts naming public figures refused | {result['heldout_refused']:.3f} of {len(held_people)} | (reported) |",
+        f"| held out: benign prompts refused | {result['heldout_false_refusals']:.3f} of {len(held_benign)} | (reported) |",
         f"| evasions of blocked terms refused | {sum(v == 'blocked term' for v in evasions.values())} of {len(evasions)} | all |",
         f"| innocent names refused for a blocked word (real people allowed) | {sum(v is not None for v in innocent.values())} of {len(innocent)} | none |",
         f"| time per check | {per_check_ms:.3f} ms | |",
+        "",
+        "The held-out sets were written after the bundled lists' last change. The main sets were",
+        "written before the rule was first measured (0.935 refused, 0.015 wrongly refused); that",
+        "measurement led to names being added to the list and fictional characters being let through,",
+        "so the main sets' figures are fitted, and the held-out ones are the rule's reach beyond its list.",
         "",
         "## Missed (drawn, though they name a real person)",
         "",
@@ -93,6 +110,14 @@ def main() -> None:
         "## Wrongly refused",
         "",
         *([f"- {p} ({rule})" for p, rule in wrongly] or ["none"]),
+        "",
+        "## Held out: missed",
+        "",
+        *([f"- {p}" for p in held_missed] or ["none"]),
+        "",
+        "## Held out: wrongly refused",
+        "",
+        *([f"- {p}" for p in held_wrongly] or ["none"]),
         "",
     ]
     (REPORTS / "policy_people.md").write_text("\n".join(md))
