@@ -1,9 +1,12 @@
 """Test set-up: one thread per process (other processes share this machine's 2 cores)."""
 
 import os
+import tempfile
 
 os.environ.setdefault("PROMPTISM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+# the local C2PA test identity is made here, not in the home folder of whoever runs the tests
+os.environ.setdefault("PROMPTISM_C2PA_DIR", os.path.join(tempfile.mkdtemp(prefix="promptism-c2pa-"), "c2pa"))
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402

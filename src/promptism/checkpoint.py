@@ -115,7 +115,11 @@ def last_checkpoint(run: str | Path):
         return None
     done = json.loads((ck / "state.json").read_text())
     extra = {"steps": done["step"], "final_logs": done.get("logs"), "stopped_early": True}
-    return load_file(str(weights)), {**extra, "train_seconds": done.get("train_seconds")}
+    return load_file(str(weights)), {
+        **extra,
+        "train_seconds": done.get("train_seconds"),
+        "training_energy": done.get("energy"),
+    }
 
 
 def run_to_ship(run: str | Path, kind: str, config_cls, part=None):

@@ -24,7 +24,7 @@ from server_helpers import Running, _config, _free_port, assert_clean_4xx
 
 from promptism.errors import PromptismError
 from promptism.pipelines.provenance import read_provenance
-from promptism.responsible import Policy
+from promptism.responsible import Policy, watermark
 
 KEY = "sk-test-key-123"
 
@@ -97,7 +97,10 @@ def test_openai_client_generates_edits_and_varies(server):
     out = np.asarray(_decode(e.data[0]).convert("RGB"), np.int16)
     keep = np.ones((32, 32), bool)
     keep[hole] = False
-    assert np.array_equal(out[keep], np.asarray(Image.open(io.BytesIO(image)).convert("RGB"), np.int16)[keep])
+    # the kept pixels are the upload's, with the watermark every written picture carries (a mark
+    # that depends on each pixel alone, so it is the upload's own pixels marked)
+    kept = np.asarray(watermark.embed(Image.open(io.BytesIO(image)).convert("RGB")), np.int16)
+    assert np.array_equal(out[keep], kept[keep])
     assert (out[~keep] != 250).any()
 
     v = client.images.create_variation(
@@ -110,6 +113,10 @@ def test_openai_client_generates_edits_and_varies(server):
     assert {"generate", "edit", "variation"} <= kinds
     done = [j for j in jobs if j["kind"] == "generate" and j["user"] == "tester"][0]
     assert len(done["seeds"]) == 2 and all((server.service.history.images / f).exists() for f in done["files"])
+    # the job's energy, summed over its pictures' provenance
+    energy = httpx.get(server.url + "/api/jobs/" + done["id"]).json()["energy"]
+    assert energy["wh"] > 0 and [p["file"] for p in energy["pictures"]] == done["files"]
+    assert energy["wh"] == pytest.approx(sum(p["wh"] for p in energy["pictures"]), rel=1e-3)
 
 
 def test_openai_client_sees_openai_errors(server):
@@ -126,6 +133,12 @@ def test_openai_client_sees_openai_errors(server):
     refused = [j for j in httpx.get(server.url + "/api/jobs").json()["jobs"] if j["status"] == "refused"]
     assert refused and "Jane Example" in refused[0]["error"]  # logged with why, never told to the client
     assert "Jane" not in e.value.body["message"]
+    with pytest.raises(openai.BadRequestError) as e:  # a real person, by the default rule
+        client.images.generate(prompt="barack obama's dog riding a horse")
+    assert e.value.body["code"] == "content_policy_violation" and "real person" in e.value.body["message"]
+    with pytest.raises(openai.BadRequestError) as e:  # a blocked term written to slip past
+        client.images.generate(prompt="a f.o.r.b\u0456dden thing")  # Cyrillic і, dots
+    assert e.value.body["code"] == "content_policy_violation"
     with pytest.raises(openai.BadRequestError):
         client.images.create_variation(image=("x.png", b"not a picture", "image/png"))
 
@@ -485,7 +498,10 @@ def test_studio_jobs_are_queued_polled_and_checked(server):
     assert job["status"] == "done" and job["params"]["source"] == source and len(job["params"]["mask_sha256"]) == 64
     before = np.asarray(Image.open(server.service.history.images / source).convert("RGB"))
     after = np.asarray(Image.open(server.service.history.images / job["files"][0]).convert("RGB"))
-    assert np.array_equal(before[10:], after[10:]) and not np.array_equal(before[:10, :10], after[:10, :10])
+    # below the hole the source's pixels, marked again when the mark was not read in them
+    remarked = np.asarray(watermark.add(Image.fromarray(before)))
+    assert np.array_equal(before[10:], after[10:]) or np.array_equal(remarked[10:], after[10:])
+    assert not np.array_equal(before[:10, :10], after[:10, :10])
 
 
 def test_one_server_per_data_folder_and_jobs_end_once(tmp_path):

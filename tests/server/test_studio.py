@@ -14,6 +14,8 @@ import pytest
 from PIL import Image
 from server_helpers import Running, _config
 
+from promptism.responsible import watermark
+
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
     "--headless",
@@ -86,8 +88,12 @@ def test_studio_generates_varies_repaints_and_keeps_its_history(tiny, tmp_path):
                 timeout=120_000,
             )
             assert page.eval_on_selector_all("#results img", "els => els.map(e => e.naturalWidth)") == [32, 32]
-            seeds = page.eval_on_selector_all("#results .meta span", "els => els.map(e => e.textContent)")
+            seeds = page.eval_on_selector_all("#results .meta > span", "els => els.map(e => e.textContent)")
             assert len(seeds) == 2 and all(s.startswith("seed ") for s in seeds)
+            # each picture's energy, and the session's under the queue
+            energy = page.eval_on_selector_all("#results .meta .energy", "els => els.map(e => e.textContent)")
+            assert len(energy) == 2 and all(e.endswith("g CO₂e") and " Wh, " in e for e in energy)
+            assert "This session:" in page.text_content("#energy") and "for 2 pictures" in page.text_content("#energy")
             first = page.get_attribute("#results .picture:first-child img", "data-name")
             assert page.get_attribute("#results .picture:first-child a", "download") == first
 
@@ -117,7 +123,10 @@ def test_studio_generates_varies_repaints_and_keeps_its_history(tiny, tmp_path):
             )
             edited = page.get_attribute("#results .picture:first-child img", "data-name")
             before, after = _picture(f"{server.url}/images/{source}"), _picture(f"{server.url}/images/{edited}")
-            changed = (before != after).any(axis=2)
+            # below it, the source's pixels (marked again when the mark was not read in them)
+            remarked = np.asarray(watermark.add(Image.fromarray(before.astype(np.uint8))), before.dtype)
+            unmarked = before if np.array_equal(before[12:], after[12:]) else remarked
+            changed = (unmarked != after).any(axis=2)
             # the stroke (rows 2 to 7 of 32) changed; below it nothing did
             assert changed[:9].mean() > 0.3 and changed[12:].mean() == 0.0
             ARTIFACTS.mkdir(exist_ok=True)

@@ -12,7 +12,7 @@ import sys
 
 from .. import __version__
 from ..errors import PromptismError
-from . import clip, eval, gan, generate, guide, mini, serve, train, world
+from . import clip, eval, gan, generate, guide, mini, responsible, serve, train, world
 from .common import set_threads
 
 __all__ = ["build_parser", "main", "set_threads"]
@@ -43,6 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_commands(sub)
     train.add_embed(sub)
     clip.add_commands(sub)
+    responsible.add_commands(sub)
+    responsible.add_report(sub)
+    responsible.add_probe(sub)
     return p
 
 
@@ -55,7 +58,19 @@ def main(argv: list[str] | None = None) -> int:
     warnings.formatwarning = lambda message, *_a, **_kw: f"promptism: warning: {message}\n"
     try:
         set_threads(args.threads)
-        return args.func(args)
+        if getattr(args, "exclude", None) is not None:  # the training commands' opt-out list
+            from ..data.consent import Consent, using_consent
+
+            with using_consent(Consent.load(args.exclude)):
+                code = args.func(args)
+        else:
+            code = args.func(args)
+        from ..responsible.energy import closing_line
+
+        line = closing_line()
+        if line and code == 0:
+            print(f"promptism: {line}", file=sys.stderr)
+        return code
     except (PromptismError, FileNotFoundError) as e:
         print(f"promptism: error: {e}", file=sys.stderr)
         return 2

@@ -166,6 +166,13 @@ def _training_options(
     parser.add_argument("--out", required=True, help=out_help)
     parser.add_argument("--preset", default=None, help=f"model and schedule preset: {presets}")
     parser.add_argument(
+        "--exclude",
+        default=None,
+        metavar="FILE",
+        help="opt-outs to honour: creators' names, URLs (a prefix excludes what is under it) or sha256 "
+        "content hashes, one per line; samples marked noai/noimageai are always dropped (docs/responsible.md)",
+    )
+    parser.add_argument(
         "--config",
         default=None,
         metavar="FILE",

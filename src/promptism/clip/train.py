@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from ..data import load_pairs
+from ..data.consent import card_record
 from ..train.loop import run_record, train
 from .model import CLIP
 from .task import ClipTask, to_pixels
@@ -106,6 +107,7 @@ def train_clip(
         "preset": preset_name,
         "data": str(data),
         "examples": len(pairs),
+        "consent": card_record(data),
         **knobs,
         **run_record(result, loop, t0),
     }

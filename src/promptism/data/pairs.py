@@ -27,6 +27,7 @@ import numpy as np
 from PIL import Image
 
 from ..errors import PromptismError
+from .consent import Consent, active_consent, note_exclusions
 
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".webp")
 
@@ -91,9 +92,26 @@ def shard_list(source: str | Path, split: str = "train") -> list[str]:
 
 
 def _sample(
-    picture, caption: bytes | str | None, size: int, images: bool, crop: str, where: str, skipped: Counter
+    picture,
+    caption: bytes | str | None,
+    size: int,
+    images: bool,
+    crop: str,
+    where: str,
+    skipped: Counter,
+    meta: dict | None = None,
+    consent: Consent | None = None,
 ) -> tuple[np.ndarray | None, str] | None:
-    """One sample's (picture, caption), or None (counted in ``skipped``) when it is unusable."""
+    """One sample's (picture, caption), or None (counted in ``skipped``) when it is unusable or
+    its maker opted out (``consent``: promptism.data.consent)."""
+    if consent is not None:
+        try:
+            why = consent.reason(meta, picture)
+        except OSError:
+            why = None  # an unreadable file is counted below
+        if why:
+            skipped[why] += 1
+            return None
     if caption is None:
         skipped["no caption"] += 1
         return None
@@ -123,6 +141,7 @@ def _read_shards(
     limit: int | None = None,
     bar=None,
     crop: str = "center",
+    consent: Consent | None = None,
 ) -> tuple[list, list[str], list[dict], dict]:
     """(pictures, captions, metas, skipped) of ``urls`` in order, at most ``limit`` of them."""
     import webdataset as wds
@@ -137,15 +156,16 @@ def _read_shards(
             skipped["no picture"] += 1
             continue
         where = f"{Path(str(s.get('__url__', ''))).name}/{s.get('__key__', '')}"
-        got = _sample(s[img_key], s.get("txt"), size, images, crop, where, skipped)
+        try:
+            meta = json.loads(s["json"]) if "json" in s else {}
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            meta = {}
+        got = _sample(s[img_key], s.get("txt"), size, images, crop, where, skipped, meta, consent)
         if got is None:
             continue
         pictures.append(got[0])
         captions.append(got[1])
-        try:
-            metas.append(json.loads(s["json"]) if "json" in s else {})
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            metas.append({})
+        metas.append(meta if isinstance(meta, dict) else {})
         if bar is not None:
             bar.update(1)
         if limit and len(captions) >= limit:
@@ -153,9 +173,11 @@ def _read_shards(
     return pictures, captions, metas, skipped
 
 
-def _read_shard(url: str, size: int, images: bool, crop: str) -> tuple[np.ndarray | None, list[str], list[dict], dict]:
+def _read_shard(
+    url: str, size: int, images: bool, crop: str, consent: Consent | None = None
+) -> tuple[np.ndarray | None, list[str], list[dict], dict]:
     """One shard, in a worker process: its pictures come back as one array."""
-    pictures, captions, metas, skipped = _read_shards([url], size, images, crop=crop)
+    pictures, captions, metas, skipped = _read_shards([url], size, images, crop=crop, consent=consent)
     return (np.stack(pictures) if images and pictures else None), captions, metas, skipped
 
 
@@ -186,14 +208,18 @@ def load_pairs(
     images: bool = True,
     workers: int | None = None,
     crop: str = "center",
+    consent: Consent | None = None,
 ) -> Pairs:
     """``images=False`` reads captions and records only (``Pairs.images`` is then (N, 0, 0, 3)).
+    ``consent``: the opt-out rules samples go through (default: those in force,
+    ``promptism.data.consent.active_consent``; what they drop is counted in ``Pairs.skipped``).
     Shards are read by ``read_workers(shards, workers)`` processes; with a ``limit``, one worker,
     or where processes cannot be forked, in this process. ``crop``: center or random (CROPS)."""
     from tqdm.auto import tqdm
 
     if crop not in CROPS:
         raise PromptismError(f"crop must be one of {', '.join(CROPS)}, got {crop!r}")
+    consent = consent or active_consent()
     urls = shard_list(source, split)
     pictures, captions, metas, skipped = [], [], [], Counter()
     chunks: list[np.ndarray] = []  # the parallel reader's pictures, a shard's at a time
@@ -201,7 +227,7 @@ def load_pairs(
         workers = read_workers(len(urls), workers)
         with tqdm(desc=f"reading {split}", disable=not progress, unit="img") as bar:
             if limit or workers == 1:
-                pictures, captions, metas, skipped = _read_shards(urls, size, images, limit, bar, crop)
+                pictures, captions, metas, skipped = _read_shards(urls, size, images, limit, bar, crop, consent)
             else:
                 import multiprocessing
                 from concurrent.futures import ProcessPoolExecutor
@@ -210,7 +236,9 @@ def load_pairs(
                 # do not matter to them
                 n = len(urls)
                 with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-                    for arr, caps, ms, sk in pool.map(_read_shard, urls, [size] * n, [images] * n, [crop] * n):
+                    for arr, caps, ms, sk in pool.map(
+                        _read_shard, urls, [size] * n, [images] * n, [crop] * n, [consent] * n
+                    ):
                         if arr is not None:
                             chunks.append(arr)
                         captions += caps
@@ -224,18 +252,25 @@ def load_pairs(
             if not txt.exists():
                 skipped["no caption"] += 1
                 continue
-            got = _sample(p, txt.read_bytes(), size, images, crop, str(p.relative_to(source)), skipped)
+            side = p.with_suffix(".json")
+            try:
+                meta = json.loads(side.read_text()) if side.exists() else {}
+            except (OSError, ValueError):
+                meta = {}
+            meta = meta if isinstance(meta, dict) else {}
+            got = _sample(p, txt.read_bytes(), size, images, crop, str(p.relative_to(source)), skipped, meta, consent)
             if got is None:
                 continue
             pictures.append(got[0])
             captions.append(got[1])
-            metas.append({})
+            metas.append(meta)
             if limit and len(captions) >= limit:
                 break
     else:
         raise PromptismError(
             f"no data at {str(source)!r}: give a dataset folder, .tar shards or a folder of pictures with .txt captions"
         )
+    note_exclusions(source, split, skipped)
     if skipped:
         import warnings
 

@@ -38,14 +38,38 @@ def read_provenance(path: str | Path) -> dict:
     return out
 
 
+def marks(meta: dict) -> dict:
+    """What a written picture carries besides its provenance: the watermark and C2PA settings."""
+    from ..responsible import credentials, watermark
+
+    return {
+        **meta,
+        "watermark": watermark.IDENTIFIER if watermark.enabled() else "off",
+        "content_credentials": "c2pa" if credentials.enabled() else "off",
+    }
+
+
 def save_png(img: Image.Image, path: str | Path, meta: dict) -> Path:
-    """Write the picture with its provenance chunks and PATH.json, each atomically."""
+    """Write the picture with Promptism's invisible watermark, its provenance chunks and a signed
+    C2PA manifest (docs/responsible.md), and PATH.json, each atomically."""
+    import io
+
+    from ..responsible import credentials, watermark
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    meta = marks(meta)
+    if meta["watermark"] != "off":
+        img = watermark.embed(img)
+    buf = io.BytesIO()
+    img.save(buf, format="PNG", pnginfo=png_info(meta))
+    data = buf.getvalue()
+    if meta["content_credentials"] != "off":
+        data = credentials.sign_png(data, {"software": f"promptism {__version__}", **meta}, path.name)
     side = path.with_suffix(".json")
     tmp = path.with_name(path.name + ".tmp")
     try:
-        img.save(tmp, format="PNG", pnginfo=png_info(meta))
+        tmp.write_bytes(data)
         os.replace(tmp, path)
         tmp = side.with_name(side.name + ".tmp")
         tmp.write_text(json.dumps({"software": f"promptism {__version__}", **meta}, indent=1))

@@ -29,6 +29,7 @@ from ..errors import PromptismError
 _LOCK = threading.Lock()
 _TRACKER = None
 _TRACKER_LOCK = threading.Lock()
+_SESSION: list = []  # every measured span of this process, for the CLI's closing line
 
 
 def _figures(x: float, digits: int = 4) -> float:
@@ -179,7 +180,9 @@ class Meter:
             return Reading(seconds=seconds, note="another measurement was running (counted there)")
         tracker, grid = _tracker()
         data = tracker.stop_task()
-        return Reading(data.energy_consumed, data.emissions, seconds, _method(tracker), grid)
+        reading = Reading(data.energy_consumed, data.emissions, seconds, _method(tracker), grid)
+        _SESSION.append(reading)
+        return reading
 
     def lap(self) -> Reading:
         """The span so far; the next lap starts now."""
@@ -196,6 +199,25 @@ class Meter:
             if self.owner:
                 self.owner = False
                 _LOCK.release()
+
+
+def session_reading() -> Reading:
+    """Everything this process has measured so far, as one reading."""
+    total = Reading(note="nothing measured")
+    for reading in list(_SESSION):
+        total = total.add(reading)
+    return total
+
+
+def closing_line() -> str | None:
+    """The CLI's last line: what the command's measured work used, and how that was measured."""
+    total = session_reading()
+    if not total.measured:
+        return None
+    return (
+        f"energy: {_figures(total.kwh * 1000)} Wh, {_figures(total.co2_kg * 1000)} g CO2e over "
+        f"{total.seconds:.1f} s measured ({total.method}; grid: {total.grid})"
+    )
 
 
 @contextmanager

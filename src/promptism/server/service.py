@@ -341,7 +341,37 @@ def job_json(svc: Service, r) -> dict:
     if r.status == "queued":
         d["queue_position"] = svc.queue.position(r.id)
     d["urls"] = ["/" + svc.picture_path(f) for f in r.files]
+    if r.status == "done":
+        d["energy"] = job_energy(svc, r.id, tuple(r.files))
     return d
+
+
+def job_energy(svc: Service, job_id: str, files: tuple[str, ...]) -> dict | None:
+    """A finished job's energy and CO2 (summed over its pictures' provenance sidecars), and each
+    picture's; None when none was measured. Read once per job."""
+    cache = svc.__dict__.setdefault("_energy", {})
+    if job_id in cache:
+        return cache[job_id]
+    per = []
+    for name in files:
+        try:
+            meta = json.loads((svc.history.images / name).with_suffix(".json").read_text())
+        except (OSError, ValueError):
+            continue
+        e = meta.get("energy") or {}
+        if e.get("wh") is not None:
+            per.append({"file": name, "wh": e["wh"], "co2_g": e["co2_g"]})
+    out = None
+    if per:
+        out = {
+            "wh": round(sum(p["wh"] for p in per), 6),
+            "co2_g": round(sum(p["co2_g"] for p in per), 6),
+            "pictures": per,
+        }
+    if len(cache) > 10_000:
+        cache.clear()
+    cache[job_id] = out
+    return out
 
 
 def caller(request: Request) -> tuple[str | None, bool]:

@@ -69,6 +69,7 @@ def run_record(result: dict, cfg: LoopConfig, started: float) -> dict:
         "final_logs": result["logs"],
         "wall_seconds_this_run": round(time.time() - started, 1),
         "train_seconds": result["train_seconds"],
+        "training_energy": result.get("energy"),
         "threads": torch.get_num_threads(),
         "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",
     }
@@ -82,11 +83,14 @@ def loop_config(preset_loop: dict, out, overrides: dict) -> LoopConfig:
 
 def card_fields(out, preset_name: str, data, examples: int, task: dict, result: dict, cfg: LoopConfig, started: float):
     """What a trained model's config.json says of where it came from and how it was trained."""
+    from ..data.consent import card_record
+
     return {
         "name": Path(out).name,
         "preset": preset_name,
         "data": str(data),
         "examples": examples,
+        "consent": card_record(data),
         "task": task,
         **run_record(result, cfg, started),
     }
@@ -171,10 +175,14 @@ def train(
     on_checkpoint: Callable[[int], None] | None = None,
     progress: bool = True,
 ) -> dict:
-    """Run (or resume) training; returns the final step, last logged values, EMA weights and
-    ``train_seconds`` (stepping time over every process of the run, resumes included)."""
+    """Run (or resume) training; returns the final step, last logged values, EMA weights,
+    ``train_seconds`` (stepping time over every process of the run, resumes included) and
+    ``energy`` (what codecarbon measured of this process, summed over resumes up to the last
+    checkpoint: ``promptism.responsible.energy``)."""
     from accelerate import Accelerator
     from tqdm.auto import tqdm
+
+    from ..responsible.energy import Meter, Reading
 
     acc = Accelerator(cpu=not torch.cuda.is_available())
     out = Path(cfg.out)
@@ -186,6 +194,8 @@ def train(
     # seconds spent stepping, summed over every process that worked on this run (a killed and
     # resumed run's card counts them all); a checkpoint keeps the sum up to its step
     seconds_before = spent = float(state.get("train_seconds", 0.0))
+    energy = Reading.from_json(state.get("energy"))  # likewise the energy, from the checkpoint's
+    meter = Meter(enabled=acc.is_main_process).start()
     if cfg.ema and ema is None:
         ema = {k: v.detach().clone() for k, v in model.state_dict().items()}
     model, optimizer = acc.prepare(model, optimizer)
@@ -233,6 +243,7 @@ def train(
             if step % cfg.checkpoint_every == 0 or step == cfg.steps:
                 acc.wait_for_everyone()
                 spent = round(seconds_before + time.time() - t0, 3)
+                energy = energy.add(meter.lap())
                 if acc.is_main_process:
                     save_checkpoint(
                         out,
@@ -240,17 +251,29 @@ def train(
                         ema,
                         optimizer,
                         step,
-                        {"logs": logs, "world_size": acc.num_processes, "train_seconds": spent},
+                        {
+                            "logs": logs,
+                            "world_size": acc.num_processes,
+                            "train_seconds": spent,
+                            "energy": energy.to_json() if energy.measured else None,
+                        },
                     )
                     if on_checkpoint:
                         on_checkpoint(step)
     finally:
+        meter.stop()
         bar.close()
         if writer is not None:
             writer.close()
     if ema is not None:
         ema = {k: v.cpu() for k, v in ema.items()}
-    return {"step": step, "logs": logs, "ema": ema, "train_seconds": spent}
+    return {
+        "step": step,
+        "logs": logs,
+        "ema": ema,
+        "train_seconds": spent,
+        "energy": energy.to_json() if energy.measured else None,
+    }
 
 
 @torch.no_grad()

@@ -25,6 +25,7 @@ import torch.nn.functional as F
 
 from ..clip.task import to_pixels
 from ..data import Pairs, load_pairs
+from ..data.consent import card_record
 from ..diffusion import Denoiser, DiffusionConfig
 from ..errors import PromptismError
 from ..train.loop import LoopConfig, model_device, run_record, to_device, train
@@ -43,6 +44,7 @@ PHASE_FIELDS = (
     "ema",
     "wall_seconds_this_run",
     "train_seconds",
+    "training_energy",
     "threads",
     "diffusion",
 )
@@ -265,7 +267,13 @@ def train_stage(
         images=kind != "prior",
         crop=crop,
     )
-    extra: dict = {"data": str(data), "examples": len(pairs), "preset": preset_name, "crop": crop}
+    extra: dict = {
+        "data": str(data),
+        "examples": len(pairs),
+        "preset": preset_name,
+        "crop": crop,
+        "consent": card_record(data),
+    }
     if pairs.skipped:
         extra["skipped"] = pairs.skipped
     tensors, tok, clip, fields = _conditioning(

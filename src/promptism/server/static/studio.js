@@ -110,6 +110,24 @@ async function runJob(body, label) {
   follow(id, label);
 }
 
+// the energy this page's jobs used, shown under the queue
+const session = { wh: 0, co2_g: 0, pictures: 0 };
+
+function energyText(wh, co2) {
+  const fmt = (x) => (x >= 100 ? x.toFixed(0) : x.toPrecision(3));
+  return `${fmt(wh)} Wh, ${fmt(co2)} g CO₂e`;
+}
+
+function countEnergy(job) {
+  if (!job.energy) return;
+  session.wh += job.energy.wh;
+  session.co2_g += job.energy.co2_g;
+  session.pictures += job.energy.pictures.length;
+  const box = $("energy");
+  box.hidden = false;
+  box.textContent = `This session: ${energyText(session.wh, session.co2_g)} for ${session.pictures} pictures (measured by codecarbon)`;
+}
+
 async function follow(id, label) {
   const a = { row: jobRow(id, label), label };
   active.set(id, a);
@@ -131,6 +149,7 @@ async function follow(id, label) {
       }
       if (job.status === "done") {
         localStorage.setItem("promptism-last", job.id);
+        countEnergy(job);
         a.row.remove();  // before the results move into its place
         await showJob(job);
         break;
@@ -183,6 +202,14 @@ async function showJob(job) {
     meta.className = "meta";
     const seed = document.createElement("span");
     seed.textContent = "seed " + job.seeds[i];
+    const used = job.energy && job.energy.pictures.find((p) => p.file === name);
+    if (used) {
+      const energy = document.createElement("span");
+      energy.className = "energy";
+      energy.textContent = energyText(used.wh, used.co2_g);
+      energy.title = "energy and CO₂-equivalent this picture took (codecarbon's estimate; see its provenance)";
+      seed.append(" · ", energy);
+    }
     const dl = document.createElement("a");
     dl.href = img.src; dl.download = name; dl.textContent = "Download";
     const vary = document.createElement("button");
