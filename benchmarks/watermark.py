@@ -138,10 +138,10 @@ def main() -> None:
     all_unmarked = [im for pics in others.values() for im in pics]
     unmarked_rate = float(np.mean([watermark.detect(im).found for im in all_unmarked]))
     # costs
-    probe = marked[0]
+    probe, plain = marked[0], others["scene_world_renders"][0]
     t = time.perf_counter()
     for _ in range(50):
-        watermark.embed(probe)
+        watermark.embed(plain)  # reads first (an already marked picture is left as it is), then marks
     embed_ms = (time.perf_counter() - t) / 50 * 1000
     t = time.perf_counter()
     for _ in range(50):
@@ -196,10 +196,13 @@ def main() -> None:
         f"| all {len(all_unmarked)}, as they are | {unmarked_rate:.3f} | ≤ 0.01 |",
         *[f"| {k} | {v:.3f} | |" for k, v in false.items()],
         "",
-        f"Highest score of an unmarked picture: {worst:.2f}.",
+        f"Highest score of an unmarked picture: {worst:.2f}; lowest of a marked one, per attack: "
+        + ", ".join(f"{k.replace('_', ' ')} {min(v):.2f}" for k, v in scores.items())
+        + ".",
         "",
         f"Cost: PSNR of a marked picture against the unmarked one {result['psnr_db']['mean']} dB on average "
-        f"(lowest {result['psnr_db']['min']} dB, over {len(psnr)} pictures); marking takes {embed_ms:.2f} ms, reading {detect_ms:.2f} ms, "
+        f"(lowest {result['psnr_db']['min']} dB, over {len(psnr)} pictures); marking takes {embed_ms:.2f} ms "
+        f"(a read included: a marked picture is not marked again), reading {detect_ms:.2f} ms, "
         f"signing the C2PA manifest {sign_ms:.1f} ms per picture.",
         "",
         f"Meets the issue's bars: {'yes' if result['meets_bars'] else 'no'}.",

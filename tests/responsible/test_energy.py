@@ -72,3 +72,26 @@ def test_energy_can_be_turned_off(monkeypatch):
     r = type("R", (), {"metadata": {}})()
     stamp(r, Meter().start().stop())
     assert r.metadata["energy"] == {"measured": False, "note": "energy measurement off (PROMPTISM_ENERGY=off)"}
+
+
+def test_report_energy_sums_the_pictures_and_lists_every_shipped_model(tmp_path, capsys):
+    import json
+
+    from promptism.cli import main
+    from promptism.pipelines.provenance import save_png
+
+    reading = Reading(0.00004, 0.000019, 2.0, "codecarbon test", "world")
+    for i in range(3):
+        from PIL import Image
+
+        save_png(
+            Image.new("RGB", (32, 32)), tmp_path / f"{i}.png", {"generator": "unclip", "energy": reading.record(3)}
+        )
+    assert main(["report", "energy", "--pictures", str(tmp_path), "--no-estimate", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["history"]["pictures"] == 3 and report["history"]["wh"] == pytest.approx(0.04, rel=1e-3)
+    names = {m["model"] for m in report["models"]}
+    assert {"clip-world", "prior-world", "decoder-world", "gan-world", "mini-world"} <= names
+    for m in report["models"]:  # --no-estimate: measured figures only
+        assert m["how"].startswith("measured") if m["kwh"] is not None else m["how"].startswith("not known")
+    assert len(report["published"]) >= 3 and all(p["source"] for p in report["published"])

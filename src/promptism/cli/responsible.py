@@ -190,7 +190,8 @@ def _models_energy(estimate: bool) -> list[dict]:
                 kwh=round(kwh, 6),
                 co2_kg=round(kwh * g / 1000, 6) if g is not None else None,
                 how=f"estimated: recorded training seconds × {watts:.1f} W measured now under load on "
-                f"{threads} thread(s) ({method})",
+                f"{threads} thread(s) ({method})"
+                + (f"; training time: {cfg['training_time_source']}" if cfg.get("training_time_source") else ""),
             )
         else:
             why = "no recorded training time" if not row["train_seconds"] else f"trained on {row['device']}"
