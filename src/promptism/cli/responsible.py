@@ -134,10 +134,10 @@ def _history_energy(folders: list[Path]) -> dict:
             k[1] += e["wh"]
     return {
         "pictures": pictures,
-        "wh": round(wh, 6),
-        "co2_g": round(co2, 6),
-        "wh_per_picture": round(wh / pictures, 6) if pictures else None,
-        "by_generator": {k: {"pictures": n, "wh": round(w, 6)} for k, (n, w) in sorted(by.items())},
+        "wh": float(f"{wh:.6g}"),
+        "co2_g": float(f"{co2:.6g}"),
+        "wh_per_picture": float(f"{wh / pictures:.6g}") if pictures else None,
+        "by_generator": {k: {"pictures": n, "wh": float(f"{w:.6g}")} for k, (n, w) in sorted(by.items())},
         "methods": sorted(m for m in methods if m),
     }
 
@@ -153,12 +153,14 @@ def _power_under_load(threads: int, seconds: float = 3.0) -> tuple[float, str]:
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
     a = torch.randn(512, 512)
-    meter = Meter().start()
-    t0 = time.time()
-    while time.time() - t0 < seconds:
-        a = torch.tanh(a @ a)
-    reading = meter.stop()
-    torch.set_num_threads(before)
+    try:
+        meter = Meter().start()
+        t0 = time.time()
+        while time.time() - t0 < seconds:
+            a = torch.tanh(a @ a)
+        reading = meter.stop()
+    finally:
+        torch.set_num_threads(before)
     if not reading.measured:
         return 0.0, reading.note
     return reading.kwh * 3.6e6 / reading.seconds, reading.method

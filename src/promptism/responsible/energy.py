@@ -165,11 +165,12 @@ class Meter:
             self.owner = True
             try:
                 tracker, _ = _tracker()
-                tracker.start_task("promptism")
+                tracker.start_task("promptism")  # the first one learns the hardware (a second or two)
             except Exception:
                 self.owner = False
                 _LOCK.release()
                 raise
+            self.t0 = time.time()  # the span's seconds are those codecarbon measured
         return self
 
     def _read(self) -> Reading:

@@ -364,8 +364,8 @@ def job_energy(svc: Service, job_id: str, files: tuple[str, ...]) -> dict | None
     out = None
     if per:
         out = {
-            "wh": round(sum(p["wh"] for p in per), 6),
-            "co2_g": round(sum(p["co2_g"] for p in per), 6),
+            "wh": float(f"{sum(p['wh'] for p in per):.6g}"),
+            "co2_g": float(f"{sum(p['co2_g'] for p in per):.6g}"),
             "pictures": per,
         }
     if len(cache) > 10_000:
