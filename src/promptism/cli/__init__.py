@@ -22,6 +22,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="promptism",
         description="Promptism: text-to-image (CLIP, unCLIP and the generators before them), trainable on your own data.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="""environment (docs/responsible.md):
+  PROMPTISM_REAL_PEOPLE=allow   draw prompts that name real people (research use; refused by default)
+  PROMPTISM_POLICY=FILE         a blocked-terms file instead of the shipped one
+  PROMPTISM_GRID=world|FRA|52   the grid's carbon intensity: world average, a country, or g CO2e/kWh
+  PROMPTISM_ENERGY=off          no energy measurement
+  PROMPTISM_WATERMARK=off       no invisible watermark in written pictures
+  PROMPTISM_C2PA=off            no C2PA manifest in written pictures
+  PROMPTISM_C2PA_CERT, PROMPTISM_C2PA_KEY   your signing certificate chain and key (PEM)
+  PROMPTISM_C2PA_DIR            where the local test signing identity lives (~/.config/promptism/c2pa)
+  PROMPTISM_THREADS             CPU threads (as --threads)""",
     )
     p.add_argument("--version", action="version", version=f"promptism {__version__}")
     p.add_argument(
