@@ -9,9 +9,9 @@
 - evasions: blocked terms spelled with look-alike letters, invisible characters and punctuation,
   which must all be refused, and innocent names holding a blocked word, which must not be refused
   for that word;
-- held out: the same two shares on real_people_heldout.txt and benign_heldout.txt (50 prompts each),
-  written after the bundled lists' last change and never used to change them: the rule's reach
-  beyond the names it lists;
+- held out: the same two shares on real_people_heldout*.txt and benign_heldout*.txt (two pairs of
+  50 prompts each), written after the bundled lists' last change and never used to change them:
+  the rule's reach beyond the names it lists (the second pair has more capitalised benign phrases);
 - the time one prompt's check takes.
 Every miss and every false refusal is listed in the report.
 """
@@ -54,7 +54,8 @@ def main() -> None:
     per_check_ms = (time.perf_counter() - t) / len(refused) * 1000
     missed = [p for p in people if refused[p] is None]
     wrongly = [(p, refused[p].rule) for p in benign if refused[p] is not None]
-    held_people, held_benign = prompts("real_people_heldout.txt"), prompts("benign_heldout.txt")
+    held_people = prompts("real_people_heldout.txt") + prompts("real_people_heldout2.txt")
+    held_benign = prompts("benign_heldout.txt") + prompts("benign_heldout2.txt")
     held_missed = [p for p in held_people if policy.check(p) is None]
     held_wrongly = [p for p in held_benign if policy.check(p) is not None]
     evasions = {p: (research.check(p) or None) and research.check(p).rule for p in EVASIONS}
@@ -98,7 +99,7 @@ def main() -> None:
         f"| innocent names refused for a blocked word (real people allowed) | {sum(v is not None for v in innocent.values())} of {len(innocent)} | none |",
         f"| time per check | {per_check_ms:.3f} ms | |",
         "",
-        "The held-out sets were written after the bundled lists' last change. The main sets were",
+        "The held-out sets (two pairs) were written after the bundled lists' last change. The main sets were",
         "written before the rule was first measured (0.935 refused, 0.015 wrongly refused); that",
         "measurement led to names being added to the list and fictional characters being let through,",
         "so the main sets' figures are fitted, and the held-out ones are the rule's reach beyond its list.",
