@@ -113,6 +113,8 @@ PUBLISHED = [
 
 def _history_energy(folders: list[Path]) -> dict:
     """The energy recorded in the provenance sidecars (*.json) under the folders."""
+    from ..responsible.energy import figures
+
     pictures, wh, co2, by = 0, 0.0, 0.0, {}
     methods = set()
     for folder in folders:
@@ -134,10 +136,10 @@ def _history_energy(folders: list[Path]) -> dict:
             k[1] += e["wh"]
     return {
         "pictures": pictures,
-        "wh": float(f"{wh:.6g}"),
-        "co2_g": float(f"{co2:.6g}"),
-        "wh_per_picture": float(f"{wh / pictures:.6g}") if pictures else None,
-        "by_generator": {k: {"pictures": n, "wh": float(f"{w:.6g}")} for k, (n, w) in sorted(by.items())},
+        "wh": figures(wh, 6),
+        "co2_g": figures(co2, 6),
+        "wh_per_picture": figures(wh / pictures, 6) if pictures else None,
+        "by_generator": {k: {"pictures": n, "wh": figures(w, 6)} for k, (n, w) in sorted(by.items())},
         "methods": sorted(m for m in methods if m),
     }
 
@@ -171,7 +173,9 @@ def _models_energy(estimate: bool) -> list[dict]:
     loop), else estimated from its recorded training seconds on a CPU at the power this machine
     draws under the same load, else unknown."""
     from ..checkpoint import MODELS_DIR
+    from ..responsible.energy import grid_setting
 
+    g = grid_setting()[0].get("force_carbon_intensity_g_co2e_kwh")  # None for a country's mix
     rows, powers = [], {}
     for folder in sorted(p for p in Path(MODELS_DIR).iterdir() if (p / "config.json").is_file()):
         cfg = json.loads((folder / "config.json").read_text())
@@ -184,9 +188,6 @@ def _models_energy(estimate: bool) -> list[dict]:
             if threads not in powers:
                 powers[threads] = _power_under_load(threads)
             watts, method = powers[threads]
-            from ..responsible.energy import grid_setting
-
-            g = grid_setting()[0].get("force_carbon_intensity_g_co2e_kwh")
             kwh = watts * row["train_seconds"] / 3.6e6
             row.update(
                 kwh=round(kwh, 6),

@@ -106,6 +106,8 @@ def _sample(
     its maker opted out (``consent``: promptism.data.consent)."""
     if consent is not None:
         try:
+            if isinstance(picture, Path):  # read once: the rules and the decoding both want the bytes
+                picture = picture.read_bytes()
             why = consent.reason(meta, picture)
         except OSError:
             why = None  # an unreadable file is counted below

@@ -64,15 +64,16 @@ def save_png(img: Image.Image, path: str | Path, meta: dict) -> Path:
     buf = io.BytesIO()
     img.save(buf, format="PNG", pnginfo=png_info(meta))
     data = buf.getvalue()
+    record = {"software": f"promptism {__version__}", **meta}  # the sidecar, and the manifest's assertion
     if meta["content_credentials"] != "off":
-        data = credentials.sign_png(data, {"software": f"promptism {__version__}", **meta}, path.name)
+        data = credentials.sign_png(data, record, path.name)
     side = path.with_suffix(".json")
     tmp = path.with_name(path.name + ".tmp")
     try:
         tmp.write_bytes(data)
         os.replace(tmp, path)
         tmp = side.with_name(side.name + ".tmp")
-        tmp.write_text(json.dumps({"software": f"promptism {__version__}", **meta}, indent=1))
+        tmp.write_text(json.dumps(record, indent=1))
         os.replace(tmp, side)
     except BaseException:  # a half-written file (a full disk) does not stay behind
         tmp.unlink(missing_ok=True)

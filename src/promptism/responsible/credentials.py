@@ -56,7 +56,7 @@ class Identity:
     key: bytes  # PEM private key
     alg: str  # es256, es384, ed25519 or ps256
     root: bytes | None  # the local test root, to trust when reading (None for a configured key)
-    source: str  # "configured" or the local folder
+    source: str  # "configured: CERT KEY" or the local folder
 
 
 def _make_local(folder: Path) -> None:
@@ -153,33 +153,40 @@ def _alg(key_pem: bytes) -> str:
 
 
 def identity() -> Identity:
-    """The configured signing identity, or the local test one (made at first use)."""
+    """The configured signing identity, or the local test one (made at first use); read once for
+    as long as the settings name the same files."""
     global _IDENTITY
     with _LOCK:
         cert, key = os.environ.get("PROMPTISM_C2PA_CERT"), os.environ.get("PROMPTISM_C2PA_KEY")
         if bool(cert) != bool(key):
             raise PromptismError("set both PROMPTISM_C2PA_CERT and PROMPTISM_C2PA_KEY, or neither")
+        folder = credentials_dir()
+        source = f"configured: {cert} {key}" if cert else str(folder)
+        if _IDENTITY is not None and _IDENTITY.source == source:
+            return _IDENTITY
         if cert:
             try:
                 chain, key_pem = Path(cert).read_bytes(), Path(key).read_bytes()
             except OSError as e:
                 raise PromptismError(f"the C2PA certificate or key cannot be read: {e}") from None
-            return Identity(chain, key_pem, _alg(key_pem), None, "configured")
-        folder = credentials_dir()
-        if _IDENTITY is None or _IDENTITY.source != str(folder):
+            _IDENTITY = Identity(chain, key_pem, _alg(key_pem), None, source)
+        else:
             if not (folder / "signer.key").is_file():
                 _make_local(folder)
-            key_pem = (folder / "signer.key").read_bytes()
             _IDENTITY = Identity(
-                (folder / "chain.pem").read_bytes(), key_pem, "es256", (folder / "root.pem").read_bytes(), str(folder)
+                (folder / "chain.pem").read_bytes(),
+                (folder / "signer.key").read_bytes(),
+                "es256",
+                (folder / "root.pem").read_bytes(),
+                source,
             )
         return _IDENTITY
 
 
-def _context(trust: bytes | None = None, thumbnail: bool = False):
+def _context(trust: bytes | None = None):
     import c2pa
 
-    settings = {"builder": {"thumbnail": {"enabled": thumbnail}}}
+    settings = {"builder": {"thumbnail": {"enabled": False}}}
     if trust:
         settings["trust"] = {"user_anchors": trust.decode()}
     return c2pa.Context(c2pa.Settings.from_json(json.dumps(settings)))
@@ -250,7 +257,7 @@ def read_manifest(path: str | Path) -> dict | None:
     return {
         "manifest": active,
         "state": store.get("validation_state"),
-        "trusted": store.get("validation_state") in ("Trusted",) or (problems == [] and trust is not None),
+        "trusted": store.get("validation_state") == "Trusted" or (problems == [] and trust is not None),
         "problems": problems,
         "signer": info.get("common_name"),
         "issuer": info.get("issuer"),

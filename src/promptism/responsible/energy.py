@@ -21,7 +21,6 @@ import functools
 import os
 import threading
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 from ..errors import PromptismError
@@ -29,10 +28,9 @@ from ..errors import PromptismError
 _LOCK = threading.Lock()
 _TRACKER = None
 _TRACKER_LOCK = threading.Lock()
-_SESSION: list = []  # every measured span of this process, for the CLI's closing line
 
 
-def _figures(x: float, digits: int = 4) -> float:
+def figures(x: float, digits: int = 4) -> float:
     """``x`` to ``digits`` significant figures (an estimate claims no more)."""
     return float(f"{x:.{digits}g}")
 
@@ -67,9 +65,9 @@ class Reading:
         if not self.measured:
             return {"measured": False, "note": self.note}
         return {
-            "wh": _figures(self.kwh * 1000 / pictures),
-            "co2_g": _figures(self.co2_kg * 1000 / pictures),
-            "operation_wh": _figures(self.kwh * 1000),
+            "wh": figures(self.kwh * 1000 / pictures),
+            "co2_g": figures(self.co2_kg * 1000 / pictures),
+            "operation_wh": figures(self.kwh * 1000),
             "operation_seconds": round(self.seconds, 3),
             "pictures": pictures,
             "method": self.method,
@@ -90,6 +88,9 @@ class Reading:
         if not d or d.get("kwh") is None:
             return cls(note="not measured")
         return cls(d["kwh"], d["co2_kg"], d.get("seconds", 0.0), d.get("method", ""), d.get("grid", ""))
+
+
+_SESSION = Reading(note="nothing measured")  # everything this process measured, for the CLI's closing line
 
 
 def grid_setting() -> tuple[dict, str]:
@@ -174,6 +175,7 @@ class Meter:
         return self
 
     def _read(self) -> Reading:
+        global _SESSION
         seconds = time.time() - self.t0
         if not self.enabled:
             return Reading(seconds=seconds, note="energy measurement off (PROMPTISM_ENERGY=off)")
@@ -182,7 +184,7 @@ class Meter:
         tracker, grid = _tracker()
         data = tracker.stop_task()
         reading = Reading(data.energy_consumed, data.emissions, seconds, _method(tracker), grid)
-        _SESSION.append(reading)
+        _SESSION = _SESSION.add(reading)  # the owner of _LOCK alone gets here: one update at a time
         return reading
 
     def lap(self) -> Reading:
@@ -202,38 +204,15 @@ class Meter:
                 _LOCK.release()
 
 
-def session_reading() -> Reading:
-    """Everything this process has measured so far, as one reading."""
-    total = Reading(note="nothing measured")
-    for reading in list(_SESSION):
-        total = total.add(reading)
-    return total
-
-
 def closing_line() -> str | None:
     """The CLI's last line: what the command's measured work used, and how that was measured."""
-    total = session_reading()
+    total = _SESSION
     if not total.measured:
         return None
     return (
-        f"energy: {_figures(total.kwh * 1000)} Wh, {_figures(total.co2_kg * 1000)} g CO2e over "
+        f"energy: {figures(total.kwh * 1000)} Wh, {figures(total.co2_kg * 1000)} g CO2e over "
         f"{total.seconds:.1f} s measured ({total.method}; grid: {total.grid})"
     )
-
-
-@contextmanager
-def measuring(enabled: bool = True):
-    """``with measuring() as span:`` ... ``span.reading`` after the block."""
-
-    class Span:
-        reading = Reading()
-
-    meter = Meter(enabled).start()
-    span = Span()
-    try:
-        yield span
-    finally:
-        span.reading = meter.stop()
 
 
 def stamp(result, reading: Reading) -> None:
@@ -254,9 +233,12 @@ def footprinted(fn):
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        with measuring() as span:
+        meter = Meter().start()
+        try:
             result = fn(*args, **kwargs)
-        stamp(result, span.reading)
+        finally:
+            reading = meter.stop()
+        stamp(result, reading)
         return result
 
     return wrapper

@@ -48,6 +48,7 @@ def enabled() -> bool:
     return value == "on"
 
 
+@lru_cache(maxsize=4)
 def _band_mask(n: int) -> np.ndarray:
     f = np.fft.fftfreq(n) * n
     r = np.hypot(*np.meshgrid(f, f, indexing="ij"))
@@ -61,6 +62,12 @@ def key_tile() -> np.ndarray:
     noise = np.random.default_rng(seed).standard_normal((TILE, TILE))
     tile = np.real(np.fft.ifft2(np.fft.fft2(noise) * _band_mask(TILE)))
     return (tile - tile.mean()) / tile.std()
+
+
+@lru_cache(maxsize=1)
+def _key_spectrum() -> np.ndarray:
+    """The conjugate spectrum of the key, which every read correlates with."""
+    return np.conj(np.fft.fft2(key_tile()))
 
 
 def _luma(img: Image.Image) -> np.ndarray:
@@ -113,9 +120,8 @@ def _score(luma: np.ndarray) -> float:
     np.add.at(counts, (ys % TILE, xs % TILE), weight)
     folded = np.where(counts > 0, folded / np.maximum(counts, 1e-9), 0.0)
     folded -= folded.mean()
-    band = _band_mask(TILE)
     # phase only (each frequency counts alike, so what is left of the picture does not drown the mark)
-    cross = np.where(band, np.fft.fft2(folded) * np.conj(np.fft.fft2(key_tile())), 0)
+    cross = np.where(_band_mask(TILE), np.fft.fft2(folded) * _key_spectrum(), 0)
     cross /= np.maximum(np.abs(cross), 1e-12)
     corr = np.real(np.fft.ifft2(cross))
     sd = corr.std()

@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 
 from ..errors import PromptismError
 from ..pipelines.settings import SEED_LIMIT
+from ..responsible.energy import figures
 from ..responsible.policy import Policy, using_policy
 from .config import (
     GAN_ID,
@@ -88,6 +89,7 @@ class Service:
         )
         self._models = None
         self._secret = None
+        self.energy_cache: dict[str, dict | None] = {}  # a finished job's energy (job_energy), read once
         self.keys = config.keys()  # read once: each request looks its key's user up here
         self.started = time.time()
 
@@ -349,7 +351,7 @@ def job_json(svc: Service, r) -> dict:
 def job_energy(svc: Service, job_id: str, files: tuple[str, ...]) -> dict | None:
     """A finished job's energy and CO2 (summed over its pictures' provenance sidecars), and each
     picture's; None when none was measured. Read once per job."""
-    cache = svc.__dict__.setdefault("_energy", {})
+    cache = svc.energy_cache
     if job_id in cache:
         return cache[job_id]
     per = []
@@ -364,8 +366,8 @@ def job_energy(svc: Service, job_id: str, files: tuple[str, ...]) -> dict | None
     out = None
     if per:
         out = {
-            "wh": float(f"{sum(p['wh'] for p in per):.6g}"),
-            "co2_g": float(f"{sum(p['co2_g'] for p in per):.6g}"),
+            "wh": figures(sum(p["wh"] for p in per), 6),
+            "co2_g": figures(sum(p["co2_g"] for p in per), 6),
             "pictures": per,
         }
     if len(cache) > 10_000:
