@@ -56,6 +56,7 @@ def cmd_guide(args: argparse.Namespace) -> int:
         init_weight=args.init_weight,
         init_noise=args.init_noise,
         tv=args.tv,
+        contrast=args.contrast,
         clips=tuple(args.clip or ("world",)),
         save_every=args.save_every,
         keep_best=args.keep_best,
@@ -161,6 +162,13 @@ def add_commands(sub) -> None:
         type=float,
         default=0.0,
         help="weight of the picture's total variation in the loss: smooths away noise and thin strokes (default: 0)",
+    )
+    g.add_argument(
+        "--contrast",
+        type=float,
+        default=0.0,
+        help="weight of a loss that asks CLIP to pick each prompt out of its contrast captions (the prompt "
+        "with one colour, shape, number, relation or background changed) (default: 0, off)",
     )
     g.add_argument(
         "--image-prompt",

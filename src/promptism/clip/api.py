@@ -26,6 +26,11 @@ class ClipBase:
         """Token features (N, L, W), their mask (N, L), and the pooled embedding (N, D)."""
         raise NotImplementedError
 
+    def logit_scale(self) -> float:
+        """The learned inverse temperature that turns cosines into logits (CLIP's upper bound, 100,
+        for a backend that has none)."""
+        return 100.0
+
     # --- shared ----------------------------------------------------------------------------------
     def pixels(self, images) -> torch.Tensor:
         """PIL images, (N, H, W, 3) uint8 arrays or a (N, 3, H, W) tensor in [-1, 1] -> model input."""

@@ -31,6 +31,9 @@ class HFClip(ClipBase):
         self.mean = torch.tensor(mean).view(1, 3, 1, 1)
         self.std = torch.tensor(std).view(1, 3, 1, 1)
 
+    def logit_scale(self) -> float:
+        return float(self.model.logit_scale.detach().exp().clamp(max=100.0))
+
     def _tokens(self, texts: Sequence[str]):
         enc = self.tokenizer(
             list(texts), padding="max_length", truncation=True, max_length=self.context, return_tensors="pt"

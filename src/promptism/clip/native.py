@@ -36,6 +36,9 @@ class NativeClip(ClipBase):
     def _encode_pixels(self, pixels: torch.Tensor) -> torch.Tensor:
         return self.model.encode_image(pixels)
 
+    def logit_scale(self) -> float:
+        return float(self.model.scale().detach())
+
     def save(
         self,
         folder: str | Path,

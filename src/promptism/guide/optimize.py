@@ -55,7 +55,7 @@ def _picture_tensor(source, size: int, what: str) -> torch.Tensor:
     return to_tensor([square(open_image(source, what).image, size)])
 
 
-def _check(generator: str, size, steps, lr, optimizer: str, init_weight, init_noise, tv) -> None:
+def _check(generator: str, size, steps, lr, optimizer: str, init_weight, init_noise, tv, contrast) -> None:
     if generator not in GENERATORS:
         raise PromptismError(f"unknown generator {generator!r}; generators are {', '.join(GENERATORS)}")
     if isinstance(size, bool) or not isinstance(size, int) or not MIN_SIZE <= size <= MAX_SIZE:
@@ -66,9 +66,24 @@ def _check(generator: str, size, steps, lr, optimizer: str, init_weight, init_no
         raise PromptismError(f"lr must be a number above 0 and at most 10, got {lr!r}")
     if optimizer not in OPTIMIZERS:
         raise PromptismError(f"unknown optimizer {optimizer!r}; optimizers are {', '.join(OPTIMIZERS)}")
-    for name, v in (("init_weight", init_weight), ("init_noise", init_noise), ("tv", tv)):
+    for name, v in (("init_weight", init_weight), ("init_noise", init_noise), ("tv", tv), ("contrast", contrast)):
         if not (isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 100):
             raise PromptismError(f"{name} must be a number from 0 to 100, got {v!r}")
+
+
+def _contrast_targets(clip, text: list[Prompt], contrast: float) -> list[tuple[float, float, torch.Tensor]]:
+    """For each prompt of positive weight that has contrast captions: (its weight × ``contrast``,
+    CLIP's logit scale, the embeddings of the prompt and then its contrasts (1 + K, D))."""
+    if not contrast:
+        return []
+    from .contrast import contrasts
+
+    out = []
+    for p in text:
+        others = contrasts(p.text) if p.weight > 0 else []
+        if others:
+            out.append((contrast * p.weight, clip.logit_scale(), clip.encode_text([p.text, *others])))
+    return out
 
 
 def _optimizer(name: str, params, lr: float) -> torch.optim.Optimizer:
@@ -105,6 +120,7 @@ def guide(
     init_weight: float = 0.0,
     init_noise: float = 1.0,
     tv: float = 0.0,
+    contrast: float = 0.0,
     clips: tuple[str, ...] = ("world",),
     save_every: int = 0,
     keep_best: bool = False,
@@ -120,8 +136,10 @@ def guide(
     with ``:weight``) whose CLIP embeddings are prompts too; ``init``: a starting picture, with
     ``init_weight`` pulling the result back towards it; ``init_noise``: the starting noise's scale;
     ``tv``: the weight of the picture's total variation (mean absolute difference of neighbouring
-    pixels) in the loss, against noise and thin strokes; ``clips``: one CLIP or an ensemble (names
-    or folders); ``save_every``: keep a frame every N steps (``GuideResult.frames``); ``keep_best``:
+    pixels) in the loss, against noise and thin strokes; ``contrast``: the weight of a
+    cross-entropy that asks CLIP to pick each prompt out of its contrast captions (the prompt with
+    one colour, shape, number, relation or background changed; ``guide.contrast``); ``clips``: one
+    CLIP or an ensemble (names or folders); ``save_every``: keep a frame every N steps (``GuideResult.frames``); ``keep_best``:
     return the step CLIP scored highest; ``vqgan``: the VQGAN (a shipped name or a folder) of the
     vqgan generator, ``gan`` the GAN of the stylegan one. ``zoom_frames`` > 0 makes a zoom video after each picture (VQGAN+CLIP's habit):
     each frame is the last one enlarged by ``zoom`` about its centre and optimised again for
@@ -130,7 +148,7 @@ def guide(
     images = [p if isinstance(p, Prompt) else parse_image_prompt(p) for p in image_prompts]
     check_weights(text, images)
     active_policy().enforce(*(p.text for p in text))
-    _check(generator, size, steps, lr, optimizer, init_weight, init_noise, tv)
+    _check(generator, size, steps, lr, optimizer, init_weight, init_noise, tv, contrast)
     n, seed = check_count(n), check_seed(seed)
     if isinstance(save_every, bool) or not isinstance(save_every, int) or save_every < 0:
         raise PromptismError(f"save_every must be a whole number of steps (0: no frames), got {save_every!r}")
@@ -155,7 +173,7 @@ def guide(
     from ..pipelines.images import open_image
 
     pictures = [open_image(p.text, "image prompt").image for p in images]
-    targets = []  # per CLIP: (embeddings (P, D), weights (P,))
+    targets = []  # per CLIP: (embeddings (P, D), weights (P,), contrasts)
     with torch.no_grad():
         for clip in models:
             embs, weights = [], []
@@ -165,7 +183,7 @@ def guide(
             for p, picture in zip(images, pictures):
                 embs.append(clip.encode_image(picture))
                 weights.append(p.weight)
-            targets.append((torch.cat(embs), torch.tensor(weights)))
+            targets.append((torch.cat(embs), torch.tensor(weights), _contrast_targets(clip, text, contrast)))
     from ..clip import sha256
 
     described = [{"name": str(name), "sha256": sha256(str(name))} for name in clips]
@@ -181,6 +199,7 @@ def guide(
         init_weight=init_weight,
         init_noise=init_noise,
         tv=tv,
+        contrast=contrast,
         keep_best=keep_best,
     )
     if zoom_frames:
@@ -269,7 +288,7 @@ def presets() -> dict[str, dict]:
 def _score(models, targets, img: torch.Tensor) -> float:
     """CLIP's weighted cosine of the whole picture with the prompts, averaged over the ensemble."""
     total = 0.0
-    for clip, (emb, w) in zip(models, targets):
+    for clip, (emb, w, _) in zip(models, targets):
         x = F.interpolate(img, size=clip.image_size, mode="area") if img.shape[-1] != clip.image_size else img
         e = clip._encode_pixels(x)
         total += float((e @ emb.T).squeeze(0) @ w) / float(w.abs().sum())
@@ -289,10 +308,13 @@ def _one(
         for step in range(1, steps + 1):
             img = param()
             loss = img.new_zeros(())
-            for clip, cut, (emb, w) in zip(models, cutters, targets):
+            for clip, cut, (emb, w, against) in zip(models, cutters, targets):
                 e = clip._encode_pixels(cut(img))
                 dists = torch.stack([spherical_distance(e, t).mean() for t in emb])
                 loss = loss + (dists * w).sum()
+                for weight, scale, captions in against:  # the prompt is caption 0 of its row
+                    picked = torch.zeros(len(e), dtype=torch.long)
+                    loss = loss + weight * F.cross_entropy(scale * e @ captions.T, picked)
             if start is not None and init_weight:
                 loss = loss + init_weight * F.mse_loss(img, start)
             if tv:
