@@ -207,8 +207,8 @@ def layout(
             raise SceneError(f"a scene holds 1 to {vocab.MAX_COUNT} copies of a shape, not {spec.count}")
         color = spec.color or free_color(spec.shape, rng)
         groups.append((spec, color, spec.size or default_size))
-    if sum(spec.count for spec, _, _ in groups) > 8:
-        raise SceneError("too many objects for one picture (at most 8)")
+    if sum(spec.count for spec, _, _ in groups) > vocab.MAX_OBJECTS:
+        raise SceneError(f"too many objects for one picture (at most {vocab.MAX_OBJECTS})")
     for _ in range(attempts):
         placed: list[tuple[int, Obj]] = []
         if _place_all(constraints, groups, rng, placed):

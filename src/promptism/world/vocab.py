@@ -107,6 +107,7 @@ REL_SPREAD = 0.3
 JUDGE_REL_OFFSET = 0.1
 MIN_GAP = 0.04  # objects never overlap and stay at least this far apart
 MAX_COUNT = 4
+MAX_OBJECTS = 8  # objects in one picture at most
 
 NUMBER_WORDS: dict[str, int] = {"one": 1, "two": 2, "three": 3, "four": 4}
 NUMBER_NAMES = {v: k for k, v in NUMBER_WORDS.items()}
