@@ -22,6 +22,9 @@ def test_each_contrast_changes_one_colour_shape_background_number_or_relation():
     assert not any("blue diamond under a red sky" in c for c in sky)
     pair = contrasts("a red circle above a blue square")
     assert {"a blue circle above a red square", "a red circle below a blue square"} <= set(pair)
+    assert "a red star above a blue square" in contrasts("a red star under a blue square")
+    assert not any("bottom" in c for c in contrasts("a red star on top of a green box"))  # a relation, not a place
+    assert "a star at the bottom of the picture" in contrasts("a star at the top of the picture")
     assert {"three blue stars", "two blue circles"} <= set(contrasts("two blue stars"))
     assert contrasts("a cat in a hat") == [] and len(contrasts("a red circle above a blue square", most=5)) == 5
 

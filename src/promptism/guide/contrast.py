@@ -21,31 +21,21 @@ MOST = 48  # contrast captions per prompt at most
 _WORD = re.compile(r"[A-Za-z]+")
 _SKY = re.compile(r"\bunder (?:a |the )?(?:blue )?sky\b", re.IGNORECASE)
 _BACKGROUND = re.compile(r"\bon (?:a |the )?(white|black|gr[ae]y) background\b", re.IGNORECASE)
-_OPPOSITE = {
-    "above": "below",
-    "below": "above",
-    "over": "under",
-    "under": "over",
-    "beneath": "above",
-    "underneath": "above",
-    "left": "right",
-    "right": "left",
-    "top": "bottom",
-    "bottom": "top",
-}
+# a place in the picture flips to the opposite one ("on the left side" -> "on the right side");
+# the same words in a relation ("to the left of a square", "on top of") are the relation kind of
+# world.negatives, which flips the whole phrase
+_POSITION_OPPOSITE = {"left": "right", "right": "left", "top": "bottom", "bottom": "top"}
+_RELATION_TAIL = re.compile(r"\s+of\b(?! the (?:picture|image|canvas))", re.IGNORECASE)
 
 
-def _options(word: str, following: str) -> list[str]:
-    """The words that may stand in ``word``'s place (none when it is not a vocabulary word)."""
+def _options(word: str, rest: str) -> list[str]:
+    """The words that may stand in ``word``'s place, given the ``rest`` of the prompt after it
+    (none when it is not a vocabulary word)."""
     w = word.lower()
-    if following in ("sky", "a", "the") and w == "under":  # "under a blue sky": a background
-        return []
+    nxt = _WORD.search(rest)
+    following = nxt.group(0).lower() if nxt else ""
     if w in vocab.COLORS:
-        if following == "sky":  # "a blue sky" is a background, not a colour
-            return []
-        if following == "background":
-            return [b for b in vocab.BACKGROUNDS if b != w and b != "sky"]
-        return [c for c in vocab.COLORS if c != w]
+        return [] if following == "sky" else [c for c in vocab.COLORS if c != w]  # "a blue sky": a background
     if w in vocab.BACKGROUND_WORDS and following == "background":
         here = vocab.BACKGROUND_WORDS[w]
         return [b for b in vocab.BACKGROUNDS if b not in (here, "sky")]
@@ -55,15 +45,14 @@ def _options(word: str, following: str) -> list[str]:
     if w in vocab.NUMBER_WORDS and vocab.NUMBER_WORDS[w] >= 2:
         n = vocab.NUMBER_WORDS[w]
         return [vocab.NUMBER_NAMES[k] for k in range(2, vocab.MAX_COUNT + 1) if k != n]
-    if w in _OPPOSITE:
-        return [_OPPOSITE[w]]
+    if w in _POSITION_OPPOSITE and not _RELATION_TAIL.match(rest):
+        return [_POSITION_OPPOSITE[w]]
     return []
 
 
 def contrasts(text: str, most: int = MOST) -> list[str]:
     """The prompt with one vocabulary word changed, every way (in the order of the words, at most
     ``most``); none for a prompt that names nothing of the vocabulary."""
-    words = list(_WORD.finditer(text))
     out: list[str] = []
 
     def add(caption: str) -> None:
@@ -71,8 +60,8 @@ def contrasts(text: str, most: int = MOST) -> list[str]:
         if caption != text and caption not in out:
             out.append(caption)
 
-    try:  # two objects' colours exchanged, where the prompt binds two colours to two shapes
-        for caption in negatives(text, parse(text), kinds=("swap_colors",)).values():
+    try:  # two objects' colours exchanged, and a relation reversed, where the prompt states them
+        for caption in negatives(text, parse(text), kinds=("swap_colors", "relation")).values():
             add(caption)
     except ParseError:
         pass
@@ -81,8 +70,7 @@ def contrasts(text: str, most: int = MOST) -> list[str]:
             add(f"{text[: m.start()]}on a {b} background{text[m.end() :]}")
     for m in _BACKGROUND.finditer(text):
         add(f"{text[: m.start()]}under a blue sky{text[m.end() :]}")
-    for i, m in enumerate(words):
-        following = words[i + 1].group(0).lower() if i + 1 < len(words) else ""
-        for new in _options(m.group(0), following):
+    for m in _WORD.finditer(text):
+        for new in _options(m.group(0), text[m.end() :]):
             add(text[: m.start()] + new + text[m.end() :])
     return out[:most]
