@@ -17,7 +17,8 @@ shipped unCLIP on the same prompts and suite seeds, its first picture, k = 1 and
 candidates).
 
 Records (one JSON line per prompt) go to benchmarks/reports/mini_world_records/<split>.jsonl, so a
-killed run resumes where it stopped.
+killed run resumes where it stopped. A model being tried (``--model FOLDER --tag NAME``) keeps its
+records and report with the experiment reports: experiments/reports/mini_world_<NAME>{_records/,.md,.json}.
 """
 
 from __future__ import annotations
@@ -34,17 +35,18 @@ import torch
 
 REPORTS = Path(__file__).resolve().parent / "reports"
 RECORDS = REPORTS / "mini_world_records"
+EXPERIMENT_REPORTS = Path(__file__).resolve().parents[1] / "experiments" / "reports"
 KS = (1, 4, 9, 16)
 
 
-def run(split: str, limit: int, candidates: int, model: str) -> None:
+def run(split: str, limit: int, candidates: int, model: str, records: Path = RECORDS) -> None:
     from tqdm.auto import tqdm
 
     from promptism.mini.pipeline import mini
     from promptism.world import suite
 
-    RECORDS.mkdir(parents=True, exist_ok=True)
-    path = RECORDS / f"{split}.jsonl"
+    records.mkdir(parents=True, exist_ok=True)
+    path = records / f"{split}.jsonl"
     done = {json.loads(line)["id"] for line in path.read_text().splitlines()} if path.exists() else set()
     prompts = [p for p in suite._limited(suite.all_prompts((split,)), limit) if p.id not in done]
     grid = int(round(candidates**0.5))
@@ -84,7 +86,9 @@ def _unclip(split: str) -> dict[str, dict]:
     return out
 
 
-def report() -> None:
+def report(
+    records: Path = RECORDS, out: Path = REPORTS / "mini_world", model: str = "the shipped `mini-world`"
+) -> None:
     from promptism import __version__
     from promptism.world.suite import CATEGORIES, CATEGORY_TITLES
 
@@ -93,7 +97,7 @@ def report() -> None:
         "# GenEval-world of `promptism mini` (DALL·E mini)",
         "",
         f"Measured by `benchmarks/mini_world.py` on {platform.machine()}, torch {torch.__version__}, promptism "
-        f"{__version__}: the shipped `mini-world` at its default sampling settings, one picture per prompt. "
+        f"{__version__}: {model} at its default sampling settings, one picture per prompt. "
         "Column k: the best of the first k candidates by the reranking CLIP (`world`); k = 1 is no reranking, "
         "k = 16 the default (`promptism mini`'s first picture). unCLIP: the shipped stack on the same prompts and "
         "seeds (benchmarks/rerank_world.py's records; its default reranks 3 candidates). The judge scores, it "
@@ -101,7 +105,7 @@ def report() -> None:
         "",
     ]
     for split in ("seen", "heldout"):
-        path = RECORDS / f"{split}.jsonl"
+        path = records / f"{split}.jsonl"
         if not path.exists():
             continue
         recs = [json.loads(line) for line in path.read_text().splitlines()]
@@ -163,8 +167,9 @@ def report() -> None:
             "thread(s); benchmarks/mini_speed.md times a grid on its own.",
             "",
         ]
-    (REPORTS / "mini_world.json").write_text(json.dumps(data, indent=1))
-    (REPORTS / "mini_world.md").write_text("\n".join(md) + "\n")
+    data["model"] = model
+    out.with_suffix(".json").write_text(json.dumps(data, indent=1))
+    out.with_suffix(".md").write_text("\n".join(md) + "\n")
     print("\n".join(md))
 
 
@@ -174,12 +179,26 @@ def main() -> int:
     ap.add_argument("--limit", type=int, default=10, help="prompts per category (default: 10)")
     ap.add_argument("--candidates", type=int, default=16, help="candidates per prompt, a square (default: 16)")
     ap.add_argument("--model", default="world", help="the mini model (default: the shipped world)")
+    ap.add_argument(
+        "--tag",
+        default=None,
+        help="a model being tried: its records and report go to experiments/reports/mini_world_TAG* "
+        "(default: the shipped model's, in benchmarks/reports)",
+    )
     ap.add_argument("--report", action="store_true", help="write mini_world.md/.json from the records")
     args = ap.parse_args()
+    if args.tag:
+        records, out = (
+            EXPERIMENT_REPORTS / f"mini_world_{args.tag}_records",
+            EXPERIMENT_REPORTS / f"mini_world_{args.tag}",
+        )
+        label = f"`{args.model}` (tried as {args.tag})"
+    else:
+        records, out, label = RECORDS, REPORTS / "mini_world", "the shipped `mini-world`"
     if args.split:
-        run(args.split, args.limit, args.candidates, args.model)
+        run(args.split, args.limit, args.candidates, args.model, records)
     if args.report or not args.split:
-        report()
+        report(records, out, label)
     return 0
 
 

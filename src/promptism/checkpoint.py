@@ -92,6 +92,40 @@ def load_weights(folder: str | Path, model: torch.nn.Module) -> torch.nn.Module:
     return model.eval()
 
 
+# what a fine-tuned model's config.json keeps of each phase before its own ("init_phases")
+PHASE_FIELDS = (
+    "name",
+    "preset",
+    "steps",
+    "batch_size",
+    "ema",
+    "wall_seconds_this_run",
+    "train_seconds",
+    "training_energy",
+    "threads",
+    "diffusion",
+)
+
+
+def init_record(init: str | Path, init_meta: dict) -> dict:
+    """The provenance a fine-tune records of its start: the folder it began from and every phase
+    that made those weights (the start's own ``init_phases``, then the start itself). They travel
+    with the model because the folder may be gone, or (a shipped model) overwritten, by the time a
+    card is written."""
+    phases = init_meta.get("init_phases", []) + [{k: init_meta[k] for k in PHASE_FIELDS if k in init_meta}]
+    return {"init": str(init), "init_phases": phases}
+
+
+def start_from(init: str | Path, kind: str, config_cls, model: torch.nn.Module, cfg, preset_name: str) -> dict:
+    """Load a trained model folder's weights into ``model`` (which must have the same config) for a
+    fine-tune, in train mode; returns :func:`init_record`'s provenance."""
+    init_cfg, init_meta = read_config(init, kind, config_cls)
+    if init_cfg != cfg:
+        raise PromptismError(f"--init {init} has another architecture than preset {preset_name!r}")
+    load_weights(init, model).train()
+    return init_record(init, init_meta)
+
+
 def finished_run(run: str | Path, kind: str, config_cls):
     """(config, weights, the card's fields) of a run's finished model RUN/model; None if it has none."""
     from safetensors.torch import load_file

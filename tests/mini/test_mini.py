@@ -105,6 +105,24 @@ def test_train_mini_writes_a_model_that_draws_a_reranked_grid(trained, tmp_path)
     assert big.images[0].size == (64, 64)  # the VQGAN's 16 px, enlarged 4 times
 
 
+def test_a_fine_tune_starts_from_its_init_and_keeps_its_tokenizer(trained, tmp_path):
+    from promptism.mini.training import train_mini
+
+    start = trained / "mini" / "model"
+    vq = str(trained / "vq" / "model")
+    args = ["train", "mini", "--data", str(trained / "data"), "--out", str(tmp_path / "ft"), "--preset", "tiny"]
+    # learning rate 0: the weights can only be the start's if the start was loaded
+    assert main(args + ["--vqgan", vq, "--init", str(start), "--steps", "2", "--lr", "0", "--quiet"]) == 0
+    tuned = load(tmp_path / "ft" / "model")
+    for a, b in zip(load(start).model.state_dict().values(), tuned.model.state_dict().values()):
+        assert torch.equal(a, b)
+    assert (tmp_path / "ft" / "model" / "tokenizer.json").read_text() == (start / "tokenizer.json").read_text()
+    assert tuned.meta["init"] == str(start) and tuned.meta["steps"] == 2
+    assert [phase["steps"] for phase in tuned.meta["init_phases"]] == [6]
+    with pytest.raises(PromptismError, match="another VQGAN"):  # its codes would mean other pictures
+        train_mini(str(trained / "data"), str(tmp_path / "bad"), "tiny", vqgan=vq, init=vq, progress=False)
+
+
 def _clip(trained) -> str:
     """A tiny CLIP to rerank with (the tests build no real one): the unCLIP tests' fixture's."""
     folder = trained / "clip"

@@ -14,12 +14,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from promptism.checkpoint import PHASE_FIELDS
 from promptism.errors import PromptismError
 from promptism.pipelines.provenance import read_provenance
 from promptism.pipelines.unclip import generate, load_models
 from promptism.unclip.embeddings import embed_dataset, load_embeddings
 from promptism.unclip.folders import load_stage
-from promptism.unclip.training import PHASE_FIELDS, PRESETS, DecoderTask, build
+from promptism.unclip.training import PRESETS, DecoderTask, build
 from promptism.unclip.upsampler import Upsampler, UpsamplerConfig, back_project, gaussian_blur
 from promptism.world.shards import make_dataset
 

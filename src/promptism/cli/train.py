@@ -100,7 +100,9 @@ def cmd_train_vqgan(args: argparse.Namespace) -> int:
 
 
 def cmd_train_mini(args: argparse.Namespace) -> int:
-    return _train_family(args, "mini", "world", "draw with: promptism mini PROMPT --model {folder}", vqgan=args.vqgan)
+    return _train_family(
+        args, "mini", "world", "draw with: promptism mini PROMPT --model {folder}", vqgan=args.vqgan, init=args.init
+    )
 
 
 def cmd_train_gan(args: argparse.Namespace) -> int:
@@ -260,6 +262,12 @@ def add_commands(sub) -> None:
     _training_options(mi, "world (default, mini-world's) or tiny (tests)")
     mi.add_argument(
         "--vqgan", default="world", help="the VQGAN whose codes it writes: a shipped name or a model folder (world)"
+    )
+    mi.add_argument(
+        "--init",
+        default=None,
+        help="fine-tune: start from this model folder or shipped model name, e.g. world (same architecture "
+        "and VQGAN as the preset; its tokenizer is kept), instead of random weights",
     )
     mi.set_defaults(func=cmd_train_mini)
     ga = ts.add_parser(

@@ -101,13 +101,18 @@ def train_mini(
     limit: int | None = None,
     progress: bool = True,
     crop: str = "center",
+    init: str | None = None,
     **loop_overrides,
 ) -> Path:
     """Train (or resume) a mini transformer on a dataset's pictures as ``vqgan``'s codes; writes
-    OUT/codes (the encoded dataset) and OUT/model (EMA weights, config, tokenizer)."""
+    OUT/codes (the encoded dataset) and OUT/model (EMA weights, config, tokenizer). ``init`` (a
+    shipped name or a model folder, trained over the same VQGAN) fine-tunes: the run starts from its
+    weights and keeps its tokenizer."""
+    import shutil
+
     from accelerate import PartialState
 
-    from ..checkpoint import save_model, weights_sha256
+    from ..checkpoint import resolve, save_model, start_from, weights_sha256
     from ..clip.tokenizer import CaptionTokenizer, train_tokenizer
     from ..vqgan import load as load_vqgan
 
@@ -117,8 +122,17 @@ def train_mini(
     out_dir.mkdir(parents=True, exist_ok=True)
     state = PartialState(cpu=not torch.cuda.is_available())
     vq = load_vqgan(vqgan)
+    vq_info = {"name": str(vqgan), "sha256": weights_sha256(vq.folder)}
+    if init:  # checked before the pictures are encoded
+        init = str(resolve(init, "mini"))
+        init_vq = json.loads((Path(init) / "config.json").read_text()).get("vqgan", {}).get("sha256")
+        if init_vq != vq_info["sha256"]:
+            raise PromptismError(f"--init {init} writes the codes of another VQGAN than {vqgan!r}")
     codes, captions = encode_codes(data, vqgan, out_dir / "codes", limit, progress, crop)
     tok_path = out_dir / "tokenizer.json"
+    if init and not tok_path.exists() and state.is_main_process:  # the token ids its start was trained with
+        shutil.copyfile(Path(init) / "tokenizer.json", tok_path)
+    state.wait_for_everyone()
     if tok_path.exists():  # a resumed run keeps the tokenizer its checkpoint was trained with
         tok = CaptionTokenizer.load(tok_path, p["model"]["context"])
     else:
@@ -131,12 +145,13 @@ def train_mini(
     text, _ = tok(captions, warn=False)
     null, _ = tok([""])
     loop = loop_config(p["loop"], out_dir, loop_overrides)
-    vq_info = {"name": str(vqgan), "sha256": weights_sha256(vq.folder)}
-    if state.is_main_process:  # what a run stopped before its end ships with (promptism.mini.ship)
-        started = {"config": cfg.to_dict(), "preset": preset_name, "data": str(data), "vqgan": vq_info}
-        (out_dir / "model_config.json").write_text(json.dumps(started, indent=1))
     torch.manual_seed(loop.seed)
     model = MiniTransformer(cfg)
+    # a fine-tune's start (a resumed run's checkpoint then replaces these weights)
+    start = start_from(init, "mini", MiniConfig, model, cfg, preset_name) if init else {}
+    if state.is_main_process:  # what a run stopped before its end ships with (promptism.mini.ship)
+        started = {"config": cfg.to_dict(), "preset": preset_name, "data": str(data), "vqgan": vq_info, **start}
+        (out_dir / "model_config.json").write_text(json.dumps(started, indent=1))
     task = MiniTask(codes, text, null[0], float(p["task"]["drop_text"]), loop.seed)
     result = train(model, task, len(captions), loop, progress=progress)
     if not state.is_main_process:
@@ -145,6 +160,7 @@ def train_mini(
     extra = {
         **card_fields(out_dir, preset_name, data, len(captions), p["task"], result, loop, t0),
         "vqgan": vq_info,
+        **start,
     }
     folder = save_model(out_dir / "model", "mini", MiniTransformer(cfg), cfg, extra, weights)
     tok.save(folder / "tokenizer.json")

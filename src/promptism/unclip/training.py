@@ -35,19 +35,6 @@ from .presets import PRESETS
 from .task_config import DecoderTaskConfig
 
 P_DROP_IMAGE, P_DROP_TEXT, P_DROP_PRIOR_TEXT = 0.1, 0.5, 0.1  # Ramesh et al. 2022, §2.1
-# what a fine-tuned model's config.json keeps of each phase before its own ("init_phases")
-PHASE_FIELDS = (
-    "name",
-    "preset",
-    "steps",
-    "batch_size",
-    "ema",
-    "wall_seconds_this_run",
-    "train_seconds",
-    "training_energy",
-    "threads",
-    "diffusion",
-)
 
 
 def _generator(seed: int, step: int, idx: np.ndarray) -> torch.Generator:
@@ -175,7 +162,7 @@ def _embeddings(data, split, captions, embeddings, clip_name, out_dir, limit, pr
 def _start_from(init: str, kind: str, model, cfg, preset_name: str) -> dict:
     """Load a trained model folder's weights into ``model`` (a plain decoder's start an inpainting
     one, its extra channels at zero); the provenance fields the fine-tune records."""
-    from ..checkpoint import load_weights, read_config
+    from ..checkpoint import init_record, load_weights, read_config, start_from
 
     init_cfg, init_meta = read_config(init, kind, model_classes(kind)[1])
     if kind == "decoder" and cfg.inpaint and not init_cfg.inpaint and init_cfg == cfg.plain():
@@ -183,14 +170,8 @@ def _start_from(init: str, kind: str, model, cfg, preset_name: str) -> dict:
         from .decoder import Decoder, widen_for_inpainting
 
         widen_for_inpainting(model, load_weights(init, Decoder(init_cfg)).state_dict()).train()
-    elif init_cfg != cfg:
-        raise PromptismError(f"--init {init} has another architecture than preset {preset_name!r}")
-    else:
-        load_weights(init, model).train()
-    # the phases that made the starting weights travel with the model: the folder ``init``
-    # names may be gone, or (a shipped model) overwritten by this one, by the time a card is written
-    phases = init_meta.get("init_phases", []) + [{k: init_meta[k] for k in PHASE_FIELDS if k in init_meta}]
-    return {"init": str(init), "init_phases": phases}
+        return init_record(init, init_meta)
+    return start_from(init, kind, model_classes(kind)[1], model, cfg, preset_name)
 
 
 def _conditioning(kind, p, pairs, data, embeddings, clip_name, out_dir, limit, progress, init, state, extra, crop):
