@@ -39,7 +39,15 @@ EXPERIMENT_REPORTS = Path(__file__).resolve().parents[1] / "experiments" / "repo
 KS = (1, 4, 9, 16)
 
 
-def run(split: str, limit: int, candidates: int, model: str, records: Path = RECORDS) -> None:
+def run(
+    split: str,
+    limit: int,
+    candidates: int,
+    model: str,
+    records: Path = RECORDS,
+    offset: int = 0,
+    sampling: dict | None = None,
+) -> None:
     from tqdm.auto import tqdm
 
     from promptism.mini.pipeline import mini
@@ -48,14 +56,14 @@ def run(split: str, limit: int, candidates: int, model: str, records: Path = REC
     records.mkdir(parents=True, exist_ok=True)
     path = records / f"{split}.jsonl"
     done = {json.loads(line)["id"] for line in path.read_text().splitlines()} if path.exists() else set()
-    prompts = [p for p in suite._limited(suite.all_prompts((split,)), limit) if p.id not in done]
+    prompts = [p for p in suite._limited(suite.all_prompts((split,)), limit, offset) if p.id not in done]
     grid = int(round(candidates**0.5))
     if grid * grid != candidates:
         raise SystemExit("--candidates must be a square (every candidate is kept, ranked)")
     for p in tqdm(prompts, desc=f"mini {split}", unit="prompt"):
         seed = suite.hash_id(p.id) % 2**32
         t0 = time.perf_counter()
-        r = mini(p.text, candidates=candidates, grid=grid, seed=seed, model=model)
+        r = mini(p.text, candidates=candidates, grid=grid, seed=seed, model=model, **(sampling or {}))
         seconds = time.perf_counter() - t0
         by_seed = dict(zip(r.seeds, zip(r.images, r.scores)))
         cands = []
@@ -65,6 +73,7 @@ def run(split: str, limit: int, candidates: int, model: str, records: Path = REC
             cands.append({"correct": judged.correct, "reason": judged.reason, "clip": score})
         record = {"id": p.id, "split": split, "category": p.category, "seed": seed, "seconds": seconds}
         record["threads"] = torch.get_num_threads()
+        record["sampling"] = sampling or {}
         with path.open("a") as f:
             f.write(json.dumps({**record, "candidates": cands}) + "\n")
 
@@ -185,18 +194,41 @@ def main() -> int:
         help="a model being tried: its records and report go to experiments/reports/mini_world_TAG* "
         "(default: the shipped model's, in benchmarks/reports)",
     )
+    ap.add_argument(
+        "--offset",
+        type=int,
+        default=0,
+        help="prompts of each category to skip first (default: 0); with --tag, to choose settings on "
+        "prompts the shipped report never quotes",
+    )
+    ap.add_argument(
+        "--sampling",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a sampling setting other than the default (temperature, top_k, top_p, cond_scale); repeatable",
+    )
     ap.add_argument("--report", action="store_true", help="write mini_world.md/.json from the records")
     args = ap.parse_args()
+    sampling = {}
+    for item in args.sampling:
+        key, _, value = item.partition("=")
+        if key not in ("temperature", "top_k", "top_p", "cond_scale") or not value:
+            ap.error(f"--sampling takes temperature=, top_k=, top_p= or cond_scale=, got {item!r}")
+        sampling[key] = int(value) if key == "top_k" else float(value)
+    if (args.offset or sampling) and not args.tag:
+        ap.error("--offset and --sampling measure something other than the shipped defaults: give --tag")
     if args.tag:
         records, out = (
             EXPERIMENT_REPORTS / f"mini_world_{args.tag}_records",
             EXPERIMENT_REPORTS / f"mini_world_{args.tag}",
         )
-        label = f"`{args.model}` (tried as {args.tag})"
+        label = f"`{args.model}` (tried as {args.tag}" + "".join(f", {k} {v}" for k, v in sampling.items())
+        label += f", prompts {args.offset + 1}–{args.offset + args.limit} of each category)" if args.offset else ")"
     else:
         records, out, label = RECORDS, REPORTS / "mini_world", "the shipped `mini-world`"
     if args.split:
-        run(args.split, args.limit, args.candidates, args.model, records)
+        run(args.split, args.limit, args.candidates, args.model, records, args.offset, sampling)
     if args.report or not args.split:
         report(records, out, label)
     return 0
