@@ -35,7 +35,7 @@ def measure(clips: list[str], limit: int, renders: int, steps: int) -> dict:
     from promptism.world.render import render
 
     chosen = [p for p in suite.all_prompts(("seen",)) if p.category in ("single_object", "colors")]
-    prompts = suite._limited(chosen, limit, 10)
+    prompts = suite.limited(chosen, limit, 10)
     rows = []
     for name in clips:
         clip = load(name)

@@ -56,7 +56,7 @@ def run(
     records.mkdir(parents=True, exist_ok=True)
     path = records / f"{split}.jsonl"
     done = {json.loads(line)["id"] for line in path.read_text().splitlines()} if path.exists() else set()
-    prompts = [p for p in suite._limited(suite.all_prompts((split,)), limit, offset) if p.id not in done]
+    prompts = [p for p in suite.limited(suite.all_prompts((split,)), limit, offset) if p.id not in done]
     grid = int(round(candidates**0.5))
     if grid * grid != candidates:
         raise SystemExit("--candidates must be a square (every candidate is kept, ranked)")

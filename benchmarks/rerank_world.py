@@ -60,7 +60,7 @@ def run_split(split: str, k: int, limit: int, records: Path, clip_name: str) -> 
     models, clip = load_models(), load_clip(clip_name)
     out = records / f"{split}.jsonl"
     done = {json.loads(line)["id"] for line in out.read_text().splitlines()} if out.exists() else set()
-    prompts = [p for p in suite._limited(suite.all_prompts((split,)), limit) if p.id not in done]
+    prompts = [p for p in suite.limited(suite.all_prompts((split,)), limit) if p.id not in done]
     for p in tqdm(prompts, desc=f"rerank {split}", unit="prompt"):
         seed, cands, secs = suite.hash_id(p.id), [], []
         for j in range(k):

@@ -271,7 +271,7 @@ def evaluate(
     if unknown:
         raise ValueError(f"unknown categories {sorted(unknown)}; categories are {', '.join(CATEGORIES)}")
     chosen = [p for p in all_prompts(splits) if categories is None or p.category in categories]
-    prompts = _limited(chosen, limit, offset)
+    prompts = limited(chosen, limit, offset)
     results: list[ImageResult] = []
     for p in tqdm(prompts, desc="GenEval-world", disable=not progress, unit="prompt"):
         images = list(generate(p.text, images_per_prompt, hash_id(p.id)))
@@ -281,7 +281,9 @@ def evaluate(
     return SuiteResult(results)
 
 
-def _limited(prompts: list[Prompt], limit: int | None, offset: int = 0) -> list[Prompt]:
+def limited(prompts: list[Prompt], limit: int | None, offset: int = 0) -> list[Prompt]:
+    """Prompts ``offset + 1`` to ``offset + limit`` of every (split, category), in order: the
+    benchmarks report the first ``limit`` and choose settings on later ones, which reports never quote."""
     if limit is None and not offset:
         return prompts
     seen: dict[tuple[str, str], int] = {}
@@ -313,7 +315,7 @@ def evaluate_dir(
     root = Path(images_dir)
     if not root.is_dir():
         raise JudgeError(f"no folder of pictures at {str(root)!r}")
-    prompts = _limited(all_prompts(splits), limit)
+    prompts = limited(all_prompts(splits), limit)
     problems: list[str] = []
     results: list[ImageResult] = []
     for p in tqdm(prompts, desc="judging", disable=not progress, unit="prompt"):
@@ -349,7 +351,7 @@ def write_truth(
 
     root = Path(out_dir)
     count = 0
-    for p in tqdm(_limited(all_prompts(splits), limit), desc="rendering truth", disable=not progress, unit="prompt"):
+    for p in tqdm(limited(all_prompts(splits), limit), desc="rendering truth", disable=not progress, unit="prompt"):
         (root / p.id).mkdir(parents=True, exist_ok=True)
         for k in range(images_per_prompt):
             render(truth_scene(p, k, style), size).save(root / p.id / f"{k}.png")
