@@ -260,3 +260,58 @@ def test_attribute_loss_reads_colours_and_shapes_off_both_towers(data, tok, tmp_
     assert r.returncode == 0, r.stderr
     meta = json.loads((tmp_path / "run" / "model" / "config.json").read_text())
     assert meta["attributes"] == 1.0 and meta["config"]["compose_outputs"] == SIZE + N_PLACES
+
+
+def _fooling_pictures(folder, pairs) -> list[str]:
+    """Six pictures of noise, each with a guide-style sidecar naming a training caption, and two
+    sidecars the pool must skip: a caption the world cannot read, and two positive prompts."""
+    from PIL import Image
+
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    captions = pairs.captions[:6]
+    for i, caption in enumerate(captions):
+        Image.fromarray(rng.integers(0, 256, (48, 48, 3), dtype=np.uint8)).save(folder / f"{i}.png")
+        (folder / f"{i}.json").write_text(json.dumps({"prompts": [{"text": caption, "weight": 1.0}]}))
+    for i, prompts in ((6, [{"text": "a flying car", "weight": 1.0}]), (7, [{"text": c} for c in captions[:2]])):
+        Image.fromarray(rng.integers(0, 256, (48, 48, 3), dtype=np.uint8)).save(folder / f"{i}.png")
+        (folder / f"{i}.json").write_text(json.dumps({"prompts": prompts}))
+    return captions
+
+
+def test_fooling_pictures_join_the_batch_and_their_captions_learn_to_pick_true_renders(data, tok, tmp_path):
+    from promptism.clip.adversarial import load_pool
+    from promptism.clip.task import ClipTask
+    from promptism.clip.task_config import ClipTaskConfig
+    from promptism.data import load_pairs
+    from promptism.world.judge import judge
+
+    pairs = load_pairs(data, "train", size=32, progress=False)
+    captions = _fooling_pictures(tmp_path / "fooling", pairs)
+    pool = load_pool(tmp_path / "fooling", 32)
+    assert pool.captions == captions and pool.skipped == 2 and pool.images.shape == (6, 32, 32, 3)
+    task = ClipTask(pairs, tok, adversarial=1.0, adversarial_pictures=str(tmp_path / "fooling"))
+    idx = np.arange(16)
+    batch = task.prepare(idx, step=3)
+    assert batch["fooling"] == 4 and len(batch["pixels"]) == 16 + 4 + 4 and len(batch["ids"]) == 16 + 4
+    assert torch.equal(batch["pixels"], task.prepare(idx, step=3)["pixels"])  # a function of the step
+    truths, fooling, said = task.adversarial_pairs(16, 3)
+    for truth, caption in zip(truths, said):  # each caption's new picture is a true render of it
+        assert judge(truth, pool.constraints[captions.index(caption)]).correct
+    assert {tuple(f.ravel()) for f in fooling} <= {tuple(p.ravel()) for p in pool.images}
+    torch.manual_seed(0)
+    model = CLIP(CLIPConfig(vocab_size=tok.vocab_size, **TINY))
+    plain, _ = ClipTask(pairs, tok).loss(model, idx, step=3)
+    loss, logs = task.loss(model, idx, step=3)
+    assert torch.isfinite(loss) and loss != plain and 0.0 <= logs["adversarial_acc"] <= 1.0
+    first = logs["adversarial_loss"]
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    for _ in range(15):
+        loss, logs = task.loss(model, idx, step=3)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert logs["adversarial_loss"] < 0.8 * first and logs["adversarial_acc"] == 1.0
+    assert task.effective().adversarial == 1.0
+    with pytest.raises(ValueError, match="needs adversarial_pictures"):
+        ClipTaskConfig(adversarial=1.0)

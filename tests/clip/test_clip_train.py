@@ -262,3 +262,19 @@ def test_train_clip_runs_a_recipe_file(data, tmp_path):
         env=env1(),
     )
     assert both.returncode == 2 and "not both" in both.stderr
+
+
+def test_a_fine_tune_starts_from_its_init_and_keeps_its_tokenizer(data, tmp_path):
+    assert _train(data, tmp_path / "start", "--steps", "4").returncode == 0
+    start = tmp_path / "start" / "model"
+    # learning rate 0: the weights can only be the start's if the start was loaded
+    r = _train(data, tmp_path / "ft", "--steps", "2", "--lr", "0", "--init", str(start))
+    assert r.returncode == 0, r.stderr
+    tuned = load_folder(tmp_path / "ft" / "model")
+    for (name, a), (_, b) in zip(load_folder(start).model.named_parameters(), tuned.model.named_parameters()):
+        assert torch.equal(a, b), name
+    assert (tmp_path / "ft" / "model" / "tokenizer.json").read_text() == (start / "tokenizer.json").read_text()
+    meta = json.loads((tmp_path / "ft" / "model" / "config.json").read_text())
+    assert meta["init"] == str(start) and [p["steps"] for p in meta["init_phases"]] == [4]
+    bad = _train(data, tmp_path / "bad", "--steps", "2", "--init", str(tmp_path / "nowhere"))
+    assert bad.returncode != 0 and "no clip at" in bad.stderr

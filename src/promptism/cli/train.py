@@ -37,6 +37,7 @@ def cmd_train_clip(args: argparse.Namespace) -> int:
         limit=args.limit,
         progress=not args.quiet,
         crop=args.crop,
+        init=args.init,
         **_loop_overrides(args),
     )
     print(f"model written to {folder} (load it with promptism.clip.load({str(folder)!r}))")
@@ -208,6 +209,12 @@ def add_commands(sub) -> None:
         tc,
         "world (default; clip-world-v1's plain contrastive recipe), world-bind2 (the reranking CLIP's), "
         "world-bind21 (the shipped clip-world: binds colours, shapes, counts and places), or tiny (tests)",
+    )
+    tc.add_argument(
+        "--init",
+        default=None,
+        help="fine-tune: start from this model folder or shipped CLIP name, e.g. world (the preset's "
+        "architecture; its tokenizer is kept), instead of random weights",
     )
     from ..clip.task_config import ClipTaskConfig
 

@@ -10,6 +10,7 @@ import torch
 
 from ..data import Pairs
 from ..train.loop import model_device, to_device
+from .adversarial import adversarial_loss, load_pool
 from .loss import (
     attribute_loss,
     caption_composition_loss,
@@ -57,6 +58,10 @@ class ClipTask:
         self._pair_targets(cfg, has_scenes)
         self._place_targets(cfg, has_scenes)
         self._attribute_targets(cfg, has_scenes)
+        self.adversarial, self.adversarial_pictures, self.pool = 0.0, None, None
+        if cfg.adversarial:
+            self.pool = load_pool(cfg.adversarial_pictures, pairs.images.shape[1])
+            self.adversarial, self.adversarial_pictures = cfg.adversarial, str(cfg.adversarial_pictures)
 
     def _pair_targets(self, cfg: ClipTaskConfig, has_scenes: bool) -> None:
         """The composition head's targets: (colour, shape) pairs off pictures and off captions."""
@@ -161,6 +166,13 @@ class ClipTask:
                     break
         return images, captions, sources
 
+    def adversarial_pairs(self, n: int, step: int) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        """A quarter of a batch's size (at least one) of the pool's fooling pictures, a fresh true
+        render of each one's caption, and the captions."""
+        rng = np.random.default_rng([self.seed, step, 17])
+        chosen = rng.choice(len(self.pool), min(len(self.pool), max(1, n // 4)), replace=False)
+        return self.pool.truths(chosen, rng), self.pool.images[chosen], [self.pool.captions[i] for i in chosen]
+
     def negatives(self, step: int, captions: list[str], stated: list) -> tuple[list[str], torch.Tensor]:
         from ..world.negatives import pick_negative
 
@@ -197,16 +209,21 @@ class ClipTask:
         )
         if extra_images:
             images = np.concatenate([images, np.stack(extra_images)])
-        ids, mask = self.tok(captions + extra_captions, warn=False)
+        adv_captions: list[str] = []
+        if self.pool is not None:  # their true renders are captioned pairs; the fooling pictures come last
+            truths, fooling, adv_captions = self.adversarial_pairs(len(idx), step)
+            images = np.concatenate([images, truths, fooling])
+        ids, mask = self.tok(captions + extra_captions + adv_captions, warn=False)
         batch = {"n": len(idx), "pixels": to_pixels(images), "ids": ids, "mask": mask, "logs": {}}
+        batch["fooling"] = len(adv_captions)
         rows = torch.from_numpy(np.asarray(idx))
         negs = valid = None
         if self.stated is not None:
             negs, valid = self.negatives(step, captions, stated_rows)
             if self.colorless:
                 batch["logs"]["colorless"] = len(shortened) / len(idx)
-            n_extra = len(extra_captions)
-            batch["neg_ids"], batch["neg_mask"] = self.tok(negs + extra_captions, warn=False)
+            n_extra = len(extra_captions) + len(adv_captions)
+            batch["neg_ids"], batch["neg_mask"] = self.tok(negs + extra_captions + adv_captions, warn=False)
             batch["valid"] = torch.cat([valid, torch.zeros(n_extra, dtype=torch.bool)])
             batch["sources"] = torch.tensor(
                 sources, dtype=torch.long
@@ -259,13 +276,15 @@ class ClipTask:
         return loss, logs
 
     def _contrastive(self, model: CLIP, batch: dict, logs: dict):
-        """The contrastive loss with the hard negatives and their twins' terms, and what the towers
-        gave: (pictures, captions, negatives, scale, composition logits, place logits)."""
-        n = batch["n"]
+        """The contrastive loss with the hard negatives and their twins' terms, and the adversarial
+        term, and what the towers gave: (pictures, captions, negatives, scale, composition logits,
+        place logits), the pictures with the fooling ones last."""
+        n, fooling = batch["n"], batch.get("fooling", 0)
         pixels, ids, mask = batch["pixels"], batch["ids"], batch["mask"]
         if self.stated is not None:
             valid, src = batch["valid"], batch["sources"]
-            img, txt, neg, scale, comp, place = model(pixels, ids, mask, batch["neg_ids"], batch["neg_mask"], valid)
+            shown, txt, neg, scale, comp, place = model(pixels, ids, mask, batch["neg_ids"], batch["neg_mask"], valid)
+            img = shown[: len(shown) - fooling]  # the captioned pictures
             loss = contrastive_loss(img, txt, scale, neg, valid)
             if self.separate:
                 # keep near twins apart in each tower (a caption from its hard negative, a picture
@@ -288,9 +307,15 @@ class ClipTask:
                 if valid.any():
                     logs["neg_acc"] = float(((img * txt).sum(-1) > (img * neg).sum(-1))[valid].float().mean())
         else:
-            img, txt, _, scale, comp, place = model(pixels, ids, mask)
+            shown, txt, _, scale, comp, place = model(pixels, ids, mask)
+            img = shown[: len(shown) - fooling]
             loss = contrastive_loss(img, txt, scale)
-        return loss, (img, txt, None if self.stated is None else neg, scale, comp, place)
+        if fooling:  # each fooling picture's caption must pick its true render, rows just before them
+            truth_rows = torch.arange(len(img) - fooling, len(img), device=img.device)
+            adv, beats = adversarial_loss(txt[-fooling:], shown, truth_rows, scale)
+            loss = loss + self.adversarial * adv
+            logs["adversarial_loss"], logs["adversarial_acc"] = float(adv.detach()), beats
+        return loss, (shown, txt, None if self.stated is None else neg, scale, comp, place)
 
     def _head_terms(self, loss, batch: dict, towers, logs: dict):
         """``loss`` plus the composition, attribute and place heads' terms that the task asks for."""

@@ -126,8 +126,22 @@ class ClipTaskConfig:
         "picture holds, and a caption names, each apart from the other, so that a shape's features hold in "
         "colours it was never seen in",
     )
+    adversarial: float = knob(
+        0.0,
+        "weight of the adversarial term: pictures made to fool a CLIP (--adversarial-pictures) join each batch "
+        "beside a fresh true render of the caption each was made for, and the caption must pick the render",
+    )
+    adversarial_pictures: str | None = knob(
+        None,
+        "a folder of pictures made to fool a CLIP, each PNG with a JSON sidecar naming its caption (what "
+        "`promptism guide --out` writes); needed by --adversarial",
+        parse=str,
+        metavar="DIR",
+    )
 
     def __post_init__(self):
+        if self.adversarial and not self.adversarial_pictures:
+            raise ValueError("adversarial > 0 needs adversarial_pictures, a folder of pictures made to fool a CLIP")
         if not 0.0 <= self.colorless <= 1.0:
             raise ValueError(f"colorless is a share of captions, between 0 and 1; got {self.colorless}")
         self.kinds()  # checks them

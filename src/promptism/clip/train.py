@@ -50,13 +50,17 @@ def train_clip(
     progress: bool = True,
     settings: dict | None = None,
     crop: str = "center",
+    init: str | None = None,
     **loop_overrides,
 ) -> Path:
     """Train (or resume) a CLIP on image–caption data; write the model folder out/model.
 
     ``preset_name`` names a preset, or labels ``settings`` (a recipe file's resolved preset) when
     given; ``task`` replaces fields of the preset's ClipTaskConfig; ``loop_overrides`` (steps,
-    batch_size, ...) replace the loop's, None keeping the preset's."""
+    batch_size, ...) replace the loop's, None keeping the preset's. ``init`` (a shipped name or a
+    native model folder of the preset's architecture) fine-tunes: the run starts from its weights
+    and keeps its tokenizer."""
+    import shutil
     import time
 
     from accelerate import PartialState
@@ -73,11 +77,18 @@ def train_clip(
         task_cfg = ClipTaskConfig(**{**settings.get("task", {}), **(task or {})})
     except (TypeError, ValueError) as e:
         raise PromptismError(f"CLIP task settings: {e}") from None
+    if init:  # checked before the data is read
+        from ..checkpoint import resolve
+
+        init = str(resolve(init, "clip"))
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
     pairs = load_pairs(data, "train", size=settings["model"]["image_size"], limit=limit, progress=progress, crop=crop)
     state = PartialState(cpu=not torch.cuda.is_available())  # as the loop's Accelerator: one shared state
+    if init and not (out_dir / "tokenizer.json").exists() and state.is_main_process:
+        shutil.copyfile(Path(init) / "tokenizer.json", out_dir / "tokenizer.json")  # its start's token ids
+    state.wait_for_everyone()
     tok = tokenizer_for_run(
         out_dir / "tokenizer.json", pairs.captions, settings["vocab_size"], settings["model"]["context"], state
     )
@@ -86,6 +97,12 @@ def train_clip(
     cfg = _with_heads(cfg, clip_task)
     torch.manual_seed(loop.seed)  # the same initial weights every run: resuming must match running straight
     model = CLIP(cfg)
+    start = {}
+    if init:  # a resumed run's checkpoint then replaces these weights
+        from ..checkpoint import start_from
+        from .model import CLIPConfig
+
+        start = start_from(init, "clip", CLIPConfig, model, cfg, preset_name)
     result = train(model, clip_task, len(pairs), loop, progress=progress)
     if not state.is_main_process:
         return out_dir / "model"
@@ -110,6 +127,7 @@ def train_clip(
         "consent": card_record(data),
         **knobs,
         **run_record(result, loop, t0),
+        **start,
     }
     folder = NativeClip(model, tok).save(out_dir / "model", extra=extra, state_dict=weights)
     (out_dir / "model" / "loop.json").write_text(json.dumps(asdict(loop), indent=1))
