@@ -1,4 +1,4 @@
-"""Write docs/experiments/{clip,unclip,vqgan,guide}.md: one row per recipe file under experiments/, in the order
+"""Write docs/experiments/{clip,unclip,vqgan,gan,guide,mini}.md: one row per recipe file under experiments/, in the order
 the runs were made, from each file's base, overrides, result and reports.
 
     .venv/bin/python scripts/experiment_tables.py
@@ -58,6 +58,16 @@ INTRO = {
         "They are measured on the dev prompts (the seen split's prompts 11–16 of single object and colours) by "
         "`benchmarks/guide_world.py --config FILE --offset 10 --limit 6 --categories single_object colors`, so that "
         "the benchmark's reports, which quote prompts 1–10, are not the prompts a recipe was chosen on.\n"
+    ),
+    "mini": (
+        "# DALL·E mini experiments\n\n"
+        "The shipped `mini-world` is trained by `scripts/train_mini_world.sh` from the preset `world` in "
+        "`src/promptism/mini/presets.py`, measured in its model card and "
+        "[`benchmarks/reports/mini_world.md`](../../benchmarks/reports/mini_world.md). Each row below is a file under "
+        "`experiments/mini/`: a training recipe (run it with `promptism train mini --data DIR --out RUN --config "
+        "FILE`, with `--init` where it continues a model), or a sampling setting (its `[sample]` table), measured by "
+        "`benchmarks/mini_world.py --tag NAME --offset 10 --limit 5 --sampling KEY=VALUE` on prompts the "
+        "benchmark's report does not quote.\n"
     ),
 }
 
@@ -178,7 +188,8 @@ def table(family: str) -> str:
         links = ", ".join(f"[{Path(r).stem}](../../experiments/reports/{Path(r).name})" for r in recipe.reports)
         source = f"[{recipe.name}](../../experiments/{family}/{path.name})"
         rows.append(
-            f"| {source} | {recipe.base.removesuffix('.toml')} | {_changes(path)} | {_cell(recipe.result)} | "
+            f"| {source} | {recipe.base.removesuffix('.toml')} | {_changes(path)} | "
+            f"{_cell(recipe.result) or 'not run yet'} | "
             f"{links or '—'} |"
         )
     middle = shipped_table() if family == "unclip" else ""
