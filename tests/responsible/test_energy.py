@@ -1,6 +1,8 @@
 """Energy and CO₂ in every picture's provenance: measured by codecarbon, split between the
 pictures, said how, and never counted twice."""
 
+import json
+
 import pytest
 
 from promptism.responsible.energy import Meter, Reading, footprinted, grid_setting, stamp
@@ -75,8 +77,6 @@ def test_energy_can_be_turned_off(monkeypatch):
 
 
 def test_report_energy_sums_the_pictures_and_lists_every_shipped_model(tmp_path, capsys):
-    import json
-
     from promptism.cli import main
     from promptism.pipelines.provenance import save_png
 
@@ -95,3 +95,28 @@ def test_report_energy_sums_the_pictures_and_lists_every_shipped_model(tmp_path,
     for m in report["models"]:  # --no-estimate: measured figures only
         assert m["how"].startswith("measured") if m["kwh"] is not None else m["how"].startswith("not known")
     assert len(report["published"]) >= 3 and all(p["source"] for p in report["published"])
+
+
+def test_a_models_training_energy_counts_every_phase_and_estimates_only_what_was_not_measured(tmp_path, monkeypatch):
+    from promptism import checkpoint
+    from promptism.cli import responsible
+
+    measured = {"kwh": 0.003, "co2_kg": 0.0015, "seconds": 600.0, "method": "codecarbon test"}
+    first = {"preset": "world", "train_seconds": 4200.0, "training_energy": measured, "threads": 2, "device": "cpu"}
+    second = {"preset": "world-more", "train_seconds": 1000.0, "threads": 2, "device": "cpu"}
+    second["training_energy"] = {**measured, "kwh": 0.005, "co2_kg": 0.0025, "seconds": 1000.0}
+    for name, cfg in (("mini-two", {**second, "init_phases": [first]}), ("mini-one", second)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "config.json").write_text(json.dumps(cfg))
+    monkeypatch.setattr(checkpoint, "MODELS_DIR", tmp_path)
+    monkeypatch.setattr(responsible, "_power_under_load", lambda threads: (18.0, "test power"))
+    monkeypatch.setenv("PROMPTISM_GRID", "500")
+    rows = {r["model"]: r for r in responsible._models_energy(estimate=True)}
+    assert rows["mini-one"]["kwh"] == pytest.approx(0.005) and rows["mini-one"]["how"].startswith("measured")
+    # phase 1 measured 600 of its 4,200 s; the other 3,600 s at 18 W are 0.018 kWh
+    two = rows["mini-two"]
+    assert two["kwh"] == pytest.approx(0.003 + 0.018 + 0.005) and two["train_seconds"] == 5200.0
+    assert two["co2_kg"] == pytest.approx(0.0015 + 0.018 * 0.5 + 0.0025)  # measured CO2e, estimate at 500 g/kWh
+    assert two["how"].startswith("estimated") and "phase 1 (world)" in two["how"] and "3600 s" in two["how"]
+    unknown = {r["model"]: r for r in responsible._models_energy(estimate=False)}["mini-two"]
+    assert unknown["kwh"] is None and unknown["how"].startswith("not known")

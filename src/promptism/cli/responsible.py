@@ -168,38 +168,89 @@ def _power_under_load(threads: int, seconds: float = 3.0) -> tuple[float, str]:
     return reading.kwh * 3.6e6 / reading.seconds, reading.method
 
 
+UNMEASURED_SLACK_S = 60.0  # recorded stepping seconds beyond the measured span that count as unmeasured
+
+
+def _phase_energy(rec: dict, estimate: bool, g, power) -> tuple[float | None, float | None, list[tuple[str, str]]]:
+    """(kWh, kg CO₂e, parts) of one training phase's record (a config.json, or one of its
+    ``init_phases``): what the loop measured, plus, for stepping seconds it did not measure (a run
+    begun before energy was measured and resumed after), an estimate from the recorded seconds at
+    the power ``power(threads)`` returns. Each part is (measured | estimated | not known, how); kWh
+    and CO₂e are None when a part is not known."""
+    seconds = float(rec.get("train_seconds") or 0.0)
+    measured = rec.get("training_energy") or {}
+    kwh = co2 = 0.0
+    parts: list[tuple[str, str]] = []
+    if measured.get("kwh") is not None:
+        kwh, co2 = float(measured["kwh"]), float(measured.get("co2_kg") or 0.0)
+        covered = float(measured.get("seconds") or 0.0)
+        parts.append(("measured", f"{covered:.0f} s by {measured.get('method')}"))
+        seconds -= covered
+        if seconds <= UNMEASURED_SLACK_S:
+            return kwh, co2, parts
+    if seconds <= 0:
+        return None, None, [*parts, ("not known", "no recorded training time")]
+    if not estimate or rec.get("device") != "cpu":
+        why = f"trained on {rec.get('device')}" if estimate else "not estimated"
+        return None, None, [*parts, ("not known", f"{seconds:.0f} s trained before energy was measured ({why})")]
+    threads = int(rec.get("threads") or 1)
+    watts, method = power(threads)
+    extra = watts * seconds / 3.6e6
+    source = f"; training time: {rec['training_time_source']}" if rec.get("training_time_source") else ""
+    parts.append(
+        (
+            "estimated",
+            f"{seconds:.0f} s of recorded training × {watts:.1f} W measured now under load on {threads} "
+            f"thread(s) ({method}){source}",
+        )
+    )
+    return kwh + extra, (co2 + extra * g / 1000) if g is not None else None, parts
+
+
 def _models_energy(estimate: bool) -> list[dict]:
-    """Each shipped model's training energy: measured (recorded in its config.json by the training
-    loop), else estimated from its recorded training seconds on a CPU at the power this machine
-    draws under the same load, else unknown."""
+    """Each shipped model's training energy over every phase that made it (a fine-tune's
+    ``init_phases``, then its own run): measured where the training loop measured it, else
+    estimated from the recorded training seconds on a CPU at the power this machine draws under the
+    same load, else not known. ``how`` starts with the weakest of these its parts rest on."""
     from ..checkpoint import MODELS_DIR
     from ..responsible.energy import grid_setting
 
     g = grid_setting()[0].get("force_carbon_intensity_g_co2e_kwh")  # None for a country's mix
-    rows, powers = [], {}
+    powers: dict[int, tuple[float, str]] = {}
+
+    def power(threads: int) -> tuple[float, str]:
+        if threads not in powers:
+            powers[threads] = _power_under_load(threads)
+        return powers[threads]
+
+    rows = []
     for folder in sorted(p for p in Path(MODELS_DIR).iterdir() if (p / "config.json").is_file()):
         cfg = json.loads((folder / "config.json").read_text())
-        row = {"model": folder.name, "train_seconds": cfg.get("train_seconds"), "device": cfg.get("device")}
-        measured = cfg.get("training_energy")
-        if measured and measured.get("kwh") is not None:
-            row.update(kwh=measured["kwh"], co2_kg=measured["co2_kg"], how=f"measured: {measured.get('method')}")
-        elif estimate and row["train_seconds"] and row["device"] == "cpu":
-            threads = int(cfg.get("threads") or 1)
-            if threads not in powers:
-                powers[threads] = _power_under_load(threads)
-            watts, method = powers[threads]
-            kwh = watts * row["train_seconds"] / 3.6e6
-            row.update(
-                kwh=round(kwh, 6),
-                co2_kg=round(kwh * g / 1000, 6) if g is not None else None,
-                how=f"estimated: recorded training seconds × {watts:.1f} W measured now under load on "
-                f"{threads} thread(s) ({method})"
-                + (f"; training time: {cfg['training_time_source']}" if cfg.get("training_time_source") else ""),
-            )
-        else:
-            why = "no recorded training time" if not row["train_seconds"] else f"trained on {row['device']}"
-            row.update(kwh=None, co2_kg=None, how=f"not known: trained before energy was measured ({why})")
-        rows.append(row)
+        phases = [*cfg.get("init_phases", []), cfg]
+        total_s = sum(float(r.get("train_seconds") or 0.0) for r in phases)
+        kwh, co2, each = 0.0, 0.0, []
+        for rec in phases:
+            k, c, parts = _phase_energy(rec, estimate, g, power)
+            kwh = None if k is None or kwh is None else kwh + k
+            co2 = None if c is None or co2 is None else co2 + c
+            each.append((rec, parts))
+        kinds = {kind for _, parts in each for kind, _ in parts}
+        weakest = next(kind for kind in ("not known", "estimated", "measured") if kind in kinds)
+        one = sum(len(parts) for _, parts in each) == 1  # the kind said once, up front
+        described = []
+        for i, (rec, parts) in enumerate(each):
+            text = "; ".join(how if one else f"{kind} {how}" for kind, how in parts)
+            described.append(f"phase {i + 1} ({rec.get('preset') or '?'}): {text}" if len(phases) > 1 else text)
+        rows.append(
+            {
+                "model": folder.name,
+                "train_seconds": total_s or None,
+                "device": cfg.get("device"),
+                "kwh": None if kwh is None else round(kwh, 6),
+                "co2_kg": None if kwh is None or co2 is None else round(co2, 6),
+                "how": f"{weakest}: " + " | ".join(described),
+            }
+        )
     return rows
 
 
