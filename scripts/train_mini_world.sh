@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
-# Trains DALL·E mini's transformer (the preset `world`) over the shipped VQGAN's codes of a
-# 50,000-picture Scene World on this project's 2-core CPU, and ships it as
-# src/promptism/models/mini-world. The pictures are encoded into runs/mini-world/codes first
-# (resumable); rerun the train command to resume a killed run.
+# Trains DALL·E mini's transformer over the shipped VQGAN's codes of a 50,000-picture Scene World on
+# this project's 2-core CPU, and ships it as src/promptism/models/mini-world. Two phases: the preset
+# `world` (1,600 steps), then `world-more`, 1,800 more steps with a new warm-up and cosine decay,
+# started from the first phase's model (--init). The pictures are encoded into runs/mini-world/codes
+# once (resumable) and the second phase reuses them; rerun a train command to resume a killed run.
 set -euo pipefail
 PROMPTISM=${PROMPTISM:-promptism}
+export PROMPTISM_THREADS=${PROMPTISM_THREADS:-2}
 $PROMPTISM world make --out data/world-64-50k --n 50000 --size 64 --seed 0
-PROMPTISM_THREADS=${PROMPTISM_THREADS:-2} $PROMPTISM train mini --data data/world-64-50k --out runs/mini-world --preset world
-python -c "from promptism.mini import ship; ship('runs/mini-world', 'src/promptism/models/mini-world')"
+$PROMPTISM train mini --data data/world-64-50k --out runs/mini-world --preset world
+mkdir -p runs/mini-world-more
+[ -e runs/mini-world-more/codes ] || cp -r runs/mini-world/codes runs/mini-world-more/codes
+$PROMPTISM train mini --data data/world-64-50k --out runs/mini-world-more --preset world-more --init runs/mini-world/model
+python -c "from promptism.mini import ship; ship('runs/mini-world-more', 'src/promptism/models/mini-world')"

@@ -49,6 +49,16 @@ def test_every_experiment_recipe_loads_and_builds_its_configs(path):
 
         assert GANConfig(**recipe.preset["model"]).num_ws > 0 and LoopConfig(**recipe.preset["loop"]).steps > 0
         assert parse_augment(recipe.preset["task"]["augment"])
+    elif recipe.kind == "mini":
+        import inspect
+
+        from promptism.mini.model import MiniConfig
+        from promptism.mini.pipeline import mini
+        from promptism.train.loop import LoopConfig
+
+        cfg = MiniConfig(**recipe.preset["model"], text_vocab=recipe.preset["task"]["text_vocab"], codebook_size=512)
+        assert cfg.width % cfg.heads == 0 and LoopConfig(**recipe.preset["loop"]).steps > 0
+        inspect.signature(mini).bind("a red circle", **recipe.preset.get("sample", {}))  # sampling settings are mini's
     else:
         from promptism.diffusion import DiffusionConfig
         from promptism.train.loop import LoopConfig

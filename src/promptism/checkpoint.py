@@ -103,6 +103,8 @@ PHASE_FIELDS = (
     "train_seconds",
     "training_energy",
     "threads",
+    "device",  # with the seconds, what an estimate of unmeasured energy needs
+    "training_time_source",
     "diffusion",
 )
 

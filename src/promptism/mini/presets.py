@@ -1,4 +1,5 @@
-"""The mini transformer's presets: tiny (tests) and world (the shipped mini-world's). The picture
+"""The mini transformer's presets: tiny (tests), world and world-more (the shipped mini-world's two
+phases, the second started from the first with --init). The picture
 vocabulary and grid come from the VQGAN the model is trained over, the caption vocabulary from the
 tokenizer trained on the data's captions (at most ``text_vocab`` tokens)."""
 
@@ -13,6 +14,12 @@ PRESETS: dict[str, dict] = {
     "world": {
         "model": dict(context=28, width=192, layers=6, heads=6),
         "loop": dict(steps=1600, batch_size=64, lr=1e-3, warmup=100, checkpoint_every=100, log_every=20, ema=0.995),
+        "task": dict(text_vocab=512, drop_text=0.1),
+    },
+    # the shipped mini-world's second phase: --init from a finished `world` run (train_mini_world.sh)
+    "world-more": {
+        "model": dict(context=28, width=192, layers=6, heads=6),
+        "loop": dict(steps=1800, batch_size=64, lr=5e-4, warmup=50, checkpoint_every=100, log_every=20, ema=0.995),
         "task": dict(text_vocab=512, drop_text=0.1),
     },
 }
