@@ -177,8 +177,8 @@ def report(
             "",
         ]
     data["model"] = model
-    out.with_suffix(".json").write_text(json.dumps(data, indent=1))
-    out.with_suffix(".md").write_text("\n".join(md) + "\n")
+    out.with_name(out.name + ".json").write_text(json.dumps(data, indent=1))
+    out.with_name(out.name + ".md").write_text("\n".join(md) + "\n")
     print("\n".join(md))
 
 
