@@ -118,6 +118,18 @@ def init_record(init: str | Path, init_meta: dict) -> dict:
     return {"init": str(init), "init_phases": phases}
 
 
+def keep_start_tokenizer(init: str | Path | None, out_dir: str | Path, state) -> None:
+    """A fine-tune keeps the token ids its start was trained with: ``init``'s tokenizer.json becomes
+    the run's, unless the run already has one (a resumed run). The main process copies; every
+    process waits for it (``state``: accelerate's PartialState)."""
+    import shutil
+
+    src, dst = Path(init or ""), Path(out_dir) / "tokenizer.json"
+    if init and (src / "tokenizer.json").exists() and not dst.exists() and state.is_main_process:
+        shutil.copyfile(src / "tokenizer.json", dst)
+    state.wait_for_everyone()
+
+
 def start_from(init: str | Path, kind: str, config_cls, model: torch.nn.Module, cfg, preset_name: str) -> dict:
     """Load a trained model folder's weights into ``model`` (which must have the same config) for a
     fine-tune, in train mode; returns :func:`init_record`'s provenance."""

@@ -60,7 +60,6 @@ def train_clip(
     batch_size, ...) replace the loop's, None keeping the preset's. ``init`` (a shipped name or a
     native model folder of the preset's architecture) fine-tunes: the run starts from its weights
     and keeps its tokenizer."""
-    import shutil
     import time
 
     from accelerate import PartialState
@@ -77,6 +76,8 @@ def train_clip(
         task_cfg = ClipTaskConfig(**{**settings.get("task", {}), **(task or {})})
     except (TypeError, ValueError) as e:
         raise PromptismError(f"CLIP task settings: {e}") from None
+    from ..checkpoint import keep_start_tokenizer
+
     if init:  # checked before the data is read
         from ..checkpoint import resolve
 
@@ -86,9 +87,7 @@ def train_clip(
     t0 = time.time()
     pairs = load_pairs(data, "train", size=settings["model"]["image_size"], limit=limit, progress=progress, crop=crop)
     state = PartialState(cpu=not torch.cuda.is_available())  # as the loop's Accelerator: one shared state
-    if init and not (out_dir / "tokenizer.json").exists() and state.is_main_process:
-        shutil.copyfile(Path(init) / "tokenizer.json", out_dir / "tokenizer.json")  # its start's token ids
-    state.wait_for_everyone()
+    keep_start_tokenizer(init, out_dir, state)
     tok = tokenizer_for_run(
         out_dir / "tokenizer.json", pairs.captions, settings["vocab_size"], settings["model"]["context"], state
     )

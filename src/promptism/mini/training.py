@@ -108,11 +108,9 @@ def train_mini(
     OUT/codes (the encoded dataset) and OUT/model (EMA weights, config, tokenizer). ``init`` (a
     shipped name or a model folder, trained over the same VQGAN) fine-tunes: the run starts from its
     weights and keeps its tokenizer."""
-    import shutil
-
     from accelerate import PartialState
 
-    from ..checkpoint import resolve, save_model, start_from, weights_sha256
+    from ..checkpoint import keep_start_tokenizer, resolve, save_model, start_from, weights_sha256
     from ..clip.tokenizer import CaptionTokenizer, train_tokenizer
     from ..vqgan import load as load_vqgan
 
@@ -130,9 +128,7 @@ def train_mini(
             raise PromptismError(f"--init {init} writes the codes of another VQGAN than {vqgan!r}")
     codes, captions = encode_codes(data, vqgan, out_dir / "codes", limit, progress, crop)
     tok_path = out_dir / "tokenizer.json"
-    if init and not tok_path.exists() and state.is_main_process:  # the token ids its start was trained with
-        shutil.copyfile(Path(init) / "tokenizer.json", tok_path)
-    state.wait_for_everyone()
+    keep_start_tokenizer(init, out_dir, state)
     if tok_path.exists():  # a resumed run keeps the tokenizer its checkpoint was trained with
         tok = CaptionTokenizer.load(tok_path, p["model"]["context"])
     else:

@@ -14,7 +14,6 @@ does.
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -188,14 +187,11 @@ def _conditioning(kind, p, pairs, data, embeddings, clip_name, out_dir, limit, p
         extra["clip"] = emb_meta.get("clip", clip_name)
         fields["clip_dim"] = tensors["image_embed"].shape[1]
     if kind == "decoder":
+        from ..checkpoint import keep_start_tokenizer
         from ..clip.tokenizer import words
         from ..clip.train import tokenizer_for_run
 
-        if init and (Path(init) / "tokenizer.json").exists() and not (out_dir / "tokenizer.json").exists():
-            # a fine-tune keeps the token ids its initial weights were trained with
-            if state.is_main_process:
-                shutil.copyfile(Path(init) / "tokenizer.json", out_dir / "tokenizer.json")
-            state.wait_for_everyone()
+        keep_start_tokenizer(init, out_dir, state)
         tok = tokenizer_for_run(out_dir / "tokenizer.json", pairs.captions, 512, p["model"].get("context", 28), state)
         fields["vocab_size"] = tok.vocab_size
         # the words of the training captions: a prompt's other words get a warning at generation
