@@ -210,12 +210,15 @@ def main() -> int:
     )
     ap.add_argument("--report", action="store_true", help="write mini_world.md/.json from the records")
     args = ap.parse_args()
+    from promptism.mini.pipeline import DEFAULTS
+
+    knobs = {k: type(v) for k, v in DEFAULTS.items() if k not in ("candidates", "grid")}  # sampling's, typed
     sampling = {}
     for item in args.sampling:
         key, _, value = item.partition("=")
-        if key not in ("temperature", "top_k", "top_p", "cond_scale") or not value:
-            ap.error(f"--sampling takes temperature=, top_k=, top_p= or cond_scale=, got {item!r}")
-        sampling[key] = int(value) if key == "top_k" else float(value)
+        if key not in knobs or not value:
+            ap.error(f"--sampling takes {', '.join(k + '=' for k in knobs)}, got {item!r}")
+        sampling[key] = knobs[key](value)
     if (args.offset or sampling) and not args.tag:
         ap.error("--offset and --sampling measure something other than the shipped defaults: give --tag")
     if args.tag:
