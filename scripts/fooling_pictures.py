@@ -5,7 +5,8 @@ training data for `promptism train clip --adversarial W --adversarial-pictures O
 
     .venv/bin/python scripts/fooling_pictures.py --clip world --n 200 --out runs/fooling/world-1
 
-A killed run goes on where it stopped (pictures already written are kept). The pictures are not
+A killed run goes on where it stopped (pictures already written are kept). `--part K/N` splits
+the work between N processes writing to the same folder. The pictures are not
 watermarked: they are training data, not outputs. Captions are drawn from the training
 distribution (promptism.world.sampling), never from GenEval-world's suite, and the judge plays no
 part: nothing is picked or filtered.
@@ -30,9 +31,20 @@ def main() -> int:
     ap.add_argument("--generator", default="vqgan", help="what guide optimises (default: vqgan)")
     ap.add_argument("--seed", type=int, default=0, help="seed of the captions and of guide (default: 0)")
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: PROMPTISM_THREADS or all)")
+    ap.add_argument(
+        "--part",
+        default="0/1",
+        help="K/N: make only the pictures whose index is K modulo N, so N processes can share the work (default: 0/1)",
+    )
     args = ap.parse_args()
     if args.n < 1 or args.steps < 1:
         ap.error("--n and --steps must be at least 1")
+    try:
+        part, parts = (int(x) for x in args.part.split("/"))
+    except ValueError:
+        ap.error(f"--part must be K/N, got {args.part!r}")
+    if not 0 <= part < parts:
+        ap.error(f"--part K/N needs 0 <= K < N, got {args.part!r}")
     if args.threads:
         os.environ["PROMPTISM_THREADS"] = str(args.threads)
     import numpy as np
@@ -45,7 +57,7 @@ def main() -> int:
     torch_threads()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    for i in tqdm(range(args.n), desc="fooling pictures", unit="picture"):
+    for i in tqdm(range(part, args.n, parts), desc="fooling pictures", unit="picture"):
         side = out / f"{i}.json"
         if side.exists():
             continue
