@@ -17,7 +17,8 @@ shipped unCLIP on the same prompts and suite seeds, its first picture, k = 1 and
 candidates).
 
 Records (one JSON line per prompt) go to benchmarks/reports/mini_world_records/<split>.jsonl, so a
-killed run resumes where it stopped. A model being tried (``--model FOLDER --tag NAME``) keeps its
+killed run resumes where it stopped; each names the weights' sha256, and records of other weights
+stop a run rather than being counted as this model's. A model being tried (``--model FOLDER --tag NAME``) keeps its
 records and report with the experiment reports: experiments/reports/mini_world_<NAME>{_records/,.md,.json}.
 """
 
@@ -50,12 +51,17 @@ def run(
 ) -> None:
     from tqdm.auto import tqdm
 
+    from promptism.checkpoint import resolve, weights_sha256
     from promptism.mini.pipeline import mini
     from promptism.world import suite
 
     records.mkdir(parents=True, exist_ok=True)
     path = records / f"{split}.jsonl"
-    done = {json.loads(line)["id"] for line in path.read_text().splitlines()} if path.exists() else set()
+    sha = weights_sha256(resolve(model, "mini"))
+    kept = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+    if any(r.get("model_sha256", sha) != sha for r in kept):
+        raise SystemExit(f"{path} holds records of other weights than {model}'s: move it away to measure these")
+    done = {r["id"] for r in kept}
     prompts = [p for p in suite.limited(suite.all_prompts((split,)), limit, offset) if p.id not in done]
     grid = int(round(candidates**0.5))
     if grid * grid != candidates:
@@ -74,6 +80,7 @@ def run(
         record = {"id": p.id, "split": split, "category": p.category, "seed": seed, "seconds": seconds}
         record["threads"] = torch.get_num_threads()
         record["sampling"] = sampling or {}
+        record["model_sha256"] = sha
         with path.open("a") as f:
             f.write(json.dumps({**record, "candidates": cands}) + "\n")
 

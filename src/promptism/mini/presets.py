@@ -1,5 +1,5 @@
-"""The mini transformer's presets: tiny (tests), world and world-more (the shipped mini-world's two
-phases, the second started from the first with --init). The picture
+"""The mini transformer's presets: tiny (tests), world, world-more and world-third (the shipped
+mini-world's three phases, each started from the one before with --init). The picture
 vocabulary and grid come from the VQGAN the model is trained over, the caption vocabulary from the
 tokenizer trained on the data's captions (at most ``text_vocab`` tokens)."""
 
@@ -20,6 +20,12 @@ PRESETS: dict[str, dict] = {
     "world-more": {
         "model": dict(context=28, width=192, layers=6, heads=6),
         "loop": dict(steps=1800, batch_size=64, lr=5e-4, warmup=50, checkpoint_every=100, log_every=20, ema=0.995),
+        "task": dict(text_vocab=512, drop_text=0.1),
+    },
+    # its third phase: --init from a finished `world-more` run
+    "world-third": {
+        "model": dict(context=28, width=192, layers=6, heads=6),
+        "loop": dict(steps=800, batch_size=64, lr=3e-4, warmup=30, checkpoint_every=100, log_every=20, ema=0.995),
         "task": dict(text_vocab=512, drop_text=0.1),
     },
 }
