@@ -16,16 +16,16 @@ PRESETS: dict[str, dict] = {
         "loop": dict(steps=1600, batch_size=64, lr=1e-3, warmup=100, checkpoint_every=100, log_every=20, ema=0.995),
         "task": dict(text_vocab=512, drop_text=0.1),
     },
-    # the shipped mini-world's second phase: --init from a finished `world` run (train_mini_world.sh)
-    "world-more": {
-        "model": dict(context=28, width=192, layers=6, heads=6),
-        "loop": dict(steps=1800, batch_size=64, lr=5e-4, warmup=50, checkpoint_every=100, log_every=20, ema=0.995),
-        "task": dict(text_vocab=512, drop_text=0.1),
-    },
-    # its third phase: --init from a finished `world-more` run
-    "world-third": {
-        "model": dict(context=28, width=192, layers=6, heads=6),
-        "loop": dict(steps=800, batch_size=64, lr=3e-4, warmup=30, checkpoint_every=100, log_every=20, ema=0.995),
-        "task": dict(text_vocab=512, drop_text=0.1),
-    },
 }
+
+
+def _phase(start: str, **loop) -> dict:
+    """A later training phase of preset ``start``'s model (run with --init from a finished run of it):
+    the same architecture and task, the loop's settings replaced where given."""
+    of = PRESETS[start]
+    return {"model": dict(of["model"]), "loop": {**of["loop"], **loop}, "task": dict(of["task"])}
+
+
+# the shipped mini-world's second and third phases (scripts/train_mini_world.sh)
+PRESETS["world-more"] = _phase("world", steps=1800, lr=5e-4, warmup=50)
+PRESETS["world-third"] = _phase("world-more", steps=800, lr=3e-4, warmup=30)
