@@ -64,6 +64,7 @@ def train_clip(
 
     from accelerate import PartialState
 
+    from ..checkpoint import keep_start_tokenizer, resolve, start_from
     from ..errors import PromptismError
     from .native import NativeClip
     from .presets import PRESETS, configs
@@ -76,11 +77,7 @@ def train_clip(
         task_cfg = ClipTaskConfig(**{**settings.get("task", {}), **(task or {})})
     except (TypeError, ValueError) as e:
         raise PromptismError(f"CLIP task settings: {e}") from None
-    from ..checkpoint import keep_start_tokenizer
-
     if init:  # checked before the data is read
-        from ..checkpoint import resolve
-
         init = str(resolve(init, "clip"))
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -98,7 +95,6 @@ def train_clip(
     model = CLIP(cfg)
     start = {}
     if init:  # a resumed run's checkpoint then replaces these weights
-        from ..checkpoint import start_from
         from .model import CLIPConfig
 
         start = start_from(init, "clip", CLIPConfig, model, cfg, preset_name)
