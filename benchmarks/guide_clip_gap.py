@@ -90,7 +90,8 @@ def _fooled_table(result: dict, key: str | None) -> list[str]:
     for name in dict.fromkeys(r["clip"] for r in result["rows"]):
         rs = [r for r in result["rows"] if r["clip"] == name]
         wrong = [r for r in rs if not r["judged_correct"]]
-        fooled = sum((r[key] if key else r)["guided"] >= (r[key] if key else r)["true_min"] for r in wrong)
+        scored = [r[key] if key else r for r in wrong]
+        fooled = sum(c["guided"] >= c["true_min"] for c in scored)
         lines.append(
             f"| {name} | {len(rs)} | {len(rs) - len(wrong)} | {len(wrong)} | {fooled} | {len(wrong) - fooled} |"
         )
