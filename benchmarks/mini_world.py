@@ -9,7 +9,7 @@ For each prompt (the first --limit of every category of the split) the shipped m
 --candidates pictures at its default sampling settings, candidate j from the prompt's suite seed
 + j (what ``promptism mini --seed S`` draws); the reranking CLIP (the default, ``world``) scores
 each against the prompt. The table for k keeps the candidate among the first k that CLIP scored
-highest and counts what the judge said of it: k = 1 is no reranking, k = 16 the default's first
+highest and counts what the judge said of it: k = 1 is no reranking, k = the default candidates its first
 picture. The judge scores every candidate and picks none.
 
 unCLIP's columns read benchmarks/reports/rerank_world_records (benchmarks/rerank_world.py: the
@@ -37,7 +37,7 @@ import torch
 REPORTS = Path(__file__).resolve().parent / "reports"
 RECORDS = REPORTS / "mini_world_records"
 EXPERIMENT_REPORTS = Path(__file__).resolve().parents[1] / "experiments" / "reports"
-KS = (1, 4, 9, 16)
+KS = tuple(k * k for k in range(1, 9))  # columns: the best of the first k, k a square up to 64
 
 
 def run(
@@ -63,15 +63,16 @@ def run(
         raise SystemExit(f"{path} holds records of other weights than {model}'s: move it away to measure these")
     done = {r["id"] for r in kept}
     prompts = [p for p in suite.limited(suite.all_prompts((split,)), limit, offset) if p.id not in done]
-    grid = int(round(candidates**0.5))
-    if grid * grid != candidates:
-        raise SystemExit("--candidates must be a square (every candidate is kept, ranked)")
+    chunks = _chunks(candidates)
     for p in tqdm(prompts, desc=f"mini {split}", unit="prompt"):
         seed = suite.hash_id(p.id) % 2**32
         t0 = time.perf_counter()
-        r = mini(p.text, candidates=candidates, grid=grid, seed=seed, model=model, **(sampling or {}))
+        by_seed = {}
+        for start, n in chunks:  # every candidate kept, ranked: a grid of n (a square) from seed + start
+            g = int(round(n**0.5))
+            r = mini(p.text, candidates=n, grid=g, seed=(seed + start) % 2**32, model=model, **(sampling or {}))
+            by_seed.update(zip(r.seeds, zip(r.images, r.scores)))
         seconds = time.perf_counter() - t0
-        by_seed = dict(zip(r.seeds, zip(r.images, r.scores)))
         cands = []
         for j in range(candidates):
             img, score = by_seed[(seed + j) % 2**32]
@@ -83,6 +84,16 @@ def run(
         record["model_sha256"] = sha
         with path.open("a") as f:
             f.write(json.dumps({**record, "candidates": cands}) + "\n")
+
+
+def _chunks(candidates: int) -> list[tuple[int, int]]:
+    """(first, count) of the mini calls that draw candidates 0..candidates-1 with every one kept:
+    grids of 16 (the largest promptism mini returns whole), then one square grid of the rest.
+    Candidate j comes from seed + j whatever call draws it, so the pictures are those of one call."""
+    full, rest = divmod(candidates, 16)
+    if candidates < 1 or int(round(rest**0.5)) ** 2 != rest:
+        raise SystemExit(f"--candidates must be 16 a number of times plus a square (16, 25, 36 ...), got {candidates}")
+    return [(16 * i, 16) for i in range(full)] + ([(16 * full, rest)] if rest else [])
 
 
 def _pick(cands: list[dict], k: int) -> bool:
@@ -106,6 +117,7 @@ def report(
     records: Path = RECORDS, out: Path = REPORTS / "mini_world", model: str = "the shipped `mini-world`"
 ) -> None:
     from promptism import __version__
+    from promptism.mini.pipeline import DEFAULTS
     from promptism.world.suite import CATEGORIES, CATEGORY_TITLES
 
     data: dict = {"categories": {}, "seconds": {}}
@@ -115,7 +127,7 @@ def report(
         f"Measured by `benchmarks/mini_world.py` on {platform.machine()}, torch {torch.__version__}, promptism "
         f"{__version__}: {model} at its default sampling settings, one picture per prompt. "
         "Column k: the best of the first k candidates by the reranking CLIP (`world`); k = 1 is no reranking, "
-        "k = 16 the default (`promptism mini`'s first picture). unCLIP: the shipped stack on the same prompts and "
+        f"k = {DEFAULTS['candidates']} the default (`promptism mini`'s first picture). unCLIP: the shipped stack on the same prompts and "
         "seeds (benchmarks/rerank_world.py's records; its default reranks 3 candidates). The judge scores, it "
         "never picks.",
         "",
@@ -193,7 +205,12 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--split", choices=("seen", "heldout"), help="draw and judge this split's prompts")
     ap.add_argument("--limit", type=int, default=10, help="prompts per category (default: 10)")
-    ap.add_argument("--candidates", type=int, default=16, help="candidates per prompt, a square (default: 16)")
+    ap.add_argument(
+        "--candidates",
+        type=int,
+        default=16,
+        help="candidates per prompt: 16 a number of times plus a square, e.g. 16, 25, 36 (default: 16)",
+    )
     ap.add_argument("--model", default="world", help="the mini model (default: the shipped world)")
     ap.add_argument(
         "--tag",
