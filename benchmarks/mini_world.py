@@ -48,11 +48,13 @@ def run(
     records: Path = RECORDS,
     offset: int = 0,
     sampling: dict | None = None,
+    also_score: tuple[str, ...] = (),
 ) -> None:
     from tqdm.auto import tqdm
 
     from promptism.checkpoint import resolve, weights_sha256
     from promptism.mini.pipeline import mini
+    from promptism.pipelines.unclip import load_reranker
     from promptism.world import suite
 
     records.mkdir(parents=True, exist_ok=True)
@@ -73,11 +75,20 @@ def run(
             r = mini(p.text, candidates=n, grid=g, seed=(seed + start) % 2**32, model=model, **(sampling or {}))
             by_seed.update(zip(r.seeds, zip(r.images, r.scores)))
         seconds = time.perf_counter() - t0
+        others = {}
+        for name in also_score:  # other CLIPs' cosines with the prompt, for reranking them offline
+            clip, _ = load_reranker(name)
+            with torch.no_grad():
+                imgs = [by_seed[(seed + j) % 2**32][0] for j in range(candidates)]
+                cos = clip.encode_image(imgs) @ clip.encode_text([p.text])[0]
+            others[name] = [round(float(v), 5) for v in cos]
         cands = []
         for j in range(candidates):
             img, score = by_seed[(seed + j) % 2**32]
             judged = suite.score_images(p, [img])[0]
             cands.append({"correct": judged.correct, "reason": judged.reason, "clip": score})
+            if others:
+                cands[-1]["clip_by"] = {name: cos[j] for name, cos in others.items()}
         record = {"id": p.id, "split": split, "category": p.category, "seed": seed, "seconds": seconds}
         record["threads"] = torch.get_num_threads()
         record["sampling"] = sampling or {}
@@ -232,6 +243,14 @@ def main() -> int:
         metavar="KEY=VALUE",
         help="a sampling setting other than the default (temperature, top_k, top_p, cond_scale); repeatable",
     )
+    ap.add_argument(
+        "--also-score",
+        action="append",
+        default=[],
+        metavar="CLIP",
+        help="a CLIP (a shipped name or folder) whose cosine of each candidate with the prompt is recorded "
+        "too, to compare rerankers on the same pictures; repeatable",
+    )
     ap.add_argument("--report", action="store_true", help="write mini_world.md/.json from the records")
     args = ap.parse_args()
     from promptism.mini.pipeline import DEFAULTS
@@ -255,7 +274,7 @@ def main() -> int:
     else:
         records, out, label = RECORDS, REPORTS / "mini_world", "the shipped `mini-world`"
     if args.split:
-        run(args.split, args.limit, args.candidates, args.model, records, args.offset, sampling)
+        run(args.split, args.limit, args.candidates, args.model, records, args.offset, sampling, tuple(args.also_score))
     if args.report or not args.split:
         report(records, out, label)
     return 0
