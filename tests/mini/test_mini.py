@@ -105,6 +105,21 @@ def test_train_mini_writes_a_model_that_draws_a_reranked_grid(trained, tmp_path)
     assert big.images[0].size == (64, 64)  # the VQGAN's 16 px, enlarged 4 times
 
 
+def test_several_reranking_clips_sum_their_cosines(trained, tmp_path):
+    import shutil
+
+    model, one = str(trained / "mini" / "model"), _clip(trained)
+    twin = shutil.copytree(one, tmp_path / "twin")  # the same weights under another name: every cosine twice
+    alone = mini("a red circle", candidates=6, grid=2, seed=5, model=model, rerank_clip=one)
+    both = mini("a red circle", candidates=6, grid=2, seed=5, model=model, rerank_clip=[one, str(twin)])
+    assert both.seeds == alone.seeds
+    assert both.scores == pytest.approx([2 * v for v in alone.scores], abs=2e-5)
+    assert [c["name"] for c in both.metadata[0]["rerank_clip"]] == [one, str(twin)]
+    for bad in ([], [one, one], [""]):
+        with pytest.raises(PromptismError, match="rerank_clip"):
+            mini("a red circle", candidates=6, grid=2, model=model, rerank_clip=bad)
+
+
 def test_a_fine_tune_starts_from_its_init_and_keeps_its_tokenizer(trained, tmp_path):
     from promptism.mini.training import train_mini
 

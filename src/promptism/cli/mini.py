@@ -42,7 +42,7 @@ def cmd_mini(args: argparse.Namespace) -> int:
         cond_scale=args.cond_scale,
         negative=args.negative,
         rerank=not args.no_rerank,
-        rerank_clip=args.rerank_clip,
+        rerank_clip=args.rerank_clip or "world",
         init=args.init,
         keep_rows=args.keep_rows,
         size=args.size,
@@ -90,8 +90,11 @@ def add_commands(sub) -> None:
     )
     m.add_argument(
         "--rerank-clip",
-        default="world",
-        help="the CLIP that ranks: a shipped name, a model folder or hf:<id> (default: world)",
+        action="append",
+        default=None,
+        metavar="CLIP",
+        help="the CLIP that ranks: a shipped name, a model folder or hf:<id>; repeat it for an ensemble, "
+        "whose cosines are summed (default: world)",
     )
     m.add_argument(
         "--temperature", type=float, default=DEFAULTS["temperature"], help="above 0, at most 10 (default: 1)"

@@ -5,6 +5,7 @@ against the prompt, and the best grid² are kept, best first, with the grid of t
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -44,6 +45,16 @@ def check_counts(candidates, grid) -> None:
         raise PromptismError(
             f"candidates must be a whole number from grid² ({grid * grid}) to {MAX_CANDIDATES}, got {candidates!r}"
         )
+
+
+def check_rerank_clip(rerank_clip) -> tuple[str, ...]:
+    """The reranking CLIPs' names: one name, or several whose cosines are summed (an ensemble)."""
+    names = (rerank_clip,) if isinstance(rerank_clip, str) else tuple(rerank_clip or ())
+    if not names or not all(isinstance(n, str) and n.strip() for n in names):
+        raise PromptismError(f"rerank_clip must name one CLIP or several, got {rerank_clip!r}")
+    if len(set(names)) != len(names):
+        raise PromptismError(f"rerank_clip names a CLIP twice: {', '.join(names)}")
+    return names
 
 
 def _decode_rows(vq, codes: torch.Tensor, g: int) -> torch.Tensor:
@@ -87,7 +98,7 @@ def mini(
     cond_scale: float = DEFAULTS["cond_scale"],
     negative: str | None = None,
     rerank: bool = True,
-    rerank_clip: str = "world",
+    rerank_clip: str | Sequence[str] = "world",
     init=None,
     keep_rows: int = 0,
     size: int | None = None,
@@ -98,7 +109,8 @@ def mini(
     on_rows=None,
 ) -> MiniResult:
     """grid² pictures of ``prompt``, best first: ``candidates`` drawn (candidate j from seed + j),
-    ranked by ``rerank_clip``'s cosine with the prompt (less that with ``negative``), or, without
+    ranked by ``rerank_clip``'s cosine with the prompt (less that with ``negative``; several CLIPs'
+    cosines summed when it names several), or, without
     ``rerank``, the first grid². Sampling: ``temperature``, ``top_k`` (0: all codes), ``top_p`` (1:
     all), ``cond_scale`` (classifier-free guidance; ``negative`` stands in for the empty caption).
     ``init`` with ``keep_rows``: the picture's first rows of codes are kept and the rest written.
@@ -111,6 +123,7 @@ def mini(
     negative = check_prompt(negative, "negative prompt") if negative else None
     check_counts(candidates, grid)
     check_sampling(temperature, top_k, top_p, cond_scale)
+    names = check_rerank_clip(rerank_clip)
     seed = check_seed(seed)
     if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
         raise PromptismError(f"batch must be a whole number of at least 1, got {batch!r}")
@@ -175,15 +188,17 @@ def mini(
     if rerank:
         from ..pipelines.unclip import load_reranker
 
-        clip, digest = load_reranker(rerank_clip)
-        with torch.no_grad():
-            emb = clip.encode_image(images)
-            want = clip.encode_text([prompt])[0]
-            s = emb @ want
-            if negative:
-                s = s - emb @ clip.encode_text([negative])[0]
-        scores = [round(float(v), 5) for v in s]
-        clip_info = {"name": rerank_clip, "sha256": digest}
+        total = torch.zeros(len(images))
+        clip_info = []
+        for name in names:
+            clip, digest = load_reranker(name)
+            with torch.no_grad():
+                emb = clip.encode_image(images)
+                total += emb @ clip.encode_text([prompt])[0]
+                if negative:
+                    total -= emb @ clip.encode_text([negative])[0]
+            clip_info.append({"name": name, "sha256": digest})
+        scores = [round(float(v), 5) for v in total]
     order = sorted(range(len(images)), key=lambda i: (-(scores[i] or 0.0), i))[: grid * grid]
     kept = [images[i] for i in order]
     if size != images[0].width:
