@@ -107,9 +107,17 @@ def _chunks(candidates: int) -> list[tuple[int, int]]:
     return [(16 * i, 16) for i in range(full)] + ([(16 * full, rest)] if rest else [])
 
 
-def _pick(cands: list[dict], k: int) -> bool:
-    """What the judge said of the candidate among the first k that CLIP scored highest (the first on a tie)."""
-    return max(cands[:k], key=lambda c: c["clip"])["correct"]
+def _pick(cands: list[dict], k: int, rerank: tuple[str, ...] = ()) -> bool:
+    """What the judge said of the candidate among the first k that CLIP scored highest (the first on a
+    tie): the CLIP the candidates were drawn with, or the sum of the cosines of the ``rerank`` CLIPs
+    recorded with --also-score ("drawn" names the drawing's own reranker)."""
+
+    def score(c: dict) -> float:
+        if not rerank:
+            return c["clip"]
+        return sum(c["clip"] if name == "drawn" else c["clip_by"][name] for name in rerank)
+
+    return max(cands[:k], key=score)["correct"]
 
 
 def _unclip(split: str) -> dict[str, dict]:
@@ -125,19 +133,24 @@ def _unclip(split: str) -> dict[str, dict]:
 
 
 def report(
-    records: Path = RECORDS, out: Path = REPORTS / "mini_world", model: str = "the shipped `mini-world`"
+    records: Path = RECORDS,
+    out: Path = REPORTS / "mini_world",
+    model: str = "the shipped `mini-world`",
+    rerank: tuple[str, ...] = (),
 ) -> None:
     from promptism import __version__
     from promptism.mini.pipeline import DEFAULTS
     from promptism.world.suite import CATEGORIES, CATEGORY_TITLES
 
-    data: dict = {"categories": {}, "seconds": {}}
+    data: dict = {"categories": {}, "seconds": {}, "rerank": list(rerank) or "drawn"}
+    named = ["the drawing's reranker" if n == "drawn" else f"`{n}`" for n in rerank]
+    ranker = "the sum of the cosines of " + " and ".join(named) if rerank else "the CLIP they were drawn with"
     md = [
         "# GenEval-world of `promptism mini` (DALL·E mini)",
         "",
         f"Measured by `benchmarks/mini_world.py` on {platform.machine()}, torch {torch.__version__}, promptism "
         f"{__version__}: {model} at its default sampling settings, one picture per prompt. "
-        "Column k: the best of the first k candidates by the reranking CLIP (`world`); k = 1 is no reranking, "
+        f"Column k: the best of the first k candidates by {ranker}; k = 1 is no reranking, "
         f"k = {DEFAULTS['candidates']} the default (`promptism mini`'s first picture). unCLIP: the shipped stack on the same prompts and "
         "seeds (benchmarks/rerank_world.py's records; its default reranks 3 candidates). The judge scores, it "
         "never picks.",
@@ -169,7 +182,7 @@ def report(
                 entry["unclip_k3"] = float(np.mean(u3)) if len(u3) == len(CATEGORIES) else None
                 entry["prompts"] = len(rows)
             else:
-                entry = {f"mini_k{k}": float(np.mean([_pick(r["candidates"], k) for r in rows])) for k in ks}
+                entry = {f"mini_k{k}": float(np.mean([_pick(r["candidates"], k, rerank) for r in rows])) for k in ks}
                 known = [unclip[r["id"]] for r in rows if r["id"] in unclip]
                 full = len(known) == len(rows)
                 entry["unclip_k1"] = float(np.mean([u["k1"] for u in known])) if full else None
@@ -251,6 +264,19 @@ def main() -> int:
         help="a CLIP (a shipped name or folder) whose cosine of each candidate with the prompt is recorded "
         "too, to compare rerankers on the same pictures; repeatable",
     )
+    ap.add_argument(
+        "--rerank-with",
+        default=None,
+        metavar="CLIP+CLIP",
+        help="with --report: rank by these recorded CLIPs' summed cosines ('drawn' is the drawing's own "
+        "reranker, the others recorded with --also-score) instead of the drawing's reranker",
+    )
+    ap.add_argument(
+        "--records-of",
+        default=None,
+        metavar="TAG",
+        help="with --report --tag: read the records of that tag's run (e.g. to rerank them otherwise)",
+    )
     ap.add_argument("--report", action="store_true", help="write mini_world.md/.json from the records")
     args = ap.parse_args()
     from promptism.mini.pipeline import DEFAULTS
@@ -273,10 +299,16 @@ def main() -> int:
         label += f", prompts {args.offset + 1}–{args.offset + args.limit} of each category)" if args.offset else ")"
     else:
         records, out, label = RECORDS, REPORTS / "mini_world", "the shipped `mini-world`"
+    if args.records_of:
+        if not args.tag or args.split:
+            ap.error("--records-of reports another tag's records under --tag: give --tag and no --split")
+        records = EXPERIMENT_REPORTS / f"mini_world_{args.records_of}_records"
+        label = label[:-1] + f", on {args.records_of}'s candidates)"
+    rerank = tuple(args.rerank_with.split("+")) if args.rerank_with else ()
     if args.split:
         run(args.split, args.limit, args.candidates, args.model, records, args.offset, sampling, tuple(args.also_score))
     if args.report or not args.split:
-        report(records, out, label)
+        report(records, out, label, rerank)
     return 0
 
 
