@@ -2,8 +2,9 @@
 cache buys.
 
     .venv/bin/python benchmarks/mini_speed.py            # writes benchmarks/reports/mini_speed.{json,md}
+    .venv/bin/python benchmarks/mini_speed.py --candidates 36 --out experiments/reports/mini_speed_X  # a setting tried
 
-- cold: a fresh process draws the default grid (16 candidates, reranked), timed from after importing torch
+- cold: a fresh process draws the default grid (the default candidates, reranked), timed from after importing torch
   (promptism's import and the models' loading included), twice;
 - warm: in one process, after a first grid, further grids are timed (the median of 3);
 - peak memory: the largest resident set of those processes;
@@ -13,6 +14,7 @@ cache buys.
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import platform
@@ -28,20 +30,20 @@ CHILD = """
 import json, resource, sys, time
 t0 = time.perf_counter()
 from promptism.mini.pipeline import mini
-first = mini({prompt!r}, seed=0)
+first = mini({prompt!r}, seed=0, **{kwargs!r})
 cold = time.perf_counter() - t0
 warm = []
 for seed in range({warm}):
     t = time.perf_counter()
-    mini({prompt!r}, seed=seed + 1)
+    mini({prompt!r}, seed=seed + 1, **{kwargs!r})
     warm.append(time.perf_counter() - t)
 print(json.dumps({{"cold": cold, "warm": warm, "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
 """
 
 
-def _child(warm: int, threads: int) -> dict:
+def _child(warm: int, threads: int, kwargs: dict) -> dict:
     env = {**os.environ, "PROMPTISM_THREADS": str(threads), "OMP_NUM_THREADS": str(threads)}
-    code = f"import torch; torch.set_num_threads({threads})\n" + CHILD.format(prompt=PROMPT, warm=warm)
+    code = f"import torch; torch.set_num_threads({threads})\n" + CHILD.format(prompt=PROMPT, warm=warm, kwargs=kwargs)
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -68,34 +70,55 @@ def tokens_per_second(threads: int) -> dict:
 
 
 def main() -> int:
+    import argparse
     import statistics
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--candidates", type=int, default=None, help="candidates per grid (default: mini's default)")
+    ap.add_argument(
+        "--rerank-clip", action="append", default=None, metavar="CLIP", help="reranking CLIP(s) (default: mini's)"
+    )
+    ap.add_argument(
+        "--out",
+        default=None,
+        help="report path without suffix (default: benchmarks/reports/mini_speed; give one for a setting tried)",
+    )
+    args = ap.parse_args()
+    kwargs = {k: v for k, v in (("candidates", args.candidates), ("rerank_clip", args.rerank_clip)) if v is not None}
+    if kwargs and not args.out:
+        ap.error("a setting other than the defaults is timed into its own report: give --out")
+    out = Path(args.out) if args.out else REPORTS / "mini_speed"
 
     import torch
 
     from promptism import __version__
+    from promptism.mini.pipeline import DEFAULTS, mini
 
+    candidates = kwargs.get("candidates", DEFAULTS["candidates"])
+    rerank = kwargs.get("rerank_clip", inspect.signature(mini).parameters["rerank_clip"].default)
+    rerank = " + ".join([rerank] if isinstance(rerank, str) else rerank)
+    setting = f"{candidates} candidates reranked by {rerank}" + ("" if kwargs else " (the defaults)")
     threads = int(os.environ.get("PROMPTISM_THREADS", "2"))
-    runs = [_child(3, threads), _child(0, threads)]
+    runs = [_child(3, threads, kwargs), _child(0, threads, kwargs)]
     warm = [s for r in runs for s in r["warm"]]
     data = {
         "machine": {"arch": platform.machine(), "cpus": os.cpu_count(), "threads": threads, "torch": torch.__version__},
         "promptism": __version__,
         "prompt": PROMPT,
-        "grid": "3x3 of 16 candidates, reranked (the defaults)",
+        "grid": f"3x3 of {setting}",
         "cold_s": [round(r["cold"], 2) for r in runs],
         "warm_s": [round(s, 2) for s in warm],
         "warm_median_s": round(statistics.median(warm), 2),
         "peak_mib": round(max(r["peak_mib"] for r in runs), 1),
         "tokens": tokens_per_second(threads),
     }
-    (REPORTS / "mini_speed.json").write_text(json.dumps(data, indent=1))
+    out.with_name(out.name + ".json").write_text(json.dumps(data, indent=1))
     t = data["tokens"]
     md = [
         "# `promptism mini`: a 3×3 grid's time and memory, and the key–value cache",
         "",
         f"Measured by `benchmarks/mini_speed.py` on {platform.machine()}, {os.cpu_count()} CPUs, {threads} thread(s), "
-        f'torch {torch.__version__}, promptism {__version__}: "{PROMPT}", the default 16 candidates reranked into '
-        "a 3×3 grid at 64 px.",
+        f'torch {torch.__version__}, promptism {__version__}: "{PROMPT}", {setting}, into a 3×3 grid at 64 px.',
         "",
         "| measure | value |",
         "|---|---|",
@@ -106,7 +129,7 @@ def main() -> int:
         f"| codes per second without it | {t['uncached']['tokens_per_s']} |",
         f"| speed-up of the cache | {t['speed_up']}× |",
     ]
-    (REPORTS / "mini_speed.md").write_text("\n".join(md) + "\n")
+    out.with_name(out.name + ".md").write_text("\n".join(md) + "\n")
     print("\n".join(md))
     return 0
 
