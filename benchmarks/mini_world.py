@@ -93,6 +93,7 @@ def run(
         record["threads"] = torch.get_num_threads()
         record["sampling"] = sampling or {}
         record["model_sha256"] = sha
+        record["rerank_clip"] = [c["name"] for c in r.metadata[0]["rerank_clip"]]
         with path.open("a") as f:
             f.write(json.dumps({**record, "candidates": cands}) + "\n")
 
@@ -143,15 +144,21 @@ def report(
     from promptism.world.suite import CATEGORIES, CATEGORY_TITLES
 
     data: dict = {"categories": {}, "seconds": {}, "rerank": list(rerank) or "drawn"}
-    named = ["the drawing's reranker" if n == "drawn" else f"`{n}`" for n in rerank]
-    ranker = "the sum of the cosines of " + " and ".join(named) if rerank else "the CLIP they were drawn with"
+    drawn = {  # records from before the reranker was recorded were drawn with world, mini's until 25 candidates
+        " + ".join(json.loads(line).get("rerank_clip", ["world"]))
+        for path in sorted(records.glob("*.jsonl"))
+        for line in path.read_text().splitlines()
+    }
+    drawn_by = " or ".join(f"`{d}`" for d in sorted(drawn)) or "—"
+    named = [drawn_by if n == "drawn" else f"`{n}`" for n in rerank]
+    ranker = "the sum of the cosines of " + " and ".join(named) if rerank else f"the reranking CLIP ({drawn_by})"
     md = [
         "# GenEval-world of `promptism mini` (DALL·E mini)",
         "",
         f"Measured by `benchmarks/mini_world.py` on {platform.machine()}, torch {torch.__version__}, promptism "
         f"{__version__}: {model} at its default sampling settings, one picture per prompt. "
         f"Column k: the best of the first k candidates by {ranker}; k = 1 is no reranking, "
-        f"k = {DEFAULTS['candidates']} the default (`promptism mini`'s first picture). unCLIP: the shipped stack on the same prompts and "
+        f"k = {DEFAULTS['candidates']} the default count (`promptism mini`'s first picture). unCLIP: the shipped stack on the same prompts and "
         "seeds (benchmarks/rerank_world.py's records; its default reranks 3 candidates). The judge scores, it "
         "never picks.",
         "",
@@ -233,7 +240,7 @@ def main() -> int:
         "--candidates",
         type=int,
         default=16,
-        help="candidates per prompt: 16 a number of times plus a square, e.g. 16, 25, 36 (default: 16)",
+        help="candidates per prompt: 16 a number of times plus a square, e.g. 16, 25, 36 (default: mini's)",
     )
     ap.add_argument("--model", default="world", help="the mini model (default: the shipped world)")
     ap.add_argument(
@@ -281,7 +288,7 @@ def main() -> int:
     args = ap.parse_args()
     from promptism.mini.pipeline import DEFAULTS
 
-    knobs = {k: type(v) for k, v in DEFAULTS.items() if k not in ("candidates", "grid")}  # sampling's, typed
+    knobs = {k: type(v) for k, v in DEFAULTS.items() if k not in ("candidates", "grid", "rerank_clip")}  # typed
     sampling = {}
     for item in args.sampling:
         key, _, value = item.partition("=")
@@ -306,7 +313,8 @@ def main() -> int:
         label = label[:-1] + f", on {args.records_of}'s candidates)"
     rerank = tuple(args.rerank_with.split("+")) if args.rerank_with else ()
     if args.split:
-        run(args.split, args.limit, args.candidates, args.model, records, args.offset, sampling, tuple(args.also_score))
+        candidates = args.candidates or DEFAULTS["candidates"]
+        run(args.split, args.limit, candidates, args.model, records, args.offset, sampling, tuple(args.also_score))
     if args.report or not args.split:
         report(records, out, label, rerank)
     return 0

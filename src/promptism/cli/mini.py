@@ -9,7 +9,15 @@ from pathlib import Path
 from .common import torch_threads
 
 MAX_GRID, MAX_CANDIDATES = 4, 64  # promptism.mini.pipeline's, without torch
-DEFAULTS = dict(candidates=16, grid=3, temperature=1.0, top_k=0, top_p=1.0, cond_scale=3.0)  # the pipeline's
+DEFAULTS = dict(  # the pipeline's
+    candidates=25,
+    grid=3,
+    temperature=1.0,
+    top_k=0,
+    top_p=1.0,
+    cond_scale=3.0,
+    rerank_clip=("world", "world-bind2", "world-v1"),
+)
 
 
 def cmd_mini(args: argparse.Namespace) -> int:
@@ -42,7 +50,7 @@ def cmd_mini(args: argparse.Namespace) -> int:
         cond_scale=args.cond_scale,
         negative=args.negative,
         rerank=not args.no_rerank,
-        rerank_clip=args.rerank_clip or "world",
+        rerank_clip=args.rerank_clip or DEFAULTS["rerank_clip"],
         init=args.init,
         keep_rows=args.keep_rows,
         size=args.size,
@@ -94,7 +102,7 @@ def add_commands(sub) -> None:
         default=None,
         metavar="CLIP",
         help="the CLIP that ranks: a shipped name, a model folder or hf:<id>; repeat it for an ensemble, "
-        "whose cosines are summed (default: world)",
+        f"whose cosines are summed (default: {' + '.join(DEFAULTS['rerank_clip'])}, the three shipped CLIPs)",
     )
     m.add_argument(
         "--temperature", type=float, default=DEFAULTS["temperature"], help="above 0, at most 10 (default: 1)"

@@ -21,7 +21,16 @@ from .sample import check_sampling, sample_codes
 
 MAX_GRID, MAX_CANDIDATES = 4, 64
 SCALES = (1, 2, 4)  # sizes: the VQGAN's own (64 px for vqgan-world), and it enlarged (Lanczos)
-DEFAULTS = dict(candidates=16, grid=3, temperature=1.0, top_k=0, top_p=1.0, cond_scale=3.0)
+# rerank_clip: the three shipped CLIPs, their cosines summed (experiments/mini/sample-rerank-trio.toml)
+DEFAULTS = dict(
+    candidates=25,
+    grid=3,
+    temperature=1.0,
+    top_k=0,
+    top_p=1.0,
+    cond_scale=3.0,
+    rerank_clip=("world", "world-bind2", "world-v1"),
+)
 
 
 @dataclass
@@ -98,7 +107,7 @@ def mini(
     cond_scale: float = DEFAULTS["cond_scale"],
     negative: str | None = None,
     rerank: bool = True,
-    rerank_clip: str | Sequence[str] = "world",
+    rerank_clip: str | Sequence[str] = DEFAULTS["rerank_clip"],
     init=None,
     keep_rows: int = 0,
     size: int | None = None,
