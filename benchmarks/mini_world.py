@@ -53,7 +53,7 @@ def run(
     from tqdm.auto import tqdm
 
     from promptism.checkpoint import resolve, weights_sha256
-    from promptism.mini.pipeline import mini
+    from promptism.mini.pipeline import DEFAULTS, mini
     from promptism.pipelines.unclip import load_reranker
     from promptism.world import suite
 
@@ -63,6 +63,11 @@ def run(
     kept = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
     if any(r.get("model_sha256", sha) != sha for r in kept):
         raise SystemExit(f"{path} holds records of other weights than {model}'s: move it away to measure these")
+    want = {"candidates": candidates, "sampling": sampling or {}}
+    if any({"candidates": len(r["candidates"]), "sampling": r.get("sampling", {})} != want for r in kept) or any(
+        r.get("rerank_clip", ["world"]) != list(DEFAULTS["rerank_clip"]) for r in kept
+    ):
+        raise SystemExit(f"{path} holds records drawn with other settings: move it away to measure these")
     done = {r["id"] for r in kept}
     prompts = [p for p in suite.limited(suite.all_prompts((split,)), limit, offset) if p.id not in done]
     chunks = _chunks(candidates)
