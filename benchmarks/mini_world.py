@@ -63,42 +63,59 @@ def run(
     kept = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
     if any(r.get("model_sha256", sha) != sha for r in kept):
         raise SystemExit(f"{path} holds records of other weights than {model}'s: move it away to measure these")
-    want = {"candidates": candidates, "sampling": sampling or {}}
-    if any({"candidates": len(r["candidates"]), "sampling": r.get("sampling", {})} != want for r in kept) or any(
-        r.get("rerank_clip", ["world"]) != list(DEFAULTS["rerank_clip"]) for r in kept
-    ):
+    want = {"sampling": sampling or {}, "rerank_clip": list(DEFAULTS["rerank_clip"])}
+    if any({"sampling": r.get("sampling", {}), "rerank_clip": r.get("rerank_clip", ["world"])} != want for r in kept):
         raise SystemExit(f"{path} holds records drawn with other settings: move it away to measure these")
-    done = {r["id"] for r in kept}
-    prompts = [p for p in suite.limited(suite.all_prompts((split,)), limit, offset) if p.id not in done]
-    chunks = _chunks(candidates)
-    for p in tqdm(prompts, desc=f"mini {split}", unit="prompt"):
-        seed = suite.hash_id(p.id) % 2**32
+    if any(len(r["candidates"]) > candidates for r in kept):
+        raise SystemExit(f"{path} holds records of more candidates than {candidates}: move it away to measure these")
+
+    def draw(p, seed: int, first: int, count: int) -> tuple[list[dict], float]:
+        """Candidates first..first+count-1 of prompt p, judged, each with its CLIP scores."""
         t0 = time.perf_counter()
         by_seed = {}
-        for start, n in chunks:  # every candidate kept, ranked: a grid of n (a square) from seed + start
+        for start, n in _chunks(count):  # every candidate kept, ranked: a grid of n (a square)
             g = int(round(n**0.5))
-            r = mini(p.text, candidates=n, grid=g, seed=(seed + start) % 2**32, model=model, **(sampling or {}))
+            r = mini(p.text, candidates=n, grid=g, seed=(seed + first + start) % 2**32, model=model, **(sampling or {}))
             by_seed.update(zip(r.seeds, zip(r.images, r.scores)))
         seconds = time.perf_counter() - t0
+        imgs = [by_seed[(seed + first + j) % 2**32][0] for j in range(count)]
         others = {}
         for name in also_score:  # other CLIPs' cosines with the prompt, for reranking them offline
             clip, _ = load_reranker(name)
             with torch.no_grad():
-                imgs = [by_seed[(seed + j) % 2**32][0] for j in range(candidates)]
                 cos = clip.encode_image(imgs) @ clip.encode_text([p.text])[0]
             others[name] = [round(float(v), 5) for v in cos]
         cands = []
-        for j in range(candidates):
-            img, score = by_seed[(seed + j) % 2**32]
+        for j, img in enumerate(imgs):
             judged = suite.score_images(p, [img])[0]
-            cands.append({"correct": judged.correct, "reason": judged.reason, "clip": score})
+            cands.append(
+                {"correct": judged.correct, "reason": judged.reason, "clip": by_seed[(seed + first + j) % 2**32][1]}
+            )
             if others:
                 cands[-1]["clip_by"] = {name: cos[j] for name, cos in others.items()}
+        return cands, seconds
+
+    by_id = {p.id: p for p in suite.all_prompts((split,))}
+    short = [i for i, r in enumerate(kept) if len(r["candidates"]) < candidates]
+    for i in tqdm(short, desc=f"mini {split}: more candidates", unit="prompt"):
+        # candidate j comes from seed + j, so the missing ones are drawn alone and appended
+        r = kept[i]
+        more, seconds = draw(by_id[r["id"]], r["seed"], len(r["candidates"]), candidates - len(r["candidates"]))
+        r["candidates"] += more
+        r["seconds"] += seconds
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text("".join(json.dumps(k) + "\n" for k in kept))
+        tmp.replace(path)
+    done = {r["id"] for r in kept}
+    prompts = [p for p in suite.limited(suite.all_prompts((split,)), limit, offset) if p.id not in done]
+    for p in tqdm(prompts, desc=f"mini {split}", unit="prompt"):
+        seed = suite.hash_id(p.id) % 2**32
+        cands, seconds = draw(p, seed, 0, candidates)
         record = {"id": p.id, "split": split, "category": p.category, "seed": seed, "seconds": seconds}
         record["threads"] = torch.get_num_threads()
         record["sampling"] = sampling or {}
         record["model_sha256"] = sha
-        record["rerank_clip"] = [c["name"] for c in r.metadata[0]["rerank_clip"]]
+        record["rerank_clip"] = list(DEFAULTS["rerank_clip"])
         with path.open("a") as f:
             f.write(json.dumps({**record, "candidates": cands}) + "\n")
 
@@ -244,7 +261,7 @@ def main() -> int:
     ap.add_argument(
         "--candidates",
         type=int,
-        default=16,
+        default=None,
         help="candidates per prompt: 16 a number of times plus a square, e.g. 16, 25, 36 (default: mini's)",
     )
     ap.add_argument("--model", default="world", help="the mini model (default: the shipped world)")
