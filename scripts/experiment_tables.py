@@ -66,8 +66,10 @@ INTRO = {
         "[`benchmarks/reports/mini_world.md`](../../benchmarks/reports/mini_world.md). Each row below is a file under "
         "`experiments/mini/`: a training recipe (run it with `promptism train mini --data DIR --out RUN --config "
         "FILE`, with `--init` where it continues a model), or a sampling setting (its `[sample]` table), measured by "
-        "`benchmarks/mini_world.py --tag NAME --offset 10 --limit 5 --sampling KEY=VALUE` on prompts the "
-        "benchmark's report does not quote.\n"
+        "`benchmarks/mini_world.py --tag NAME --offset K --limit N` on prompts the benchmark's report did not quote "
+        "when it ran: prompts 11-15 of every category while it quoted the first 10, prompts 41-50 since it "
+        "quotes the first 40 (a reranker is compared on recorded candidates with `--report --records-of TAG "
+        "--rerank-with CLIP+CLIP`).\n"
     ),
 }
 
