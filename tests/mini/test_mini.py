@@ -254,12 +254,3 @@ def test_the_shipped_mini_world_draws_the_same_grid_for_the_same_seed():
     b = mini("a red circle above a blue square", seed=11, candidates=9, grid=3, batch=4)
     assert a.seeds == b.seeds and torch.equal(a.codes, b.codes)
     assert a.images[0].size == (64, 64) and a.metadata[0]["models"]["mini"]["name"] == "world"
-
-
-def test_the_command_states_the_pipelines_defaults_and_limits():
-    # the command keeps its own copy so that building it imports no torch
-    from promptism.cli import mini as command
-    from promptism.mini import pipeline
-
-    assert command.DEFAULTS == pipeline.DEFAULTS
-    assert (command.MAX_GRID, command.MAX_CANDIDATES) == (pipeline.MAX_GRID, pipeline.MAX_CANDIDATES)

@@ -6,18 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..mini.defaults import DEFAULTS, MAX_CANDIDATES, MAX_GRID
 from .common import torch_threads
-
-MAX_GRID, MAX_CANDIDATES = 4, 64  # promptism.mini.pipeline's, without torch
-DEFAULTS = dict(  # the pipeline's
-    candidates=25,
-    grid=3,
-    temperature=1.0,
-    top_k=0,
-    top_p=1.0,
-    cond_scale=3.0,
-    rerank_clip=("world", "world-bind2", "world-v1"),
-)
 
 
 def cmd_mini(args: argparse.Namespace) -> int:

@@ -17,20 +17,10 @@ from ..errors import PromptismError
 from ..pipelines.common import Bar, check_prompt, check_seed, to_images
 from ..pipelines.provenance import grid as grid_of
 from ..responsible.energy import footprinted
+from .defaults import DEFAULTS, MAX_CANDIDATES, MAX_GRID
 from .sample import check_sampling, sample_codes
 
-MAX_GRID, MAX_CANDIDATES = 4, 64
 SCALES = (1, 2, 4)  # sizes: the VQGAN's own (64 px for vqgan-world), and it enlarged (Lanczos)
-# rerank_clip: the three shipped CLIPs, their cosines summed (experiments/mini/sample-rerank-trio.toml)
-DEFAULTS = dict(
-    candidates=25,
-    grid=3,
-    temperature=1.0,
-    top_k=0,
-    top_p=1.0,
-    cond_scale=3.0,
-    rerank_clip=("world", "world-bind2", "world-v1"),
-)
 
 
 @dataclass
