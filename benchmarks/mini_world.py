@@ -49,6 +49,7 @@ def run(
     offset: int = 0,
     sampling: dict | None = None,
     also_score: tuple[str, ...] = (),
+    contrast: bool = False,
 ) -> None:
     from tqdm.auto import tqdm
 
@@ -85,6 +86,16 @@ def run(
             with torch.no_grad():
                 cos = clip.encode_image(imgs) @ clip.encode_text([p.text])[0]
             others[name] = [round(float(v), 5) for v in cos]
+        if contrast:  # the three default CLIPs' margins of the prompt over its counterfactuals, summed
+            cfs = counterfactuals(p.text)
+            margin = torch.zeros(len(imgs))
+            for name in DEFAULTS["rerank_clip"]:
+                clip, _ = load_reranker(name)
+                with torch.no_grad():
+                    emb = clip.encode_image(imgs)
+                    margin += emb @ clip.encode_text([p.text])[0]
+                    if cfs:
+                        margin -= (emb @ clip.encode_text(cfs).T).max(1).values
         cands = []
         for j, img in enumerate(imgs):
             judged = suite.score_images(p, [img])[0]
@@ -93,6 +104,8 @@ def run(
             )
             if others:
                 cands[-1]["clip_by"] = {name: cos[j] for name, cos in others.items()}
+            if contrast:
+                cands[-1]["contrast"] = round(float(margin[j]), 5)
         return cands, seconds
 
     by_id = {p.id: p for p in suite.all_prompts((split,))}
@@ -120,6 +133,60 @@ def run(
             f.write(json.dumps({**record, "candidates": cands}) + "\n")
 
 
+NUMBERS = ("one", "two", "three", "four", "five", "six")
+RELATIONS = {
+    "above": "below",
+    "below": "above",
+    "to the left of": "to the right of",
+    "to the right of": "to the left of",
+}
+COLOURS = ("red", "orange", "yellow", "green", "blue", "purple", "pink", "brown")
+
+
+def _article(phrase: str) -> str:
+    """``phrase`` ("a orange star") with its article agreeing with the next word."""
+    words = phrase.split()
+    if words and words[0] in ("a", "an") and len(words) > 1:
+        words[0] = "an" if words[1][0] in "aeiou" else "a"
+    return " ".join(words)
+
+
+def counterfactuals(text: str) -> list[str]:
+    """Captions that differ from a Scene World prompt in one way (experiments/mini/sample-rerank-contrast.toml):
+    the count one lower and one higher, the relation reversed, two objects' colours swapped, and each
+    of two objects alone. Words it does not know give none."""
+    import re
+
+    lead = re.match(r"^(a photo of |an image of |a picture of )?", text).group(0)
+    tail = re.search(r"( on an? \w+ background| under a blue sky)?$", text).group(0)
+    core = text[len(lead) : len(text) - len(tail)]
+    out = []
+    words = core.split()
+    if words and words[0] in NUMBERS:
+        n = NUMBERS.index(words[0])
+        for m in (n - 1, n + 1):
+            if 1 <= m < len(NUMBERS):  # "one" would need the noun in the singular
+                out.append(" ".join([NUMBERS[m], *words[1:]]))
+    pair = None
+    for rel in RELATIONS:
+        if f" {rel} " in core:
+            a, b = core.split(f" {rel} ", 1)
+            out.append(f"{a} {RELATIONS[rel]} {b}")
+            pair = (a, b)
+            break
+    if pair is None and " and " in core:
+        pair = tuple(core.split(" and ", 1))
+        a, b = pair
+        ca = [w for w in a.split() if w in COLOURS]
+        cb = [w for w in b.split() if w in COLOURS]
+        if len(ca) == 1 and len(cb) == 1 and ca != cb:
+            swap = {ca[0]: cb[0], cb[0]: ca[0]}
+            out.append(" and ".join(_article(" ".join(swap.get(w, w) for w in x.split())) for x in (a, b)))
+    if pair is not None:
+        out += list(pair)
+    return [lead + c + tail for c in out]
+
+
 def _chunks(candidates: int) -> list[tuple[int, int]]:
     """(first, count) of the mini calls that draw candidates 0..candidates-1 with every one kept:
     grids of 16 (the largest promptism mini returns whole), then one square grid of the rest.
@@ -138,7 +205,10 @@ def _pick(cands: list[dict], k: int, rerank: tuple[str, ...] = ()) -> bool:
     def score(c: dict) -> float:
         if not rerank:
             return c["clip"]
-        return sum(c["clip"] if name == "drawn" else c["clip_by"][name] for name in rerank)
+        return sum(
+            c["clip"] if name == "drawn" else c["contrast"] if name == "contrast" else c["clip_by"][name]
+            for name in rerank
+        )
 
     return max(cands[:k], key=score)["correct"]
 
@@ -172,7 +242,14 @@ def report(
         for line in path.read_text().splitlines()
     }
     drawn_by = " or ".join(f"`{d}`" for d in sorted(drawn)) or "—"
-    named = [drawn_by if n == "drawn" else f"`{n}`" for n in rerank]
+    named = [
+        drawn_by
+        if n == "drawn"
+        else "the contrast score (the default CLIPs' margins of the prompt over captions that differ in one way)"
+        if n == "contrast"
+        else f"`{n}`"
+        for n in rerank
+    ]
     ranker = "the sum of the cosines of " + " and ".join(named) if rerank else f"the reranking CLIP ({drawn_by})"
     md = [
         "# GenEval-world of `promptism mini` (DALL·E mini)",
@@ -294,6 +371,13 @@ def main() -> int:
         "too, to compare rerankers on the same pictures; repeatable",
     )
     ap.add_argument(
+        "--contrast",
+        action="store_true",
+        help="record each candidate's contrast score too: the default CLIPs' margins of the prompt over "
+        "captions that differ from it in one way (experiments/mini/sample-rerank-contrast.toml); rank by it "
+        "with --report --rerank-with contrast",
+    )
+    ap.add_argument(
         "--rerank-with",
         default=None,
         metavar="CLIP+CLIP",
@@ -336,7 +420,17 @@ def main() -> int:
     rerank = tuple(args.rerank_with.split("+")) if args.rerank_with else ()
     if args.split:
         candidates = args.candidates or DEFAULTS["candidates"]
-        run(args.split, args.limit, candidates, args.model, records, args.offset, sampling, tuple(args.also_score))
+        run(
+            args.split,
+            args.limit,
+            candidates,
+            args.model,
+            records,
+            args.offset,
+            sampling,
+            tuple(args.also_score),
+            args.contrast,
+        )
     if args.report or not args.split:
         report(records, out, label, rerank)
     return 0
