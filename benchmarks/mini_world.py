@@ -140,7 +140,6 @@ RELATIONS = {
     "to the left of": "to the right of",
     "to the right of": "to the left of",
 }
-COLOURS = ("red", "orange", "yellow", "green", "blue", "purple", "pink", "brown")
 
 
 def _article(phrase: str) -> str:
@@ -156,6 +155,8 @@ def counterfactuals(text: str) -> list[str]:
     the count one lower and one higher, the relation reversed, two objects' colours swapped, and each
     of two objects alone. Words it does not know give none."""
     import re
+
+    from promptism.world import vocab
 
     lead = re.match(r"^(a photo of |an image of |a picture of )?", text).group(0)
     tail = re.search(r"( on an? \w+ background| under a blue sky)?$", text).group(0)
@@ -177,8 +178,8 @@ def counterfactuals(text: str) -> list[str]:
     if pair is None and " and " in core:
         pair = tuple(core.split(" and ", 1))
         a, b = pair
-        ca = [w for w in a.split() if w in COLOURS]
-        cb = [w for w in b.split() if w in COLOURS]
+        ca = [w for w in a.split() if w in vocab.COLORS]
+        cb = [w for w in b.split() if w in vocab.COLORS]
         if len(ca) == 1 and len(cb) == 1 and ca != cb:
             swap = {ca[0]: cb[0], cb[0]: ca[0]}
             out.append(" and ".join(_article(" ".join(swap.get(w, w) for w in x.split())) for x in (a, b)))
