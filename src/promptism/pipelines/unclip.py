@@ -338,10 +338,11 @@ def upsample(
     return back_project(call.decode(x), low, s.upsampler_back_projection)
 
 
-@lru_cache(maxsize=2)
+@lru_cache(maxsize=4)
 def load_reranker(name: str):
     """The CLIP that reranks candidates (a shipped name, a folder or "hf:...") and its weights'
-    sha256 (None for hf:), loaded once."""
+    sha256 (None for hf:), loaded once: room for mini's three default CLIPs, which it asks for in
+    turn on every call (a smaller cache would evict each before it came round again)."""
     from ..clip import load as load_clip
     from ..clip import sha256
 
