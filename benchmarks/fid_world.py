@@ -116,7 +116,9 @@ def main() -> int:
     from promptism.world.judge import read
 
     sizes = {r: args.n_slow if r in SLOW else args.n for r in ROWS}
-    most = max(sizes[r] for r in args.rows)
+    # the shape level and the val share come from the same val pictures whichever rows are asked,
+    # so rows measured in another run stay comparable (and are kept)
+    most = max(sizes.values())
     val = load_pairs(args.data, "val", size=64, limit=most, progress=False)
     if len(val) < most:
         raise SystemExit(f"{args.data} has {len(val)} val pictures; a row asks for {most}")
