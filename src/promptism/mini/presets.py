@@ -1,5 +1,5 @@
-"""The mini transformer's presets: tiny (tests), world, world-more and world-third (the shipped
-mini-world's three phases, each started from the one before with --init). The picture
+"""The mini transformer's presets: tiny (tests), world, world-more, world-third and world-fourth (the
+shipped mini-world's four phases, each started from the one before with --init). The picture
 vocabulary and grid come from the VQGAN the model is trained over, the caption vocabulary from the
 tokenizer trained on the data's captions (at most ``text_vocab`` tokens)."""
 
@@ -26,6 +26,7 @@ def _phase(start: str, **loop) -> dict:
     return {"model": dict(of["model"]), "loop": {**of["loop"], **loop}, "task": dict(of["task"])}
 
 
-# the shipped mini-world's second and third phases (scripts/train_mini_world.sh)
+# the shipped mini-world's second, third and fourth phases (scripts/train_mini_world.sh)
 PRESETS["world-more"] = _phase("world", steps=1800, lr=5e-4, warmup=50)
 PRESETS["world-third"] = _phase("world-more", steps=800, lr=3e-4, warmup=30)
+PRESETS["world-fourth"] = _phase("world-third", steps=800, lr=2e-4, warmup=30)
