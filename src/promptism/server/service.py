@@ -236,7 +236,7 @@ def guided_work(svc: Service, p: dict, settings: dict, generator: str = "vqgan")
 
 def mini_work(svc: Service, p: dict):
     """DALL·E mini (promptism mini): the best n of its default candidates (at least n), as ranked by
-    the shipped CLIP; the negative prompt stands in for the empty caption of guidance."""
+    its default reranking CLIPs; the negative prompt stands in for the empty caption of guidance."""
 
     def work(job):
         import math
