@@ -15,6 +15,10 @@ mini and unclip, --n-slow):
             candidate: no reranking).
 Generated pictures are kept in --cache (default runs/fid_world) so a rerun only measures.
 
+A GAN being tried (``--gan FOLDER --tag NAME``) draws the gan rows instead of gan-world, and the
+report goes with the experiment reports: experiments/reports/fid_world_<NAME>.{json,md}, the
+shipped report untouched.
+
 Well-formed: the judge reads at least one object and each object's fit to its shape (shape_iou)
 reaches the level 99% of the objects in the val pictures reach (their 1st percentile).
 
@@ -35,6 +39,7 @@ import numpy as np
 import torch
 
 REPORTS = Path(__file__).resolve().parent / "reports"
+TRIED = Path(__file__).resolve().parent.parent / "experiments" / "reports"
 ROWS = ("floor", "vqgan", "gan", "gan-0.7", "mini", "unclip")
 SLOW = ("mini", "unclip")  # measured on --n-slow pictures
 WHAT = {
@@ -51,8 +56,8 @@ def to_uint8(x: torch.Tensor) -> np.ndarray:
     return ((x.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()
 
 
-def pictures(row: str, n: int, val, train_data: str) -> tuple[np.ndarray, dict]:
-    """N pictures of a row (uint8, N×64×64×3) and what made them."""
+def pictures(row: str, n: int, val, train_data: str, gan: str = "world") -> tuple[np.ndarray, dict]:
+    """N pictures of a row (uint8, N×64×64×3) and what made them (the gan rows: GAN ``gan``)."""
     if row == "floor":
         from promptism.data import load_pairs
 
@@ -71,9 +76,10 @@ def pictures(row: str, n: int, val, train_data: str) -> tuple[np.ndarray, dict]:
         truncation = 0.7 if row == "gan-0.7" else 1.0
         out = []
         for i in range(0, n, 100):
-            r = sample(list(range(i, min(n, i + 100))), truncation=truncation)
+            r = sample(list(range(i, min(n, i + 100))), truncation=truncation, model=gan)
             out += [np.asarray(im) for im in r.images]
-        return np.stack(out), {"model": "gan-world", "truncation": truncation, "noise_mode": "const"}
+        name = "gan-world" if gan == "world" else gan
+        return np.stack(out), {"model": name, "truncation": truncation, "noise_mode": "const"}
     if row == "mini":
         from promptism.mini import mini
 
@@ -110,7 +116,15 @@ def main() -> int:
     )
     ap.add_argument("--rows", nargs="+", default=list(ROWS), choices=ROWS, help="rows to measure (default: all)")
     ap.add_argument("--cache", default="runs/fid_world", help="where generated pictures are kept")
+    ap.add_argument("--gan", default="world", help="the GAN of the gan rows: a shipped name or a model folder")
+    ap.add_argument(
+        "--tag",
+        help="a GAN being tried (with --gan FOLDER): the report goes to experiments/reports/fid_world_TAG.*",
+    )
     args = ap.parse_args()
+    if (args.gan != "world") != bool(args.tag):
+        raise SystemExit("a GAN being tried needs both --gan FOLDER and --tag NAME")
+    out_dir, stem = (TRIED, f"fid_world_{args.tag}") if args.tag else (REPORTS, "fid_world")
     from promptism.data import load_pairs
     from promptism.eval.fid import Features, frechet, stats
     from promptism.world.judge import read
@@ -128,27 +142,27 @@ def main() -> int:
     feature_seconds = (time.time() - t0) / len(val)
     ious = [o.shape_iou for im in val.images for o in read(im).objects]
     level = float(np.percentile(ious, 1))
-    path = REPORTS / "fid_world.json"
+    path = out_dir / f"{stem}.json"
     old = json.loads(path.read_text()) if path.exists() else {}
     same = old.get("shape_iou_level") == round(level, 4)
     rows = {r["row"]: r for r in old.get("rows", []) if same and r["row"] not in args.rows}
     cache = Path(args.cache)
     cache.mkdir(parents=True, exist_ok=True)
     for row in args.rows:
-        n = sizes[row]
-        file = cache / f"{row}-{n}.npz"
+        n, tried = sizes[row], bool(args.tag) and row.startswith("gan")
+        file = cache / (f"{row}-{args.tag}-{n}.npz" if tried else f"{row}-{n}.npz")
         if file.exists():
             with np.load(file) as f:
                 images, made = f["images"], json.loads(str(f["made"]))
         else:
             t = time.time()
-            images, made = pictures(row, n, val, args.data)
+            images, made = pictures(row, n, val, args.data, args.gan)
             made["seconds_per_picture"] = round((time.time() - t) / len(images), 4)
             np.savez(file, images=images, made=np.array(json.dumps(made)))
         fd = frechet(stats(val_features[:n]), stats(features(images)))
         rows[row] = {
             "row": row,
-            "what": WHAT[row],
+            "what": WHAT[row].replace("gan-world", args.gan) if tried else WHAT[row],
             "pictures": len(images),
             "frechet_distance": round(fd, 2),
             "well_formed": round(well_formed(images, level), 4),
@@ -174,7 +188,7 @@ def main() -> int:
         "val_well_formed": round(well_formed(val.images, level), 4),
         "rows": ordered,
     }
-    REPORTS.mkdir(exist_ok=True)
+    out_dir.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report, indent=1))
     lines = [
         "# Fréchet distance to the Scene World's val pictures, every generator",
@@ -199,7 +213,7 @@ def main() -> int:
             f"| {r['what']} | {r['pictures']} | {r['frechet_distance']:.2f} | {floor:.2f} | "
             f"{r['frechet_distance'] / floor:.1f}× | {r['well_formed']:.3f} |"
         )
-    (REPORTS / "fid_world.md").write_text("\n".join(lines) + "\n")
+    (out_dir / f"{stem}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0
 
