@@ -16,6 +16,9 @@
   knobs       the names `gan knobs` gives the first 10 directions, with a contact sheet
               (benchmarks/reports/gan_world_knobs.png).
 
+A GAN being tried (``--model FOLDER --tag NAME``) writes experiments/reports/gan_world_<NAME>.*
+instead, the shipped report untouched.
+
 The judge only measures here: it never picks or filters the pictures.
 Writes benchmarks/reports/gan_world.{json,md}; parts not asked for keep their last results.
 """
@@ -35,6 +38,7 @@ import torch
 from PIL import Image
 
 REPORTS = Path(__file__).resolve().parent / "reports"
+TRIED = Path(__file__).resolve().parent.parent / "experiments" / "reports"
 PARTS = ("mixing", "projection", "towards", "knobs")
 
 
@@ -139,12 +143,12 @@ def towards(model: str, n: int = 50, text: str = "blue") -> dict:
     }
 
 
-def knobs(model: str) -> dict:
+def knobs(model: str, sheet_path: Path) -> dict:
     from promptism.gan.knobs import knobs as find
 
     found, sheet, _ = find(10, model=model)
-    REPORTS.mkdir(exist_ok=True)
-    sheet.save(REPORTS / "gan_world_knobs.png")
+    sheet_path.parent.mkdir(parents=True, exist_ok=True)
+    sheet.save(sheet_path)
     return {"names": found.names, "spreads": [round(float(s), 4) for s in found.spreads]}
 
 
@@ -153,8 +157,15 @@ def main() -> int:
     ap.add_argument("--model", default="world", help="a shipped GAN name or a model folder (default: world)")
     ap.add_argument("--data", default="data/world-64-50k", help="a 64 px Scene World dataset (projection's pictures)")
     ap.add_argument("--parts", nargs="+", default=list(PARTS), choices=PARTS)
+    ap.add_argument(
+        "--tag",
+        help="a GAN being tried (with --model FOLDER): the report goes to experiments/reports/gan_world_TAG.*",
+    )
     args = ap.parse_args()
-    path = REPORTS / "gan_world.json"
+    if (args.model != "world") != bool(args.tag):
+        raise SystemExit("a GAN being tried needs both --model FOLDER and --tag NAME")
+    out_dir, stem = (TRIED, f"gan_world_{args.tag}") if args.tag else (REPORTS, "gan_world")
+    path = out_dir / f"{stem}.json"
     report = json.loads(path.read_text()) if path.exists() else {}
     if report.get("model") != args.model:
         report = {}
@@ -166,11 +177,11 @@ def main() -> int:
         elif part == "towards":
             report[part] = towards(args.model)
         else:
-            report[part] = knobs(args.model)
+            report[part] = knobs(args.model, out_dir / f"{stem}_knobs.png")
         print(part, json.dumps(report[part]), flush=True)
     machine = f"{platform.machine()}, {os.cpu_count()} CPUs"
     report.update(benchmark="gan_world", model=args.model, machine=machine)
-    REPORTS.mkdir(exist_ok=True)
+    out_dir.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report, indent=1))
     lines = [f"# The GAN ({args.model}) on the Scene World", "", f"Measured by `benchmarks/gan_world.py` on {machine}."]
     if "mixing" in report:
@@ -220,7 +231,7 @@ def main() -> int:
             "move most from −2 to +2 spreads); each row of the contact sheet moves seed 0's picture "
             "−2, −1, 0, +1, +2 spreads along one:",
             "",
-            "![knobs](gan_world_knobs.png)",
+            f"![knobs]({stem}_knobs.png)",
             "",
             "| knob | name | spread |",
             "|---|---|---|",
@@ -228,7 +239,7 @@ def main() -> int:
         lines += [
             f"| {i} | {n} | {s} |" for i, (n, s) in enumerate(zip(report["knobs"]["names"], report["knobs"]["spreads"]))
         ]
-    (REPORTS / "gan_world.md").write_text("\n".join(lines) + "\n")
+    (out_dir / f"{stem}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0
 
