@@ -43,6 +43,19 @@ def test_the_mark_is_found_after_jpeg_and_resizing_and_not_in_unmarked_pictures(
     assert watermark.embed(tiny) is tiny and not watermark.detect(tiny).found
 
 
+def test_an_uncropped_picture_is_read_where_its_tiling_lies_and_a_crop_by_the_peak_over_every_shift():
+    marked = [watermark.embed(p) for p in _renders(8)]
+    aligned = [watermark.detect(_jpeg(m, 75)) for m in marked]
+    # JPEG keeps the frame: the correlation at no shift finds the mark, below the peak's higher bar
+    assert sum(d.aligned >= watermark.ALIGNED_THRESHOLD for d in aligned) >= 7
+    assert watermark.ALIGNED_THRESHOLD < watermark.THRESHOLD
+    crops = [watermark.detect(m.crop((5, 3, 63, 61))) for m in marked]  # the tiling moves by (5, 3)
+    assert all(d.aligned < watermark.ALIGNED_THRESHOLD for d in crops)
+    assert sum(d.found and d.score >= watermark.THRESHOLD for d in crops) >= 7
+    report = crops[0].to_json()
+    assert report["aligned_threshold"] == watermark.ALIGNED_THRESHOLD and "aligned_score" in report
+
+
 def test_a_written_picture_carries_the_mark_a_valid_manifest_and_its_provenance(tmp_path):
     from promptism.cli.responsible import verify_picture
 

@@ -58,7 +58,8 @@ def _summary(report: dict) -> list[str]:
         )
     wm = report["watermark"]
     lines.append(
-        f"  watermark: {'found' if wm['found'] else 'not found'} (score {wm['score']}, threshold {wm['threshold']})"
+        f"  watermark: {'found' if wm['found'] else 'not found'} (aligned {wm['aligned_score']}, threshold "
+        f"{wm['aligned_threshold']}; at any shift {wm['score']}, threshold {wm['threshold']})"
     )
     return lines
 
