@@ -315,3 +315,35 @@ def test_fooling_pictures_join_the_batch_and_their_captions_learn_to_pick_true_r
     assert task.effective().adversarial == 1.0
     with pytest.raises(ValueError, match="needs adversarial_pictures"):
         ClipTaskConfig(adversarial=1.0)
+
+
+def test_a_look_matched_positive_named_by_a_sidecar_stands_in_for_the_fresh_render(data, tok, tmp_path):
+    from PIL import Image
+
+    from promptism.clip.adversarial import load_pool
+    from promptism.clip.task import ClipTask
+    from promptism.data import load_pairs
+
+    pairs = load_pairs(data, "train", size=32, progress=False)
+    folder = tmp_path / "fooling"
+    captions = _fooling_pictures(folder, pairs)
+    rng = np.random.default_rng(1)
+    for i in (0, 1):  # two pictures get a positive of their own; a third names one that is missing
+        Image.fromarray(rng.integers(0, 256, (48, 48, 3), dtype=np.uint8)).save(folder / f"{i}-positive.png")
+    for i, name in ((0, "0-positive.png"), (1, "1-positive.png"), (2, "2-positive.png")):
+        meta = json.loads((folder / f"{i}.json").read_text())
+        (folder / f"{i}.json").write_text(json.dumps({**meta, "positive": name}))
+    pool = load_pool(folder, 32)
+    assert pool.captions == [c for k, c in enumerate(captions) if k != 2] and pool.skipped == 3
+    assert [p is not None for p in pool.positives] == [True, True, False, False, False]
+    with Image.open(folder / "0-positive.png") as im:
+        expected = np.asarray(im.convert("RGB").resize((32, 32), Image.Resampling.BICUBIC))
+    truths = pool.truths(np.array([0, 0, 3]), np.random.default_rng(0))
+    assert np.array_equal(truths[0], expected) and np.array_equal(truths[1], expected)
+    assert not np.array_equal(truths[2], pool.images[3])  # no positive: a fresh render of its caption
+    task = ClipTask(pairs, tok, adversarial=1.0, adversarial_pictures=str(folder))
+    truths, fooling, said = task.adversarial_pairs(16, 3)
+    for truth, caption, picture in zip(truths, said, fooling):
+        k = pool.captions.index(caption)
+        if pool.positives[k] is not None:
+            assert np.array_equal(truth, pool.positives[k]) and np.array_equal(picture, pool.images[k])
