@@ -266,7 +266,11 @@ def add_commands(sub) -> None:
         "mini",
         help="train DALL·E mini's transformer over a VQGAN's codes (the pictures are encoded once, into OUT/codes)",
     )
-    _training_options(mi, "world (default, mini-world's) or tiny (tests)")
+    _training_options(
+        mi,
+        "world (default: mini-world's first phase), then with --init its later phases world-more, world-third "
+        "and world-fourth; or tiny (tests)",
+    )
     mi.add_argument(
         "--vqgan", default="world", help="the VQGAN whose codes it writes: a shipped name or a model folder (world)"
     )
