@@ -291,6 +291,8 @@ def test_api_keys_are_required_when_set_and_beyond_loopback(tiny, tmp_path):
     _config(tiny, tmp_path, host="0.0.0.0", api_keys=(KEY,)).check()
     with pytest.raises(PromptismError, match="unknown settings"):
         _config(tiny, tmp_path, defaults={"stepz": 3}).check()
+    with pytest.raises(PromptismError, match="--guide-steps must be from 1 to 1000"):
+        _config(tiny, tmp_path, guide_steps=0).check()
     s = Running(_config(tiny, tmp_path, api_keys=(KEY,)))
     try:
         with pytest.raises(openai.AuthenticationError):

@@ -14,7 +14,7 @@ from server_helpers import Running, _config, assert_clean_4xx
 
 @pytest.fixture
 def server(tiny, tiny_gan, tmp_path):
-    s = Running(_config(tiny, tmp_path, gan=str(tiny_gan / "run" / "model"), defaults={"steps": 3}))
+    s = Running(_config(tiny, tmp_path, gan=str(tiny_gan / "run" / "model"), guide_steps=3))
     yield s
     s.stop()
 

@@ -4,6 +4,7 @@ others (queue, history, provenance), and refused for edits and variations."""
 
 import base64
 import io
+import json
 
 import httpx
 import pytest
@@ -13,7 +14,7 @@ from server_helpers import Running, _config
 
 @pytest.fixture
 def server(tiny, tmp_path):
-    s = Running(_config(tiny, tmp_path))  # the server's steps (3) are the optimisation's too
+    s = Running(_config(tiny, tmp_path, guide_steps=2))  # unCLIP's decoder steps are 3
     yield s
     s.stop()
 
@@ -34,6 +35,7 @@ def test_vqgan_clip_generates_at_its_own_sizes_and_only_generates(server):
         pics = [Image.open(io.BytesIO(base64.b64decode(d["b64_json"]))) for d in r.json()["data"]]
         assert [p.size for p in pics] == [(128, 128), (128, 128)]
         assert any(k.endswith("operation") and "guide" in v for k, v in pics[0].text.items()), pics[0].text
+        assert json.loads(pics[0].text["promptism:settings"])["steps"] == 2  # --guide-steps, not --steps
         job = http.get("/api/jobs").json()["jobs"][0]
         assert job["params"]["model"] == "vqgan-clip" and job["status"] == "done"
         r = http.post("/v1/images/generations", json={**body, "size": "32x32"})
@@ -48,6 +50,22 @@ def test_vqgan_clip_generates_at_its_own_sizes_and_only_generates(server):
         r = http.post("/api/jobs", json={"kind": "generate", "model": "vqgan-clip", "prompt": "a blue square"})
         assert r.status_code == 202
         assert server.service.queue.waiting + server.service.queue.running <= 1
+        job = {"kind": "generate", "model": "vqgan-clip", "prompt": "a blue square", "n": 1, "steps": 4}
+        done = _finished(http, http.post("/api/jobs", json=job).json()["id"])
+        pic = Image.open(io.BytesIO(http.get("/images/" + done["files"][0]).content))
+        assert json.loads(pic.text["promptism:settings"])["steps"] == 4  # the studio's steps are guide's
+
+
+def _finished(http, job_id):
+    import time
+
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        job = http.get(f"/api/jobs/{job_id}").json()
+        if job["status"] not in ("queued", "running"):
+            return job
+        time.sleep(0.1)
+    raise AssertionError("the job did not finish")
 
 
 def _png() -> bytes:
@@ -57,18 +75,11 @@ def _png() -> bytes:
 
 
 def test_a_dream_job_dreams_on_a_picture_of_the_history(server):
-    import time
 
     with httpx.Client(base_url=server.url, timeout=120) as http:
 
         def finished(job_id):
-            deadline = time.time() + 120
-            while time.time() < deadline:
-                job = http.get(f"/api/jobs/{job_id}").json()
-                if job["status"] not in ("queued", "running"):
-                    return job
-                time.sleep(0.1)
-            raise AssertionError("the job did not finish")
+            return _finished(http, job_id)
 
         r = http.post("/api/jobs", json={"kind": "generate", "prompt": "a red circle", "n": 1})
         made = finished(r.json()["id"])

@@ -37,6 +37,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             **spec,
             mini=args.mini,
             gan=args.gan,
+            guide_steps=args.guide_steps,
             defaults={
                 k: v
                 for k, v in (
@@ -153,10 +154,17 @@ def add_commands(sub) -> None:
         "--steps",
         type=int,
         default=None,
-        help="decoder sampling steps of every job (default: the "
+        help="unCLIP's decoder sampling steps in every job (default: the "
         "pipeline's: 50 to generate and inpaint, 20 for variations)",
     )
     sv.add_argument("--prior-steps", type=int, default=None, help="prior sampling steps of every job")
+    sv.add_argument(
+        "--guide-steps",
+        type=int,
+        default=None,
+        help="optimisation steps of every vqgan-clip and stylegan job that does not ask for its own "
+        "(default: promptism guide's, 200); --steps does not reach them",
+    )
     sv.add_argument("--upsampler-steps", type=int, default=None, help="upsampler sampling steps of every job")
     sv.add_argument(
         "--rerank",

@@ -57,6 +57,7 @@ class ServerConfig:
     mini: str = "world"  # the dalle-mini model: a shipped name or a model folder
     gan: str = "world"  # the stylegan model and the studio's knobs: a shipped name or a model folder
     defaults: dict = field(default_factory=dict)  # Settings fields every job uses (steps=…)
+    guide_steps: int | None = None  # vqgan-clip's and stylegan's optimisation steps (None: guide's own)
 
     def keys(self) -> dict[str, tuple[str, bool]]:
         """Each API key's (user, admin). A key given without a user name is its own user."""
@@ -96,6 +97,8 @@ class ServerConfig:
             )
         if self.concurrency < 1 or self.max_queue < 0 or self.job_timeout_s <= 0 or self.body_timeout_s <= 0:
             raise PromptismError("--concurrency must be ≥ 1, --max-queue ≥ 0, and --job-timeout and --body-timeout > 0")
+        if self.guide_steps is not None and not 1 <= self.guide_steps <= 1000:
+            raise PromptismError(f"--guide-steps must be from 1 to 1000, got {self.guide_steps}")
         if any(len(k) < 8 for k in self.keys()):
             raise PromptismError("API keys must be at least 8 characters long")
         from ..pipelines.settings import Settings

@@ -217,7 +217,9 @@ def generate_work(svc: Service, p: dict, settings: dict):
 def guided_work(svc: Service, p: dict, settings: dict, generator: str = "vqgan"):
     """CLIP-guided generation (promptism guide) through the shipped VQGAN, or the server's GAN
     (``generator="stylegan"``: the seed draws the starting styles); the negative prompt pushes
-    away with weight -1, and the server's steps (when it sets any) are the optimisation's."""
+    away with weight -1. Its optimisation steps are the studio request's steps where it gave
+    some (``p["guide_steps"]``), else the server's ``guide_steps``, else guide's own default: never
+    the server's sampling steps, which are unCLIP's decoder's."""
 
     def work(job):
         from ..guide import Prompt, guide
@@ -225,7 +227,8 @@ def guided_work(svc: Service, p: dict, settings: dict, generator: str = "vqgan")
         prompts = [Prompt(p["prompt"], 1.0)] + (
             [Prompt(p["negative_prompt"], -1.0)] if p.get("negative_prompt") else []
         )
-        kw = {"steps": settings["steps"]} if settings.get("steps") else {}
+        steps = p.get("guide_steps") or svc.config.guide_steps
+        kw = {"steps": steps} if steps else {}
         if generator == "stylegan":
             kw["gan"] = svc.config.gan
         r = guide(prompts, generator=generator, n=p["n"], seed=p["seed"], size=p["native"], **kw)

@@ -78,6 +78,8 @@ async def new_job(request: Request):
         p["prompt"] = str_field(body.get("prompt"), "prompt", required=True)
         p["negative_prompt"] = str_field(body.get("negative_prompt"), "negative_prompt") or ""
         svc.check_policy(kind, p, p["user"], p["prompt"], p["negative_prompt"])
+        if body.get("steps") not in (None, ""):  # asked for in the studio: a guided job's optimisation steps
+            p["guide_steps"] = settings["steps"]
         work = generate_work(svc, p, settings)
     elif kind == "variation":
         work = vary_work(svc, p, src.image, settings)
