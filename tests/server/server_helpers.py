@@ -52,6 +52,18 @@ def _config(tiny, tmp_path, **kw) -> ServerConfig:
     return ServerConfig(**{**base, **kw})
 
 
+def finished_job(http, job_id: str, timeout: float = 120) -> dict:
+    """A studio job once it is no longer queued or running, polled through ``http`` (an
+    httpx.Client on the server's address)."""
+    deadline = time.time() + timeout
+    while True:
+        job = http.get(f"/api/jobs/{job_id}").json()
+        if job["status"] not in ("queued", "running"):
+            return job
+        assert time.time() < deadline, f"job {job_id} did not finish in {timeout} s"
+        time.sleep(0.1)
+
+
 def assert_clean_4xx(r, name: str) -> None:
     """A 4xx answer with an error in OpenAI's shape: message, type, param, code."""
     assert 400 <= r.status_code < 500, (name, r.status_code, r.text[:300])

@@ -20,7 +20,7 @@ import numpy as np
 import openai
 import pytest
 from PIL import Image
-from server_helpers import Running, _config, _free_port, assert_clean_4xx
+from server_helpers import Running, _config, _free_port, assert_clean_4xx, finished_job
 
 from promptism.errors import PromptismError
 from promptism.pipelines.provenance import read_provenance
@@ -446,13 +446,8 @@ def test_studio_jobs_are_queued_polled_and_checked(server):
     import base64 as b64
 
     def wait(job_id):
-        deadline = time.time() + 60
-        while True:
-            job = httpx.get(f"{server.url}/api/jobs/{job_id}").json()
-            if job["status"] not in ("queued", "running"):
-                return job
-            assert time.time() < deadline
-            time.sleep(0.1)
+        with httpx.Client(base_url=server.url) as http:
+            return finished_job(http, job_id, timeout=60)
 
     r = httpx.post(
         server.url + "/api/jobs",

@@ -9,7 +9,7 @@ import json
 import httpx
 import pytest
 from PIL import Image
-from server_helpers import Running, _config
+from server_helpers import Running, _config, finished_job
 
 
 @pytest.fixture
@@ -51,21 +51,9 @@ def test_vqgan_clip_generates_at_its_own_sizes_and_only_generates(server):
         assert r.status_code == 202
         assert server.service.queue.waiting + server.service.queue.running <= 1
         job = {"kind": "generate", "model": "vqgan-clip", "prompt": "a blue square", "n": 1, "steps": 4}
-        done = _finished(http, http.post("/api/jobs", json=job).json()["id"])
+        done = finished_job(http, http.post("/api/jobs", json=job).json()["id"])
         pic = Image.open(io.BytesIO(http.get("/images/" + done["files"][0]).content))
         assert json.loads(pic.text["promptism:settings"])["steps"] == 4  # the studio's steps are guide's
-
-
-def _finished(http, job_id):
-    import time
-
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        job = http.get(f"/api/jobs/{job_id}").json()
-        if job["status"] not in ("queued", "running"):
-            return job
-        time.sleep(0.1)
-    raise AssertionError("the job did not finish")
 
 
 def _png() -> bytes:
@@ -75,18 +63,13 @@ def _png() -> bytes:
 
 
 def test_a_dream_job_dreams_on_a_picture_of_the_history(server):
-
     with httpx.Client(base_url=server.url, timeout=120) as http:
-
-        def finished(job_id):
-            return _finished(http, job_id)
-
         r = http.post("/api/jobs", json={"kind": "generate", "prompt": "a red circle", "n": 1})
-        made = finished(r.json()["id"])
+        made = finished_job(http, r.json()["id"])
         source = made["files"][0]
         r = http.post("/api/jobs", json={"kind": "dream", "source": source, "prompt": "a blue square"})
         assert r.status_code == 202, r.text
-        dreamt = finished(r.json()["id"])
+        dreamt = finished_job(http, r.json()["id"])
         assert dreamt["status"] == "done" and dreamt["kind"] == "dream", dreamt
         assert dreamt["params"]["source"] == source and dreamt["params"]["source_prompt"] == "a red circle"
         pic = Image.open(io.BytesIO(http.get("/images/" + dreamt["files"][0]).content))

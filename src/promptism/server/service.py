@@ -191,11 +191,11 @@ def _finish_pictures(service: Service, job_id: str, result, side: int) -> list[s
 
 def generate_work(svc: Service, p: dict, settings: dict):
     if p.get("model") == GUIDED_ID:
-        return guided_work(svc, p, settings)
+        return guided_work(svc, p)
     if p.get("model") == MINI_ID:
         return mini_work(svc, p)
     if p.get("model") == GAN_ID:
-        return guided_work(svc, p, settings, generator="stylegan")
+        return guided_work(svc, p, generator="stylegan")
 
     def work(job):
         from ..pipelines.unclip import generate
@@ -214,7 +214,7 @@ def generate_work(svc: Service, p: dict, settings: dict):
     return work
 
 
-def guided_work(svc: Service, p: dict, settings: dict, generator: str = "vqgan"):
+def guided_work(svc: Service, p: dict, generator: str = "vqgan"):
     """CLIP-guided generation (promptism guide) through the shipped VQGAN, or the server's GAN
     (``generator="stylegan"``: the seed draws the starting styles); the negative prompt pushes
     away with weight -1. Its optimisation steps are the studio request's steps where it gave

@@ -8,7 +8,7 @@ import base64
 from fastapi import APIRouter, Request
 
 from ...errors import PromptismError
-from ..config import SAFE_FILE
+from ..config import GAN_ID, GUIDED_ID, SAFE_FILE
 from ..errors import APIError
 from ..jobs import QueueFull, StorageError
 from ..service import (
@@ -78,8 +78,8 @@ async def new_job(request: Request):
         p["prompt"] = str_field(body.get("prompt"), "prompt", required=True)
         p["negative_prompt"] = str_field(body.get("negative_prompt"), "negative_prompt") or ""
         svc.check_policy(kind, p, p["user"], p["prompt"], p["negative_prompt"])
-        if body.get("steps") not in (None, ""):  # asked for in the studio: a guided job's optimisation steps
-            p["guide_steps"] = settings["steps"]
+        if p.get("model") in (GUIDED_ID, GAN_ID) and body.get("steps") not in (None, ""):
+            p["guide_steps"] = settings["steps"]  # asked for in the studio: the optimisation's steps
         work = generate_work(svc, p, settings)
     elif kind == "variation":
         work = vary_work(svc, p, src.image, settings)
