@@ -142,14 +142,6 @@ RELATIONS = {
 }
 
 
-def _article(phrase: str) -> str:
-    """``phrase`` ("a orange star") with its article agreeing with the next word."""
-    words = phrase.split()
-    if words and words[0] in ("a", "an") and len(words) > 1:
-        words[0] = "an" if words[1][0] in "aeiou" else "a"
-    return " ".join(words)
-
-
 def counterfactuals(text: str) -> list[str]:
     """Captions that differ from a Scene World prompt in one way (experiments/mini/sample-rerank-contrast.toml):
     the count one lower and one higher, the relation reversed, two objects' colours swapped, and each
@@ -157,6 +149,7 @@ def counterfactuals(text: str) -> list[str]:
     import re
 
     from promptism.world import vocab
+    from promptism.world.negatives import fix_articles
 
     lead = re.match(r"^(a photo of |an image of |a picture of )?", text).group(0)
     tail = re.search(r"( on an? \w+ background| under a blue sky)?$", text).group(0)
@@ -182,7 +175,7 @@ def counterfactuals(text: str) -> list[str]:
         cb = [w for w in b.split() if w in vocab.COLORS]
         if len(ca) == 1 and len(cb) == 1 and ca != cb:
             swap = {ca[0]: cb[0], cb[0]: ca[0]}
-            out.append(" and ".join(_article(" ".join(swap.get(w, w) for w in x.split())) for x in (a, b)))
+            out.append(" and ".join(fix_articles(" ".join(swap.get(w, w) for w in x.split())) for x in (a, b)))
     if pair is not None:
         out += list(pair)
     return [lead + c + tail for c in out]
