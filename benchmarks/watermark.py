@@ -89,9 +89,30 @@ def marked_pictures() -> tuple[list[Image.Image], list[float]]:
     return pictures, psnr
 
 
+# skimage.data's photographs, crops of which stand for pictures Promptism did not make
+PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "hubble_deep_field", "retina", "camera", "moon", "coins",
+          "grass", "gravel", "brick", "horse", "page", "text", "cell", "clock", "immunohistochemistry")  # fmt: skip
+MORE_PHOTOS = ("cat", "logo", "colorwheel", "microaneurysms", "shepp_logan_phantom")  # the sweep's too
+READS = (("as is", lambda im: im), ("jpeg75", lambda im: jpeg(im, 75)))  # how an unmarked picture is read
+
+
+def smooth_noise(rng: np.random.Generator, side: int, sigma: float) -> Image.Image:
+    """Gaussian noise blurred by ``sigma`` px, stretched to the full grey range."""
+    from scipy.ndimage import gaussian_filter
+
+    arr = gaussian_filter(rng.standard_normal((side, side, 3)), (sigma, sigma, 0))
+    return Image.fromarray(((arr - arr.min()) / (np.ptp(arr) + 1e-9) * 255).astype(np.uint8))
+
+
+def square_crop(im: Image.Image, rng: np.random.Generator, least: float, most: float) -> Image.Image:
+    """A square of ``least`` to ``most`` of the picture's shorter side, at a random place."""
+    side = int(min(im.size) * rng.uniform(least, most))
+    x, y = int(rng.integers(0, im.width - side + 1)), int(rng.integers(0, im.height - side + 1))
+    return im.crop((x, y, x + side, y + side))
+
+
 def unmarked_pictures() -> dict[str, list[Image.Image]]:
     import skimage.data
-    from scipy.ndimage import gaussian_filter
 
     from promptism.world.render import render
     from promptism.world.sampling import example_rng, sample_example
@@ -99,19 +120,11 @@ def unmarked_pictures() -> dict[str, list[Image.Image]]:
     rng = np.random.default_rng(7)
     renders = [render(sample_example(example_rng(11, "val", i)).scene, 64) for i in range(100)]
     noise = [Image.fromarray(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)) for _ in range(25)]
-    for _ in range(25):
-        smooth = gaussian_filter(rng.standard_normal((64, 64, 3)), (2, 2, 0))
-        smooth = (smooth - smooth.min()) / (np.ptp(smooth) + 1e-9) * 255
-        noise.append(Image.fromarray(smooth.astype(np.uint8)))
-    names = ["astronaut", "coffee", "chelsea", "rocket", "hubble_deep_field", "retina", "camera", "moon", "coins",
-             "grass", "gravel", "brick", "horse", "page", "text", "cell", "clock", "immunohistochemistry"]  # fmt: skip
+    noise += [smooth_noise(rng, 64, 2.0) for _ in range(25)]
     photos = []
     for i in range(50):
-        arr = getattr(skimage.data, names[i % len(names)])()
-        im = Image.fromarray(arr).convert("RGB")
-        side = int(min(im.size) * rng.uniform(0.3, 0.9))
-        x, y = int(rng.integers(0, im.width - side + 1)), int(rng.integers(0, im.height - side + 1))
-        photos.append(im.crop((x, y, x + side, y + side)).resize((64, 64), Image.LANCZOS))
+        im = Image.fromarray(getattr(skimage.data, PHOTOS[i % len(PHOTOS)])()).convert("RGB")
+        photos.append(square_crop(im, rng, 0.3, 0.9).resize((64, 64), Image.LANCZOS))
     return {"scene_world_renders": renders, "noise": noise, "photographs": photos}
 
 
@@ -121,7 +134,6 @@ def many_unmarked(n: int, data: str, seed: int = 11) -> dict[str, list[Image.Ima
     The reader's two thresholds were chosen on the first ``n // 3`` and seed 3, so these measure
     them afresh."""
     import skimage.data
-    from scipy.ndimage import gaussian_filter
 
     from promptism.data import load_pairs
 
@@ -132,23 +144,15 @@ def many_unmarked(n: int, data: str, seed: int = 11) -> dict[str, list[Image.Ima
     for i in range(k):
         side = (64, 128, 256)[i % 3]
         if i % 2:
-            sigma = rng.uniform(0.5, 6)
-            arr = gaussian_filter(rng.standard_normal((side, side, 3)), (sigma, sigma, 0))
-            arr = (arr - arr.min()) / (np.ptp(arr) + 1e-9) * 255
+            noise.append(smooth_noise(rng, side, rng.uniform(0.5, 6)))
         else:
-            arr = rng.integers(0, 256, (side, side, 3))
-        noise.append(Image.fromarray(arr.astype(np.uint8)))
-    names = ["astronaut", "coffee", "chelsea", "rocket", "hubble_deep_field", "retina", "camera", "moon", "coins",
-             "grass", "gravel", "brick", "horse", "page", "text", "cell", "clock", "immunohistochemistry",
-             "cat", "logo", "colorwheel", "microaneurysms", "shepp_logan_phantom"]  # fmt: skip
-    sources = [Image.fromarray(getattr(skimage.data, name)()).convert("RGB") for name in names]
+            noise.append(Image.fromarray(rng.integers(0, 256, (side, side, 3)).astype(np.uint8)))
+    sources = [Image.fromarray(getattr(skimage.data, name)()).convert("RGB") for name in PHOTOS + MORE_PHOTOS]
     photos = []
     for i in range(n - 2 * k):
-        im = sources[i % len(sources)]
-        side = int(min(im.size) * rng.uniform(0.2, 1.0))
-        x, y = int(rng.integers(0, im.width - side + 1)), int(rng.integers(0, im.height - side + 1))
+        crop = square_crop(sources[i % len(sources)], rng, 0.2, 1.0)
         out = (64, 128, 256)[int(rng.integers(3))]
-        photos.append(im.crop((x, y, x + side, y + side)).resize((out, out), Image.LANCZOS))
+        photos.append(crop.resize((out, out), Image.LANCZOS))
     return {"scene_world_pictures": world, "noise": noise, "photograph_crops": photos}
 
 
@@ -162,7 +166,7 @@ def false_positives(n: int, data: str) -> None:
     kinds = many_unmarked(n, data)
     rows, reads = [], []
     for kind, pics in kinds.items():
-        for variant, fn in (("as is", lambda im: im), ("jpeg75", lambda im: jpeg(im, 75))):
+        for variant, fn in READS:
             d = [watermark.detect(fn(im)) for im in pics]
             reads += d
             peak = np.array([r.score for r in d])
@@ -263,7 +267,7 @@ def marked_and_unmarked() -> None:
     false = {}
     worst = 0.0
     for kind, pics in others.items():
-        for variant, fn in (("as is", lambda im: im), ("jpeg75", lambda im: jpeg(im, 75))):
+        for variant, fn in READS:
             d = [watermark.detect(fn(im)) for im in pics]
             worst = max(worst, max(r.score for r in d))
             false[f"{kind} ({variant})"] = float(np.mean([r.found for r in d]))
