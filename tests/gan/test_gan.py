@@ -226,6 +226,83 @@ def test_a_killed_training_run_resumes_exactly(trained, tmp_path):
     assert_a_killed_run_resumes_exactly(args, tmp_path)
 
 
+def _projected(clip_folder) -> dict:
+    from promptism.gan.presets import PRESETS
+    from promptism.recipes import merge
+
+    extra = {"discriminator": "projected", "features": str(clip_folder), "width": 8, "r1_every": 0}
+    return merge(PRESETS["tiny"], {"task": extra})
+
+
+def test_the_projected_discriminator_trains_its_heads_through_frozen_clip_features(tiny, trained):
+    from promptism.clip.native import load_folder
+    from promptism.gan.training import GANTask, GANTrainer
+
+    settings = _projected(tiny / "clip")
+    body = load_folder(tiny / "clip").model.image.body
+    torch.manual_seed(0)
+    trainer = GANTrainer(TINY, settings["task"]).train()
+    d = trainer.d
+    assert not d.features.training and d.heads.training
+    stats = {k: v.clone() for k, v in d.features.state_dict().items()}
+    assert all(torch.equal(stats[k], v) for k, v in body.state_dict().items())
+    images = np.random.default_rng(0).integers(0, 256, (8, 16, 16, 3), dtype=np.uint8)
+    loss, logs = GANTask(images, TINY, settings["task"]).loss(trainer, np.arange(8), step=1)
+    loss.backward()
+    assert {"g_loss", "d_loss"} <= logs.keys() and "r1" not in logs
+    assert all(p.grad is None for p in d.features.parameters())
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in d.heads.parameters())
+    # the generator learns through the frozen features: its RGB outputs get gradients
+    assert sum(float(p.grad.abs().sum()) for n, p in trainer.g.named_parameters() if "rgb" in n) > 0
+    # BatchNorm kept its stored statistics: the features are read, never trained
+    assert all(torch.equal(stats[k], v) for k, v in d.features.state_dict().items())
+
+
+def test_a_run_with_the_projected_discriminator_keeps_the_clip_features_unchanged(tiny, trained, tmp_path):
+    from safetensors.torch import load_file
+
+    from promptism.clip.native import load_folder
+    from promptism.gan.training import train_gan
+
+    data = str(trained[0])
+    out = train_gan(data, str(tmp_path / "run"), settings=_projected(tiny / "clip"), progress=False)
+    assert sample([0], model=str(out)).images[0].size == (16, 16)
+    state = load_file(str(tmp_path / "run" / "checkpoint" / "model.safetensors"))
+    body = load_folder(tiny / "clip").model.image.body.state_dict()
+    assert all(torch.equal(state[f"d.features.{k}"], v) for k, v in body.items())
+    assert any(k.startswith("d.heads.") for k in state) and "d.ccm0" in state and "d.csm0" in state
+
+
+def test_a_bad_discriminator_setting_is_refused_before_training(tiny, trained, tmp_path):
+    from promptism.gan.training import train_gan
+    from promptism.recipes import merge
+
+    data = str(trained[0])
+    for task, message in (
+        ({"discriminator": "huge"}, "unknown discriminator 'huge'"),
+        ({"discriminator": "projected", "features": "hf:openai/clip"}, "not an hf: one"),
+        ({"discriminator": "projected", "features": str(tmp_path / "nowhere")}, "no CLIP at"),
+    ):
+        with pytest.raises(PromptismError, match=message):
+            train_gan(data, str(tmp_path / "run"), settings=merge(_projected(tiny / "clip"), {"task": task}))
+
+
+@pytest.mark.slow
+def test_a_killed_run_with_the_projected_discriminator_resumes_exactly(tiny, trained, tmp_path):
+    recipe = tmp_path / "projected.toml"
+    recipe.write_text(
+        f'kind = "gan"\nbase = "tiny"\n[task]\ndiscriminator = "projected"\nfeatures = "{tiny / "clip"}"\n'
+        "width = 8\nr1_every = 0\n"
+    )
+    data = str(trained[0])
+
+    def args(out):
+        return cli("train", "gan", "--data", data, "--out", str(out), "--config", str(recipe), "--quiet",
+                   "--steps", "40", "--checkpoint-every", "5")  # fmt: skip
+
+    assert_a_killed_run_resumes_exactly(args, tmp_path)
+
+
 def test_projection_finds_styles_that_redraw_the_generators_own_picture(trained, tmp_path):
     from promptism.gan.project import project
 

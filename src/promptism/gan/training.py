@@ -36,12 +36,41 @@ from .presets import PRESETS
 SAMPLE_SEEDS = range(16)  # the noise of the training-time sample grids
 
 
+DISCRIMINATORS = ("residual", "projected")
+
+
+def check_discriminator(task: dict) -> str:
+    """The task's discriminator kind, or an error naming what is wrong with its settings."""
+    kind = task.get("discriminator", "residual")
+    if kind not in DISCRIMINATORS:
+        raise PromptismError(f"unknown discriminator {kind!r}; choose from {', '.join(DISCRIMINATORS)}")
+    if kind == "projected":
+        from ..clip import find
+
+        features = task.get("features", "world")
+        if features.startswith("hf:"):
+            raise PromptismError("the projected discriminator reads one of promptism's CLIPs, not an hf: one")
+        find(features)
+    return kind
+
+
+def discriminator(cfg: GANConfig, task: dict) -> nn.Module:
+    """The task's discriminator: ``residual`` (StyleGAN2's, the default) or ``projected`` (small
+    discriminators over the frozen features of the CLIP named by ``features``, projected.py, each
+    ``width`` channels wide)."""
+    if check_discriminator(task) == "residual":
+        return Discriminator(cfg)
+    from .projected import ProjectedDiscriminator, feature_stages
+
+    return ProjectedDiscriminator(feature_stages(task.get("features", "world")), cfg.image_size, task.get("width", 64))
+
+
 class GANTrainer(nn.Module):
     """The generator and the discriminator, one module for the loop (and for DDP)."""
 
-    def __init__(self, cfg: GANConfig):
+    def __init__(self, cfg: GANConfig, task: dict | None = None):
         super().__init__()
-        self.g, self.d = Generator(cfg), Discriminator(cfg)
+        self.g, self.d = Generator(cfg), discriminator(cfg, task or {})
 
     def forward(self, real, z, z_mix, cutoff: int, task: dict, r1: bool, g: torch.Generator):
         ws = self.g.ws(z)
@@ -139,6 +168,7 @@ def train_gan(
     p = preset(preset_name) if settings is None else settings
     cfg = GANConfig(**p["model"])
     parse_augment(p["task"]["augment"])  # a bad name fails before the data loads
+    check_discriminator(p["task"])  # as does a bad discriminator or feature CLIP
     t0 = time.time()
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -155,7 +185,7 @@ def train_gan(
             write_samples(out_dir, cfg, step)
 
     torch.manual_seed(loop.seed)
-    model = GANTrainer(cfg)
+    model = GANTrainer(cfg, p["task"])
     task = GANTask(pairs.images, cfg, p["task"], loop.seed)
     result = train(model, task, len(pairs), loop, on_checkpoint=on_checkpoint, progress=progress)
     if not state.is_main_process:
