@@ -4,7 +4,8 @@ The presets in ``src/`` are the recipes that ship or that tests use. Every other
 file (``experiments/<family>/<name>.toml``) that names a base, the sections it overrides, the rule
 it was to be judged by (written before it ran) and what it measured:
 
-    kind = "clip"                  # clip, decoder, prior, upsampler, or unclip (a whole stack)
+    kind = "clip"                  # clip, decoder, prior, upsampler, unclip (a whole stack), vqgan,
+                                   # mini, gan, distill (a round of the decoder's), or guide
     base = "world-bind2"           # a preset of that kind, or another recipe file beside this one
     rule = "it ships if ..."       # written before the run
     result = "not shipped: ..."    # filled in after it
@@ -30,7 +31,7 @@ from pathlib import Path
 from .errors import PromptismError
 
 # unclip: a whole stack (train unclip); guide: promptism guide's settings (a [guide] section)
-KINDS = ("clip", "decoder", "prior", "upsampler", "unclip", "vqgan", "guide", "mini", "gan")
+KINDS = ("clip", "decoder", "prior", "upsampler", "unclip", "vqgan", "guide", "mini", "gan", "distill")
 TEXT_KEYS = ("kind", "base", "rule", "result", "reports", "unset", "why")
 
 
@@ -100,6 +101,10 @@ def presets_of(kind: str) -> dict[str, dict]:
         from .gan.presets import PRESETS as GAN_PRESETS
 
         return GAN_PRESETS
+    if kind == "distill":
+        from .unclip.distill import PRESETS as DISTILL_PRESETS
+
+        return DISTILL_PRESETS
     if kind == "guide":
         from .guide.optimize import presets
 

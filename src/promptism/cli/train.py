@@ -110,6 +110,29 @@ def cmd_train_gan(args: argparse.Namespace) -> int:
     return _train_family(args, "gan", "world", "draw with: promptism gan sample --model {folder}")
 
 
+def cmd_train_distill(args: argparse.Namespace) -> int:
+    from ..recipes import resolve
+
+    name, settings = resolve("distill", args.preset, args.config, "default")
+    torch_threads()
+    from ..unclip.distill import train_distill
+
+    folder = train_distill(
+        args.data,
+        args.out,
+        name,
+        teacher=args.teacher,
+        settings=settings,
+        embeddings=args.embeddings,
+        limit=args.limit,
+        progress=not args.quiet,
+        crop=args.crop,
+        **_loop_overrides(args),
+    )
+    print(f"model written to {folder} (the next round: --teacher {folder})")
+    return 0
+
+
 def cmd_train_unclip(args: argparse.Namespace) -> int:
     from ..recipes import resolve
 
@@ -287,6 +310,24 @@ def add_commands(sub) -> None:
     )
     _training_options(ga, "world (default, gan-world's: 64 px) or tiny (tests)")
     ga.set_defaults(func=cmd_train_gan)
+    di = ts.add_parser(
+        "distill",
+        help="one round of progressive distillation of the decoder: a student that samples in half the "
+        "teacher's DDIM steps, guidance folded in (docs/unclip.md)",
+    )
+    _training_options(di, "default (the first round's teacher samples 64 DDIM steps guided at 3) or tiny (tests)")
+    di.add_argument(
+        "--teacher",
+        default="world",
+        help="the decoder to distil: a shipped name (world), a model folder, or the student of an earlier round",
+    )
+    di.add_argument(
+        "--embeddings",
+        default=None,
+        help="CLIP embeddings of the training pairs from `promptism embed`, of the teacher's CLIP "
+        "(default: computed and kept in OUT/embeddings.safetensors)",
+    )
+    di.set_defaults(func=cmd_train_distill)
     un = ts.add_parser(
         "unclip",
         help="train a whole unCLIP stack in one go: CLIP, embeddings, prior, decoder, upsamplers "
