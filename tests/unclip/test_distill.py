@@ -76,3 +76,41 @@ def test_each_round_halves_the_recorded_path_and_a_one_step_student_stops(tiny, 
 def test_bad_round_settings_are_refused(tiny, task, message):
     with pytest.raises(PromptismError, match=message):
         teacher_plan(load_stage(tiny / "decoder", "decoder"), task)
+
+
+def test_the_fast_path_is_unguided_ddim_along_the_students_path(models, tiny):
+    """A 'student' that is the teacher itself, distilled at guidance 1, samples exactly what the
+    decoder samples with DDIM at guidance 1 along the same path."""
+    from promptism.pipelines.unclip import sample_decoder, sample_fast
+    from promptism.unclip.folders import Stage
+
+    dec = models.decoder
+    path = spaced_timesteps(dec.denoiser.T, 3)
+    same = Stage("decoder", dec.model, dec.diffusion, {**dec.meta, "distilled": {"path": path, "guidance": 1.0}},
+                 dec.tokenizer)  # fmt: skip
+    emb = torch.nn.functional.normalize(torch.randn(2, 32, generator=torch.Generator().manual_seed(2)), dim=-1)
+    gens = lambda: [torch.Generator().manual_seed(s) for s in (5, 6)]  # noqa: E731
+    with torch.no_grad():
+        fast = sample_fast(same, "a red circle", emb, gens())
+        slow = sample_decoder(
+            models, "a red circle", "", emb, gens(), Settings(sampler="ddim", steps=3, guidance_decoder=1.0)
+        )
+    assert torch.allclose(fast, slow, atol=1e-5)
+
+
+def test_generate_draws_with_the_student_and_says_so_but_not_for_a_negative_prompt(tiny, data, tmp_path):
+    from promptism.pipelines.unclip import generate, load_models
+
+    student = train_distill(str(data), str(tmp_path / "r1"), "tiny", teacher=str(tiny / "decoder"), progress=False)
+    spec = dict(clip=str(tiny / "clip"), prior=str(tiny / "prior"), decoder=str(tiny / "decoder"), upsamplers=())
+    fast, plain = load_models(**spec, fast=str(student)), load_models(**spec)
+    kw = dict(n=1, seed=3, rerank=1, steps=4, prior_steps=2)
+    a, b = generate("a red circle", models=fast, **kw), generate("a red circle", models=plain, **kw)
+    assert a.metadata[0]["fast_decoder"] == {"steps": 2, "guidance": 3.0}
+    assert a.metadata[0]["models"]["fast_decoder"]["sha256"] and "fast_decoder" not in b.metadata[0]
+    assert not np.array_equal(np.asarray(a.images[0]), np.asarray(b.images[0]))
+    c = generate("a red circle", negative="a blue square", models=fast, **kw)
+    d = generate("a red circle", negative="a blue square", models=plain, **kw)
+    assert "fast_decoder" not in c.metadata[0] and np.array_equal(np.asarray(c.images[0]), np.asarray(d.images[0]))
+    with pytest.raises(PromptismError, match="not a distilled decoder"):
+        load_models(**spec, fast=str(tiny / "decoder"))

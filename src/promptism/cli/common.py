@@ -52,6 +52,13 @@ def model_options(parser) -> None:
         help="upsamplers in order, each taking the pictures of the stage before: shipped names or model folders "
         "(default: world-64 with the shipped decoder, none with another; give none to stop at the decoder's size)",
     )
+    parser.add_argument(
+        "--fast-decoder",
+        default=None,
+        metavar="FOLDER",
+        help="a distilled student of the decoder (`promptism train distill`) that draws new pictures in its few "
+        "steps, its guidance folded in; edits, negative prompts and caption guidance keep the decoder",
+    )
 
 
 def model_spec(args) -> dict:
@@ -62,10 +69,16 @@ def model_spec(args) -> dict:
             raise PromptismError(f"--models names every model: give it or {', '.join(named)}, not both")
         from ..unclip.stack import load_run
 
-        return load_run(args.models)
+        return {**load_run(args.models), "fast": getattr(args, "fast_decoder", None)}
     decoder = args.decoder or "world"
     ups = args.upsamplers if args.upsamplers is not None else (SHIPPED_UPSAMPLERS if decoder == "world" else ())
-    return {"clip": args.clip, "prior": args.prior or "world", "decoder": decoder, "upsamplers": tuple(ups)}
+    return {
+        "clip": args.clip,
+        "prior": args.prior or "world",
+        "decoder": decoder,
+        "upsamplers": tuple(ups),
+        "fast": getattr(args, "fast_decoder", None),
+    }
 
 
 def torch_threads() -> None:

@@ -52,6 +52,7 @@ class Models:
     decoder: Stage
     upsamplers: list[Stage] = field(default_factory=list)
     names: dict = field(default_factory=dict)
+    fast: Stage | None = None  # a distilled student of the decoder (promptism.unclip.distill)
 
     def describe(self) -> dict:
         """Names and weight hashes of every model, for provenance."""
@@ -62,6 +63,8 @@ class Models:
             (f"upsampler_{u.model.config.image_size}", u) for u in self.upsamplers
         ]:
             out[key] = {"name": st.name, "sha256": st.weights_sha256}
+        if self.fast is not None:
+            out["fast_decoder"] = {"name": self.fast.name, "sha256": self.fast.weights_sha256}
         return out
 
 
@@ -72,9 +75,14 @@ def sha256s(described: dict) -> dict:
 
 @lru_cache(maxsize=4)
 def load_models(
-    clip: str | None = None, prior: str = "world", decoder: str = "world", upsamplers: tuple[str, ...] = ("world-64",)
+    clip: str | None = None,
+    prior: str = "world",
+    decoder: str = "world",
+    upsamplers: tuple[str, ...] = ("world-64",),
+    fast: str | None = None,
 ) -> Models:
     """Load (once per process) the CLIP and the three stages; names are shipped models or folders.
+    ``fast`` names a distilled student of the decoder, which then draws generate's pictures.
 
     The prior and decoder learned one CLIP's embedding space, and their config.json names it
     ("clip"); without ``clip`` that CLIP is loaded. Another one is loaded when asked for, with a
@@ -95,8 +103,31 @@ def load_models(
         warnings.warn(f"CLIP {clip!r} asked for, but the prior and decoder were trained on {trained!r}", stacklevel=2)
     ups = [load_stage(u, "upsampler") for u in upsamplers]
     models = Models(load_clip(clip), p, d, ups, {"clip": clip, "clip_sha256": clip_sha256(clip)})
+    if fast is not None:
+        models.fast = check_fast(load_stage(fast, "decoder"), d)
     check_stack(models)
     return models
+
+
+def check_fast(student: Stage, decoder: Stage) -> Stage:
+    """A distilled student that can stand in for ``decoder``: one round or more of distillation, of
+    the same size and CLIP embedding space."""
+    if not student.meta.get("distilled"):
+        raise PromptismError(f"{_label(student)} is not a distilled decoder: make one with `promptism train distill`")
+    size, want = student.model.config.image_size, decoder.model.config.image_size
+    if size != want:
+        raise PromptismError(f"{_label(student)} draws {size} px pictures, {_label(decoder)} {want} px ones")
+    if student.model.config.clip_dim != decoder.model.config.clip_dim or not _same_clip(
+        student.meta.get("clip", "world"), decoder.meta.get("clip", "world")
+    ):
+        raise PromptismError(f"{_label(student)} learnt another CLIP's embeddings than {_label(decoder)}")
+    return student
+
+
+def uses_fast(models: Models, negative: str, image_embed, s: Settings) -> bool:
+    """Whether the fast decoder draws: it folds in guidance on the image embedding and caption
+    against neither, so it stands in only where the decoder would sample exactly that."""
+    return models.fast is not None and image_embed is not None and not negative and not s.guidance_text
 
 
 def _same_clip(a: str, b: str) -> bool:
@@ -282,10 +313,31 @@ def sample_decoder(
     """Pictures (n, 3, S, S) in [-1, 1] from image embeddings and the caption."""
     dec, n = models.decoder, len(gens)
     size = dec.model.config.image_size
+    if uses_fast(models, negative, image_embed, s):
+        return sample_fast(models.fast, prompt, image_embed, gens, progress)
     f = decoder_denoise(models, prompt, negative, image_embed, n, s)
     steps = sampling_path(dec.denoiser, s.steps, s.sampler)
     x = noise((n, 3, size, size), gens)
     return sample("decoder", s.sampler, f, x, dec.denoiser.abar, steps, gens, s.eta, progress).clamp(-1, 1)
+
+
+def sample_fast(
+    student: Stage, prompt: str, image_embed: torch.Tensor, gens: Sequence[torch.Generator], progress: bool = False
+) -> torch.Tensor:
+    """Pictures (n, 3, S, S) in [-1, 1] from a distilled decoder: deterministic DDIM along the path
+    it was distilled for, one unguided evaluation a step, x̂₀ clipped as the teacher's was."""
+    n, size = len(gens), student.model.config.image_size
+    ids, mask = (t.expand(n, -1) for t in student.tokenizer([prompt]))
+    keep = torch.zeros(n, dtype=torch.bool)
+
+    def denoise(x, t):
+        tt = torch.full((n,), t, dtype=torch.long)
+        out = student.denoiser(student.model, x, tt, image_embed=image_embed, ids=ids, mask=mask, drop_image=keep)
+        return out.clamp(-1, 1)
+
+    path = student.meta["distilled"]["path"]
+    x = noise((n, 3, size, size), gens)
+    return sample("fast decoder", "ddim", denoise, x, student.denoiser.abar, path, gens, 0.0, progress).clamp(-1, 1)
 
 
 class UpsamplerCall(NamedTuple):
@@ -483,6 +535,9 @@ def generate(
             x, row_gens, chosen = pick_candidates(reranker, x, row_gens, n, want, avoid)
     report("done", 1.0)
     base = picture_metadata("generate", models, settings, size, t0, prompt=prompt, negative_prompt=negative)
+    if source is None and uses_fast(models, negative, emb, settings):
+        record = models.fast.meta["distilled"]
+        base["fast_decoder"] = {"steps": len(record["path"]), "guidance": record["guidance"]}
     if source is not None:
         base.update(operation="img2img", source=source.describe(), strength=strength)
     meta = [{**base, "seed": sd, "index": i} for i, sd in enumerate(seeds)]

@@ -54,6 +54,7 @@ class ServerConfig:
     prior: str = "world"
     decoder: str = "world"
     upsamplers: tuple[str, ...] = ("world-64",)
+    fast: str | None = None  # a distilled student of the decoder (promptism train distill), or none
     mini: str = "world"  # the dalle-mini model: a shipped name or a model folder
     gan: str = "world"  # the stylegan model and the studio's knobs: a shipped name or a model folder
     defaults: dict = field(default_factory=dict)  # Settings fields every job uses (steps=…)

@@ -99,7 +99,11 @@ class Service:
             from ..pipelines.unclip import load_models
 
             self._models = load_models(
-                self.config.clip, self.config.prior, self.config.decoder, tuple(self.config.upsamplers)
+                self.config.clip,
+                self.config.prior,
+                self.config.decoder,
+                tuple(self.config.upsamplers),
+                self.config.fast,
             )
         return self._models
 
