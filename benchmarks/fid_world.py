@@ -37,9 +37,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from tried import report_place  # benchmarks/tried.py, beside this script
 
-REPORTS = Path(__file__).resolve().parent / "reports"
-TRIED = Path(__file__).resolve().parent.parent / "experiments" / "reports"
 ROWS = ("floor", "vqgan", "gan", "gan-0.7", "mini", "unclip")
 SLOW = ("mini", "unclip")  # measured on --n-slow pictures
 WHAT = {
@@ -122,9 +121,7 @@ def main() -> int:
         help="a GAN being tried (with --gan FOLDER): the report goes to experiments/reports/fid_world_TAG.*",
     )
     args = ap.parse_args()
-    if (args.gan != "world") != bool(args.tag):
-        raise SystemExit("a GAN being tried needs both --gan FOLDER and --tag NAME")
-    out_dir, stem = (TRIED, f"fid_world_{args.tag}") if args.tag else (REPORTS, "fid_world")
+    out_dir, stem = report_place("fid_world", args.gan != "world", args.tag, "--gan")
     from promptism.data import load_pairs
     from promptism.eval.fid import Features, frechet, stats
     from promptism.world.judge import read

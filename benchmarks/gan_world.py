@@ -36,9 +36,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
+from tried import report_place  # benchmarks/tried.py, beside this script
 
-REPORTS = Path(__file__).resolve().parent / "reports"
-TRIED = Path(__file__).resolve().parent.parent / "experiments" / "reports"
 PARTS = ("mixing", "projection", "towards", "knobs")
 
 
@@ -162,9 +161,7 @@ def main() -> int:
         help="a GAN being tried (with --model FOLDER): the report goes to experiments/reports/gan_world_TAG.*",
     )
     args = ap.parse_args()
-    if (args.model != "world") != bool(args.tag):
-        raise SystemExit("a GAN being tried needs both --model FOLDER and --tag NAME")
-    out_dir, stem = (TRIED, f"gan_world_{args.tag}") if args.tag else (REPORTS, "gan_world")
+    out_dir, stem = report_place("gan_world", args.model != "world", args.tag, "--model")
     path = out_dir / f"{stem}.json"
     report = json.loads(path.read_text()) if path.exists() else {}
     if report.get("model") != args.model:

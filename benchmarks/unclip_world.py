@@ -2,6 +2,8 @@
 
     python benchmarks/unclip_world.py                       # every part, shipped models
     python benchmarks/unclip_world.py --parts timing --limit 5
+    python benchmarks/unclip_world.py --parts geneval timing --limit 40 \
+        --fast-decoder runs/distill-1/model --tag distill-1     # a distilled decoder being tried
 
 Parts (each writes its section into benchmarks/reports/unclip_world.{json,md}, keeping the
 others' last results):
@@ -20,6 +22,9 @@ others' last results):
             what the judge checks the embedding holds at all);
   timing    wall time and peak memory of one 4-picture 64 px generation from a cold process
             (`promptism generate` in a subprocess) and from a warm one (median of 5).
+With ``--fast-decoder FOLDER --tag NAME`` the shipped models draw with that distilled decoder
+standing in for the decoder (``promptism generate --fast-decoder``), and the report goes to
+experiments/reports/unclip_world_NAME.* (the model cards are left alone).
 ``--limit`` takes the first N prompts of every category (the whole suite is 80): the report
 says how many pictures each score rests on.
 """
@@ -40,13 +45,13 @@ from pathlib import Path
 
 import torch
 from PIL import Image
+from tried import REPORTS, report_place  # benchmarks/tried.py, beside this script
 
 from promptism import __version__
 from promptism.pipelines.unclip import generate, load_models, sha256s
 from promptism.world import suite
 from promptism.world.judge import fingerprint as judge_fingerprint
 
-REPORTS = Path(__file__).parent / "reports"
 SAMPLER_RUNS = [
     ("dpm++2m", 10),
     ("dpm++2m", 15),
@@ -73,12 +78,12 @@ def _suite(models, limit: int, splits=suite.SPLITS, **settings) -> tuple[suite.S
     return result, time.perf_counter() - t0, calls
 
 
-def part_geneval(models, limit: int) -> dict:
+def part_geneval(models, limit: int, where: Path = REPORTS / "unclip_world_geneval", what: str = "shipped") -> dict:
     result, secs, calls = _suite(models, limit)
     suite.write_reports(
         result,
-        REPORTS / "unclip_world_geneval",
-        title="GenEval-world: shipped unCLIP at 64 px",
+        where,
+        title=f"GenEval-world: {what} unCLIP at 64 px",
         meta={"prompts per category and split": limit, "pictures per prompt": suite.IMAGES_PER_PROMPT},
     )
     return {"scores": result.scores(), "pictures": result.counts(), "seconds_per_prompt": secs / calls}
@@ -271,7 +276,7 @@ def part_decoder(models, data: str, limit: int, n_val: int = 256, n_train: int =
     return out
 
 
-def part_timing(models, prompt: str = "two red circles above a blue square") -> dict:
+def part_timing(models, prompt: str = "two red circles above a blue square", options: tuple = ()) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         cmd = [
             str(Path(sys.executable).parent / "promptism"),
@@ -284,6 +289,7 @@ def part_timing(models, prompt: str = "two red circles above a blue square") -> 
             "--out",
             tmp,
             "--quiet",
+            *options,
         ]
         t0 = time.perf_counter()
         subprocess.run(cmd, check=True, capture_output=True, env={**os.environ})
@@ -711,14 +717,24 @@ def main() -> int:
     )
     ap.add_argument("--threads", type=int, default=int(os.environ.get("PROMPTISM_THREADS", "2")), help="torch threads")
     ap.add_argument(
+        "--fast-decoder",
+        default=None,
+        metavar="FOLDER",
+        help="a distilled decoder being tried (with --tag; parts geneval and timing only): it draws the pictures",
+    )
+    ap.add_argument("--tag", help="with --fast-decoder: the report goes to experiments/reports/unclip_world_TAG.*")
+    ap.add_argument(
         "--conditions",
         default="",
         help="what else ran beside it, written under each section this run makes (times depend on it)",
     )
     args = ap.parse_args()
+    out_dir, stem = report_place("unclip_world", args.fast_decoder is not None, args.tag, "--fast-decoder")
+    if args.tag and set(args.parts) - {"geneval", "timing"}:
+        raise SystemExit("a fast decoder being tried is measured by the parts geneval and timing only")
     torch.set_num_threads(args.threads)
     os.environ["PROMPTISM_THREADS"] = str(args.threads)
-    path = REPORTS / "unclip_world.json"
+    path = out_dir / f"{stem}.json"
     report = json.loads(path.read_text()) if path.exists() else {}
     report.update(
         {
@@ -728,16 +744,24 @@ def main() -> int:
             "threads": args.threads,
         }
     )
-    models = load_models()
+    models = load_models(fast=args.fast_decoder)
     report["models"] = models.describe()
+    if args.tag:
+        report["fast_decoder"] = args.fast_decoder
     if "timing" in args.parts:  # first, before the suites heat the process
-        report["timing"] = part_timing(models)
+        options = ("--fast-decoder", args.fast_decoder) if args.fast_decoder else ()
+        report["timing"] = part_timing(models, options=options)
     if "prior" in args.parts:
         report["prior"] = part_prior(models, args.data)
     if "upsampler" in args.parts:
         report["upsampler"] = part_upsampler(models, args.data)
     if "geneval" in args.parts:
-        report["geneval"] = {"limit": args.limit, **part_geneval(models, args.limit)}
+        where, what = (
+            (out_dir / f"{stem}_geneval", f"{args.tag} (tried)")
+            if args.tag
+            else (REPORTS / "unclip_world_geneval", "shipped")
+        )
+        report["geneval"] = {"limit": args.limit, **part_geneval(models, args.limit, where, what)}
     if "section51" in args.parts:
         report["section51"] = {"limit": args.limit_small, "runs": part_section51(models, args.limit_small)}
     if "decoder" in args.parts:
@@ -753,7 +777,7 @@ def main() -> int:
             report[part]["conditions"] = args.conditions
         if part in JUDGED:
             report[part]["judge_sha256"] = report["judge_sha256"]
-    REPORTS.mkdir(parents=True, exist_ok=True)
+    out_dir.mkdir(parents=True, exist_ok=True)
     if path.exists():  # another run may have written its parts meanwhile: keep them
         report = {
             **json.loads(path.read_text()),
@@ -764,9 +788,20 @@ def main() -> int:
             },
         }
     path.write_text(json.dumps(report, indent=1))
-    (REPORTS / "unclip_world.md").write_text(markdown(report))
-    write_cards(report)
-    print(markdown(report))
+    md = markdown(report)
+    if args.tag:  # a model being tried: its own report, and no model card changes
+        md = md.replace(
+            "# unCLIP on the Scene World", f"# unCLIP on the Scene World, with the fast decoder {args.tag} (tried)", 1
+        )
+        md = md.replace(
+            "`python benchmarks/unclip_world.py`",
+            f"`python benchmarks/unclip_world.py --fast-decoder {args.fast_decoder} --tag {args.tag}`",
+            1,
+        )
+    else:
+        write_cards(report)
+    (out_dir / f"{stem}.md").write_text(md)
+    print(md)
     return 0
 
 
