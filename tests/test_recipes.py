@@ -45,10 +45,17 @@ def test_every_experiment_recipe_loads_and_builds_its_configs(path):
     elif recipe.kind == "gan":
         from promptism.gan.augment import parse_augment
         from promptism.gan.model import GANConfig
+        from promptism.gan.training import check_discriminator
         from promptism.train.loop import LoopConfig
 
         assert GANConfig(**recipe.preset["model"]).num_ws > 0 and LoopConfig(**recipe.preset["loop"]).steps > 0
         assert parse_augment(recipe.preset["task"]["augment"])
+        check_discriminator(recipe.preset["task"])  # a known discriminator, and its feature CLIP ships
+    elif recipe.kind == "distill":
+        from promptism.train.loop import LoopConfig
+        from promptism.unclip.distill import check_task
+
+        assert check_task(recipe.preset["task"])[0] >= 2 and LoopConfig(**recipe.preset["loop"]).steps > 0
     elif recipe.kind == "mini":
         import inspect
 

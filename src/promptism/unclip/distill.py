@@ -67,12 +67,18 @@ def teacher_plan(teacher: Stage, task: dict) -> tuple[list[int], float | None, i
         if len(path) < 2 or len(path) % 2:
             raise PromptismError(f"the teacher samples in {len(path)} step(s): only an even number halves")
         return path, None, int(record["round"]) + 1
+    steps, guidance = check_task(task)
+    return spaced_timesteps(teacher.denoiser.T, steps, "trailing"), guidance, 1
+
+
+def check_task(task: dict) -> tuple[int, float]:
+    """A first round's (teacher_steps, guidance), or an error saying which is wrong."""
     steps, guidance = int(task["teacher_steps"]), float(task["guidance"])
     if steps < 2 or steps % 2:
         raise PromptismError(f"teacher_steps must be an even number of at least 2, not {steps}")
     if guidance < 1:
         raise PromptismError(f"guidance must be at least 1, not {guidance}")
-    return spaced_timesteps(teacher.denoiser.T, steps, "trailing"), guidance, 1
+    return steps, guidance
 
 
 class DistillTask:
