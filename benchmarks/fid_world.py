@@ -96,6 +96,28 @@ def pictures(row: str, n: int, val, train_data: str, gan: str = "world") -> tupl
     raise SystemExit(f"unknown row {row!r}; rows are {', '.join(ROWS)}")
 
 
+def fingerprint(row: str, gan: str = "world") -> str:
+    """The weights that draw a row's pictures, hashed: cached pictures are reused only while they
+    are the same (a model shipped since makes new ones)."""
+    import hashlib
+
+    from promptism.checkpoint import resolve, weights_sha256
+
+    if row == "floor":
+        return "data"
+    if row.startswith("gan"):
+        parts = [weights_sha256(resolve(gan, "gan"))]
+    elif row == "vqgan":
+        parts = [weights_sha256(resolve("world", "vqgan"))]
+    elif row == "mini":
+        parts = [weights_sha256(resolve("world", "mini")), weights_sha256(resolve("world", "vqgan"))]
+    else:
+        from promptism.pipelines.unclip import load_models, sha256s
+
+        parts = sorted(sha256s(load_models().describe()).values())
+    return hashlib.sha256("".join(p or "" for p in parts).encode()).hexdigest()[:12]
+
+
 def well_formed(images: np.ndarray, level: float) -> float:
     from promptism.world.judge import read
 
@@ -147,7 +169,7 @@ def main() -> int:
     cache.mkdir(parents=True, exist_ok=True)
     for row in args.rows:
         n, tried = sizes[row], bool(args.tag) and row.startswith("gan")
-        file = cache / (f"{row}-{args.tag}-{n}.npz" if tried else f"{row}-{n}.npz")
+        file = cache / f"{row}-{fingerprint(row, args.gan)}-{n}.npz"
         if file.exists():
             with np.load(file) as f:
                 images, made = f["images"], json.loads(str(f["made"]))
