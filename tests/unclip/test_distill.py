@@ -14,14 +14,6 @@ from promptism.pipelines.settings import Settings
 from promptism.pipelines.unclip import decoder_denoise
 from promptism.unclip.distill import DistillTask, teacher_plan, train_distill
 from promptism.unclip.folders import load_stage
-from promptism.world.shards import make_dataset
-
-
-@pytest.fixture(scope="module")
-def data(tmp_path_factory):
-    out = tmp_path_factory.mktemp("distilldata")
-    make_dataset(out, n=16, size=32, seed=4, val_fraction=0.0, shard_size=16, progress=False)
-    return out
 
 
 def test_the_first_teacher_is_the_guided_clipped_decoder_generate_samples_with(models, tiny, data):
@@ -47,7 +39,7 @@ def test_the_task_is_a_pure_function_of_step_and_batch_and_trains_the_student(ti
 
     teacher = load_stage(tiny / "decoder", "decoder")
     pairs = load_pairs(data, "train", size=16, progress=False)
-    emb = torch.nn.functional.normalize(torch.randn(16, 32, generator=torch.Generator().manual_seed(0)), dim=-1)
+    emb = torch.nn.functional.normalize(torch.randn(48, 32, generator=torch.Generator().manual_seed(0)), dim=-1)
     task = DistillTask(pairs, emb, teacher, spaced_timesteps(teacher.denoiser.T, 4), 3.0)
     student = copy.deepcopy(teacher.model).train()
     a, b, c = (task.loss(student, np.arange(4), s)[0] for s in (3, 3, 4))

@@ -22,7 +22,6 @@ from promptism.unclip.embeddings import embed_dataset, load_embeddings
 from promptism.unclip.folders import load_stage
 from promptism.unclip.training import PRESETS, DecoderTask, build
 from promptism.unclip.upsampler import Upsampler, UpsamplerConfig, back_project, gaussian_blur
-from promptism.world.shards import make_dataset
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -224,13 +223,6 @@ def test_reclip_recipe_fine_tunes_the_inpainting_decoder_with_more_plain_picture
 
 
 # --- training tasks ----------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def data(tmp_path_factory):
-    out = tmp_path_factory.mktemp("unclipdata")
-    make_dataset(out, n=48, size=32, seed=2, val_fraction=0.0, shard_size=48, progress=False)
-    return out
-
-
 def test_embeddings_file_belongs_to_its_data(tiny, data, tmp_path):
     path = embed_dataset(str(data), tmp_path / "emb.safetensors", str(tiny / "clip"), progress=False)
     from promptism.data import load_pairs
