@@ -63,13 +63,14 @@ def model_options(parser) -> None:
 
 def model_spec(args) -> dict:
     """load_models' arguments from model_options: a run's models, or those named one by one."""
+    fast = args.fast_decoder
     if args.models:
         named = [f"--{k}" for k in ("clip", "prior", "decoder", "upsamplers") if getattr(args, k) is not None]
         if named:
             raise PromptismError(f"--models names every model: give it or {', '.join(named)}, not both")
         from ..unclip.stack import load_run
 
-        return {**load_run(args.models), "fast": getattr(args, "fast_decoder", None)}
+        return {**load_run(args.models), "fast": fast}
     decoder = args.decoder or "world"
     ups = args.upsamplers if args.upsamplers is not None else (SHIPPED_UPSAMPLERS if decoder == "world" else ())
     return {
@@ -77,7 +78,7 @@ def model_spec(args) -> dict:
         "prior": args.prior or "world",
         "decoder": decoder,
         "upsamplers": tuple(ups),
-        "fast": getattr(args, "fast_decoder", None),
+        "fast": fast,
     }
 
 

@@ -326,14 +326,13 @@ def sample_fast(
 ) -> torch.Tensor:
     """Pictures (n, 3, S, S) in [-1, 1] from a distilled decoder: deterministic DDIM along the path
     it was distilled for, one unguided evaluation a step, x̂₀ clipped as the teacher's was."""
+    from ..unclip.distill import conditioned_x0
+
     n, size = len(gens), student.model.config.image_size
     ids, mask = (t.expand(n, -1) for t in student.tokenizer([prompt]))
-    keep = torch.zeros(n, dtype=torch.bool)
 
     def denoise(x, t):
-        tt = torch.full((n,), t, dtype=torch.long)
-        out = student.denoiser(student.model, x, tt, image_embed=image_embed, ids=ids, mask=mask, drop_image=keep)
-        return out.clamp(-1, 1)
+        return conditioned_x0(student, x, torch.full((n,), t, dtype=torch.long), image_embed, ids, mask)
 
     path = student.meta["distilled"]["path"]
     x = noise((n, 3, size, size), gens)

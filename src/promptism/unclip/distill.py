@@ -32,11 +32,12 @@ import torch
 
 from ..clip.task import to_pixels
 from ..data import load_pairs
-from ..diffusion import spaced_timesteps
+from ..diffusion import classifier_free, spaced_timesteps
 from ..diffusion.distill import pairs_of, student_path, truncated_snr_weight, two_step_target
 from ..errors import PromptismError
 from ..train.loop import LoopConfig, model_device, run_record, to_device, train
 from .folders import Stage, load_stage
+from .training import _embeddings, _generator
 
 _LOOP = dict(checkpoint_every=250, log_every=25, warmup=20, ema=0.999, weight_decay=0.0)
 
@@ -56,6 +57,13 @@ def preset(name: str) -> dict:
     if name not in PRESETS:
         raise PromptismError(f"unknown distill preset {name!r}; presets are {', '.join(PRESETS)}")
     return PRESETS[name]
+
+
+def conditioned_x0(stage: Stage, z: torch.Tensor, t: torch.Tensor, emb, ids, mask) -> torch.Tensor:
+    """A decoder's x̂₀ given the image embedding and caption, unguided, clipped to [−1, 1]: a
+    student's prediction as it samples, and a later round's teacher's."""
+    keep = torch.zeros(len(z), dtype=torch.bool, device=z.device)
+    return stage.denoiser(stage.model, z, t, image_embed=emb, ids=ids, mask=mask, drop_image=keep).clamp(-1, 1)
 
 
 def teacher_plan(teacher: Stage, task: dict) -> tuple[list[int], float | None, int]:
@@ -91,26 +99,22 @@ class DistillTask:
         self.empty = self.tok([""], warn=False)
 
     def teacher_x0(self, z, t, emb, ids, mask):
-        net, den = self.teacher.model, self.teacher.denoiser
-        keep = torch.zeros(len(z), dtype=torch.bool, device=z.device)
         if self.guidance is None:
-            return den(net, z, t, image_embed=emb, ids=ids, mask=mask, drop_image=keep).clamp(-1, 1)
+            return conditioned_x0(self.teacher, z, t, emb, ids, mask)
         e_ids, e_mask = (x.to(z.device).expand(len(z), -1) for x in self.empty)
-        both = den(
-            net,
-            torch.cat([z, z]),
-            torch.cat([t, t]),
-            image_embed=torch.cat([emb, emb]),
-            ids=torch.cat([ids, e_ids]),
-            mask=torch.cat([mask, e_mask]),
-            drop_image=torch.cat([keep, ~keep]),
-        )
-        cond, uncond = both.chunk(2)
-        return (uncond + self.guidance * (cond - uncond)).clamp(-1, 1)
+        keep = torch.zeros(len(z), dtype=torch.bool, device=z.device)
+
+        def pair(zz, tt):  # [z; z]: with the caption and image embedding, then with neither
+            both = dict(
+                ids=torch.cat([ids, e_ids]), mask=torch.cat([mask, e_mask]), drop_image=torch.cat([keep, ~keep])
+            )
+            return self.teacher.denoiser(
+                self.teacher.model, zz, torch.cat([tt, tt]), image_embed=torch.cat([emb, emb]), **both
+            )
+
+        return classifier_free(pair, self.guidance)(z, t).clamp(-1, 1)
 
     def loss(self, model, idx: np.ndarray, step: int):
-        from .training import _generator
-
         g = _generator(self.seed, step, idx)
         b = len(idx)
         x0 = to_pixels(self.pairs.images[idx])
@@ -149,8 +153,6 @@ def train_distill(
     student of an earlier round) on a dataset's pictures and captions: writes OUT/model, a
     decoder whose ``config.json`` records its path (``distilled``)."""
     from accelerate import PartialState
-
-    from .training import _embeddings
 
     p = preset(preset_name) if settings is None else settings
     t0 = time.time()
