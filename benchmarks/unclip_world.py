@@ -78,7 +78,7 @@ def _suite(models, limit: int, splits=suite.SPLITS, **settings) -> tuple[suite.S
     return result, time.perf_counter() - t0, calls
 
 
-def part_geneval(models, limit: int, where: Path = REPORTS / "unclip_world_geneval", what: str = "shipped") -> dict:
+def part_geneval(models, limit: int, where: Path, what: str) -> dict:
     result, secs, calls = _suite(models, limit)
     suite.write_reports(
         result,
@@ -313,6 +313,8 @@ def part_timing(models, prompt: str = "two red circles above a blue square", opt
 
 # the models a part runs, where it is not all of them: its numbers do not move when another changes
 PART_USES = {"prior": ("clip", "prior"), "upsampler": ("upsampler_64",)}
+# what every run writes anew beside its parts
+KEPT = ("machine", "torch", "promptism", "threads", "models", "judge_sha256", "fast_decoder", "fast_decoder_tag")
 JUDGED = ("geneval", "section51", "samplers", "decoder")  # the parts whose numbers the judge gives
 
 
@@ -352,10 +354,13 @@ def _models_line(r: dict, part: str) -> list[str]:
 def markdown(r: dict) -> str:
     from promptism.world.suite import CATEGORIES, CATEGORY_TITLES, DALLE2_GENEVAL
 
+    tried = r.get("fast_decoder_tag")  # a fast decoder being tried: its own heading and command
     md = [
-        "# unCLIP on the Scene World",
+        "# unCLIP on the Scene World" + (f", with the fast decoder {tried} (tried)" if tried else ""),
         "",
-        f"Measured by `python benchmarks/unclip_world.py` on {r['machine']}, "
+        "Measured by `python benchmarks/unclip_world.py"
+        + (f" --fast-decoder {r['fast_decoder']} --tag {tried}" if tried else "")
+        + f"` on {r['machine']}, "
         f"torch {r['torch']}, promptism {r['promptism']}; each section says its torch thread count. Pictures at 64 px, 4 per prompt, "
         "scored by the world's judge.",
         "",
@@ -747,7 +752,7 @@ def main() -> int:
     models = load_models(fast=args.fast_decoder)
     report["models"] = models.describe()
     if args.tag:
-        report["fast_decoder"] = args.fast_decoder
+        report.update(fast_decoder=args.fast_decoder, fast_decoder_tag=args.tag)
     if "timing" in args.parts:  # first, before the suites heat the process
         options = ("--fast-decoder", args.fast_decoder) if args.fast_decoder else ()
         report["timing"] = part_timing(models, options=options)
@@ -756,12 +761,8 @@ def main() -> int:
     if "upsampler" in args.parts:
         report["upsampler"] = part_upsampler(models, args.data)
     if "geneval" in args.parts:
-        where, what = (
-            (out_dir / f"{stem}_geneval", f"{args.tag} (tried)")
-            if args.tag
-            else (REPORTS / "unclip_world_geneval", "shipped")
-        )
-        report["geneval"] = {"limit": args.limit, **part_geneval(models, args.limit, where, what)}
+        what = f"{args.tag} (tried)" if args.tag else "shipped"
+        report["geneval"] = {"limit": args.limit, **part_geneval(models, args.limit, out_dir / f"{stem}_geneval", what)}
     if "section51" in args.parts:
         report["section51"] = {"limit": args.limit_small, "runs": part_section51(models, args.limit_small)}
     if "decoder" in args.parts:
@@ -781,24 +782,11 @@ def main() -> int:
     if path.exists():  # another run may have written its parts meanwhile: keep them
         report = {
             **json.loads(path.read_text()),
-            **{
-                k: report[k]
-                for k in report
-                if k in args.parts or k in ("machine", "torch", "promptism", "threads", "models", "judge_sha256")
-            },
+            **{k: report[k] for k in report if k in args.parts or k in KEPT},
         }
     path.write_text(json.dumps(report, indent=1))
     md = markdown(report)
-    if args.tag:  # a model being tried: its own report, and no model card changes
-        md = md.replace(
-            "# unCLIP on the Scene World", f"# unCLIP on the Scene World, with the fast decoder {args.tag} (tried)", 1
-        )
-        md = md.replace(
-            "`python benchmarks/unclip_world.py`",
-            f"`python benchmarks/unclip_world.py --fast-decoder {args.fast_decoder} --tag {args.tag}`",
-            1,
-        )
-    else:
+    if not args.tag:  # a model being tried leaves the model cards alone
         write_cards(report)
     (out_dir / f"{stem}.md").write_text(md)
     print(md)
