@@ -26,7 +26,7 @@ export PROMPTISM_THREADS=1 OMP_NUM_THREADS=1
   "$BIN/promptism" train upsampler --data "$DATA" --preset world-64-res --out "$RUNS/upsampler-world-64-base" &&
   "$BIN/promptism" train upsampler --data "$DATA" --preset world-64-res-more --init "$RUNS/upsampler-world-64-base/model" --out "$RUNS/upsampler-world-64" ) &
 wait
-# (the world-128 upsampler presets train, but 2,500 steps of them gave noise: none ships yet)
+# (no 64 -> 128 upsampler ships: the recipes tried, experiments/unclip/upsampler-world-128*.toml, drew noise or fell short of bicubic)
 for s in decoder:world prior:world upsampler:world-64; do
   "$BIN/python" -c "from promptism.unclip.folders import ship; print(ship('$RUNS/${s%%:*}-${s#*:}/model', '${s%%:*}', '${s#*:}'))"
 done
