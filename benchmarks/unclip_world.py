@@ -367,16 +367,25 @@ def markdown(r: dict) -> str:
     ]
     if "geneval" in r:
         g = r["geneval"]
+        folder = "unclip_world" + (f"_{tried}" if tried else "") + "_geneval"  # as main places it
         md += [
-            "## GenEval-world (shipped models)",
+            "## GenEval-world (shipped models" + (f", the fast decoder {tried} drawing)" if tried else ")"),
             "",
             *_models_line(r, "geneval"),
             f"{g['limit']} prompts per category and split ({g['limit'] * 4} pictures per cell), {g['threads']} thread(s); "
-            f"{g['seconds_per_prompt']:.1f} s per prompt. Per-picture results: `unclip_world_geneval/`.",
+            f"{g['seconds_per_prompt']:.1f} s per prompt. Per-picture results: `{folder}/`.",
             *([f"Sampling: {_settings_line(g['settings'])}."] if g.get("settings") else []),
+            *(
+                [
+                    f"The fast decoder {tried} draws the decoder's pictures instead, unguided, one step for each "
+                    "step of its distilled path; the decoder's sampler, steps and guidance above do not apply to them."
+                ]
+                if tried
+                else []
+            ),
             *([f"Conditions: {g['conditions']}."] if g.get("conditions") else []),
             "",
-            *_reranked_line(),
+            *(_reranked_line(shipped=True) if tried else _reranked_line()),
             "| category | seen | held-out | DALL·E 2 (GenEval) | seen beats it |",
             "|---|---|---|---|---|",
         ]
@@ -559,15 +568,18 @@ def _reranked() -> tuple[int, dict] | None:
     return (k, rep["k"][str(k)]["scores"]) if str(k) in rep.get("k", {}) else None
 
 
-def _reranked_line() -> list[str]:
+def _reranked_line(shipped: bool = False) -> list[str]:
+    """The default reranking's scores (rerank_world.md); ``shipped``: said of the shipped models, from a
+    report about another model, which lives with the experiment reports."""
     got = _reranked()
     if got is None:
         return []
     k, sc = got
+    link = "../../benchmarks/reports/rerank_world.md" if shipped else "rerank_world.md"
     return [
-        f"With the default reranking (each picture the best of {k} candidates by CLIP), the same prompts and "
-        f"seeds score {sc['seen']['overall']:.3f} seen and {sc['heldout']['overall']:.3f} held-out: "
-        "[`rerank_world.md`](rerank_world.md), per category.",
+        f"{'The shipped models, with' if shipped else 'With'} the default reranking (each picture the best of {k} "
+        f"candidates by CLIP), the same prompts and seeds score {sc['seen']['overall']:.3f} seen and "
+        f"{sc['heldout']['overall']:.3f} held-out: [`rerank_world.md`]({link}), per category.",
         "",
     ]
 
