@@ -45,7 +45,7 @@ from pathlib import Path
 
 import torch
 from PIL import Image
-from tried import REPORTS, report_place  # benchmarks/tried.py, beside this script
+from tried import REPORTS, TRIED, report_place  # benchmarks/tried.py, beside this script
 
 from promptism import __version__
 from promptism.pipelines.unclip import generate, load_models, sha256s
@@ -367,13 +367,13 @@ def markdown(r: dict) -> str:
     ]
     if "geneval" in r:
         g = r["geneval"]
-        folder = "unclip_world" + (f"_{tried}" if tried else "") + "_geneval"  # as main places it
+        _, stem = report_place("unclip_world", bool(tried), tried, "--fast-decoder")  # where main put it
         md += [
             "## GenEval-world (shipped models" + (f", the fast decoder {tried} drawing)" if tried else ")"),
             "",
             *_models_line(r, "geneval"),
             f"{g['limit']} prompts per category and split ({g['limit'] * 4} pictures per cell), {g['threads']} thread(s); "
-            f"{g['seconds_per_prompt']:.1f} s per prompt. Per-picture results: `{folder}/`.",
+            f"{g['seconds_per_prompt']:.1f} s per prompt. Per-picture results: `{stem}_geneval/`.",
             *([f"Sampling: {_settings_line(g['settings'])}."] if g.get("settings") else []),
             *(
                 [
@@ -385,7 +385,7 @@ def markdown(r: dict) -> str:
             ),
             *([f"Conditions: {g['conditions']}."] if g.get("conditions") else []),
             "",
-            *(_reranked_line(shipped=True) if tried else _reranked_line()),
+            *_reranked_line(shipped=bool(tried)),
             "| category | seen | held-out | DALL·E 2 (GenEval) | seen beats it |",
             "|---|---|---|---|---|",
         ]
@@ -570,12 +570,12 @@ def _reranked() -> tuple[int, dict] | None:
 
 def _reranked_line(shipped: bool = False) -> list[str]:
     """The default reranking's scores (rerank_world.md); ``shipped``: said of the shipped models, from a
-    report about another model, which lives with the experiment reports."""
+    report about another model, which report_place puts with the experiment reports."""
     got = _reranked()
     if got is None:
         return []
     k, sc = got
-    link = "../../benchmarks/reports/rerank_world.md" if shipped else "rerank_world.md"
+    link = os.path.relpath(REPORTS / "rerank_world.md", TRIED) if shipped else "rerank_world.md"
     return [
         f"{'The shipped models, with' if shipped else 'With'} the default reranking (each picture the best of {k} "
         f"candidates by CLIP), the same prompts and seeds score {sc['seen']['overall']:.3f} seen and "
