@@ -48,7 +48,7 @@ from PIL import Image
 from tried import REPORTS, TRIED, report_place  # benchmarks/tried.py, beside this script
 
 from promptism import __version__
-from promptism.pipelines.unclip import generate, load_models, sha256s
+from promptism.pipelines.unclip import generate, load_models, reachable_sizes, sha256s
 from promptism.world import suite
 from promptism.world.judge import fingerprint as judge_fingerprint
 
@@ -301,14 +301,22 @@ def part_timing(models, prompt: str = "two red circles above a blue square", opt
         t0 = time.perf_counter()
         generate(prompt, n=4, seed=seed, size=64, models=models)
         warm.append(time.perf_counter() - t0)
-    return {
+    out = {
         "prompt": prompt,
         "cold_seconds": cold,
         "cold_peak_mib": cold_peak,
         "warm_seconds_median": statistics.median(warm),
         "warm_seconds": warm,
-        "warm_process_peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
+    if 128 in reachable_sizes(models):  # the same grid taken on to 128 px (--size 128)
+        generate(prompt, n=4, seed=0, size=128, models=models)
+        warm128 = []
+        for seed in range(5):
+            t0 = time.perf_counter()
+            generate(prompt, n=4, seed=seed, size=128, models=models)
+            warm128.append(time.perf_counter() - t0)
+        out.update(warm_128_seconds_median=statistics.median(warm128), warm_128_seconds=warm128)
+    return {**out, "warm_process_peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
 # the models a part runs, where it is not all of them: its numbers do not move when another changes
@@ -530,6 +538,13 @@ def markdown(r: dict) -> str:
             f"Warm runs: {', '.join(f'{x:.2f}' for x in t['warm_seconds'])} s. Bars: ≤ 10 s and ≤ 2 GB.",
             "",
         ]
+        if "warm_128_seconds" in t:
+            md += [
+                f"The same 4-picture grid at 128 px (`--size 128`), warm, median of 5: "
+                f"{t['warm_128_seconds_median']:.2f} s (runs: {', '.join(f'{x:.2f}' for x in t['warm_128_seconds'])} s; "
+                "the peak memory above is the process's over both sizes).",
+                "",
+            ]
     return "\n".join(md)
 
 
@@ -597,7 +612,9 @@ def _settings_line(st: dict) -> str:
 def _minutes(meta: dict) -> str:
     """A phase's training time: its stepping seconds over every resume when recorded (train_seconds),
     else the wall time of the process that finished it, which a resumed run undercounts."""
-    if "train_seconds" in meta:
+    if "train_seconds" in meta and "training_time_source" not in meta:
+        # (training_time_source: train_seconds was written later as the whole model's time over
+        # every phase, to estimate its energy; this phase's own is the wall time below)
         return f"{meta['train_seconds'] / 60:.0f} minutes"
     return f"{meta.get('wall_seconds_this_run', 0) / 60:.0f} minutes"
 
@@ -625,6 +642,20 @@ def _init_lines(meta: dict) -> list[str]:
         lines.append(phase(b))
         init = b.get("init")
     return lines[::-1]
+
+
+def _other_sections(card: Path, lines: list[str]) -> list[str]:
+    """The sections of a model card that other tools wrote (its training energy, its known biases),
+    whose headings are not among ``lines``: kept as they are when the card is written again."""
+    if not card.exists():
+        return []
+    ours, kept, keep = {ln for ln in lines if ln.startswith("## ")}, [], False
+    for ln in card.read_text().splitlines():
+        if ln.startswith("## "):
+            keep = ln not in ours
+        if keep:
+            kept.append(ln)
+    return ([""] if kept and lines[-1] != "" else []) + kept + ([""] if kept else [])
 
 
 def write_cards(report: dict) -> None:
@@ -707,7 +738,8 @@ def write_cards(report: dict) -> None:
                 f"{p['r1_100_prior']:.3f}.",
                 "",
             ]
-        (d / "MODEL_CARD.md").write_text("\n".join(lines))
+        card = d / "MODEL_CARD.md"
+        card.write_text("\n".join(lines + _other_sections(card, lines)))
 
 
 def main() -> int:
@@ -781,7 +813,8 @@ def main() -> int:
         report["decoder"] = part_decoder(models, args.data, args.limit_small)
     if "samplers" in args.parts:
         report["samplers"] = {"limit": args.limit_samplers, "runs": part_samplers(models, args.limit_samplers)}
-    report["judge_sha256"] = judge_fingerprint()
+    if set(args.parts) & set(JUDGED):  # a run the judge takes no part in says nothing of it
+        report["judge_sha256"] = judge_fingerprint()
     for part in args.parts:
         report[part]["threads"] = args.threads
         report[part]["settings"] = sampling_settings()
