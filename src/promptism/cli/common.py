@@ -6,6 +6,7 @@ import os
 import sys
 
 from ..errors import PromptismError
+from ..pipelines.settings import SHIPPED_UPSAMPLERS
 
 
 def set_threads(n: int | None) -> None:
@@ -22,9 +23,6 @@ def set_threads(n: int | None) -> None:
     os.environ["PROMPTISM_THREADS"] = str(n)
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(n)
-
-
-SHIPPED_UPSAMPLERS = ("world-64",)
 
 
 def model_options(parser) -> None:
@@ -50,7 +48,7 @@ def model_options(parser) -> None:
         nargs="*",
         default=None,
         help="upsamplers in order, each taking the pictures of the stage before: shipped names or model folders "
-        "(default: world-64 with the shipped decoder, none with another; give none to stop at the decoder's size)",
+        "(default: world-64 world-128 with the shipped decoder, none with another; give none to stop at the decoder's size)",
     )
     parser.add_argument(
         "--fast-decoder",

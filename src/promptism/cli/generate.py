@@ -245,7 +245,7 @@ def _sampling_options(
 ) -> None:
     """The options every unCLIP picture command shares; ``steps`` and ``eta`` are the command's
     defaults (the pipeline's when not given; ``eta`` None: the command has no --eta)."""
-    from ..pipelines.settings import SAMPLER_NAMES, Settings
+    from ..pipelines.settings import DEFAULT_SIZE, SAMPLER_NAMES, Settings
 
     dflt = Settings()
     steps = dflt.steps if steps is None else steps
@@ -259,7 +259,7 @@ def _sampling_options(
         type=int,
         default=None,
         help="picture side in pixels: one the models make, the decoder's or an upsampler's (the shipped "
-        "models: 32 or 64; default: the largest)",
+        f"models: 32, 64 or 128, default {DEFAULT_SIZE}; other models: default the largest they make)",
     )
     q.add_argument(
         "--sampler",
@@ -282,7 +282,8 @@ def _sampling_options(
         "--upsampler-steps",
         type=int,
         default=None,
-        help=f"sampling steps of each upsampler (default: {dflt.upsampler_steps})",
+        help="sampling steps of every upsampler (default: each its own, as its config.json says: 8 for the shipped "
+        "world-64, 2 for world-128)",
     )
     q.add_argument(
         "--guidance-decoder",

@@ -165,7 +165,12 @@ def add_commands(sub) -> None:
         help="optimisation steps of every vqgan-clip and stylegan job that does not ask for its own "
         "(default: promptism guide's, 200); --steps does not reach them",
     )
-    sv.add_argument("--upsampler-steps", type=int, default=None, help="upsampler sampling steps of every job")
+    sv.add_argument(
+        "--upsampler-steps",
+        type=int,
+        default=None,
+        help="upsampler sampling steps of every job (default: each upsampler's own)",
+    )
     sv.add_argument(
         "--rerank",
         type=int,

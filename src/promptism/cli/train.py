@@ -255,7 +255,7 @@ def add_commands(sub) -> None:
         (
             "upsampler",
             "world-64 (32->64 px), the residual world-64-res and world-64-res-more (continues it, with "
-            "--init) that ship, or tiny, tiny-res",
+            "--init) that ship, world-128 (64->128 px, ships; data rendered at 128 px), or tiny, tiny-res",
             "an unCLIP upsampler",
         ),
     ):

@@ -50,6 +50,7 @@ from .unclip import (
     pick_size,
     sample_prior,
     upsampler_denoise,
+    upsampler_steps,
     upsamplers_to,
     warn_unknown,
 )
@@ -131,7 +132,7 @@ def _upsampler_stage(up, x, crop, crop_mask, gens, s: Settings, resample, progre
     n, u = len(gens), up.model.config.image_size
     call = upsampler_denoise(up, x, gens, s)
     known = call.encode(to_tensor([crop.resize((u, u), Image.BICUBIC)]).expand(n, -1, -1, -1))
-    steps = sampling_path(up.denoiser, s.upsampler_steps, s.sampler)
+    steps = sampling_path(up.denoiser, upsampler_steps(up, s), s.sampler)
     painted = _repaint_stage(
         call.denoise,
         (n, 3, u, u),

@@ -24,6 +24,21 @@ SEED_LIMIT = 2**32 - MAX_PICTURES
 MAX_RERANK = 8
 CANDIDATE_STRIDE = 2**32 // MAX_RERANK
 
+# the upsamplers the shipped decoder's pictures go through, in order: 32 -> 64 -> 128 px
+SHIPPED_UPSAMPLERS = ("world-64", "world-128")
+# the side the shipped models draw when none is asked: their GenEval-world scores, timings and
+# edits' figures are measured at it, and their 128 px stage runs when asked for (--size 128, the
+# API's size). Other model sets draw the largest side they reach unless asked.
+DEFAULT_SIZE = 64
+
+
+def default_size(sizes, stop_at: int | None = None) -> int:
+    """The side drawn when none is asked, of the sides the models reach: the largest, or with
+    ``stop_at`` the largest up to it (the smallest when every one is larger)."""
+    below = [s for s in sizes if stop_at is None or s <= stop_at]
+    return max(below) if below else min(sizes)
+
+
 # editing (pipelines/edit.py; img2img in pipelines/unclip.py)
 IMG2IMG_STRENGTH = 0.6
 VARY_ETA = 0.5  # DDIM η when sampling back from an inverted picture: 0 gives the picture back
@@ -55,7 +70,7 @@ class Settings:
     sampler: str = "ddpm"
     steps: int = 50
     prior_steps: int = 20
-    upsampler_steps: int = 8
+    upsampler_steps: int | None = None  # None: each upsampler's own count (its config's sample_steps)
     guidance_prior: float = 2.0
     guidance_decoder: float = 3.0
     # a second guidance term on the decoder's caption alone: the decoder with the caption against the
@@ -90,6 +105,8 @@ class Settings:
             raise PromptismError(f"unknown sampler {self.sampler!r}; samplers are {', '.join(SAMPLER_NAMES)}")
         for name in ("steps", "prior_steps", "upsampler_steps"):
             v = getattr(self, name)
+            if name == "upsampler_steps" and v is None:
+                continue
             if not isinstance(v, int) or not 1 <= v <= MAX_STEPS:
                 raise PromptismError(
                     f"{name.replace('_', ' ')} must be a whole number from 1 to {MAX_STEPS}, got {v!r}"

@@ -42,7 +42,7 @@ from .common import (
     to_images,
     truncated,
 )
-from .settings import IMG2IMG_STRENGTH, Settings
+from .settings import DEFAULT_SIZE, IMG2IMG_STRENGTH, SHIPPED_UPSAMPLERS, Settings, default_size
 
 
 @dataclass
@@ -53,16 +53,26 @@ class Models:
     upsamplers: list[Stage] = field(default_factory=list)
     names: dict = field(default_factory=dict)
     fast: Stage | None = None  # a distilled student of the decoder (promptism.unclip.distill)
+    stop_at: int | None = None  # the largest side drawn when none is asked (None: the largest reached)
+
+    def default_size(self) -> int:
+        """The side drawn when none is asked (settings.default_size)."""
+        return default_size(reachable_sizes(self), self.stop_at)
 
     def describe(self) -> dict:
         """Names and weight hashes of every model, for provenance."""
         out = {"clip": {"name": self.names.get("clip", "clip")}}
         if self.names.get("clip_sha256"):  # two CLIPs ship now: the hash says which one drew
             out["clip"]["sha256"] = self.names["clip_sha256"]
-        for key, st in [("prior", self.prior), ("decoder", self.decoder)] + [
-            (f"upsampler_{u.model.config.image_size}", u) for u in self.upsamplers
-        ]:
+        for key, st in [("prior", self.prior), ("decoder", self.decoder)]:
             out[key] = {"name": st.name, "sha256": st.weights_sha256}
+        for u in self.upsamplers:  # with the steps it samples in when the settings name none
+            cfg = u.model.config
+            out[f"upsampler_{cfg.image_size}"] = {
+                "name": u.name,
+                "sha256": u.weights_sha256,
+                "sample_steps": cfg.sample_steps,
+            }
         if self.fast is not None:
             out["fast_decoder"] = {"name": self.fast.name, "sha256": self.fast.weights_sha256}
         return out
@@ -78,7 +88,7 @@ def load_models(
     clip: str | None = None,
     prior: str = "world",
     decoder: str = "world",
-    upsamplers: tuple[str, ...] = ("world-64",),
+    upsamplers: tuple[str, ...] = SHIPPED_UPSAMPLERS,
     fast: str | None = None,
 ) -> Models:
     """Load (once per process) the CLIP and the three stages; names are shipped models or folders.
@@ -103,6 +113,8 @@ def load_models(
         warnings.warn(f"CLIP {clip!r} asked for, but the prior and decoder were trained on {trained!r}", stacklevel=2)
     ups = [load_stage(u, "upsampler") for u in upsamplers]
     models = Models(load_clip(clip), p, d, ups, {"clip": clip, "clip_sha256": clip_sha256(clip)})
+    if decoder == "world" and tuple(upsamplers) == SHIPPED_UPSAMPLERS:
+        models.stop_at = DEFAULT_SIZE  # the shipped chain's last stage runs when asked for
     if fast is not None:
         models.fast = check_fast(load_stage(fast, "decoder"), d)
     check_stack(models)
@@ -183,12 +195,12 @@ def reachable_sizes(models: Models) -> list[int]:
 
 
 def pick_size(models: Models, size: int | None) -> int:
-    """``size`` checked against what the models reach; None: the largest they reach. The
+    """``size`` checked against what the models reach; None: ``models.default_size()``. The
     upsamplers must fit together first (check_chain), or what they reach means nothing."""
     check_chain(models)
     sizes = reachable_sizes(models)
     if size is None:
-        return sizes[-1]
+        return models.default_size()
     made = f"these models make {' or '.join(map(str, sizes))} px pictures"
     if isinstance(size, bool) or not isinstance(size, int):
         raise PromptismError(f"size must be a whole number of pixels per side ({made}), got {size!r}")
@@ -373,6 +385,12 @@ def upsampler_denoise(stage: Stage, low: torch.Tensor, gens: Sequence[torch.Gene
     return UpsamplerCall(f, encode, decode)
 
 
+def upsampler_steps(stage: Stage, s: Settings) -> int:
+    """The steps ``stage`` samples in: the settings' count, or when they name none the upsampler's
+    own (its config's ``sample_steps``)."""
+    return stage.model.config.sample_steps if s.upsampler_steps is None else s.upsampler_steps
+
+
 @torch.no_grad()
 def upsample(
     stage: Stage, low: torch.Tensor, gens: Sequence[torch.Generator], s: Settings, progress: bool = False
@@ -383,7 +401,7 @@ def upsample(
 
     n, size = len(low), stage.model.config.image_size
     call = upsampler_denoise(stage, low, gens, s)
-    steps = sampling_path(stage.denoiser, s.upsampler_steps, s.sampler)
+    steps = sampling_path(stage.denoiser, upsampler_steps(stage, s), s.sampler)
     x = noise((n, 3, size, size), gens)
     x = sample(f"upsample {size}", s.sampler, call.denoise, x, stage.denoiser.abar, steps, gens, s.eta, progress)
     return back_project(call.decode(x), low, s.upsampler_back_projection)
@@ -482,7 +500,7 @@ def generate(
     strength: float = IMG2IMG_STRENGTH,
     **overrides,
 ) -> Result:
-    """n pictures of a prompt, ``size`` px a side (one the models make; None: the largest).
+    """n pictures of a prompt, ``size`` px a side (one the models make; None: ``models.default_size()``, 64 px for the shipped models).
     ``overrides`` set Settings fields (steps=25, sampler="ddim", …).
     ``callback(stage, fraction)`` reports progress. Unknown words give a warning naming them.
 

@@ -11,9 +11,9 @@ history under one data folder.
     GET  /healthz
 
 Errors come in OpenAI's shape, {"error": {"message", "type", "param", "code"}}, with the status
-codes its client expects. Sizes: the models make 32x32 and 64x64 themselves; 256x256, 512x512 and
-1024x1024 (OpenAI's dall-e-2 sizes) are the 64 px picture upscaled (Lanczos), and the picture's
-metadata says so (``upscaled_from``).
+codes its client expects. Sizes: the models make 32x32, 64x64 (the default) and 128x128
+themselves; 256x256, 512x512 and 1024x1024 (OpenAI's dall-e-2 sizes) are the 128 px picture
+upscaled (Lanczos), and the picture's metadata says so (``upscaled_from``).
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass, field
 
 from ..errors import PromptismError
+from ..pipelines.settings import SHIPPED_UPSAMPLERS
 
 log = logging.getLogger("promptism.server")
 
@@ -53,7 +54,7 @@ class ServerConfig:
     clip: str | None = None  # None: the CLIP the prior was trained on
     prior: str = "world"
     decoder: str = "world"
-    upsamplers: tuple[str, ...] = ("world-64",)
+    upsamplers: tuple[str, ...] = SHIPPED_UPSAMPLERS
     fast: str | None = None  # a distilled student of the decoder (promptism train distill), or none
     mini: str = "world"  # the dalle-mini model: a shipped name or a model folder
     gan: str = "world"  # the stylegan model and the studio's knobs: a shipped name or a model folder

@@ -119,7 +119,8 @@ class Service:
             default = drawn[0]
         else:
             drawn = [n for n in self.native_sizes() if n >= 32] or self.native_sizes()[-1:]
-            default = max(drawn)
+            side = self.models.default_size()
+            default = side if side in drawn else max(drawn)
         return drawn + [s for s in UPSCALED_SIZES if s > max(drawn)], drawn, default
 
     def size(self, v, model: str = MODEL_ID) -> tuple[int, int]:

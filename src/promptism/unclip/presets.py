@@ -120,6 +120,25 @@ PRESETS["upsampler"]["world-64-res-more"] = {
     "loop": {**PRESETS["upsampler"]["world-64-res"]["loop"], "steps": 9000, "lr": 1.5e-4},
 }
 
+# The 64 -> 128 px upsampler that ships (experiments/unclip/upsampler-world-128*.toml): the residual
+# recipe with a four-level UNet (64, 32, 16 and 8 px; 2 x 2 pixels folded, as world-64's, where
+# folding 4 x 4 into 32 channels left objects' edges as bicubic draws them), trained on the
+# timesteps near pure noise (logit-normal around t/T = sigmoid(3)) where its one- or two-step
+# estimate is made, and drawn in 2 steps unless the settings name a count. Trained on pictures
+# rendered at 128 px (scripts/train_unclip_world.sh), from random weights.
+_W64 = PRESETS["upsampler"]["world-64-res"]
+PRESETS["upsampler"]["world-128"] = {
+    "model": {
+        **_W64["model"],
+        "low_size": 64,
+        "image_size": 128,
+        "sample_steps": 2,
+        "unet": {**_W64["model"]["unet"], "channels": (16, 32, 64, 128), "attention": (False,) * 4},
+    },
+    "diffusion": {**_PLAIN_V, "timestep_sampling": "logit-normal", "t_mean": 3.0, "t_std": 1.0},
+    "loop": {**_W64["loop"], "steps": 5000, "lr": 3e-4, "warmup": 100},
+}
+
 # The shipped decoder's phases, each --init from the one before (scripts/train_unclip_world.sh).
 # world-ft and world-ft2: the plain v loss, since with min-SNR weighting the x0 error at high noise,
 # where layout and shapes are decided, stayed large; world-ft2 at a lower rate while it still fell.

@@ -32,6 +32,10 @@ class UpsamplerConfig:
     aug_dim: int = 32  # width of the augmentation-level embedding
     residual: float = 0.0  # > 0: diffuse (x - bicubic(low)) * residual instead of x (see the module's text)
     max_aug_t: int = 250  # training noises the low-res input to a timestep drawn from [0, max_aug_t)
+    # the sampling steps the pipelines draw it in when the settings name no count
+    # (Settings.upsampler_steps None): one trained for its estimate from pure noise (timesteps
+    # near the end of the schedule) is drawn in one or two, a full diffusion upsampler in more
+    sample_steps: int = 8
     unet: UNetConfig = field(
         default_factory=lambda: UNetConfig(
             in_channels=6, channels=(32, 64, 128), attention=(False, False, False), cond_dim=32, unshuffle=2
@@ -52,6 +56,8 @@ class UpsamplerConfig:
             )
         if not 0 < self.max_aug_t <= 1000:
             raise ValueError(f"max_aug_t must be in 1..1000, got {self.max_aug_t}")
+        if not (isinstance(self.sample_steps, int) and 1 <= self.sample_steps <= 1000):
+            raise ValueError(f"sample_steps must be a whole number from 1 to 1000, got {self.sample_steps!r}")
         if not self.residual >= 0:
             raise ValueError(f"residual must be >= 0 (0 = off), got {self.residual}")
 
