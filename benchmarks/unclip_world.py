@@ -295,12 +295,18 @@ def part_timing(models, prompt: str = "two red circles above a blue square", opt
         subprocess.run(cmd, check=True, capture_output=True, env={**os.environ})
         cold = time.perf_counter() - t0
         cold_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    generate(prompt, n=4, seed=0, size=64, models=models)  # warm-up
-    warm = []
-    for seed in range(5):
-        t0 = time.perf_counter()
-        generate(prompt, n=4, seed=seed, size=64, models=models)
-        warm.append(time.perf_counter() - t0)
+
+    def warm_runs(size: int) -> list[float]:
+        """Seconds of five 4-picture generations at ``size`` px, after one to warm up."""
+        generate(prompt, n=4, seed=0, size=size, models=models)
+        runs = []
+        for seed in range(5):
+            t0 = time.perf_counter()
+            generate(prompt, n=4, seed=seed, size=size, models=models)
+            runs.append(time.perf_counter() - t0)
+        return runs
+
+    warm = warm_runs(64)
     out = {
         "prompt": prompt,
         "cold_seconds": cold,
@@ -309,12 +315,7 @@ def part_timing(models, prompt: str = "two red circles above a blue square", opt
         "warm_seconds": warm,
     }
     if 128 in reachable_sizes(models):  # the same grid taken on to 128 px (--size 128)
-        generate(prompt, n=4, seed=0, size=128, models=models)
-        warm128 = []
-        for seed in range(5):
-            t0 = time.perf_counter()
-            generate(prompt, n=4, seed=seed, size=128, models=models)
-            warm128.append(time.perf_counter() - t0)
+        warm128 = warm_runs(128)
         out.update(warm_128_seconds_median=statistics.median(warm128), warm_128_seconds=warm128)
     return {**out, "warm_process_peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 

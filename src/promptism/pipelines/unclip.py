@@ -200,7 +200,7 @@ def pick_size(models: Models, size: int | None) -> int:
     check_chain(models)
     sizes = reachable_sizes(models)
     if size is None:
-        return models.default_size()
+        return default_size(sizes, models.stop_at)
     made = f"these models make {' or '.join(map(str, sizes))} px pictures"
     if isinstance(size, bool) or not isinstance(size, int):
         raise PromptismError(f"size must be a whole number of pixels per side ({made}), got {size!r}")

@@ -108,8 +108,9 @@ class Service:
         return self._models
 
     def native_sizes(self) -> list[int]:
-        m = self.models
-        return [m.decoder.model.config.image_size] + [u.model.config.image_size for u in m.upsamplers]
+        from ..pipelines.unclip import reachable_sizes
+
+        return reachable_sizes(self.models)
 
     def sizes(self, model: str = MODEL_ID) -> tuple[list[int], list[int], int]:
         """(the sides a request for ``model`` may ask for, the sides it draws, its default side):
