@@ -120,6 +120,35 @@ def test_dpm_solver_is_closer_than_ddim_at_ten_steps():
     assert err["dpm++2m"] < 0.25 * err["ddim"]
 
 
+@pytest.mark.parametrize("sampler,eta", [("ddpm", 0.0), ("ddim", 0.5), ("dpm++2m", 0.0)])
+def test_a_select_hook_narrows_the_batch_and_kept_rows_go_on_as_before(sampler, eta):
+    """After step 3 only rows 4 and 1 go on, with a denoiser made for them: each comes out as it
+    does in the whole batch (its own generator, and the multistep state of its own row)."""
+    d = Denoiser(DiffusionConfig(prediction="eps"))
+    f = _gaussian_data_denoiser(d, 0.2, 0.4)
+    ts = spaced_timesteps(1000, 8, SPACING[sampler], d.abar)
+
+    def gens():
+        return [torch.Generator().manual_seed(s) for s in range(5)]
+
+    g = gens()
+    whole = run(sampler, f, noise((5, 64), g), d.abar, ts, g, eta=eta)
+    sizes, seen = [], []
+
+    def narrower(x, t):
+        sizes.append(len(x))
+        return f(x, t)
+
+    def select(i, x0):
+        seen.append((i, len(x0)))
+        return ([4, 1], narrower) if i == 3 else None
+
+    g = gens()
+    part = run(sampler, f, noise((5, 64), g), d.abar, ts, g, eta=eta, select=select)
+    assert part.shape == (2, 64) and torch.allclose(part, whole[[4, 1]], atol=1e-6)
+    assert seen == [(i, 5 if i <= 3 else 2) for i in range(8)] and sizes == [2] * 4  # steps 4-7 on two rows
+
+
 def test_noise_rows_depend_only_on_their_own_generator():
     a = noise((3, 5), [torch.Generator().manual_seed(s) for s in (1, 2, 3)])
     b = noise((2, 5), [torch.Generator().manual_seed(s) for s in (2, 3)])

@@ -561,6 +561,42 @@ def test_rerank_below_the_last_upsampler_carries_the_kept_candidates_generators_
         assert diff.max() <= 1 and diff.mean() < 0.05
 
 
+def test_rerank_step_ranks_the_candidates_mid_way_and_draws_on_only_the_kept_ones(models, monkeypatch):
+    """With rerank_step K the reranker scores every candidate's x̂₀ after K decoder steps; the
+    decoder's later steps and the upsampler run on the kept candidates only, and each picture is
+    the one rerank 1 draws from the kept candidate's seed."""
+    from promptism.pipelines import unclip
+    from promptism.pipelines.settings import CANDIDATE_STRIDE
+
+    ranked, ups = [], []
+    real_rank, real_up = unclip.rank_candidates, unclip.upsample
+    monkeypatch.setattr(unclip, "load_reranker", lambda name: (_BrightClip(), None))
+    monkeypatch.setattr(unclip, "rank_candidates", lambda r, x, *a: ranked.append(x.clone()) or real_rank(r, x, *a))
+    monkeypatch.setattr(
+        unclip, "upsample", lambda stage, low, *a, **k: ups.append(len(low)) or real_up(stage, low, *a, **k)
+    )
+    kw = dict(n=2, size=32, models=models, steps=4, prior_steps=3, upsampler_steps=2, upsampler_back_projection=0)
+    r = generate("a red circle", seed=2, rerank=3, rerank_step=2, **kw)
+    assert len(ranked) == 1 and ranked[0].shape == (6, 3, 16, 16) and ups == [2]  # ranked once, at 16 px
+    light = [float(v) for v in ((ranked[0].clamp(-1, 1) + 1) * 127.5).round().mean(dim=(1, 2, 3))]
+    for i, md in enumerate(r.metadata):
+        j = md["rerank"]["candidate"]
+        assert j == max(range(3), key=lambda c: light[c * 2 + i]) and md["settings"]["rerank_step"] == 2
+        alone = generate("a red circle", seed=(2 + j * CANDIDATE_STRIDE) % 2**32, rerank=1, **kw).images[i]
+        diff = np.abs(np.asarray(r.images[i]).astype(int) - np.asarray(alone).astype(int))
+        assert diff.max() <= 1 and diff.mean() < 0.05
+    # a step past the decoder's last ranks its finished pictures, before the upsampler
+    ranked.clear(), ups.clear()
+    late = generate("a red circle", seed=2, rerank=3, rerank_step=50, **kw)
+    assert len(ranked) == 1 and ranked[0].shape == (6, 3, 16, 16) and ups == [2]
+    full = generate("a red circle", seed=2, rerank=3, **kw)  # no rerank_step: the 32 px pictures are ranked
+    assert ranked[-1].shape == (6, 3, 32, 32) and ups[-1] == 6 and "rerank" in late.metadata[0]
+    # one candidate: nothing to rank, the same pictures as without the setting
+    one = generate("a red circle", seed=2, rerank=1, rerank_step=2, **kw)
+    assert np.array_equal(_px(one), _px(generate("a red circle", seed=2, rerank=1, **kw)))
+    assert "rerank" not in one.metadata[0] and full.metadata[0]["settings"]["rerank_step"] is None
+
+
 def test_rerank_loads_its_clip_by_folder_and_names_it(models, tiny):
     from promptism.unclip.folders import weights_sha256
 
@@ -588,6 +624,8 @@ def test_rerank_loads_its_clip_by_folder_and_names_it(models, tiny):
         (dict(rerank=0), "rerank must be"),
         (dict(rerank=9), "rerank must be"),
         (dict(rerank=True), "rerank must be"),
+        (dict(rerank_step=0), "rerank step must be"),
+        (dict(rerank_step=2.5), "rerank step must be"),
         (dict(size=24), "24 px is not a size these models make: 16 or 32"),
         (dict(size=100), "no upsampler reaches 100 px with these models: these models make 16 or 32"),
         (dict(size=128), "no upsampler reaches 128"),
@@ -668,6 +706,8 @@ def test_cli_generate_writes_pictures_grid_and_provenance(tiny, tmp_path):
             "2",
             "--rerank-clip",
             str(tiny / "clip"),
+            "--rerank-step",
+            "2",
         ],
         capture_output=True,
         text=True,
@@ -687,6 +727,7 @@ def test_cli_generate_writes_pictures_grid_and_provenance(tiny, tmp_path):
     assert meta["negative_prompt"] == "a green star" and meta["settings"]["steps"] == 3
     assert len(meta["models"]["decoder"]["sha256"]) == 64
     assert meta["settings"]["rerank"] == 2 and meta["rerank"]["clip"]["name"] == str(tiny / "clip")
+    assert meta["settings"]["rerank_step"] == 2
     assert json.loads((out / "8.json").read_text())["seed"] == 8
     bad = subprocess.run(
         base[:-1] + [str(tmp_path / "bad"), "", "-n", "2"], capture_output=True, text=True, timeout=300

@@ -23,6 +23,7 @@ def _settings_kwargs(args: argparse.Namespace) -> dict:
         "eta",
         "rerank",
         "rerank_clip",
+        "rerank_step",
     )
     return {k: getattr(args, k) for k in names if getattr(args, k, None) is not None}
 
@@ -214,7 +215,7 @@ def cmd_outpaint(args: argparse.Namespace) -> int:
 _DEFAULT = object()  # an option default the pipeline's Settings gives
 
 
-def _rerank_options(q: argparse.ArgumentParser, against: str, cost: str) -> None:
+def _rerank_options(q: argparse.ArgumentParser, against: str, cost: str, early: bool = False) -> None:
     from ..pipelines.settings import MAX_RERANK, Settings
 
     dflt = Settings()
@@ -234,6 +235,18 @@ def _rerank_options(q: argparse.ArgumentParser, against: str, cost: str) -> None
         help="the CLIP that reranks: a shipped name, a model folder or hf:<folder or hub id> "
         f"(default: {dflt.rerank_clip}, the shipped CLIP that binds colours to shapes)",
     )
+    if early:
+        q.add_argument(
+            "--rerank-step",
+            type=int,
+            default=None,
+            metavar="K",
+            help="rank the candidates on the decoder's estimate of each finished picture after K of its "
+            "steps and draw only the kept ones on from there, which spares the rest of the decoder's and "
+            "the upsamplers' time for the others (default: "
+            + ("rank the finished pictures" if dflt.rerank_step is None else str(dflt.rerank_step))
+            + ")",
+        )
 
 
 def _sampling_options(
@@ -341,7 +354,7 @@ def _add_generate(sub) -> None:
         help="with --init: how much noise, above 0 to 1; 1 keeps nothing of the picture, 0.3 keeps most "
         f"(default: {IMG2IMG_STRENGTH:g}); about strength x steps steps run",
     )
-    _rerank_options(g, "against the prompt (less the negative prompt)", "the prior's and decoder's")
+    _rerank_options(g, "against the prompt (less the negative prompt)", "the prior's and decoder's", early=True)
     _sampling_options(g)
     g.set_defaults(func=cmd_generate)
 

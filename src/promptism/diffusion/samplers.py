@@ -8,6 +8,11 @@
 and returns the clean sample. Randomness comes only from ``generators``: one torch.Generator
 per picture, so picture i is the same whatever else is in the batch. ``callback(i, n, x̂₀)``
 is called after every step (progress bars, previews).
+
+``select(i, x̂₀)``, called after step i's callback, may narrow the batch for the steps after it:
+it returns None to go on as before, or ``(rows, denoise)`` to go on with those rows of the batch
+(their generators and any state the sampler carries) and a ``denoise`` made for them. Each kept
+row goes on exactly as it would have in the whole batch (early reranking of candidates).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import torch
 
 Denoise = Callable[[torch.Tensor, int], torch.Tensor]
 Callback = Callable[[int, int, torch.Tensor], None] | None
+Select = Callable[[int, torch.Tensor], "tuple[Sequence[int], Denoise] | None"] | None
 
 
 def noise(shape: Sequence[int], generators: Sequence[torch.Generator], device=None) -> torch.Tensor:
@@ -25,6 +31,18 @@ def noise(shape: Sequence[int], generators: Sequence[torch.Generator], device=No
     if len(generators) != shape[0]:
         raise ValueError(f"{len(generators)} generators for a batch of {shape[0]}")
     return torch.stack([torch.randn(tuple(shape[1:]), generator=g) for g in generators]).to(device)
+
+
+def _narrow(select: Select, i: int, x0: torch.Tensor, denoise: Denoise, generators, *rows_of):
+    """``select``'s choice after step i: (denoise, generators, *tensors) for the rows it keeps, or
+    the same ones when it keeps them all."""
+    picked = select(i, x0) if select else None
+    if picked is None:
+        return (denoise, generators, *rows_of)
+    rows, denoise = picked
+    rows = list(rows)
+    kept = None if generators is None else [generators[r] for r in rows]
+    return (denoise, kept, *(None if t is None else t[rows] for t in rows_of))
 
 
 def _pairs(abar: torch.Tensor, timesteps: Sequence[int]):
@@ -41,6 +59,7 @@ def ddim(
     generators: Sequence[torch.Generator] | None = None,
     eta: float = 0.0,
     callback: Callback = None,
+    select: Select = None,
 ) -> torch.Tensor:
     """DDIM (Song et al. 2021, Eq. 12); eta = 0 is deterministic, eta = 1 is ancestral."""
     if eta and generators is None:
@@ -55,6 +74,7 @@ def ddim(
             x = x + sigma * noise(x.shape, generators, x.device)
         if callback:
             callback(i, len(path), x0)
+        denoise, generators, x = _narrow(select, i, x0, denoise, generators, x)
     return x
 
 
@@ -65,6 +85,7 @@ def ddpm(
     timesteps: Sequence[int],
     generators: Sequence[torch.Generator],
     callback: Callback = None,
+    select: Select = None,
 ) -> torch.Tensor:
     """Ancestral sampling from the posterior q(x_prev | x_t, x̂₀) (Ho et al. 2020, Eqs. 6–7),
     with α_t = ᾱ_t / ᾱ_prev so that strided timesteps work too."""
@@ -78,6 +99,7 @@ def ddpm(
         x = mean + (var**0.5 * noise(x.shape, generators, x.device) if var > 0 else 0.0)
         if callback:
             callback(i, len(path), x0)
+        denoise, generators, x = _narrow(select, i, x0, denoise, generators, x)
     return x
 
 
@@ -88,6 +110,7 @@ def dpmpp_2m(
     timesteps: Sequence[int],
     generators: Sequence[torch.Generator] | None = None,
     callback: Callback = None,
+    select: Select = None,
 ) -> torch.Tensor:
     """DPM-Solver++(2M) (Lu et al. 2022, Algorithm 2): a second-order multistep solver of the
     diffusion ODE in the data-prediction form, λ = log(α/σ). Deterministic."""
@@ -111,6 +134,7 @@ def dpmpp_2m(
         x0_prev = x0
         if callback:
             callback(i, len(path), x0)
+        denoise, generators, x, x0_prev = _narrow(select, i, x0, denoise, generators, x, x0_prev)
     return x
 
 
@@ -193,12 +217,13 @@ def run(
     generators: Sequence[torch.Generator],
     eta: float = 0.0,
     callback: Callback = None,
+    select: Select = None,
 ) -> torch.Tensor:
     """Dispatch by name, giving each sampler only the arguments it takes."""
     if name == "ddim":
-        return ddim(denoise, x, abar, timesteps, generators, eta=eta, callback=callback)
+        return ddim(denoise, x, abar, timesteps, generators, eta=eta, callback=callback, select=select)
     if name == "ddpm":
-        return ddpm(denoise, x, abar, timesteps, generators, callback=callback)
+        return ddpm(denoise, x, abar, timesteps, generators, callback=callback, select=select)
     if name == "dpm++2m":
-        return dpmpp_2m(denoise, x, abar, timesteps, generators, callback=callback)
+        return dpmpp_2m(denoise, x, abar, timesteps, generators, callback=callback, select=select)
     raise ValueError(f"unknown sampler {name!r}; samplers are {', '.join(SAMPLERS)}")

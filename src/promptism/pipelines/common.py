@@ -165,10 +165,12 @@ def sample(
     gens: Sequence[torch.Generator],
     eta: float,
     progress: bool,
+    select=None,
 ) -> torch.Tensor:
-    """``x`` sampled along ``steps`` with a progress bar named ``desc``."""
+    """``x`` sampled along ``steps`` with a progress bar named ``desc`` (``select``: the samplers'
+    hook that narrows the batch mid-way)."""
     with progress_bar(desc, len(steps), progress) as tick:
-        return run(sampler, denoise, x, abar, steps, gens, eta=eta, callback=tick)
+        return run(sampler, denoise, x, abar, steps, gens, eta=eta, callback=tick, select=select)
 
 
 def picture_metadata(

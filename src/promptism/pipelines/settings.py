@@ -95,6 +95,12 @@ class Settings:
     # states (the most candidates within its time bar for a warm grid; benchmarks/reports/rerank_world.md)
     rerank: int = 3
     rerank_clip: str = "world-bind2"
+    # with reranking: after this many decoder steps, score every candidate's x̂₀ (the decoder's
+    # estimate of its finished picture) and carry on with the best one only, so that the steps
+    # after it and the upsamplers draw one picture where they drew rerank; None scores the finished
+    # pictures. Only pictures drawn from noise by the full decoder prune early (not img2img, nor a
+    # distilled decoder)
+    rerank_step: int | None = None
     prior_candidates: int = 2  # draw this many image embeddings, keep the one closest to the text (§2.1)
     # what the decoder's image embedding is (paper §5.1's comparison): "prior" (unCLIP), "text"
     # (the CLIP text embedding passed directly) or "none" (the null embedding: caption only)
@@ -129,6 +135,14 @@ class Settings:
         if not (isinstance(self.rerank, int) and not isinstance(self.rerank, bool) and 1 <= self.rerank <= MAX_RERANK):
             raise PromptismError(
                 f"rerank must be a whole number of candidates from 1 to {MAX_RERANK}, got {self.rerank!r}"
+            )
+        if self.rerank_step is not None and not (
+            isinstance(self.rerank_step, int)
+            and not isinstance(self.rerank_step, bool)
+            and 1 <= self.rerank_step <= MAX_STEPS
+        ):
+            raise PromptismError(
+                f"rerank step must be a whole number of decoder steps from 1 to {MAX_STEPS}, got {self.rerank_step!r}"
             )
         if not 1 <= self.prior_candidates <= 16:
             raise PromptismError(f"prior candidates must be from 1 to 16, got {self.prior_candidates!r}")

@@ -321,16 +321,30 @@ def sample_decoder(
     gens: Sequence[torch.Generator],
     s: Settings,
     progress: bool = False,
+    keep: Callable[[torch.Tensor], list[int]] | None = None,
 ) -> torch.Tensor:
-    """Pictures (n, 3, S, S) in [-1, 1] from image embeddings and the caption."""
+    """Pictures (n, 3, S, S) in [-1, 1] from image embeddings and the caption. With ``keep`` and
+    ``s.rerank_step``, after that many steps (or the last) ``keep(x̂₀)`` names the rows to carry on
+    with, and only those pictures are returned."""
     dec, n = models.decoder, len(gens)
     size = dec.model.config.image_size
     if uses_fast(models, negative, image_embed, s):
         return sample_fast(models.fast, prompt, image_embed, gens, progress)
     f = decoder_denoise(models, prompt, negative, image_embed, n, s)
     steps = sampling_path(dec.denoiser, s.steps, s.sampler)
+    select = None
+    if keep is not None and s.rerank_step is not None:
+        at = min(s.rerank_step, len(steps)) - 1
+
+        def select(i, x0):
+            if i != at:
+                return None
+            rows = keep(x0)
+            emb = None if image_embed is None else image_embed[rows]
+            return rows, decoder_denoise(models, prompt, negative, emb, len(rows), s)
+
     x = noise((n, 3, size, size), gens)
-    return sample("decoder", s.sampler, f, x, dec.denoiser.abar, steps, gens, s.eta, progress).clamp(-1, 1)
+    return sample("decoder", s.sampler, f, x, dec.denoiser.abar, steps, gens, s.eta, progress, select).clamp(-1, 1)
 
 
 def sample_fast(
@@ -433,11 +447,21 @@ def pick_candidates(
     cosine with ``avoid`` (the negative prompt's) when given. Returns the kept pictures, their
     generators (the stages after carry on with the kept candidate's) and, per picture, the index
     of the kept candidate and every candidate's score."""
+    rows, chosen = rank_candidates(reranker, x, n, want, avoid)
+    return x[rows], [gens[r] for r in rows], chosen
+
+
+@torch.no_grad()
+def rank_candidates(
+    reranker, x: torch.Tensor, n: int, want: torch.Tensor, avoid: torch.Tensor | None = None
+) -> tuple[list[int], tuple[list[int], list[list[float]]]]:
+    """``pick_candidates``' choice: the rows kept and, per picture, the kept candidate's index and
+    every candidate's score. Pictures of another side than the reranker's are resized to it as
+    8-bit pictures (bicubic), as any picture given to it is."""
     emb = reranker.encode_image(to_images(x))
     score = (emb @ want[0] - (emb @ avoid[0] if avoid is not None else 0.0)).view(-1, n)  # (k, n)
     best = score.argmax(dim=0)  # the first on a tie
-    rows = (best * n + torch.arange(n)).tolist()
-    return x[rows], [gens[r] for r in rows], (best.tolist(), score.T.tolist())
+    return (best * n + torch.arange(n)).tolist(), (best.tolist(), score.T.tolist())
 
 
 def note_reranking(
@@ -536,13 +560,23 @@ def generate(
         else:
             emb = None
         report("decoder", 0.0)
-        if source is None:
-            x = sample_decoder(models, prompt, negative, emb, row_gens, settings, progress)
-        else:
-            x = _img2img_decoder(models, prompt, negative, emb, source, strength, row_gens, settings, progress)
         if reranker is not None:
             want = reranker.encode_text([prompt])
             avoid = reranker.encode_text([negative]) if negative else None
+        if source is None:
+            early: dict = {}
+
+            def keep(x0):  # settings.rerank_step: the candidates ranked by their x̂₀ mid-way
+                early["rows"], early["chosen"] = rank_candidates(reranker, x0, n, want, avoid)
+                return early["rows"]
+
+            x = sample_decoder(
+                models, prompt, negative, emb, row_gens, settings, progress, keep if reranker is not None else None
+            )
+            if early:
+                row_gens, chosen = [row_gens[r] for r in early["rows"]], early["chosen"]
+        else:
+            x = _img2img_decoder(models, prompt, negative, emb, source, strength, row_gens, settings, progress)
         for up in stages_needed:
             if reranker is not None and chosen is None and x.shape[-1] >= reranker.image_size:
                 x, row_gens, chosen = pick_candidates(reranker, x, row_gens, n, want, avoid)
