@@ -1,0 +1,320 @@
+"""When to rerank unCLIP's candidates: GenEval-world with each picture the best of the default 3
+candidates by the reranking CLIP, where CLIP scores the decoder's x̂₀ (its estimate of the finished
+picture) after K of its 50 steps (``Settings.rerank_step = K``) instead of the finished 64 px
+pictures. Ranking at K spares the decoder's steps after K and the 32->64 upsampler for all but the
+kept candidate of each picture (issue #41's warm-grid bar).
+
+    python benchmarks/rerank_early.py --splits seen --limit 50      # one process, one thread
+    python benchmarks/rerank_early.py --splits heldout --limit 50   # another
+    python benchmarks/rerank_early.py --report
+
+Every candidate is drawn whole, as ``generate`` draws it with the default settings (the process's
+first prompt checks that the finished pictures ranked are generate's pictures). The reranking CLIP's
+score of each candidate's x̂₀ is recorded after each K in STEPS, and of its finished picture; the
+judge reads every finished picture. A candidate's steps do not depend on the others' (each has its
+own generator, and the samplers' ``select`` hook carries a kept row on as it was), so the table for
+K is what ``rerank_step=K`` gives, from one run; the first prompt also checks that by drawing it
+with ``rerank_step`` at the smallest K. The judge never picks: it scores what CLIP picked.
+
+Records (one JSON line per prompt, so a killed run resumes where it stopped) go to ``--records``.
+
+Rule, written before the first run. K is chosen on the dev prompts, 41-50 of every category and
+split, which no report quotes: the smallest K in STEPS whose overall there (both splits together)
+is at least that of ranking the finished pictures. That K becomes the default
+(``Settings.rerank_step``) if on the first 40 prompts of every category, the ones the reports quote,
+its overall is at least that of ranking the finished pictures on both splits, measured in the same
+run. Otherwise the default stays None (rank the finished pictures), and the report says what each K
+gave. Either way unclip_world.py's timing part then times the default's warm grid.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from promptism import __version__
+from promptism.world import suite
+from promptism.world.judge import fingerprint as judge_fingerprint
+
+REPORTS = Path(__file__).parent / "reports"
+STEPS = (5, 10, 15, 20, 25, 30, 35, 40, 45, 50)
+REPORTED, DEV = 40, 10  # prompts 1-40 of each category are the reports'; 41-50 choose K
+
+
+def draw(models, reranker, text: str, seed: int) -> dict:
+    """Every candidate of one prompt's 4 pictures, drawn whole: the reranking scores of their x̂₀
+    after each K in STEPS and of the finished pictures, and the finished pictures (candidate-major)."""
+    from promptism.diffusion.samplers import noise, run
+    from promptism.pipelines.common import sampling_path, seeded_candidates
+    from promptism.pipelines.settings import Settings
+    from promptism.pipelines.unclip import decoder_denoise, rank_candidates, sample_prior, upsample, upsamplers_to
+
+    s, n = Settings(), suite.IMAGES_PER_PROMPT
+    _, _, gens = seeded_candidates(seed, n, s.rerank)
+    want = reranker.encode_text([text])
+    scores = {}
+    with torch.no_grad():
+        emb = sample_prior(models, text, "", gens, s)
+        dec = models.decoder
+        steps = sampling_path(dec.denoiser, s.steps, s.sampler)
+        assert len(steps) == STEPS[-1], f"the decoder samples {len(steps)} steps, STEPS assumes {STEPS[-1]}"
+
+        def record(i, _, x0):
+            if i + 1 in STEPS:
+                scores[str(i + 1)] = rank_candidates(reranker, x0, n, want)[1][1]
+
+        size = dec.model.config.image_size
+        x = noise((len(gens), 3, size, size), gens)
+        f = decoder_denoise(models, text, "", emb, len(gens), s)
+        x = run(s.sampler, f, x, dec.denoiser.abar, steps, gens, eta=s.eta, callback=record).clamp(-1, 1)
+        for up in upsamplers_to(models, 64):
+            x = upsample(up, x, gens, s)
+        scores["finished"] = rank_candidates(reranker, x, n, want)[1][1]
+    return {"scores": scores, "pictures": x}
+
+
+def pick(scores: list[list[float]]) -> list[int]:
+    """Per picture, the candidate with the highest score (the first on a tie, as the pipeline)."""
+    return [int(np.argmax(row)) for row in scores]
+
+
+def check_pipeline(models, text: str, seed: int, drawn: dict) -> dict:
+    """generate's pictures at the default settings against the finished ones ranked here, and at
+    rerank_step = STEPS[0] against the candidates ranked here at that step (largest pixel gaps)."""
+    from promptism.pipelines.common import to_images
+    from promptism.pipelines.unclip import generate
+
+    n, x = suite.IMAGES_PER_PROMPT, drawn["pictures"]
+    out = {}
+    for key, step in (("finished", None), (str(STEPS[0]), STEPS[0])):
+        got = generate(text, n=n, seed=seed, size=64, models=models, rerank_step=step).images
+        rows = [j * n + i for i, j in enumerate(pick(drawn["scores"][key]))]
+        want = to_images(x[rows])
+        gap = max(int(np.abs(np.asarray(a, int) - np.asarray(b, int)).max()) for a, b in zip(got, want))
+        out[key] = gap
+    return out
+
+
+def run_split(split: str, limit: int, records: Path) -> None:
+    from tqdm.auto import tqdm
+
+    from promptism.pipelines.common import to_images
+    from promptism.pipelines.settings import Settings
+    from promptism.pipelines.unclip import load_models, load_reranker
+
+    models, (reranker, _) = load_models(), load_reranker(Settings().rerank_clip)
+    out = records / f"{split}.jsonl"
+    done = {json.loads(line)["id"] for line in out.read_text().splitlines()} if out.exists() else set()
+    prompts = [p for p in suite.limited(suite.all_prompts((split,)), limit) if p.id not in done]
+    n = suite.IMAGES_PER_PROMPT
+    for count, p in enumerate(tqdm(prompts, desc=f"rerank_early {split}", unit="prompt")):
+        seed = suite.hash_id(p.id)
+        t0 = time.perf_counter()
+        drawn = draw(models, reranker, p.text, seed)
+        secs = time.perf_counter() - t0
+        images = to_images(drawn["pictures"])
+        judged = [suite.score_images(p, images[j * n : (j + 1) * n]) for j in range(len(images) // n)]
+        line = {
+            "id": p.id,
+            "split": p.split,
+            "category": p.category,
+            "seed": seed,
+            "seconds": secs,
+            "scores": drawn["scores"],
+            "candidates": [[{"correct": r.correct, "reason": r.reason} for r in row] for row in judged],
+        }
+        if count == 0:  # the records are what the pipeline draws
+            line["pipeline_gap"] = check_pipeline(models, p.text, seed, drawn)
+        with out.open("a") as f:  # one whole line per prompt: a kill loses at most the prompt in hand
+            f.write(json.dumps(line) + "\n")
+
+
+def tables(records: Path) -> dict:
+    by_id = {p.id: p for p in suite.all_prompts()}
+    lines = [
+        json.loads(line)
+        for split in suite.SPLITS
+        if (records / f"{split}.jsonl").exists()
+        for line in (records / f"{split}.jsonl").read_text().splitlines()
+    ]
+    if not lines:
+        raise SystemExit(f"no records under {records}")
+    sets = {
+        "reported": {p.id for p in suite.limited(suite.all_prompts(), REPORTED)},
+        "dev": {p.id for p in suite.limited(suite.all_prompts(), DEV, REPORTED)},
+    }
+    keys = [*map(str, STEPS), "finished"]
+    out = {"sets": {}, "gaps": [r["pipeline_gap"] for r in lines if "pipeline_gap" in r]}
+    for name, ids in sets.items():
+        rs = [r for r in lines if r["id"] in ids]
+        if not rs:
+            continue
+        out["sets"][name] = {"prompts": {s: sum(r["split"] == s for r in rs) for s in suite.SPLITS}, "k": {}}
+        for key in keys:
+            results = [
+                suite.ImageResult(by_id[r["id"]], slot, r["candidates"][j][slot]["correct"], "", [])
+                for r in rs
+                for slot, j in enumerate(pick(r["scores"][key]))
+            ]
+            res = suite.SuiteResult(results)
+            right = sum(x.correct for x in results)
+            out["sets"][name]["k"][key] = {"scores": res.scores(), "right": right, "pictures": len(results)}
+            # how often the pick at K is the finished pictures' pick
+            out["sets"][name]["k"][key]["same_pick"] = float(
+                np.mean([a == b for r in rs for a, b in zip(pick(r["scores"][key]), pick(r["scores"]["finished"]))])
+            )
+    out["seconds_per_prompt"] = float(np.mean([r["seconds"] for r in lines]))
+    return out
+
+
+def verdict(t: dict) -> dict:
+    """The rule of the docstring applied to the tables."""
+    dev, rep = t["sets"].get("dev"), t["sets"].get("reported")
+    if not dev or not rep:
+        return {"decided": False, "why": "the dev and reported prompts are not all drawn yet"}
+    finished_dev = dev["k"]["finished"]["right"] / dev["k"]["finished"]["pictures"]
+    chosen = next(
+        (k for k in map(str, STEPS) if dev["k"][k]["right"] / dev["k"][k]["pictures"] >= finished_dev),
+        None,
+    )
+    out = {"decided": True, "dev_finished": finished_dev, "chosen": chosen}
+    if chosen is None:
+        out.update(adopted=False, why="no K in STEPS reached the finished pictures' ranking on the dev prompts")
+        return out
+    ok = {
+        s: rep["k"][chosen]["scores"][s]["overall"] >= rep["k"]["finished"]["scores"][s]["overall"]
+        for s in suite.SPLITS
+    }
+    out.update(adopted=all(ok.values()), per_split=ok)
+    return out
+
+
+def markdown(rep: dict) -> str:
+    keys = [*map(str, STEPS), "finished"]
+    lines = [
+        "# When to rerank unCLIP's candidates: early ranking on the decoder's x̂₀",
+        "",
+        f"Measured by `python benchmarks/rerank_early.py` on {rep['machine']}, torch {rep['torch']}, promptism "
+        f"{rep['promptism']}, {rep['threads']} thread(s) per process. Shipped models, default settings (3 "
+        f"candidates a picture, reranked by `{rep['clip']}`), 64 px, {suite.IMAGES_PER_PROMPT} pictures per prompt.",
+        "",
+        "Column K: each picture is the candidate whose decoder x̂₀ after K of the 50 decoder steps the "
+        "reranking CLIP scored highest (`--rerank-step K`); *finished*: the candidate whose finished 64 px "
+        "picture it scored highest (the pipeline's default before this benchmark). The judge reads the "
+        "finished picture of the candidate picked; it never picks. *same pick*: the share of pictures "
+        "where K picks the candidate the finished pictures' ranking picks.",
+        "",
+    ]
+    for name, title in (("reported", "prompts 1-40 of every category"), ("dev", "prompts 41-50 (choose K)")):
+        t = rep["sets"].get(name)
+        if not t:
+            continue
+        lines += [f"## {title}", ""]
+        for split in suite.SPLITS:
+            if not t["prompts"].get(split):
+                continue
+            lines += [
+                f"### {split} ({t['prompts'][split]} prompts)",
+                "",
+                "| category | " + " | ".join(f"K = {k}" if k != "finished" else "finished" for k in keys) + " |",
+                "|---|" + "---|" * len(keys),
+            ]
+            for cat in (*suite.CATEGORIES, "overall"):
+                name_ = suite.CATEGORY_TITLES.get(cat, "**Overall**")
+                lines.append(
+                    f"| {name_} | " + " | ".join(f"{t['k'][k]['scores'][split][cat]:.3f}" for k in keys) + " |"
+                )
+            lines.append("")
+        lines += [
+            "| both splits | " + " | ".join(keys) + " |",
+            "|---|" + "---|" * len(keys),
+            "| right / pictures | " + " | ".join(f"{t['k'][k]['right']}/{t['k'][k]['pictures']}" for k in keys) + " |",
+            "| same pick | " + " | ".join(f"{t['k'][k]['same_pick']:.3f}" for k in keys) + " |",
+            "",
+        ]
+    v = rep["verdict"]
+    if not v["decided"]:
+        lines += [f"Verdict: not yet ({v['why']}).", ""]
+    elif v["chosen"] is None:
+        lines += [f"Verdict by the rule in the script's docstring: {v['why']}; the default stays None.", ""]
+    else:
+        lines += [
+            f"Verdict by the rule in the script's docstring: on the dev prompts the smallest K at least as good as "
+            f"ranking the finished pictures is {v['chosen']}. On the reported prompts it is "
+            + (
+                "at least as good on both splits: it becomes the default."
+                if v["adopted"]
+                else "worse on "
+                + ", ".join(s for s, ok in v["per_split"].items() if not ok)
+                + ": the default stays None."
+            ),
+            "",
+        ]
+    gaps = rep.get("gaps") or []
+    if gaps:
+        lines += [
+            "Check: on each process's first prompt, `generate` drew the pictures these records rank; the largest "
+            "pixel gap (0-255) between its pictures and the ones picked here: "
+            + "; ".join(", ".join(f"{k}: {g}" for k, g in gap.items()) for gap in gaps)
+            + ".",
+            "",
+        ]
+    lines += [
+        f"Seconds per prompt (12 candidates drawn whole, scored at every K): {rep['seconds_per_prompt']:.1f}.",
+        "",
+    ]
+    if rep.get("conditions"):
+        lines += [f"Conditions: {rep['conditions']}", ""]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    from promptism.pipelines.settings import Settings
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--splits", nargs="+", default=[], choices=suite.SPLITS, help="splits to draw and score")
+    ap.add_argument("--limit", type=int, default=REPORTED + DEV, help="prompts per category and split (default: 50)")
+    ap.add_argument(
+        "--records",
+        type=Path,
+        default=REPORTS / "rerank_early_records",
+        help="folder of per-prompt records (default: benchmarks/reports/rerank_early_records)",
+    )
+    ap.add_argument("--report", action="store_true", help="write the tables and the verdict from the records")
+    ap.add_argument("--threads", type=int, default=int(os.environ.get("PROMPTISM_THREADS", "1")), help="torch threads")
+    ap.add_argument("--conditions", default="", help="what else ran beside it, written into the report")
+    args = ap.parse_args()
+    if not args.splits and not args.report:
+        ap.error("give --splits to draw, --report to write the tables, or both")
+    torch.set_num_threads(args.threads)
+    args.records.mkdir(parents=True, exist_ok=True)
+    for split in args.splits:
+        run_split(split, args.limit, args.records)
+    if args.report:
+        t = tables(args.records)
+        rep = {
+            "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
+            "torch": torch.__version__,
+            "promptism": __version__,
+            "threads": args.threads,
+            "clip": Settings().rerank_clip,
+            "judge_sha256": judge_fingerprint(),
+            **t,
+            "verdict": verdict(t),
+            "conditions": args.conditions,
+        }
+        (REPORTS / "rerank_early.json").write_text(json.dumps(rep, indent=1))
+        (REPORTS / "rerank_early.md").write_text(markdown(rep))
+        print(markdown(rep))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
