@@ -456,15 +456,24 @@ def test_an_upsampler_samples_in_its_own_step_count_unless_the_settings_name_one
         assert len(calls) == want, (own, asked)
 
 
-def test_the_default_side_is_the_largest_reached_or_where_the_shipped_chain_stops(models):
-    from promptism.pipelines.settings import DEFAULT_SIZE, default_size
+def test_the_default_side_is_the_largest_reached_or_before_an_upsampler_drawn_only_when_asked(models):
+    from dataclasses import replace
+
+    from promptism.pipelines.settings import default_size
     from promptism.pipelines.unclip import pick_size
 
-    assert DEFAULT_SIZE == 64
     assert default_size([32, 64, 128]) == 128 and default_size([32, 64, 128], 64) == 64
     assert default_size([16, 32], 64) == 32 and default_size([128, 256], 64) == 128
-    # a model set of one's own draws the largest side it reaches (the shipped one stops at 64 px)
+    # a model set of one's own draws the largest side it reaches
     assert models.stop_at is None and pick_size(models, None) == 32 and pick_size(models, 16) == 16
+    # unless its config marks an upsampler to run only when asked (as the shipped 64 -> 128 one is)
+    up = models.upsamplers[0]
+    own = up.model.config
+    try:
+        up.model.config = replace(own, when_asked=True)
+        assert models.stop_at == 16 and pick_size(models, None) == 16 and pick_size(models, 32) == 32
+    finally:
+        up.model.config = own
     described = models.describe()["upsampler_32"]
     assert described["sample_steps"] == models.upsamplers[0].model.config.sample_steps
 
@@ -775,8 +784,13 @@ def test_shipped_models_load_by_name_fit_the_budget_and_draw_deterministically()
     assert not np.array_equal(_px(a)[0], _px(a)[1])
     with pytest.warns(UserWarning, match="flamingo"):
         generate("a pink flamingo", n=1, size=32, models=models, steps=2, prior_steps=2)
-    # 64 px unless asked; 128 px through the 64 -> 128 upsampler, drawn in its own 2 steps
+    # 64 px unless asked, however the models are named; 128 px through the 64 -> 128 upsampler, drawn in
+    # its own 2 steps
     assert generate("a red circle", n=1, models=models, steps=2, prior_steps=2).images[0].size == (64, 64)
+    by_folder = load_models(
+        upsamplers=(str(MODELS_DIR / "upsampler-world-64"), str(MODELS_DIR / "upsampler-world-128"))
+    )
+    assert by_folder.stop_at == 64 and by_folder.default_size() == 64
     big = generate("a red circle", n=1, size=128, models=models, steps=2, prior_steps=2)
     assert big.images[0].size == (128, 128) and big.metadata[0]["models"]["upsampler_128"]["sample_steps"] == 2
     with pytest.raises(PromptismError, match="no upsampler reaches 256"):

@@ -258,7 +258,7 @@ def _sampling_options(
 ) -> None:
     """The options every unCLIP picture command shares; ``steps`` and ``eta`` are the command's
     defaults (the pipeline's when not given; ``eta`` None: the command has no --eta)."""
-    from ..pipelines.settings import DEFAULT_SIZE, SAMPLER_NAMES, Settings
+    from ..pipelines.settings import SAMPLER_NAMES, Settings
 
     dflt = Settings()
     steps = dflt.steps if steps is None else steps
@@ -272,7 +272,8 @@ def _sampling_options(
         type=int,
         default=None,
         help="picture side in pixels: one the models make, the decoder's or an upsampler's (the shipped "
-        f"models: 32, 64 or 128, default {DEFAULT_SIZE}; other models: default the largest they make)",
+        "models: 32, 64 or 128). Default: the largest the models draw unasked, which stops before an upsampler "
+        "marked to run only when asked (the shipped 64->128 one: 64 px)",
     )
     q.add_argument(
         "--sampler",

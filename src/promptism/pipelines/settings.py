@@ -26,10 +26,6 @@ CANDIDATE_STRIDE = 2**32 // MAX_RERANK
 
 # the upsamplers the shipped decoder's pictures go through, in order: 32 -> 64 -> 128 px
 SHIPPED_UPSAMPLERS = ("world-64", "world-128")
-# the side the shipped models draw when none is asked: their GenEval-world scores, timings and
-# edits' figures are measured at it, and their 128 px stage runs when asked for (--size 128, the
-# API's size). Other model sets draw the largest side they reach unless asked.
-DEFAULT_SIZE = 64
 
 
 def default_size(sizes, stop_at: int | None = None) -> int:

@@ -42,7 +42,7 @@ from .common import (
     to_images,
     truncated,
 )
-from .settings import DEFAULT_SIZE, IMG2IMG_STRENGTH, SHIPPED_UPSAMPLERS, Settings, default_size
+from .settings import IMG2IMG_STRENGTH, SHIPPED_UPSAMPLERS, Settings, default_size
 
 
 @dataclass
@@ -53,7 +53,13 @@ class Models:
     upsamplers: list[Stage] = field(default_factory=list)
     names: dict = field(default_factory=dict)
     fast: Stage | None = None  # a distilled student of the decoder (promptism.unclip.distill)
-    stop_at: int | None = None  # the largest side drawn when none is asked (None: the largest reached)
+
+    @property
+    def stop_at(self) -> int | None:
+        """The largest side drawn when none is asked: the side before the first upsampler drawn only
+        when asked (its config's ``when_asked``); None when every one runs unasked."""
+        sizes = reachable_sizes(self)
+        return next((sizes[i] for i, u in enumerate(self.upsamplers) if u.model.config.when_asked), None)
 
     def default_size(self) -> int:
         """The side drawn when none is asked (settings.default_size)."""
@@ -113,8 +119,6 @@ def load_models(
         warnings.warn(f"CLIP {clip!r} asked for, but the prior and decoder were trained on {trained!r}", stacklevel=2)
     ups = [load_stage(u, "upsampler") for u in upsamplers]
     models = Models(load_clip(clip), p, d, ups, {"clip": clip, "clip_sha256": clip_sha256(clip)})
-    if decoder == "world" and tuple(upsamplers) == SHIPPED_UPSAMPLERS:
-        models.stop_at = DEFAULT_SIZE  # the shipped chain's last stage runs when asked for
     if fast is not None:
         models.fast = check_fast(load_stage(fast, "decoder"), d)
     check_stack(models)

@@ -133,6 +133,7 @@ PRESETS["upsampler"]["world-128"] = {
         "low_size": 64,
         "image_size": 128,
         "sample_steps": 2,
+        "when_asked": True,
         "unet": {**_W64["model"]["unet"], "channels": (16, 32, 64, 128), "attention": (False,) * 4},
     },
     "diffusion": {**_PLAIN_V, "timestep_sampling": "logit-normal", "t_mean": 3.0, "t_std": 1.0},

@@ -36,6 +36,9 @@ class UpsamplerConfig:
     # (Settings.upsampler_steps None): one trained for its estimate from pure noise (timesteps
     # near the end of the schedule) is drawn in one or two, a full diffusion upsampler in more
     sample_steps: int = 8
+    # drawn only when a size asks for it: with no size asked, a chain stops before its first such
+    # stage (the shipped 64->128 one, since every score of the shipped models is measured at 64 px)
+    when_asked: bool = False
     unet: UNetConfig = field(
         default_factory=lambda: UNetConfig(
             in_channels=6, channels=(32, 64, 128), attention=(False, False, False), cond_dim=32, unshuffle=2
