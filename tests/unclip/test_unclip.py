@@ -487,6 +487,43 @@ def test_settings_change_the_pictures(models):
     assert not np.array_equal(base, _px(generate("a red circle", guidance_text=2.0, **kw)))
 
 
+def test_guidance_interval_runs_the_decoder_once_a_step_outside_it(models, monkeypatch):
+    """Inside the interval the decoder's batch holds both halves of the guidance; outside it only the
+    conditioned half, which is what guidance at scale 1 gives."""
+
+    class Counting:
+        def __init__(self, d):
+            self.d, self.sizes = d, []
+
+        def __call__(self, model, x, t, **kw):
+            self.sizes.append((int(t[0]), len(x)))
+            return self.d(model, x, t, **kw)
+
+        def __getattr__(self, name):
+            return getattr(self.d, name)
+
+    counting = Counting(models.decoder.denoiser)
+    monkeypatch.setattr(models.decoder, "denoiser", counting)
+    kw = dict(n=2, seed=3, size=16, models=models, steps=4, prior_steps=2, rerank=1)
+    base = _px(generate("a red circle", **kw))
+    assert [b for _, b in counting.sizes] == [4] * 4  # guided: both halves every step
+    counting.sizes.clear()
+    every = _px(generate("a red circle", guidance_interval=(0, 999), **kw))
+    assert np.array_equal(base, every)
+    ts = [t for t, _ in counting.sizes]
+    counting.sizes.clear()
+    half = generate("a red circle", guidance_interval=(ts[1], 999), **kw)
+    assert [b for _, b in counting.sizes] == [4, 4, 2, 2] and half.metadata[0]["settings"]["guidance_interval"] == (
+        ts[1],
+        999,
+    )
+    assert not np.array_equal(base, _px(half))
+    gap = (ts[-1] + 1, ts[-2] - 1)  # between the last two steps: no step inside, so none guided
+    none = _px(generate("a red circle", guidance_interval=gap, **kw))
+    plain = _px(generate("a red circle", guidance_decoder=1.0, **kw))
+    assert np.abs(none.astype(int) - plain.astype(int)).max() <= 1
+
+
 class _BrightClip:
     """A reranker whose scores are known: "circle" prompts like bright pictures, others dark ones."""
 
@@ -634,6 +671,8 @@ def test_rerank_loads_its_clip_by_folder_and_names_it(models, tiny):
         (dict(rerank=9), "rerank must be"),
         (dict(rerank=True), "rerank must be"),
         (dict(rerank_step=0), "rerank step must be"),
+        (dict(guidance_interval=(500, 100)), "guidance interval must be"),
+        (dict(guidance_interval=(0, 1000)), "guidance interval must be"),
         (dict(rerank_step=2.5), "rerank step must be"),
         (dict(size=24), "24 px is not a size these models make: 16 or 32"),
         (dict(size=100), "no upsampler reaches 100 px with these models: these models make 16 or 32"),
@@ -717,6 +756,9 @@ def test_cli_generate_writes_pictures_grid_and_provenance(tiny, tmp_path):
             str(tiny / "clip"),
             "--rerank-step",
             "2",
+            "--guidance-interval",
+            "300",
+            "999",
         ],
         capture_output=True,
         text=True,
@@ -736,7 +778,7 @@ def test_cli_generate_writes_pictures_grid_and_provenance(tiny, tmp_path):
     assert meta["negative_prompt"] == "a green star" and meta["settings"]["steps"] == 3
     assert len(meta["models"]["decoder"]["sha256"]) == 64
     assert meta["settings"]["rerank"] == 2 and meta["rerank"]["clip"]["name"] == str(tiny / "clip")
-    assert meta["settings"]["rerank_step"] == 2
+    assert meta["settings"]["rerank_step"] == 2 and meta["settings"]["guidance_interval"] == [300, 999]
     assert json.loads((out / "8.json").read_text())["seed"] == 8
     bad = subprocess.run(
         base[:-1] + [str(tmp_path / "bad"), "", "-n", "2"], capture_output=True, text=True, timeout=300

@@ -20,12 +20,13 @@ def _settings_kwargs(args: argparse.Namespace) -> dict:
         "guidance_prior",
         "guidance_decoder",
         "guidance_text",
+        "guidance_interval",
         "eta",
         "rerank",
         "rerank_clip",
         "rerank_step",
     )
-    return {k: getattr(args, k) for k in names if getattr(args, k, None) is not None}
+    return {k: tuple(v) if isinstance(v, list) else v for k in names if (v := getattr(args, k, None)) is not None}
 
 
 def _run_pipeline(args: argparse.Namespace, fn, *a, **kw):
@@ -314,6 +315,15 @@ def _sampling_options(
             f"with the image embedding in both), 0 to 30; 0 is plain guidance (default: "
             f"{dflt.guidance_text:g})",
         )
+    q.add_argument(
+        "--guidance-interval",
+        type=int,
+        nargs=2,
+        default=None,
+        metavar=("LO", "HI"),
+        help="apply the decoder's guidance only at its timesteps LO to HI (0-999, 999 the noisiest); the steps "
+        "outside run the decoder once instead of twice (default: every step)",
+    )
     if eta is not None:
         q.add_argument(
             "--eta", type=float, default=None, help=f"DDIM noise: 0 deterministic, 1 ancestral (default: {eta:g})"

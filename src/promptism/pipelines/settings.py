@@ -75,6 +75,11 @@ class Settings:
     # caption says. 0 (plain guidance) by default: with the shipped decoder, 1, 2 and 4 left colour
     # binding at chance and cost half again the decoder's time (decoder_fidelity_caption.md)
     guidance_text: float = 0.0
+    # the decoder's timesteps (0-999, both ends included) at which its guidance applies; elsewhere the
+    # decoder runs once a step, on the caption and embedding alone (guidance in a limited interval,
+    # Kynkäänniemi et al. 2024: little needed at low noise, and a step without it costs half). None:
+    # every step
+    guidance_interval: tuple[int, int] | None = None
     eta: float = 0.0  # DDIM only
     upsampler_aug_t: int = 50  # noise level given to the upsamplers' low-res input
     # rounds of back-projection of each upsampler's picture onto its input (0: none): 5 lift the
@@ -117,6 +122,14 @@ class Settings:
             v = getattr(self, name)
             if not (isinstance(v, (int, float)) and math.isfinite(v) and 0.0 <= v <= MAX_GUIDANCE):
                 raise PromptismError(f"{name.replace('_', ' ')} must be between 0 and {MAX_GUIDANCE:g}, got {v!r}")
+        gi = self.guidance_interval
+        if gi is not None and not (
+            isinstance(gi, (tuple, list))
+            and len(gi) == 2
+            and all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 999 for v in gi)
+            and gi[0] <= gi[1]
+        ):
+            raise PromptismError(f"guidance interval must be two timesteps LO <= HI from 0 to 999, got {gi!r}")
         if not (isinstance(self.upsampler_back_projection, int) and 0 <= self.upsampler_back_projection <= 20):
             raise PromptismError(
                 "upsampler back projection must be a whole number of rounds from 0 to 20, "
