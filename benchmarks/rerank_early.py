@@ -48,15 +48,15 @@ STEPS = (5, 10, 15, 20, 25, 30, 35, 40, 45, 50)
 REPORTED, DEV = 40, 10  # prompts 1-40 of each category are the reports'; 41-50 choose K
 
 
-def draw(models, reranker, text: str, seed: int) -> dict:
-    """Every candidate of one prompt's 4 pictures, drawn whole: the reranking scores of their x̂₀
-    after each K in STEPS and of the finished pictures, and the finished pictures (candidate-major)."""
+def draw(models, reranker, text: str, seed: int, s) -> dict:
+    """Every candidate of one prompt's 4 pictures, drawn whole with settings ``s``: the reranking
+    scores of their x̂₀ after each K in STEPS and of the finished pictures, and the finished
+    pictures (candidate-major)."""
     from promptism.diffusion.samplers import noise, run
     from promptism.pipelines.common import sampling_path, seeded_candidates
-    from promptism.pipelines.settings import Settings
     from promptism.pipelines.unclip import decoder_denoise, rank_candidates, sample_prior, upsample, upsamplers_to
 
-    s, n = Settings(), suite.IMAGES_PER_PROMPT
+    n = suite.IMAGES_PER_PROMPT
     _, _, gens = seeded_candidates(seed, n, s.rerank)
     want = reranker.encode_text([text])
     scores = {}
@@ -85,8 +85,8 @@ def pick(scores: list[list[float]]) -> list[int]:
     return [int(np.argmax(row)) for row in scores]
 
 
-def check_pipeline(models, text: str, seed: int, drawn: dict) -> dict:
-    """generate's pictures at the default settings against the finished ones ranked here, and at
+def check_pipeline(models, text: str, seed: int, drawn: dict, s) -> dict:
+    """generate's pictures at settings ``s`` against the finished ones ranked here, and at
     rerank_step = STEPS[0] against the candidates ranked here at that step (largest pixel gaps)."""
     from promptism.pipelines.common import to_images
     from promptism.pipelines.unclip import generate
@@ -94,7 +94,7 @@ def check_pipeline(models, text: str, seed: int, drawn: dict) -> dict:
     n, x = suite.IMAGES_PER_PROMPT, drawn["pictures"]
     out = {}
     for key, step in (("finished", None), (str(STEPS[0]), STEPS[0])):
-        got = generate(text, n=n, seed=seed, size=64, models=models, rerank_step=step).images
+        got = generate(text, n=n, seed=seed, size=64, models=models, settings=s, rerank_step=step).images
         rows = [j * n + i for i, j in enumerate(pick(drawn["scores"][key]))]
         want = to_images(x[rows])
         gap = max(int(np.abs(np.asarray(a, int) - np.asarray(b, int)).max()) for a, b in zip(got, want))
@@ -102,22 +102,21 @@ def check_pipeline(models, text: str, seed: int, drawn: dict) -> dict:
     return out
 
 
-def run_split(split: str, limit: int, records: Path) -> None:
+def run_split(split: str, limit: int, records: Path, s, offset: int = 0) -> None:
     from tqdm.auto import tqdm
 
     from promptism.pipelines.common import to_images
-    from promptism.pipelines.settings import Settings
     from promptism.pipelines.unclip import load_models, load_reranker
 
-    models, (reranker, _) = load_models(), load_reranker(Settings().rerank_clip)
+    models, (reranker, _) = load_models(), load_reranker(s.rerank_clip)
     out = records / f"{split}.jsonl"
     done = {json.loads(line)["id"] for line in out.read_text().splitlines()} if out.exists() else set()
-    prompts = [p for p in suite.limited(suite.all_prompts((split,)), limit) if p.id not in done]
+    prompts = [p for p in suite.limited(suite.all_prompts((split,)), limit, offset) if p.id not in done]
     n = suite.IMAGES_PER_PROMPT
     for count, p in enumerate(tqdm(prompts, desc=f"rerank_early {split}", unit="prompt")):
         seed = suite.hash_id(p.id)
         t0 = time.perf_counter()
-        drawn = draw(models, reranker, p.text, seed)
+        drawn = draw(models, reranker, p.text, seed, s)
         secs = time.perf_counter() - t0
         images = to_images(drawn["pictures"])
         judged = [suite.score_images(p, images[j * n : (j + 1) * n]) for j in range(len(images) // n)]
@@ -131,19 +130,24 @@ def run_split(split: str, limit: int, records: Path) -> None:
             "candidates": [[{"correct": r.correct, "reason": r.reason} for r in row] for row in judged],
         }
         if count == 0:  # the records are what the pipeline draws
-            line["pipeline_gap"] = check_pipeline(models, p.text, seed, drawn)
+            line["pipeline_gap"] = check_pipeline(models, p.text, seed, drawn, s)
         with out.open("a") as f:  # one whole line per prompt: a kill loses at most the prompt in hand
             f.write(json.dumps(line) + "\n")
 
 
-def tables(records: Path) -> dict:
-    by_id = {p.id: p for p in suite.all_prompts()}
-    lines = [
+def read_records(records: Path) -> list[dict]:
+    return [
         json.loads(line)
         for split in suite.SPLITS
         if (records / f"{split}.jsonl").exists()
         for line in (records / f"{split}.jsonl").read_text().splitlines()
     ]
+
+
+def tables(records: Path, ids: set[str] | None = None) -> dict:
+    """The tables for every K, for the dev and reported prompts (only those in ``ids`` when given)."""
+    by_id = {p.id: p for p in suite.all_prompts()}
+    lines = [r for r in read_records(records) if ids is None or r["id"] in ids]
     if not lines:
         raise SystemExit(f"no records under {records}")
     sets = {
@@ -275,17 +279,75 @@ def markdown(rep: dict) -> str:
     return "\n".join(lines)
 
 
+def compare_markdown(rep: dict) -> str:
+    """A sampling recipe's report: its GenEval-world on its prompts, each picture the best of its
+    candidates by their finished pictures, beside the default settings' on the same prompts and seeds."""
+    t, base, name = rep["tables"], rep["default"], rep["recipe"]
+    lines = [
+        f"# Sampling recipe {name}: GenEval-world against the default settings",
+        "",
+        f"Measured by `python benchmarks/rerank_early.py --config {rep['config']}` on {rep['machine']}, torch "
+        f"{rep['torch']}, promptism {rep['promptism']}, {rep['threads']} thread(s) per process. Shipped models, "
+        f"64 px, {suite.IMAGES_PER_PROMPT} pictures per prompt, each the best of {rep['rerank']} candidates by "
+        f"`{rep['clip']}` on the finished pictures; settings changed: {rep['changed']}. The default settings' "
+        "pictures are the records of `benchmarks/reports/rerank_early.md` for the same prompts and seeds.",
+        "",
+    ]
+    for set_name, title in (("reported", "prompts 1-40 of every category"), ("dev", "prompts 41-50")):
+        mine, theirs = t["sets"].get(set_name), base["sets"].get(set_name)
+        if not mine or not theirs:
+            continue
+        lines += [f"## {title}", ""]
+        for split in suite.SPLITS:
+            if not mine["prompts"].get(split):
+                continue
+            lines += [
+                f"### {split} ({mine['prompts'][split]} prompts)",
+                "",
+                f"| category | {name} | default |",
+                "|---|---|---|",
+            ]
+            for cat in (*suite.CATEGORIES, "overall"):
+                a = mine["k"]["finished"]["scores"][split][cat]
+                b = theirs["k"]["finished"]["scores"][split][cat]
+                lines.append(f"| {suite.CATEGORY_TITLES.get(cat, '**Overall**')} | {a:.3f} | {b:.3f} |")
+            lines.append("")
+        a, b = mine["k"]["finished"], theirs["k"]["finished"]
+        lines += [f"Both splits: {a['right']}/{a['pictures']} right against {b['right']}/{b['pictures']}.", ""]
+    lines += [
+        f"Seconds per prompt (12 candidates drawn whole): {t['seconds_per_prompt']:.1f} against "
+        f"{base['seconds_per_prompt']:.1f} for the default's records (each run's conditions apply).",
+        "",
+    ]
+    if rep.get("conditions"):
+        lines += [f"Conditions: {rep['conditions']}", ""]
+    return "\n".join(lines)
+
+
 def main() -> int:
+    from dataclasses import asdict
+
+    from tried import TRIED
+
     from promptism.pipelines.settings import Settings
+    from promptism.recipes import load_recipe
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--splits", nargs="+", default=[], choices=suite.SPLITS, help="splits to draw and score")
     ap.add_argument("--limit", type=int, default=REPORTED + DEV, help="prompts per category and split (default: 50)")
+    ap.add_argument("--offset", type=int, default=0, help="skip this many prompts of every category first (default: 0)")
+    ap.add_argument(
+        "--config",
+        default=None,
+        metavar="RECIPE",
+        help="a sampling recipe (kind generate) to draw with instead of the default settings: its records and "
+        "report go to experiments/reports/rerank_early_NAME*, compared with the default settings' records",
+    )
     ap.add_argument(
         "--records",
         type=Path,
-        default=REPORTS / "rerank_early_records",
-        help="folder of per-prompt records (default: benchmarks/reports/rerank_early_records)",
+        default=None,
+        help="folder of per-prompt records (default: benchmarks/reports/rerank_early_records, or the recipe's)",
     )
     ap.add_argument("--report", action="store_true", help="write the tables and the verdict from the records")
     ap.add_argument("--threads", type=int, default=int(os.environ.get("PROMPTISM_THREADS", "1")), help="torch threads")
@@ -294,11 +356,41 @@ def main() -> int:
     if not args.splits and not args.report:
         ap.error("give --splits to draw, --report to write the tables, or both")
     torch.set_num_threads(args.threads)
-    args.records.mkdir(parents=True, exist_ok=True)
+    settings, recipe = Settings(), None
+    if args.config:
+        recipe = load_recipe(args.config)
+        if recipe.kind != "generate":
+            ap.error(f"{args.config} is a {recipe.kind} recipe, not a sampling one (kind generate)")
+        settings = Settings(**recipe.preset["settings"])
+        settings.check()
+    default_records = REPORTS / "rerank_early_records"
+    records = args.records or (TRIED / f"rerank_early_{recipe.name}_records" if recipe else default_records)
+    records.mkdir(parents=True, exist_ok=True)
     for split in args.splits:
-        run_split(split, args.limit, args.records)
-    if args.report:
-        t = tables(args.records)
+        run_split(split, args.limit, records, settings, args.offset)
+    if args.report and recipe:
+        t = tables(records)
+        changed = {k: v for k, v in asdict(settings).items() if v != getattr(Settings(), k)}
+        rep = {
+            "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
+            "torch": torch.__version__,
+            "promptism": __version__,
+            "threads": args.threads,
+            "recipe": recipe.name,
+            "config": args.config,
+            "clip": settings.rerank_clip,
+            "rerank": settings.rerank,
+            "changed": ", ".join(f"{k} = {v}" for k, v in changed.items()),
+            "judge_sha256": judge_fingerprint(),
+            "tables": t,
+            "default": tables(default_records, {r["id"] for r in read_records(records)}),
+            "conditions": args.conditions,
+        }
+        (TRIED / f"rerank_early_{recipe.name}.json").write_text(json.dumps(rep, indent=1))
+        (TRIED / f"rerank_early_{recipe.name}.md").write_text(compare_markdown(rep))
+        print(compare_markdown(rep))
+    elif args.report:
+        t = tables(records)
         rep = {
             "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
             "torch": torch.__version__,

@@ -56,6 +56,10 @@ def test_every_experiment_recipe_loads_and_builds_its_configs(path):
         from promptism.unclip.distill import check_task
 
         assert check_task(recipe.preset["task"])[0] >= 2 and LoopConfig(**recipe.preset["loop"]).steps > 0
+    elif recipe.kind == "generate":
+        from promptism.pipelines.settings import Settings
+
+        Settings(**recipe.preset["settings"]).check()  # every setting is one of Settings', and valid
     elif recipe.kind == "mini":
         import inspect
 

@@ -5,7 +5,8 @@ file (``experiments/<family>/<name>.toml``) that names a base, the sections it o
 it was to be judged by (written before it ran) and what it measured:
 
     kind = "clip"                  # clip, decoder, prior, upsampler, unclip (a whole stack), vqgan,
-                                   # mini, gan, distill (a round of the decoder's), or guide
+                                   # mini, gan, distill (a round of the decoder's), guide, or
+                                   # generate (unCLIP's sampling settings: a [settings] table)
     base = "world-bind2"           # a preset of that kind, or another recipe file beside this one
     rule = "it ships if ..."       # written before the run
     result = "not shipped: ..."    # filled in after it
@@ -30,8 +31,9 @@ from pathlib import Path
 
 from .errors import PromptismError
 
-# unclip: a whole stack (train unclip); guide: promptism guide's settings (a [guide] section)
-KINDS = ("clip", "decoder", "prior", "upsampler", "unclip", "vqgan", "guide", "mini", "gan", "distill")
+# unclip: a whole stack (train unclip); guide: promptism guide's settings (a [guide] section);
+# generate: the unCLIP pipeline's sampling settings (a [settings] table of Settings fields), base "default"
+KINDS = ("clip", "decoder", "prior", "upsampler", "unclip", "vqgan", "guide", "mini", "gan", "distill", "generate")
 TEXT_KEYS = ("kind", "base", "rule", "result", "reports", "unset", "why")
 
 
@@ -109,6 +111,12 @@ def presets_of(kind: str) -> dict[str, dict]:
         from .guide.optimize import presets
 
         return presets()
+    if kind == "generate":
+        from dataclasses import asdict
+
+        from .pipelines.settings import Settings
+
+        return {"default": {"settings": asdict(Settings())}}
     from .unclip.presets import PRESETS
 
     return PRESETS[kind]
