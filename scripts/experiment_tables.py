@@ -35,7 +35,10 @@ INTRO = {
         "[`benchmarks/reports/unclip_world.md`](../../benchmarks/reports/unclip_world.md) and the model cards. "
         "Each row below is a recipe file under `experiments/unclip/` (run it with "
         "`promptism train decoder --config FILE`, and the same for `prior` and `upsampler`); all but "
-        "upsampler-world-128-wide, which became the preset `world-128`, did not ship.\n"
+        "upsampler-world-128-wide, which became the preset `world-128`, did not ship. A recipe of kind `generate` "
+        "(named `generate-*`) changes only sampling settings (its `[settings]` table over the pipeline's "
+        "defaults) and is measured by `benchmarks/rerank_early.py --config FILE` beside the default settings on "
+        "the same prompts and seeds.\n"
     ),
     "vqgan": (
         "# VQGAN experiments\n\n"
