@@ -135,6 +135,29 @@ def run_split(split: str, limit: int, records: Path, s, offset: int = 0) -> None
             f.write(json.dumps(line) + "\n")
 
 
+TIMED = (None, 50, 45, 40, 30, 20, 10)  # rerank_step values whose warm grid --time measures
+PROMPT = "two red circles above a blue square"  # unclip_world.py's timing prompt
+
+
+def time_grids(settings_list: list[tuple[str, object]], threads: int, runs: int = 3) -> dict:
+    """Median seconds of a warm 4-picture 64 px grid (after one run to warm up) for each named settings."""
+    import statistics
+
+    from promptism.pipelines.unclip import generate, load_models
+
+    torch.set_num_threads(threads)
+    models, out = load_models(), {}
+    for name, s in settings_list:
+        generate(PROMPT, n=4, seed=0, size=64, models=models, settings=s)
+        secs = []
+        for seed in range(runs):
+            t0 = time.perf_counter()
+            generate(PROMPT, n=4, seed=seed, size=64, models=models, settings=s)
+            secs.append(time.perf_counter() - t0)
+        out[name] = {"median": statistics.median(secs), "runs": secs}
+    return {"threads": threads, "prompt": PROMPT, "grids": out}
+
+
 def read_records(records: Path) -> list[dict]:
     return [
         json.loads(line)
@@ -230,7 +253,7 @@ def markdown(rep: dict) -> str:
                 "| category | " + " | ".join(f"K = {k}" if k != "finished" else "finished" for k in keys) + " |",
                 "|---|" + "---|" * len(keys),
             ]
-            for cat in (*suite.CATEGORIES, "overall"):
+            for cat in (c for c in (*suite.CATEGORIES, "overall") if c in t["k"]["finished"]["scores"][split]):
                 name_ = suite.CATEGORY_TITLES.get(cat, "**Overall**")
                 lines.append(
                     f"| {name_} | " + " | ".join(f"{t['k'][k]['scores'][split][cat]:.3f}" for k in keys) + " |"
@@ -273,10 +296,29 @@ def markdown(rep: dict) -> str:
     lines += [
         f"Seconds per prompt (12 candidates drawn whole, scored at every K): {rep['seconds_per_prompt']:.1f}.",
         "",
+        *timing_lines(rep),
     ]
     if rep.get("conditions"):
         lines += [f"Conditions: {rep['conditions']}", ""]
     return "\n".join(lines)
+
+
+def timing_lines(rep: dict) -> list[str]:
+    """The --time table: the warm grid's median seconds for each setting timed."""
+    tm = rep.get("timing")
+    if not tm:
+        return []
+    names = list(tm["grids"])
+    return [
+        f"Warm 4-picture 64 px grid (`{tm['prompt']}`), median of "
+        f"{len(next(iter(tm['grids'].values()))['runs'])} runs after one to warm up, {tm['threads']} threads, "
+        "one process alone:",
+        "",
+        "| " + " | ".join(["setting", *(n if not n.isdigit() else f"K = {n}" for n in names)]) + " |",
+        "|---|" + "---|" * len(names),
+        "| seconds | " + " | ".join(f"{tm['grids'][n]['median']:.2f}" for n in names) + " |",
+        "",
+    ]
 
 
 def compare_markdown(rep: dict) -> str:
@@ -307,7 +349,7 @@ def compare_markdown(rep: dict) -> str:
                 f"| category | {name} | default |",
                 "|---|---|---|",
             ]
-            for cat in (*suite.CATEGORIES, "overall"):
+            for cat in (c for c in (*suite.CATEGORIES, "overall") if c in mine["k"]["finished"]["scores"][split]):
                 a = mine["k"]["finished"]["scores"][split][cat]
                 b = theirs["k"]["finished"]["scores"][split][cat]
                 lines.append(f"| {suite.CATEGORY_TITLES.get(cat, '**Overall**')} | {a:.3f} | {b:.3f} |")
@@ -318,6 +360,7 @@ def compare_markdown(rep: dict) -> str:
         f"Seconds per prompt (12 candidates drawn whole): {t['seconds_per_prompt']:.1f} against "
         f"{base['seconds_per_prompt']:.1f} for the default's records (each run's conditions apply).",
         "",
+        *timing_lines(rep),
     ]
     if rep.get("conditions"):
         lines += [f"Conditions: {rep['conditions']}", ""]
@@ -350,6 +393,13 @@ def main() -> int:
         help="folder of per-prompt records (default: benchmarks/reports/rerank_early_records, or the recipe's)",
     )
     ap.add_argument("--report", action="store_true", help="write the tables and the verdict from the records")
+    ap.add_argument(
+        "--time",
+        action="store_true",
+        help="with --report: also time a warm 4-picture 64 px grid (median of 3, --time-threads) for each "
+        "rerank_step in TIMED, or for the recipe's settings beside the default's",
+    )
+    ap.add_argument("--time-threads", type=int, default=2, help="torch threads for --time (default: 2)")
     ap.add_argument("--threads", type=int, default=int(os.environ.get("PROMPTISM_THREADS", "1")), help="torch threads")
     ap.add_argument("--conditions", default="", help="what else ran beside it, written into the report")
     args = ap.parse_args()
@@ -386,6 +436,8 @@ def main() -> int:
             "default": tables(default_records, {r["id"] for r in read_records(records)}),
             "conditions": args.conditions,
         }
+        if args.time:
+            rep["timing"] = time_grids([("default", Settings()), (recipe.name, settings)], args.time_threads)
         (TRIED / f"rerank_early_{recipe.name}.json").write_text(json.dumps(rep, indent=1))
         (TRIED / f"rerank_early_{recipe.name}.md").write_text(compare_markdown(rep))
         print(compare_markdown(rep))
@@ -402,6 +454,10 @@ def main() -> int:
             "verdict": verdict(t),
             "conditions": args.conditions,
         }
+        if args.time:
+            rep["timing"] = time_grids(
+                [(str(k) if k else "finished", Settings(rerank_step=k)) for k in TIMED], args.time_threads
+            )
         (REPORTS / "rerank_early.json").write_text(json.dumps(rep, indent=1))
         (REPORTS / "rerank_early.md").write_text(markdown(rep))
         print(markdown(rep))
