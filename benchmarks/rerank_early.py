@@ -38,6 +38,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from rerank_world import read_records  # benchmarks/rerank_world.py, beside this script
 
 from promptism import __version__
 from promptism.world import suite
@@ -156,15 +157,6 @@ def time_grids(settings_list: list[tuple[str, object]], threads: int, runs: int 
             secs.append(time.perf_counter() - t0)
         out[name] = {"median": statistics.median(secs), "runs": secs}
     return {"threads": threads, "prompt": PROMPT, "grids": out}
-
-
-def read_records(records: Path) -> list[dict]:
-    return [
-        json.loads(line)
-        for split in suite.SPLITS
-        if (records / f"{split}.jsonl").exists()
-        for line in (records / f"{split}.jsonl").read_text().splitlines()
-    ]
 
 
 def tables(records: Path, ids: set[str] | None = None) -> dict:

@@ -161,14 +161,19 @@ def pick(cands: list[list[dict]], k: int) -> list[dict]:
     return [max(cands[:k], key=lambda c: c[slot]["clip"])[slot] for slot in range(len(cands[0]))]
 
 
-def tables(records: Path) -> dict:
-    by_id = {p.id: p for p in suite.all_prompts()}
-    lines = [
+def read_records(records: Path) -> list[dict]:
+    """Every split's per-prompt records under ``records``, split by split."""
+    return [
         json.loads(line)
         for split in suite.SPLITS
         if (records / f"{split}.jsonl").exists()
         for line in (records / f"{split}.jsonl").read_text().splitlines()
     ]
+
+
+def tables(records: Path) -> dict:
+    by_id = {p.id: p for p in suite.all_prompts()}
+    lines = read_records(records)
     if not lines:
         raise SystemExit(f"no records under {records}")
     k_max = min(len(r["candidates"]) for r in lines)

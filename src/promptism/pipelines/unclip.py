@@ -309,13 +309,12 @@ def decoder_denoise(
     )
     if s.guidance_interval is not None:  # outside it, one evaluation: the first part of the batch
         lo, hi, inside = *s.guidance_interval, guided
+        part = dict(image_embed=emb[:n], ids=ids[:n], mask=mask[:n], drop_image=drop[:n], **extra)
 
         def guided(x, t):
             if lo <= t <= hi:
                 return inside(x, t)
-            tt = torch.full((len(x),), t, dtype=torch.long)
-            part = dict(image_embed=emb[:n], ids=ids[:n], mask=mask[:n], drop_image=drop[:n])
-            return dec.denoiser(dec.model, x, tt, **part, **extra)
+            return dec.denoiser(dec.model, x, torch.full((len(x),), t, dtype=torch.long), **part)
 
     if s.threshold:
         return dynamic_threshold(guided, s.threshold)
