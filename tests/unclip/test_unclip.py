@@ -917,3 +917,73 @@ def test_decoder_task_knobs_are_cli_options_saved_with_the_model(tiny, data, tmp
     assert meta["embed_noise"] == 0.3 and meta["p_plain"] == DecoderTaskConfig().p_plain
     bad = _promptism("train", "decoder", "--data", "x", "--out", "y", "--p-plain", "2")
     assert bad.returncode == 2 and "between 0 and 1" in bad.stderr
+
+
+def test_a_caption_clip_decoder_starts_as_the_decoder_it_widens_and_needs_its_input(tiny):
+    from promptism.unclip.decoder import Decoder, widen_for_captions
+
+    plain = load_stage(str(tiny / "decoder"), "decoder").model
+    wide = widen_for_captions(Decoder(replace(plain.config, caption_clip_dim=24)).eval(), plain.state_dict())
+    torch.manual_seed(0)
+    b, s = 3, plain.config.image_size
+    x, t = torch.randn(b, 3, s, s), torch.tensor([10, 500, 990])
+    emb = F.normalize(torch.randn(b, plain.config.clip_dim), dim=-1)
+    ids = torch.randint(1, plain.config.vocab_size, (b, plain.config.context))
+    mask = torch.ones_like(ids, dtype=torch.bool)
+    cap = F.normalize(torch.randn(b, 24), dim=-1)
+    with torch.no_grad():
+        assert torch.equal(wide(x, t, emb, ids, mask, caption_embed=cap), plain(x, t, emb, ids, mask))
+        torch.nn.init.normal_(wide.caption_to_cond.weight, std=0.1)  # once trained, the caption embedding counts
+        assert not torch.allclose(wide(x, t, emb, ids, mask, caption_embed=cap), plain(x, t, emb, ids, mask))
+    with pytest.raises(ValueError, match="give caption_embed"):
+        wide(x, t, emb, ids, mask)
+    with pytest.raises(ValueError, match="reads no caption-CLIP"):
+        plain(x, t, emb, ids, mask, caption_embed=cap)
+    other = replace(plain.config, caption_clip_dim=24, clip_tokens=plain.config.clip_tokens + 1)
+    with pytest.raises(ValueError, match="not the same decoder"):
+        widen_for_captions(Decoder(other), plain.state_dict())
+    with pytest.raises(ValueError, match="not the same decoder"):
+        widen_for_captions(Decoder(replace(plain.config, caption_clip_dim=24)), {**plain.state_dict(), "x": x})
+
+
+def test_decoder_fine_tunes_onto_a_caption_clip_and_the_pipeline_feeds_it(tiny, data, tmp_path):
+    out = tmp_path / "caption"
+    r = _promptism(
+        "train",
+        "decoder",
+        "--data",
+        str(data),
+        "--out",
+        str(out),
+        "--preset",
+        "tiny",
+        "--init",
+        str(tiny / "decoder"),
+        "--clip",
+        str(tiny / "clip"),
+        "--caption-clip",
+        str(tiny / "clip"),
+        "--quiet",
+        env={**os.environ, "PROMPTISM_THREADS": "1"},
+        timeout=300,
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+    st = load_stage(str(out / "model"), "decoder")
+    assert st.meta["caption_clip"] == str(tiny / "clip") and st.caption_clip is not None
+    assert st.model.config.caption_clip_dim == 32  # the tiny CLIP's width, read off the CLIP
+    assert st.model.caption_to_cond.weight.abs().sum() > 0  # training moved the projections off zero
+    inputs = st.read_captions(["a red circle", ""])
+    assert inputs["caption_embed"].shape == (2, 32)
+    assert torch.allclose(inputs["caption_embed"], st.caption_clip.encode_text(["a red circle", ""]).float())
+    models = load_models(str(tiny / "clip"), str(tiny / "prior"), str(out / "model"), (str(tiny / "up32"),))
+    kw = dict(n=2, seed=3, size=32, models=models, steps=3, prior_steps=3, upsampler_steps=2)
+    a = _px(generate("a red circle", **kw))
+    assert a.shape[0] == 2 and np.array_equal(a, _px(generate("a red circle", **kw)))
+    # the caption CLIP's embedding reaches the decoder: scaled up, its projection changes the pictures
+    models.decoder.model.caption_to_cond.weight.data.mul_(50)
+    assert not np.array_equal(a, _px(generate("a red circle", **kw)))
+    # a distillation would drop the input: refused, clearly
+    bad = _promptism(
+        "train", "distill", "--teacher", str(out / "model"), "--data", str(data), "--out", str(tmp_path / "d")
+    )
+    assert bad.returncode != 0 and "second CLIP" in bad.stderr

@@ -290,7 +290,7 @@ def decoder_denoise(
     # prompt, where the term is zero) negative prompt + embedding
     two = bool(s.guidance_text) and image_embed is not None and prompt != negative
     texts, drops = ([prompt, negative, negative], [False, True, False]) if two else ([prompt, negative], [False, True])
-    ids, mask = (t.repeat_interleave(n, dim=0) for t in dec.tokenizer(texts))
+    captions = {k: v.repeat_interleave(n, dim=0) for k, v in dec.read_captions(texts).items()}
     drop = torch.tensor(drops).repeat_interleave(n)
 
     if image_embed is None:  # caption only: the null embedding in both halves
@@ -300,7 +300,7 @@ def decoder_denoise(
 
     def batch(x, t):
         tt = torch.full((len(x),), t, dtype=torch.long)
-        return dec.denoiser(dec.model, x, tt, image_embed=emb, ids=ids, mask=mask, drop_image=drop, **extra)
+        return dec.denoiser(dec.model, x, tt, image_embed=emb, drop_image=drop, **captions, **extra)
 
     guided = (
         classifier_free_two(batch, s.guidance_decoder, s.guidance_text)
@@ -309,7 +309,7 @@ def decoder_denoise(
     )
     if s.guidance_interval is not None:  # outside it, one evaluation: the first part of the batch
         lo, hi, inside = *s.guidance_interval, guided
-        part = dict(image_embed=emb[:n], ids=ids[:n], mask=mask[:n], drop_image=drop[:n], **extra)
+        part = dict(image_embed=emb[:n], drop_image=drop[:n], **{k: v[:n] for k, v in captions.items()}, **extra)
 
         def guided(x, t):
             if lo <= t <= hi:

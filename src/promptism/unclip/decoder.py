@@ -9,6 +9,12 @@ Conditioning, as the paper describes it:
 For classifier-free guidance, training drops the image embedding (replaced by a learned null
 vector) 10% of the time and the caption (replaced by the empty caption) 50% of the time.
 
+With ``caption_clip_dim`` > 0 the decoder also reads the caption through a second CLIP (its text
+embedding, ``caption_embed``; the empty caption's where the caption is dropped): a projection of it
+is added to the conditioning vector and to the image embedding's context tokens. Both projections
+start at zero (``widen_for_captions``), so a decoder fine-tuned this way starts as the one it came
+from. The CLIP that reads the captions is named in the model's config.json ("caption_clip").
+
 With ``inpaint=True`` the UNet takes four more input channels, as GLIDE's and DALL·E 2's
 inpainting models do (Nichol et al. 2022, §4; Ramesh et al. 2022, §3): the known picture with
 its unknown part zeroed, and the mask of what is known (1 = keep). With nothing known (the
@@ -39,6 +45,7 @@ class DecoderConfig:
     clip_tokens: int = 4
     unet: UNetConfig = field(default_factory=UNetConfig)
     inpaint: bool = False  # 4 more input channels: the known picture (zeroed where unknown) and its mask
+    caption_clip_dim: int = 0  # > 0: the caption's text embedding by a second CLIP is an input too
 
     def __post_init__(self):
         if isinstance(self.unet, dict):
@@ -81,6 +88,12 @@ class Decoder(nn.Module):
         self.text = CaptionEncoder(cfg.vocab_size, cfg.context, cfg.text_width, cfg.text_layers, cfg.text_heads)
         self.null_image = nn.Parameter(torch.zeros(cfg.clip_dim))
         self.clip_to_tokens = nn.Linear(cfg.clip_dim, cfg.clip_tokens * cfg.text_width)
+        if cfg.caption_clip_dim:
+            self.caption_to_cond = nn.Linear(cfg.caption_clip_dim, cfg.clip_dim + cfg.text_width)
+            self.caption_to_tokens = nn.Linear(cfg.caption_clip_dim, cfg.clip_tokens * cfg.text_width)
+            for layer in (self.caption_to_cond, self.caption_to_tokens):
+                nn.init.zeros_(layer.weight)
+                nn.init.zeros_(layer.bias)
         self.unet = UNet(cfg.unet)
 
     def forward(
@@ -93,12 +106,14 @@ class Decoder(nn.Module):
         drop_image: torch.Tensor | None = None,
         known: torch.Tensor | None = None,
         keep: torch.Tensor | None = None,
+        caption_embed: torch.Tensor | None = None,
     ) -> torch.Tensor:
         # x: (B, 3, S, S) noisy picture; t: (B,); image_embed: (B, D) unit CLIP embeddings;
         # ids, mask: (B, L) caption tokens (an empty caption where text is dropped);
         # drop_image: (B,) bool, True where the image embedding is replaced by the null vector;
         # known: (B, 3, S, S) picture in [-1, 1] and keep: (B, 1, S, S) in {0, 1}, 1 where known
-        # (inpainting decoders only; nothing known when left out)
+        # (inpainting decoders only; nothing known when left out); caption_embed: (B, C) the caption's
+        # unit text embedding by the caption CLIP (decoders with caption_clip_dim only)
         b = x.shape[0]
         if self.config.inpaint:
             x = torch.cat(inpaint_input(x, known, keep), 1)
@@ -108,10 +123,18 @@ class Decoder(nn.Module):
         if drop_image is not None:
             emb = torch.where(drop_image[:, None], self.null_image.expand(b, -1), emb)
         tokens, pooled = self.text(ids, mask)  # (B, L, W), (B, W)
-        extra = self.clip_to_tokens(emb).view(b, self.config.clip_tokens, -1)  # (B, 4, W)
-        context = torch.cat([tokens, extra], 1)
+        extra = self.clip_to_tokens(emb)  # (B, 4 * W)
+        cond = torch.cat([emb, pooled], -1)
+        if self.config.caption_clip_dim:
+            if caption_embed is None:
+                raise ValueError("this decoder reads the caption's caption-CLIP embedding too: give caption_embed")
+            cap = caption_embed * self.config.caption_clip_dim**0.5
+            extra, cond = extra + self.caption_to_tokens(cap), cond + self.caption_to_cond(cap)
+        elif caption_embed is not None:
+            raise ValueError("this decoder reads no caption-CLIP embedding (config.caption_clip_dim is 0)")
+        context = torch.cat([tokens, extra.view(b, self.config.clip_tokens, -1)], 1)
         context_mask = torch.cat([mask, torch.ones(b, self.config.clip_tokens, dtype=torch.bool, device=x.device)], 1)
-        return self.unet(x, t, cond=torch.cat([emb, pooled], -1), context=context, context_mask=context_mask)
+        return self.unet(x, t, cond=cond, context=context, context_mask=context_mask)
 
 
 def inpaint_input(x: torch.Tensor, known: torch.Tensor | None, keep: torch.Tensor | None) -> list[torch.Tensor]:
@@ -133,6 +156,21 @@ def widen_for_inpainting(model: Decoder, plain_state: dict[str, torch.Tensor]) -
     wide[:, : w.shape[1]] = w  # pixel_unshuffle keeps each input channel's u² sub-pixels together
     state["unet.conv_in.weight"] = wide
     model.load_state_dict(state)
+    return model
+
+
+def widen_for_captions(model: Decoder, state: dict[str, torch.Tensor]) -> Decoder:
+    """Load the weights of a decoder that reads no caption-CLIP embedding into one that does (the same
+    otherwise): its caption projections stay at zero, so it begins as exactly the decoder it came from."""
+    try:
+        missing, unexpected = model.load_state_dict(state, strict=False)
+    except RuntimeError as e:  # a tensor of another shape
+        raise ValueError(f"not the same decoder but for the caption projections: {e}") from None
+    new = {k for k in model.state_dict() if k.startswith(("caption_to_cond.", "caption_to_tokens."))}
+    if unexpected or set(missing) != new:
+        raise ValueError(
+            f"not the same decoder but for the caption projections: missing {missing}, unexpected {unexpected}"
+        )
     return model
 
 

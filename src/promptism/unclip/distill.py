@@ -157,6 +157,11 @@ def train_distill(
     p = preset(preset_name) if settings is None else settings
     t0 = time.time()
     teach = load_stage(teacher, "decoder")
+    if teach.caption_clip is not None:
+        raise PromptismError(
+            f"{teacher} reads its captions through a second CLIP ({teach.meta.get('caption_clip')}); "
+            "distillation does not pass that input on yet: distil a decoder without one"
+        )
     path, guidance, round_ = teacher_plan(teach, p["task"])
     for param in teach.model.parameters():
         param.requires_grad_(False)

@@ -35,7 +35,8 @@ def model_classes(kind: str):
 
 
 class Stage:
-    """A loaded stage: the network, its denoiser, its metadata, and (decoder) its tokenizer."""
+    """A loaded stage: the network, its denoiser, its metadata, and (decoder) its tokenizer and the
+    CLIP that reads its captions too, where it has one (``caption_clip``)."""
 
     def __init__(
         self,
@@ -45,14 +46,26 @@ class Stage:
         meta: dict,
         tokenizer=None,
         folder: Path | None = None,
+        caption_clip=None,
     ):
         self.kind, self.model, self.meta, self.tokenizer, self.folder = kind, model.eval(), meta, tokenizer, folder
+        self.caption_clip = caption_clip
         self.diffusion = diffusion
         self.denoiser = Denoiser(diffusion)
 
     @property
     def name(self) -> str:
         return self.meta.get("name", self.folder.name if self.folder else self.kind)
+
+    def read_captions(self, texts: list[str]) -> dict[str, torch.Tensor]:
+        """A decoder's caption inputs for ``texts``: token ids and mask, and the caption CLIP's text
+        embeddings where the decoder reads them."""
+        ids, mask = self.tokenizer(texts)
+        out = {"ids": ids, "mask": mask}
+        if self.caption_clip is not None:
+            with torch.no_grad():
+                out["caption_embed"] = self.caption_clip.encode_text(texts).float()
+        return out
 
     @cached_property
     def weights_sha256(self) -> str | None:
@@ -85,12 +98,27 @@ def load_stage(name: str | Path, kind: str) -> Stage:
     model_cls, config_cls = model_classes(kind)
     cfg, meta = read_config(folder, kind, config_cls)
     model = load_weights(folder, model_cls(cfg))
-    tok = None
+    tok = caption_clip = None
     if kind == "decoder":
         from ..clip.tokenizer import CaptionTokenizer
 
         tok = CaptionTokenizer.load(folder / "tokenizer.json", cfg.context)
-    return Stage(kind, model, DiffusionConfig(**meta.get("diffusion", {})), meta, tok, folder)
+        if cfg.caption_clip_dim:
+            caption_clip = _caption_clip(meta.get("caption_clip"), cfg.caption_clip_dim, folder)
+    return Stage(kind, model, DiffusionConfig(**meta.get("diffusion", {})), meta, tok, folder, caption_clip)
+
+
+def _caption_clip(name: str | None, dim: int, folder: Path):
+    """The CLIP a decoder reads its captions through, checked against the width it was trained on."""
+    from ..clip import load as load_clip
+
+    if not name:
+        raise PromptismError(f"{folder}/config.json reads a caption CLIP but names none (caption_clip)")
+    clip = load_clip(name)
+    got = clip.encode_text([""]).shape[1]
+    if got != dim:
+        raise PromptismError(f"the decoder at {folder} read captions through a {dim}-wide CLIP; {name!r} is {got} wide")
+    return clip
 
 
 def ship(src: str | Path, kind: str, name: str) -> Path:

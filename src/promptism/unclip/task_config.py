@@ -26,3 +26,11 @@ class DecoderTaskConfig:
         "conditioning augmentation: how far the training image embeddings are perturbed (perturb_embeddings), "
         "so that the decoder learns what the prior's samples lack from the caption; 0 is off",
     )
+    caption_clip: str | None = knob(
+        None,
+        "a second CLIP (a shipped name or a folder) whose text embedding of each caption the decoder reads "
+        "too, through projections that start at zero (the empty caption's where the caption is dropped); "
+        "unset, the decoder reads none",
+        parse=str,
+        metavar="CLIP",
+    )

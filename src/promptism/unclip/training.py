@@ -66,6 +66,11 @@ class DecoderTask:
         cfg = replace(config or DecoderTaskConfig(), **knobs)
         self.pairs, self.emb, self.tok, self.denoiser, self.seed = pairs, image_embed, tokenizer, denoiser, seed
         self.p_plain, self.embed_noise = cfg.p_plain, cfg.embed_noise
+        self.caption_clip = None
+        if cfg.caption_clip:
+            from ..clip import load as load_clip
+
+            self.caption_clip = load_clip(cfg.caption_clip)
 
     def loss(self, model, idx: np.ndarray, step: int):
         g = _generator(self.seed, step, idx)
@@ -80,6 +85,9 @@ class DecoderTask:
         kw = {}
         if _unwrap(model).config.inpaint:  # GLIDE-style: random masks, the known part as input
             kw = dict(known=x0, keep=random_keep_masks(len(idx), x0.shape[-1], g, self.p_plain))
+        if self.caption_clip is not None:  # the same captions (empty where dropped) by the caption CLIP
+            with torch.no_grad():
+                kw["caption_embed"] = self.caption_clip.encode_text(captions).float()
         x0, emb, ids, mask, drop_image, kw = to_device((x0, emb, ids, mask, drop_image, kw), model_device(model))
         loss = self.denoiser.loss(lambda x, t: model(x, t, emb, ids, mask, drop_image, **kw), x0, generator=g)
         return loss, {}
@@ -170,6 +178,12 @@ def _start_from(init: str, kind: str, model, cfg, preset_name: str) -> dict:
 
         widen_for_inpainting(model, load_weights(init, Decoder(init_cfg)).state_dict()).train()
         return init_record(init, init_meta)
+    if kind == "decoder" and cfg.caption_clip_dim and replace(cfg, caption_clip_dim=0) == init_cfg:
+        # a decoder that reads no caption CLIP starts one that does (its caption projections at zero)
+        from .decoder import Decoder, widen_for_captions
+
+        widen_for_captions(model, load_weights(init, Decoder(init_cfg)).state_dict()).train()
+        return init_record(init, init_meta)
     return start_from(init, kind, model_classes(kind)[1], model, cfg, preset_name)
 
 
@@ -256,6 +270,11 @@ def train_stage(
     tensors, tok, clip, fields = _conditioning(
         kind, p, pairs, data, embeddings, clip_name, out_dir, limit, progress, init, state, extra, crop
     )
+    task_cfg = DecoderTaskConfig(**{**p.get("task", {}), **(task or {})}) if kind == "decoder" else None
+    if task_cfg is not None and task_cfg.caption_clip:
+        from ..clip import load as load_clip
+
+        fields["caption_clip_dim"] = load_clip(task_cfg.caption_clip).encode_text([""]).shape[1]
     model_cls, cfg, dcfg, loop_defaults = build(kind, preset_name, p, **fields)
     loop = LoopConfig(
         **{**loop_defaults, "out": str(out_dir), **{k: v for k, v in loop_overrides.items() if v is not None}}
@@ -266,7 +285,6 @@ def train_stage(
         extra.update(_start_from(init, kind, model, cfg, preset_name))
     denoiser = Denoiser(dcfg)
     if kind == "decoder":
-        task_cfg = DecoderTaskConfig(**{**p.get("task", {}), **(task or {})})
         extra.update(asdict(task_cfg))
         task = DecoderTask(pairs, tensors["image_embed"], tok, denoiser, loop.seed, task_cfg)
     elif kind == "prior":
