@@ -18,6 +18,10 @@ with ``rerank_step`` at the smallest K. The judge never picks: it scores what CL
 
 Records (one JSON line per prompt, so a killed run resumes where it stopped) go to ``--records``.
 
+With ``--config`` a recipe is screened against the default's records on the same prompts and seeds:
+a sampling recipe (kind generate) draws with its settings; a decoder recipe draws with the decoder
+it trained (``--decoder FOLDER``) in place of the shipped one, at the default settings.
+
 Rule, written before the first run. K is chosen on the dev prompts, 41-50 of every category and
 split, which no report quotes: the smallest K in STEPS whose overall there (both splits together)
 is at least that of ranking the finished pictures. That K becomes the default
@@ -103,13 +107,13 @@ def check_pipeline(models, text: str, seed: int, drawn: dict, s) -> dict:
     return out
 
 
-def run_split(split: str, limit: int, records: Path, s, offset: int = 0) -> None:
+def run_split(split: str, limit: int, records: Path, s, offset: int = 0, decoder: str = "world") -> None:
     from tqdm.auto import tqdm
 
     from promptism.pipelines.common import to_images
     from promptism.pipelines.unclip import load_models, load_reranker
 
-    models, (reranker, _) = load_models(), load_reranker(s.rerank_clip)
+    models, (reranker, _) = load_models(decoder=decoder), load_reranker(s.rerank_clip)
     out = records / f"{split}.jsonl"
     done = {json.loads(line)["id"] for line in out.read_text().splitlines()} if out.exists() else set()
     prompts = [p for p in suite.limited(suite.all_prompts((split,)), limit, offset) if p.id not in done]
@@ -140,15 +144,17 @@ TIMED = (None, 50, 45, 40, 30, 20, 10)  # rerank_step values whose warm grid --t
 PROMPT = "two red circles above a blue square"  # unclip_world.py's timing prompt
 
 
-def time_grids(settings_list: list[tuple[str, object]], threads: int, runs: int = 3) -> dict:
-    """Median seconds of a warm 4-picture 64 px grid (after one run to warm up) for each named settings."""
+def time_grids(settings_list: list[tuple[str, object, str]], threads: int, runs: int = 3) -> dict:
+    """Median seconds of a warm 4-picture 64 px grid (after one run to warm up) for each named
+    (settings, decoder)."""
     import statistics
 
     from promptism.pipelines.unclip import generate, load_models
 
     torch.set_num_threads(threads)
-    models, out = load_models(), {}
-    for name, s in settings_list:
+    out = {}
+    for name, s, decoder in settings_list:
+        models = load_models(decoder=decoder)
         generate(PROMPT, n=4, seed=0, size=64, models=models, settings=s)
         secs = []
         for seed in range(runs):
@@ -318,12 +324,13 @@ def compare_markdown(rep: dict) -> str:
     candidates by their finished pictures, beside the default settings' on the same prompts and seeds."""
     t, base, name = rep["tables"], rep["default"], rep["recipe"]
     lines = [
-        f"# Sampling recipe {name}: GenEval-world against the default settings",
+        f"# {rep.get('kind', 'Sampling')} recipe {name}: GenEval-world against the default settings",
         "",
         f"Measured by `python benchmarks/rerank_early.py --config {rep['config']}` on {rep['machine']}, torch "
-        f"{rep['torch']}, promptism {rep['promptism']}, {rep['threads']} thread(s) per process. Shipped models, "
+        f"{rep['torch']}, promptism {rep['promptism']}, {rep['threads']} thread(s) per process. "
+        f"{rep.get('models', 'Shipped models')}, "
         f"64 px, {suite.IMAGES_PER_PROMPT} pictures per prompt, each the best of {rep['rerank']} candidates by "
-        f"`{rep['clip']}` on the finished pictures; settings changed: {rep['changed']}. The default settings' "
+        f"`{rep['clip']}` on the finished pictures; {rep['changed']}. The default settings' "
         "pictures are the records of `benchmarks/reports/rerank_early.md` for the same prompts and seeds.",
         "",
     ]
@@ -375,8 +382,15 @@ def main() -> int:
         "--config",
         default=None,
         metavar="RECIPE",
-        help="a sampling recipe (kind generate) to draw with instead of the default settings: its records and "
-        "report go to experiments/reports/rerank_early_NAME*, compared with the default settings' records",
+        help="a sampling recipe (kind generate) to draw with instead of the default settings, or a decoder recipe "
+        "whose trained decoder (--decoder) draws instead of the shipped one: its records and report go to "
+        "experiments/reports/rerank_early_NAME*, compared with the default settings' records",
+    )
+    ap.add_argument(
+        "--decoder",
+        default=None,
+        metavar="FOLDER",
+        help="with a decoder recipe as --config: the decoder that recipe trained (a model folder)",
     )
     ap.add_argument(
         "--records",
@@ -401,15 +415,21 @@ def main() -> int:
     settings, recipe = Settings(), None
     if args.config:
         recipe = load_recipe(args.config)
-        if recipe.kind != "generate":
-            ap.error(f"{args.config} is a {recipe.kind} recipe, not a sampling one (kind generate)")
-        settings = Settings(**recipe.preset["settings"])
-        settings.check()
+        if recipe.kind not in ("generate", "decoder"):
+            ap.error(f"{args.config} is a {recipe.kind} recipe, not a sampling one (kind generate) nor a decoder one")
+        if (recipe.kind == "decoder") != (args.decoder is not None):
+            ap.error("--decoder FOLDER goes with a decoder recipe as --config, and only with one")
+        if recipe.kind == "generate":
+            settings = Settings(**recipe.preset["settings"])
+            settings.check()
+    elif args.decoder:
+        ap.error("--decoder needs the decoder recipe that trained it as --config")
+    decoder = args.decoder or "world"
     default_records = REPORTS / "rerank_early_records"
     records = args.records or (TRIED / f"rerank_early_{recipe.name}_records" if recipe else default_records)
     records.mkdir(parents=True, exist_ok=True)
     for split in args.splits:
-        run_split(split, args.limit, records, settings, args.offset)
+        run_split(split, args.limit, records, settings, args.offset, decoder)
     if args.report and recipe:
         t = tables(records)
         changed = {k: v for k, v in asdict(settings).items() if v != getattr(Settings(), k)}
@@ -422,14 +442,20 @@ def main() -> int:
             "config": args.config,
             "clip": settings.rerank_clip,
             "rerank": settings.rerank,
-            "changed": ", ".join(f"{k} = {v}" for k, v in changed.items()),
+            "kind": "Decoder" if args.decoder else "Sampling",
+            "models": f"Shipped models, the decoder {args.decoder} in place of decoder-world"
+            if args.decoder
+            else "Shipped models",
+            "changed": "settings changed: " + (", ".join(f"{k} = {v}" for k, v in changed.items()) or "none"),
             "judge_sha256": judge_fingerprint(),
             "tables": t,
             "default": tables(default_records, {r["id"] for r in read_records(records)}),
             "conditions": args.conditions,
         }
         if args.time:
-            rep["timing"] = time_grids([("default", Settings()), (recipe.name, settings)], args.time_threads)
+            rep["timing"] = time_grids(
+                [("default", Settings(), "world"), (recipe.name, settings, decoder)], args.time_threads
+            )
         (TRIED / f"rerank_early_{recipe.name}.json").write_text(json.dumps(rep, indent=1))
         (TRIED / f"rerank_early_{recipe.name}.md").write_text(compare_markdown(rep))
         print(compare_markdown(rep))
@@ -448,7 +474,7 @@ def main() -> int:
         }
         if args.time:
             rep["timing"] = time_grids(
-                [(str(k) if k else "finished", Settings(rerank_step=k)) for k in TIMED], args.time_threads
+                [(str(k) if k else "finished", Settings(rerank_step=k), "world") for k in TIMED], args.time_threads
             )
         (REPORTS / "rerank_early.json").write_text(json.dumps(rep, indent=1))
         (REPORTS / "rerank_early.md").write_text(markdown(rep))
