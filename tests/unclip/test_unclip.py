@@ -443,6 +443,9 @@ def test_an_upsampler_samples_in_its_own_step_count_unless_the_settings_name_one
         UpsamplerConfig(**{**PRESETS["upsampler"]["tiny"]["model"], "sample_steps": 0})
     with pytest.raises(PromptismError, match="upsampler steps"):
         Settings(upsampler_steps=0).check()
+    for name in ("steps", "prior_steps", "upsampler_steps"):  # True is an int to Python, not a step count
+        with pytest.raises(PromptismError, match="whole number"):
+            Settings(**{name: True}).check()
     Settings(upsampler_steps=None).check()
     up = load_stage(str(tiny / "up32"), "upsampler")
     assert up.model.config.sample_steps == UpsamplerConfig().sample_steps  # a folder without the field

@@ -114,7 +114,7 @@ class Settings:
             v = getattr(self, name)
             if name == "upsampler_steps" and v is None:
                 continue
-            if not isinstance(v, int) or not 1 <= v <= MAX_STEPS:
+            if not isinstance(v, int) or isinstance(v, bool) or not 1 <= v <= MAX_STEPS:
                 raise PromptismError(
                     f"{name.replace('_', ' ')} must be a whole number from 1 to {MAX_STEPS}, got {v!r}"
                 )
