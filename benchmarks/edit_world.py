@@ -15,7 +15,8 @@
   circle and no red one.
 
 Every trial has its own seed; the judge only measures, it never picks or filters a picture.
-Writes benchmarks/reports/edit_world.{json,md} and a contact sheet per part.
+Writes benchmarks/reports/edit_world.{json,md} and a contact sheet per part; with ``--decoder FOLDER
+--tag NAME`` (a decoder being tried in place of the shipped one) experiments/reports/edit_world_NAME.*.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
+from tried import report_place  # benchmarks/tried.py, beside this script
 
 from promptism import __version__, world
 from promptism.pipelines.edit import inpaint, text_diff, vary
@@ -48,7 +50,6 @@ from promptism.pipelines.unclip import load_models, sha256s
 from promptism.world.judge import fingerprint as judge_fingerprint
 from promptism.world.sampling import sample_example
 
-REPORTS = Path(__file__).resolve().parent / "reports"
 SIZE = 64
 CORNER = 28  # the masked top-left square, in pixels of the 64 px picture
 BACKGROUNDS = ("white", "black", "gray", "sky")
@@ -69,7 +70,7 @@ def _sheet(rows: list[list[Image.Image]], path: Path) -> None:
     sheet.resize((sheet.width * 2, sheet.height * 2), Image.NEAREST).save(path)
 
 
-def part_inpaint(models, trials: int, method: str = "auto") -> dict:
+def part_inpaint(models, trials: int, out: Path, method: str = "auto") -> dict:
     mask = np.zeros((SIZE, SIZE), bool)
     mask[:CORNER, :CORNER] = True
     hits, outside, seconds, rows, found = 0, [], [], [], Counter()
@@ -94,8 +95,8 @@ def part_inpaint(models, trials: int, method: str = "auto") -> dict:
         found[" + ".join(sorted(f"{o.color} {o.shape}" for o in inside)) or "nothing"] += 1
         if k < 8:
             rows.append([picture, out])
-    sheet = "edit_world_inpaint.png" if method == "auto" else f"edit_world_inpaint_{method}.png"
-    _sheet([[a for r in rows for a in r[:1]], [b for r in rows for b in r[1:]]], REPORTS / sheet)
+    sheet = f"{out.name}_inpaint.png" if method == "auto" else f"{out.name}_inpaint_{method}.png"
+    _sheet([[a for r in rows for a in r[:1]], [b for r in rows for b in r[1:]]], out.parent / sheet)
     return {
         "trials": trials,
         "method": used,
@@ -113,7 +114,7 @@ def _objects(im) -> Counter:
     return Counter((o.color, o.shape) for o in world.read(im).objects)
 
 
-def part_vary(models, trials: int) -> dict:
+def part_vary(models, trials: int, out: Path) -> dict:
     agree, colours, shapes, distinct, seconds, rows = 0, 0, 0, 0, [], []
     for k in range(trials):
         rng = np.random.default_rng([6, k])
@@ -132,7 +133,7 @@ def part_vary(models, trials: int) -> dict:
         distinct += all(not np.array_equal(px[i], px[j]) for i in range(4) for j in range(i))
         if k < 6:
             rows.append([picture, *res.images])
-    _sheet(rows, REPORTS / "edit_world_vary.png")
+    _sheet(rows, out.parent / f"{out.name}_vary.png")
     n = 4 * trials
     return {
         "trials": trials,
@@ -147,7 +148,7 @@ def part_vary(models, trials: int) -> dict:
     }
 
 
-def part_text_diff(models, trials: int) -> dict:
+def part_text_diff(models, trials: int, out: Path) -> dict:
     hits, still_red, seconds, rows = 0, 0, [], []
     for k in range(trials):
         rng = np.random.default_rng([7, k])
@@ -161,7 +162,7 @@ def part_text_diff(models, trials: int) -> dict:
         still_red += got[("red", "circle")] >= 1
         if k < 8:
             rows.append([picture, out])
-    _sheet([[r[0] for r in rows], [r[1] for r in rows]], REPORTS / "edit_world_text_diff.png")
+    _sheet([[r[0] for r in rows], [r[1] for r in rows]], out.parent / f"{out.name}_text_diff.png")
     return {
         "trials": trials,
         "success": hits / trials,
@@ -300,11 +301,20 @@ def main() -> int:
         help="what else ran on the machine, written beside these parts' times (e.g. 'a training run "
         "shared the 2 cores')",
     )
+    ap.add_argument(
+        "--decoder",
+        default=None,
+        metavar="FOLDER",
+        help="a decoder being tried (with --tag), in place of the shipped one: the report goes to "
+        "experiments/reports/edit_world_TAG.*",
+    )
+    ap.add_argument("--tag", help="with --decoder: the name of its report")
     args = ap.parse_args()
+    out_dir, stem = report_place("edit_world", args.decoder is not None, args.tag, "--decoder")
     torch.set_num_threads(args.threads)
-    path = REPORTS / "edit_world.json"
+    path = out_dir / f"{stem}.json"
     report = json.loads(path.read_text()) if path.exists() else {}
-    models = load_models()
+    models = load_models(decoder=args.decoder or "world")
     report.update(
         {
             "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
@@ -315,17 +325,17 @@ def main() -> int:
             "judge_sha256": judge_fingerprint(),
         }
     )
-    REPORTS.mkdir(parents=True, exist_ok=True)
+    out_dir.mkdir(parents=True, exist_ok=True)
     defaults = {"inpaint": 100, "inpaint_repaint": 100, "vary": 25, "text_diff": 50}
     parts = {
         "inpaint": part_inpaint,
-        "inpaint_repaint": lambda m, k: part_inpaint(m, k, "repaint"),
+        "inpaint_repaint": lambda m, k, out: part_inpaint(m, k, out, "repaint"),
         "vary": part_vary,
         "text_diff": part_text_diff,
     }
     for name in args.parts:
         report[name] = {
-            **parts[name](models, args.trials or defaults[name]),
+            **parts[name](models, args.trials or defaults[name], out_dir / stem),
             "models_sha256": sha256s(report["models"]),
             "judge_sha256": report["judge_sha256"],
             "conditions": args.conditions,
@@ -335,7 +345,7 @@ def main() -> int:
         print(name, json.dumps(report[name]), flush=True)
     report["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     path.write_text(json.dumps(report, indent=1))
-    (REPORTS / "edit_world.md").write_text(markdown(report))
+    (out_dir / f"{stem}.md").write_text(markdown(report))
     print(markdown(report))
     return 0
 
