@@ -56,11 +56,12 @@ def placed(centroids: np.ndarray, relation: str) -> bool:
     return bool(sign * (centroids[0, axis] - centroids[1, axis]) > 0)
 
 
-def probe(decoder: str, split: str, limit: int) -> dict:
+def probe(decoder: str, split: str, limit: int, embedding: str = "prior") -> dict:
     from promptism.diffusion.samplers import noise, run
     from promptism.pipelines.common import sampling_path
     from promptism.pipelines.settings import Settings
     from promptism.pipelines.unclip import decoder_denoise, load_models, sample_prior
+    from promptism.world import render
 
     models, s = load_models(decoder=decoder), Settings()
     prompts = [p for p in suite.limited(suite.all_prompts((split,)), limit) if p.category == "position"]
@@ -71,7 +72,10 @@ def probe(decoder: str, split: str, limit: int) -> dict:
         colours = [p.constraints.objects[rel.a].color, p.constraints.objects[rel.b].color]
         gen = [torch.Generator().manual_seed(suite.hash_id(p.id))]
         with torch.no_grad():
-            emb = sample_prior(models, p.text, "", gen, s)
+            if embedding == "prior":
+                emb = sample_prior(models, p.text, "", gen, s)
+            else:  # the CLIP image embedding of a ground-truth render of the prompt
+                emb = models.clip.encode_image([render(suite.truth_scene(p, 0), models.clip.image_size)])
             dec = models.decoder
             steps = sampling_path(dec.denoiser, s.steps, s.sampler)
             seen = {}
@@ -93,14 +97,35 @@ def probe(decoder: str, split: str, limit: int) -> dict:
     }
 
 
+def truth(split: str, limit: int, size: int = 32) -> float:
+    """The share placed on each prompt's ground-truth render at ``size`` px: the probe's own check (1.0
+    when it reads pictures right)."""
+    from promptism.world import render
+
+    prompts = [p for p in suite.limited(suite.all_prompts((split,)), limit) if p.category == "position"]
+    hits = 0
+    for p in prompts:
+        (rel,) = p.constraints.relations
+        colours = [p.constraints.objects[rel.a].color, p.constraints.objects[rel.b].color]
+        im = np.asarray(render(suite.truth_scene(p, 0), size), dtype=np.float32) / 127.5 - 1
+        hits += placed(colour_centroids(torch.from_numpy(im).permute(2, 0, 1)[None], colours)[0], rel.relation)
+    return hits / max(1, len(prompts))
+
+
 def markdown(rep: dict) -> str:
     lines = [
         "# Layout probe: does the decoder put things where the caption says?",
         "",
         f"Measured by `python benchmarks/layout_probe.py` on {rep['machine']}, torch {rep['torch']}, promptism "
         f"{rep['promptism']}, {rep['threads']} thread(s). GenEval-world position prompts (the first {rep['limit']} "
-        "per split), one picture each drawn as `generate` draws it at 32 px (the prior's embedding, the decoder's "
-        "default sampler and guidance, no reranking, no upsampler). A prompt is placed when the two stated "
+        "per split), one picture each drawn as `generate` draws it at 32 px (the decoder's default sampler and "
+        "guidance, no reranking, no upsampler) from "
+        + (
+            "the prior's image embedding"
+            if rep.get("embedding", "prior") == "prior"
+            else "the CLIP image embedding of a ground-truth render of the prompt (the relation holds in it)"
+        )
+        + ". A prompt is placed when the two stated "
         "colours' weighted centroids in the decoder's x̂₀ after K steps lie the way its relation says; random "
         "placement scores about 0.5. Judge-free: no objects are found or read.",
         "",
@@ -112,6 +137,9 @@ def markdown(rep: dict) -> str:
             cells = " | ".join(f"{r['placed'][str(k)]:.2f}" for k in STEPS)
             lines.append(f"| {name} | {split} | {r['prompts']} | {cells} | {r['seconds_per_prompt']:.1f} |")
     lines.append("")
+    if rep.get("truth"):
+        shares = ", ".join(f"{split} {v:.2f}" for split, v in rep["truth"].items())
+        lines += [f"The probe on the prompts' ground-truth renders at 32 px (its own check): {shares}.", ""]
     if rep.get("conditions"):
         lines += [f"Conditions: {rep['conditions']}", ""]
     return "\n".join(lines)
@@ -128,6 +156,13 @@ def main() -> int:
     )
     ap.add_argument("--splits", nargs="+", default=list(suite.SPLITS), choices=suite.SPLITS, help="splits to probe")
     ap.add_argument("--limit", type=int, default=40, help="position prompts per split (default: 40)")
+    ap.add_argument(
+        "--embedding",
+        choices=("prior", "true"),
+        default="prior",
+        help="the image embedding the decoder gets: the prior's sample (as generate) or the CLIP embedding of a "
+        "ground-truth render of the prompt, where the relation holds (default: prior)",
+    )
     ap.add_argument("--out", type=Path, default=REPORTS / "layout_probe", help="report path without suffix")
     ap.add_argument("--threads", type=int, default=int(os.environ.get("PROMPTISM_THREADS", "1")), help="torch threads")
     ap.add_argument("--conditions", default="", help="what else ran beside it, written into the report")
@@ -139,13 +174,15 @@ def main() -> int:
         "promptism": __version__,
         "threads": args.threads,
         "limit": args.limit,
+        "embedding": args.embedding,
         "steps": list(STEPS),
         "sigma": SIGMA,
         "conditions": args.conditions,
         "decoders": {},
+        "truth": {split: truth(split, args.limit) for split in args.splits},
     }
     for decoder in args.decoder or ["world"]:
-        rep["decoders"][decoder] = {split: probe(decoder, split, args.limit) for split in args.splits}
+        rep["decoders"][decoder] = {split: probe(decoder, split, args.limit, args.embedding) for split in args.splits}
         print(decoder, json.dumps(rep["decoders"][decoder]), flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps(rep, indent=1))

@@ -41,3 +41,7 @@ def test_centroids_show_where_each_colour_is(spots, relation, want):
         x, y = spots[name]
         assert abs(c[k, 0] - (x + 0.5) / 32) < 0.08 and abs(c[k, 1] - (y + 0.5) / 32) < 0.08
     assert probe.placed(c, relation) is want
+
+
+def test_the_probe_reads_every_ground_truth_render_as_placed():
+    assert probe.truth("seen", 6) == 1.0 and probe.truth("heldout", 6) == 1.0
