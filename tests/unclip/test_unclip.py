@@ -990,3 +990,28 @@ def test_decoder_fine_tunes_onto_a_caption_clip_and_the_pipeline_feeds_it(tiny, 
         "train", "distill", "--teacher", str(out / "model"), "--data", str(data), "--out", str(tmp_path / "d")
     )
     assert bad.returncode != 0 and "second CLIP" in bad.stderr
+
+
+def test_relation_share_fills_that_share_of_each_batch_with_captions_that_state_a_relation(tok, data):
+    from promptism.data import load_pairs
+    from promptism.diffusion import Denoiser
+    from promptism.unclip.training import _generator, states_relation
+
+    tokenizer, _ = tok
+    pairs = load_pairs(data, "train", size=16, progress=False)
+    _, _, dcfg, _ = build("decoder", "tiny", clip_dim=32, vocab_size=tokenizer.vocab_size)
+    emb = F.normalize(torch.randn(len(pairs), 32), dim=-1)
+    related = {i for i, c in enumerate(pairs.captions) if states_relation(c)}
+    assert 0 < len(related) < len(pairs)  # the fixture's captions have both kinds
+    idx = np.array(sorted(set(range(len(pairs))) - related)[:16])
+    off = DecoderTask(pairs, emb, tokenizer, Denoiser(dcfg))
+    assert np.array_equal(off.draw(idx, _generator(0, 1, idx)), idx)
+    full = DecoderTask(pairs, emb, tokenizer, Denoiser(dcfg), relation_share=1.0)
+    assert set(full.draw(idx, _generator(0, 1, idx)).tolist()) <= related
+    half = DecoderTask(pairs, emb, tokenizer, Denoiser(dcfg), relation_share=0.5)
+    drawn = [half.draw(idx, _generator(0, s, idx)) for s in range(20)]
+    share = np.mean([np.isin(d, list(related)).mean() for d in drawn])
+    assert 0.35 < share < 0.65
+    assert np.array_equal(drawn[3], half.draw(idx, _generator(0, 3, idx)))  # a pure function of step and batch
+    assert states_relation("a red circle to the left of a blue square") and not states_relation("a red circle")
+    assert not states_relation("my holiday photo, 2019")  # a caption the world's parser cannot read

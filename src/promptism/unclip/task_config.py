@@ -34,3 +34,10 @@ class DecoderTaskConfig:
         parse=str,
         metavar="CLIP",
     )
+    relation_share: float = knob(
+        0.0,
+        "the share of each batch replaced by pictures whose caption states where one object is relative to "
+        "another ('A to the left of B'; Scene World captions), drawn at random from those; 0 is off",
+        parse=share,
+        metavar="P",
+    )

@@ -66,6 +66,11 @@ class DecoderTask:
         cfg = replace(config or DecoderTaskConfig(), **knobs)
         self.pairs, self.emb, self.tok, self.denoiser, self.seed = pairs, image_embed, tokenizer, denoiser, seed
         self.p_plain, self.embed_noise = cfg.p_plain, cfg.embed_noise
+        self.relation_share, self.related = cfg.relation_share, None
+        if cfg.relation_share:
+            self.related = np.array([i for i, c in enumerate(pairs.captions) if states_relation(c)], dtype=np.int64)
+            if not len(self.related):
+                raise PromptismError("relation_share is set, but no training caption states a relation")
         self.caption_clip = None
         if cfg.caption_clip:
             from ..clip import load as load_clip
@@ -74,6 +79,7 @@ class DecoderTask:
 
     def loss(self, model, idx: np.ndarray, step: int):
         g = _generator(self.seed, step, idx)
+        idx = self.draw(idx, g)
         x0 = to_pixels(self.pairs.images[idx])
         drop_text = torch.rand(len(idx), generator=g) < P_DROP_TEXT
         drop_image = torch.rand(len(idx), generator=g) < P_DROP_IMAGE
@@ -91,6 +97,26 @@ class DecoderTask:
         x0, emb, ids, mask, drop_image, kw = to_device((x0, emb, ids, mask, drop_image, kw), model_device(model))
         loss = self.denoiser.loss(lambda x, t: model(x, t, emb, ids, mask, drop_image, **kw), x0, generator=g)
         return loss, {}
+
+    def draw(self, idx: np.ndarray, g: torch.Generator) -> np.ndarray:
+        """The batch's pairs: ``idx``, with a share ``relation_share`` of them replaced by pairs whose
+        caption states a relation (none replaced, and no draw from ``g``, when it is 0)."""
+        if self.related is None:
+            return idx
+        swap = (torch.rand(len(idx), generator=g) < self.relation_share).numpy()
+        pick = self.related[torch.randint(0, len(self.related), (len(idx),), generator=g).numpy()]
+        return np.where(swap, pick, idx)
+
+
+def states_relation(caption: str) -> bool:
+    """Whether a Scene World caption states where one object is relative to another; False for a
+    caption the world's parser does not read."""
+    from ..world.captions import ParseError, parse
+
+    try:
+        return bool(parse(caption).relations)
+    except ParseError:
+        return False
 
 
 class PriorTask:
