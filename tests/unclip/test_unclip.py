@@ -923,10 +923,10 @@ def test_decoder_task_knobs_are_cli_options_saved_with_the_model(tiny, data, tmp
 
 
 def test_a_caption_clip_decoder_starts_as_the_decoder_it_widens_and_needs_its_input(tiny):
-    from promptism.unclip.decoder import Decoder, widen_for_captions
+    from promptism.unclip.decoder import Decoder, widen
 
     plain = load_stage(str(tiny / "decoder"), "decoder").model
-    wide = widen_for_captions(Decoder(replace(plain.config, caption_clip_dim=24)).eval(), plain.state_dict())
+    wide = widen(Decoder(replace(plain.config, caption_clip_dim=24)).eval(), plain.state_dict())
     torch.manual_seed(0)
     b, s = 3, plain.config.image_size
     x, t = torch.randn(b, 3, s, s), torch.tensor([10, 500, 990])
@@ -944,9 +944,9 @@ def test_a_caption_clip_decoder_starts_as_the_decoder_it_widens_and_needs_its_in
         plain(x, t, emb, ids, mask, caption_embed=cap)
     other = replace(plain.config, caption_clip_dim=24, clip_tokens=plain.config.clip_tokens + 1)
     with pytest.raises(ValueError, match="not the same decoder"):
-        widen_for_captions(Decoder(other), plain.state_dict())
+        widen(Decoder(other), plain.state_dict())
     with pytest.raises(ValueError, match="not the same decoder"):
-        widen_for_captions(Decoder(replace(plain.config, caption_clip_dim=24)), {**plain.state_dict(), "x": x})
+        widen(Decoder(replace(plain.config, caption_clip_dim=24)), {**plain.state_dict(), "x": x})
 
 
 def test_decoder_fine_tunes_onto_a_caption_clip_and_the_pipeline_feeds_it(tiny, data, tmp_path):
@@ -1015,3 +1015,45 @@ def test_relation_share_fills_that_share_of_each_batch_with_captions_that_state_
     assert np.array_equal(drawn[3], half.draw(idx, _generator(0, 3, idx)))  # a pure function of step and batch
     assert states_relation("a red circle to the left of a blue square") and not states_relation("a red circle")
     assert not states_relation("my holiday photo, 2019")  # a caption the world's parser cannot read
+
+
+def test_coordinate_channels_widen_a_decoder_that_starts_as_the_one_it_came_from(tiny):
+    from promptism.nn.unet import coordinate_channels
+    from promptism.unclip.decoder import Decoder, widen, widens
+
+    grid = coordinate_channels(torch.zeros(2, 3, 4, 5))
+    assert grid.shape == (2, 2, 4, 5)
+    assert torch.equal(grid[0, 0, 0], torch.linspace(-1, 1, 5)) and torch.equal(
+        grid[0, 1, :, 0], torch.linspace(-1, 1, 4)
+    )
+    plain = load_stage(str(tiny / "decoder"), "decoder").model
+    c = plain.config
+    with_coords = replace(c, unet=replace(c.unet, coords=True))
+    both = replace(with_coords, caption_clip_dim=24)
+    assert widens(c, with_coords) and widens(c, both) and widens(with_coords, both)
+    assert not widens(c, c) and not widens(with_coords, c)  # nothing added, or an input taken away
+    assert not widens(c, replace(with_coords, clip_tokens=c.clip_tokens + 1))  # something else changed
+    inpaint = replace(with_coords, inpaint=True, unet=replace(with_coords.unet, in_channels=7))
+    assert widens(c, inpaint) and not widens(with_coords, inpaint)  # new channels only after the old
+    wide = widen(Decoder(both).eval(), plain.state_dict())
+    torch.manual_seed(1)
+    b, s = 2, c.image_size
+    x, t = torch.randn(b, 3, s, s), torch.tensor([30, 900])
+    emb = F.normalize(torch.randn(b, c.clip_dim), dim=-1)
+    ids = torch.randint(1, c.vocab_size, (b, c.context))
+    mask = torch.ones_like(ids, dtype=torch.bool)
+    cap = F.normalize(torch.randn(b, 24), dim=-1)
+    with torch.no_grad():
+        assert torch.allclose(wide(x, t, emb, ids, mask, caption_embed=cap), plain(x, t, emb, ids, mask), atol=1e-6)
+        torch.nn.init.normal_(wide.unet.conv_in.weight, std=0.1)  # once trained, where a pixel is counts
+        assert not torch.allclose(wide(x, t, emb, ids, mask, caption_embed=cap), plain(x, t, emb, ids, mask))
+
+
+def test_a_recipe_turns_on_the_coordinate_channels_under_model_unet(tmp_path):
+    from promptism.recipes import load_recipe
+
+    path = tmp_path / "r.toml"
+    path.write_text('kind = "decoder"\nbase = "tiny"\nrule = "r"\nresult = "r"\n[model.unet]\ncoords = true\n')
+    r = load_recipe(path)
+    assert r.preset["model"]["unet"]["coords"] is True
+    assert r.preset["model"]["unet"]["channels"] == PRESETS["decoder"]["tiny"]["model"]["unet"]["channels"]

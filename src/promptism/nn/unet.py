@@ -6,7 +6,10 @@ timestep embedding (their "AdaGN"), stride-2 downsampling, nearest upsampling, s
 Attention blocks, where a level asks for them, attend over the picture's positions and, GLIDE's
 way (Nichol et al. 2022, §2.3 / Appendix), over context tokens whose keys and values are
 concatenated to the picture's. ``unshuffle`` = 2 folds 2×2 pixels into channels at the input and
-unfolds them at the output, so a 64 px model costs about what a 32 px one does.
+unfolds them at the output, so a 64 px model costs about what a 32 px one does. ``coords`` adds
+two input channels that hold each pixel's x and y (-1 to 1), CoordConv's way (Liu et al. 2018), so
+that where a thing goes can follow from the conditioning directly rather than from the borders'
+zero padding.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ class UNetConfig:
     unshuffle: int = 1
     groups: int = 8
     dropout: float = 0.0
+    coords: bool = False  # two more input channels: each pixel's x and y, after the in_channels
 
     def __post_init__(self):
         object.__setattr__(self, "channels", tuple(self.channels))
@@ -40,6 +44,18 @@ class UNetConfig:
             raise ValueError("attention needs one flag per level in channels")
         if any(c % self.groups for c in self.channels):
             raise ValueError(f"every width in channels must be divisible by groups={self.groups}")
+
+
+COORD_CHANNELS = 2
+
+
+def coordinate_channels(x: torch.Tensor) -> torch.Tensor:
+    """(B, 2, H, W): each pixel's x (across) and y (down), from -1 at the first pixel's centre to 1 at the last's."""
+    b, _, h, w = x.shape
+    ys = torch.linspace(-1, 1, h, dtype=x.dtype, device=x.device)
+    xs = torch.linspace(-1, 1, w, dtype=x.dtype, device=x.device)
+    grid = torch.stack(torch.meshgrid(xs, ys, indexing="xy"))  # (2, H, W): x, y
+    return grid.expand(b, -1, -1, -1)
 
 
 def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10000.0) -> torch.Tensor:
@@ -110,7 +126,7 @@ class UNet(nn.Module):
         self.emb_dim = emb = 4 * ch0
         self.time = nn.Sequential(nn.Linear(ch0, emb), nn.SiLU(), nn.Linear(emb, emb))
         self.cond = nn.Linear(cfg.cond_dim, emb) if cfg.cond_dim else None
-        self.conv_in = nn.Conv2d(cfg.in_channels * u * u, ch0, 3, padding=1)
+        self.conv_in = nn.Conv2d((cfg.in_channels + COORD_CHANNELS * cfg.coords) * u * u, ch0, 3, padding=1)
         g, drop, ctx = cfg.groups, cfg.dropout, cfg.context_dim
 
         self.down = nn.ModuleList()
@@ -171,6 +187,8 @@ class UNet(nn.Module):
     ) -> torch.Tensor:
         # x: (B, C_in, S, S); t: (B,) int; cond: (B, cond_dim); context: (B, L, context_dim)
         u = self.config.unshuffle
+        if self.config.coords:
+            x = torch.cat([x, coordinate_channels(x)], 1)
         if u > 1:
             x = F.pixel_unshuffle(x, u)
         emb = self.time(timestep_embedding(t, self.config.channels[0]))

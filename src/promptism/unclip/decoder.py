@@ -12,7 +12,7 @@ vector) 10% of the time and the caption (replaced by the empty caption) 50% of t
 With ``caption_clip_dim`` > 0 the decoder also reads the caption through a second CLIP (its text
 embedding, ``caption_embed``; the empty caption's where the caption is dropped): a projection of it
 is added to the conditioning vector and to the image embedding's context tokens. Both projections
-start at zero (``widen_for_captions``), so a decoder fine-tuned this way starts as the one it came
+start at zero (``widen``), so a decoder fine-tuned this way starts as the one it came
 from. The CLIP that reads the captions is named in the model's config.json ("caption_clip").
 
 With ``inpaint=True`` the UNet takes four more input channels, as GLIDE's and DALL·E 2's
@@ -149,28 +149,47 @@ def widen_for_inpainting(model: Decoder, plain_state: dict[str, torch.Tensor]) -
     """Load a plain decoder's weights into an inpainting decoder of the same shape: the new
     input channels start at zero, so it begins as exactly the plain decoder (GLIDE fine-tunes
     its inpainting model from the base model the same way)."""
-    u = model.config.unet.unshuffle
-    state = dict(plain_state)
+    return widen(model, plain_state)
+
+
+def widens(start: DecoderConfig, cfg: DecoderConfig) -> bool:
+    """Whether ``cfg`` is ``start`` with inputs added and nothing else changed: the inpainting
+    channels, a caption CLIP's embedding, the coordinate channels. New input channels must come after
+    the old ones (the coordinate channels are the last), so a start with coordinates cannot gain the
+    inpainting channels."""
+    if cfg == start:
+        return False
+    if (start.inpaint and not cfg.inpaint) or (start.unet.coords and not cfg.unet.coords):
+        return False
+    if start.caption_clip_dim not in (0, cfg.caption_clip_dim) or (start.unet.coords and cfg.inpaint > start.inpaint):
+        return False
+    same = replace(
+        cfg,
+        inpaint=start.inpaint,
+        caption_clip_dim=start.caption_clip_dim,
+        unet=replace(cfg.unet, in_channels=start.unet.in_channels, coords=start.unet.coords),
+    )
+    return same == start
+
+
+def widen(model: Decoder, state: dict[str, torch.Tensor]) -> Decoder:
+    """Load the weights of a decoder into ``model``, the same decoder with inputs added (``widens``):
+    the new input channels' weights and the caption projections start at zero, so it begins as
+    exactly the decoder it came from."""
+    state = dict(state)
     w = state["unet.conv_in.weight"]
-    wide = torch.zeros(w.shape[0], model.config.unet.in_channels * u * u, *w.shape[2:], dtype=w.dtype)
-    wide[:, : w.shape[1]] = w  # pixel_unshuffle keeps each input channel's u² sub-pixels together
-    state["unet.conv_in.weight"] = wide
-    model.load_state_dict(state)
-    return model
-
-
-def widen_for_captions(model: Decoder, state: dict[str, torch.Tensor]) -> Decoder:
-    """Load the weights of a decoder that reads no caption-CLIP embedding into one that does (the same
-    otherwise): its caption projections stay at zero, so it begins as exactly the decoder it came from."""
+    want = model.unet.conv_in.weight.shape[1]
+    if w.shape[1] < want:  # pixel_unshuffle keeps each input channel's u² sub-pixels together, in order
+        wide = torch.zeros(w.shape[0], want, *w.shape[2:], dtype=w.dtype)
+        wide[:, : w.shape[1]] = w
+        state["unet.conv_in.weight"] = wide
     try:
         missing, unexpected = model.load_state_dict(state, strict=False)
     except RuntimeError as e:  # a tensor of another shape
-        raise ValueError(f"not the same decoder but for the caption projections: {e}") from None
+        raise ValueError(f"not the same decoder but for added inputs: {e}") from None
     new = {k for k in model.state_dict() if k.startswith(("caption_to_cond.", "caption_to_tokens."))}
-    if unexpected or set(missing) != new:
-        raise ValueError(
-            f"not the same decoder but for the caption projections: missing {missing}, unexpected {unexpected}"
-        )
+    if unexpected or not set(missing) <= new or (set(missing) and set(missing) != new):
+        raise ValueError(f"not the same decoder but for added inputs: missing {missing}, unexpected {unexpected}")
     return model
 
 

@@ -198,18 +198,14 @@ def _start_from(init: str, kind: str, model, cfg, preset_name: str) -> dict:
     from ..checkpoint import init_record, load_weights, read_config, start_from
 
     init_cfg, init_meta = read_config(init, kind, model_classes(kind)[1])
-    if kind == "decoder" and cfg.inpaint and not init_cfg.inpaint and init_cfg == cfg.plain():
-        # a plain decoder's weights start the inpainting one (its extra channels at zero)
-        from .decoder import Decoder, widen_for_inpainting
+    if kind == "decoder":
+        from .decoder import Decoder, widen, widens
 
-        widen_for_inpainting(model, load_weights(init, Decoder(init_cfg)).state_dict()).train()
-        return init_record(init, init_meta)
-    if kind == "decoder" and cfg.caption_clip_dim and replace(cfg, caption_clip_dim=0) == init_cfg:
-        # a decoder that reads no caption CLIP starts one that does (its caption projections at zero)
-        from .decoder import Decoder, widen_for_captions
-
-        widen_for_captions(model, load_weights(init, Decoder(init_cfg)).state_dict()).train()
-        return init_record(init, init_meta)
+        if widens(init_cfg, cfg):
+            # a decoder's weights start one with inputs added (inpainting channels, a caption CLIP,
+            # coordinate channels), the new inputs' weights at zero
+            widen(model, load_weights(init, Decoder(init_cfg)).state_dict()).train()
+            return init_record(init, init_meta)
     return start_from(init, kind, model_classes(kind)[1], model, cfg, preset_name)
 
 
