@@ -35,6 +35,12 @@ def _px(result):
     return np.stack([np.asarray(im) for im in result.images])
 
 
+def _fine_tune(data, out, preset: str, init, clip, *more: str, **kw):
+    """`promptism train decoder` from the decoder at ``init``, quietly, in a subprocess."""
+    args = ["train", "decoder", "--data", str(data), "--out", str(out), "--preset", preset]
+    return _promptism(*args, "--init", str(init), "--clip", str(clip), *more, "--quiet", timeout=300, **kw)
+
+
 # --- networks ----------------------------------------------------------------------------------
 def test_decoder_ignores_padding_and_drops_the_image_embedding(models):
     dec = models.decoder.model
@@ -289,22 +295,7 @@ def test_train_cli_writes_a_loadable_stage(kind, preset, tiny, data, tmp_path):
 @pytest.mark.slow
 def test_inpainting_decoder_fine_tunes_from_a_plain_one(tiny, data, tmp_path):
     out = tmp_path / "inpaint"
-    r = _promptism(
-        "train",
-        "decoder",
-        "--data",
-        str(data),
-        "--out",
-        str(out),
-        "--preset",
-        "tiny-inpaint",
-        "--init",
-        str(tiny / "decoder"),
-        "--clip",
-        str(tiny / "clip"),
-        "--quiet",
-        timeout=300,
-    )
+    r = _fine_tune(data, out, "tiny-inpaint", tiny / "decoder", tiny / "clip")
     assert r.returncode == 0, r.stderr[-2000:]
     st, plain = load_stage(str(out / "model"), "decoder"), load_stage(str(tiny / "decoder"), "decoder")
     assert st.model.config.inpaint and st.model.config.plain() == plain.model.config
@@ -315,24 +306,7 @@ def test_inpainting_decoder_fine_tunes_from_a_plain_one(tiny, data, tmp_path):
     assert meta["init_phases"] == [{k: start[k] for k in PHASE_FIELDS if k in start}]
     # ... and passed on: a second phase from this one lists both
     again = tmp_path / "again"
-    r = _promptism(
-        "train",
-        "decoder",
-        "--data",
-        str(data),
-        "--out",
-        str(again),
-        "--preset",
-        "tiny-inpaint",
-        "--init",
-        str(out / "model"),
-        "--clip",
-        str(tiny / "clip"),
-        "--quiet",
-        "--steps",
-        "1",
-        timeout=300,
-    )
+    r = _fine_tune(data, again, "tiny-inpaint", out / "model", tiny / "clip", "--steps", "1")
     assert r.returncode == 0, r.stderr[-2000:]
     phases = json.loads((again / "model" / "config.json").read_text())["init_phases"]
     assert phases[0] == meta["init_phases"][0] and len(phases) == 2
@@ -951,25 +925,8 @@ def test_a_caption_clip_decoder_starts_as_the_decoder_it_widens_and_needs_its_in
 
 def test_decoder_fine_tunes_onto_a_caption_clip_and_the_pipeline_feeds_it(tiny, data, tmp_path):
     out = tmp_path / "caption"
-    r = _promptism(
-        "train",
-        "decoder",
-        "--data",
-        str(data),
-        "--out",
-        str(out),
-        "--preset",
-        "tiny",
-        "--init",
-        str(tiny / "decoder"),
-        "--clip",
-        str(tiny / "clip"),
-        "--caption-clip",
-        str(tiny / "clip"),
-        "--quiet",
-        env={**os.environ, "PROMPTISM_THREADS": "1"},
-        timeout=300,
-    )
+    env = {**os.environ, "PROMPTISM_THREADS": "1"}
+    r = _fine_tune(data, out, "tiny", tiny / "decoder", tiny / "clip", "--caption-clip", str(tiny / "clip"), env=env)
     assert r.returncode == 0, r.stderr[-2000:]
     st = load_stage(str(out / "model"), "decoder")
     assert st.meta["caption_clip"] == str(tiny / "clip") and st.caption_clip is not None
