@@ -962,6 +962,8 @@ def test_relation_share_fills_that_share_of_each_batch_with_captions_that_state_
     assert 0 < len(related) < len(pairs)  # the fixture's captions have both kinds
     idx = np.array(sorted(set(range(len(pairs))) - related)[:16])
     off = DecoderTask(pairs, emb, tokenizer, Denoiser(dcfg))
+    with pytest.raises(ValueError, match="caption_reader"):  # a named caption CLIP comes loaded, by train_stage
+        DecoderTask(pairs, emb, tokenizer, Denoiser(dcfg), caption_clip="world")
     assert np.array_equal(off.draw(idx, _generator(0, 1, idx)), idx)
     full = DecoderTask(pairs, emb, tokenizer, Denoiser(dcfg), relation_share=1.0)
     assert set(full.draw(idx, _generator(0, 1, idx)).tolist()) <= related

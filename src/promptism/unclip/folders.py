@@ -104,21 +104,24 @@ def load_stage(name: str | Path, kind: str) -> Stage:
 
         tok = CaptionTokenizer.load(folder / "tokenizer.json", cfg.context)
         if cfg.caption_clip_dim:
-            caption_clip = _caption_clip(meta.get("caption_clip"), cfg.caption_clip_dim, folder)
+            name = meta.get("caption_clip")
+            if not name:
+                raise PromptismError(f"{folder}/config.json reads a caption CLIP but names none (caption_clip)")
+            caption_clip, got = load_caption_clip(name)
+            if got != cfg.caption_clip_dim:
+                raise PromptismError(
+                    f"the decoder at {folder} read captions through a {cfg.caption_clip_dim}-wide CLIP; "
+                    f"{name!r} is {got} wide"
+                )
     return Stage(kind, model, DiffusionConfig(**meta.get("diffusion", {})), meta, tok, folder, caption_clip)
 
 
-def _caption_clip(name: str | None, dim: int, folder: Path):
-    """The CLIP a decoder reads its captions through, checked against the width it was trained on."""
+def load_caption_clip(name: str):
+    """(the CLIP a decoder reads its captions through, the width of its text embeddings)."""
     from ..clip import load as load_clip
 
-    if not name:
-        raise PromptismError(f"{folder}/config.json reads a caption CLIP but names none (caption_clip)")
     clip = load_clip(name)
-    got = clip.encode_text([""]).shape[1]
-    if got != dim:
-        raise PromptismError(f"the decoder at {folder} read captions through a {dim}-wide CLIP; {name!r} is {got} wide")
-    return clip
+    return clip, clip.encode_text([""]).shape[1]
 
 
 def ship(src: str | Path, kind: str, name: str) -> Path:

@@ -60,9 +60,12 @@ class DecoderTask:
         denoiser: Denoiser,
         seed: int = 0,
         config: DecoderTaskConfig | None = None,
+        caption_reader=None,
         **knobs,
     ):
-        """``config`` holds the task's knobs (DecoderTaskConfig); knobs given by name replace its fields."""
+        """``config`` holds the task's knobs (DecoderTaskConfig); knobs given by name replace its fields.
+        ``caption_reader``: the loaded CLIP that ``config.caption_clip`` names, which reads the captions
+        for a decoder that takes its text embedding (train_stage loads it)."""
         cfg = replace(config or DecoderTaskConfig(), **knobs)
         self.pairs, self.emb, self.tok, self.denoiser, self.seed = pairs, image_embed, tokenizer, denoiser, seed
         self.p_plain, self.embed_noise = cfg.p_plain, cfg.embed_noise
@@ -71,11 +74,9 @@ class DecoderTask:
             self.related = np.array([i for i, c in enumerate(pairs.captions) if states_relation(c)], dtype=np.int64)
             if not len(self.related):
                 raise PromptismError("relation_share is set, but no training caption states a relation")
-        self.caption_clip = None
-        if cfg.caption_clip:
-            from ..clip import load as load_clip
-
-            self.caption_clip = load_clip(cfg.caption_clip)
+        if bool(cfg.caption_clip) != (caption_reader is not None):
+            raise ValueError("give the loaded caption CLIP (caption_reader) exactly when config.caption_clip names one")
+        self.caption_clip = caption_reader
 
     def loss(self, model, idx: np.ndarray, step: int):
         g = _generator(self.seed, step, idx)
@@ -293,10 +294,11 @@ def train_stage(
         kind, p, pairs, data, embeddings, clip_name, out_dir, limit, progress, init, state, extra, crop
     )
     task_cfg = DecoderTaskConfig(**{**p.get("task", {}), **(task or {})}) if kind == "decoder" else None
+    caption_reader = None
     if task_cfg is not None and task_cfg.caption_clip:
-        from ..clip import load as load_clip
+        from .folders import load_caption_clip
 
-        fields["caption_clip_dim"] = load_clip(task_cfg.caption_clip).encode_text([""]).shape[1]
+        caption_reader, fields["caption_clip_dim"] = load_caption_clip(task_cfg.caption_clip)
     model_cls, cfg, dcfg, loop_defaults = build(kind, preset_name, p, **fields)
     loop = LoopConfig(
         **{**loop_defaults, "out": str(out_dir), **{k: v for k, v in loop_overrides.items() if v is not None}}
@@ -308,7 +310,7 @@ def train_stage(
     denoiser = Denoiser(dcfg)
     if kind == "decoder":
         extra.update(asdict(task_cfg))
-        task = DecoderTask(pairs, tensors["image_embed"], tok, denoiser, loop.seed, task_cfg)
+        task = DecoderTask(pairs, tensors["image_embed"], tok, denoiser, loop.seed, task_cfg, caption_reader)
     elif kind == "prior":
         task = PriorTask(pairs, tensors["image_embed"], clip, denoiser, loop.seed)
     else:
