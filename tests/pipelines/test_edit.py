@@ -251,13 +251,13 @@ def inpaint_models(tiny, tmp_path_factory):
     from dataclasses import replace
 
     from promptism.pipelines.unclip import load_models
-    from promptism.unclip.decoder import Decoder, widen_for_inpainting
+    from promptism.unclip.decoder import Decoder, widen
     from promptism.unclip.folders import Stage, load_stage
 
     plain = load_stage(str(tiny / "decoder"), "decoder")
     cfg = plain.model.config
     cfg = replace(cfg, inpaint=True, unet=replace(cfg.unet, in_channels=7))
-    dec = widen_for_inpainting(Decoder(cfg), plain.model.state_dict())
+    dec = widen(Decoder(cfg), plain.model.state_dict())
     with torch.no_grad():
         new = dec.unet.conv_in.weight[:, 3 * cfg.unet.unshuffle**2 :]
         new.normal_(0, 0.2, generator=torch.Generator().manual_seed(4))

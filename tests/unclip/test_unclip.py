@@ -171,12 +171,12 @@ def test_stage_folders_round_trip_and_load_strictly(tiny, tmp_path):
 
 
 def test_inpainting_decoder_starts_as_its_plain_decoder_and_then_reads_the_known_pixels(models):
-    from promptism.unclip.decoder import Decoder, widen_for_inpainting
+    from promptism.unclip.decoder import Decoder, widen
 
     plain = models.decoder.model
     cfg = replace(plain.config, inpaint=True, unet=replace(plain.config.unet, in_channels=7))
     assert cfg.plain() == plain.config
-    wide = widen_for_inpainting(Decoder(cfg), plain.state_dict()).eval()
+    wide = widen(Decoder(cfg), plain.state_dict()).eval()
     ids, mask = models.decoder.tokenizer(["a red circle", "a blue square"])
     g = torch.Generator().manual_seed(0)
     x, emb = torch.randn(2, 3, 16, 16, generator=g), F.normalize(torch.randn(2, 32, generator=g), dim=-1)

@@ -145,13 +145,6 @@ def inpaint_input(x: torch.Tensor, known: torch.Tensor | None, keep: torch.Tenso
     return [x, known.to(x.dtype).expand_as(x) * keep, keep]
 
 
-def widen_for_inpainting(model: Decoder, plain_state: dict[str, torch.Tensor]) -> Decoder:
-    """Load a plain decoder's weights into an inpainting decoder of the same shape: the new
-    input channels start at zero, so it begins as exactly the plain decoder (GLIDE fine-tunes
-    its inpainting model from the base model the same way)."""
-    return widen(model, plain_state)
-
-
 def widens(start: DecoderConfig, cfg: DecoderConfig) -> bool:
     """Whether ``cfg`` is ``start`` with inputs added and nothing else changed: the inpainting
     channels, a caption CLIP's embedding, the coordinate channels. New input channels must come after
@@ -175,7 +168,8 @@ def widens(start: DecoderConfig, cfg: DecoderConfig) -> bool:
 def widen(model: Decoder, state: dict[str, torch.Tensor]) -> Decoder:
     """Load the weights of a decoder into ``model``, the same decoder with inputs added (``widens``):
     the new input channels' weights and the caption projections start at zero, so it begins as
-    exactly the decoder it came from."""
+    exactly the decoder it came from (GLIDE fine-tunes its inpainting model from the base model the
+    same way)."""
     state = dict(state)
     w = state["unet.conv_in.weight"]
     want = model.unet.conv_in.weight.shape[1]
@@ -188,7 +182,7 @@ def widen(model: Decoder, state: dict[str, torch.Tensor]) -> Decoder:
     except RuntimeError as e:  # a tensor of another shape
         raise ValueError(f"not the same decoder but for added inputs: {e}") from None
     new = {k for k in model.state_dict() if k.startswith(("caption_to_cond.", "caption_to_tokens."))}
-    if unexpected or not set(missing) <= new or (set(missing) and set(missing) != new):
+    if unexpected or set(missing) not in (set(), new):
         raise ValueError(f"not the same decoder but for added inputs: missing {missing}, unexpected {unexpected}")
     return model
 
