@@ -56,6 +56,16 @@ def placed(centroids: np.ndarray, relation: str) -> bool:
     return bool(sign * (centroids[0, axis] - centroids[1, axis]) > 0)
 
 
+def position_prompts(split: str, limit: int) -> list[tuple]:
+    """(prompt, its relation, the colours of its objects A and B) for the first ``limit`` position prompts."""
+    out = []
+    for p in suite.limited(suite.all_prompts((split,)), limit):
+        if p.category == "position":
+            (rel,) = p.constraints.relations
+            out.append((p, rel, [p.constraints.objects[rel.a].color, p.constraints.objects[rel.b].color]))
+    return out
+
+
 def probe(decoder: str, split: str, limit: int, embedding: str = "prior") -> dict:
     from promptism.diffusion.samplers import noise, run
     from promptism.pipelines.common import sampling_path
@@ -64,27 +74,24 @@ def probe(decoder: str, split: str, limit: int, embedding: str = "prior") -> dic
     from promptism.world import render
 
     models, s = load_models(decoder=decoder), Settings()
-    prompts = [p for p in suite.limited(suite.all_prompts((split,)), limit) if p.category == "position"]
+    dec = models.decoder
+    steps, size = sampling_path(dec.denoiser, s.steps, s.sampler), dec.model.config.image_size
+    prompts = position_prompts(split, limit)
     hits = {k: 0 for k in STEPS}
     t0 = time.perf_counter()
-    for p in prompts:
-        (rel,) = p.constraints.relations
-        colours = [p.constraints.objects[rel.a].color, p.constraints.objects[rel.b].color]
+    for p, rel, colours in prompts:
         gen = [torch.Generator().manual_seed(suite.hash_id(p.id))]
         with torch.no_grad():
             if embedding == "prior":
                 emb = sample_prior(models, p.text, "", gen, s)
             else:  # the CLIP image embedding of a ground-truth render of the prompt
                 emb = models.clip.encode_image([render(suite.truth_scene(p, 0), models.clip.image_size)])
-            dec = models.decoder
-            steps = sampling_path(dec.denoiser, s.steps, s.sampler)
             seen = {}
 
             def record(i, _, x0, seen=seen, colours=colours):
                 if i + 1 in STEPS:
                     seen[i + 1] = colour_centroids(x0, colours)[0]
 
-            size = dec.model.config.image_size
             x = noise((1, 3, size, size), gen)
             f = decoder_denoise(models, p.text, "", emb, 1, s)
             run(s.sampler, f, x, dec.denoiser.abar, steps, gen, eta=s.eta, callback=record)
@@ -102,11 +109,9 @@ def truth(split: str, limit: int, size: int = 32) -> float:
     when it reads pictures right)."""
     from promptism.world import render
 
-    prompts = [p for p in suite.limited(suite.all_prompts((split,)), limit) if p.category == "position"]
+    prompts = position_prompts(split, limit)
     hits = 0
-    for p in prompts:
-        (rel,) = p.constraints.relations
-        colours = [p.constraints.objects[rel.a].color, p.constraints.objects[rel.b].color]
+    for p, rel, colours in prompts:
         im = np.asarray(render(suite.truth_scene(p, 0), size), dtype=np.float32) / 127.5 - 1
         hits += placed(colour_centroids(torch.from_numpy(im).permute(2, 0, 1)[None], colours)[0], rel.relation)
     return hits / max(1, len(prompts))
