@@ -3,7 +3,8 @@ failures, cheap enough to run on a training checkpoint.
 
 For each GenEval-world position prompt (two objects of different colours and one relation), one
 picture is drawn the way ``generate`` draws it (the prior's image embedding, then the decoder's
-default sampler and guidance at 32 px, no upsampler, no reranking), and its x̂₀ is read after K of
+default sampler and guidance at 32 px, no upsampler, no reranking; a layout decoder's layout drawn
+by its layout stage), and its x̂₀ is read after K of
 the decoder's steps (K in STEPS; the last is the finished 32 px picture). In each x̂₀, every pixel
 weighs each stated colour by its closeness to that palette colour (a Gaussian of the RGB distance);
 the prompt counts as "placed" when the offset between the two colours' weighted centroids points the
@@ -67,15 +68,11 @@ def position_prompts(split: str, limit: int) -> list[tuple]:
 
 
 def probe(decoder: str, split: str, limit: int, embedding: str = "prior") -> dict:
-    from promptism.diffusion.samplers import noise, run
-    from promptism.pipelines.common import sampling_path
     from promptism.pipelines.settings import Settings
-    from promptism.pipelines.unclip import decoder_denoise, load_models, sample_prior
+    from promptism.pipelines.unclip import load_models, sample_decoder, sample_prior
     from promptism.world import render
 
     models, s = load_models(decoder=decoder), Settings()
-    dec = models.decoder
-    steps, size = sampling_path(dec.denoiser, s.steps, s.sampler), dec.model.config.image_size
     prompts = position_prompts(split, limit)
     hits = {k: 0 for k in STEPS}
     t0 = time.perf_counter()
@@ -92,9 +89,7 @@ def probe(decoder: str, split: str, limit: int, embedding: str = "prior") -> dic
                 if i + 1 in STEPS:
                     seen[i + 1] = colour_centroids(x0, colours)[0]
 
-            x = noise((1, 3, size, size), gen)
-            f = decoder_denoise(models, p.text, "", emb, 1, s)
-            run(s.sampler, f, x, dec.denoiser.abar, steps, gen, eta=s.eta, callback=record)
+            sample_decoder(models, p.text, "", emb, gen, s, watch=record)
         for k in STEPS:
             hits[k] += placed(seen[k], rel.relation)
     return {

@@ -57,9 +57,8 @@ def draw(models, reranker, text: str, seed: int, s) -> dict:
     """Every candidate of one prompt's 4 pictures, drawn whole with settings ``s``: the reranking
     scores of their x̂₀ after each K in STEPS and of the finished pictures, and the finished
     pictures (candidate-major)."""
-    from promptism.diffusion.samplers import noise, run
     from promptism.pipelines.common import sampling_path, seeded_candidates
-    from promptism.pipelines.unclip import decoder_denoise, rank_candidates, sample_prior, upsample, upsamplers_to
+    from promptism.pipelines.unclip import rank_candidates, sample_decoder, sample_prior, upsample, upsamplers_to
 
     n = suite.IMAGES_PER_PROMPT
     _, _, gens = seeded_candidates(seed, n, s.rerank)
@@ -75,10 +74,7 @@ def draw(models, reranker, text: str, seed: int, s) -> dict:
             if early and i + 1 in STEPS:
                 scores[str(i + 1)] = rank_candidates(reranker, x0, n, want)[1][1]
 
-        size = dec.model.config.image_size
-        x = noise((len(gens), 3, size, size), gens)
-        f = decoder_denoise(models, text, "", emb, len(gens), s)
-        x = run(s.sampler, f, x, dec.denoiser.abar, steps, gens, eta=s.eta, callback=record).clamp(-1, 1)
+        x = sample_decoder(models, text, "", emb, gens, s, watch=record)
         for up in upsamplers_to(models, 64):
             x = upsample(up, x, gens, s)
         scores["finished"] = rank_candidates(reranker, x, n, want)[1][1]

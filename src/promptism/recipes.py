@@ -5,7 +5,7 @@ file (``experiments/<family>/<name>.toml``) that names a base, the sections it o
 it was to be judged by (written before it ran) and what it measured:
 
     kind = "clip"                  # clip, decoder, prior, upsampler, unclip (a whole stack), vqgan,
-                                   # mini, gan, distill (a round of the decoder's), guide, or
+                                   # mini, gan, distill (a round of the decoder's), layout, guide, or
                                    # generate (unCLIP's sampling settings: a [settings] table)
     base = "world-bind2"           # a preset of that kind, or another recipe file beside this one
     rule = "it ships if ..."       # written before the run
@@ -33,7 +33,20 @@ from .errors import PromptismError
 
 # unclip: a whole stack (train unclip); guide: promptism guide's settings (a [guide] section);
 # generate: the unCLIP pipeline's sampling settings (a [settings] table of Settings fields), base "default"
-KINDS = ("clip", "decoder", "prior", "upsampler", "unclip", "vqgan", "guide", "mini", "gan", "distill", "generate")
+KINDS = (
+    "clip",
+    "decoder",
+    "prior",
+    "upsampler",
+    "unclip",
+    "vqgan",
+    "guide",
+    "mini",
+    "gan",
+    "distill",
+    "generate",
+    "layout",
+)
 TEXT_KEYS = ("kind", "base", "rule", "result", "reports", "unset", "why")
 
 
@@ -95,6 +108,10 @@ def presets_of(kind: str) -> dict[str, dict]:
         from .vqgan.presets import PRESETS as VQGAN_PRESETS
 
         return VQGAN_PRESETS
+    if kind == "layout":
+        from .layout.presets import PRESETS as LAYOUT_PRESETS
+
+        return LAYOUT_PRESETS
     if kind == "mini":
         from .mini.presets import PRESETS as MINI_PRESETS
 

@@ -106,6 +106,12 @@ def cmd_train_mini(args: argparse.Namespace) -> int:
     )
 
 
+def cmd_train_layout(args: argparse.Namespace) -> int:
+    return _train_family(
+        args, "layout", "world", "a decoder reads its layouts with: promptism train decoder ... --layout {folder}"
+    )
+
+
 def cmd_train_gan(args: argparse.Namespace) -> int:
     return _train_family(args, "gan", "world", "draw with: promptism gan sample --model {folder}")
 
@@ -304,6 +310,13 @@ def add_commands(sub) -> None:
         "and VQGAN as the preset; its tokenizer is kept), instead of random weights",
     )
     mi.set_defaults(func=cmd_train_mini)
+    la = ts.add_parser(
+        "layout",
+        help="train a layout stage: caption -> each object's colour, shape, size and place (for a decoder that "
+        "draws from layouts; the pictures' records must hold their scenes, as the Scene World's do)",
+    )
+    _training_options(la, "world (default) or tiny (tests)")
+    la.set_defaults(func=cmd_train_layout)
     ga = ts.add_parser(
         "gan",
         help="train a StyleGAN2-style GAN on the pictures (captions unused); sample grids go to OUT/samples",

@@ -277,12 +277,13 @@ def decoder_denoise(
     s: Settings,
     known: torch.Tensor | None = None,
     keep: torch.Tensor | None = None,
+    layout: torch.Tensor | None = None,
 ) -> Callable[[torch.Tensor, int], torch.Tensor]:
     """The decoder as ``denoise(x_t, t) -> x̂₀`` for n pictures: classifier-free guidance on
     the image embedding and caption (and ``s.guidance_text`` more on the caption alone), then
     the x̂₀ clipping of ``s.threshold``. ``known`` (1, 3, S, S) and ``keep`` (1, 1, S, S,
     1 = known) go to an inpainting decoder's extra channels, in every part of the guidance
-    batch as GLIDE has it."""
+    batch as GLIDE has it; so do a layout decoder's maps ``layout`` (n, C, S, S; draw_layouts)."""
     dec = models.decoder
     extra = {} if keep is None else dict(known=known, keep=keep)
     # the batch's parts: caption + embedding, negative prompt + null embedding, and with caption
@@ -297,10 +298,11 @@ def decoder_denoise(
         image_embed = torch.zeros(n, dec.model.config.clip_dim)
         drop = torch.ones(2 * n, dtype=torch.bool)
     emb = torch.cat([image_embed] * len(texts))
+    rows = {} if layout is None else {"layout": torch.cat([layout] * len(texts))}
 
     def batch(x, t):
         tt = torch.full((len(x),), t, dtype=torch.long)
-        return dec.denoiser(dec.model, x, tt, image_embed=emb, drop_image=drop, **captions, **extra)
+        return dec.denoiser(dec.model, x, tt, image_embed=emb, drop_image=drop, **captions, **extra, **rows)
 
     guided = (
         classifier_free_two(batch, s.guidance_decoder, s.guidance_text)
@@ -309,7 +311,8 @@ def decoder_denoise(
     )
     if s.guidance_interval is not None:  # outside it, one evaluation: the first part of the batch
         lo, hi, inside = *s.guidance_interval, guided
-        part = dict(image_embed=emb[:n], drop_image=drop[:n], **{k: v[:n] for k, v in captions.items()}, **extra)
+        firsts = {k: v[:n] for k, v in {**captions, **rows}.items()}
+        part = dict(image_embed=emb[:n], drop_image=drop[:n], **firsts, **extra)
 
         def guided(x, t):
             if lo <= t <= hi:
@@ -335,15 +338,18 @@ def sample_decoder(
     s: Settings,
     progress: bool = False,
     keep: Callable[[torch.Tensor], list[int]] | None = None,
+    watch: Callable[[int, torch.Tensor, torch.Tensor], None] | None = None,
 ) -> torch.Tensor:
     """Pictures (n, 3, S, S) in [-1, 1] from image embeddings and the caption. With ``keep`` and
     ``s.rerank_step``, after that many steps (or the last) ``keep(x̂₀)`` names the rows to carry on
-    with, and only those pictures are returned."""
+    with, and only those pictures are returned. ``watch(i, x_t, x̂₀)`` sees every step (benchmarks
+    that score pictures mid-way)."""
     dec, n = models.decoder, len(gens)
     size = dec.model.config.image_size
     if uses_fast(models, negative, image_embed, s):
         return sample_fast(models.fast, prompt, image_embed, gens, progress)
-    f = decoder_denoise(models, prompt, negative, image_embed, n, s)
+    layout = draw_layouts(models, prompt, gens)
+    f = decoder_denoise(models, prompt, negative, image_embed, n, s, layout=layout)
     steps = sampling_path(dec.denoiser, s.steps, s.sampler)
     select = None
     if keep is not None and s.rerank_step is not None:
@@ -354,10 +360,26 @@ def sample_decoder(
                 return None
             rows = keep(x0)
             emb = None if image_embed is None else image_embed[rows]
-            return rows, decoder_denoise(models, prompt, negative, emb, len(rows), s)
+            maps = None if layout is None else layout[rows]
+            return rows, decoder_denoise(models, prompt, negative, emb, len(rows), s, layout=maps)
 
     x = noise((n, 3, size, size), gens)
-    return sample("decoder", s.sampler, f, x, dec.denoiser.abar, steps, gens, s.eta, progress, select).clamp(-1, 1)
+    x = sample("decoder", s.sampler, f, x, dec.denoiser.abar, steps, gens, s.eta, progress, select, watch)
+    return x.clamp(-1, 1)
+
+
+def draw_layouts(models: Models, prompt: str, gens: Sequence[torch.Generator]) -> torch.Tensor | None:
+    """A layout decoder's maps (n, C, S, S) for n pictures of ``prompt``, each picture's layout drawn
+    by the decoder's layout stage from a generator its own generator seeds (one draw of it), so that
+    a picture's layout depends on its seed alone; None for a decoder that reads no layout, or an
+    empty prompt (a variation's: the picture's embedding says where things are)."""
+    from ..layout import layout_maps
+
+    dec = models.decoder
+    if dec.layout is None or not prompt.strip():
+        return None
+    own = [torch.Generator().manual_seed(int(torch.randint(2**62, (1,), generator=g))) for g in gens]
+    return layout_maps(dec.layout.draw([prompt] * len(gens), own), dec.model.config.image_size)
 
 
 def sample_fast(

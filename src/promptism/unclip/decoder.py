@@ -15,6 +15,12 @@ is added to the conditioning vector and to the image embedding's context tokens.
 start at zero (``widen``), so a decoder fine-tuned this way starts as the one it came
 from. The CLIP that reads the captions is named in the model's config.json ("caption_clip").
 
+With ``layout=True`` the UNet also takes a layout's maps (promptism.layout: each object's box in
+a channel for its colour and one for its shape) as input channels, after the inpainting ones; all
+zero means "no layout", which training shows it in a share of its pictures, so variations and edits
+(which have no layout) still work. The layout stage that draws them at generation is named in
+config.json ("layout").
+
 With ``inpaint=True`` the UNet takes four more input channels, as GLIDE's and DALL·E 2's
 inpainting models do (Nichol et al. 2022, §4; Ramesh et al. 2022, §3): the known picture with
 its unknown part zeroed, and the mask of what is known (1 = keep). With nothing known (the
@@ -28,6 +34,7 @@ from dataclasses import asdict, dataclass, field, replace
 import torch
 from torch import nn
 
+from ..layout.model import CHANNELS
 from ..nn.text import CaptionEncoder
 from ..nn.unet import UNet, UNetConfig
 from .task_config import PLAIN_SHARE
@@ -46,6 +53,7 @@ class DecoderConfig:
     unet: UNetConfig = field(default_factory=UNetConfig)
     inpaint: bool = False  # 4 more input channels: the known picture (zeroed where unknown) and its mask
     caption_clip_dim: int = 0  # > 0: the caption's text embedding by a second CLIP is an input too
+    layout: bool = False  # LAYOUT_CHANNELS more input channels: where each object goes (promptism.layout)
 
     def __post_init__(self):
         if isinstance(self.unet, dict):
@@ -53,7 +61,7 @@ class DecoderConfig:
         want = dict(
             cond_dim=self.clip_dim + self.text_width,
             context_dim=self.text_width,
-            in_channels=3 + INPAINT_CHANNELS * self.inpaint,
+            in_channels=input_channels(self.inpaint, self.layout),
             out_channels=3,
         )
         wrong = {k: getattr(self.unet, k) for k, v in want.items() if getattr(self.unet, k) != v}
@@ -64,7 +72,7 @@ class DecoderConfig:
     def build(cls, unet: dict, **kw) -> DecoderConfig:
         """Fill in the UNet fields that follow from the decoder's own."""
         clip_dim, width = kw.get("clip_dim", cls.clip_dim), kw.get("text_width", cls.text_width)
-        in_channels = 3 + INPAINT_CHANNELS * bool(kw.get("inpaint", False))
+        in_channels = input_channels(bool(kw.get("inpaint", False)), bool(kw.get("layout", False)))
         return cls(
             unet=UNetConfig(**{**unet, "cond_dim": clip_dim + width, "context_dim": width, "in_channels": in_channels}),
             **kw,
@@ -72,13 +80,19 @@ class DecoderConfig:
 
     def plain(self) -> DecoderConfig:
         """The same decoder without the inpainting channels."""
-        return replace(self, inpaint=False, unet=replace(self.unet, in_channels=3))
+        return replace(self, inpaint=False, unet=replace(self.unet, in_channels=input_channels(False, self.layout)))
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
 INPAINT_CHANNELS = 4  # RGB of the known picture + the keep mask
+LAYOUT_CHANNELS = CHANNELS  # one per colour and one per shape, each object's box painted in
+
+
+def input_channels(inpaint: bool, layout: bool) -> int:
+    """The UNet's input channels: the noisy picture, then the inpainting channels, then the layout's."""
+    return 3 + INPAINT_CHANNELS * inpaint + LAYOUT_CHANNELS * layout
 
 
 class Decoder(nn.Module):
@@ -107,18 +121,25 @@ class Decoder(nn.Module):
         known: torch.Tensor | None = None,
         keep: torch.Tensor | None = None,
         caption_embed: torch.Tensor | None = None,
+        layout: torch.Tensor | None = None,
     ) -> torch.Tensor:
         # x: (B, 3, S, S) noisy picture; t: (B,); image_embed: (B, D) unit CLIP embeddings;
         # ids, mask: (B, L) caption tokens (an empty caption where text is dropped);
         # drop_image: (B,) bool, True where the image embedding is replaced by the null vector;
         # known: (B, 3, S, S) picture in [-1, 1] and keep: (B, 1, S, S) in {0, 1}, 1 where known
         # (inpainting decoders only; nothing known when left out); caption_embed: (B, C) the caption's
-        # unit text embedding by the caption CLIP (decoders with caption_clip_dim only)
+        # unit text embedding by the caption CLIP (decoders with caption_clip_dim only); layout: (B,
+        # LAYOUT_CHANNELS, S, S) maps (layout decoders only; all zero, "no layout", when left out)
         b = x.shape[0]
         if self.config.inpaint:
             x = torch.cat(inpaint_input(x, known, keep), 1)
         elif known is not None or keep is not None:
             raise ValueError("this decoder has no inpainting channels (config.inpaint is False)")
+        if self.config.layout:
+            maps = x.new_zeros(b, LAYOUT_CHANNELS, *x.shape[2:]) if layout is None else layout.to(x.dtype)
+            x = torch.cat([x, maps.expand(b, -1, -1, -1)], 1)
+        elif layout is not None:
+            raise ValueError("this decoder reads no layout (config.layout is False)")
         emb = image_embed * self.config.clip_dim**0.5  # unit length -> unit variance per dimension
         if drop_image is not None:
             emb = torch.where(drop_image[:, None], self.null_image.expand(b, -1), emb)
@@ -147,18 +168,22 @@ def inpaint_input(x: torch.Tensor, known: torch.Tensor | None, keep: torch.Tenso
 
 def widens(start: DecoderConfig, cfg: DecoderConfig) -> bool:
     """Whether ``cfg`` is ``start`` with inputs added and nothing else changed: the inpainting
-    channels, a caption CLIP's embedding, the coordinate channels. New input channels must come after
-    the old ones (the coordinate channels are the last), so a start with coordinates cannot gain the
+    channels, the layout channels, a caption CLIP's embedding, the coordinate channels. New input
+    channels must come after the old ones (inpainting, then layout, then coordinates), so a start
+    with coordinates cannot gain the inpainting or layout channels, nor one with a layout the
     inpainting channels."""
-    if cfg == start:
+    if cfg == start or start.caption_clip_dim not in (0, cfg.caption_clip_dim):
         return False
-    if (start.inpaint and not cfg.inpaint) or (start.unet.coords and not cfg.unet.coords):
+    held = (start.inpaint, start.layout, start.unet.coords)  # the input blocks, in channel order
+    wanted = (cfg.inpaint, cfg.layout, cfg.unet.coords)
+    if any(a and not b for a, b in zip(held, wanted)):  # an input dropped
         return False
-    if start.caption_clip_dim not in (0, cfg.caption_clip_dim) or (start.unet.coords and cfg.inpaint > start.inpaint):
-        return False
+    if any(b and not a and any(held[i + 1 :]) for i, (a, b) in enumerate(zip(held, wanted))):
+        return False  # a new block would go before one already there
     same = replace(
         cfg,
         inpaint=start.inpaint,
+        layout=start.layout,
         caption_clip_dim=start.caption_clip_dim,
         unet=replace(cfg.unet, in_channels=start.unet.in_channels, coords=start.unet.coords),
     )

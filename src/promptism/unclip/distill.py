@@ -162,6 +162,11 @@ def train_distill(
             f"{teacher} reads its captions through a second CLIP ({teach.meta.get('caption_clip')}); "
             "distillation does not pass that input on yet: distil a decoder without one"
         )
+    if teach.layout is not None:
+        raise PromptismError(
+            f"{teacher} draws from layouts ({teach.meta.get('layout')}); distillation does not pass that input "
+            "on yet: distil a decoder without one"
+        )
     path, guidance, round_ = teacher_plan(teach, p["task"])
     for param in teach.model.parameters():
         param.requires_grad_(False)

@@ -35,8 +35,9 @@ def model_classes(kind: str):
 
 
 class Stage:
-    """A loaded stage: the network, its denoiser, its metadata, and (decoder) its tokenizer and the
-    CLIP that reads its captions too, where it has one (``caption_clip``)."""
+    """A loaded stage: the network, its denoiser, its metadata, and (decoder) its tokenizer, the
+    CLIP that reads its captions too, where it has one (``caption_clip``), and the layout stage that
+    draws its layouts, where it reads them (``layout``, a promptism.layout.Layout)."""
 
     def __init__(
         self,
@@ -47,9 +48,10 @@ class Stage:
         tokenizer=None,
         folder: Path | None = None,
         caption_clip=None,
+        layout=None,
     ):
         self.kind, self.model, self.meta, self.tokenizer, self.folder = kind, model.eval(), meta, tokenizer, folder
-        self.caption_clip = caption_clip
+        self.caption_clip, self.layout = caption_clip, layout
         self.diffusion = diffusion
         self.denoiser = Denoiser(diffusion)
 
@@ -98,7 +100,7 @@ def load_stage(name: str | Path, kind: str) -> Stage:
     model_cls, config_cls = model_classes(kind)
     cfg, meta = read_config(folder, kind, config_cls)
     model = load_weights(folder, model_cls(cfg))
-    tok = caption_clip = None
+    tok = caption_clip = layout = None
     if kind == "decoder":
         from ..clip.tokenizer import CaptionTokenizer
 
@@ -113,7 +115,14 @@ def load_stage(name: str | Path, kind: str) -> Stage:
                     f"the decoder at {folder} read captions through a {cfg.caption_clip_dim}-wide CLIP; "
                     f"{name!r} is {got} wide"
                 )
-    return Stage(kind, model, DiffusionConfig(**meta.get("diffusion", {})), meta, tok, folder, caption_clip)
+        if cfg.layout:
+            from ..layout import load as load_layout
+
+            if not meta.get("layout"):
+                raise PromptismError(f"{folder}/config.json reads layouts but names no layout stage (layout)")
+            layout = load_layout(meta["layout"])
+    diffusion = DiffusionConfig(**meta.get("diffusion", {}))
+    return Stage(kind, model, diffusion, meta, tok, folder, caption_clip, layout)
 
 
 def load_caption_clip(name: str):

@@ -41,3 +41,18 @@ class DecoderTaskConfig:
         parse=share,
         metavar="P",
     )
+    layout: str | None = knob(
+        None,
+        "a layout stage (`promptism train layout`: a shipped name or a folder) that draws, at generation, where "
+        "each object goes; the decoder gains input channels for its maps (starting at zero) and trains on the "
+        "maps of its pictures' own scenes; unset, the decoder reads no layout",
+        parse=str,
+        metavar="LAYOUT",
+    )
+    layout_drop: float = knob(
+        0.2,
+        "layout decoders: the share of training pictures shown no layout (all-zero maps), so the decoder still "
+        "draws without one (variations, edits)",
+        parse=share,
+        metavar="P",
+    )

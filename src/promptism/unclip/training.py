@@ -77,6 +77,14 @@ class DecoderTask:
         if bool(cfg.caption_clip) != (caption_reader is not None):
             raise ValueError("give the loaded caption CLIP (caption_reader) exactly when config.caption_clip names one")
         self.caption_clip = caption_reader
+        self.layout_drop, self.layouts = cfg.layout_drop, None
+        if cfg.layout:  # each picture's objects as the layout stage writes them (centroids binned)
+            from ..layout import load as load_layout
+            from ..layout import quantised
+            from ..layout.training import scene_objects
+
+            lcfg = load_layout(cfg.layout).model.config
+            self.layouts = [quantised(o, lcfg) for o in scene_objects(pairs.metas or [{}] * len(pairs))]
 
     def loss(self, model, idx: np.ndarray, step: int):
         g = _generator(self.seed, step, idx)
@@ -95,6 +103,11 @@ class DecoderTask:
         if self.caption_clip is not None:  # the same captions (empty where dropped) by the caption CLIP
             with torch.no_grad():
                 kw["caption_embed"] = self.caption_clip.encode_text(captions).float()
+        if self.layouts is not None:  # the pictures' own layouts, none (all zero) for a share of them
+            from ..layout import layout_maps
+
+            shown = (torch.rand(len(idx), generator=g) >= self.layout_drop).tolist()
+            kw["layout"] = layout_maps([self.layouts[i] if s else [] for i, s in zip(idx, shown)], x0.shape[-1])
         x0, emb, ids, mask, drop_image, kw = to_device((x0, emb, ids, mask, drop_image, kw), model_device(model))
         loss = self.denoiser.loss(lambda x, t: model(x, t, emb, ids, mask, drop_image, **kw), x0, generator=g)
         return loss, {}
@@ -299,6 +312,8 @@ def train_stage(
         from .folders import load_caption_clip
 
         caption_reader, fields["caption_clip_dim"] = load_caption_clip(task_cfg.caption_clip)
+    if task_cfg is not None and task_cfg.layout:
+        fields["layout"] = True
     model_cls, cfg, dcfg, loop_defaults = build(kind, preset_name, p, **fields)
     loop = LoopConfig(
         **{**loop_defaults, "out": str(out_dir), **{k: v for k, v in loop_overrides.items() if v is not None}}

@@ -1,0 +1,46 @@
+"""The layout stage: a caption -> where each object goes (promptism.layout.model), for decoders
+that draw from a layout (``DecoderConfig.layout``).
+
+    promptism train layout --data DIR --out runs/layout
+    promptism train decoder ... --layout runs/layout/model      # a decoder that reads its maps
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from .model import CHANNELS, LayoutConfig, LayoutModel, decode_objects, layout_maps, quantised
+
+__all__ = ["CHANNELS", "Layout", "LayoutConfig", "LayoutModel", "layout_maps", "load", "quantised"]
+
+
+@dataclass
+class Layout:
+    """A loaded layout stage: its model, its tokenizer and its folder."""
+
+    model: LayoutModel
+    tokenizer: object
+    folder: Path
+    meta: dict
+
+    def draw(self, captions: Sequence[str], generators: Sequence[torch.Generator], temperature: float = 1.0):
+        """One layout (a list of objects {color, shape, size, x, y}) per caption, caption i's drawn
+        with ``generators[i]``."""
+        ids, _ = self.tokenizer(list(captions), warn=False)
+        rows = self.model.sample(ids, generators, temperature)
+        return [decode_objects(r, self.model.config) for r in rows]
+
+
+def load(name: str | Path) -> Layout:
+    """A shipped layout stage's name or a model folder (``promptism train layout`` writes OUT/model)."""
+    from ..checkpoint import load_weights, read_config, resolve
+    from ..clip.tokenizer import CaptionTokenizer
+
+    folder = resolve(name, "layout")
+    cfg, meta = read_config(folder, "layout", LayoutConfig)
+    model = load_weights(folder, LayoutModel(cfg))
+    return Layout(model, CaptionTokenizer.load(folder / "tokenizer.json", cfg.context), folder, meta)
