@@ -159,7 +159,10 @@ def test_a_decoder_fine_tunes_onto_layouts_and_generate_draws_them(tiny, data, l
     assert draw_layouts(models, "", gens) is None  # a variation's empty prompt: no layout
     kw = dict(n=2, seed=3, size=32, models=models, steps=3, prior_steps=3, upsampler_steps=2)
     a = _px(generate("a red circle", **kw))
-    assert np.array_equal(a, _px(generate("a red circle", **kw)))
+    result = generate("a red circle", **kw)
+    assert np.array_equal(a, _px(result))
+    assert result.metadata[0]["models"]["layout"]["name"] == str(layout_stage)  # provenance names the layout stage
+    assert len(result.metadata[0]["models"]["layout"]["sha256"]) == 64
     models.decoder.model.unet.conv_in.weight.data.mul_(0).add_(0.5)  # every input channel weighs a lot
     models.decoder.layout.draw = lambda captions, gens, temperature=1.0: [[] for _ in captions]  # no objects
     empty = _px(generate("a red circle", **kw))
