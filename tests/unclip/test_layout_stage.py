@@ -37,6 +37,16 @@ def layout_stage(data, tmp_path_factory):
     return out / "model"
 
 
+@pytest.fixture(scope="module")
+def layout_decoder(tiny, data, layout_stage, tmp_path_factory):
+    """The tiny decoder fine-tuned onto the tiny layout stage's maps, by the CLI."""
+    out = tmp_path_factory.mktemp("boxes") / "run"
+    args = ["train", "decoder", "--data", str(data), "--out", str(out), "--preset", "tiny", "--init"]
+    r = _promptism(*args, str(tiny / "decoder"), "--clip", str(tiny / "clip"), "--layout", str(layout_stage), "--quiet")
+    assert r.returncode == 0, r.stderr[-2000:]
+    return out / "model"
+
+
 def test_a_layout_goes_to_tokens_and_back_with_centroids_at_their_bins_centres():
     cfg = LayoutConfig(bins=8)
     objects = [
@@ -144,15 +154,11 @@ def test_a_layout_decoder_starts_as_the_decoder_it_widens(tiny):
         plain(x, t, emb, ids, mask, layout=maps)
 
 
-def test_a_decoder_fine_tunes_onto_layouts_and_generate_draws_them(tiny, data, layout_stage, tmp_path):
-    out = tmp_path / "boxes"
-    args = ["train", "decoder", "--data", str(data), "--out", str(out), "--preset", "tiny", "--init"]
-    r = _promptism(*args, str(tiny / "decoder"), "--clip", str(tiny / "clip"), "--layout", str(layout_stage), "--quiet")
-    assert r.returncode == 0, r.stderr[-2000:]
-    st = load_stage(str(out / "model"), "decoder")
+def test_a_decoder_fine_tunes_onto_layouts_and_generate_draws_them(tiny, layout_stage, layout_decoder):
+    st = load_stage(str(layout_decoder), "decoder")
     assert st.model.config.layout and st.meta["layout"] == str(layout_stage) and st.layout is not None
     assert st.meta["layout_drop"] == 0.2
-    models = load_models(str(tiny / "clip"), str(tiny / "prior"), str(out / "model"), (str(tiny / "up32"),))
+    models = load_models(str(tiny / "clip"), str(tiny / "prior"), str(layout_decoder), (str(tiny / "up32"),))
     gens = [torch.Generator().manual_seed(s) for s in (7, 8)]
     maps = draw_layouts(models, "a red circle", gens)
     assert maps.shape == (2, CHANNELS, 16, 16)
@@ -186,3 +192,22 @@ def test_a_layout_decoder_refuses_data_without_scenes_and_a_missing_layout_stage
         load_stage(str(folder), "decoder")
     with pytest.raises(PromptismError, match="no layout at"):
         load(tmp_path / "nowhere")
+
+
+def test_shipping_a_layout_decoder_names_its_shipped_layout_stage(layout_stage, layout_decoder, tmp_path, monkeypatch):
+    import promptism.checkpoint as checkpoint
+    import promptism.unclip.folders as folders
+    from promptism.layout import ship
+
+    monkeypatch.setattr(checkpoint, "MODELS_DIR", tmp_path / "models")
+    monkeypatch.setattr(folders, "MODELS_DIR", tmp_path / "models")
+    shipped = ship(layout_stage, "test")
+    assert shipped == tmp_path / "models" / "layout-test"
+    assert load("test").draw(["a red circle"], [torch.Generator().manual_seed(0)]) == load(layout_stage).draw(
+        ["a red circle"], [torch.Generator().manual_seed(0)]
+    )  # float16 weights draw the same layouts here
+    with pytest.raises(PromptismError, match="name the shipped layout stage"):
+        folders.ship(layout_decoder, "decoder", "test")
+    dec = folders.ship(layout_decoder, "decoder", "test", layout="test")
+    st = load_stage("test", "decoder")
+    assert st.folder == dec and st.meta["layout"] == "test" and st.layout.folder == shipped

@@ -15,7 +15,7 @@ import torch
 
 from .model import CHANNELS, LayoutConfig, LayoutModel, decode_objects, layout_maps, quantised
 
-__all__ = ["CHANNELS", "Layout", "LayoutConfig", "LayoutModel", "layout_maps", "load", "quantised"]
+__all__ = ["CHANNELS", "Layout", "LayoutConfig", "LayoutModel", "layout_maps", "load", "quantised", "ship"]
 
 
 @dataclass
@@ -44,3 +44,22 @@ def load(name: str | Path) -> Layout:
     cfg, meta = read_config(folder, "layout", LayoutConfig)
     model = load_weights(folder, LayoutModel(cfg))
     return Layout(model, CaptionTokenizer.load(folder / "tokenizer.json", cfg.context), folder, meta)
+
+
+def ship(src: str | Path, name: str = "world") -> Path:
+    """Copy a trained layout stage into the package (float16 weights) as ``layout-<name>``."""
+    import json
+    import shutil
+
+    from ..checkpoint import MODELS_DIR, save_model
+
+    stage = load(src)
+    meta = json.loads((Path(src) / "config.json").read_text())
+    extra = {k: v for k, v in meta.items() if k not in ("kind", "promptism", "config", "stored_dtype")}
+    dst = MODELS_DIR / f"layout-{name}"
+    shutil.rmtree(dst, ignore_errors=True)
+    folder = save_model(
+        dst, "layout", stage.model, stage.model.config, {**extra, "name": f"layout-{name}"}, dtype=torch.float16
+    )
+    stage.tokenizer.save(folder / "tokenizer.json")
+    return folder

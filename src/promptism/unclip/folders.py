@@ -133,13 +133,19 @@ def load_caption_clip(name: str):
     return clip, clip.encode_text([""]).shape[1]
 
 
-def ship(src: str | Path, kind: str, name: str) -> Path:
-    """Copy a trained stage into the package (float16 weights) as ``<kind>-<name>``."""
+def ship(src: str | Path, kind: str, name: str, layout: str | None = None) -> Path:
+    """Copy a trained stage into the package (float16 weights) as ``<kind>-<name>``. A decoder that
+    reads layouts names the shipped layout stage it draws them with (``layout``, e.g. "world":
+    promptism.layout.ship puts it there), in place of the run folder it trained beside."""
     import shutil
 
     stage = load_stage(src, kind)
     meta = json.loads((Path(src) / "config.json").read_text())
     extra = {k: v for k, v in meta.items() if k not in ("kind", "promptism", "config", "stored_dtype", "diffusion")}
+    if stage.layout is not None:
+        if layout is None or not (MODELS_DIR / f"layout-{layout}").is_dir():
+            raise PromptismError(f"{src} reads layouts: name the shipped layout stage it draws them with (layout=)")
+        extra["layout"] = layout
     dst = MODELS_DIR / f"{kind}-{name}"
     shutil.rmtree(dst, ignore_errors=True)
     return stage.save(dst, extra={**extra, "name": f"{kind}-{name}"}, dtype=torch.float16)
