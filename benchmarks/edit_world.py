@@ -82,11 +82,11 @@ def part_inpaint(models, trials: int, out: Path, method: str = "auto") -> dict:
         picture = _render(f"a {color} {shape} in the bottom right corner on a {bg} background", rng)
         t0 = time.perf_counter()
         result = inpaint(picture, mask, "a yellow star", n=1, seed=k, models=models, method=method)
-        out, used = result.images[0], result.metadata[0]["method"]
+        drawn, used = result.images[0], result.metadata[0]["method"]
         seconds.append(time.perf_counter() - t0)
-        diff = np.abs(np.asarray(out, np.float64) - np.asarray(picture, np.float64))
+        diff = np.abs(np.asarray(drawn, np.float64) - np.asarray(picture, np.float64))
         outside.append(float(diff[~mask].mean()))
-        objects = world.read(out).objects
+        objects = world.read(drawn).objects
         ok = any(
             o.shape == "star" and o.color == "yellow" and o.x < CORNER / SIZE and o.y < CORNER / SIZE for o in objects
         )
@@ -94,7 +94,7 @@ def part_inpaint(models, trials: int, out: Path, method: str = "auto") -> dict:
         inside = [o for o in objects if o.x < CORNER / SIZE and o.y < CORNER / SIZE]
         found[" + ".join(sorted(f"{o.color} {o.shape}" for o in inside)) or "nothing"] += 1
         if k < 8:
-            rows.append([picture, out])
+            rows.append([picture, drawn])
     sheet = f"{out.name}_inpaint.png" if method == "auto" else f"{out.name}_inpaint_{method}.png"
     _sheet([[a for r in rows for a in r[:1]], [b for r in rows for b in r[1:]]], out.parent / sheet)
     return {
