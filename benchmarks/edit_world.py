@@ -155,13 +155,13 @@ def part_text_diff(models, trials: int, out: Path) -> dict:
         bg = BACKGROUNDS[int(rng.integers(len(BACKGROUNDS)))]
         picture = _render(f"a red circle on a {bg} background", rng)
         t0 = time.perf_counter()
-        out = text_diff(picture, "a red circle", "a blue circle", frames=1, seed=k, models=models).images[0]
+        drawn = text_diff(picture, "a red circle", "a blue circle", frames=1, seed=k, models=models).images[0]
         seconds.append(time.perf_counter() - t0)
-        got = _objects(out)
+        got = _objects(drawn)
         hits += got[("blue", "circle")] >= 1 and got[("red", "circle")] == 0
         still_red += got[("red", "circle")] >= 1
         if k < 8:
-            rows.append([picture, out])
+            rows.append([picture, drawn])
     _sheet([[r[0] for r in rows], [r[1] for r in rows]], out.parent / f"{out.name}_text_diff.png")
     return {
         "trials": trials,
