@@ -171,14 +171,13 @@ def sample(
     """``x`` sampled along ``steps`` with a progress bar named ``desc`` (``select``: the samplers'
     hook that narrows the batch mid-way; ``watch(i, x, x̂₀)``: called after every step, as the bar)."""
     with progress_bar(desc, len(steps), progress) as tick:
-        if watch is None:
-            return run(sampler, denoise, x, abar, steps, gens, eta=eta, callback=tick, select=select)
 
         def both(i, x, x0):
             tick(i, x, x0)
             watch(i, x, x0)
 
-        return run(sampler, denoise, x, abar, steps, gens, eta=eta, callback=both, select=select)
+        callback = tick if watch is None else both
+        return run(sampler, denoise, x, abar, steps, gens, eta=eta, callback=callback, select=select)
 
 
 def picture_metadata(
