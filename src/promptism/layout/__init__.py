@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import torch
 
 from .model import CHANNELS, LayoutConfig, LayoutModel, decode_objects, layout_maps, quantised
 
-__all__ = ["CHANNELS", "Layout", "LayoutConfig", "LayoutModel", "layout_maps", "load", "quantised", "ship"]
+__all__ = ["CHANNELS", "Layout", "LayoutConfig", "LayoutModel", "layout_maps", "load", "quantised", "read", "ship"]
 
 
 @dataclass
@@ -27,6 +28,13 @@ class Layout:
     folder: Path
     meta: dict
 
+    @cached_property
+    def weights_sha256(self) -> str:
+        """Of the weights file, read once per loaded stage (provenance names it in every picture)."""
+        from ..checkpoint import weights_sha256
+
+        return weights_sha256(self.folder)
+
     def draw(self, captions: Sequence[str], generators: Sequence[torch.Generator], temperature: float = 1.0):
         """One layout (a list of objects {color, shape, size, x, y}) per caption, caption i's drawn
         with ``generators[i]``."""
@@ -35,27 +43,32 @@ class Layout:
         return [decode_objects(r, self.model.config) for r in rows]
 
 
-def load(name: str | Path) -> Layout:
-    """A shipped layout stage's name or a model folder (``promptism train layout`` writes OUT/model)."""
-    from ..checkpoint import load_weights, read_config, resolve
-    from ..clip.tokenizer import CaptionTokenizer
+def read(name: str | Path) -> tuple[Path, LayoutConfig, dict]:
+    """(folder, config, config.json's fields) of a layout stage, without its weights."""
+    from ..checkpoint import read_config, resolve
 
     folder = resolve(name, "layout")
-    cfg, meta = read_config(folder, "layout", LayoutConfig)
+    return (folder, *read_config(folder, "layout", LayoutConfig))
+
+
+def load(name: str | Path) -> Layout:
+    """A shipped layout stage's name or a model folder (``promptism train layout`` writes OUT/model)."""
+    from ..checkpoint import load_weights
+    from ..clip.tokenizer import CaptionTokenizer
+
+    folder, cfg, meta = read(name)
     model = load_weights(folder, LayoutModel(cfg))
     return Layout(model, CaptionTokenizer.load(folder / "tokenizer.json", cfg.context), folder, meta)
 
 
 def ship(src: str | Path, name: str = "world") -> Path:
     """Copy a trained layout stage into the package (float16 weights) as ``layout-<name>``."""
-    import json
     import shutil
 
     from ..checkpoint import MODELS_DIR, save_model
 
     stage = load(src)
-    meta = json.loads((Path(src) / "config.json").read_text())
-    extra = {k: v for k, v in meta.items() if k not in ("kind", "promptism", "config", "stored_dtype")}
+    extra = {k: v for k, v in stage.meta.items() if k not in ("kind", "promptism", "config", "stored_dtype")}
     dst = MODELS_DIR / f"layout-{name}"
     shutil.rmtree(dst, ignore_errors=True)
     folder = save_model(

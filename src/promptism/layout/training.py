@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..data import load_pairs
+from ..data import Pairs, load_pairs
 from ..errors import PromptismError
 from ..train.loop import card_fields, loop_config, model_device, to_device, train
 from .model import LayoutConfig, LayoutModel, encode_objects
@@ -25,11 +25,11 @@ def preset(name: str) -> dict:
     return PRESETS[name]
 
 
-def scene_objects(metas: list[dict], where: str = "the training data") -> list[list[dict]]:
-    """Each record's objects (its "scene"), in the order the caption names them; a clear error for
-    data without scene records."""
+def scene_objects(pairs: Pairs, where: str = "the training data") -> list[list[dict]]:
+    """Each pair's objects (its record's "scene"), in the order the caption names them; a clear error
+    for data without scene records."""
     out = []
-    for i, m in enumerate(metas):
+    for i, m in enumerate(pairs.metas or [{}] * len(pairs)):
         scene = m.get("scene") if isinstance(m, dict) else None
         if not scene or "objects" not in scene:
             raise PromptismError(
@@ -73,7 +73,7 @@ def train_layout(
     out_dir.mkdir(parents=True, exist_ok=True)
     state = PartialState(cpu=not torch.cuda.is_available())
     pairs = load_pairs(data, "train", size=0, limit=limit, progress=progress, images=False, crop=crop)
-    objects = scene_objects(pairs.metas or [{}] * len(pairs), str(data))
+    objects = scene_objects(pairs, str(data))
     tok_path = out_dir / "tokenizer.json"
     with state.main_process_first():  # a resumed run keeps the tokenizer its checkpoint was trained with
         if tok_path.exists():

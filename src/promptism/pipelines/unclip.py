@@ -82,10 +82,7 @@ class Models:
         if self.fast is not None:
             out["fast_decoder"] = {"name": self.fast.name, "sha256": self.fast.weights_sha256}
         if self.decoder.layout is not None:  # the stage that drew the decoder's layouts
-            from ..checkpoint import weights_sha256
-
-            layout = self.decoder.layout
-            out["layout"] = {"name": str(self.decoder.meta.get("layout")), "sha256": weights_sha256(layout.folder)}
+            out["layout"] = {"name": str(self.decoder.meta.get("layout")), "sha256": self.decoder.layout.weights_sha256}
         return out
 
 

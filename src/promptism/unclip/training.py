@@ -79,12 +79,11 @@ class DecoderTask:
         self.caption_clip = caption_reader
         self.layout_drop, self.layouts = cfg.layout_drop, None
         if cfg.layout:  # each picture's objects as the layout stage writes them (centroids binned)
-            from ..layout import load as load_layout
-            from ..layout import quantised
+            from ..layout import quantised, read
             from ..layout.training import scene_objects
 
-            lcfg = load_layout(cfg.layout).model.config
-            self.layouts = [quantised(o, lcfg) for o in scene_objects(pairs.metas or [{}] * len(pairs))]
+            _, lcfg, _ = read(cfg.layout)  # its bins; the stage itself draws only at generation
+            self.layouts = [quantised(o, lcfg) for o in scene_objects(pairs)]
 
     def loss(self, model, idx: np.ndarray, step: int):
         g = _generator(self.seed, step, idx)
@@ -216,8 +215,8 @@ def _start_from(init: str, kind: str, model, cfg, preset_name: str) -> dict:
         from .decoder import Decoder, widen, widens
 
         if widens(init_cfg, cfg):
-            # a decoder's weights start one with inputs added (inpainting channels, a caption CLIP,
-            # coordinate channels), the new inputs' weights at zero
+            # a decoder's weights start one with inputs added (inpainting channels, layout channels, a
+            # caption CLIP, coordinate channels), the new inputs' weights at zero
             widen(model, load_weights(init, Decoder(init_cfg)).state_dict()).train()
             return init_record(init, init_meta)
     return start_from(init, kind, model_classes(kind)[1], model, cfg, preset_name)
