@@ -114,7 +114,7 @@ def _objects(im) -> Counter:
     return Counter((o.color, o.shape) for o in world.read(im).objects)
 
 
-def part_vary(models, trials: int, out: Path) -> dict:
+def part_vary(models, trials: int, out: Path, rerank: int | None = None) -> dict:
     agree, colours, shapes, distinct, seconds, rows = 0, 0, 0, 0, [], []
     for k in range(trials):
         rng = np.random.default_rng([6, k])
@@ -122,7 +122,7 @@ def part_vary(models, trials: int, out: Path) -> dict:
         picture = world.render(ex.scene, SIZE)
         want = _objects(picture)
         t0 = time.perf_counter()
-        res = vary(picture, n=4, seed=4 * k, models=models)
+        res = vary(picture, n=4, seed=4 * k, models=models, **({"rerank": rerank} if rerank else {}))
         seconds.append(time.perf_counter() - t0)
         for im in res.images:
             got = _objects(im)
@@ -144,7 +144,7 @@ def part_vary(models, trials: int, out: Path) -> dict:
         "all_four_distinct": distinct / trials,
         "seconds_per_trial": float(np.median(seconds)),
         "eta": VARY_ETA,
-        "rerank": Settings().rerank,
+        "rerank": rerank or Settings().rerank,
     }
 
 
@@ -266,8 +266,8 @@ def markdown(r: dict) -> str:
         lines += [
             f"Variations (DDIM inversion, η = {p['eta']}"
             + (
-                f"; each the best of {k} candidates by CLIP's cosine with the source, the default: "
-                "[`rerank_world.md`](rerank_world.md) compares 1 to 3 on 100 pictures"
+                f"; each the best of {k} candidates by CLIP's cosine with the source "
+                "([`rerank_world.md`](rerank_world.md) compares 1 to 3 on 100 pictures)"
                 if k > 1
                 else "; one candidate each"
             )
@@ -309,6 +309,13 @@ def main() -> int:
         "experiments/reports/edit_world_TAG.*",
     )
     ap.add_argument("--tag", help="with --decoder: the name of its report")
+    ap.add_argument(
+        "--vary-rerank",
+        type=int,
+        default=None,
+        metavar="K",
+        help="variations the best of K candidates, in place of vary's default (a setting being tried)",
+    )
     args = ap.parse_args()
     out_dir, stem = report_place("edit_world", args.decoder is not None, args.tag, "--decoder")
     torch.set_num_threads(args.threads)
@@ -330,7 +337,7 @@ def main() -> int:
     parts = {
         "inpaint": part_inpaint,
         "inpaint_repaint": lambda m, k, out: part_inpaint(m, k, out, "repaint"),
-        "vary": part_vary,
+        "vary": lambda m, k, out: part_vary(m, k, out, args.vary_rerank),
         "text_diff": part_text_diff,
     }
     for name in args.parts:
