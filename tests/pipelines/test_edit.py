@@ -179,6 +179,11 @@ def test_variations_rerank_towards_their_source(models, tmp_path, monkeypatch):
         diff = np.abs(_px([r.images[i]]).astype(int) - _px([cands[md["rerank"]["candidate"]].images[i]]).astype(int))
         assert diff.max() <= 1
     assert len({_px([c.images[0]]).tobytes() for c in cands}) == 3  # three different candidates to pick from
+    # unless asked, a variation is the best of vary's own count of candidates, not generate's
+    from promptism.pipelines.settings import VARY_RERANK
+
+    md = vary(path, n=1, seed=4, **kw).metadata[0]
+    assert md["settings"]["rerank"] == VARY_RERANK and len(md["rerank"]["scores"]) == VARY_RERANK
 
 
 def test_edits_other_than_variations_do_not_rerank(models):

@@ -216,7 +216,9 @@ def cmd_outpaint(args: argparse.Namespace) -> int:
 _DEFAULT = object()  # an option default the pipeline's Settings gives
 
 
-def _rerank_options(q: argparse.ArgumentParser, against: str, cost: str, early: bool = False) -> None:
+def _rerank_options(
+    q: argparse.ArgumentParser, against: str, cost: str, early: bool = False, default: int | None = None
+) -> None:
     from ..pipelines.settings import MAX_RERANK, Settings
 
     dflt = Settings()
@@ -227,7 +229,7 @@ def _rerank_options(q: argparse.ArgumentParser, against: str, cost: str, early: 
         metavar="K",
         help=f"draw K candidates of each picture and keep the one the reranking CLIP scores highest "
         f"{against}, 1 to {MAX_RERANK}; about K times {cost} time; 1 draws one "
-        f"(default: {dflt.rerank})",
+        f"(default: {default or dflt.rerank})",
     )
     q.add_argument(
         "--rerank-clip",
@@ -371,7 +373,7 @@ def _add_generate(sub) -> None:
 
 
 def _add_vary(sub) -> None:
-    from ..pipelines.settings import INVERSION_STEPS, MAX_PICTURES, VARY_ETA
+    from ..pipelines.settings import INVERSION_STEPS, MAX_PICTURES, VARY_ETA, VARY_RERANK
 
     v = sub.add_parser(
         "vary",
@@ -391,7 +393,7 @@ def _add_vary(sub) -> None:
         default=1.0,
         help="how far to invert, above 0 to 1 of the noise schedule (default: 1, all the way)",
     )
-    _rerank_options(v, "against the source picture", "the decoder's")
+    _rerank_options(v, "against the source picture", "the decoder's", default=VARY_RERANK)
     _sampling_options(
         v,
         steps=INVERSION_STEPS,

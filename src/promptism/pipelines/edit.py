@@ -49,6 +49,7 @@ from .settings import (
     MAX_FRAMES,
     TEXT_DIFF_AMOUNT,
     VARY_ETA,
+    VARY_RERANK,
     Settings,
 )
 from .unclip import (
@@ -136,10 +137,12 @@ def vary(
     With ``invert`` (the paper's way, §3.1) the decoder starts from the DDIM inversion of the
     picture up to ``strength`` × the schedule (1 = all the way to noise) and samples back with
     DDIM at ``eta`` (default 0.5): η = 0 gives the picture back, η = 1 keeps least of its layout.
-    Without it, each variation starts from fresh noise with the settings' sampler."""
+    Without it, each variation starts from fresh noise with the settings' sampler. Each variation
+    is the best of ``rerank`` candidates (default 5) by the reranking CLIP's cosine with the source."""
     if invert:
         overrides.setdefault("eta", VARY_ETA)
     overrides.setdefault("steps", INVERSION_STEPS)
+    overrides.setdefault("rerank", VARY_RERANK)
     s = settings_with(settings, overrides)
     n, seed = check_count(n), check_seed(seed)
     strength = check_fraction(strength, "strength")

@@ -38,6 +38,9 @@ def default_size(sizes, stop_at: int | None = None) -> int:
 # editing (pipelines/edit.py; img2img in pipelines/unclip.py)
 IMG2IMG_STRENGTH = 0.6
 VARY_ETA = 0.5  # DDIM η when sampling back from an inverted picture: 0 gives the picture back
+# candidates of each variation, kept by the reranking CLIP's cosine with the source picture: more than
+# generate's, since a layout decoder is given no layout for a variation (experiments/unclip/vary-rerank-5.toml)
+VARY_RERANK = 5
 # decoder steps of the edits that run DDIM from a picture's inversion (vary, interpolate, edit): more
 # steps kept less of the source, as a higher η does (benchmarks/reports/decoder_fidelity_vary_steps.md)
 INVERSION_STEPS = 20
