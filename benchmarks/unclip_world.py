@@ -562,7 +562,11 @@ CARD_COMMANDS = {
     "promptism train decoder --data data/world50k --embeddings runs/embeddings.safetensors "
     "--preset world-more-ln --init runs/decoder-world-inpaint/model --out runs/decoder-world-more-ln && "
     "promptism train decoder --data data/world50k --embeddings runs/embeddings.safetensors "
-    "--preset world-more-ln2 --init runs/decoder-world-more-ln/model --out runs/decoder-world",
+    "--preset world-more-ln2 --init runs/decoder-world-more-ln/model --out runs/decoder-world-more-ln2 && "
+    "promptism train layout --data data/world50k --out runs/layout-world && "
+    "promptism train decoder --data data/world50k --embeddings runs/embeddings.safetensors "
+    "--preset world-boxes --layout runs/layout-world/model --init runs/decoder-world-more-ln2/model "
+    "--out runs/decoder-world",
     "upsampler-world-64": "promptism train upsampler --data data/world50k --preset world-64-res --out runs/upsampler-world-64-base && "
     "promptism train upsampler --data data/world50k --preset world-64-res-more "
     "--init runs/upsampler-world-64-base/model --out runs/upsampler-world-64",
@@ -671,10 +675,12 @@ def write_cards(report: dict) -> None:
         meta = json.loads((d / "config.json").read_text())
         size = (d / "model.safetensors").stat().st_size / 1e6
         phases = _init_lines(meta)
-        if phases and phases[0].startswith("- fine-tuned from") and (d / "MODEL_CARD.md").exists():
-            # the earlier phases' run folders are gone: keep what the card said of them while they were there
+        if (d / "MODEL_CARD.md").exists():
+            # the earlier phases' run folders may be gone, or the last run recorded only the phase it
+            # started from: keep what the card said of them while they were there
             kept = [ln for ln in (d / "MODEL_CARD.md").read_text().splitlines() if ln.startswith("- after a phase:")]
-            phases = kept + [ln for ln in phases[1:] if ln not in kept] if kept else phases
+            fresh = [ln for ln in phases if not ln.startswith("- fine-tuned from")]
+            phases = kept + [ln for ln in fresh if ln not in kept] if kept else phases
         lines = [
             f"# {folder}",
             "",
@@ -708,6 +714,15 @@ def write_cards(report: dict) -> None:
                     "nothing known it is a plain decoder"
                 ]
                 if meta.get("config", {}).get("inpaint")
+                else []
+            ),
+            *(
+                [
+                    "- layout channels: 14 more inputs, each object's box painted in a channel for its colour and one "
+                    f"for its shape, from the layout the shipped layout stage `layout-{meta['layout']}` writes from "
+                    "the caption (none, all zero, for variations and edits)"
+                ]
+                if meta.get("config", {}).get("layout") and meta.get("layout")
                 else []
             ),
             f"- weights: float16 safetensors, {size:.1f} MB",

@@ -13,14 +13,17 @@ export PROMPTISM_THREADS=1 OMP_NUM_THREADS=1
 [ -f "$RUNS/embeddings.safetensors" ] || "$BIN/promptism" embed --data "$DATA" --out "$RUNS/embeddings.safetensors" --clip world-v1
 # the decoder: 4,000 steps with min-SNR weighting, then 4,500 + 3,000 without it (see the
 # world-ft presets), 1,500 that add the inpainting channels (world-inpaint), then 6,000 with
-# timesteps drawn logit-normally (world-more-ln), and 9,000 more of the same (world-more-ln2)
+# timesteps drawn logit-normally (world-more-ln), 9,000 more of the same (world-more-ln2), and
+# 4,000 that add the layout channels (world-boxes), after the layout stage whose layouts it draws
 ( E=(--data "$DATA" --embeddings "$RUNS/embeddings.safetensors")
   "$BIN/promptism" train decoder "${E[@]}" --out "$RUNS/decoder-world-base" &&
   "$BIN/promptism" train decoder "${E[@]}" --preset world-ft --init "$RUNS/decoder-world-base/model" --out "$RUNS/decoder-world-ft" &&
   "$BIN/promptism" train decoder "${E[@]}" --preset world-ft2 --init "$RUNS/decoder-world-ft/model" --out "$RUNS/decoder-world-ft2" &&
   "$BIN/promptism" train decoder "${E[@]}" --preset world-inpaint --init "$RUNS/decoder-world-ft2/model" --out "$RUNS/decoder-world-inpaint" &&
   "$BIN/promptism" train decoder "${E[@]}" --preset world-more-ln --init "$RUNS/decoder-world-inpaint/model" --out "$RUNS/decoder-world-more-ln" &&
-  "$BIN/promptism" train decoder "${E[@]}" --preset world-more-ln2 --init "$RUNS/decoder-world-more-ln/model" --out "$RUNS/decoder-world" ) &
+  "$BIN/promptism" train decoder "${E[@]}" --preset world-more-ln2 --init "$RUNS/decoder-world-more-ln/model" --out "$RUNS/decoder-world-more-ln2" &&
+  "$BIN/promptism" train layout --data "$DATA" --out "$RUNS/layout-world" &&
+  "$BIN/promptism" train decoder "${E[@]}" --preset world-boxes --layout "$RUNS/layout-world/model" --init "$RUNS/decoder-world-more-ln2/model" --out "$RUNS/decoder-world" ) &
 # the prior, then the 32->64 upsampler, diffusing the residual over a bicubic upscaling (see the
 # world-64-res preset in src/promptism/unclip/presets.py for why), then 9,000 more steps of it, then
 # the 64->128 upsampler (the world-128 preset) on pictures rendered at 128 px
@@ -30,7 +33,9 @@ export PROMPTISM_THREADS=1 OMP_NUM_THREADS=1
   { [ -f "$DATA128/manifest.json" ] || "$BIN/promptism" world make --out "$DATA128" --n 10000 --size 128 --seed 0; } &&
   "$BIN/promptism" train upsampler --data "$DATA128" --preset world-128 --out "$RUNS/upsampler-world-128" ) &
 wait
+# the layout stage first: the decoder names it (layout="world") when it ships
+"$BIN/python" -c "from promptism.layout import ship; print(ship('$RUNS/layout-world/model', 'world'))"
 for s in decoder:world prior:world upsampler:world-64 upsampler:world-128; do
-  "$BIN/python" -c "from promptism.unclip.folders import ship; print(ship('$RUNS/${s%%:*}-${s#*:}/model', '${s%%:*}', '${s#*:}'))"
+  "$BIN/python" -c "from promptism.unclip.folders import ship; print(ship('$RUNS/${s%%:*}-${s#*:}/model', '${s%%:*}', '${s#*:}', layout='world' if '${s%%:*}' == 'decoder' else None))"
 done
 "$BIN/python" benchmarks/unclip_world.py --data "$DATA"   # measures them and writes the model cards

@@ -784,11 +784,15 @@ def test_shipped_models_load_by_name_fit_the_budget_and_draw_deterministically()
 
     weights = {p.parent.name: p.stat().st_size for p in MODELS_DIR.glob("*/model.safetensors")}
     assert {"clip-world", "prior-world", "decoder-world", "upsampler-world-64", "upsampler-world-128"} <= set(weights)
+    assert "layout-world" in weights
     # the whole shipped set within issue #41's "~80 MB", read as du counts it (80 MiB); the VQGAN added
-    # 7.3 MB, mini-world 5.7 MB, gan-world 1.6 MB, upsampler-world-128 7.2 MB
+    # 7.3 MB, mini-world 5.7 MB, gan-world 1.6 MB, upsampler-world-128 7.2 MB, layout-world 0.56 MB
     assert sum(weights.values()) <= 80 * 2**20
     models = load_models()
     assert models.describe()["decoder"]["name"] == "decoder-world"
+    # the shipped decoder draws from layouts: it loads the shipped layout stage its config.json names
+    assert models.decoder.layout.folder == MODELS_DIR / "layout-world"
+    assert models.describe()["layout"]["name"] == "world"
     # the stages name the CLIP whose embedding space they learned, and that one is loaded
     assert models.names["clip"] == models.prior.meta["clip"] == models.decoder.meta["clip"]
     from promptism.clip import SHIPPED

@@ -174,6 +174,16 @@ PRESETS["decoder"]["world-more-ln2"] = {
     **PRESETS["decoder"]["world-more-ln"],
     "loop": {**PRESETS["decoder"]["world-more-ln"]["loop"], "steps": 9000},
 }
+# The layout decoder (experiments/unclip/decoder-world-boxes.toml): world-more-ln2 continued with
+# 14 more input channels that start at zero, the boxes of the picture's own objects painted in a
+# channel for each colour and one for each shape (promptism.layout), none in a fifth of the
+# pictures so variations and edits, which give no layout, still draw. `promptism train decoder
+# --layout FOLDER` names the layout stage whose bins its boxes are written in.
+PRESETS["decoder"]["world-boxes"] = {
+    **PRESETS["decoder"]["world-more-ln2"],
+    "loop": {**PRESETS["decoder"]["world-more-ln"]["loop"], "steps": 4000, "checkpoint_every": 500},
+    "task": {**PRESETS["decoder"]["world-more-ln"]["task"], "layout_drop": 0.2},
+}
 PRESETS["decoder"]["tiny-inpaint"] = {
     **PRESETS["decoder"]["tiny"],
     "model": {**PRESETS["decoder"]["tiny"]["model"], "inpaint": True},
