@@ -60,6 +60,8 @@ def _default_data_dir() -> str:
 
 def add_commands(sub) -> None:
     """The `commands` commands and their options."""
+    from ..pipelines.settings import VARY_RERANK, Settings
+
     sv = sub.add_parser(
         "serve",
         help="an HTTP server with OpenAI's Images API and a history (127.0.0.1:8000)",
@@ -176,6 +178,6 @@ def add_commands(sub) -> None:
         type=int,
         default=None,
         help="candidates per picture of every generation and variation, the best kept by CLIP (default: "
-        "3); 1 serves about three times as many pictures a minute",
+        f"{Settings().rerank} for a generation, {VARY_RERANK} for a variation); 1 serves the most pictures a minute",
     )
     sv.set_defaults(func=cmd_serve)
