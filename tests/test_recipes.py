@@ -70,6 +70,12 @@ def test_every_experiment_recipe_loads_and_builds_its_configs(path):
         cfg = MiniConfig(**recipe.preset["model"], text_vocab=recipe.preset["task"]["text_vocab"], codebook_size=512)
         assert cfg.width % cfg.heads == 0 and LoopConfig(**recipe.preset["loop"]).steps > 0
         inspect.signature(mini).bind("a red circle", **recipe.preset.get("sample", {}))  # sampling settings are mini's
+    elif recipe.kind == "layout":
+        from promptism.layout import LayoutConfig
+        from promptism.train.loop import LoopConfig
+
+        cfg = LayoutConfig(**recipe.preset["model"], text_vocab=recipe.preset["task"]["text_vocab"])
+        assert cfg.width % cfg.heads == 0 and LoopConfig(**recipe.preset["loop"]).steps > 0
     else:
         from promptism.diffusion import DiffusionConfig
         from promptism.train.loop import LoopConfig

@@ -94,10 +94,11 @@ class Settings:
     threshold: float | None = None
     # draw this many candidates of each picture (prior, decoder and the upsamplers up to the reranking
     # CLIP's side) and keep the one the reranking CLIP (rerank_clip) scores highest against the prompt
-    # (less the negative prompt's score), or for a variation against the source picture; 1: no
-    # reranking. The other edits draw one picture per seed. 3 by the rule benchmarks/rerank_world.py
-    # states (the most candidates within its time bar for a warm grid; benchmarks/reports/rerank_world.md)
-    rerank: int = 3
+    # (less the negative prompt's score), or for a variation against the source picture (which
+    # draws VARY_RERANK unless asked); 1: no reranking. The other edits draw one picture per seed.
+    # 2: the fewest that meet issue #41's GenEval-world bars with the layout decoder
+    # (experiments/unclip/generate-rerank-layout.toml; benchmarks/reports/rerank_world.md)
+    rerank: int = 2
     rerank_clip: str = "world-bind2"
     # with reranking: after this many decoder steps, score every candidate's x̂₀ (the decoder's
     # estimate of its finished picture) and carry on with the best one only, so that the steps
