@@ -44,7 +44,7 @@ from promptism.pipelines.settings import (
     INPAINT_STEPS,
     TEXT_DIFF_AMOUNT,
     VARY_ETA,
-    Settings,
+    VARY_RERANK,
 )
 from promptism.pipelines.unclip import load_models, sha256s
 from promptism.world.judge import fingerprint as judge_fingerprint
@@ -144,7 +144,7 @@ def part_vary(models, trials: int, out: Path, rerank: int | None = None) -> dict
         "all_four_distinct": distinct / trials,
         "seconds_per_trial": float(np.median(seconds)),
         "eta": VARY_ETA,
-        "rerank": rerank or Settings().rerank,
+        "rerank": rerank or VARY_RERANK,
     }
 
 

@@ -660,6 +660,9 @@ def _init_lines(meta: dict) -> list[str]:
     return lines[::-1]
 
 
+MEASURED = "## Measured (the whole shipped pipeline"
+
+
 def _other_sections(card: Path, lines: list[str]) -> list[str]:
     """The sections of a model card that other tools wrote (its training energy, its known biases),
     whose headings are not among ``lines``: kept as they are when the card is written again."""
@@ -667,8 +670,8 @@ def _other_sections(card: Path, lines: list[str]) -> list[str]:
         return []
     ours, kept, keep = {ln for ln in lines if ln.startswith("## ")}, [], False
     for ln in card.read_text().splitlines():
-        if ln.startswith("## "):
-            keep = ln not in ours
+        if ln.startswith("## "):  # this writer's measured section, whichever report it quoted
+            keep = ln not in ours and not ln.startswith(MEASURED)
         if keep:
             kept.append(ln)
     return ([""] if kept and lines[-1] != "" else []) + kept + ([""] if kept else [])
@@ -744,7 +747,7 @@ def write_cards(report: dict) -> None:
         if table is not None:  # GenEval-world's latest run on the shipped set: k = 1 and the default k
             k, one, best, prompts = table
             lines += [
-                "## Measured (the whole shipped pipeline, `benchmarks/reports/rerank_world.md`)",
+                f"{MEASURED}, `benchmarks/reports/rerank_world.md`)",
                 "",
                 f"GenEval-world overall at 64 px ({prompts} prompts per category and split): one candidate per "
                 f"picture, seen {one['seen']['overall']:.3f} and held-out {one['heldout']['overall']:.3f}"
@@ -758,7 +761,7 @@ def write_cards(report: dict) -> None:
             ]
         elif g:
             lines += [
-                "## Measured (the whole shipped pipeline, `benchmarks/reports/unclip_world.md`)",
+                f"{MEASURED}, `benchmarks/reports/unclip_world.md`)",
                 "",
                 f"GenEval-world overall at 64 px: seen {g['scores']['seen']['overall']:.3f}, "
                 f"held-out {g['scores']['heldout']['overall']:.3f} ({g['limit']} prompts per category and split"
