@@ -254,8 +254,8 @@ def add_commands(sub) -> None:
             "decoder",
             "world (default), then with --init the phases of the shipped decoder: world-ft, world-ft2, "
             "world-inpaint (adds the inpainting channels), world-more-ln and world-more-ln2 (timesteps drawn "
-            "logit-normally); or tiny, tiny-inpaint",
-            "the unCLIP decoder: CLIP image embedding + caption -> 32 px picture",
+            "logit-normally), world-boxes (adds the layout channels; with --layout FOLDER); or tiny, tiny-inpaint",
+            "the unCLIP decoder: CLIP image embedding + caption (+ layout) -> 32 px picture",
         ),
         ("prior", "world (default) or tiny", "the unCLIP diffusion prior: caption -> CLIP image embedding"),
         (
