@@ -178,6 +178,14 @@ def test_a_decoder_fine_tunes_onto_layouts_and_generate_draws_them(tiny, layout_
     assert not np.array_equal(empty, _px(generate("a red circle", **kw)))  # the layout reaches the pictures
 
 
+def test_a_layout_decoder_preset_without_a_layout_stage_is_refused(tiny, data, tmp_path):
+    recipe = tmp_path / "boxes.toml"
+    recipe.write_text('kind = "decoder"\nbase = "tiny"\nrule = "a test"\nresult = "a test"\n\n[model]\nlayout = true\n')
+    args = ["train", "decoder", "--data", str(data), "--out", str(tmp_path / "run"), "--config", str(recipe)]
+    r = _promptism(*args, "--clip", str(tiny / "clip"), "--quiet")
+    assert r.returncode != 0 and "--layout FOLDER" in r.stderr and not (tmp_path / "run" / "model").exists()
+
+
 def test_a_layout_decoder_refuses_data_without_scenes_and_a_missing_layout_stage(tiny, tmp_path):
     from promptism.unclip.decoder import Decoder
 

@@ -181,6 +181,7 @@ PRESETS["decoder"]["world-more-ln2"] = {
 # --layout FOLDER` names the layout stage whose bins its boxes are written in.
 PRESETS["decoder"]["world-boxes"] = {
     **PRESETS["decoder"]["world-more-ln2"],
+    "model": {**PRESETS["decoder"]["world-more-ln2"]["model"], "layout": True},
     "loop": {**PRESETS["decoder"]["world-more-ln"]["loop"], "steps": 4000, "checkpoint_every": 500},
     "task": {**PRESETS["decoder"]["world-more-ln"]["task"], "layout_drop": 0.2},
 }

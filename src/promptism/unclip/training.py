@@ -302,6 +302,11 @@ def train_stage(
     }
     if pairs.skipped:
         extra["skipped"] = pairs.skipped
+    if kind == "decoder" and p["model"].get("layout") and not {**p.get("task", {}), **(task or {})}.get("layout"):
+        raise PromptismError(
+            f"the {preset_name} decoder reads layouts: name the layout stage whose layouts it learns "
+            "(--layout FOLDER, or layout in the recipe's [task])"
+        )
     tensors, tok, clip, fields = _conditioning(
         kind, p, pairs, data, embeddings, clip_name, out_dir, limit, progress, init, state, extra, crop
     )
