@@ -115,6 +115,7 @@ def _objects(im) -> Counter:
 
 
 def part_vary(models, trials: int, out: Path, rerank: int | None = None) -> dict:
+    rerank = rerank or VARY_RERANK  # vary's own default unless a count is being tried
     agree, colours, shapes, distinct, seconds, rows = 0, 0, 0, 0, [], []
     for k in range(trials):
         rng = np.random.default_rng([6, k])
@@ -122,7 +123,7 @@ def part_vary(models, trials: int, out: Path, rerank: int | None = None) -> dict
         picture = world.render(ex.scene, SIZE)
         want = _objects(picture)
         t0 = time.perf_counter()
-        res = vary(picture, n=4, seed=4 * k, models=models, **({"rerank": rerank} if rerank else {}))
+        res = vary(picture, n=4, seed=4 * k, models=models, rerank=rerank)
         seconds.append(time.perf_counter() - t0)
         for im in res.images:
             got = _objects(im)
@@ -144,7 +145,7 @@ def part_vary(models, trials: int, out: Path, rerank: int | None = None) -> dict
         "all_four_distinct": distinct / trials,
         "seconds_per_trial": float(np.median(seconds)),
         "eta": VARY_ETA,
-        "rerank": rerank or VARY_RERANK,
+        "rerank": rerank,
     }
 
 

@@ -596,7 +596,7 @@ def _rerank_table() -> tuple[int, dict, dict, int] | None:
     got = rep.get("k", {})
     if "1" not in got or str(k) not in got:
         return None
-    return k, got["1"]["scores"], got[str(k)]["scores"], rep.get("prompts", {}).get("seen", 0) // 6
+    return k, got["1"]["scores"], got[str(k)]["scores"], rep.get("prompts", {}).get("seen", 0) // len(suite.CATEGORIES)
 
 
 def _reranked_line(shipped: bool = False) -> list[str]:

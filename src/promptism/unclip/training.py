@@ -302,7 +302,8 @@ def train_stage(
     }
     if pairs.skipped:
         extra["skipped"] = pairs.skipped
-    if kind == "decoder" and p["model"].get("layout") and not {**p.get("task", {}), **(task or {})}.get("layout"):
+    task_cfg = DecoderTaskConfig(**{**p.get("task", {}), **(task or {})}) if kind == "decoder" else None
+    if task_cfg is not None and p["model"].get("layout") and not task_cfg.layout:
         raise PromptismError(
             f"the {preset_name} decoder reads layouts: name the layout stage whose layouts it learns "
             "(--layout FOLDER, or layout in the recipe's [task])"
@@ -310,7 +311,6 @@ def train_stage(
     tensors, tok, clip, fields = _conditioning(
         kind, p, pairs, data, embeddings, clip_name, out_dir, limit, progress, init, state, extra, crop
     )
-    task_cfg = DecoderTaskConfig(**{**p.get("task", {}), **(task or {})}) if kind == "decoder" else None
     caption_reader = None
     if task_cfg is not None and task_cfg.caption_clip:
         from .folders import load_caption_clip
