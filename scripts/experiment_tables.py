@@ -196,6 +196,14 @@ def _cell(text: str) -> str:
     return " ".join(text.split()).replace("|", "\\|")
 
 
+def _link(recipe: Path, report: str) -> str:
+    """A link from docs/experiments/ to a report named relative to its recipe's file, named by the report's
+    stem (or, for a report.md, by its folder's name)."""
+    target = (recipe.parent / report).resolve().relative_to(ROOT)
+    name = target.parent.name if target.stem == "report" else target.stem
+    return f"[{name}](../../{target.as_posix()})"
+
+
 def table(family: str) -> str:
     rows = [
         "| recipe | base | what changed | result and verdict | reports |",
@@ -203,7 +211,7 @@ def table(family: str) -> str:
     ]
     for path in sorted((ROOT / "experiments" / family).glob("*.toml"), key=_order):
         recipe = load_recipe(path)
-        links = ", ".join(f"[{Path(r).stem}](../../experiments/reports/{Path(r).name})" for r in recipe.reports)
+        links = ", ".join(_link(path, r) for r in recipe.reports)
         source = f"[{recipe.name}](../../experiments/{family}/{path.name})"
         rows.append(
             f"| {source} | {recipe.base.removesuffix('.toml')} | {_changes(path)} | "

@@ -93,6 +93,14 @@ def test_every_experiment_recipe_loads_and_builds_its_configs(path):
         LoopConfig(**recipe.preset["loop"])
 
 
+def test_every_link_in_docs_experiments_reaches_a_file():
+    import re
+
+    for page in (ROOT / "docs" / "experiments").glob("*.md"):
+        for target in re.findall(r"\]\((\.\./[^)#]+)\)", page.read_text()):
+            assert (page.parent / target).exists(), f"{page.name} links {target}, which is not there"
+
+
 def test_experiment_reports_are_each_linked_from_docs_experiments():
     reports = {p.name for p in (ROOT / "experiments" / "reports").glob("*.md")}
     docs = "".join(p.read_text() for p in (ROOT / "docs" / "experiments").glob("*.md"))
