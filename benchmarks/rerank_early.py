@@ -326,8 +326,10 @@ def timing_lines(rep: dict) -> list[str]:
 
 def compare_markdown(rep: dict) -> str:
     """A sampling recipe's report: its GenEval-world on its prompts, each picture the best of its
-    candidates by their finished pictures, beside the default settings' on the same prompts and seeds."""
+    candidates as the default ranks them (finished pictures, or x̂₀ after its rerank_step), beside the default
+    settings' on the same prompts and seeds."""
     t, base, name = rep["tables"], rep["default"], rep["recipe"]
+    at = rep.get("rank_at", "finished")
     lines = [
         f"# {rep.get('kind', 'Sampling')} recipe {name}: GenEval-world against the default settings",
         "",
@@ -335,7 +337,9 @@ def compare_markdown(rep: dict) -> str:
         f"{rep['torch']}, promptism {rep['promptism']}, {rep['threads']} thread(s) per process. "
         f"{rep.get('models', 'Shipped models')}, "
         f"64 px, {suite.IMAGES_PER_PROMPT} pictures per prompt, each the best of {rep['rerank']} candidates by "
-        f"`{rep['clip']}` on the finished pictures; {rep['changed']}. The default settings' "
+        f"`{rep['clip']}` on "
+        + ("the finished pictures" if at == "finished" else f"the decoder's x̂₀ after {at} steps (the default's)")
+        + f"; {rep['changed']}. The default settings' "
         "pictures are the records of `benchmarks/reports/rerank_early.md` for the same prompts and seeds.",
         "",
     ]
@@ -353,12 +357,12 @@ def compare_markdown(rep: dict) -> str:
                 f"| category | {name} | default |",
                 "|---|---|---|",
             ]
-            for cat in (c for c in (*suite.CATEGORIES, "overall") if c in mine["k"]["finished"]["scores"][split]):
-                a = mine["k"]["finished"]["scores"][split][cat]
-                b = theirs["k"]["finished"]["scores"][split][cat]
+            for cat in (c for c in (*suite.CATEGORIES, "overall") if c in mine["k"][at]["scores"][split]):
+                a = mine["k"][at]["scores"][split][cat]
+                b = theirs["k"][at]["scores"][split][cat]
                 lines.append(f"| {suite.CATEGORY_TITLES.get(cat, '**Overall**')} | {a:.3f} | {b:.3f} |")
             lines.append("")
-        a, b = mine["k"]["finished"], theirs["k"]["finished"]
+        a, b = mine["k"][at], theirs["k"][at]
         lines += [f"Both splits: {a['right']}/{a['pictures']} right against {b['right']}/{b['pictures']}.", ""]
     lines += [
         f"Seconds per prompt ({t['candidates']} candidates drawn whole): {t['seconds_per_prompt']:.1f} against "
@@ -447,6 +451,7 @@ def main() -> int:
             "config": args.config,
             "clip": settings.rerank_clip,
             "rerank": settings.rerank,
+            "rank_at": str(settings.rerank_step) if settings.rerank_step in STEPS else "finished",
             "kind": "Decoder" if args.decoder else "Sampling",
             "models": f"Shipped models, the decoder {args.decoder} in place of decoder-world"
             if args.decoder
