@@ -104,8 +104,10 @@ class Settings:
     # estimate of its finished picture) and carry on with the best one only, so that the steps
     # after it and the upsamplers draw one picture where they drew rerank; None scores the finished
     # pictures. Only pictures drawn from noise by the full decoder prune early (not img2img, nor a
-    # distilled decoder)
-    rerank_step: int | None = None
+    # distilled decoder). 40: the fewest steps within the rule's tolerance of ranking the finished
+    # pictures with the layout decoder (experiments/unclip/generate-rerank-step-layout.toml;
+    # benchmarks/reports/rerank_early.md)
+    rerank_step: int | None = 40
     prior_candidates: int = 2  # draw this many image embeddings, keep the one closest to the text (§2.1)
     # what the decoder's image embedding is (paper §5.1's comparison): "prior" (unCLIP), "text"
     # (the CLIP text embedding passed directly) or "none" (the null embedding: caption only)
