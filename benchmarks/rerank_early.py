@@ -107,12 +107,36 @@ def check_pipeline(models, text: str, seed: int, drawn: dict, s) -> dict:
     return out
 
 
+def drawn_with(s, decoder: str) -> dict:
+    """What a folder of records' pictures depend on: the settings they were drawn with (but
+    rerank_step, which only says where to rank: every K is scored from the same draws) and the decoder."""
+    from dataclasses import asdict
+
+    settings = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(s).items() if k != "rerank_step"}
+    return {"settings": settings, "decoder": decoder}
+
+
+def check_records(records: Path, s, decoder: str) -> None:
+    """Refuse to add pictures drawn otherwise to a folder of records: its drawn_with.json says what drew
+    its pictures (written with the first record; folders from before it have none and are trusted)."""
+    path, want = records / "drawn_with.json", drawn_with(s, decoder)
+    if path.exists():
+        if json.loads(path.read_text()) != want:
+            raise SystemExit(
+                f"{records} holds pictures drawn with other settings or another decoder ({path}); "
+                "delete its records or give other --records"
+            )
+    elif not any(records.glob("*.jsonl")):
+        path.write_text(json.dumps(want, indent=1) + "\n")
+
+
 def run_split(split: str, limit: int, records: Path, s, offset: int = 0, decoder: str = "world") -> None:
     from tqdm.auto import tqdm
 
     from promptism.pipelines.common import to_images
     from promptism.pipelines.unclip import load_models, load_reranker
 
+    check_records(records, s, decoder)
     models, (reranker, _) = load_models(decoder=decoder), load_reranker(s.rerank_clip)
     out = records / f"{split}.jsonl"
     done = {json.loads(line)["id"] for line in out.read_text().splitlines()} if out.exists() else set()
@@ -177,20 +201,28 @@ def tables(records: Path, ids: set[str] | None = None) -> dict:
     }
     keys = [k for k in (*map(str, STEPS), "finished") if all(k in r["scores"] for r in lines)]
     out = {"sets": {}, "gaps": [r["pipeline_gap"] for r in lines if "pipeline_gap" in r]}
+    drawn = records / "drawn_with.json"
+    out["drawn_with"] = json.loads(drawn.read_text()) if drawn.exists() else None
+
+    def judged(rs: list[dict], picks) -> dict:
+        """GenEval-world of each picture's candidate ``picks(record)[slot]``."""
+        results = [
+            suite.ImageResult(by_id[r["id"]], slot, r["candidates"][j][slot]["correct"], "", [])
+            for r in rs
+            for slot, j in enumerate(picks(r))
+        ]
+        right = sum(x.correct for x in results)
+        return {"scores": suite.SuiteResult(results).scores(), "right": right, "pictures": len(results)}
+
     for name, ids in sets.items():
         rs = [r for r in lines if r["id"] in ids]
         if not rs:
             continue
         out["sets"][name] = {"prompts": {s: sum(r["split"] == s for r in rs) for s in suite.SPLITS}, "k": {}}
+        # one candidate a picture (no reranking): every picture's first candidate, the picture itself
+        out["sets"][name]["one"] = judged(rs, lambda r: [0] * suite.IMAGES_PER_PROMPT)
         for key in keys:
-            results = [
-                suite.ImageResult(by_id[r["id"]], slot, r["candidates"][j][slot]["correct"], "", [])
-                for r in rs
-                for slot, j in enumerate(pick(r["scores"][key]))
-            ]
-            res = suite.SuiteResult(results)
-            right = sum(x.correct for x in results)
-            out["sets"][name]["k"][key] = {"scores": res.scores(), "right": right, "pictures": len(results)}
+            out["sets"][name]["k"][key] = judged(rs, lambda r, key=key: pick(r["scores"][key]))
             # how often the pick at K is the finished pictures' pick
             out["sets"][name]["k"][key]["same_pick"] = float(
                 np.mean([a == b for r in rs for a, b in zip(pick(r["scores"][key]), pick(r["scores"]["finished"]))])
@@ -233,7 +265,7 @@ def markdown(rep: dict) -> str:
         f"({rep['rerank']} candidates a picture, reranked by `{rep['clip']}`), 64 px, {suite.IMAGES_PER_PROMPT} "
         "pictures per prompt.",
         "",
-        "Column K: each picture is the candidate whose decoder x̂₀ after K of the 50 decoder steps the "
+        "*one candidate*: each picture's first candidate, the picture `--rerank 1` draws. Column K: each picture is the candidate whose decoder x̂₀ after K of the 50 decoder steps the "
         "reranking CLIP scored highest (`--rerank-step K`); *finished*: the candidate whose finished 64 px "
         "picture it scored highest (the pipeline's default before this benchmark). The judge reads the "
         "finished picture of the candidate picked; it never picks. *same pick*: the share of pictures "
@@ -251,13 +283,17 @@ def markdown(rep: dict) -> str:
             lines += [
                 f"### {split} ({t['prompts'][split]} prompts)",
                 "",
-                "| category | " + " | ".join(f"K = {k}" if k != "finished" else "finished" for k in keys) + " |",
-                "|---|" + "---|" * len(keys),
+                "| category | one candidate | "
+                + " | ".join(f"K = {k}" if k != "finished" else "finished" for k in keys)
+                + " |",
+                "|---|---|" + "---|" * len(keys),
             ]
             for cat in (c for c in (*suite.CATEGORIES, "overall") if c in t["k"]["finished"]["scores"][split]):
                 name_ = suite.CATEGORY_TITLES.get(cat, "**Overall**")
                 lines.append(
-                    f"| {name_} | " + " | ".join(f"{t['k'][k]['scores'][split][cat]:.3f}" for k in keys) + " |"
+                    f"| {name_} | {t['one']['scores'][split][cat]:.3f} | "
+                    + " | ".join(f"{t['k'][k]['scores'][split][cat]:.3f}" for k in keys)
+                    + " |"
                 )
             lines.append("")
         lines += [

@@ -577,40 +577,53 @@ def _with_rerank(st: dict | None) -> dict | None:
     return None if st is None else {**st, "rerank": st.get("rerank", 1)}
 
 
-def _reranked() -> tuple[int, dict] | None:
-    """(k, scores) of rerank_world.md's table for the default number of candidates, when it has one."""
-    table = _rerank_table()
-    return None if table is None or table[0] == 1 else (table[0], table[2])
+def _rerank_table() -> dict | None:
+    """GenEval-world of the shipped set at the default settings, from the latest records drawn with them:
+    k (the default's candidates), one (the scores with one candidate a picture), best (with the default's
+    reranking), prompts (per category and split), report (the markdown report's path) and how (how the
+    default ranks). rerank_early's records (the default's, or a sampling recipe's whose settings became
+    the default) score every candidate at every K; rerank_world.json, which ranks only finished
+    pictures, serves while the default ranks those. None when no report holds the default's pictures."""
+    from rerank_early import drawn_with  # benchmarks/rerank_early.py, beside this script
 
-
-def _rerank_table() -> tuple[int, dict, dict, int] | None:
-    """(the default k, the scores with one candidate, with k, prompts per category) of rerank_world.json,
-    which draws every picture's candidates with the shipped set and reads k = 1 from the same records
-    as the geneval part's pictures at its limit; None when it has no such table."""
     from promptism.pipelines.settings import Settings
 
-    path, k = REPORTS / "rerank_world.json", Settings().rerank
-    if not path.exists():
+    s = Settings()
+    at = str(s.rerank_step) if s.rerank_step else "finished"
+    how = "on the finished pictures" if at == "finished" else f"on the decoder's x̂₀ after {at} of its steps"
+    want = drawn_with(s, "world")
+    for path in (REPORTS / "rerank_early.json", *sorted(TRIED.glob("rerank_early_*.json"))):
+        rep = json.loads(path.read_text())
+        t = rep.get("tables", rep)  # a recipe's report holds its tables under "tables"
+        reported = t.get("sets", {}).get("reported")
+        if t.get("drawn_with") == want and reported and "one" in reported and at in reported["k"]:
+            prompts = reported["prompts"]["seen"] // len(suite.CATEGORIES)
+            scores = reported["k"][at]["scores"]
+            return dict(k=s.rerank, one=reported["one"]["scores"], best=scores, prompts=prompts, report=path, how=how)
+    path = REPORTS / "rerank_world.json"
+    if at != "finished" or not path.exists():
         return None
-    rep = json.loads(path.read_text())
-    got = rep.get("k", {})
-    if "1" not in got or str(k) not in got:
+    got = json.loads(path.read_text()).get("k", {})
+    if "1" not in got or str(s.rerank) not in got:
         return None
-    return k, got["1"]["scores"], got[str(k)]["scores"], rep.get("prompts", {}).get("seen", 0) // len(suite.CATEGORIES)
+    prompts = json.loads(path.read_text()).get("prompts", {}).get("seen", 0) // len(suite.CATEGORIES)
+    return dict(
+        k=s.rerank, one=got["1"]["scores"], best=got[str(s.rerank)]["scores"], prompts=prompts, report=path, how=how
+    )
 
 
 def _reranked_line(shipped: bool = False) -> list[str]:
-    """The default reranking's scores (rerank_world.md); ``shipped``: said of the shipped models, from a
-    report about another model, which report_place puts with the experiment reports."""
-    got = _reranked()
-    if got is None:
+    """The default reranking's scores; ``shipped``: said of the shipped models, from a report about
+    another model, which report_place puts with the experiment reports."""
+    table = _rerank_table()
+    if table is None or table["k"] == 1:
         return []
-    k, sc = got
-    link = os.path.relpath(REPORTS / "rerank_world.md", TRIED) if shipped else "rerank_world.md"
+    k, sc, md = table["k"], table["best"], table["report"].with_suffix(".md")
+    link = os.path.relpath(md, TRIED if shipped else REPORTS)
     return [
         f"{'The shipped models, with' if shipped else 'With'} the default reranking (each picture the best of {k} "
-        f"candidates by CLIP), the same prompts and seeds score {sc['seen']['overall']:.3f} seen and "
-        f"{sc['heldout']['overall']:.3f} held-out: [`rerank_world.md`]({link}), per category.",
+        f"candidates by CLIP, ranked {table['how']}), the same prompts and seeds score {sc['seen']['overall']:.3f} "
+        f"seen and {sc['heldout']['overall']:.3f} held-out: [`{md.name}`]({link}), per category.",
         "",
     ]
 
@@ -681,7 +694,7 @@ def write_cards(report: dict) -> None:
     """MODEL_CARD.md next to each shipped stage: what it is, how it was trained, what it scores."""
     from promptism.unclip.folders import MODELS_DIR
 
-    g, reranked = report.get("geneval"), _reranked()
+    g = report.get("geneval")
     for folder, command in CARD_COMMANDS.items():
         d = MODELS_DIR / folder
         if not (d / "config.json").exists():
@@ -745,15 +758,16 @@ def write_cards(report: dict) -> None:
         ]
         table = _rerank_table()
         if table is not None:  # GenEval-world's latest run on the shipped set: k = 1 and the default k
-            k, one, best, prompts = table
+            k, one, best = table["k"], table["one"], table["best"]
             lines += [
-                f"{MEASURED}, `benchmarks/reports/rerank_world.md`)",
+                f"{MEASURED}, `{table['report'].with_suffix('.md').relative_to(REPORTS.parent.parent)}`)",
                 "",
-                f"GenEval-world overall at 64 px ({prompts} prompts per category and split): one candidate per "
-                f"picture, seen {one['seen']['overall']:.3f} and held-out {one['heldout']['overall']:.3f}"
+                f"GenEval-world overall at 64 px ({table['prompts']} prompts per category and split): one candidate "
+                f"per picture, seen {one['seen']['overall']:.3f} and held-out {one['heldout']['overall']:.3f}"
                 + (
-                    f"; with the default reranking (each picture the best of {k} candidates by CLIP), seen "
-                    f"{best['seen']['overall']:.3f} and held-out {best['heldout']['overall']:.3f}."
+                    f"; with the default reranking (each picture the best of {k} candidates by CLIP, ranked "
+                    f"{table['how']}), seen {best['seen']['overall']:.3f} and held-out "
+                    f"{best['heldout']['overall']:.3f}."
                     if k > 1
                     else " (the default)."
                 ),
@@ -768,14 +782,6 @@ def write_cards(report: dict) -> None:
                 f"{', one candidate per picture' if _with_rerank(g.get('settings') or {}).get('rerank') == 1 else ''}).",
                 "",
             ]
-            if reranked:
-                k, sc = reranked
-                lines += [
-                    f"With the default reranking (each picture the best of {k} candidates by CLIP, "
-                    f"`benchmarks/reports/rerank_world.md`): seen {sc['seen']['overall']:.3f}, held-out "
-                    f"{sc['heldout']['overall']:.3f}.",
-                    "",
-                ]
         if folder == "prior-world" and report.get("prior"):
             p = report["prior"]
             lines += [
