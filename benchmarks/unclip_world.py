@@ -618,12 +618,14 @@ def _reranked_line(shipped: bool = False) -> list[str]:
     table = _rerank_table()
     if table is None or table["k"] == 1:
         return []
-    k, sc, md = table["k"], table["best"], table["report"].with_suffix(".md")
+    k, sc, one, md = table["k"], table["best"], table["one"], table["report"].with_suffix(".md")
     link = os.path.relpath(md, TRIED if shipped else REPORTS)
     return [
         f"{'The shipped models, with' if shipped else 'With'} the default reranking (each picture the best of {k} "
-        f"candidates by CLIP, ranked {table['how']}), the same prompts and seeds score {sc['seen']['overall']:.3f} "
-        f"seen and {sc['heldout']['overall']:.3f} held-out: [`{md.name}`]({link}), per category.",
+        f"candidates by CLIP, ranked {table['how']}), the first {table['prompts']} prompts of every category and "
+        f"split score {sc['seen']['overall']:.3f} seen and {sc['heldout']['overall']:.3f} held-out, and with one "
+        f"candidate a picture (the same models and settings otherwise) {one['seen']['overall']:.3f} and "
+        f"{one['heldout']['overall']:.3f}: [`{md.name}`]({link}), per category.",
         "",
     ]
 

@@ -154,3 +154,13 @@ def test_train_help_names_every_preset():
         text = next(a.help for a in kinds[kind]._actions if a.dest == "preset")
         listed = set(re.findall(r"[a-z0-9]+(?:-[a-z0-9]+)*", text))
         assert set(names) <= listed, f"train {kind} --preset help misses {set(names) - listed}"
+
+
+def test_rerank_step_zero_on_the_command_line_ranks_the_finished_pictures():
+    import argparse
+
+    from promptism.cli.generate import _settings_kwargs
+
+    assert _settings_kwargs(argparse.Namespace(rerank_step=0, rerank=3)) == {"rerank": 3, "rerank_step": None}
+    assert _settings_kwargs(argparse.Namespace(rerank_step=30)) == {"rerank_step": 30}
+    assert _settings_kwargs(argparse.Namespace(rerank_step=None, steps=20)) == {"steps": 20}

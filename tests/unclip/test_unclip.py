@@ -612,7 +612,7 @@ def test_rerank_step_ranks_the_candidates_mid_way_and_draws_on_only_the_kept_one
     ranked.clear(), ups.clear()
     late = generate("a red circle", seed=2, rerank=3, rerank_step=50, **kw)
     assert len(ranked) == 1 and ranked[0].shape == (6, 3, 16, 16) and ups == [2]
-    full = generate("a red circle", seed=2, rerank=3, **kw)  # no rerank_step: the 32 px pictures are ranked
+    full = generate("a red circle", seed=2, rerank=3, rerank_step=None, **kw)  # None: the 32 px pictures are ranked
     assert ranked[-1].shape == (6, 3, 32, 32) and ups[-1] == 6 and "rerank" in late.metadata[0]
     # one candidate: nothing to rank, the same pictures as without the setting
     one = generate("a red circle", seed=2, rerank=1, rerank_step=2, **kw)

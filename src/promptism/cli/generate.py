@@ -26,7 +26,10 @@ def _settings_kwargs(args: argparse.Namespace) -> dict:
         "rerank_clip",
         "rerank_step",
     )
-    return {k: tuple(v) if isinstance(v, list) else v for k in names if (v := getattr(args, k, None)) is not None}
+    kw = {k: tuple(v) if isinstance(v, list) else v for k in names if (v := getattr(args, k, None)) is not None}
+    if kw.get("rerank_step") == 0:  # --rerank-step 0: rank the finished pictures
+        kw["rerank_step"] = None
+    return kw
 
 
 def _run_pipeline(args: argparse.Namespace, fn, *a, **kw):
@@ -246,8 +249,8 @@ def _rerank_options(
             metavar="K",
             help="rank the candidates on the decoder's estimate of each finished picture after K of its "
             "steps and draw only the kept ones on from there, which spares the rest of the decoder's and "
-            "the upsamplers' time for the others (default: "
-            + ("rank the finished pictures" if dflt.rerank_step is None else str(dflt.rerank_step))
+            "the upsamplers' time for the others; 0 ranks the finished pictures (default: "
+            + ("0" if dflt.rerank_step is None else str(dflt.rerank_step))
             + ")",
         )
 
