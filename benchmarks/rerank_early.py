@@ -126,8 +126,10 @@ def check_records(records: Path, s, decoder: str) -> None:
                 f"{records} holds pictures drawn with other settings or another decoder ({path}); "
                 "delete its records or give other --records"
             )
-    elif not any(records.glob("*.jsonl")):
-        path.write_text(json.dumps(want, indent=1) + "\n")
+    elif not any(records.glob("*.jsonl")):  # whole or not at all: a split drawn beside may read it now
+        tmp = path.with_name(f"{path.name}.{os.getpid()}")
+        tmp.write_text(json.dumps(want, indent=1) + "\n")
+        tmp.replace(path)
 
 
 def run_split(split: str, limit: int, records: Path, s, offset: int = 0, decoder: str = "world") -> None:
