@@ -16,7 +16,9 @@ import torch.nn.functional as F
 
 from promptism.checkpoint import PHASE_FIELDS
 from promptism.errors import PromptismError
+from promptism.pipelines.edit import vary
 from promptism.pipelines.provenance import read_provenance
+from promptism.pipelines.settings import Settings
 from promptism.pipelines.unclip import generate, load_models
 from promptism.unclip.embeddings import embed_dataset, load_embeddings
 from promptism.unclip.folders import load_stage
@@ -482,7 +484,15 @@ def test_guidance_interval_runs_the_decoder_once_a_step_outside_it(models, monke
     counting = Counting(models.decoder.denoiser)
     monkeypatch.setattr(models.decoder, "denoiser", counting)
     kw = dict(n=2, seed=3, size=16, models=models, steps=4, prior_steps=2, rerank=1)
-    base = _px(generate("a red circle", **kw))
+    default = generate("a red circle", **kw)  # generate's default: unguided below Settings' interval
+    lo = Settings().guidance_interval[0]
+    assert [b for _, b in counting.sizes] == [4 if t >= lo else 2 for t, _ in counting.sizes] != [4] * 4
+    assert default.metadata[0]["settings"]["guidance_interval"] == Settings().guidance_interval
+    counting.sizes.clear()
+    vary(default.images[0], n=1, seed=3, models=models, steps=4, rerank=1)  # the edits: every step guided
+    assert counting.sizes and all(b == 2 for _, b in counting.sizes)
+    counting.sizes.clear()
+    base = _px(generate("a red circle", guidance_interval=None, **kw))
     assert [b for _, b in counting.sizes] == [4] * 4  # guided: both halves every step
     counting.sizes.clear()
     every = _px(generate("a red circle", guidance_interval=(0, 999), **kw))

@@ -327,7 +327,9 @@ def _sampling_options(
         default=None,
         metavar=("LO", "HI"),
         help="apply the decoder's guidance only at its timesteps LO to HI (0-999, 999 the noisiest); the steps "
-        "outside run the decoder once instead of twice (default: every step)",
+        "outside run the decoder once instead of twice; 0 999 guides every step (default: "
+        + ("every step" if dflt.guidance_interval is None else " ".join(map(str, dflt.guidance_interval)))
+        + ")",
     )
     if eta is not None:
         q.add_argument(

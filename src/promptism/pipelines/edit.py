@@ -45,6 +45,7 @@ from .images import (
     to_tensor,
 )
 from .settings import (
+    EDIT_GUIDANCE_INTERVAL,
     INVERSION_STEPS,
     MAX_FRAMES,
     TEXT_DIFF_AMOUNT,
@@ -142,6 +143,7 @@ def vary(
     if invert:
         overrides.setdefault("eta", VARY_ETA)
     overrides.setdefault("steps", INVERSION_STEPS)
+    overrides.setdefault("guidance_interval", EDIT_GUIDANCE_INTERVAL)
     overrides.setdefault("rerank", VARY_RERANK)
     s = settings_with(settings, overrides)
     n, seed = check_count(n), check_seed(seed)
@@ -227,6 +229,7 @@ def interpolate(
     the latent stays fixed). Frames are decoded with DDIM η = 0 and the same upsampler noise,
     so neighbouring frames differ only as much as their embeddings do."""
     overrides.setdefault("steps", INVERSION_STEPS)
+    overrides.setdefault("guidance_interval", EDIT_GUIDANCE_INTERVAL)
     s = settings_with(settings, overrides, reranks=False)
     frames = check_count(frames, "frames", MAX_FRAMES)
     if frames < 2:
@@ -276,6 +279,7 @@ def text_diff(
     slerp(z_i, z_d, θ_k) for θ evenly spaced up to ``amount``, all from the picture's DDIM
     inversion (η = 0), so that what the texts do not mention stays where it is."""
     overrides.setdefault("steps", INVERSION_STEPS)
+    overrides.setdefault("guidance_interval", EDIT_GUIDANCE_INTERVAL)
     s = settings_with(settings, overrides, reranks=False)
     source_text = check_prompt(source_text, "source text") if source_text else ""
     target_text = check_prompt(target_text, "target text")

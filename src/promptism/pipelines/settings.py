@@ -44,6 +44,9 @@ VARY_RERANK = 5
 # decoder steps of the edits that run DDIM from a picture's inversion (vary, interpolate, edit): more
 # steps kept less of the source, as a higher η does (benchmarks/reports/decoder_fidelity_vary_steps.md)
 INVERSION_STEPS = 20
+# the decoder's guidance interval of the edits (vary, interpolate, edit, inpaint, outpaint) unless asked:
+# every step, as benchmarks/reports/edit_world.md measured them; generate's is Settings.guidance_interval
+EDIT_GUIDANCE_INTERVAL = None
 TEXT_DIFF_AMOUNT = 0.5  # the largest rotation towards a text difference (the paper shows 0 to 0.5)
 INPAINT_STEPS = 50
 INPAINT_RESAMPLE = 4
@@ -81,8 +84,10 @@ class Settings:
     # the decoder's timesteps (0-999, both ends included) at which its guidance applies; elsewhere the
     # decoder runs once a step, on the caption and embedding alone (guidance in a limited interval,
     # Kynkäänniemi et al. 2024: little needed at low noise, and a step without it costs half). None:
-    # every step
-    guidance_interval: tuple[int, int] | None = None
+    # every step. 300-999: the last 15 of 50 steps unguided, within the rule's tolerance of guiding
+    # every step on GenEval-world and faster (experiments/unclip/generate-guidance-300-layout.toml).
+    # The edits keep every step (EDIT_GUIDANCE_INTERVAL), as edit_world measured them
+    guidance_interval: tuple[int, int] | None = (300, 999)
     eta: float = 0.0  # DDIM only
     upsampler_aug_t: int = 50  # noise level given to the upsamplers' low-res input
     # rounds of back-projection of each upsampler's picture onto its input (0: none): 5 lift the
