@@ -603,10 +603,11 @@ def _rerank_table() -> dict | None:
     path = REPORTS / "rerank_world.json"
     if at != "finished" or not path.exists():
         return None
-    got = json.loads(path.read_text()).get("k", {})
+    rep = json.loads(path.read_text())
+    got = rep.get("k", {})
     if "1" not in got or str(s.rerank) not in got:
         return None
-    prompts = json.loads(path.read_text()).get("prompts", {}).get("seen", 0) // len(suite.CATEGORIES)
+    prompts = rep.get("prompts", {}).get("seen", 0) // len(suite.CATEGORIES)
     return dict(
         k=s.rerank, one=got["1"]["scores"], best=got[str(s.rerank)]["scores"], prompts=prompts, report=path, how=how
     )
@@ -696,7 +697,7 @@ def write_cards(report: dict) -> None:
     """MODEL_CARD.md next to each shipped stage: what it is, how it was trained, what it scores."""
     from promptism.unclip.folders import MODELS_DIR
 
-    g = report.get("geneval")
+    g, table = report.get("geneval"), _rerank_table()  # the same for every card: read the reports once
     for folder, command in CARD_COMMANDS.items():
         d = MODELS_DIR / folder
         if not (d / "config.json").exists():
@@ -758,7 +759,6 @@ def write_cards(report: dict) -> None:
             f"- diffusion: {meta.get('diffusion')}",
             "",
         ]
-        table = _rerank_table()
         if table is not None:  # GenEval-world's latest run on the shipped set: k = 1 and the default k
             k, one, best = table["k"], table["one"], table["best"]
             lines += [
