@@ -160,9 +160,9 @@ def test_a_decoder_fine_tunes_onto_layouts_and_generate_draws_them(tiny, layout_
     assert st.meta["layout_drop"] == 0.2
     models = load_models(str(tiny / "clip"), str(tiny / "prior"), str(layout_decoder), (str(tiny / "up32"),))
     gens = [torch.Generator().manual_seed(s) for s in (7, 8)]
-    maps = draw_layouts(models, "a red circle", gens)
+    maps = draw_layouts(models.decoder, "a red circle", gens)
     assert maps.shape == (2, CHANNELS, 16, 16)
-    assert draw_layouts(models, "", gens) is None  # a variation's empty prompt: no layout
+    assert draw_layouts(models.decoder, "", gens) is None  # a variation's empty prompt: no layout
     kw = dict(n=2, seed=3, size=32, models=models, steps=3, prior_steps=3, upsampler_steps=2)
     a = _px(generate("a red circle", **kw))
     result = generate("a red circle", **kw)
@@ -219,3 +219,44 @@ def test_shipping_a_layout_decoder_names_its_shipped_layout_stage(layout_stage, 
     dec = folders.ship(layout_decoder, "decoder", "test", layout="test")
     st = load_stage("test", "decoder")
     assert st.folder == dec and st.meta["layout"] == "test" and st.layout.folder == shipped
+
+
+def test_a_layout_decoder_distils_on_its_pictures_layouts_and_its_student_draws_them(
+    tiny, data, layout_stage, layout_decoder, tmp_path
+):
+    from promptism.data import load_pairs
+    from promptism.pipelines.settings import Settings
+    from promptism.pipelines.unclip import decoder_denoise
+    from promptism.unclip.distill import DistillTask, teacher_plan, train_distill
+
+    teacher = load_stage(str(layout_decoder), "decoder")
+    models = load_models(str(tiny / "clip"), str(tiny / "prior"), str(layout_decoder), ())
+    path, guidance, _ = teacher_plan(teacher, {"teacher_steps": 4, "guidance": 3.0})
+    pairs = load_pairs(data, "train", size=16, progress=False)
+    emb = F.normalize(torch.randn(1, 32, generator=torch.Generator().manual_seed(0)), dim=-1)
+    maps = layout_maps([[dict(color="red", shape="circle", size="large", x=0.5, y=0.5)]], 16)
+    ids, mask = teacher.tokenizer(["a red circle"], warn=False)
+    z = torch.randn(1, 3, 16, 16, generator=torch.Generator().manual_seed(1))
+    task = DistillTask(pairs, emb, teacher, path, guidance)
+    with torch.no_grad():  # the teacher is generate's guided decoder, the layout in every part of its batch
+        mine = task.teacher_x0(z, torch.tensor([path[1]]), emb, ids, mask, maps)
+        theirs = decoder_denoise(models, "a red circle", "", emb, 1, Settings(), layout=maps)(z, path[1])
+        blank = task.teacher_x0(z, torch.tensor([path[1]]), emb, ids, mask)
+    assert torch.allclose(mine, theirs, atol=1e-5) and not torch.equal(mine, blank)
+
+    student = train_distill(str(data), str(tmp_path / "r1"), "tiny", teacher=str(layout_decoder), progress=False)
+    st = load_stage(str(student), "decoder")
+    assert st.model.config.layout and st.layout is not None
+    assert (st.meta["layout"], st.meta["layout_drop"]) == (str(layout_stage), 0.2)
+    fast = load_models(str(tiny / "clip"), str(tiny / "prior"), str(layout_decoder), (), fast=str(student))
+    kw = dict(n=2, seed=3, rerank=1, steps=4, prior_steps=2, models=fast)
+    a = generate("a red circle", **kw)
+    assert a.metadata[0]["fast_decoder"]["steps"] == 2
+    assert np.array_equal(_px(a), _px(generate("a red circle", **kw)))
+    fast.fast.model.unet.conv_in.weight.data.mul_(0).add_(0.5)  # every input channel weighs a lot
+    fast.fast.layout.draw = lambda captions, gens, temperature=1.0: [[] for _ in captions]  # no objects
+    empty = _px(generate("a red circle", **kw))
+    fast.fast.layout.draw = lambda captions, gens, temperature=1.0: [
+        [dict(color="red", shape="circle", size="large", x=0.5, y=0.5)] for _ in captions
+    ]
+    assert not np.array_equal(empty, _px(generate("a red circle", **kw)))  # the layout reaches its pictures

@@ -350,7 +350,7 @@ def sample_decoder(
     size = dec.model.config.image_size
     if uses_fast(models, negative, image_embed, s):
         return sample_fast(models.fast, prompt, image_embed, gens, progress)
-    layout = draw_layouts(models, prompt, gens)
+    layout = draw_layouts(dec, prompt, gens)
     f = decoder_denoise(models, prompt, negative, image_embed, n, s, layout=layout)
     steps = sampling_path(dec.denoiser, s.steps, s.sampler)
     select = None
@@ -370,14 +370,14 @@ def sample_decoder(
     return x.clamp(-1, 1)
 
 
-def draw_layouts(models: Models, prompt: str, gens: Sequence[torch.Generator]) -> torch.Tensor | None:
+def draw_layouts(dec: Stage, prompt: str, gens: Sequence[torch.Generator]) -> torch.Tensor | None:
     """A layout decoder's maps (n, C, S, S) for n pictures of ``prompt``, each picture's layout drawn
     by the decoder's layout stage from a generator its own generator seeds (one draw of it), so that
-    a picture's layout depends on its seed alone; None for a decoder that reads no layout, or an
-    empty prompt (a variation's: the picture's embedding says where things are)."""
+    a picture's layout depends on its seed alone; None for a decoder (or distilled decoder) that
+    reads no layout, or an empty prompt (a variation's: the picture's embedding says where things
+    are)."""
     from ..layout import layout_maps
 
-    dec = models.decoder
     if dec.layout is None or not prompt.strip():
         return None
     own = [torch.Generator().manual_seed(int(torch.randint(2**62, (1,), generator=g))) for g in gens]
@@ -388,14 +388,17 @@ def sample_fast(
     student: Stage, prompt: str, image_embed: torch.Tensor, gens: Sequence[torch.Generator], progress: bool = False
 ) -> torch.Tensor:
     """Pictures (n, 3, S, S) in [-1, 1] from a distilled decoder: deterministic DDIM along the path
-    it was distilled for, one unguided evaluation a step, x̂₀ clipped as the teacher's was."""
+    it was distilled for, one unguided evaluation a step, x̂₀ clipped as the teacher's was. A student
+    of a layout decoder draws its layouts as the decoder does (draw_layouts), so a seed gives both
+    the same layout."""
     from ..unclip.distill import conditioned_x0
 
     n, size = len(gens), student.model.config.image_size
     ids, mask = (t.expand(n, -1) for t in student.tokenizer([prompt]))
+    layout = draw_layouts(student, prompt, gens)
 
     def denoise(x, t):
-        return conditioned_x0(student, x, torch.full((n,), t, dtype=torch.long), image_embed, ids, mask)
+        return conditioned_x0(student, x, torch.full((n,), t, dtype=torch.long), image_embed, ids, mask, layout)
 
     path = student.meta["distilled"]["path"]
     x = noise((n, 3, size, size), gens)

@@ -15,8 +15,11 @@ it is then sampled unguided, one network evaluation a step instead of two. A lat
 teacher is a student: its path and guidance come from its ``config.json`` (``distilled``), and
 each round halves the steps.
 
-Only plain generation is distilled: edits (inpainting, variations by inversion, text-diff) keep
-the teacher.
+A decoder that reads layouts (promptism.layout) is distilled on each training picture's own
+layout, none for the share of pictures its training left without one (``layout_drop``); teacher
+and student see the same maps, and the student draws from its layout stage's layouts as the
+decoder does. Only plain generation is distilled: edits (inpainting, variations by inversion,
+text-diff) keep the teacher.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from ..diffusion.distill import pairs_of, student_path, truncated_snr_weight, tw
 from ..errors import PromptismError
 from ..train.loop import LoopConfig, model_device, run_record, to_device, train
 from .folders import Stage, load_stage
-from .training import _embeddings, _generator
+from .training import SceneLayouts, _embeddings, _generator
 
 _LOOP = dict(checkpoint_every=250, log_every=25, warmup=20, ema=0.999, weight_decay=0.0)
 
@@ -59,11 +62,13 @@ def preset(name: str) -> dict:
     return PRESETS[name]
 
 
-def conditioned_x0(stage: Stage, z: torch.Tensor, t: torch.Tensor, emb, ids, mask) -> torch.Tensor:
-    """A decoder's x̂₀ given the image embedding and caption, unguided, clipped to [−1, 1]: a
-    student's prediction as it samples, and a later round's teacher's."""
+def conditioned_x0(stage: Stage, z: torch.Tensor, t: torch.Tensor, emb, ids, mask, layout=None) -> torch.Tensor:
+    """A decoder's x̂₀ given the image embedding and caption (and a layout decoder's maps),
+    unguided, clipped to [−1, 1]: a student's prediction as it samples, and a later round's
+    teacher's."""
     keep = torch.zeros(len(z), dtype=torch.bool, device=z.device)
-    return stage.denoiser(stage.model, z, t, image_embed=emb, ids=ids, mask=mask, drop_image=keep).clamp(-1, 1)
+    rows = {} if layout is None else {"layout": layout}
+    return stage.denoiser(stage.model, z, t, image_embed=emb, ids=ids, mask=mask, drop_image=keep, **rows).clamp(-1, 1)
 
 
 def teacher_plan(teacher: Stage, task: dict) -> tuple[list[int], float | None, int]:
@@ -91,23 +96,26 @@ def check_task(task: dict) -> tuple[int, float]:
 
 class DistillTask:
     """One batch: training pictures noised at the student's timesteps, the teacher's two-step
-    target from there, and the student's x̂₀ error on it, weighted max(SNR, 1)."""
+    target from there, and the student's x̂₀ error on it, weighted max(SNR, 1). ``layouts``
+    (SceneLayouts): the pictures' own layouts, for a teacher that reads them."""
 
-    def __init__(self, pairs, image_embed: torch.Tensor, teacher: Stage, path, guidance, seed: int = 0):
+    def __init__(self, pairs, image_embed: torch.Tensor, teacher: Stage, path, guidance, seed: int = 0, layouts=None):
         self.pairs, self.emb, self.teacher, self.path, self.guidance = pairs, image_embed, teacher, path, guidance
-        self.seed, self.denoiser, self.tok = seed, teacher.denoiser, teacher.tokenizer
+        self.seed, self.denoiser, self.tok, self.layouts = seed, teacher.denoiser, teacher.tokenizer, layouts
         self.empty = self.tok([""], warn=False)
 
-    def teacher_x0(self, z, t, emb, ids, mask):
+    def teacher_x0(self, z, t, emb, ids, mask, layout=None):
         if self.guidance is None:
-            return conditioned_x0(self.teacher, z, t, emb, ids, mask)
+            return conditioned_x0(self.teacher, z, t, emb, ids, mask, layout)
         e_ids, e_mask = (x.to(z.device).expand(len(z), -1) for x in self.empty)
         keep = torch.zeros(len(z), dtype=torch.bool, device=z.device)
 
-        def pair(zz, tt):  # [z; z]: with the caption and image embedding, then with neither
+        def pair(zz, tt):  # [z; z]: with the caption and image embedding, then with neither (the layout in both)
             both = dict(
                 ids=torch.cat([ids, e_ids]), mask=torch.cat([mask, e_mask]), drop_image=torch.cat([keep, ~keep])
             )
+            if layout is not None:
+                both["layout"] = torch.cat([layout, layout])
             return self.teacher.denoiser(
                 self.teacher.model, zz, torch.cat([tt, tt]), image_embed=torch.cat([emb, emb]), **both
             )
@@ -123,16 +131,18 @@ class DistillTask:
         i = torch.randint(0, len(self.path) // 2, (b,), generator=g)
         t, t_mid, t_end = pairs_of(self.path, self.denoiser.T, i)
         z = self.denoiser.add_noise(x0, t, torch.randn(x0.shape, generator=g))
+        maps = None if self.layouts is None else self.layouts.maps(idx, g, x0.shape[-1])
         dev = model_device(model)
-        z, t, t_mid, t_end, emb, ids, mask = to_device((z, t, t_mid, t_end, emb, ids, mask), dev)
+        z, t, t_mid, t_end, emb, ids, mask, maps = to_device((z, t, t_mid, t_end, emb, ids, mask, maps), dev)
         self.teacher.model.to(dev)
 
         def teacher(x, tt):
-            return self.teacher_x0(x, tt, emb, ids, mask)
+            return self.teacher_x0(x, tt, emb, ids, mask, maps)
 
         target = two_step_target(teacher, self.denoiser.abar, z, t, t_mid, t_end)
         keep = torch.zeros(b, dtype=torch.bool, device=dev)
-        x0_student = self.denoiser.to_x0(model(z, t, emb, ids, mask, keep), z, t)
+        rows = {} if maps is None else {"layout": maps}
+        x0_student = self.denoiser.to_x0(model(z, t, emb, ids, mask, keep, **rows), z, t)
         err = (x0_student - target).pow(2).flatten(1).mean(1)
         return (truncated_snr_weight(self.denoiser.abar, t) * err).mean(), {}
 
@@ -162,11 +172,6 @@ def train_distill(
             f"{teacher} reads its captions through a second CLIP ({teach.meta.get('caption_clip')}); "
             "distillation does not pass that input on yet: distil a decoder without one"
         )
-    if teach.layout is not None:
-        raise PromptismError(
-            f"{teacher} draws from layouts ({teach.meta.get('layout')}); distillation does not pass that input "
-            "on yet: distil a decoder without one"
-        )
     path, guidance, round_ = teacher_plan(teach, p["task"])
     for param in teach.model.parameters():
         param.requires_grad_(False)
@@ -191,7 +196,10 @@ def train_distill(
     student = copy.deepcopy(teach.model).train()
     for param in student.parameters():
         param.requires_grad_(True)
-    task = DistillTask(pairs, tensors["image_embed"], teach, path, guidance, loop.seed)
+    layouts = None
+    if teach.layout is not None:  # the share without a layout is the teacher's training's
+        layouts = SceneLayouts(pairs, teach.layout.model.config, float(teach.meta.get("layout_drop", 0.0)))
+    task = DistillTask(pairs, tensors["image_embed"], teach, path, guidance, loop.seed, layouts)
     result = train(student, task, len(pairs), loop, progress=progress)
     if not state.is_main_process:
         return out_dir / "model"
@@ -204,7 +212,7 @@ def train_distill(
         "teacher": str(teacher),
         "teacher_sha256": teach.weights_sha256,
     }
-    keep = {k: teach.meta[k] for k in ("clip", "vocabulary") if k in teach.meta}
+    keep = {k: teach.meta[k] for k in ("clip", "vocabulary", "layout", "layout_drop") if k in teach.meta}
     extra = {"name": out_dir.name, "data": str(data), "examples": len(pairs), "preset": preset_name, **keep}
     folder = Stage("decoder", student, teach.diffusion, {}, teach.tokenizer).save(
         out_dir / "model",

@@ -77,13 +77,11 @@ class DecoderTask:
         if bool(cfg.caption_clip) != (caption_reader is not None):
             raise ValueError("give the loaded caption CLIP (caption_reader) exactly when config.caption_clip names one")
         self.caption_clip = caption_reader
-        self.layout_drop, self.layouts = cfg.layout_drop, None
-        if cfg.layout:  # each picture's objects as the layout stage writes them (centroids binned)
-            from ..layout import quantised, read
-            from ..layout.training import scene_objects
+        self.layouts = None
+        if cfg.layout:  # the stage's bins only: it draws layouts at generation, not here
+            from ..layout import read
 
-            _, lcfg, _ = read(cfg.layout)  # its bins; the stage itself draws only at generation
-            self.layouts = [quantised(o, lcfg) for o in scene_objects(pairs)]
+            self.layouts = SceneLayouts(pairs, read(cfg.layout)[1], cfg.layout_drop)
 
     def loss(self, model, idx: np.ndarray, step: int):
         g = _generator(self.seed, step, idx)
@@ -102,11 +100,8 @@ class DecoderTask:
         if self.caption_clip is not None:  # the same captions (empty where dropped) by the caption CLIP
             with torch.no_grad():
                 kw["caption_embed"] = self.caption_clip.encode_text(captions).float()
-        if self.layouts is not None:  # the pictures' own layouts, none (all zero) for a share of them
-            from ..layout import layout_maps
-
-            shown = (torch.rand(len(idx), generator=g) >= self.layout_drop).tolist()
-            kw["layout"] = layout_maps([self.layouts[i] if s else [] for i, s in zip(idx, shown)], x0.shape[-1])
+        if self.layouts is not None:
+            kw["layout"] = self.layouts.maps(idx, g, x0.shape[-1])
         x0, emb, ids, mask, drop_image, kw = to_device((x0, emb, ids, mask, drop_image, kw), model_device(model))
         loss = self.denoiser.loss(lambda x, t: model(x, t, emb, ids, mask, drop_image, **kw), x0, generator=g)
         return loss, {}
@@ -119,6 +114,26 @@ class DecoderTask:
         swap = (torch.rand(len(idx), generator=g) < self.relation_share).numpy()
         pick = self.related[torch.randint(0, len(self.related), (len(idx),), generator=g).numpy()]
         return np.where(swap, pick, idx)
+
+
+class SceneLayouts:
+    """Each training picture's own layout, its objects as a layout stage with config ``cfg``
+    writes them (centroids binned), for a decoder that reads layouts: its training task's and its
+    distillation's (promptism.unclip.distill)."""
+
+    def __init__(self, pairs: Pairs, cfg, drop: float):
+        from ..layout import quantised
+        from ..layout.training import scene_objects
+
+        self.layouts, self.drop = [quantised(o, cfg) for o in scene_objects(pairs)], drop
+
+    def maps(self, idx: np.ndarray, g: torch.Generator, size: int) -> torch.Tensor:
+        """The maps (len(idx), C, size, size) of the pictures ``idx``, all zero ("no layout") for a
+        share ``drop`` of them, drawn from ``g``."""
+        from ..layout import layout_maps
+
+        shown = (torch.rand(len(idx), generator=g) >= self.drop).tolist()
+        return layout_maps([self.layouts[i] if s else [] for i, s in zip(idx, shown)], size)
 
 
 def states_relation(caption: str) -> bool:
