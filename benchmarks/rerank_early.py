@@ -73,9 +73,10 @@ def draw(models, reranker, text: str, seed: int, s) -> dict:
         dec = models.decoder
         steps = sampling_path(dec.denoiser, s.steps, s.sampler)
         early = len(steps) == STEPS[-1]  # K is a step of the default's 50; other step counts rank finished only
+        own = min(s.rerank_step, len(steps)) if s.rerank_step else None  # and where s itself ranks
 
         def record(i, _, x0):
-            if early and i + 1 in STEPS:
+            if (early and i + 1 in STEPS) or i + 1 == own:
                 scores[str(i + 1)] = rank_candidates(reranker, x0, n, want)[1][1]
 
         x = sample_decoder(models, text, "", emb, gens, s, watch=record)
@@ -98,7 +99,8 @@ def check_pipeline(models, text: str, seed: int, drawn: dict, s) -> dict:
 
     n, x = suite.IMAGES_PER_PROMPT, drawn["pictures"]
     out = {}
-    for key, step in ((k, st) for k, st in (("finished", None), (str(STEPS[0]), STEPS[0])) if k in drawn["scores"]):
+    checks = {"finished": None, str(STEPS[0]): STEPS[0], rank_key(s): s.rerank_step}
+    for key, step in ((k, st) for k, st in checks.items() if k in drawn["scores"]):
         got = generate(text, n=n, seed=seed, size=64, models=models, settings=s, rerank_step=step).images
         rows = [j * n + i for i, j in enumerate(pick(drawn["scores"][key]))]
         want = to_images(x[rows])
@@ -201,7 +203,8 @@ def tables(records: Path, ids: set[str] | None = None) -> dict:
         "reported": {p.id for p in suite.limited(suite.all_prompts(), REPORTED)},
         "dev": {p.id for p in suite.limited(suite.all_prompts(), DEV, REPORTED)},
     }
-    keys = [k for k in (*map(str, STEPS), "finished") if all(k in r["scores"] for r in lines)]
+    held = set.intersection(*(set(r["scores"]) for r in lines))  # each K scored, in step order, then finished
+    keys = sorted(held, key=lambda k: (k == "finished", int(k) if k.isdigit() else 0))
     out = {"sets": {}, "gaps": [r["pipeline_gap"] for r in lines if "pipeline_gap" in r]}
     drawn = records / "drawn_with.json"
     out["drawn_with"] = json.loads(drawn.read_text()) if drawn.exists() else None
@@ -362,12 +365,24 @@ def timing_lines(rep: dict) -> list[str]:
     ]
 
 
+def rank_key(s) -> str:
+    """The score that ranks each picture's candidates under settings ``s`` in the records (draw
+    records it): the x̂₀ after ``s.rerank_step`` decoder steps, or after the last where there are
+    fewer, or the finished pictures without one."""
+    return "finished" if s.rerank_step is None else str(min(s.rerank_step, s.steps))
+
+
+def ranked_on(at: str) -> str:
+    return "the finished pictures" if at == "finished" else f"the decoder's x̂₀ after {at} steps"
+
+
 def compare_markdown(rep: dict) -> str:
     """A sampling recipe's report: its GenEval-world on its prompts, each picture the best of its
-    candidates as the default ranks them (finished pictures, or x̂₀ after its rerank_step), beside the default
-    settings' on the same prompts and seeds."""
+    candidates as its settings rank them (finished pictures, or x̂₀ after its rerank_step), beside the
+    default settings' on the same prompts and seeds, ranked as the default ranks them."""
     t, base, name = rep["tables"], rep["default"], rep["recipe"]
     at = rep.get("rank_at", "finished")
+    base_at = rep.get("default_rank_at", at)  # reports before it ranked both alike
     lines = [
         f"# {rep.get('kind', 'Sampling')} recipe {name}: GenEval-world against the default settings",
         "",
@@ -376,9 +391,11 @@ def compare_markdown(rep: dict) -> str:
         f"{rep.get('models', 'Shipped models')}, "
         f"64 px, {suite.IMAGES_PER_PROMPT} pictures per prompt, each the best of {rep['rerank']} candidates by "
         f"`{rep['clip']}` on "
-        + ("the finished pictures" if at == "finished" else f"the decoder's x̂₀ after {at} steps (the default's)")
+        + ranked_on(at)
+        + (" (the default's)" if at == base_at else f", the default's on {ranked_on(base_at)}")
         + f"; {rep['changed']}. The default settings' "
-        "pictures are the records of `benchmarks/reports/rerank_early.md` for the same prompts and seeds.",
+        f"pictures are the records of `{rep.get('baseline', 'benchmarks/reports/rerank_early_records')}` "
+        "for the same prompts and seeds.",
         "",
     ]
     for set_name, title in (("reported", "prompts 1-40 of every category"), ("dev", "prompts 41-50")):
@@ -397,10 +414,10 @@ def compare_markdown(rep: dict) -> str:
             ]
             for cat in (c for c in (*suite.CATEGORIES, "overall") if c in mine["k"][at]["scores"][split]):
                 a = mine["k"][at]["scores"][split][cat]
-                b = theirs["k"][at]["scores"][split][cat]
+                b = theirs["k"][base_at]["scores"][split][cat]
                 lines.append(f"| {suite.CATEGORY_TITLES.get(cat, '**Overall**')} | {a:.3f} | {b:.3f} |")
             lines.append("")
-        a, b = mine["k"][at], theirs["k"][at]
+        a, b = mine["k"][at], theirs["k"][base_at]
         lines += [f"Both splits: {a['right']}/{a['pictures']} right against {b['right']}/{b['pictures']}.", ""]
     lines += [
         f"Seconds per prompt ({t['candidates']} candidates drawn whole): {t['seconds_per_prompt']:.1f} against "
@@ -445,6 +462,13 @@ def main() -> int:
         default=None,
         help="folder of per-prompt records (default: benchmarks/reports/rerank_early_records, or the recipe's)",
     )
+    ap.add_argument(
+        "--baseline",
+        type=Path,
+        default=None,
+        help="with --config: the default settings' records the recipe is compared with (default: "
+        "benchmarks/reports/rerank_early_records); they must be drawn with today's default settings",
+    )
     ap.add_argument("--report", action="store_true", help="write the tables and the verdict from the records")
     ap.add_argument(
         "--time",
@@ -478,6 +502,13 @@ def main() -> int:
     for split in args.splits:
         run_split(split, args.limit, records, settings, args.offset, decoder)
     if args.report and recipe:
+        baseline = args.baseline or default_records
+        drawn = baseline / "drawn_with.json"
+        if drawn.exists() and json.loads(drawn.read_text()) != drawn_with(Settings(), "world"):
+            raise SystemExit(
+                f"{baseline} holds pictures drawn with other settings than today's defaults ({drawn}): "
+                "give --baseline the records of a run at the default settings"
+            )
         t = tables(records)
         changed = {k: v for k, v in asdict(settings).items() if v != getattr(Settings(), k)}
         rep = {
@@ -489,7 +520,9 @@ def main() -> int:
             "config": args.config,
             "clip": settings.rerank_clip,
             "rerank": settings.rerank,
-            "rank_at": str(settings.rerank_step) if settings.rerank_step in STEPS else "finished",
+            "rank_at": rank_key(settings),
+            "default_rank_at": rank_key(Settings()),
+            "baseline": str(baseline),
             "kind": "Decoder" if args.decoder else "Sampling",
             "models": f"Shipped models, the decoder {args.decoder} in place of decoder-world"
             if args.decoder
@@ -497,7 +530,7 @@ def main() -> int:
             "changed": "settings changed: " + (", ".join(f"{k} = {v}" for k, v in changed.items()) or "none"),
             "judge_sha256": judge_fingerprint(),
             "tables": t,
-            "default": tables(default_records, {r["id"] for r in read_records(records)}),
+            "default": tables(baseline, {r["id"] for r in read_records(records)}),
             "conditions": args.conditions,
         }
         if args.time:
