@@ -467,3 +467,39 @@ def test_pictures_from_bytes_hash_like_their_file(tmp_path):
     buf = io.BytesIO()
     _picture().save(buf, format="PNG")
     assert open_image(buf.getvalue()).sha256 == hashlib.sha256(buf.getvalue()).hexdigest()
+
+
+def test_the_edits_and_img2img_keep_their_own_sampler_steps_and_guidance_unless_asked(models, tmp_path):
+    from promptism.pipelines.settings import (
+        EDIT_GUIDANCE_INTERVAL,
+        EDIT_SAMPLER,
+        IMG2IMG_STEPS,
+        INVERSION_STEPS,
+        Settings,
+    )
+
+    path = tmp_path / "init.png"
+    _picture(seed=3).save(path)
+    mask = np.zeros((32, 32), bool)
+    mask[:8, :8] = True
+    kw = dict(n=1, seed=0, models=models, upsampler_steps=2, prior_steps=2)
+
+    def used(result):
+        s = result.metadata[0]["settings"]
+        return s["sampler"], s["steps"], s["guidance_interval"]
+
+    assert Settings().sampler != EDIT_SAMPLER  # generate's own differs: the edits are asked for theirs
+    assert used(generate("a red circle", size=32, **kw)) == (
+        Settings().sampler,
+        Settings().steps,
+        Settings().guidance_interval,
+    )
+    assert used(generate("a red circle", init=path, size=32, strength=0.1, **kw)) == (
+        EDIT_SAMPLER,
+        IMG2IMG_STEPS,
+        EDIT_GUIDANCE_INTERVAL,
+    )
+    assert used(vary(path, size=32, rerank=1, **kw)) == (EDIT_SAMPLER, INVERSION_STEPS, EDIT_GUIDANCE_INTERVAL)
+    assert used(inpaint(path, mask, "a red circle", steps=2, **kw)) == (EDIT_SAMPLER, 2, EDIT_GUIDANCE_INTERVAL)
+    asked = generate("a red circle", init=path, size=32, strength=0.1, sampler="dpm++2m", steps=4, **kw)
+    assert used(asked) == ("dpm++2m", 4, EDIT_GUIDANCE_INTERVAL)  # what is asked wins

@@ -261,14 +261,20 @@ def _sampling_options(
     prior: bool = True,
     eta: float | None | object = _DEFAULT,
     sampler_note: str = "",
+    sampler: str | None = None,
+    init: bool = False,
 ) -> None:
-    """The options every unCLIP picture command shares; ``steps`` and ``eta`` are the command's
-    defaults (the pipeline's when not given; ``eta`` None: the command has no --eta)."""
-    from ..pipelines.settings import SAMPLER_NAMES, Settings
+    """The options every unCLIP picture command shares; ``steps``, ``eta`` and ``sampler`` are the
+    command's defaults (the pipeline's when not given; ``eta`` None: the command has no --eta).
+    ``init``: generate's, whose --init (img2img) takes the edits' sampler and IMG2IMG_STEPS."""
+    from ..pipelines.settings import EDIT_SAMPLER, IMG2IMG_STEPS, SAMPLER_NAMES, Settings
 
     dflt = Settings()
     steps = dflt.steps if steps is None else steps
     eta = dflt.eta if eta is _DEFAULT else eta
+    sampler = sampler or dflt.sampler
+    img2img = (f"{sampler}; {EDIT_SAMPLER} with --init", f"{steps}; {IMG2IMG_STEPS} with --init") if init else None
+    sampler_default, steps_default = img2img or (sampler, steps)
     q.add_argument(
         "--seed", type=int, default=0, help="seed of the first picture; picture i uses seed + i (default: 0)"
     )
@@ -285,9 +291,9 @@ def _sampling_options(
         "--sampler",
         default=None,
         choices=list(SAMPLER_NAMES),
-        help=f"sampler{sampler_note} (default: {dflt.sampler})",
+        help=f"sampler{sampler_note} (default: {sampler_default})",
     )
-    q.add_argument("--steps", type=int, default=None, help=f"decoder sampling steps (default: {steps})")
+    q.add_argument("--steps", type=int, default=None, help=f"decoder sampling steps (default: {steps_default})")
     if prior:
         q.add_argument(
             "--prior-steps", type=int, default=None, help=f"prior sampling steps (default: {dflt.prior_steps})"
@@ -373,12 +379,12 @@ def _add_generate(sub) -> None:
         f"(default: {IMG2IMG_STRENGTH:g}); about strength x steps steps run",
     )
     _rerank_options(g, "against the prompt (less the negative prompt)", "the prior's and decoder's", early=True)
-    _sampling_options(g)
+    _sampling_options(g, init=True)
     g.set_defaults(func=cmd_generate)
 
 
 def _add_vary(sub) -> None:
-    from ..pipelines.settings import INVERSION_STEPS, MAX_PICTURES, VARY_ETA, VARY_RERANK
+    from ..pipelines.settings import EDIT_SAMPLER, INVERSION_STEPS, MAX_PICTURES, VARY_ETA, VARY_RERANK
 
     v = sub.add_parser(
         "vary",
@@ -406,12 +412,13 @@ def _add_vary(sub) -> None:
         eta=VARY_ETA,
         sampler_note=" of the upsamplers, and of the decoder with --no-invert "
         "(an inverted picture is sampled back with DDIM)",
+        sampler=EDIT_SAMPLER,
     )
     v.set_defaults(func=cmd_vary)
 
 
 def _add_interpolate(sub) -> None:
-    from ..pipelines.settings import INVERSION_STEPS, MAX_FRAMES
+    from ..pipelines.settings import EDIT_SAMPLER, INVERSION_STEPS, MAX_FRAMES
 
     ip = sub.add_parser(
         "interpolate",
@@ -428,13 +435,17 @@ def _add_interpolate(sub) -> None:
     ip.add_argument("--frame-ms", type=int, default=150, help="milliseconds per frame of the animation (default: 150)")
     ip.add_argument("--no-bounce", action="store_true", help="play the animation one way (default: there and back)")
     _sampling_options(
-        ip, steps=INVERSION_STEPS, eta=None, sampler_note=" of the prior and upsamplers (the decoder uses DDIM)"
+        ip,
+        steps=INVERSION_STEPS,
+        eta=None,
+        sampler_note=" of the prior and upsamplers (the decoder uses DDIM)",
+        sampler=EDIT_SAMPLER,
     )
     ip.set_defaults(func=cmd_interpolate)
 
 
 def _add_edit(sub) -> None:
-    from ..pipelines.settings import INVERSION_STEPS, TEXT_DIFF_AMOUNT
+    from ..pipelines.settings import EDIT_SAMPLER, INVERSION_STEPS, TEXT_DIFF_AMOUNT
 
     ed = sub.add_parser(
         "edit",
@@ -455,13 +466,18 @@ def _add_edit(sub) -> None:
     )
     ed.add_argument("--frames", type=int, default=4, help="edits of growing amount (default: 4)")
     _sampling_options(
-        ed, steps=INVERSION_STEPS, prior=False, eta=None, sampler_note=" of the upsamplers (the decoder uses DDIM)"
+        ed,
+        steps=INVERSION_STEPS,
+        prior=False,
+        eta=None,
+        sampler_note=" of the upsamplers (the decoder uses DDIM)",
+        sampler=EDIT_SAMPLER,
     )
     ed.set_defaults(func=cmd_edit)
 
 
 def _add_inpaint(sub) -> None:
-    from ..pipelines.settings import INPAINT_RESAMPLE, INPAINT_STEPS, MAX_PICTURES
+    from ..pipelines.settings import EDIT_SAMPLER, INPAINT_RESAMPLE, INPAINT_STEPS, MAX_PICTURES
 
     inp = sub.add_parser(
         "inpaint",
@@ -490,12 +506,13 @@ def _add_inpaint(sub) -> None:
         steps=INPAINT_STEPS,
         eta=None,
         sampler_note=" of the prior and of --method decoder; RePaint takes DDPM steps on its spacing",
+        sampler=EDIT_SAMPLER,
     )
     inp.set_defaults(func=cmd_inpaint)
 
 
 def _add_outpaint(sub) -> None:
-    from ..pipelines.settings import INPAINT_RESAMPLE, INPAINT_STEPS, MAX_PICTURES
+    from ..pipelines.settings import EDIT_SAMPLER, INPAINT_RESAMPLE, INPAINT_STEPS, MAX_PICTURES
 
     op = sub.add_parser(
         "outpaint",
@@ -521,6 +538,7 @@ def _add_outpaint(sub) -> None:
         steps=INPAINT_STEPS,
         eta=None,
         sampler_note=" of the prior and of --method decoder; RePaint takes DDPM steps on its spacing",
+        sampler=EDIT_SAMPLER,
     )
     op.set_defaults(func=cmd_outpaint)
 

@@ -45,13 +45,13 @@ from .images import (
     to_tensor,
 )
 from .settings import (
-    EDIT_GUIDANCE_INTERVAL,
     INVERSION_STEPS,
     MAX_FRAMES,
     TEXT_DIFF_AMOUNT,
     VARY_ETA,
     VARY_RERANK,
     Settings,
+    edit_defaults,
 )
 from .unclip import (
     Models,
@@ -138,12 +138,12 @@ def vary(
     With ``invert`` (the paper's way, §3.1) the decoder starts from the DDIM inversion of the
     picture up to ``strength`` × the schedule (1 = all the way to noise) and samples back with
     DDIM at ``eta`` (default 0.5): η = 0 gives the picture back, η = 1 keeps least of its layout.
-    Without it, each variation starts from fresh noise with the settings' sampler. Each variation
+    Without it, each variation starts from fresh noise with the settings' sampler (the edits'
+    unless asked). Each variation
     is the best of ``rerank`` candidates (default 5) by the reranking CLIP's cosine with the source."""
     if invert:
         overrides.setdefault("eta", VARY_ETA)
-    overrides.setdefault("steps", INVERSION_STEPS)
-    overrides.setdefault("guidance_interval", EDIT_GUIDANCE_INTERVAL)
+    edit_defaults(overrides, INVERSION_STEPS)
     overrides.setdefault("rerank", VARY_RERANK)
     s = settings_with(settings, overrides)
     n, seed = check_count(n), check_seed(seed)
@@ -228,8 +228,7 @@ def interpolate(
     inversion, a prompt's is seeded noise (the same for both ends when both are prompts, so
     the latent stays fixed). Frames are decoded with DDIM η = 0 and the same upsampler noise,
     so neighbouring frames differ only as much as their embeddings do."""
-    overrides.setdefault("steps", INVERSION_STEPS)
-    overrides.setdefault("guidance_interval", EDIT_GUIDANCE_INTERVAL)
+    edit_defaults(overrides, INVERSION_STEPS)
     s = settings_with(settings, overrides, reranks=False)
     frames = check_count(frames, "frames", MAX_FRAMES)
     if frames < 2:
@@ -278,8 +277,7 @@ def text_diff(
     embedding and z_d = normalise(text(target) − text(source)), frame k decodes
     slerp(z_i, z_d, θ_k) for θ evenly spaced up to ``amount``, all from the picture's DDIM
     inversion (η = 0), so that what the texts do not mention stays where it is."""
-    overrides.setdefault("steps", INVERSION_STEPS)
-    overrides.setdefault("guidance_interval", EDIT_GUIDANCE_INTERVAL)
+    edit_defaults(overrides, INVERSION_STEPS)
     s = settings_with(settings, overrides, reranks=False)
     source_text = check_prompt(source_text, "source text") if source_text else ""
     target_text = check_prompt(target_text, "target text")

@@ -34,7 +34,6 @@ from .common import (
 )
 from .images import ImageSource, Source, mask_at, open_image, open_mask, to_tensor
 from .settings import (
-    EDIT_GUIDANCE_INTERVAL,
     INPAINT_CONTEXT,
     INPAINT_METHOD,
     INPAINT_METHODS,
@@ -42,6 +41,7 @@ from .settings import (
     INPAINT_STEPS,
     MAX_PAD,
     Settings,
+    edit_defaults,
 )
 from .unclip import (
     Models,
@@ -92,8 +92,7 @@ def context_box(mask: np.ndarray, context: float = INPAINT_CONTEXT) -> tuple[int
 
 def _paint_request(settings: Settings | None, overrides: dict, prompt: str, what: str, n, seed, resample):
     """The checked settings, prompt, n, seed and resample of an inpainting or outpainting request."""
-    overrides.setdefault("steps", INPAINT_STEPS)
-    overrides.setdefault("guidance_interval", EDIT_GUIDANCE_INTERVAL)
+    edit_defaults(overrides, INPAINT_STEPS)
     s = settings_with(settings, overrides, reranks=False)
     prompt = check_prompt(prompt, what) if prompt else ""
     return s, prompt, check_count(n), check_seed(seed), check_count(resample, "resample", 20)

@@ -47,6 +47,11 @@ INVERSION_STEPS = 20
 # the decoder's guidance interval of the edits (vary, interpolate, edit, inpaint, outpaint) unless asked:
 # every step, as benchmarks/reports/edit_world.md measured them; generate's is Settings.guidance_interval
 EDIT_GUIDANCE_INTERVAL = None
+# the sampler of the edits (vary, interpolate, edit, inpaint, outpaint) and img2img unless asked, at
+# every stage (prior, decoder, upsamplers): ancestral, as edit_world measured them; generate's is
+# Settings.sampler
+EDIT_SAMPLER = "ddpm"
+IMG2IMG_STEPS = 50  # img2img's decoder steps unless asked (about strength × steps run)
 TEXT_DIFF_AMOUNT = 0.5  # the largest rotation towards a text difference (the paper shows 0 to 0.5)
 INPAINT_STEPS = 50
 INPAINT_RESAMPLE = 4
@@ -61,16 +66,25 @@ MAX_FRAMES = 64
 MAX_PAD = 4096
 
 
+def edit_defaults(overrides: dict, steps: int) -> dict:
+    """An edit's settings ``overrides``, with the edits' own defaults wherever not asked: ``steps``
+    decoder steps, EDIT_SAMPLER and EDIT_GUIDANCE_INTERVAL (they replace a Settings object's)."""
+    for name, value in (("steps", steps), ("sampler", EDIT_SAMPLER), ("guidance_interval", EDIT_GUIDANCE_INTERVAL)):
+        overrides.setdefault(name, value)
+    return overrides
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything that decides the pictures besides the prompt and seed. ``steps`` is the
-    decoder's; the prior and the upsamplers have their own counts."""
+    decoder's; the prior and the upsamplers have their own counts. ``sampler`` is every stage's."""
 
-    # ancestral sampling (DDPM, = DDIM at η 1) at 50 decoder steps: its pictures' CLIP embeddings came
-    # closer to the embedding given than few-step samplers' (benchmarks/reports/decoder_fidelity_generate.md),
-    # and GenEval-world rose (unclip_world.md)
-    sampler: str = "ddpm"
-    steps: int = 50
+    # DDIM at η 0 and 10 decoder steps: with the layout decoder it scored no lower on GenEval-world
+    # than 50 ancestral steps and drew a warm grid in a third of the time, by a rule written before the
+    # run (experiments/unclip/generate-ddim-10-layout.toml). The edits keep ancestral sampling
+    # (EDIT_SAMPLER), as edit_world measured them
+    sampler: str = "ddim"
+    steps: int = 10
     prior_steps: int = 20
     upsampler_steps: int | None = None  # None: each upsampler's own count (its config's sample_steps)
     guidance_prior: float = 2.0
@@ -84,8 +98,9 @@ class Settings:
     # the decoder's timesteps (0-999, both ends included) at which its guidance applies; elsewhere the
     # decoder runs once a step, on the caption and embedding alone (guidance in a limited interval,
     # Kynkäänniemi et al. 2024: little needed at low noise, and a step without it costs half). None:
-    # every step. 300-999: the last 15 of 50 steps unguided, within the rule's tolerance of guiding
-    # every step on GenEval-world and faster (experiments/unclip/generate-guidance-300-layout.toml).
+    # every step. 300-999: chosen with 50 ancestral steps (the last 15 unguided), within the rule's
+    # tolerance of guiding every step on GenEval-world and faster
+    # (experiments/unclip/generate-guidance-300-layout.toml); of DDIM's 10, the last 3 run unguided.
     # The edits keep every step (EDIT_GUIDANCE_INTERVAL), as edit_world measured them
     guidance_interval: tuple[int, int] | None = (300, 999)
     eta: float = 0.0  # DDIM only
@@ -108,11 +123,12 @@ class Settings:
     # with reranking: after this many decoder steps, score every candidate's x̂₀ (the decoder's
     # estimate of its finished picture) and carry on with the best one only, so that the steps
     # after it and the upsamplers draw one picture where they drew rerank; None scores the finished
-    # pictures. Only pictures drawn from noise by the full decoder prune early (not img2img, nor a
-    # distilled decoder). 40: the fewest steps within the rule's tolerance of ranking the finished
-    # pictures with the layout decoder (experiments/unclip/generate-rerank-step-layout.toml;
-    # benchmarks/reports/rerank_early.md)
-    rerank_step: int | None = 40
+    # pictures; a step past the decoder's last ranks its last x̂₀. Only pictures drawn from noise by the
+    # full decoder prune early (not img2img, nor a distilled decoder). 10: the decoder's last step, so
+    # the upsamplers draw only the kept candidate (experiments/unclip/generate-ddim-10-layout.toml;
+    # with 50 ancestral steps 40 was the fewest within tolerance of ranking the finished pictures:
+    # generate-rerank-step-layout.toml)
+    rerank_step: int | None = 10
     prior_candidates: int = 2  # draw this many image embeddings, keep the one closest to the text (§2.1)
     # what the decoder's image embedding is (paper §5.1's comparison): "prior" (unCLIP), "text"
     # (the CLIP text embedding passed directly) or "none" (the null embedding: caption only)

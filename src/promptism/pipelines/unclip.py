@@ -42,7 +42,7 @@ from .common import (
     to_images,
     truncated,
 )
-from .settings import IMG2IMG_STRENGTH, SHIPPED_UPSAMPLERS, Settings, default_size
+from .settings import IMG2IMG_STEPS, IMG2IMG_STRENGTH, SHIPPED_UPSAMPLERS, Settings, default_size, edit_defaults
 
 
 @dataclass
@@ -570,7 +570,10 @@ def generate(
 
     ``init`` (a picture: path, bytes or PIL image) starts the decoder from that picture noised to
     ``strength`` × the schedule instead of from pure noise (SDEdit, Meng et al. 2022): 1 keeps
-    nothing of it, small values little else; about strength × steps steps run."""
+    nothing of it, small values little else; about strength × steps steps run, with the edits'
+    sampler and guidance interval and IMG2IMG_STEPS unless asked (edit_defaults)."""
+    if init is not None:
+        edit_defaults(overrides, IMG2IMG_STEPS)
     settings = settings_with(settings, overrides)
     prompt = check_prompt(prompt)
     negative = check_prompt(negative or "", "negative prompt")
