@@ -47,6 +47,18 @@ def layout_decoder(tiny, data, layout_stage, tmp_path_factory):
     return out / "model"
 
 
+def _follows_its_layout(stage, draw) -> bool:
+    """Whether the pictures ``draw()`` makes with a layout decoder ``stage`` change with its layouts
+    (none against one large red circle), once every input channel weighs a lot."""
+    stage.model.unet.conv_in.weight.data.mul_(0).add_(0.5)
+    stage.layout.draw = lambda captions, gens, temperature=1.0: [[] for _ in captions]  # no objects
+    empty = draw()
+    stage.layout.draw = lambda captions, gens, temperature=1.0: [
+        [dict(color="red", shape="circle", size="large", x=0.5, y=0.5)] for _ in captions
+    ]
+    return not np.array_equal(empty, draw())
+
+
 def test_a_layout_goes_to_tokens_and_back_with_centroids_at_their_bins_centres():
     cfg = LayoutConfig(bins=8)
     objects = [
@@ -169,13 +181,7 @@ def test_a_decoder_fine_tunes_onto_layouts_and_generate_draws_them(tiny, layout_
     assert np.array_equal(a, _px(result))
     assert result.metadata[0]["models"]["layout"]["name"] == str(layout_stage)  # provenance names the layout stage
     assert len(result.metadata[0]["models"]["layout"]["sha256"]) == 64
-    models.decoder.model.unet.conv_in.weight.data.mul_(0).add_(0.5)  # every input channel weighs a lot
-    models.decoder.layout.draw = lambda captions, gens, temperature=1.0: [[] for _ in captions]  # no objects
-    empty = _px(generate("a red circle", **kw))
-    models.decoder.layout.draw = lambda captions, gens, temperature=1.0: [
-        [dict(color="red", shape="circle", size="large", x=0.5, y=0.5)] for _ in captions
-    ]
-    assert not np.array_equal(empty, _px(generate("a red circle", **kw)))  # the layout reaches the pictures
+    assert _follows_its_layout(models.decoder, lambda: _px(generate("a red circle", **kw)))
 
 
 def test_a_layout_decoder_preset_without_a_layout_stage_is_refused(tiny, data, tmp_path):
@@ -253,10 +259,4 @@ def test_a_layout_decoder_distils_on_its_pictures_layouts_and_its_student_draws_
     a = generate("a red circle", **kw)
     assert a.metadata[0]["fast_decoder"]["steps"] == 2
     assert np.array_equal(_px(a), _px(generate("a red circle", **kw)))
-    fast.fast.model.unet.conv_in.weight.data.mul_(0).add_(0.5)  # every input channel weighs a lot
-    fast.fast.layout.draw = lambda captions, gens, temperature=1.0: [[] for _ in captions]  # no objects
-    empty = _px(generate("a red circle", **kw))
-    fast.fast.layout.draw = lambda captions, gens, temperature=1.0: [
-        [dict(color="red", shape="circle", size="large", x=0.5, y=0.5)] for _ in captions
-    ]
-    assert not np.array_equal(empty, _px(generate("a red circle", **kw)))  # the layout reaches its pictures
+    assert _follows_its_layout(fast.fast, lambda: _px(generate("a red circle", **kw)))
