@@ -73,10 +73,10 @@ def draw(models, reranker, text: str, seed: int, s) -> dict:
         dec = models.decoder
         steps = sampling_path(dec.denoiser, s.steps, s.sampler)
         early = len(steps) == STEPS[-1]  # K is a step of the default's 50; other step counts rank finished only
-        own = min(s.rerank_step, len(steps)) if s.rerank_step else None  # and where s itself ranks
+        own = rank_key(s)  # and where s itself ranks
 
         def record(i, _, x0):
-            if (early and i + 1 in STEPS) or i + 1 == own:
+            if (early and i + 1 in STEPS) or str(i + 1) == own:
                 scores[str(i + 1)] = rank_candidates(reranker, x0, n, want)[1][1]
 
         x = sample_decoder(models, text, "", emb, gens, s, watch=record)

@@ -272,9 +272,10 @@ def _sampling_options(
     dflt = Settings()
     steps = dflt.steps if steps is None else steps
     eta = dflt.eta if eta is _DEFAULT else eta
-    sampler = sampler or dflt.sampler
-    img2img = (f"{sampler}; {EDIT_SAMPLER} with --init", f"{steps}; {IMG2IMG_STEPS} with --init") if init else None
-    sampler_default, steps_default = img2img or (sampler, steps)
+    sampler_default, steps_default = sampler or dflt.sampler, steps
+    if init:  # generate's --init (img2img) takes the edits' sampler and its own steps
+        sampler_default += f"; {EDIT_SAMPLER} with --init"
+        steps_default = f"{steps}; {IMG2IMG_STEPS} with --init"
     q.add_argument(
         "--seed", type=int, default=0, help="seed of the first picture; picture i uses seed + i (default: 0)"
     )

@@ -67,8 +67,8 @@ def conditioned_x0(stage: Stage, z: torch.Tensor, t: torch.Tensor, emb, ids, mas
     unguided, clipped to [−1, 1]: a student's prediction as it samples, and a later round's
     teacher's."""
     keep = torch.zeros(len(z), dtype=torch.bool, device=z.device)
-    rows = {} if layout is None else {"layout": layout}
-    return stage.denoiser(stage.model, z, t, image_embed=emb, ids=ids, mask=mask, drop_image=keep, **rows).clamp(-1, 1)
+    x0 = stage.denoiser(stage.model, z, t, image_embed=emb, ids=ids, mask=mask, drop_image=keep, layout=layout)
+    return x0.clamp(-1, 1)
 
 
 def teacher_plan(teacher: Stage, task: dict) -> tuple[list[int], float | None, int]:
@@ -112,10 +112,11 @@ class DistillTask:
 
         def pair(zz, tt):  # [z; z]: with the caption and image embedding, then with neither (the layout in both)
             both = dict(
-                ids=torch.cat([ids, e_ids]), mask=torch.cat([mask, e_mask]), drop_image=torch.cat([keep, ~keep])
+                ids=torch.cat([ids, e_ids]),
+                mask=torch.cat([mask, e_mask]),
+                drop_image=torch.cat([keep, ~keep]),
+                layout=None if layout is None else torch.cat([layout, layout]),
             )
-            if layout is not None:
-                both["layout"] = torch.cat([layout, layout])
             return self.teacher.denoiser(
                 self.teacher.model, zz, torch.cat([tt, tt]), image_embed=torch.cat([emb, emb]), **both
             )
@@ -141,8 +142,7 @@ class DistillTask:
 
         target = two_step_target(teacher, self.denoiser.abar, z, t, t_mid, t_end)
         keep = torch.zeros(b, dtype=torch.bool, device=dev)
-        rows = {} if maps is None else {"layout": maps}
-        x0_student = self.denoiser.to_x0(model(z, t, emb, ids, mask, keep, **rows), z, t)
+        x0_student = self.denoiser.to_x0(model(z, t, emb, ids, mask, keep, layout=maps), z, t)
         err = (x0_student - target).pow(2).flatten(1).mean(1)
         return (truncated_snr_weight(self.denoiser.abar, t) * err).mean(), {}
 
