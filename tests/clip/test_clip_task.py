@@ -347,3 +347,34 @@ def test_a_look_matched_positive_named_by_a_sidecar_stands_in_for_the_fresh_rend
         k = pool.captions.index(caption)
         if pool.positives[k] is not None:
             assert np.array_equal(truth, pool.positives[k]) and np.array_equal(picture, pool.images[k])
+
+
+def test_robust_training_moves_pictures_within_the_ball_to_a_higher_loss(data, tok):
+    from promptism.clip.task import ClipTask
+    from promptism.clip.task_config import ClipTaskConfig
+    from promptism.data import load_pairs
+
+    pairs = load_pairs(data, "train", size=32, progress=False)
+    torch.manual_seed(0)
+    model = CLIP(CLIPConfig(vocab_size=tok.vocab_size, **TINY)).train()
+    idx = np.arange(24)
+    plain = ClipTask(pairs, tok)
+    robust = ClipTask(pairs, tok, robust_eps=0.5, robust_steps=3)
+    batch = robust.prepare(idx, 2)
+    stats = {k: v.clone() for k, v in model.state_dict().items() if "running" in k}
+    moved = robust.attack(model, batch)
+    size = (moved - batch["pixels"]).flatten(1).norm(dim=1)
+    assert (size <= 0.5 + 1e-4).all() and size.mean() > 0.25  # inside the ball, and it moved
+    assert moved.min() >= -1 and moved.max() <= 1
+    assert model.training and all(torch.equal(v, model.state_dict()[k]) for k, v in stats.items())
+    assert all(p.grad is None for p in model.parameters())
+    model.eval()  # the same statistics for both losses: the moved pictures' is the higher
+    with torch.no_grad():
+        before, _ = plain.compute(model, batch)
+        after, _ = plain.compute(model, {**batch, "pixels": moved})
+    assert after > before
+    model.train()
+    loss, logs = robust.loss(model, idx, 2)
+    assert torch.isfinite(loss) and 0.25 < logs["robust_move"] <= 0.5 + 1e-4
+    with pytest.raises(ValueError, match="robust_eps must be 0 or more"):
+        ClipTaskConfig(robust_eps=-1.0)

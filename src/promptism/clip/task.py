@@ -62,6 +62,7 @@ class ClipTask:
         if cfg.adversarial:
             self.pool = load_pool(cfg.adversarial_pictures, pairs.images.shape[1])
             self.adversarial, self.adversarial_pictures = cfg.adversarial, str(cfg.adversarial_pictures)
+        self.robust_eps, self.robust_steps = cfg.robust_eps, cfg.robust_steps
 
     def _pair_targets(self, cfg: ClipTaskConfig, has_scenes: bool) -> None:
         """The composition head's targets: (colour, shape) pairs off pictures and off captions."""
@@ -268,7 +269,40 @@ class ClipTask:
 
     def compute(self, model: CLIP, batch: dict):
         """The loss and logged values of a batch ``prepare`` made: the contrastive terms, then the
-        heads' terms, added in that order."""
+        heads' terms, added in that order; with ``robust_eps``, on the batch's pictures moved where
+        the loss is highest (``attack``)."""
+        if self.robust_eps:
+            moved = self.attack(model, batch)
+            batch = {**batch, "pixels": moved, "logs": {**batch["logs"], "robust_move": self._moved}}
+        return self._compute(model, batch)
+
+    def attack(self, model: CLIP, batch: dict) -> torch.Tensor:
+        """The batch's pictures moved by projected gradient ascent on the loss, each within an L2 ball
+        of radius ``robust_eps`` and inside [-1, 1] (Madry et al. 2018), ``robust_steps`` steps of
+        2.5 eps / steps along the normalised gradient. The model runs in eval mode meanwhile (its
+        BatchNorm statistics are not moved by the search), and no weight gets a gradient."""
+        pixels, eps = batch["pixels"], self.robust_eps
+        alpha = 2.5 * eps / self.robust_steps
+        delta = torch.zeros_like(pixels)
+        was_training = model.training
+        model.eval()
+        try:
+            for _ in range(self.robust_steps):
+                delta.requires_grad_(True)
+                loss, _ = self._compute(model, {**batch, "pixels": pixels + delta})
+                (grad,) = torch.autograd.grad(loss, delta)
+                with torch.no_grad():
+                    norm = grad.flatten(1).norm(dim=1).clamp_min(1e-12)[:, None, None, None]
+                    delta = delta + alpha * grad / norm
+                    size = delta.flatten(1).norm(dim=1).clamp_min(1e-12)[:, None, None, None]
+                    delta = delta * (eps / size).clamp(max=1.0)
+                    delta = (pixels + delta).clamp(-1, 1) - pixels
+        finally:
+            model.train(was_training)
+        self._moved = float(delta.flatten(1).norm(dim=1).mean())
+        return (pixels + delta).detach()
+
+    def _compute(self, model: CLIP, batch: dict):
         logs = dict(batch["logs"])
         loss, towers = self._contrastive(model, batch, logs)
         loss = self._head_terms(loss, batch, towers, logs)

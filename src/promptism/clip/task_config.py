@@ -139,7 +139,21 @@ class ClipTaskConfig:
         metavar="DIR",
     )
 
+    robust_eps: float = knob(
+        0.0,
+        "adversarial training of the image tower (Madry et al. 2018): each batch's pictures are first moved, "
+        "within this L2 distance (in [-1, 1] pixel units), to where the loss is highest, and the step is taken "
+        "on them, so that the tower's gradients follow what a picture shows (0: off)",
+    )
+    robust_steps: int = knob(
+        2, "the projected gradient steps that find each batch's moved pictures (--robust-eps)", parse=int, metavar="N"
+    )
+
     def __post_init__(self):
+        if not self.robust_eps >= 0 or self.robust_steps < 1:
+            raise ValueError(
+                f"robust_eps must be 0 or more and robust_steps at least 1; got {self.robust_eps}, {self.robust_steps}"
+            )
         if self.adversarial and not self.adversarial_pictures:
             raise ValueError("adversarial > 0 needs adversarial_pictures, a folder of pictures made to fool a CLIP")
         if not 0.0 <= self.colorless <= 1.0:
