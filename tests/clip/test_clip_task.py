@@ -362,8 +362,9 @@ def test_robust_training_moves_pictures_within_the_ball_to_a_higher_loss(data, t
     robust = ClipTask(pairs, tok, robust_eps=0.5, robust_steps=3)
     batch = robust.prepare(idx, 2)
     stats = {k: v.clone() for k, v in model.state_dict().items() if "running" in k}
-    moved = robust.attack(model, batch)
+    moved, distance = robust.attack(model, batch)
     size = (moved - batch["pixels"]).flatten(1).norm(dim=1)
+    assert distance == pytest.approx(float(size.mean()), rel=1e-4)
     assert (size <= 0.5 + 1e-4).all() and size.mean() > 0.25  # inside the ball, and it moved
     assert moved.min() >= -1 and moved.max() <= 1
     assert model.training and all(torch.equal(v, model.state_dict()[k]) for k, v in stats.items())

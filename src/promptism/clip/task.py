@@ -272,12 +272,12 @@ class ClipTask:
         heads' terms, added in that order; with ``robust_eps``, on the batch's pictures moved where
         the loss is highest (``attack``)."""
         if self.robust_eps:
-            moved = self.attack(model, batch)
-            batch = {**batch, "pixels": moved, "logs": {**batch["logs"], "robust_move": self._moved}}
+            moved, distance = self.attack(model, batch)
+            batch = {**batch, "pixels": moved, "logs": {**batch["logs"], "robust_move": distance}}
         return self._compute(model, batch)
 
-    def attack(self, model: CLIP, batch: dict) -> torch.Tensor:
-        """The batch's pictures moved by projected gradient ascent on the loss, each within an L2 ball
+    def attack(self, model: CLIP, batch: dict) -> tuple[torch.Tensor, float]:
+        """The batch's pictures moved (and their mean L2 distance from where they were) by projected gradient ascent on the loss, each within an L2 ball
         of radius ``robust_eps`` and inside [-1, 1] (Madry et al. 2018), ``robust_steps`` steps of
         2.5 eps / steps along the normalised gradient. The model runs in eval mode meanwhile (its
         BatchNorm statistics are not moved by the search), and no weight gets a gradient."""
@@ -299,8 +299,7 @@ class ClipTask:
                     delta = (pixels + delta).clamp(-1, 1) - pixels
         finally:
             model.train(was_training)
-        self._moved = float(delta.flatten(1).norm(dim=1).mean())
-        return (pixels + delta).detach()
+        return (pixels + delta).detach(), float(delta.flatten(1).norm(dim=1).mean())
 
     def _compute(self, model: CLIP, batch: dict):
         logs = dict(batch["logs"])

@@ -143,7 +143,7 @@ class ClipTaskConfig:
         0.0,
         "adversarial training of the image tower (Madry et al. 2018): each batch's pictures are first moved, "
         "within this L2 distance (in [-1, 1] pixel units), to where the loss is highest, and the step is taken "
-        "on them, so that the tower's gradients follow what a picture shows (0: off)",
+        "on them, aiming at gradients that follow what a picture shows (0: off)",
     )
     robust_steps: int = knob(
         2, "the projected gradient steps that find each batch's moved pictures (--robust-eps)", parse=int, metavar="N"
