@@ -57,6 +57,8 @@ def cmd_guide(args: argparse.Namespace) -> int:
         init_noise=args.init_noise,
         tv=args.tv,
         contrast=args.contrast,
+        prior=args.prior,
+        mini=args.mini,
         clips=tuple(args.clip or ("world",)),
         save_every=args.save_every,
         keep_best=args.keep_best,
@@ -170,6 +172,14 @@ def add_commands(sub) -> None:
         help="weight of a loss that asks CLIP to pick each prompt out of its contrast captions (the prompt "
         "with one colour, shape, number, relation or background changed) (default: 0, off)",
     )
+    g.add_argument(
+        "--prior",
+        type=float,
+        default=0.0,
+        help="weight of the code prior (--generator vqgan): the --mini model's transformer, reading an empty "
+        "caption, pulls each place towards the codes a Scene World picture would hold there (default: 0, off)",
+    )
+    g.add_argument("--mini", default="world", help="the mini model of --prior: a shipped name or a folder")
     g.add_argument(
         "--image-prompt",
         action="append",

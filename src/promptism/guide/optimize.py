@@ -55,7 +55,7 @@ def _picture_tensor(source, size: int, what: str) -> torch.Tensor:
     return to_tensor([square(open_image(source, what).image, size)])
 
 
-def _check(generator: str, size, steps, lr, optimizer: str, init_weight, init_noise, tv, contrast) -> None:
+def _check(generator: str, size, steps, lr, optimizer: str, init_weight, init_noise, tv, contrast, prior) -> None:
     if generator not in GENERATORS:
         raise PromptismError(f"unknown generator {generator!r}; generators are {', '.join(GENERATORS)}")
     if isinstance(size, bool) or not isinstance(size, int) or not MIN_SIZE <= size <= MAX_SIZE:
@@ -66,9 +66,14 @@ def _check(generator: str, size, steps, lr, optimizer: str, init_weight, init_no
         raise PromptismError(f"lr must be a number above 0 and at most 10, got {lr!r}")
     if optimizer not in OPTIMIZERS:
         raise PromptismError(f"unknown optimizer {optimizer!r}; optimizers are {', '.join(OPTIMIZERS)}")
-    for name, v in (("init_weight", init_weight), ("init_noise", init_noise), ("tv", tv), ("contrast", contrast)):
+    weights = (("init_weight", init_weight), ("init_noise", init_noise), ("tv", tv), ("contrast", contrast))
+    for name, v in (*weights, ("prior", prior)):
         if not (isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 100):
             raise PromptismError(f"{name} must be a number from 0 to 100, got {v!r}")
+    if prior and generator != "vqgan":
+        raise PromptismError(
+            f"the code prior (prior > 0) weighs VQGAN codes: it needs --generator vqgan, not {generator!r}"
+        )
 
 
 def _contrast_targets(clip, text: list[Prompt], contrast: float) -> list[tuple[float, float, torch.Tensor]]:
@@ -121,12 +126,14 @@ def guide(
     init_noise: float = 1.0,
     tv: float = 0.0,
     contrast: float = 0.0,
+    prior: float = 0.0,
     clips: tuple[str, ...] = ("world",),
     save_every: int = 0,
     keep_best: bool = False,
     progress: bool = False,
     vqgan: str = "world",
     gan: str = "world",
+    mini: str = "world",
     zoom_frames: int = 0,
     zoom: float = 1.05,
     zoom_steps: int = 20,
@@ -138,7 +145,10 @@ def guide(
     ``tv``: the weight of the picture's total variation (mean absolute difference of neighbouring
     pixels) in the loss, against noise and thin strokes; ``contrast``: the weight of a
     cross-entropy that asks CLIP to pick each prompt out of its contrast captions (the prompt with
-    one colour, shape, number, relation or background changed; ``guide.contrast``); ``clips``: one
+    one colour, shape, number, relation or background changed; ``guide.contrast``); ``prior``: the
+    weight of the code prior (vqgan only: the mini model ``mini``'s transformer, reading the empty
+    caption, pulls each place towards the codes a world picture would hold there; ``guide.prior``);
+    ``clips``: one
     CLIP or an ensemble (names or folders); ``save_every``: keep a frame every N steps (``GuideResult.frames``); ``keep_best``:
     return the step CLIP scored highest; ``vqgan``: the VQGAN (a shipped name or a folder) of the
     vqgan generator, ``gan`` the GAN of the stylegan one. ``zoom_frames`` > 0 makes a zoom video after each picture (VQGAN+CLIP's habit):
@@ -148,7 +158,7 @@ def guide(
     images = [p if isinstance(p, Prompt) else parse_image_prompt(p) for p in image_prompts]
     check_weights(text, images)
     active_policy().enforce(*(p.text for p in text))
-    _check(generator, size, steps, lr, optimizer, init_weight, init_noise, tv, contrast)
+    _check(generator, size, steps, lr, optimizer, init_weight, init_noise, tv, contrast, prior)
     n, seed = check_count(n), check_seed(seed)
     if isinstance(save_every, bool) or not isinstance(save_every, int) or save_every < 0:
         raise PromptismError(f"save_every must be a whole number of steps (0: no frames), got {save_every!r}")
@@ -162,10 +172,16 @@ def guide(
     start = _picture_tensor(init, size, "init picture") if init is not None else None
     models = _clips(tuple(clips))
     net = None  # the model a generator draws through, where it has one
+    code_prior = None
     if generator == "vqgan":
         from ..vqgan import load as load_vqgan
 
         net = load_vqgan(vqgan)
+        if prior:
+            from ..mini import load as load_mini
+            from .prior import CodePrior
+
+            code_prior = CodePrior(load_mini(mini), net, prior)
     elif generator == "stylegan":
         from ..gan import loaded
 
@@ -208,6 +224,8 @@ def guide(
         from ..checkpoint import weights_sha256
 
         settings["vqgan"] = {"name": str(vqgan), "sha256": weights_sha256(net.folder)}
+        if prior:
+            settings.update(prior=prior, mini={"name": str(mini), "sha256": weights_sha256(code_prior.folder)})
     elif generator == "stylegan":
         from ..gan import loaded
 
@@ -218,12 +236,12 @@ def guide(
             t0 = time.time()
             picture, frames, info = _one(
                 models, targets, generator, seed + i, size, steps, lr, optimizer, cutn, cut_pow, augment,
-                start, init_weight, init_noise, tv, save_every, keep_best, progress, net,
+                start, init_weight, init_noise, tv, save_every, keep_best, progress, net, code_prior,
             )  # fmt: skip
             if zoom_frames:
                 frames = frames + _zoom_video(
                     picture, zoom_frames, zoom, zoom_steps, models, targets, generator, seed + i, size, lr,
-                    optimizer, cutn, cut_pow, augment, tv, progress, net,
+                    optimizer, cutn, cut_pow, augment, tv, progress, net, code_prior,
                 )  # fmt: skip
             out.append(picture)
             all_frames.append(frames)
@@ -249,7 +267,7 @@ def guide(
 
 def _zoom_video(
     picture, frames, zoom, steps, models, targets, generator, seed, size, lr, optimizer, cutn, cut_pow, augment,
-    tv, progress, net,
+    tv, progress, net, code_prior=None,
 ):  # fmt: skip
     """The zoom video's frames after ``picture``: each the last enlarged, then optimised ``steps`` steps."""
     from ..pipelines.images import to_tensor
@@ -259,7 +277,7 @@ def _zoom_video(
         start = zoomed(x, zoom)
         frame, _, _ = _one(
             models, targets, generator, seed + 1 + k, size, steps, lr, optimizer, cutn, cut_pow, augment,
-            start, 0.0, 0.0, tv, 0, False, progress, net,
+            start, 0.0, 0.0, tv, 0, False, progress, net, code_prior,
         )  # fmt: skip
         out.append(frame)
         x = to_tensor([frame])
@@ -297,7 +315,7 @@ def _score(models, targets, img: torch.Tensor) -> float:
 
 def _one(
     models, targets, generator, seed, size, steps, lr, optimizer, cutn, cut_pow, augment,
-    start, init_weight, init_noise, tv, save_every, keep_best, progress, net=None,
+    start, init_weight, init_noise, tv, save_every, keep_best, progress, net=None, code_prior=None,
 ):  # fmt: skip
     g = torch.Generator().manual_seed(seed)
     param = GENERATORS[generator](size, start, init_noise, g, *([net] if net is not None else []))
@@ -319,6 +337,8 @@ def _one(
                 loss = loss + init_weight * F.mse_loss(img, start)
             if tv:
                 loss = loss + tv * total_variation(img)
+            if code_prior is not None:
+                loss = loss + code_prior.weight * code_prior.loss(param.param)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

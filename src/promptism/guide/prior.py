@@ -1,0 +1,56 @@
+"""A code prior for the vqgan generator: mini's transformer, reading the empty caption, says which
+VQGAN codes a Scene World picture would hold at each place given the codes before it. CLIP alone
+can be satisfied by code grids no world picture has (strokes, fragments); this loss pulls each
+place towards the codes the transformer expects there, so the picture stays one the VQGAN and the
+transformer have seen the like of, while CLIP decides what it shows. The caption is always empty:
+the prior knows what world pictures look like, never what the prompt asks.
+
+The loss at each place is the cross-entropy between a soft choice of code (a softmax of the
+vector's cosines with the codebook, at ``TEMPERATURE``) and the transformer's prediction for that
+place, which reads the snapped codes before it and takes no gradient.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from ..errors import PromptismError
+
+TEMPERATURE = 0.1  # of the soft choice of code among the codebook's cosines
+
+
+class CodePrior:
+    """``weight`` × ``loss(z)`` joins guide's loss. ``loss(z)``: how unlike a world picture's codes the code vectors z (B, D, h, w) are, in nats a
+    place. Grids larger than the transformer's are scored window by window (each window of its
+    grid's size, at the positions of a picture of its size)."""
+
+    def __init__(self, mini, vq, weight: float):
+        model_cfg = mini.model.cfg
+        if vq.config.codebook_size != model_cfg.codebook_size or not torch.equal(
+            vq.quantizer.codebook, mini.vq.quantizer.codebook
+        ):
+            raise PromptismError("the code prior's mini model writes another VQGAN's codes than the guide's --vqgan")
+        self.model, self.codebook, self.grid = mini.model, vq.quantizer.codebook, model_cfg.grid
+        self.null = mini.tokenizer([""])[0]  # (1, context)
+        self.weight, self.folder = float(weight), mini.folder
+
+    def _windows(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, C, h, w) -> (B·n, C, grid, grid), the grid's windows in rows; h and w multiples of grid."""
+        b, c, h, w = x.shape
+        g = self.grid
+        x = x.reshape(b, c, h // g, g, w // g, g).permute(0, 2, 4, 1, 3, 5)
+        return x.reshape(-1, c, g, g)
+
+    def loss(self, z: torch.Tensor) -> torch.Tensor:
+        g = self.grid
+        if z.shape[-1] % g or z.shape[-2] % g:
+            raise PromptismError(f"the code prior reads grids of {g}×{g} codes: the picture's grid must be a multiple")
+        win = self._windows(z)
+        flat = F.normalize(win.flatten(2).transpose(1, 2), dim=-1)  # (N, g·g, D)
+        cos = flat @ self.codebook.T  # (N, g·g, K)
+        with torch.no_grad():
+            codes = cos.argmax(-1)
+            logp = self.model(self.null.expand(len(codes), -1), codes).log_softmax(-1)
+        soft = (cos / TEMPERATURE).softmax(-1)
+        return -(soft * logp).sum(-1).mean()
