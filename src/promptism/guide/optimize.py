@@ -182,6 +182,7 @@ def guide(
             from .prior import CodePrior
 
             code_prior = CodePrior(load_mini(mini), net, prior)
+            code_prior.check_size(size)
     elif generator == "stylegan":
         from ..gan import loaded
 

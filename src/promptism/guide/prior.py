@@ -21,9 +21,10 @@ TEMPERATURE = 0.1  # of the soft choice of code among the codebook's cosines
 
 
 class CodePrior:
-    """``weight`` × ``loss(z)`` joins guide's loss. ``loss(z)``: how unlike a world picture's codes the code vectors z (B, D, h, w) are, in nats a
-    place. Grids larger than the transformer's are scored window by window (each window of its
-    grid's size, at the positions of a picture of its size)."""
+    """``weight`` × ``loss(z)`` joins guide's loss. ``loss(z)``: how unlike a world picture's codes
+    the code vectors z (B, D, h, w) are, in nats a place. Grids larger than the transformer's are scored window by window (each window of its
+    grid's size, at the positions of a picture of its size; overlapping at the edges where the grid
+    is not a multiple)."""
 
     def __init__(self, mini, vq, weight: float):
         model_cfg = mini.model.cfg
@@ -33,19 +34,28 @@ class CodePrior:
             raise PromptismError("the code prior's mini model writes another VQGAN's codes than the guide's --vqgan")
         self.model, self.codebook, self.grid = mini.model, vq.quantizer.codebook, model_cfg.grid
         self.null = mini.tokenizer([""])[0]  # (1, context)
-        self.weight, self.folder = float(weight), mini.folder
+        self.weight, self.folder, self.factor = float(weight), mini.folder, vq.config.factor
+
+    def check_size(self, size: int) -> None:
+        g = self.grid
+        if size < g * self.factor:
+            raise PromptismError(
+                f"the code prior reads {g}×{g} codes: the picture must be at least {g * self.factor} px"
+            )
 
     def _windows(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, C, h, w) -> (B·n, C, grid, grid), the grid's windows in rows; h and w multiples of grid."""
-        b, c, h, w = x.shape
+        """(B, C, h, w) -> (B·n, C, grid, grid): windows of the grid's size in rows, side by side, the
+        last of a row or column moved back to end at the edge where the grid is not a multiple."""
         g = self.grid
-        x = x.reshape(b, c, h // g, g, w // g, g).permute(0, 2, 4, 1, 3, 5)
-        return x.reshape(-1, c, g, g)
+        h, w = x.shape[-2:]
+        self.check_size(min(h, w) * self.factor)
+
+        def starts(n: int) -> list[int]:
+            return sorted(set(range(0, n - g + 1, g)) | {n - g})
+
+        return torch.cat([x[:, :, i : i + g, j : j + g] for i in starts(h) for j in starts(w)])
 
     def loss(self, z: torch.Tensor) -> torch.Tensor:
-        g = self.grid
-        if z.shape[-1] % g or z.shape[-2] % g:
-            raise PromptismError(f"the code prior reads grids of {g}×{g} codes: the picture's grid must be a multiple")
         win = self._windows(z)
         flat = F.normalize(win.flatten(2).transpose(1, 2), dim=-1)  # (N, g·g, D)
         cos = flat @ self.codebook.T  # (N, g·g, K)

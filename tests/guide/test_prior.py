@@ -1,0 +1,68 @@
+"""guide's code prior (promptism.guide.prior): the shipped mini-world's transformer, reading the
+empty caption, as a loss on the vqgan generator's code vectors. Steps on it alone make the snapped
+codes likelier under the transformer; larger grids are scored window by window; a prior over
+another VQGAN's codes, or on another generator, is refused."""
+
+import pytest
+import torch
+
+from promptism.errors import PromptismError
+from promptism.guide import guide
+from promptism.guide.prior import CodePrior
+from promptism.mini import load as load_mini
+from promptism.vqgan import load as load_vqgan
+
+
+@pytest.fixture(scope="module")
+def prior():
+    return CodePrior(load_mini("world"), load_vqgan("world"), 1.0)
+
+
+def _nll(prior, z: torch.Tensor) -> float:
+    """The transformer's mean negative log-likelihood of z's snapped codes (a 16×16 grid), in nats."""
+    with torch.no_grad():
+        flat = torch.nn.functional.normalize(z.flatten(2).transpose(1, 2), dim=-1)
+        codes = (flat @ prior.codebook.T).argmax(-1)
+        logp = prior.model(prior.null.expand(len(codes), -1), codes).log_softmax(-1)
+        return float(-logp.gather(-1, codes[..., None]).mean())
+
+
+def test_steps_on_the_prior_make_the_codes_likelier(prior):
+    g = torch.Generator().manual_seed(0)
+    z = torch.nn.Parameter(torch.randn(1, 32, 16, 16, generator=g))
+    before_nll, before = _nll(prior, z), float(prior.loss(z))
+    opt = torch.optim.Adam([z], lr=0.1)
+    for _ in range(20):
+        loss = prior.loss(z)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert float(prior.loss(z)) < before - 1.0
+    assert _nll(prior, z) < before_nll - 1.5
+
+
+def test_larger_grids_are_scored_window_by_window(prior):
+    g = torch.Generator().manual_seed(1)
+    z = torch.randn(1, 32, 32, 32, generator=g)  # a 128 px picture: four windows
+    windows = [z[:, :, i : i + 16, j : j + 16] for i in (0, 16) for j in (0, 16)]
+    assert torch.allclose(prior.loss(z), torch.stack([prior.loss(w) for w in windows]).mean(), atol=1e-5)
+    odd = torch.randn(1, 32, 24, 24, generator=g)  # 96 px: the edge windows overlap
+    assert torch.isfinite(prior.loss(odd))
+    with pytest.raises(PromptismError, match="at least 64 px"):
+        prior.loss(torch.randn(1, 32, 8, 8))
+
+
+def test_guide_records_the_prior_and_refuses_it_where_it_cannot_apply(tiny_mini):
+    fast = dict(steps=2, cutn=2, generator="vqgan", prior=0.5)
+    r = guide("a red square", **fast)
+    assert r.metadata[0]["settings"]["prior"] == 0.5
+    assert r.metadata[0]["settings"]["mini"]["name"] == "world"
+    assert len(r.metadata[0]["settings"]["mini"]["sha256"]) == 64
+    with pytest.raises(PromptismError, match="needs --generator vqgan"):
+        guide("a red square", **{**fast, "generator": "pixels"})
+    with pytest.raises(PromptismError, match="at least 64 px"):
+        guide("a red square", **{**fast, "size": 32})
+    with pytest.raises(PromptismError, match="prior must be a number from 0 to 100"):
+        guide("a red square", **{**fast, "prior": -1})
+    with pytest.raises(PromptismError, match="another VQGAN's codes"):
+        guide("a red square", **{**fast, "mini": str(tiny_mini / "mini" / "model")})
