@@ -59,6 +59,7 @@ def cmd_guide(args: argparse.Namespace) -> int:
         contrast=args.contrast,
         prior=args.prior,
         mini=args.mini,
+        canvas=args.canvas,
         clips=tuple(args.clip or ("world",)),
         save_every=args.save_every,
         keep_best=args.keep_best,
@@ -179,7 +180,16 @@ def add_commands(sub) -> None:
         help="weight of the code prior (--generator vqgan): the --mini model's transformer, reading an empty "
         "caption, pulls each place towards the codes a Scene World picture would hold there (default: 0, off)",
     )
-    g.add_argument("--mini", default="world", help="the mini model of --prior: a shipped name or a folder")
+    g.add_argument(
+        "--canvas",
+        default="gray",
+        choices=("gray", "prior"),
+        help="where --generator vqgan starts without --init: gray (a gray canvas, default) or prior (a Scene "
+        "World picture whose codes the --mini model's transformer draws from the seed, reading no prompt)",
+    )
+    g.add_argument(
+        "--mini", default="world", help="the mini model of --prior and --canvas prior: a shipped name or a folder"
+    )
     g.add_argument(
         "--image-prompt",
         action="append",

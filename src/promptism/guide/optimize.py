@@ -27,6 +27,7 @@ from .prompts import Prompt, check_weights, parse_image_prompt, parse_prompts
 GENERATORS = {"vqgan": Codes, "pixels": Pixels, "fft": Spectrum, "stylegan": Styles}
 OPTIMIZERS = ("adam", "adamw", "sgd")
 DEFAULT_LR = {"vqgan": 0.1, "pixels": 0.05, "fft": 0.2, "stylegan": 0.03}
+CANVASES = ("gray", "prior")  # where the vqgan generator starts without --init
 MIN_SIZE, MAX_SIZE, MAX_STEPS = 32, 256, 5000
 
 
@@ -55,7 +56,9 @@ def _picture_tensor(source, size: int, what: str) -> torch.Tensor:
     return to_tensor([square(open_image(source, what).image, size)])
 
 
-def _check(generator: str, size, steps, lr, optimizer: str, init_weight, init_noise, tv, contrast, prior) -> None:
+def _check(
+    generator: str, size, steps, lr, optimizer: str, init_weight, init_noise, tv, contrast, prior, canvas
+) -> None:
     if generator not in GENERATORS:
         raise PromptismError(f"unknown generator {generator!r}; generators are {', '.join(GENERATORS)}")
     if isinstance(size, bool) or not isinstance(size, int) or not MIN_SIZE <= size <= MAX_SIZE:
@@ -70,6 +73,10 @@ def _check(generator: str, size, steps, lr, optimizer: str, init_weight, init_no
     for name, v in (*weights, ("prior", prior)):
         if not (isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 100):
             raise PromptismError(f"{name} must be a number from 0 to 100, got {v!r}")
+    if canvas not in CANVASES:
+        raise PromptismError(f"unknown canvas {canvas!r}; canvases are {', '.join(CANVASES)}")
+    if canvas != "gray" and generator != "vqgan":
+        raise PromptismError(f"canvas {canvas!r} is where the vqgan generator starts: it needs --generator vqgan")
     if prior and generator != "vqgan":
         raise PromptismError(
             f"the code prior (prior > 0) weighs VQGAN codes: it needs --generator vqgan, not {generator!r}"
@@ -127,6 +134,7 @@ def guide(
     tv: float = 0.0,
     contrast: float = 0.0,
     prior: float = 0.0,
+    canvas: str = "gray",
     clips: tuple[str, ...] = ("world",),
     save_every: int = 0,
     keep_best: bool = False,
@@ -148,7 +156,9 @@ def guide(
     one colour, shape, number, relation or background changed; ``guide.contrast``); ``prior``: the
     weight of the code prior (vqgan only: the mini model ``mini``'s transformer, reading the empty
     caption, pulls each place towards the codes a world picture would hold there; ``guide.prior``);
-    ``clips``: one
+    ``canvas``: where the vqgan generator starts without ``init``: ``gray`` (a gray canvas's
+    codes) or ``prior`` (a picture whose codes ``mini``'s transformer draws from the seed with the
+    empty caption); ``clips``: one
     CLIP or an ensemble (names or folders); ``save_every``: keep a frame every N steps (``GuideResult.frames``); ``keep_best``:
     return the step CLIP scored highest; ``vqgan``: the VQGAN (a shipped name or a folder) of the
     vqgan generator, ``gan`` the GAN of the stylegan one. ``zoom_frames`` > 0 makes a zoom video after each picture (VQGAN+CLIP's habit):
@@ -158,7 +168,7 @@ def guide(
     images = [p if isinstance(p, Prompt) else parse_image_prompt(p) for p in image_prompts]
     check_weights(text, images)
     active_policy().enforce(*(p.text for p in text))
-    _check(generator, size, steps, lr, optimizer, init_weight, init_noise, tv, contrast, prior)
+    _check(generator, size, steps, lr, optimizer, init_weight, init_noise, tv, contrast, prior, canvas)
     n, seed = check_count(n), check_seed(seed)
     if isinstance(save_every, bool) or not isinstance(save_every, int) or save_every < 0:
         raise PromptismError(f"save_every must be a whole number of steps (0: no frames), got {save_every!r}")
@@ -172,16 +182,19 @@ def guide(
     start = _picture_tensor(init, size, "init picture") if init is not None else None
     models = _clips(tuple(clips))
     net = None  # the model a generator draws through, where it has one
-    code_prior = None
+    code_prior = mini_model = None
     if generator == "vqgan":
         from ..vqgan import load as load_vqgan
 
         net = load_vqgan(vqgan)
-        if prior:
+        if prior or (canvas == "prior" and init is None):
             from ..mini import load as load_mini
+
+            mini_model = load_mini(mini)
+        if prior:
             from .prior import CodePrior
 
-            code_prior = CodePrior(load_mini(mini), net, prior)
+            code_prior = CodePrior(mini_model, net, prior)
             code_prior.check_size(size)
     elif generator == "stylegan":
         from ..gan import loaded
@@ -225,8 +238,9 @@ def guide(
         from ..checkpoint import weights_sha256
 
         settings["vqgan"] = {"name": str(vqgan), "sha256": weights_sha256(net.folder)}
-        if prior:
-            settings.update(prior=prior, mini={"name": str(mini), "sha256": weights_sha256(code_prior.folder)})
+        settings.update(prior=prior, canvas=canvas if init is None else "init")
+        if mini_model is not None:
+            settings["mini"] = {"name": str(mini), "sha256": weights_sha256(mini_model.folder)}
     elif generator == "stylegan":
         from ..gan import loaded
 
@@ -237,7 +251,7 @@ def guide(
             t0 = time.time()
             picture, frames, info = _one(
                 models, targets, generator, seed + i, size, steps, lr, optimizer, cutn, cut_pow, augment,
-                start, init_weight, init_noise, tv, save_every, keep_best, progress, net, code_prior,
+                start, init_weight, init_noise, tv, save_every, keep_best, progress, net, code_prior, mini_model,
             )  # fmt: skip
             if zoom_frames:
                 frames = frames + _zoom_video(
@@ -316,9 +330,16 @@ def _score(models, targets, img: torch.Tensor) -> float:
 
 def _one(
     models, targets, generator, seed, size, steps, lr, optimizer, cutn, cut_pow, augment,
-    start, init_weight, init_noise, tv, save_every, keep_best, progress, net=None, code_prior=None,
+    start, init_weight, init_noise, tv, save_every, keep_best, progress, net=None, code_prior=None, canvas=None,
 ):  # fmt: skip
+    """One picture from ``seed``; ``canvas``: a mini model whose transformer draws the starting
+    picture when there is no ``start`` (canvas "prior")."""
     g = torch.Generator().manual_seed(seed)
+    anchor = start  # what init_weight holds the picture to: the init picture, never a drawn canvas
+    if start is None and canvas is not None:
+        from .prior import drawn_canvas
+
+        start = drawn_canvas(canvas, size, g)
     param = GENERATORS[generator](size, start, init_noise, g, *([net] if net is not None else []))
     opt = _optimizer(optimizer, param.parameters(), lr)
     cutters = [Cutouts(clip.image_size, cutn, cut_pow, augment, g) for clip in models]
@@ -334,8 +355,8 @@ def _one(
                 for weight, scale, captions in against:  # the prompt is caption 0 of its row
                     picked = torch.zeros(len(e), dtype=torch.long)
                     loss = loss + weight * F.cross_entropy(scale * e @ captions.T, picked)
-            if start is not None and init_weight:
-                loss = loss + init_weight * F.mse_loss(img, start)
+            if anchor is not None and init_weight:
+                loss = loss + init_weight * F.mse_loss(img, anchor)
             if tv:
                 loss = loss + tv * total_variation(img)
             if code_prior is not None:

@@ -64,3 +64,19 @@ class CodePrior:
             logp = self.model(self.null.expand(len(codes), -1), codes).log_softmax(-1)
         soft = (cos / TEMPERATURE).softmax(-1)
         return -(soft * logp).sum(-1).mean()
+
+
+@torch.no_grad()
+def drawn_canvas(mini, size: int, g: torch.Generator) -> torch.Tensor:
+    """A picture (1, 3, size, size) in [-1, 1] whose codes mini's transformer drew from ``g`` with
+    the empty caption (a Scene World picture of no prompt's choosing), decoded by its VQGAN and
+    resized to ``size``: where the vqgan generator starts when ``canvas="prior"``."""
+    from ..mini.sample import sample_codes
+
+    null = mini.tokenizer([""])[0]
+    grid = mini.model.cfg.grid
+    codes = sample_codes(mini.model, null, None, [g]).view(1, grid, grid)
+    x = mini.vq.decode(codes).clamp(-1, 1)
+    if x.shape[-1] != size:
+        x = F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=True).clamp(-1, 1)
+    return x
