@@ -66,3 +66,28 @@ def test_guide_records_the_prior_and_refuses_it_where_it_cannot_apply(tiny_mini)
         guide("a red square", **{**fast, "prior": -1})
     with pytest.raises(PromptismError, match="another VQGAN's codes"):
         guide("a red square", **{**fast, "mini": str(tiny_mini / "mini" / "model")})
+
+
+def test_the_prior_canvas_is_a_drawn_world_picture_and_the_same_seed_draws_it_again():
+    import numpy as np
+
+    from promptism.guide.parametrize import GRAY
+
+    fast = dict(steps=1, cutn=2, generator="vqgan", canvas="prior", init_noise=0.0)
+    a, b, other = (
+        guide("a red square", seed=3, **fast),
+        guide("a red square", seed=3, **fast),
+        guide("a red square", seed=4, **fast),
+    )
+    pa = np.asarray(a.images[0]).astype(float)
+    assert np.array_equal(pa, np.asarray(b.images[0]))
+    assert np.abs(pa - np.asarray(other.images[0]).astype(float)).mean() > 5
+    plain = np.asarray(guide("a red square", seed=3, **{**fast, "canvas": "gray"}).images[0]).astype(float)
+    assert np.abs(plain - (GRAY + 1) * 127.5).mean() < 6  # one step from the gray canvas is still near gray
+    assert np.abs(pa - plain).mean() > 30  # the drawn world picture is not
+    assert a.metadata[0]["settings"]["canvas"] == "prior"
+    assert a.metadata[0]["settings"]["mini"]["name"] == "world"
+    with pytest.raises(PromptismError, match="unknown canvas 'white'"):
+        guide("a red square", **{**fast, "canvas": "white"})
+    with pytest.raises(PromptismError, match="it needs --generator vqgan"):
+        guide("a red square", **{**fast, "generator": "fft"})
