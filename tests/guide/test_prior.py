@@ -91,3 +91,23 @@ def test_the_prior_canvas_is_a_drawn_world_picture_and_the_same_seed_draws_it_ag
         guide("a red square", **{**fast, "canvas": "white"})
     with pytest.raises(PromptismError, match="it needs --generator vqgan"):
         guide("a red square", **{**fast, "generator": "fft"})
+
+
+def test_clip_picks_the_canvas_it_scores_highest_among_the_drawn_ones(monkeypatch):
+    from promptism.guide import optimize
+
+    seen = []
+    real = optimize._score
+
+    def spy(models, targets, img):
+        s = real(models, targets, img)
+        seen.append(s)
+        return s
+
+    monkeypatch.setattr(optimize, "_score", spy)
+    r = guide("a blue square", steps=1, cutn=2, canvas="prior", canvas_candidates=4, init_noise=0.0)
+    drawn = seen[:4]  # the four canvases are scored before any step
+    assert r.metadata[0]["canvas_picked"] == max(range(4), key=drawn.__getitem__)
+    assert r.metadata[0]["settings"]["canvas_candidates"] == 4
+    with pytest.raises(PromptismError, match="canvas_candidates must be a whole number from 1 to 64"):
+        guide("a blue square", canvas="prior", canvas_candidates=0)

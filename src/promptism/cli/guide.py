@@ -60,6 +60,7 @@ def cmd_guide(args: argparse.Namespace) -> int:
         prior=args.prior,
         mini=args.mini,
         canvas=args.canvas,
+        canvas_candidates=args.canvas_candidates,
         clips=tuple(args.clip or ("world",)),
         save_every=args.save_every,
         keep_best=args.keep_best,
@@ -186,6 +187,13 @@ def add_commands(sub) -> None:
         choices=("gray", "prior"),
         help="where --generator vqgan starts without --init: gray (a gray canvas, default) or prior (a Scene "
         "World picture whose codes the --mini model's transformer draws from the seed, reading no prompt)",
+    )
+    g.add_argument(
+        "--canvas-candidates",
+        type=int,
+        default=1,
+        help="with --canvas prior: draw this many starting pictures (1 to 64) and start from the one CLIP scores "
+        "highest with the prompts (default: 1)",
     )
     g.add_argument(
         "--mini", default="world", help="the mini model of --prior and --canvas prior: a shipped name or a folder"

@@ -57,8 +57,9 @@ def _picture_tensor(source, size: int, what: str) -> torch.Tensor:
 
 
 def _check(
-    generator: str, size, steps, lr, optimizer: str, init_weight, init_noise, tv, contrast, prior, canvas
-) -> None:
+    generator: str, size, steps, lr, optimizer: str, init_weight, init_noise, tv, contrast, prior, canvas,
+    canvas_candidates,
+) -> None:  # fmt: skip
     if generator not in GENERATORS:
         raise PromptismError(f"unknown generator {generator!r}; generators are {', '.join(GENERATORS)}")
     if isinstance(size, bool) or not isinstance(size, int) or not MIN_SIZE <= size <= MAX_SIZE:
@@ -73,6 +74,12 @@ def _check(
     for name, v in (*weights, ("prior", prior)):
         if not (isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 100):
             raise PromptismError(f"{name} must be a number from 0 to 100, got {v!r}")
+    if (
+        isinstance(canvas_candidates, bool)
+        or not isinstance(canvas_candidates, int)
+        or not 1 <= canvas_candidates <= 64
+    ):
+        raise PromptismError(f"canvas_candidates must be a whole number from 1 to 64, got {canvas_candidates!r}")
     if canvas not in CANVASES:
         raise PromptismError(f"unknown canvas {canvas!r}; canvases are {', '.join(CANVASES)}")
     if canvas != "gray" and generator != "vqgan":
@@ -135,6 +142,7 @@ def guide(
     contrast: float = 0.0,
     prior: float = 0.0,
     canvas: str = "gray",
+    canvas_candidates: int = 1,
     clips: tuple[str, ...] = ("world",),
     save_every: int = 0,
     keep_best: bool = False,
@@ -158,7 +166,8 @@ def guide(
     caption, pulls each place towards the codes a world picture would hold there; ``guide.prior``);
     ``canvas``: where the vqgan generator starts without ``init``: ``gray`` (a gray canvas's
     codes) or ``prior`` (a picture whose codes ``mini``'s transformer draws from the seed with the
-    empty caption); ``clips``: one
+    empty caption), ``canvas_candidates`` of them drawn and the one CLIP scores highest with the
+    prompts kept; ``clips``: one
     CLIP or an ensemble (names or folders); ``save_every``: keep a frame every N steps (``GuideResult.frames``); ``keep_best``:
     return the step CLIP scored highest; ``vqgan``: the VQGAN (a shipped name or a folder) of the
     vqgan generator, ``gan`` the GAN of the stylegan one. ``zoom_frames`` > 0 makes a zoom video after each picture (VQGAN+CLIP's habit):
@@ -168,7 +177,9 @@ def guide(
     images = [p if isinstance(p, Prompt) else parse_image_prompt(p) for p in image_prompts]
     check_weights(text, images)
     active_policy().enforce(*(p.text for p in text))
-    _check(generator, size, steps, lr, optimizer, init_weight, init_noise, tv, contrast, prior, canvas)
+    _check(
+        generator, size, steps, lr, optimizer, init_weight, init_noise, tv, contrast, prior, canvas, canvas_candidates
+    )
     n, seed = check_count(n), check_seed(seed)
     if isinstance(save_every, bool) or not isinstance(save_every, int) or save_every < 0:
         raise PromptismError(f"save_every must be a whole number of steps (0: no frames), got {save_every!r}")
@@ -239,6 +250,8 @@ def guide(
 
         settings["vqgan"] = {"name": str(vqgan), "sha256": weights_sha256(net.folder)}
         settings.update(prior=prior, canvas=canvas if init is None else "init")
+        if canvas == "prior" and init is None:
+            settings["canvas_candidates"] = canvas_candidates
         if mini_model is not None:
             settings["mini"] = {"name": str(mini), "sha256": weights_sha256(mini_model.folder)}
     elif generator == "stylegan":
@@ -251,7 +264,8 @@ def guide(
             t0 = time.time()
             picture, frames, info = _one(
                 models, targets, generator, seed + i, size, steps, lr, optimizer, cutn, cut_pow, augment,
-                start, init_weight, init_noise, tv, save_every, keep_best, progress, net, code_prior, mini_model,
+                start, init_weight, init_noise, tv, save_every, keep_best, progress, net, code_prior,
+                (mini_model, canvas_candidates) if mini_model is not None and canvas == "prior" else None,
             )  # fmt: skip
             if zoom_frames:
                 frames = frames + _zoom_video(
@@ -332,14 +346,19 @@ def _one(
     models, targets, generator, seed, size, steps, lr, optimizer, cutn, cut_pow, augment,
     start, init_weight, init_noise, tv, save_every, keep_best, progress, net=None, code_prior=None, canvas=None,
 ):  # fmt: skip
-    """One picture from ``seed``; ``canvas``: a mini model whose transformer draws the starting
-    picture when there is no ``start`` (canvas "prior")."""
+    """One picture from ``seed``; ``canvas``: (a mini model, n) when there is no ``start`` and its
+    transformer draws n starting pictures, of which CLIP's favourite is kept (canvas "prior")."""
     g = torch.Generator().manual_seed(seed)
     anchor = start  # what init_weight holds the picture to: the init picture, never a drawn canvas
+    picked = None
     if start is None and canvas is not None:
-        from .prior import drawn_canvas
+        from .prior import drawn_canvases
 
-        start = drawn_canvas(canvas, size, g)
+        drawn = drawn_canvases(canvas[0], size, g, canvas[1])
+        with torch.no_grad():
+            scores = [_score(models, targets, x[None]) for x in drawn]
+        picked = max(range(len(drawn)), key=scores.__getitem__)
+        start = drawn[picked : picked + 1]
     param = GENERATORS[generator](size, start, init_noise, g, *([net] if net is not None else []))
     opt = _optimizer(optimizer, param.parameters(), lr)
     cutters = [Cutouts(clip.image_size, cutn, cut_pow, augment, g) for clip in models]
@@ -376,4 +395,6 @@ def _one(
     with torch.no_grad():
         final = best if best is not None else param()
         info = {"final_loss": round(float(loss), 5), "clip_score": round(_score(models, targets, final), 5)}
+        if picked is not None:
+            info["canvas_picked"] = picked
     return to_images(final)[0], frames, info

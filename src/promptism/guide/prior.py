@@ -67,15 +67,20 @@ class CodePrior:
 
 
 @torch.no_grad()
-def drawn_canvas(mini, size: int, g: torch.Generator) -> torch.Tensor:
-    """A picture (1, 3, size, size) in [-1, 1] whose codes mini's transformer drew from ``g`` with
-    the empty caption (a Scene World picture of no prompt's choosing), decoded by its VQGAN and
-    resized to ``size``: where the vqgan generator starts when ``canvas="prior"``."""
+def drawn_canvases(mini, size: int, g: torch.Generator, n: int = 1) -> torch.Tensor:
+    """n pictures (n, 3, size, size) in [-1, 1] whose codes mini's transformer drew with the empty
+    caption (Scene World pictures of no prompt's choosing; each from its own generator, seeded from
+    ``g``), decoded by its VQGAN and resized to ``size``: where the vqgan generator may start
+    (``canvas="prior"``)."""
     from ..mini.sample import sample_codes
 
-    null = mini.tokenizer([""])[0]
     grid = mini.model.cfg.grid
-    codes = sample_codes(mini.model, null, None, [g]).view(1, grid, grid)
+    # one picture draws from g itself (as before there were several)
+    gens = (
+        [g] if n == 1 else [torch.Generator().manual_seed(int(s)) for s in torch.randint(0, 2**62, (n,), generator=g)]
+    )
+    null = mini.tokenizer([""])[0].expand(n, -1)
+    codes = sample_codes(mini.model, null, None, gens).view(n, grid, grid)
     x = mini.vq.decode(codes).clamp(-1, 1)
     if x.shape[-1] != size:
         x = F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=True).clamp(-1, 1)
