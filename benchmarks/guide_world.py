@@ -79,9 +79,9 @@ def summarize() -> None:
     lines = [
         "# GenEval-world of `promptism guide`",
         "",
-        "Measured by `benchmarks/guide_world.py`: one picture per prompt at the default settings (64 px, 200 steps, "
-        "16 cutouts, CLIP `world`), the first prompts of every category as each run says, judged by the Scene "
-        "World's judge.",
+        "Measured by `benchmarks/guide_world.py`: one picture per prompt at the generator's default settings "
+        "(64 px and 16 cutouts for all; each run's report lists the rest), the first prompts of every category "
+        "as each run says, judged by the Scene World's judge.",
         "",
         f"The last column counts the pictures judged correct in which the judge found more than {MAX_OBJECTS} "
         f"objects, which no Scene World picture holds: clutter in which it also found what the prompt asked for. "

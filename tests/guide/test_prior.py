@@ -86,6 +86,7 @@ def test_the_prior_canvas_is_a_drawn_world_picture_and_the_same_seed_draws_it_ag
     assert np.abs(plain - (GRAY + 1) * 127.5).mean() < 6  # one step from the gray canvas is still near gray
     assert np.abs(pa - plain).mean() > 30  # the drawn world picture is not
     assert a.metadata[0]["settings"]["canvas"] == "prior"
+    assert guide("a red square", seed=3, size=96, **fast).images[0].size == (96, 96)  # the canvas resized
     assert a.metadata[0]["settings"]["mini"]["name"] == "world"
     with pytest.raises(PromptismError, match="unknown canvas 'white'"):
         guide("a red square", **{**fast, "canvas": "white"})
@@ -111,3 +112,14 @@ def test_clip_picks_the_canvas_it_scores_highest_among_the_drawn_ones(monkeypatc
     assert r.metadata[0]["settings"]["canvas_candidates"] == 4
     with pytest.raises(PromptismError, match="canvas_candidates must be a whole number from 1 to 64"):
         guide("a blue square", canvas="prior", canvas_candidates=0)
+
+
+def test_each_generator_takes_its_own_defaults_where_none_are_given():
+    v = guide("a red square", steps=1, cutn=2, canvas_candidates=2).metadata[0]
+    assert [c["name"] for c in v["clips"]] == ["world-v1"]
+    assert (v["settings"]["canvas"], v["settings"]["init_noise"], v["settings"]["lr"]) == ("prior", 0.0, 0.05)
+    f = guide("a red square", generator="fft", steps=1, cutn=2).metadata[0]
+    assert [c["name"] for c in f["clips"]] == ["world"]
+    assert (f["settings"]["init_noise"], f["settings"]["lr"]) == (1.0, 0.2)
+    g = guide("a red square", canvas="gray", steps=1, cutn=2).metadata[0]  # the gray canvas keeps its noise
+    assert (g["settings"]["canvas"], g["settings"]["init_noise"]) == ("gray", 1.0)

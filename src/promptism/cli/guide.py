@@ -61,7 +61,7 @@ def cmd_guide(args: argparse.Namespace) -> int:
         mini=args.mini,
         canvas=args.canvas,
         canvas_candidates=args.canvas_candidates,
-        clips=tuple(args.clip or ("world",)),
+        clips=tuple(args.clip) if args.clip else None,
         save_every=args.save_every,
         keep_best=args.keep_best,
         progress=not args.quiet,
@@ -142,12 +142,14 @@ def add_commands(sub) -> None:
         "--seed", type=int, default=0, help="seed of the first picture; picture i uses seed + i (default: 0)"
     )
     g.add_argument("--size", type=int, default=64, help="picture side in pixels, 32 to 256 (default: 64)")
-    g.add_argument("--steps", type=int, default=200, help="optimisation steps (default: 200)")
+    g.add_argument(
+        "--steps", type=int, default=None, help="optimisation steps (default: 100 for vqgan, 200 for the others)"
+    )
     g.add_argument(
         "--lr",
         type=float,
         default=None,
-        help="learning rate (default: 0.1 for vqgan, 0.2 for fft, 0.05 for pixels, 0.03 for stylegan)",
+        help="learning rate (default: 0.05 for vqgan, 0.2 for fft, 0.05 for pixels, 0.03 for stylegan)",
     )
     g.add_argument("--optimizer", default="adam", choices=("adam", "adamw", "sgd"), help="optimiser (default: adam)")
     g.add_argument("--cutn", type=int, default=16, help="random cutouts CLIP sees each step (default: 16)")
@@ -183,17 +185,17 @@ def add_commands(sub) -> None:
     )
     g.add_argument(
         "--canvas",
-        default="gray",
+        default=None,
         choices=("gray", "prior"),
-        help="where --generator vqgan starts without --init: gray (a gray canvas, default) or prior (a Scene "
-        "World picture whose codes the --mini model's transformer draws from the seed, reading no prompt)",
+        help="where --generator vqgan starts without --init: prior (default: a Scene World picture whose codes "
+        "the --mini model's transformer draws from the seed, reading no prompt) or gray (a gray canvas)",
     )
     g.add_argument(
         "--canvas-candidates",
         type=int,
-        default=1,
+        default=64,
         help="with --canvas prior: draw this many starting pictures (1 to 64) and start from the one CLIP scores "
-        "highest with the prompts (default: 1)",
+        "highest with the prompts (default: 64)",
     )
     g.add_argument(
         "--mini", default="world", help="the mini model of --prior and --canvas prior: a shipped name or a folder"
@@ -208,12 +210,17 @@ def add_commands(sub) -> None:
     g.add_argument(
         "--init-weight", type=float, default=0.0, help="how strongly the result is held to --init (default: 0)"
     )
-    g.add_argument("--init-noise", type=float, default=1.0, help="scale of the starting noise (default: 1)")
+    g.add_argument(
+        "--init-noise",
+        type=float,
+        default=None,
+        help="scale of the starting noise (default: 0 on a canvas the prior drew, 1 otherwise)",
+    )
     g.add_argument(
         "--clip",
         action="append",
-        help="CLIP to guide with: a shipped name (world), a model folder or hf:<id>; repeat for an ensemble "
-        "(default: world)",
+        help="CLIP to guide with: a shipped name (world, world-v1, world-bind2), a model folder or hf:<id>; repeat "
+        "for an ensemble (default: world-v1 for vqgan, world for the others)",
     )
     g.add_argument(
         "--save-every", type=int, default=0, help="keep a frame every N steps in OUT/frames (default: 0, none)"

@@ -26,7 +26,14 @@ from .prompts import Prompt, check_weights, parse_image_prompt, parse_prompts
 
 GENERATORS = {"vqgan": Codes, "pixels": Pixels, "fft": Spectrum, "stylegan": Styles}
 OPTIMIZERS = ("adam", "adamw", "sgd")
-DEFAULT_LR = {"vqgan": 0.1, "pixels": 0.05, "fft": 0.2, "stylegan": 0.03}
+# what guide's arguments left as None mean, generator by generator (the vqgan generator's are the
+# recipe experiments/guide/canvas-v1-gentle.toml; docs/experiments/guide.md has each measurement)
+DEFAULTS = {
+    "vqgan": dict(steps=100, lr=0.05, clips=("world-v1",), canvas="prior"),
+    "pixels": dict(steps=200, lr=0.05, clips=("world",), canvas="gray"),
+    "fft": dict(steps=200, lr=0.2, clips=("world",), canvas="gray"),
+    "stylegan": dict(steps=200, lr=0.03, clips=("world",), canvas="gray"),
+}
 CANVASES = ("gray", "prior")  # where the vqgan generator starts without --init
 MIN_SIZE, MAX_SIZE, MAX_STEPS = 32, 256, 5000
 
@@ -128,7 +135,7 @@ def guide(
     n: int = 1,
     seed: int = 0,
     size: int = 64,
-    steps: int = 200,
+    steps: int | None = None,
     lr: float | None = None,
     optimizer: str = "adam",
     cutn: int = 16,
@@ -137,13 +144,13 @@ def guide(
     image_prompts: tuple[str | Prompt, ...] = (),
     init=None,
     init_weight: float = 0.0,
-    init_noise: float = 1.0,
+    init_noise: float | None = None,
     tv: float = 0.0,
     contrast: float = 0.0,
     prior: float = 0.0,
-    canvas: str = "gray",
-    canvas_candidates: int = 1,
-    clips: tuple[str, ...] = ("world",),
+    canvas: str | None = None,
+    canvas_candidates: int = 64,
+    clips: tuple[str, ...] | None = None,
     save_every: int = 0,
     keep_best: bool = False,
     progress: bool = False,
@@ -155,19 +162,21 @@ def guide(
     zoom_steps: int = 20,
 ) -> GuideResult:
     """n pictures that CLIP finds like ``prompts`` (``"a red star | a yellow star:-1"``, or Prompt
-    objects). ``generator``: what is optimised (pixels or fft); ``image_prompts``: pictures (paths,
-    with ``:weight``) whose CLIP embeddings are prompts too; ``init``: a starting picture, with
-    ``init_weight`` pulling the result back towards it; ``init_noise``: the starting noise's scale;
+    objects). ``generator``: what is optimised (vqgan, pixels, fft or stylegan); ``steps``, ``lr``,
+    ``clips`` and ``canvas`` left as None take the generator's own defaults (``DEFAULTS``);
+    ``image_prompts``: pictures (paths, with ``:weight``) whose CLIP embeddings are prompts too;
+    ``init``: a starting picture, with ``init_weight`` pulling the result back towards it;
+    ``init_noise``: the starting noise's scale (None: 0 on a canvas the prior drew, 1 otherwise);
     ``tv``: the weight of the picture's total variation (mean absolute difference of neighbouring
     pixels) in the loss, against noise and thin strokes; ``contrast``: the weight of a
     cross-entropy that asks CLIP to pick each prompt out of its contrast captions (the prompt with
     one colour, shape, number, relation or background changed; ``guide.contrast``); ``prior``: the
     weight of the code prior (vqgan only: the mini model ``mini``'s transformer, reading the empty
     caption, pulls each place towards the codes a world picture would hold there; ``guide.prior``);
-    ``canvas``: where the vqgan generator starts without ``init``: ``gray`` (a gray canvas's
-    codes) or ``prior`` (a picture whose codes ``mini``'s transformer draws from the seed with the
-    empty caption), ``canvas_candidates`` of them drawn and the one CLIP scores highest with the
-    prompts kept; ``clips``: one
+    ``canvas``: where the vqgan generator starts without ``init``: ``prior`` (its default: a picture
+    whose codes ``mini``'s transformer draws from the seed with the empty caption,
+    ``canvas_candidates`` of them drawn and the one CLIP scores highest with the prompts kept) or
+    ``gray`` (a gray canvas's codes); ``clips``: one
     CLIP or an ensemble (names or folders); ``save_every``: keep a frame every N steps (``GuideResult.frames``); ``keep_best``:
     return the step CLIP scored highest; ``vqgan``: the VQGAN (a shipped name or a folder) of the
     vqgan generator, ``gan`` the GAN of the stylegan one. ``zoom_frames`` > 0 makes a zoom video after each picture (VQGAN+CLIP's habit):
@@ -177,6 +186,15 @@ def guide(
     images = [p if isinstance(p, Prompt) else parse_image_prompt(p) for p in image_prompts]
     check_weights(text, images)
     active_policy().enforce(*(p.text for p in text))
+    if generator not in GENERATORS:
+        raise PromptismError(f"unknown generator {generator!r}; generators are {', '.join(GENERATORS)}")
+    own = DEFAULTS[generator]
+    steps = own["steps"] if steps is None else steps
+    lr = own["lr"] if lr is None else lr
+    clips = own["clips"] if clips is None else clips
+    canvas = own["canvas"] if canvas is None else canvas
+    if init_noise is None:
+        init_noise = 0.0 if canvas == "prior" and init is None else 1.0
     _check(
         generator, size, steps, lr, optimizer, init_weight, init_noise, tv, contrast, prior, canvas, canvas_candidates
     )
@@ -188,7 +206,7 @@ def guide(
             raise PromptismError(f"{name} must be a whole number up to {most}, got {v!r}")
     if isinstance(zoom, bool) or not isinstance(zoom, (int, float)) or not 1.0 <= zoom <= 2.0:
         raise PromptismError(f"zoom must be a number from 1 to 2, got {zoom!r}")
-    lr = DEFAULT_LR[generator] if lr is None else float(lr)
+    lr = float(lr)
     augment = tuple(augment)
     start = _picture_tensor(init, size, "init picture") if init is not None else None
     models = _clips(tuple(clips))
