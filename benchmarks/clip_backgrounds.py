@@ -35,7 +35,6 @@ def measure(clips: list[str], data: str, n: int) -> dict:
     from promptism.world.captions import parse
     from promptism.world.constraints import layout
     from promptism.world.render import render
-
     from promptism.world.scene import SceneError
 
     captions, scenes = [], []  # each scene on every background

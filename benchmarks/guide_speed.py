@@ -3,9 +3,10 @@
     .venv/bin/python benchmarks/guide_speed.py [--prompt TEXT] [--repeats 2]
 
 Each run is its own process (`promptism guide PROMPT --generator G --out TMP --quiet`, 64 px,
-200 steps, 16 cutouts), so that its peak resident memory is its own; the seconds are the
-picture's own (its provenance's `seconds`: the optimisation, not loading CLIP), and the wall time
-of the whole command beside them. Writes benchmarks/reports/guide_speed.{json,md}.
+16 cutouts, each generator's own defaults otherwise), so that its peak resident memory is its own;
+the seconds are the picture's own (its provenance's `seconds`: drawing the vqgan generator's
+canvases and the optimisation, not loading the models), and the wall time of the whole command
+beside them. Writes benchmarks/reports/guide_speed.{json,md}.
 """
 
 from __future__ import annotations
@@ -56,7 +57,8 @@ def main() -> int:
         "benchmark": "guide_speed",
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, PROMPTISM_THREADS={threads}",
         "prompt": args.prompt,
-        "settings": "defaults: 64 px, 200 steps, 16 cutouts, CLIP world (vqgan: the shipped VQGAN)",
+        "settings": "defaults: 64 px, 16 cutouts; vqgan: 100 steps, CLIP world-v1, the best of 64 canvases "
+        "mini-world draws; fft and pixels: 200 steps, CLIP world",
         "generators": rows,
     }
     REPORTS.mkdir(exist_ok=True)
@@ -65,10 +67,11 @@ def main() -> int:
         "# `promptism guide`: seconds and memory per picture",
         "",
         f"Measured by `benchmarks/guide_speed.py` on {report['machine']}: one 64 px picture of "
-        f'"{args.prompt}" with the default settings (200 steps, 16 cutouts, CLIP `world`), '
+        f'"{args.prompt}" with each generator\'s default settings (16 cutouts; vqgan: 100 steps with CLIP '
+        "`world-v1` from the best of 64 canvases mini-world draws; fft and pixels: 200 steps with CLIP `world`), "
         f"{args.repeats} runs per generator, each in its own process.",
         "",
-        "| generator | seconds (optimisation, median) | whole command (median) | peak memory (the largest run so far) |",
+        "| generator | seconds (the picture, median) | whole command (median) | peak memory (the largest run so far) |",
         "|---|---|---|---|",
     ]
     for g, r in rows.items():

@@ -7,7 +7,7 @@
 
 Each prompt of the suite (the first --limit of every category of the split) gets one picture, seeded
 by the prompt's id, judged by the Scene World's judge. Run the two splits as two processes to use
-two cores. Writes benchmarks/reports/guide_world_<generator>_<split>/ (results, report, failures)
+two cores, each with PROMPTISM_THREADS=1 (without it a run takes the cores idle when it starts). Writes benchmarks/reports/guide_world_<generator>_<split>/ (results, report, failures)
 and, with --summarize, benchmarks/reports/guide_world.md. With --config (a recipe file of kind
 guide: settings other than the defaults) it writes experiments/reports/guide_<recipe>_<split>/
 instead; --offset skips the first prompts of each category, so that a recipe is chosen on prompts
@@ -114,6 +114,9 @@ def main() -> int:
     ap.add_argument("--categories", nargs="+", help="only these categories (default: all)")
     args = ap.parse_args()
     if not args.summarize:
+        from promptism.cli.common import torch_threads
+
+        torch_threads()  # $PROMPTISM_THREADS, else the idle cores: two runs sharing 2 cores take one each
         run(args.generator, args.split, args.limit, args.config, args.offset, args.categories)
     if not args.config:
         summarize()

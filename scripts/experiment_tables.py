@@ -62,7 +62,10 @@ INTRO = {
         "`src/promptism/guide/optimize.py`), each a file under `experiments/guide/` with the rule it was judged by. "
         "They are measured on the dev prompts (the seen split's prompts 11–16 of single object and colours) by "
         "`benchmarks/guide_world.py --config FILE --offset 10 --limit 6 --categories single_object colors`, so that "
-        "the benchmark's reports, which quote prompts 1–10, are not the prompts a recipe was chosen on.\n"
+        "the benchmark's reports, which quote prompts 1–10, are not the prompts a recipe was chosen on. "
+        "Each file lists only what it changed from the defaults of its day: until canvas-v1-gentle became the "
+        "vqgan generator's defaults, those were the gray canvas plus noise, 200 steps at lr 0.1 and CLIP `world`, "
+        "and every recipe up to that one was measured against them.\n"
     ),
     "mini": (
         "# DALL·E mini experiments\n\n"
