@@ -1,4 +1,8 @@
-"""A code prior for the vqgan generator: mini's transformer, reading the empty caption, says which
+"""mini's transformer as a prior for the vqgan generator, two ways. It draws the canvas guide starts
+from (``drawn_canvases``: Scene World pictures whose codes it writes reading the empty caption),
+and it can weigh the codes as a loss (``CodePrior``).
+
+The code prior: mini's transformer, reading the empty caption, says which
 VQGAN codes a Scene World picture would hold at each place given the codes before it. CLIP alone
 can be satisfied by code grids no world picture has (strokes, fragments); this loss pulls each
 place towards the codes the transformer expects there, so the picture stays one the VQGAN and the
@@ -22,9 +26,9 @@ TEMPERATURE = 0.1  # of the soft choice of code among the codebook's cosines
 
 class CodePrior:
     """``weight`` × ``loss(z)`` joins guide's loss. ``loss(z)``: how unlike a world picture's codes
-    the code vectors z (B, D, h, w) are, in nats a place. Grids larger than the transformer's are scored window by window (each window of its
-    grid's size, at the positions of a picture of its size; overlapping at the edges where the grid
-    is not a multiple)."""
+    the code vectors z (B, D, h, w) are, in nats a place. Grids larger than the transformer's are
+    scored window by window (each window of its grid's size, at the positions of a picture of its
+    size; overlapping at the edges where the grid is not a multiple)."""
 
     def __init__(self, mini, vq, weight: float):
         model_cfg = mini.model.cfg
@@ -75,7 +79,7 @@ def drawn_canvases(mini, size: int, g: torch.Generator, n: int = 1) -> torch.Ten
     from ..mini.sample import sample_codes
 
     grid = mini.model.cfg.grid
-    # one picture draws from g itself (as before there were several)
+    # one picture draws from g itself; several from generators seeded from it
     gens = (
         [g] if n == 1 else [torch.Generator().manual_seed(int(s)) for s in torch.randint(0, 2**62, (n,), generator=g)]
     )
