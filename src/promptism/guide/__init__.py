@@ -1,5 +1,6 @@
-"""CLIP-guided generation: a picture optimised until CLIP agrees with the prompts (pixels or an FFT
-spectrum as what is optimised), and DeepDream on CLIP's image tower.
+"""CLIP-guided generation: a picture optimised until CLIP agrees with the prompts (VQGAN codes, by
+default from a canvas mini's transformer draws; pixels; an FFT spectrum; or GAN styles), and
+DeepDream on CLIP's image tower.
 
     from promptism.guide import guide, dream
     result = guide("a red star | a yellow star:-1", generator="fft", seed=3)
