@@ -106,8 +106,10 @@ def test_clip_picks_the_canvas_it_scores_highest_among_the_drawn_ones(monkeypatc
         return s
 
     monkeypatch.setattr(optimize, "_score", spy)
-    r = guide("a blue square", steps=1, cutn=2, canvas="prior", canvas_candidates=4, init_noise=0.0)
+    # with the contrast loss on too: its targets must not take the place of the recorded index
+    r = guide("a blue square", steps=1, cutn=2, canvas="prior", canvas_candidates=4, init_noise=0.0, contrast=0.2)
     drawn = seen[:4]  # the four canvases are scored before any step
+    assert isinstance(r.metadata[0]["canvas_picked"], int)
     assert r.metadata[0]["canvas_picked"] == max(range(4), key=drawn.__getitem__)
     assert r.metadata[0]["settings"]["canvas_candidates"] == 4
     with pytest.raises(PromptismError, match="canvas_candidates must be a whole number from 1 to 64"):

@@ -390,8 +390,8 @@ def _one(
                 dists = torch.stack([spherical_distance(e, t).mean() for t in emb])
                 loss = loss + (dists * w).sum()
                 for weight, scale, captions in against:  # the prompt is caption 0 of its row
-                    picked = torch.zeros(len(e), dtype=torch.long)
-                    loss = loss + weight * F.cross_entropy(scale * e @ captions.T, picked)
+                    first = torch.zeros(len(e), dtype=torch.long)
+                    loss = loss + weight * F.cross_entropy(scale * e @ captions.T, first)
             if anchor is not None and init_weight:
                 loss = loss + init_weight * F.mse_loss(img, anchor)
             if tv:
