@@ -67,18 +67,23 @@ def _check(
     generator: str, size, steps, lr, optimizer: str, init_weight, init_noise, tv, contrast, prior, canvas,
     canvas_candidates,
 ) -> None:  # fmt: skip
-    if generator not in GENERATORS:
-        raise PromptismError(f"unknown generator {generator!r}; generators are {', '.join(GENERATORS)}")
+    """The settings once each generator's defaults are in (guide checks the generator's name first)."""
     if isinstance(size, bool) or not isinstance(size, int) or not MIN_SIZE <= size <= MAX_SIZE:
         raise PromptismError(f"size must be a whole number of pixels from {MIN_SIZE} to {MAX_SIZE}, got {size!r}")
     if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= MAX_STEPS:
         raise PromptismError(f"steps must be a whole number from 1 to {MAX_STEPS}, got {steps!r}")
-    if lr is not None and not (isinstance(lr, (int, float)) and 0 < lr <= 10):
+    if not (isinstance(lr, (int, float)) and 0 < lr <= 10):
         raise PromptismError(f"lr must be a number above 0 and at most 10, got {lr!r}")
     if optimizer not in OPTIMIZERS:
         raise PromptismError(f"unknown optimizer {optimizer!r}; optimizers are {', '.join(OPTIMIZERS)}")
-    weights = (("init_weight", init_weight), ("init_noise", init_noise), ("tv", tv), ("contrast", contrast))
-    for name, v in (*weights, ("prior", prior)):
+    weights = (
+        ("init_weight", init_weight),
+        ("init_noise", init_noise),
+        ("tv", tv),
+        ("contrast", contrast),
+        ("prior", prior),
+    )
+    for name, v in weights:
         if not (isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 100):
             raise PromptismError(f"{name} must be a number from 0 to 100, got {v!r}")
     if (

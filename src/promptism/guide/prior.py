@@ -32,9 +32,7 @@ class CodePrior:
 
     def __init__(self, mini, vq, weight: float):
         model_cfg = mini.model.cfg
-        if vq.config.codebook_size != model_cfg.codebook_size or not torch.equal(
-            vq.quantizer.codebook, mini.vq.quantizer.codebook
-        ):
+        if not torch.equal(vq.quantizer.codebook, mini.vq.quantizer.codebook):  # False for other sizes too
             raise PromptismError("the code prior's mini model writes another VQGAN's codes than the guide's --vqgan")
         self.model, self.codebook, self.grid = mini.model, vq.quantizer.codebook, model_cfg.grid
         self.null = mini.tokenizer([""])[0]  # (1, context)
