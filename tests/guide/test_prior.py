@@ -125,3 +125,45 @@ def test_each_generator_takes_its_own_defaults_where_none_are_given():
     assert (f["settings"]["init_noise"], f["settings"]["lr"]) == (1.0, 0.2)
     g = guide("a red square", canvas="gray", steps=1, cutn=2).metadata[0]  # the gray canvas keeps its noise
     assert (g["settings"]["canvas"], g["settings"]["init_noise"]) == ("gray", 1.0)
+
+
+def test_the_contrast_pick_keeps_the_canvas_likeliest_among_the_contrast_captions(monkeypatch):
+    from promptism.guide import optimize
+
+    seen = []
+    real = optimize._contrast_score
+
+    def spy(models, targets, img):
+        s = real(models, targets, img)
+        seen.append(s)
+        return s
+
+    monkeypatch.setattr(optimize, "_contrast_score", spy)
+    r = guide("a blue square", steps=1, cutn=2, canvas_candidates=4, canvas_pick="contrast")
+    drawn = seen[:4]
+    assert all(s <= 0 for s in drawn)  # log-probabilities, where the cosine would be positive
+    assert r.metadata[0]["canvas_picked"] == max(range(4), key=drawn.__getitem__)
+    assert r.metadata[0]["settings"]["canvas_pick"] == "contrast"
+    assert r.metadata[0]["settings"]["contrast"] == 0.0  # the pick needs the captions, not the loss
+    with pytest.raises(PromptismError, match="unknown canvas_pick 'best'"):
+        guide("a blue square", canvas_pick="best")
+
+
+def test_the_contrast_score_is_the_prompts_log_probability_among_its_contrasts():
+    from promptism.clip import load
+    from promptism.guide.optimize import _contrast_score, _contrast_targets, _score
+    from promptism.guide.prompts import parse_prompts
+
+    clip = load("world-v1")
+    text = parse_prompts("a blue square")
+    against = _contrast_targets(clip, text)
+    targets = [(clip.encode_text(["a blue square"]), torch.tensor([1.0]), against, 0.0)]
+    img = torch.rand(1, 3, 64, 64) * 2 - 1
+    with torch.no_grad():
+        e = clip._encode_pixels(img)
+        _, scale, captions = against[0]
+        want = (scale * e @ captions.T).log_softmax(-1)[0, 0]
+        assert _contrast_score([clip], targets, img) == pytest.approx(float(want), rel=1e-5)
+        # a prompt with no word of the vocabulary has no contrasts: the cosine decides
+        plain = [(clip.encode_text(["a photo"]), torch.tensor([1.0]), [], 0.0)]
+        assert _contrast_score([clip], plain, img) == _score([clip], plain, img)

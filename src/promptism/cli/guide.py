@@ -61,6 +61,7 @@ def cmd_guide(args: argparse.Namespace) -> int:
         mini=args.mini,
         canvas=args.canvas,
         canvas_candidates=args.canvas_candidates,
+        canvas_pick=args.canvas_pick,
         clips=tuple(args.clip) if args.clip else None,
         save_every=args.save_every,
         keep_best=args.keep_best,
@@ -196,6 +197,14 @@ def add_commands(sub) -> None:
         default=64,
         help="with --canvas prior: draw this many starting pictures (1 to 64) and start from the one CLIP scores "
         "highest with the prompts (default: 64)",
+    )
+    g.add_argument(
+        "--canvas-pick",
+        default="cosine",
+        choices=("cosine", "contrast"),
+        help="with --canvas prior: CLIP's score for that choice, cosine (default: the cosine with the prompts) or "
+        "contrast (how likely CLIP finds each prompt among its contrast captions, one colour, shape, number, "
+        "place or background changed)",
     )
     g.add_argument(
         "--mini", default="world", help="the mini model of --prior and --canvas prior: a shipped name or a folder"

@@ -35,6 +35,7 @@ DEFAULTS = {
     "stylegan": dict(steps=200, lr=0.03, clips=("world",), canvas="gray"),
 }
 CANVASES = ("gray", "prior")  # where the vqgan generator starts without --init
+CANVAS_PICKS = ("cosine", "contrast")  # how CLIP picks among the drawn canvases
 MIN_SIZE, MAX_SIZE, MAX_STEPS = 32, 256, 5000
 
 
@@ -65,7 +66,7 @@ def _picture_tensor(source, size: int, what: str) -> torch.Tensor:
 
 def _check(
     generator: str, size, steps, lr, optimizer: str, init_weight, init_noise, tv, contrast, prior, canvas,
-    canvas_candidates,
+    canvas_candidates, canvas_pick,
 ) -> None:  # fmt: skip
     """The settings once each generator's defaults are in (guide checks the generator's name first)."""
     if isinstance(size, bool) or not isinstance(size, int) or not MIN_SIZE <= size <= MAX_SIZE:
@@ -94,6 +95,8 @@ def _check(
         raise PromptismError(f"canvas_candidates must be a whole number from 1 to 64, got {canvas_candidates!r}")
     if canvas not in CANVASES:
         raise PromptismError(f"unknown canvas {canvas!r}; canvases are {', '.join(CANVASES)}")
+    if canvas_pick not in CANVAS_PICKS:
+        raise PromptismError(f"unknown canvas_pick {canvas_pick!r}; choices are {', '.join(CANVAS_PICKS)}")
     if canvas != "gray" and generator != "vqgan":
         raise PromptismError(f"canvas {canvas!r} is where the vqgan generator starts: it needs --generator vqgan")
     if prior and generator != "vqgan":
@@ -102,18 +105,16 @@ def _check(
         )
 
 
-def _contrast_targets(clip, text: list[Prompt], contrast: float) -> list[tuple[float, float, torch.Tensor]]:
-    """For each prompt of positive weight that has contrast captions: (its weight × ``contrast``,
-    CLIP's logit scale, the embeddings of the prompt and then its contrasts (1 + K, D))."""
-    if not contrast:
-        return []
+def _contrast_targets(clip, text: list[Prompt]) -> list[tuple[float, float, torch.Tensor]]:
+    """For each prompt of positive weight that has contrast captions: (its weight, CLIP's logit
+    scale, the embeddings of the prompt and then its contrasts (1 + K, D))."""
     from .contrast import contrasts
 
     out = []
     for p in text:
         others = contrasts(p.text) if p.weight > 0 else []
         if others:
-            out.append((contrast * p.weight, clip.logit_scale(), clip.encode_text([p.text, *others])))
+            out.append((p.weight, clip.logit_scale(), clip.encode_text([p.text, *others])))
     return out
 
 
@@ -155,6 +156,7 @@ def guide(
     prior: float = 0.0,
     canvas: str | None = None,
     canvas_candidates: int = 64,
+    canvas_pick: str = "cosine",
     clips: tuple[str, ...] | None = None,
     save_every: int = 0,
     keep_best: bool = False,
@@ -181,7 +183,10 @@ def guide(
     ``canvas``: where the vqgan generator starts without ``init``: ``prior`` (its default: a picture
     whose codes ``mini``'s transformer draws from the seed with the empty caption,
     ``canvas_candidates`` of them drawn and the one CLIP scores highest with the prompts kept) or
-    ``gray`` (a gray canvas's codes); ``clips``: one
+    ``gray`` (a gray canvas's codes); ``canvas_pick``: CLIP's score for that choice, ``cosine``
+    (the weighted cosine with the prompts) or ``contrast`` (how likely CLIP finds each prompt among
+    its contrast captions, as the contrast loss measures it; the cosine for prompts with none);
+    ``clips``: one
     CLIP or an ensemble (names or folders); ``save_every``: keep a frame every N steps (``GuideResult.frames``); ``keep_best``:
     return the step CLIP scored highest; ``vqgan``: the VQGAN (a shipped name or a folder) of the
     vqgan generator, ``gan`` the GAN of the stylegan one. ``zoom_frames`` > 0 makes a zoom video after each picture (VQGAN+CLIP's habit):
@@ -201,8 +206,9 @@ def guide(
     if init_noise is None:
         init_noise = 0.0 if canvas == "prior" and init is None else 1.0
     _check(
-        generator, size, steps, lr, optimizer, init_weight, init_noise, tv, contrast, prior, canvas, canvas_candidates
-    )
+        generator, size, steps, lr, optimizer, init_weight, init_noise, tv, contrast, prior, canvas, canvas_candidates,
+        canvas_pick,
+    )  # fmt: skip
     n, seed = check_count(n), check_seed(seed)
     if isinstance(save_every, bool) or not isinstance(save_every, int) or save_every < 0:
         raise PromptismError(f"save_every must be a whole number of steps (0: no frames), got {save_every!r}")
@@ -237,7 +243,8 @@ def guide(
     from ..pipelines.images import open_image
 
     pictures = [open_image(p.text, "image prompt").image for p in images]
-    targets = []  # per CLIP: (embeddings (P, D), weights (P,), contrasts)
+    targets = []  # per CLIP: (embeddings (P, D), weights (P,), contrasts, the contrast loss's weight)
+    picking = canvas == "prior" and init is None and canvas_pick == "contrast"
     with torch.no_grad():
         for clip in models:
             embs, weights = [], []
@@ -247,7 +254,8 @@ def guide(
             for p, picture in zip(images, pictures):
                 embs.append(clip.encode_image(picture))
                 weights.append(p.weight)
-            targets.append((torch.cat(embs), torch.tensor(weights), _contrast_targets(clip, text, contrast)))
+            against = _contrast_targets(clip, text) if contrast or picking else []
+            targets.append((torch.cat(embs), torch.tensor(weights), against, float(contrast)))
     from ..clip import sha256
 
     described = [{"name": str(name), "sha256": sha256(str(name))} for name in clips]
@@ -274,7 +282,7 @@ def guide(
         settings["vqgan"] = {"name": str(vqgan), "sha256": weights_sha256(net.folder)}
         settings.update(prior=prior, canvas=canvas if init is None else "init")
         if canvas == "prior" and init is None:
-            settings["canvas_candidates"] = canvas_candidates
+            settings.update(canvas_candidates=canvas_candidates, canvas_pick=canvas_pick)
         if mini_model is not None:
             settings["mini"] = {"name": str(mini), "sha256": weights_sha256(mini_model.folder)}
     elif generator == "stylegan":
@@ -288,7 +296,7 @@ def guide(
             picture, frames, info = _one(
                 models, targets, generator, seed + i, size, steps, lr, optimizer, cutn, cut_pow, augment,
                 start, init_weight, init_noise, tv, save_every, keep_best, progress, net, code_prior,
-                (mini_model, canvas_candidates) if mini_model is not None and canvas == "prior" else None,
+                (mini_model, canvas_candidates, canvas_pick) if mini_model is not None and canvas == "prior" else None,
             )  # fmt: skip
             if zoom_frames:
                 frames = frames + _zoom_video(
@@ -358,10 +366,27 @@ def presets() -> dict[str, dict]:
 def _score(models, targets, img: torch.Tensor) -> float:
     """CLIP's weighted cosine of the whole picture with the prompts, averaged over the ensemble."""
     total = 0.0
-    for clip, (emb, w, _) in zip(models, targets):
-        x = F.interpolate(img, size=clip.image_size, mode="area") if img.shape[-1] != clip.image_size else img
-        e = clip._encode_pixels(x)
+    for clip, (emb, w, *_) in zip(models, targets):
+        e = clip._encode_pixels(_sized(img, clip))
         total += float((e @ emb.T).squeeze(0) @ w) / float(w.abs().sum())
+    return total / len(models)
+
+
+def _sized(img: torch.Tensor, clip) -> torch.Tensor:
+    return F.interpolate(img, size=clip.image_size, mode="area") if img.shape[-1] != clip.image_size else img
+
+
+def _contrast_score(models, targets, img: torch.Tensor) -> float:
+    """CLIP's weighted log-probability of the prompts among their contrast captions (the contrast
+    loss's measure), averaged over the ensemble; the cosine score (``_score``) where no prompt has
+    contrast captions."""
+    if not any(t[2] for t in targets):
+        return _score(models, targets, img)
+    total = 0.0
+    for clip, (_, _, against, _) in zip(models, targets):
+        e = clip._encode_pixels(_sized(img, clip))
+        logp = [pw * float((scale * e @ captions.T).log_softmax(-1)[0, 0]) for pw, scale, captions in against]
+        total += sum(logp) / sum(pw for pw, _, _ in against)
     return total / len(models)
 
 
@@ -369,8 +394,9 @@ def _one(
     models, targets, generator, seed, size, steps, lr, optimizer, cutn, cut_pow, augment,
     start, init_weight, init_noise, tv, save_every, keep_best, progress, net=None, code_prior=None, canvas=None,
 ):  # fmt: skip
-    """One picture from ``seed``; ``canvas``: (a mini model, n) when there is no ``start`` and its
-    transformer draws n starting pictures, of which CLIP's favourite is kept (canvas "prior")."""
+    """One picture from ``seed``; ``canvas``: (a mini model, n, pick) when there is no ``start`` and
+    its transformer draws n starting pictures, of which CLIP's favourite by ``pick`` is kept (canvas
+    "prior")."""
     g = torch.Generator().manual_seed(seed)
     anchor = start  # what init_weight holds the picture to: the init picture, never a drawn canvas
     picked = None
@@ -378,8 +404,9 @@ def _one(
         from .prior import drawn_canvases
 
         drawn = drawn_canvases(canvas[0], size, g, canvas[1])
+        rate = _contrast_score if canvas[2] == "contrast" else _score
         with torch.no_grad():
-            scores = [_score(models, targets, x[None]) for x in drawn]
+            scores = [rate(models, targets, x[None]) for x in drawn]
         picked = max(range(len(drawn)), key=scores.__getitem__)
         start = drawn[picked : picked + 1]
     param = GENERATORS[generator](size, start, init_noise, g, *([net] if net is not None else []))
@@ -390,13 +417,13 @@ def _one(
         for step in range(1, steps + 1):
             img = param()
             loss = img.new_zeros(())
-            for clip, cut, (emb, w, against) in zip(models, cutters, targets):
+            for clip, cut, (emb, w, against, contrast) in zip(models, cutters, targets):
                 e = clip._encode_pixels(cut(img))
                 dists = torch.stack([spherical_distance(e, t).mean() for t in emb])
                 loss = loss + (dists * w).sum()
-                for weight, scale, captions in against:  # the prompt is caption 0 of its row
+                for weight, scale, captions in against if contrast else ():  # the prompt is caption 0
                     first = torch.zeros(len(e), dtype=torch.long)
-                    loss = loss + weight * F.cross_entropy(scale * e @ captions.T, first)
+                    loss = loss + contrast * weight * F.cross_entropy(scale * e @ captions.T, first)
             if anchor is not None and init_weight:
                 loss = loss + init_weight * F.mse_loss(img, anchor)
             if tv:
