@@ -3,6 +3,7 @@ empty caption, as a loss on the vqgan generator's code vectors. Steps on it alon
 codes likelier under the transformer; larger grids are scored window by window; a prior over
 another VQGAN's codes, or on another generator, is refused."""
 
+import numpy as np
 import pytest
 import torch
 
@@ -112,7 +113,7 @@ def test_clip_picks_the_canvas_it_scores_highest_among_the_drawn_ones(monkeypatc
     assert isinstance(r.metadata[0]["canvas_picked"], int)
     assert r.metadata[0]["canvas_picked"] == max(range(4), key=drawn.__getitem__)
     assert r.metadata[0]["settings"]["canvas_candidates"] == 4
-    with pytest.raises(PromptismError, match="canvas_candidates must be a whole number from 1 to 64"):
+    with pytest.raises(PromptismError, match="canvas_candidates must be a whole number from 1 to 256"):
         guide("a blue square", canvas="prior", canvas_candidates=0)
 
 
@@ -167,3 +168,33 @@ def test_the_contrast_score_is_the_prompts_log_probability_among_its_contrasts()
         # a prompt with no word of the vocabulary has no contrasts: the cosine decides
         plain = [(clip.encode_text(["a photo"]), torch.tensor([1.0]), [], 0.0)]
         assert _contrast_score([clip], plain, img) == _score([clip], plain, img)
+
+
+def test_canvases_drawn_in_chunks_are_the_ones_drawn_at_once(monkeypatch):
+    from promptism.guide import prior as prior_module
+
+    mini = load_mini("world")
+    whole = prior_module.drawn_canvases(mini, 64, torch.Generator().manual_seed(3), 5)
+    monkeypatch.setattr(prior_module, "CHUNK", 2)  # chunks of 2, 2 and 1
+    chunked = prior_module.drawn_canvases(mini, 64, torch.Generator().manual_seed(3), 5)
+    assert chunked.shape == (5, 3, 64, 64)
+    assert torch.allclose(whole, chunked, atol=1e-5)
+    assert not torch.allclose(chunked[0], chunked[1])  # each from its own generator
+
+
+def test_stop_at_ends_the_steps_once_clip_finds_the_prompt_likely_enough():
+    fast = dict(seed=5, steps=4, cutn=2, canvas_candidates=2)
+    stopped = guide("a red square", stop_at=1e-9, **fast)  # any picture is that likely: no step is taken
+    assert stopped.metadata[0]["steps_taken"] == 0
+    assert stopped.metadata[0]["settings"]["stop_at"] == 1e-9
+    again = guide("a red square", stop_at=1e-9, **{**fast, "steps": 9})
+    moved = guide("a red square", **fast)
+    assert np.array_equal(np.asarray(stopped.images[0]), np.asarray(again.images[0]))  # both the start
+    assert not np.array_equal(np.asarray(stopped.images[0]), np.asarray(moved.images[0]))
+    assert "steps_taken" not in moved.metadata[0]
+    # never reached, and a prompt naming nothing of the vocabulary has no contrasts: every step runs
+    assert guide("a red square", stop_at=0.999999, **fast).metadata[0]["steps_taken"] == 4
+    assert guide("a photo", stop_at=1e-9, **fast).metadata[0]["steps_taken"] == 4
+    for bad in (1.0, -0.1, True, "0.5"):
+        with pytest.raises(PromptismError, match="stop_at must be a probability"):
+            guide("a red square", stop_at=bad)

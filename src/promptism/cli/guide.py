@@ -62,6 +62,7 @@ def cmd_guide(args: argparse.Namespace) -> int:
         canvas=args.canvas,
         canvas_candidates=args.canvas_candidates,
         canvas_pick=args.canvas_pick,
+        stop_at=args.stop_at,
         clips=tuple(args.clip) if args.clip else None,
         save_every=args.save_every,
         keep_best=args.keep_best,
@@ -195,7 +196,7 @@ def add_commands(sub) -> None:
         "--canvas-candidates",
         type=int,
         default=64,
-        help="with --canvas prior: draw this many starting pictures (1 to 64) and start from the one CLIP scores "
+        help="with --canvas prior: draw this many starting pictures (1 to 256) and start from the one CLIP scores "
         "highest with the prompts (default: 64)",
     )
     g.add_argument(
@@ -205,6 +206,15 @@ def add_commands(sub) -> None:
         help="with --canvas prior: CLIP's score for that choice, cosine (default: the cosine with the prompts) or "
         "contrast (how likely CLIP finds each prompt among its contrast captions, one colour, shape, number, "
         "place or background changed)",
+    )
+    g.add_argument(
+        "--stop-at",
+        type=float,
+        default=0.0,
+        metavar="P",
+        help="end the steps early once CLIP finds the prompts at least this likely (0 to below 1) among their "
+        "contrast captions; the sidecar records steps_taken (default: 0, never; prompts naming nothing of the "
+        "Scene World's vocabulary never stop)",
     )
     g.add_argument(
         "--mini", default="world", help="the mini model of --prior and --canvas prior: a shipped name or a folder"

@@ -9,6 +9,7 @@ same picture, whatever n is.
 from __future__ import annotations
 
 import inspect
+import math
 import time
 from dataclasses import dataclass, field
 
@@ -37,6 +38,7 @@ DEFAULTS = {
 CANVASES = ("gray", "prior")  # where the vqgan generator starts without --init
 CANVAS_PICKS = ("cosine", "contrast")  # how CLIP picks among the drawn canvases
 MIN_SIZE, MAX_SIZE, MAX_STEPS = 32, 256, 5000
+MAX_CANDIDATES = 256  # drawn canvases
 
 
 @dataclass
@@ -66,7 +68,7 @@ def _picture_tensor(source, size: int, what: str) -> torch.Tensor:
 
 def _check(
     generator: str, size, steps, lr, optimizer: str, init_weight, init_noise, tv, contrast, prior, canvas,
-    canvas_candidates, canvas_pick,
+    canvas_candidates, canvas_pick, stop_at,
 ) -> None:  # fmt: skip
     """The settings once each generator's defaults are in (guide checks the generator's name first)."""
     if isinstance(size, bool) or not isinstance(size, int) or not MIN_SIZE <= size <= MAX_SIZE:
@@ -90,11 +92,15 @@ def _check(
     if (
         isinstance(canvas_candidates, bool)
         or not isinstance(canvas_candidates, int)
-        or not 1 <= canvas_candidates <= 64
+        or not 1 <= canvas_candidates <= MAX_CANDIDATES
     ):
-        raise PromptismError(f"canvas_candidates must be a whole number from 1 to 64, got {canvas_candidates!r}")
+        raise PromptismError(
+            f"canvas_candidates must be a whole number from 1 to {MAX_CANDIDATES}, got {canvas_candidates!r}"
+        )
     if canvas not in CANVASES:
         raise PromptismError(f"unknown canvas {canvas!r}; canvases are {', '.join(CANVASES)}")
+    if isinstance(stop_at, bool) or not isinstance(stop_at, (int, float)) or not 0 <= stop_at < 1:
+        raise PromptismError(f"stop_at must be a probability from 0 (never stop) to below 1, got {stop_at!r}")
     if canvas_pick not in CANVAS_PICKS:
         raise PromptismError(f"unknown canvas_pick {canvas_pick!r}; choices are {', '.join(CANVAS_PICKS)}")
     if canvas != "gray" and generator != "vqgan":
@@ -157,6 +163,7 @@ def guide(
     canvas: str | None = None,
     canvas_candidates: int = 64,
     canvas_pick: str = "cosine",
+    stop_at: float = 0.0,
     clips: tuple[str, ...] | None = None,
     save_every: int = 0,
     keep_best: bool = False,
@@ -186,6 +193,9 @@ def guide(
     ``gray`` (a gray canvas's codes); ``canvas_pick``: CLIP's score for that choice, ``cosine``
     (the weighted cosine with the prompts) or ``contrast`` (how likely CLIP finds each prompt among
     its contrast captions, as the contrast loss measures it; the cosine for prompts with none);
+    ``stop_at``: end the steps early, before any step that would start from a picture on which
+    CLIP finds the prompts at least this likely among their contrast captions (0: never; prompts
+    with no contrast captions never stop);
     ``clips``: one
     CLIP or an ensemble (names or folders); ``save_every``: keep a frame every N steps (``GuideResult.frames``); ``keep_best``:
     return the step CLIP scored highest; ``vqgan``: the VQGAN (a shipped name or a folder) of the
@@ -207,7 +217,7 @@ def guide(
         init_noise = 0.0 if canvas == "prior" and init is None else 1.0
     _check(
         generator, size, steps, lr, optimizer, init_weight, init_noise, tv, contrast, prior, canvas, canvas_candidates,
-        canvas_pick,
+        canvas_pick, stop_at,
     )  # fmt: skip
     n, seed = check_count(n), check_seed(seed)
     if isinstance(save_every, bool) or not isinstance(save_every, int) or save_every < 0:
@@ -244,7 +254,7 @@ def guide(
 
     pictures = [open_image(p.text, "image prompt").image for p in images]
     targets = []  # per CLIP: (embeddings (P, D), weights (P,), contrasts, the contrast loss's weight)
-    picking = canvas == "prior" and init is None and canvas_pick == "contrast"
+    picking = (canvas == "prior" and init is None and canvas_pick == "contrast") or stop_at > 0
     with torch.no_grad():
         for clip in models:
             embs, weights = [], []
@@ -273,6 +283,7 @@ def guide(
         tv=tv,
         contrast=contrast,
         keep_best=keep_best,
+        stop_at=stop_at,
     )
     if zoom_frames:
         settings.update(zoom_frames=zoom_frames, zoom=zoom, zoom_steps=zoom_steps)
@@ -297,6 +308,7 @@ def guide(
                 models, targets, generator, seed + i, size, steps, lr, optimizer, cutn, cut_pow, augment,
                 start, init_weight, init_noise, tv, save_every, keep_best, progress, net, code_prior,
                 (mini_model, canvas_candidates, canvas_pick) if mini_model is not None and canvas == "prior" else None,
+                stop_at,
             )  # fmt: skip
             if zoom_frames:
                 frames = frames + _zoom_video(
@@ -393,10 +405,11 @@ def _contrast_score(models, targets, img: torch.Tensor) -> float:
 def _one(
     models, targets, generator, seed, size, steps, lr, optimizer, cutn, cut_pow, augment,
     start, init_weight, init_noise, tv, save_every, keep_best, progress, net=None, code_prior=None, canvas=None,
+    stop_at=0.0,
 ):  # fmt: skip
     """One picture from ``seed``; ``canvas``: (a mini model, n, pick) when there is no ``start`` and
     its transformer draws n starting pictures, of which CLIP's favourite by ``pick`` is kept (canvas
-    "prior")."""
+    "prior"); ``stop_at``: the prompts' likelihood among their contrasts that ends the steps."""
     g = torch.Generator().manual_seed(seed)
     anchor = start  # what init_weight holds the picture to: the init picture, never a drawn canvas
     picked = None
@@ -413,9 +426,16 @@ def _one(
     opt = _optimizer(optimizer, param.parameters(), lr)
     cutters = [Cutouts(clip.image_size, cutn, cut_pow, augment, g) for clip in models]
     frames, best, best_score, loss = [], None, float("-inf"), torch.tensor(0.0)
+    stops = stop_at > 0 and any(t[2] for t in targets)
+    taken = 0
     with progress_bar("guide", steps, progress) as tick:
         for step in range(1, steps + 1):
             img = param()
+            if stops:
+                with torch.no_grad():
+                    if math.exp(_contrast_score(models, targets, img)) >= stop_at:
+                        break
+            taken = step
             loss = img.new_zeros(())
             for clip, cut, (emb, w, against, contrast) in zip(models, cutters, targets):
                 e = clip._encode_pixels(cut(img))
@@ -447,4 +467,6 @@ def _one(
         info = {"final_loss": round(float(loss), 5), "clip_score": round(_score(models, targets, final), 5)}
         if picked is not None:
             info["canvas_picked"] = picked
+        if stop_at:
+            info["steps_taken"] = taken
     return to_images(final)[0], frames, info

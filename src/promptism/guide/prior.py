@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from ..errors import PromptismError
 
 TEMPERATURE = 0.1  # of the soft choice of code among the codebook's cosines
+CHUNK = 64  # canvases drawn at once (each from its own generator, so the chunks change no picture)
 
 
 class CodePrior:
@@ -81,9 +82,15 @@ def drawn_canvases(mini, size: int, g: torch.Generator, n: int = 1) -> torch.Ten
     gens = (
         [g] if n == 1 else [torch.Generator().manual_seed(int(s)) for s in torch.randint(0, 2**62, (n,), generator=g)]
     )
-    null = mini.tokenizer([""])[0].expand(n, -1)
-    codes = sample_codes(mini.model, null, None, gens).view(n, grid, grid)
-    x = mini.vq.decode(codes).clamp(-1, 1)
+    null = mini.tokenizer([""])[0]
+    x = torch.cat(
+        [
+            mini.vq.decode(
+                sample_codes(mini.model, null.expand(len(chunk), -1), None, chunk).view(len(chunk), grid, grid)
+            )
+            for chunk in (gens[i : i + CHUNK] for i in range(0, n, CHUNK))
+        ]
+    ).clamp(-1, 1)
     if x.shape[-1] != size:
         x = F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=True).clamp(-1, 1)
     return x
