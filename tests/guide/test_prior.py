@@ -198,3 +198,34 @@ def test_stop_at_ends_the_steps_once_clip_finds_the_prompt_likely_enough():
     for bad in (1.0, -0.1, True, "0.5"):
         with pytest.raises(PromptismError, match="stop_at must be a probability"):
             guide("a red square", stop_at=bad)
+
+
+def test_keep_canvas_returns_a_canvas_clip_already_believes_as_drawn(monkeypatch):
+    from promptism.guide import optimize
+    from promptism.guide import prior as prior_module
+
+    drawn = []
+    real = prior_module.drawn_canvases
+
+    def spy(*args):
+        x = real(*args)
+        drawn.append(x)
+        return x
+
+    monkeypatch.setattr(prior_module, "drawn_canvases", spy)
+    fast = dict(seed=5, steps=4, cutn=2, canvas_candidates=3, canvas_pick="contrast", save_every=2)
+    kept = guide("a red square", keep_canvas=1e-9, **fast)  # any canvas is that likely
+    m = kept.metadata[0]
+    assert m["canvas_kept"] is True and m["settings"]["keep_canvas"] == 1e-9
+    canvas = drawn[-1][m["canvas_picked"]][None]
+    assert np.array_equal(np.asarray(kept.images[0]), np.asarray(optimize.to_images(canvas)[0]))
+    assert len(kept.frames[0]) == 1  # the canvas is the one frame
+    moved = guide("a red square", keep_canvas=0.999999, **fast)  # never that likely: the steps run
+    assert moved.metadata[0]["canvas_kept"] is False
+    assert not np.array_equal(np.asarray(kept.images[0]), np.asarray(moved.images[0]))
+    assert len(moved.frames[0]) == 2
+    assert guide("a photo", keep_canvas=1e-9, **fast).metadata[0]["canvas_kept"] is False  # no contrasts
+    with pytest.raises(PromptismError, match="keep_canvas keeps a drawn canvas"):
+        guide("a red square", canvas="gray", keep_canvas=0.5)
+    with pytest.raises(PromptismError, match="keep_canvas must be a probability"):
+        guide("a red square", keep_canvas=1)

@@ -63,6 +63,7 @@ def cmd_guide(args: argparse.Namespace) -> int:
         canvas_candidates=args.canvas_candidates,
         canvas_pick=args.canvas_pick,
         stop_at=args.stop_at,
+        keep_canvas=args.keep_canvas,
         clips=tuple(args.clip) if args.clip else None,
         save_every=args.save_every,
         keep_best=args.keep_best,
@@ -215,6 +216,15 @@ def add_commands(sub) -> None:
         help="end the steps early once CLIP finds the prompts at least this likely (0 to below 1) among their "
         "contrast captions; the sidecar records steps_taken (default: 0, never; prompts naming nothing of the "
         "Scene World's vocabulary never stop)",
+    )
+    g.add_argument(
+        "--keep-canvas",
+        type=float,
+        default=0.0,
+        metavar="P",
+        help="with --canvas prior: take no step from the kept canvas if CLIP finds the prompts at least this "
+        "likely (0 to below 1) among their contrast captions on it, and return it as drawn; the sidecar records "
+        "canvas_kept (default: 0, off)",
     )
     g.add_argument(
         "--mini", default="world", help="the mini model of --prior and --canvas prior: a shipped name or a folder"

@@ -68,7 +68,7 @@ def _picture_tensor(source, size: int, what: str) -> torch.Tensor:
 
 def _check(
     generator: str, size, steps, lr, optimizer: str, init_weight, init_noise, tv, contrast, prior, canvas,
-    canvas_candidates, canvas_pick, stop_at,
+    canvas_candidates, canvas_pick, stop_at, keep_canvas,
 ) -> None:  # fmt: skip
     """The settings once each generator's defaults are in (guide checks the generator's name first)."""
     if isinstance(size, bool) or not isinstance(size, int) or not MIN_SIZE <= size <= MAX_SIZE:
@@ -99,8 +99,11 @@ def _check(
         )
     if canvas not in CANVASES:
         raise PromptismError(f"unknown canvas {canvas!r}; canvases are {', '.join(CANVASES)}")
-    if isinstance(stop_at, bool) or not isinstance(stop_at, (int, float)) or not 0 <= stop_at < 1:
-        raise PromptismError(f"stop_at must be a probability from 0 (never stop) to below 1, got {stop_at!r}")
+    for name, v in (("stop_at", stop_at), ("keep_canvas", keep_canvas)):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v < 1:
+            raise PromptismError(f"{name} must be a probability from 0 (off) to below 1, got {v!r}")
+    if keep_canvas and canvas != "prior":
+        raise PromptismError("keep_canvas keeps a drawn canvas: it needs --generator vqgan with --canvas prior")
     if canvas_pick not in CANVAS_PICKS:
         raise PromptismError(f"unknown canvas_pick {canvas_pick!r}; choices are {', '.join(CANVAS_PICKS)}")
     if canvas != "gray" and generator != "vqgan":
@@ -164,6 +167,7 @@ def guide(
     canvas_candidates: int = 64,
     canvas_pick: str = "cosine",
     stop_at: float = 0.0,
+    keep_canvas: float = 0.0,
     clips: tuple[str, ...] | None = None,
     save_every: int = 0,
     keep_best: bool = False,
@@ -195,7 +199,10 @@ def guide(
     its contrast captions, as the contrast loss measures it; the cosine for prompts with none);
     ``stop_at``: end the steps early, before any step that would start from a picture on which
     CLIP finds the prompts at least this likely among their contrast captions (0: never; prompts
-    with no contrast captions never stop);
+    with no contrast captions never stop); ``keep_canvas``: take no step at all from a drawn canvas
+    on which CLIP finds the prompts at least this likely among their contrast captions, and return
+    it as drawn (0: off; judged before any step, so on a world picture CLIP has not been optimised
+    against);
     ``clips``: one
     CLIP or an ensemble (names or folders); ``save_every``: keep a frame every N steps (``GuideResult.frames``); ``keep_best``:
     return the step CLIP scored highest; ``vqgan``: the VQGAN (a shipped name or a folder) of the
@@ -217,7 +224,7 @@ def guide(
         init_noise = 0.0 if canvas == "prior" and init is None else 1.0
     _check(
         generator, size, steps, lr, optimizer, init_weight, init_noise, tv, contrast, prior, canvas, canvas_candidates,
-        canvas_pick, stop_at,
+        canvas_pick, stop_at, keep_canvas,
     )  # fmt: skip
     n, seed = check_count(n), check_seed(seed)
     if isinstance(save_every, bool) or not isinstance(save_every, int) or save_every < 0:
@@ -254,7 +261,8 @@ def guide(
 
     pictures = [open_image(p.text, "image prompt").image for p in images]
     targets = []  # per CLIP: (embeddings (P, D), weights (P,), contrasts, the contrast loss's weight)
-    picking = (canvas == "prior" and init is None and canvas_pick == "contrast") or stop_at > 0
+    drawing = canvas == "prior" and init is None
+    picking = (drawing and (canvas_pick == "contrast" or keep_canvas > 0)) or stop_at > 0
     with torch.no_grad():
         for clip in models:
             embs, weights = [], []
@@ -293,7 +301,7 @@ def guide(
         settings["vqgan"] = {"name": str(vqgan), "sha256": weights_sha256(net.folder)}
         settings.update(prior=prior, canvas=canvas if init is None else "init")
         if canvas == "prior" and init is None:
-            settings.update(canvas_candidates=canvas_candidates, canvas_pick=canvas_pick)
+            settings.update(canvas_candidates=canvas_candidates, canvas_pick=canvas_pick, keep_canvas=keep_canvas)
         if mini_model is not None:
             settings["mini"] = {"name": str(mini), "sha256": weights_sha256(mini_model.folder)}
     elif generator == "stylegan":
@@ -307,7 +315,7 @@ def guide(
             picture, frames, info = _one(
                 models, targets, generator, seed + i, size, steps, lr, optimizer, cutn, cut_pow, augment,
                 start, init_weight, init_noise, tv, save_every, keep_best, progress, net, code_prior,
-                (mini_model, canvas_candidates, canvas_pick) if mini_model is not None and canvas == "prior" else None,
+                (mini_model, canvas_candidates, canvas_pick, keep_canvas) if mini_model is not None and drawing else None,
                 stop_at,
             )  # fmt: skip
             if zoom_frames:
@@ -407,10 +415,12 @@ def _one(
     start, init_weight, init_noise, tv, save_every, keep_best, progress, net=None, code_prior=None, canvas=None,
     stop_at=0.0,
 ):  # fmt: skip
-    """One picture from ``seed``; ``canvas``: (a mini model, n, pick) when there is no ``start`` and
-    its transformer draws n starting pictures, of which CLIP's favourite by ``pick`` is kept (canvas
-    "prior"); ``stop_at``: the prompts' likelihood among their contrasts that ends the steps."""
+    """One picture from ``seed``; ``canvas``: (a mini model, n, pick, keep) when there is no ``start``
+    and its transformer draws n starting pictures, of which CLIP's favourite by ``pick`` is kept
+    (canvas "prior"), and returned with no step if CLIP finds the prompts ``keep`` likely on it;
+    ``stop_at``: the prompts' likelihood among their contrasts that ends the steps."""
     g = torch.Generator().manual_seed(seed)
+    kept = False  # a drawn canvas returned with no step
     anchor = start  # what init_weight holds the picture to: the init picture, never a drawn canvas
     picked = None
     if start is None and canvas is not None:
@@ -422,6 +432,10 @@ def _one(
             scores = [rate(models, targets, x[None]) for x in drawn]
         picked = max(range(len(drawn)), key=scores.__getitem__)
         start = drawn[picked : picked + 1]
+        if canvas[3] and any(t[2] for t in targets):
+            with torch.no_grad():
+                likely = scores[picked] if rate is _contrast_score else _contrast_score(models, targets, start)
+            kept = math.exp(likely) >= canvas[3]
     param = GENERATORS[generator](size, start, init_noise, g, *([net] if net is not None else []))
     opt = _optimizer(optimizer, param.parameters(), lr)
     cutters = [Cutouts(clip.image_size, cutn, cut_pow, augment, g) for clip in models]
@@ -429,7 +443,7 @@ def _one(
     stops = stop_at > 0 and any(t[2] for t in targets)
     taken = 0
     with progress_bar("guide", steps, progress) as tick:
-        for step in range(1, steps + 1):
+        for step in range(1, 0 if kept else steps + 1):
             img = param()
             if stops:
                 with torch.no_grad():
@@ -463,10 +477,14 @@ def _one(
                     frames.append(to_images(now)[0])
             tick(step - 1, steps, now)
     with torch.no_grad():
-        final = best if best is not None else param()
+        final = start if kept else best if best is not None else param()
+        if kept and save_every:  # the one frame there is
+            frames.append(to_images(final)[0])
         info = {"final_loss": round(float(loss), 5), "clip_score": round(_score(models, targets, final), 5)}
         if picked is not None:
             info["canvas_picked"] = picked
         if stop_at:
             info["steps_taken"] = taken
+        if canvas is not None and canvas[3]:
+            info["canvas_kept"] = kept
     return to_images(final)[0], frames, info
