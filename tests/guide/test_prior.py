@@ -108,7 +108,16 @@ def test_clip_picks_the_canvas_it_scores_highest_among_the_drawn_ones(monkeypatc
 
     monkeypatch.setattr(optimize, "_score", spy)
     # with the contrast loss on too: its targets must not take the place of the recorded index
-    r = guide("a blue square", steps=1, cutn=2, canvas="prior", canvas_candidates=4, init_noise=0.0, contrast=0.2)
+    r = guide(
+        "a blue square",
+        steps=1,
+        cutn=2,
+        canvas="prior",
+        canvas_candidates=4,
+        canvas_pick="cosine",
+        init_noise=0.0,
+        contrast=0.2,
+    )
     drawn = seen[:4]  # the four canvases are scored before any step
     assert isinstance(r.metadata[0]["canvas_picked"], int)
     assert r.metadata[0]["canvas_picked"] == max(range(4), key=drawn.__getitem__)
@@ -121,11 +130,13 @@ def test_each_generator_takes_its_own_defaults_where_none_are_given():
     v = guide("a red square", steps=1, cutn=2, canvas_candidates=2).metadata[0]
     assert [c["name"] for c in v["clips"]] == ["world-v1"]
     assert (v["settings"]["canvas"], v["settings"]["init_noise"], v["settings"]["lr"]) == ("prior", 0.0, 0.05)
+    assert (v["settings"]["canvas_pick"], v["settings"]["keep_canvas"]) == ("contrast", 0.9)
     f = guide("a red square", generator="fft", steps=1, cutn=2).metadata[0]
     assert [c["name"] for c in f["clips"]] == ["world"]
     assert (f["settings"]["init_noise"], f["settings"]["lr"]) == (1.0, 0.2)
     g = guide("a red square", canvas="gray", steps=1, cutn=2).metadata[0]  # the gray canvas keeps its noise
     assert (g["settings"]["canvas"], g["settings"]["init_noise"]) == ("gray", 1.0)
+    assert "canvas_pick" not in g["settings"]  # nothing drawn, nothing picked or kept
 
 
 def test_the_contrast_pick_keeps_the_canvas_likeliest_among_the_contrast_captions(monkeypatch):

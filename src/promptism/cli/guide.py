@@ -202,11 +202,11 @@ def add_commands(sub) -> None:
     )
     g.add_argument(
         "--canvas-pick",
-        default="cosine",
+        default=None,
         choices=("cosine", "contrast"),
-        help="with --canvas prior: CLIP's score for that choice, cosine (default: the cosine with the prompts) or "
-        "contrast (how likely CLIP finds each prompt among its contrast captions, one colour, shape, number, "
-        "place or background changed)",
+        help="with --canvas prior: CLIP's score for that choice, contrast (the default: how likely CLIP finds each "
+        "prompt among its contrast captions, one colour, shape, number, place or background changed) or cosine "
+        "(the cosine with the prompts)",
     )
     g.add_argument(
         "--stop-at",
@@ -220,11 +220,11 @@ def add_commands(sub) -> None:
     g.add_argument(
         "--keep-canvas",
         type=float,
-        default=0.0,
+        default=None,
         metavar="P",
         help="with --canvas prior: take no step from the kept canvas if CLIP finds the prompts at least this "
         "likely (0 to below 1) among their contrast captions on it, and return it as drawn; the sidecar records "
-        "canvas_kept (default: 0, off)",
+        "canvas_kept (default: 0.9 on a drawn canvas; 0 turns it off)",
     )
     g.add_argument(
         "--mini", default="world", help="the mini model of --prior and --canvas prior: a shipped name or a folder"

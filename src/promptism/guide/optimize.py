@@ -28,12 +28,14 @@ from .prompts import Prompt, check_weights, parse_image_prompt, parse_prompts
 GENERATORS = {"vqgan": Codes, "pixels": Pixels, "fft": Spectrum, "stylegan": Styles}
 OPTIMIZERS = ("adam", "adamw", "sgd")
 # what guide's arguments left as None mean, generator by generator (the vqgan generator's are the
-# recipe experiments/guide/canvas-v1-gentle.toml; docs/experiments/guide.md has each measurement)
+# recipes experiments/guide/canvas-v1-gentle.toml and pick-contrast-keep.toml; docs/experiments/guide.md
+# has each measurement)
+_GRAY = dict(canvas="gray", canvas_pick="cosine", keep_canvas=0.0)
 DEFAULTS = {
-    "vqgan": dict(steps=100, lr=0.05, clips=("world-v1",), canvas="prior"),
-    "pixels": dict(steps=200, lr=0.05, clips=("world",), canvas="gray"),
-    "fft": dict(steps=200, lr=0.2, clips=("world",), canvas="gray"),
-    "stylegan": dict(steps=200, lr=0.03, clips=("world",), canvas="gray"),
+    "vqgan": dict(steps=100, lr=0.05, clips=("world-v1",), canvas="prior", canvas_pick="contrast", keep_canvas=0.9),
+    "pixels": dict(steps=200, lr=0.05, clips=("world",), **_GRAY),
+    "fft": dict(steps=200, lr=0.2, clips=("world",), **_GRAY),
+    "stylegan": dict(steps=200, lr=0.03, clips=("world",), **_GRAY),
 }
 CANVASES = ("gray", "prior")  # where the vqgan generator starts without --init
 CANVAS_PICKS = ("cosine", "contrast")  # how CLIP picks among the drawn canvases
@@ -165,9 +167,9 @@ def guide(
     prior: float = 0.0,
     canvas: str | None = None,
     canvas_candidates: int = 64,
-    canvas_pick: str = "cosine",
+    canvas_pick: str | None = None,
     stop_at: float = 0.0,
-    keep_canvas: float = 0.0,
+    keep_canvas: float | None = None,
     clips: tuple[str, ...] | None = None,
     save_every: int = 0,
     keep_best: bool = False,
@@ -181,7 +183,8 @@ def guide(
 ) -> GuideResult:
     """n pictures that CLIP finds like ``prompts`` (``"a red star | a yellow star:-1"``, or Prompt
     objects). ``generator``: what is optimised (vqgan, pixels, fft or stylegan); ``steps``, ``lr``,
-    ``clips`` and ``canvas`` left as None take the generator's own defaults (``DEFAULTS``);
+    ``clips``, ``canvas``, ``canvas_pick`` and ``keep_canvas`` left as None take the generator's own
+    defaults (``DEFAULTS``);
     ``image_prompts``: pictures (paths, with ``:weight``) whose CLIP embeddings are prompts too;
     ``init``: a starting picture, with ``init_weight`` pulling the result back towards it;
     ``init_noise``: the starting noise's scale (None: 0 on a canvas the prior drew, 1 otherwise);
@@ -193,7 +196,7 @@ def guide(
     caption, pulls each place towards the codes a world picture would hold there; ``guide.prior``);
     ``canvas``: where the vqgan generator starts without ``init``: ``prior`` (its default: a picture
     whose codes ``mini``'s transformer draws from the seed with the empty caption,
-    ``canvas_candidates`` of them drawn and the one CLIP scores highest with the prompts kept) or
+    ``canvas_candidates`` of them drawn and the one CLIP likes best by ``canvas_pick`` kept) or
     ``gray`` (a gray canvas's codes); ``canvas_pick``: CLIP's score for that choice, ``cosine``
     (the weighted cosine with the prompts) or ``contrast`` (how likely CLIP finds each prompt among
     its contrast captions, as the contrast loss measures it; the cosine for prompts with none);
@@ -220,6 +223,9 @@ def guide(
     lr = own["lr"] if lr is None else lr
     clips = own["clips"] if clips is None else clips
     canvas = own["canvas"] if canvas is None else canvas
+    canvas_pick = own["canvas_pick"] if canvas_pick is None else canvas_pick
+    if keep_canvas is None:  # a gray canvas has nothing to keep
+        keep_canvas = own["keep_canvas"] if canvas == "prior" else 0.0
     if init_noise is None:
         init_noise = 0.0 if canvas == "prior" and init is None else 1.0
     _check(
