@@ -95,18 +95,23 @@ def test_the_prior_canvas_is_a_drawn_world_picture_and_the_same_seed_draws_it_ag
         guide("a red square", **{**fast, "generator": "fft"})
 
 
+def _spy(monkeypatch, module, name: str) -> list:
+    """What ``module.name`` returns, call by call, from now on in this test."""
+    seen, real = [], getattr(module, name)
+
+    def spy(*args):
+        out = real(*args)
+        seen.append(out)
+        return out
+
+    monkeypatch.setattr(module, name, spy)
+    return seen
+
+
 def test_clip_picks_the_canvas_it_scores_highest_among_the_drawn_ones(monkeypatch):
     from promptism.guide import optimize
 
-    seen = []
-    real = optimize._score
-
-    def spy(models, targets, img):
-        s = real(models, targets, img)
-        seen.append(s)
-        return s
-
-    monkeypatch.setattr(optimize, "_score", spy)
+    seen = _spy(monkeypatch, optimize, "_score")
     # with the contrast loss on too: its targets must not take the place of the recorded index
     r = guide(
         "a blue square",
@@ -142,15 +147,7 @@ def test_each_generator_takes_its_own_defaults_where_none_are_given():
 def test_the_contrast_pick_keeps_the_canvas_likeliest_among_the_contrast_captions(monkeypatch):
     from promptism.guide import optimize
 
-    seen = []
-    real = optimize._contrast_score
-
-    def spy(models, targets, img):
-        s = real(models, targets, img)
-        seen.append(s)
-        return s
-
-    monkeypatch.setattr(optimize, "_contrast_score", spy)
+    seen = _spy(monkeypatch, optimize, "_contrast_score")
     r = guide("a blue square", steps=1, cutn=2, canvas_candidates=4, canvas_pick="contrast")
     drawn = seen[:4]
     assert all(s <= 0 for s in drawn)  # log-probabilities, where the cosine would be positive
@@ -194,7 +191,7 @@ def test_canvases_drawn_in_chunks_are_the_ones_drawn_at_once(monkeypatch):
 
 
 def test_stop_at_ends_the_steps_once_clip_finds_the_prompt_likely_enough():
-    fast = dict(seed=5, steps=4, cutn=2, canvas_candidates=2)
+    fast = dict(seed=5, steps=4, cutn=2, canvas_candidates=2, keep_canvas=0)  # the steps always start
     stopped = guide("a red square", stop_at=1e-9, **fast)  # any picture is that likely: no step is taken
     assert stopped.metadata[0]["steps_taken"] == 0
     assert stopped.metadata[0]["settings"]["stop_at"] == 1e-9
@@ -215,15 +212,7 @@ def test_keep_canvas_returns_a_canvas_clip_already_believes_as_drawn(monkeypatch
     from promptism.guide import optimize
     from promptism.guide import prior as prior_module
 
-    drawn = []
-    real = prior_module.drawn_canvases
-
-    def spy(*args):
-        x = real(*args)
-        drawn.append(x)
-        return x
-
-    monkeypatch.setattr(prior_module, "drawn_canvases", spy)
+    drawn = _spy(monkeypatch, prior_module, "drawn_canvases")
     fast = dict(seed=5, steps=4, cutn=2, canvas_candidates=3, canvas_pick="contrast", save_every=2)
     kept = guide("a red square", keep_canvas=1e-9, **fast)  # any canvas is that likely
     m = kept.metadata[0]
