@@ -63,9 +63,13 @@ INTRO = {
         "They are measured on the dev prompts (the seen split's prompts 11–16 of single object and colours) by "
         "`benchmarks/guide_world.py --config FILE --offset 10 --limit 6 --categories single_object colors`, so that "
         "the benchmark's reports, which quote prompts 1–10, are not the prompts a recipe was chosen on. "
+        "After eleven recipes on those twelve pictures, the recipes from dev2-defaults on are measured on dev "
+        "prompts 2 (prompts 21–30 of the same categories, `--offset 20 --limit 10`), against the control "
+        "dev2-defaults. "
         "Each file lists only what it changed from the defaults of its day: until canvas-v1-gentle became the "
         "vqgan generator's defaults, those were the gray canvas plus noise, 200 steps at lr 0.1 and CLIP `world`, "
-        "and every recipe up to that one was measured against them.\n"
+        "and every recipe up to that one was measured against them; until pick-contrast-keep became them, the "
+        "canvas was picked by its cosine with the prompt and every step was taken.\n"
     ),
     "mini": (
         "# DALL·E mini experiments\n\n"
