@@ -197,8 +197,8 @@ def add_commands(sub) -> None:
         "--canvas-candidates",
         type=int,
         default=64,
-        help="with --canvas prior: draw this many starting pictures (1 to 256) and start from the one CLIP scores "
-        "highest with the prompts (default: 64)",
+        help="with --canvas prior: draw this many starting pictures (1 to 256) and start from the one CLIP likes "
+        "best by --canvas-pick (default: 64)",
     )
     g.add_argument(
         "--canvas-pick",
