@@ -268,7 +268,8 @@ def guide(
     pictures = [open_image(p.text, "image prompt").image for p in images]
     targets = []  # per CLIP: (embeddings (P, D), weights (P,), contrasts, the contrast loss's weight)
     drawing = canvas == "prior" and init is None
-    picking = (drawing and (canvas_pick == "contrast" or keep_canvas > 0)) or stop_at > 0
+    # the contrast captions serve the loss, the contrast pick, the kept canvas and the stop alike
+    scoring = (drawing and (canvas_pick == "contrast" or keep_canvas > 0)) or stop_at > 0
     with torch.no_grad():
         for clip in models:
             embs, weights = [], []
@@ -278,7 +279,7 @@ def guide(
             for p, picture in zip(images, pictures):
                 embs.append(clip.encode_image(picture))
                 weights.append(p.weight)
-            against = _contrast_targets(clip, text) if contrast or picking else []
+            against = _contrast_targets(clip, text) if contrast or scoring else []
             targets.append((torch.cat(embs), torch.tensor(weights), against, float(contrast)))
     from ..clip import sha256
 
@@ -426,6 +427,7 @@ def _one(
     (canvas "prior"), and returned with no step if CLIP finds the prompts ``keep`` likely on it;
     ``stop_at``: the prompts' likelihood among their contrasts that ends the steps."""
     g = torch.Generator().manual_seed(seed)
+    contrasted = any(t[2] for t in targets)  # some prompt has contrast captions to be likely among
     kept = False  # a drawn canvas returned with no step
     anchor = start  # what init_weight holds the picture to: the init picture, never a drawn canvas
     picked = None
@@ -438,7 +440,7 @@ def _one(
             scores = [rate(models, targets, x[None]) for x in drawn]
         picked = max(range(len(drawn)), key=scores.__getitem__)
         start = drawn[picked : picked + 1]
-        if canvas[3] and any(t[2] for t in targets):
+        if canvas[3] and contrasted:
             with torch.no_grad():
                 likely = scores[picked] if rate is _contrast_score else _contrast_score(models, targets, start)
             kept = math.exp(likely) >= canvas[3]
@@ -446,7 +448,7 @@ def _one(
     opt = _optimizer(optimizer, param.parameters(), lr)
     cutters = [Cutouts(clip.image_size, cutn, cut_pow, augment, g) for clip in models]
     frames, best, best_score, loss = [], None, float("-inf"), torch.tensor(0.0)
-    stops = stop_at > 0 and any(t[2] for t in targets)
+    stops = stop_at > 0 and contrasted
     taken = 0
     with progress_bar("guide", steps, progress) as tick:
         for step in range(1, 0 if kept else steps + 1):
