@@ -64,6 +64,7 @@ def cmd_guide(args: argparse.Namespace) -> int:
         canvas_pick=args.canvas_pick,
         stop_at=args.stop_at,
         keep_canvas=args.keep_canvas,
+        recolour=args.recolour,
         clips=tuple(args.clip) if args.clip else None,
         save_every=args.save_every,
         keep_best=args.keep_best,
@@ -225,6 +226,16 @@ def add_commands(sub) -> None:
         help="with --canvas prior: take no step from the kept canvas if CLIP finds the prompts at least this "
         "likely (0 to below 1) among their contrast captions on it, and return it as drawn; the sidecar records "
         "canvas_kept (default: 0.9 on a drawn canvas; 0 turns it off)",
+    )
+    g.add_argument(
+        "--recolour",
+        type=int,
+        default=None,
+        metavar="K",
+        help="with --canvas prior: when the picked canvas is not kept, recolour the K canvases --canvas-pick rates "
+        "best, region by region, each region to the colour (of those the drawn canvases hold) on which CLIP finds "
+        "the prompts likeliest among their contrast captions, and start from the best, kept by --keep-canvas as a "
+        "drawn canvas is; the sidecar records canvas_recoloured (default: 0, off)",
     )
     g.add_argument(
         "--mini", default="world", help="the mini model of --prior and --canvas prior: a shipped name or a folder"

@@ -30,9 +30,11 @@ OPTIMIZERS = ("adam", "adamw", "sgd")
 # what guide's arguments left as None mean, generator by generator (the vqgan generator's are the
 # recipes experiments/guide/canvas-v1-gentle.toml and pick-contrast-keep.toml; docs/experiments/guide.md
 # has each measurement)
-_GRAY = dict(canvas="gray", canvas_pick="cosine", keep_canvas=0.0)
+_GRAY = dict(canvas="gray", canvas_pick="cosine", keep_canvas=0.0, recolour=0)
 DEFAULTS = {
-    "vqgan": dict(steps=100, lr=0.05, clips=("world-v1",), canvas="prior", canvas_pick="contrast", keep_canvas=0.9),
+    "vqgan": dict(
+        steps=100, lr=0.05, clips=("world-v1",), canvas="prior", canvas_pick="contrast", keep_canvas=0.9, recolour=0
+    ),
     "pixels": dict(steps=200, lr=0.05, clips=("world",), **_GRAY),
     "fft": dict(steps=200, lr=0.2, clips=("world",), **_GRAY),
     "stylegan": dict(steps=200, lr=0.03, clips=("world",), **_GRAY),
@@ -70,7 +72,7 @@ def _picture_tensor(source, size: int, what: str) -> torch.Tensor:
 
 def _check(
     generator: str, size, steps, lr, optimizer: str, init_weight, init_noise, tv, contrast, prior, canvas,
-    canvas_candidates, canvas_pick, stop_at, keep_canvas,
+    canvas_candidates, canvas_pick, stop_at, keep_canvas, recolour,
 ) -> None:  # fmt: skip
     """The settings once each generator's defaults are in (guide checks the generator's name first)."""
     if isinstance(size, bool) or not isinstance(size, int) or not MIN_SIZE <= size <= MAX_SIZE:
@@ -106,6 +108,13 @@ def _check(
             raise PromptismError(f"{name} must be a probability from 0 (off) to below 1, got {v!r}")
     if keep_canvas and canvas != "prior":
         raise PromptismError("keep_canvas keeps a drawn canvas: it needs --generator vqgan with --canvas prior")
+    if isinstance(recolour, bool) or not isinstance(recolour, int) or not 0 <= recolour <= canvas_candidates:
+        raise PromptismError(
+            f"recolour must be a whole number of canvases from 0 (off) to canvas_candidates "
+            f"({canvas_candidates}), got {recolour!r}"
+        )
+    if recolour and canvas != "prior":
+        raise PromptismError("recolour recolours drawn canvases: it needs --generator vqgan with --canvas prior")
     if canvas_pick not in CANVAS_PICKS:
         raise PromptismError(f"unknown canvas_pick {canvas_pick!r}; choices are {', '.join(CANVAS_PICKS)}")
     if canvas != "gray" and generator != "vqgan":
@@ -170,6 +179,7 @@ def guide(
     canvas_pick: str | None = None,
     stop_at: float = 0.0,
     keep_canvas: float | None = None,
+    recolour: int | None = None,
     clips: tuple[str, ...] | None = None,
     save_every: int = 0,
     keep_best: bool = False,
@@ -183,7 +193,7 @@ def guide(
 ) -> GuideResult:
     """n pictures that CLIP finds like ``prompts`` (``"a red star | a yellow star:-1"``, or Prompt
     objects). ``generator``: what is optimised (vqgan, pixels, fft or stylegan); ``steps``, ``lr``,
-    ``clips``, ``canvas``, ``canvas_pick`` and ``keep_canvas`` left as None take the generator's own
+    ``clips``, ``canvas``, ``canvas_pick``, ``keep_canvas`` and ``recolour`` left as None take the generator's own
     defaults (``DEFAULTS``);
     ``image_prompts``: pictures (paths, with ``:weight``) whose CLIP embeddings are prompts too;
     ``init``: a starting picture, with ``init_weight`` pulling the result back towards it;
@@ -205,7 +215,12 @@ def guide(
     with no contrast captions never stop); ``keep_canvas``: take no step at all from a drawn canvas
     on which CLIP finds the prompts at least this likely among their contrast captions, and return
     it as drawn (0: off; judged before any step, so on a world picture CLIP has not been optimised
-    against);
+    against); ``recolour``: when the picked canvas is not kept, this many of the canvases
+    ``canvas_pick`` rates best are recoloured region by region (each region to the colour, among
+    those the drawn canvases hold, on which CLIP finds the prompts likeliest among their contrast
+    captions; ``guide.recolour``), and the best of them, drawn again through the VQGAN, is the start,
+    kept by ``keep_canvas`` as a drawn canvas is (0: off; prompts with no contrast captions are not
+    recoloured);
     ``clips``: one
     CLIP or an ensemble (names or folders); ``save_every``: keep a frame every N steps (``GuideResult.frames``); ``keep_best``:
     return the step CLIP scored highest; ``vqgan``: the VQGAN (a shipped name or a folder) of the
@@ -226,11 +241,13 @@ def guide(
     canvas_pick = own["canvas_pick"] if canvas_pick is None else canvas_pick
     if keep_canvas is None:  # a gray canvas has nothing to keep
         keep_canvas = own["keep_canvas"] if canvas == "prior" else 0.0
+    if recolour is None:  # nor to recolour
+        recolour = own["recolour"] if canvas == "prior" else 0
     if init_noise is None:
         init_noise = 0.0 if canvas == "prior" and init is None else 1.0
     _check(
         generator, size, steps, lr, optimizer, init_weight, init_noise, tv, contrast, prior, canvas, canvas_candidates,
-        canvas_pick, stop_at, keep_canvas,
+        canvas_pick, stop_at, keep_canvas, recolour,
     )  # fmt: skip
     n, seed = check_count(n), check_seed(seed)
     if isinstance(save_every, bool) or not isinstance(save_every, int) or save_every < 0:
@@ -269,7 +286,7 @@ def guide(
     targets = []  # per CLIP: (embeddings (P, D), weights (P,), contrasts, the contrast loss's weight)
     drawing = canvas == "prior" and init is None
     # the contrast captions serve the loss, the contrast pick, the kept canvas and the stop alike
-    scoring = (drawing and (canvas_pick == "contrast" or keep_canvas > 0)) or stop_at > 0
+    scoring = (drawing and (canvas_pick == "contrast" or keep_canvas > 0 or recolour > 0)) or stop_at > 0
     with torch.no_grad():
         for clip in models:
             embs, weights = [], []
@@ -308,7 +325,9 @@ def guide(
         settings["vqgan"] = {"name": str(vqgan), "sha256": weights_sha256(net.folder)}
         settings.update(prior=prior, canvas=canvas if init is None else "init")
         if canvas == "prior" and init is None:
-            settings.update(canvas_candidates=canvas_candidates, canvas_pick=canvas_pick, keep_canvas=keep_canvas)
+            settings.update(
+                canvas_candidates=canvas_candidates, canvas_pick=canvas_pick, keep_canvas=keep_canvas, recolour=recolour
+            )
         if mini_model is not None:
             settings["mini"] = {"name": str(mini), "sha256": weights_sha256(mini_model.folder)}
     elif generator == "stylegan":
@@ -322,7 +341,9 @@ def guide(
             picture, frames, info = _one(
                 models, targets, generator, seed + i, size, steps, lr, optimizer, cutn, cut_pow, augment,
                 start, init_weight, init_noise, tv, save_every, keep_best, progress, net, code_prior,
-                (mini_model, canvas_candidates, canvas_pick, keep_canvas) if mini_model is not None and drawing else None,
+                (mini_model, canvas_candidates, canvas_pick, keep_canvas, recolour)
+                if mini_model is not None and drawing
+                else None,
                 stop_at,
             )  # fmt: skip
             if zoom_frames:
@@ -392,10 +413,15 @@ def presets() -> dict[str, dict]:
 
 def _score(models, targets, img: torch.Tensor) -> float:
     """CLIP's weighted cosine of the whole picture with the prompts, averaged over the ensemble."""
+    return float(_scores(models, targets, img)[0])
+
+
+def _scores(models, targets, imgs: torch.Tensor) -> torch.Tensor:
+    """``_score`` of each picture of a batch (B, 3, S, S) -> (B,), in float64."""
     total = 0.0
     for clip, (emb, w, *_) in zip(models, targets):
-        e = clip._encode_pixels(_sized(img, clip))
-        total += float((e @ emb.T).squeeze(0) @ w) / float(w.abs().sum())
+        e = clip._encode_pixels(_sized(imgs, clip))
+        total = total + ((e @ emb.T) @ w).double() / float(w.abs().sum())
     return total / len(models)
 
 
@@ -407,13 +433,18 @@ def _contrast_score(models, targets, img: torch.Tensor) -> float:
     """CLIP's weighted log-probability of the prompts among their contrast captions (the contrast
     loss's measure), averaged over the ensemble; the cosine score (``_score``) where no prompt has
     contrast captions."""
+    return float(_contrast_scores(models, targets, img)[0])
+
+
+def _contrast_scores(models, targets, imgs: torch.Tensor) -> torch.Tensor:
+    """``_contrast_score`` of each picture of a batch (B, 3, S, S) -> (B,), in float64."""
     if not any(t[2] for t in targets):
-        return _score(models, targets, img)
+        return _scores(models, targets, imgs)
     total = 0.0
     for clip, (_, _, against, _) in zip(models, targets):
-        e = clip._encode_pixels(_sized(img, clip))
-        logp = [pw * float((scale * e @ captions.T).log_softmax(-1)[0, 0]) for pw, scale, captions in against]
-        total += sum(logp) / sum(pw for pw, _, _ in against)
+        e = clip._encode_pixels(_sized(imgs, clip))
+        logp = sum(pw * (scale * e @ captions.T).log_softmax(-1)[:, 0].double() for pw, scale, captions in against)
+        total = total + logp / sum(pw for pw, _, _ in against)
     return total / len(models)
 
 
@@ -422,15 +453,17 @@ def _one(
     start, init_weight, init_noise, tv, save_every, keep_best, progress, net=None, code_prior=None, canvas=None,
     stop_at=0.0,
 ):  # fmt: skip
-    """One picture from ``seed``; ``canvas``: (a mini model, n, pick, keep) when there is no ``start``
-    and its transformer draws n starting pictures, of which CLIP's favourite by ``pick`` is kept
-    (canvas "prior"), and returned with no step if CLIP finds the prompts ``keep`` likely on it;
+    """One picture from ``seed``; ``canvas``: (a mini model, n, pick, keep, recolour) when there is no
+    ``start`` and its transformer draws n starting pictures, of which CLIP's favourite by ``pick`` is
+    kept (canvas "prior"), and returned with no step if CLIP finds the prompts ``keep`` likely on it;
+    if not, the ``recolour`` best are recoloured and the best of them, drawn through the VQGAN,
+    is the start, kept likewise;
     ``stop_at``: the prompts' likelihood among their contrasts that ends the steps."""
     g = torch.Generator().manual_seed(seed)
     contrasted = any(t[2] for t in targets)  # some prompt has contrast captions to be likely among
     kept = False  # a drawn canvas returned with no step
     anchor = start  # what init_weight holds the picture to: the init picture, never a drawn canvas
-    picked = None
+    picked = recoloured = None
     if start is None and canvas is not None:
         from .prior import drawn_canvases
 
@@ -444,6 +477,9 @@ def _one(
             with torch.no_grad():
                 likely = scores[picked] if rate is _contrast_score else _contrast_score(models, targets, start)
             kept = math.exp(likely) >= canvas[3]
+        if canvas[4] and contrasted and not kept:
+            start, picked, kept = _recoloured(models, targets, drawn, scores, canvas[4], canvas[3], size, net)
+            recoloured = not torch.equal(start, drawn[picked : picked + 1])
     param = GENERATORS[generator](size, start, init_noise, g, *([net] if net is not None else []))
     opt = _optimizer(optimizer, param.parameters(), lr)
     cutters = [Cutouts(clip.image_size, cutn, cut_pow, augment, g) for clip in models]
@@ -495,4 +531,28 @@ def _one(
             info["steps_taken"] = taken
         if canvas is not None and canvas[3]:
             info["canvas_kept"] = kept
+        if canvas is not None and canvas[4]:
+            info["canvas_recoloured"] = bool(recoloured)
     return to_images(final)[0], frames, info
+
+
+@torch.no_grad()
+def _recoloured(models, targets, drawn, scores, most, keep, size, net) -> tuple[torch.Tensor, int, bool]:
+    """guide's recolouring of the drawn canvases (``guide.recolour``): the ``most`` canvases best by
+    ``scores`` recoloured, the best of them by the contrast score, the index of the canvas it was,
+    and whether it is kept (CLIP finds the prompts ``keep`` likely on it as the VQGAN draws it).
+    The start returned is the picture the VQGAN's codes then draw when kept, and the recoloured
+    picture otherwise (whose codes the steps start from)."""
+    from .recolour import palettes, recolour
+
+    palette, backgrounds = palettes(drawn)
+    order = sorted(range(len(drawn)), key=scores.__getitem__, reverse=True)[:most]
+    tries = [
+        (*recolour(drawn[i], palette, backgrounds, lambda x: _contrast_scores(models, targets, x)), i) for i in order
+    ]
+    picture, _, picked = max(tries, key=lambda t: t[1])
+    # the VQGAN's picture of it, as the steps would start (noise 0; a generator of its own, so that
+    # the seed's draws for the steps stay as they are)
+    drawn_again = Codes(size, picture[None], 0.0, torch.Generator(), net)()
+    kept = bool(keep) and math.exp(_contrast_score(models, targets, drawn_again)) >= keep
+    return (drawn_again if kept else picture[None]), picked, kept
