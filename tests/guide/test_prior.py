@@ -9,6 +9,7 @@ import torch
 
 from promptism.errors import PromptismError
 from promptism.guide import guide
+from promptism.guide.optimize import DEFAULTS
 from promptism.guide.prior import CodePrior
 from promptism.mini import load as load_mini
 from promptism.vqgan import load as load_vqgan
@@ -74,7 +75,8 @@ def test_the_prior_canvas_is_a_drawn_world_picture_and_the_same_seed_draws_it_ag
 
     from promptism.guide.parametrize import GRAY
 
-    fast = dict(steps=1, cutn=2, generator="vqgan", canvas="prior", init_noise=0.0)
+    # the drawn canvas itself, not recoloured
+    fast = dict(steps=1, cutn=2, generator="vqgan", canvas="prior", init_noise=0.0, recolour=0)
     a, b, other = (
         guide("a red square", seed=3, **fast),
         guide("a red square", seed=3, **fast),
@@ -135,7 +137,10 @@ def test_each_generator_takes_its_own_defaults_where_none_are_given():
     v = guide("a red square", steps=1, cutn=2, canvas_candidates=2).metadata[0]
     assert [c["name"] for c in v["clips"]] == ["world-v1"]
     assert (v["settings"]["canvas"], v["settings"]["init_noise"], v["settings"]["lr"]) == ("prior", 0.0, 0.05)
-    assert (v["settings"]["canvas_pick"], v["settings"]["keep_canvas"]) == ("contrast", 0.9)
+    settings = v["settings"]
+    # 4 canvases recoloured, but no more than the 2 drawn
+    assert (settings["canvas_pick"], settings["keep_canvas"], settings["recolour"]) == ("contrast", 0.9, 2)
+    assert DEFAULTS["vqgan"]["recolour"] == 4
     f = guide("a red square", generator="fft", steps=1, cutn=2).metadata[0]
     assert [c["name"] for c in f["clips"]] == ["world"]
     assert (f["settings"]["init_noise"], f["settings"]["lr"]) == (1.0, 0.2)

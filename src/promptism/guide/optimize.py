@@ -33,7 +33,7 @@ OPTIMIZERS = ("adam", "adamw", "sgd")
 _GRAY = dict(canvas="gray", canvas_pick="cosine", keep_canvas=0.0, recolour=0)
 DEFAULTS = {
     "vqgan": dict(
-        steps=100, lr=0.05, clips=("world-v1",), canvas="prior", canvas_pick="contrast", keep_canvas=0.9, recolour=0
+        steps=100, lr=0.05, clips=("world-v1",), canvas="prior", canvas_pick="contrast", keep_canvas=0.9, recolour=4
     ),
     "pixels": dict(steps=200, lr=0.05, clips=("world",), **_GRAY),
     "fft": dict(steps=200, lr=0.2, clips=("world",), **_GRAY),
@@ -241,8 +241,10 @@ def guide(
     canvas_pick = own["canvas_pick"] if canvas_pick is None else canvas_pick
     if keep_canvas is None:  # a gray canvas has nothing to keep
         keep_canvas = own["keep_canvas"] if canvas == "prior" else 0.0
-    if recolour is None:  # nor to recolour
+    if recolour is None:  # nor to recolour; and no more canvases than are drawn
         recolour = own["recolour"] if canvas == "prior" else 0
+        if isinstance(canvas_candidates, int) and not isinstance(canvas_candidates, bool):
+            recolour = min(recolour, max(canvas_candidates, 0))
     if init_noise is None:
         init_noise = 0.0 if canvas == "prior" and init is None else 1.0
     _check(
