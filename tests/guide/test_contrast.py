@@ -29,6 +29,21 @@ def test_each_contrast_changes_one_colour_shape_background_number_or_relation():
     assert contrasts("a cat in a hat") == [] and len(contrasts("a red circle above a blue square", most=5)) == 5
 
 
+def test_colour_contrasts_change_only_a_colour_or_the_background():
+    prompt = "a red circle above a blue square on a gray background"
+    every, colours = contrasts(prompt), contrasts(prompt, colours_only=True)
+    assert set(colours) < set(every)
+    assert {"a blue circle above a red square on a gray background"} <= set(colours)  # colours exchanged
+    assert {"a green circle above a blue square on a gray background"} <= set(colours)
+    assert {"a red circle above a blue square under a blue sky"} <= set(colours)
+    assert {"a red circle above a blue square on a white background"} <= set(colours)
+    for caption in colours:  # the shapes and their relation stay
+        assert " circle above " in caption and " square " in caption
+        assert "star" not in caption and "below" not in caption
+    assert "a red star above a blue square on a gray background" in every  # a shape changed: not a colour contrast
+    assert contrasts("a picture of a diamond and a circle", colours_only=True) == []
+
+
 def _prompt_share(clip, image, prompt: str) -> float:
     """CLIP's softmax share of the prompt among the prompt and its contrasts."""
     captions = [prompt, *contrasts(prompt)]

@@ -158,6 +158,32 @@ def test_a_recoloured_canvas_clip_believes_is_returned_as_the_vqgan_draws_it(mon
     assert float((again - start).abs().mean()) < 0.1
 
 
+def test_recolourings_rated_by_their_colour_contrasts_alone(monkeypatch):
+    from promptism.guide import optimize
+
+    calls = []
+    real = optimize._recoloured
+
+    def spy(models, targets, rating, *rest):
+        calls.append((targets, rating))
+        return real(models, targets, rating, *rest)
+
+    monkeypatch.setattr(optimize, "_recoloured", spy)
+    fast = dict(seed=5, steps=2, cutn=2, canvas_candidates=3, keep_canvas=0.999999, recolour=2)
+    r = guide("a brown square on a gray background", recolour_rating="colours", **fast).metadata[0]
+    assert r["settings"]["recolour_rating"] == "colours"
+    (targets, rating) = calls[-1]
+    every, colours = targets[0][2][0][2], rating[0][2][0][2]  # the prompt's caption embeddings
+    assert torch.equal(every[0], colours[0]) and 1 < len(colours) < len(every)  # the prompt, then fewer
+    guide("a brown square on a gray background", **fast)  # all of them by default
+    assert calls[-1][0] is calls[-1][1]
+    # a prompt whose contrasts change only shapes is not recoloured when colours rate
+    s = guide("a picture of a diamond and a circle", recolour_rating="colours", **fast).metadata[0]
+    assert len(calls) == 2 and s["canvas_recoloured"] is False
+    with pytest.raises(PromptismError, match="unknown recolour_rating 'shapes'"):
+        guide("a red square", recolour_rating="shapes")
+
+
 def test_recolour_errors_are_clear():
     with pytest.raises(PromptismError, match="recolour recolours drawn canvases"):
         guide("a red square", canvas="gray", recolour=2)

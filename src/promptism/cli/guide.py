@@ -65,6 +65,7 @@ def cmd_guide(args: argparse.Namespace) -> int:
         stop_at=args.stop_at,
         keep_canvas=args.keep_canvas,
         recolour=args.recolour,
+        recolour_rating=args.recolour_rating,
         clips=tuple(args.clip) if args.clip else None,
         save_every=args.save_every,
         keep_best=args.keep_best,
@@ -235,7 +236,15 @@ def add_commands(sub) -> None:
         help="with --canvas prior: when the picked canvas is not kept, recolour the K canvases --canvas-pick rates "
         "best, region by region, each region to the colour (of those the drawn canvases hold) on which CLIP finds "
         "the prompts likeliest among their contrast captions, and start from the best, kept by --keep-canvas as a "
-        "drawn canvas is; the sidecar records canvas_recoloured (default: 0, off)",
+        "drawn canvas is; the sidecar records canvas_recoloured (default: 4 on a drawn canvas; 0 turns it off)",
+    )
+    g.add_argument(
+        "--recolour-rating",
+        default="all",
+        choices=("all", "colours"),
+        help="which contrast captions rate a recolouring: all (the default) or colours (only those that change a "
+        "colour or the background; a prompt with none is not recoloured); all of them still decide whether the "
+        "recoloured canvas is kept",
     )
     g.add_argument(
         "--mini", default="world", help="the mini model of --prior and --canvas prior: a shipped name or a folder"

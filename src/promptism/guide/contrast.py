@@ -50,9 +50,10 @@ def _options(word: str, rest: str) -> list[str]:
     return []
 
 
-def contrasts(text: str, most: int = MOST) -> list[str]:
+def contrasts(text: str, most: int = MOST, colours_only: bool = False) -> list[str]:
     """The prompt with one vocabulary word changed, every way (in the order of the words, at most
-    ``most``); none for a prompt that names nothing of the vocabulary."""
+    ``most``); none for a prompt that names nothing of the vocabulary. ``colours_only``: only the
+    captions that change a colour or the background (two objects' colours exchanged among them)."""
     out: list[str] = []
 
     def add(caption: str) -> None:
@@ -61,7 +62,8 @@ def contrasts(text: str, most: int = MOST) -> list[str]:
             out.append(caption)
 
     try:  # two objects' colours exchanged, and a relation reversed, where the prompt states them
-        for caption in negatives(text, parse(text), kinds=("swap_colors", "relation")).values():
+        kinds = ("swap_colors",) if colours_only else ("swap_colors", "relation")
+        for caption in negatives(text, parse(text), kinds=kinds).values():
             add(caption)
     except ParseError:
         pass
@@ -71,6 +73,8 @@ def contrasts(text: str, most: int = MOST) -> list[str]:
     for m in _BACKGROUND.finditer(text):
         add(f"{text[: m.start()]}under a blue sky{text[m.end() :]}")
     for m in _WORD.finditer(text):
+        if colours_only and m.group(0).lower() not in vocab.COLORS and m.group(0).lower() not in vocab.BACKGROUND_WORDS:
+            continue
         for new in _options(m.group(0), text[m.end() :]):
             add(text[: m.start()] + new + text[m.end() :])
     return out[:most]

@@ -41,6 +41,7 @@ DEFAULTS = {
 }
 CANVASES = ("gray", "prior")  # where the vqgan generator starts without --init
 CANVAS_PICKS = ("cosine", "contrast")  # how CLIP picks among the drawn canvases
+RECOLOUR_RATINGS = ("all", "colours")  # which contrast captions rate a recolouring
 MIN_SIZE, MAX_SIZE, MAX_STEPS = 32, 256, 5000
 MAX_CANDIDATES = 256  # drawn canvases
 
@@ -72,7 +73,7 @@ def _picture_tensor(source, size: int, what: str) -> torch.Tensor:
 
 def _check(
     generator: str, size, steps, lr, optimizer: str, init_weight, init_noise, tv, contrast, prior, canvas,
-    canvas_candidates, canvas_pick, stop_at, keep_canvas, recolour,
+    canvas_candidates, canvas_pick, stop_at, keep_canvas, recolour, recolour_rating,
 ) -> None:  # fmt: skip
     """The settings once each generator's defaults are in (guide checks the generator's name first)."""
     if isinstance(size, bool) or not isinstance(size, int) or not MIN_SIZE <= size <= MAX_SIZE:
@@ -115,6 +116,8 @@ def _check(
         )
     if recolour and canvas != "prior":
         raise PromptismError("recolour recolours drawn canvases: it needs --generator vqgan with --canvas prior")
+    if recolour_rating not in RECOLOUR_RATINGS:
+        raise PromptismError(f"unknown recolour_rating {recolour_rating!r}; choices are {', '.join(RECOLOUR_RATINGS)}")
     if canvas_pick not in CANVAS_PICKS:
         raise PromptismError(f"unknown canvas_pick {canvas_pick!r}; choices are {', '.join(CANVAS_PICKS)}")
     if canvas != "gray" and generator != "vqgan":
@@ -125,14 +128,15 @@ def _check(
         )
 
 
-def _contrast_targets(clip, text: list[Prompt]) -> list[tuple[float, float, torch.Tensor]]:
+def _contrast_targets(clip, text: list[Prompt], colours_only: bool = False) -> list[tuple[float, float, torch.Tensor]]:
     """For each prompt of positive weight that has contrast captions: (its weight, CLIP's logit
-    scale, the embeddings of the prompt and then its contrasts (1 + K, D))."""
+    scale, the embeddings of the prompt and then its contrasts (1 + K, D)); ``colours_only``: only
+    the contrasts that change a colour or the background."""
     from .contrast import contrasts
 
     out = []
     for p in text:
-        others = contrasts(p.text) if p.weight > 0 else []
+        others = contrasts(p.text, colours_only=colours_only) if p.weight > 0 else []
         if others:
             out.append((p.weight, clip.logit_scale(), clip.encode_text([p.text, *others])))
     return out
@@ -180,6 +184,7 @@ def guide(
     stop_at: float = 0.0,
     keep_canvas: float | None = None,
     recolour: int | None = None,
+    recolour_rating: str = "all",
     clips: tuple[str, ...] | None = None,
     save_every: int = 0,
     keep_best: bool = False,
@@ -220,7 +225,9 @@ def guide(
     those the drawn canvases hold, on which CLIP finds the prompts likeliest among their contrast
     captions; ``guide.recolour``), and the best of them, drawn again through the VQGAN, is the start,
     kept by ``keep_canvas`` as a drawn canvas is (0: off; prompts with no contrast captions are not
-    recoloured);
+    recoloured); ``recolour_rating``: which contrast captions rate a recolouring, ``all`` or
+    ``colours`` (only those that change a colour or the background; a prompt with none is not
+    recoloured), while every one still decides whether it is kept;
     ``clips``: one
     CLIP or an ensemble (names or folders); ``save_every``: keep a frame every N steps (``GuideResult.frames``); ``keep_best``:
     return the step CLIP scored highest; ``vqgan``: the VQGAN (a shipped name or a folder) of the
@@ -249,7 +256,7 @@ def guide(
         init_noise = 0.0 if canvas == "prior" and init is None else 1.0
     _check(
         generator, size, steps, lr, optimizer, init_weight, init_noise, tv, contrast, prior, canvas, canvas_candidates,
-        canvas_pick, stop_at, keep_canvas, recolour,
+        canvas_pick, stop_at, keep_canvas, recolour, recolour_rating,
     )  # fmt: skip
     n, seed = check_count(n), check_seed(seed)
     if isinstance(save_every, bool) or not isinstance(save_every, int) or save_every < 0:
@@ -300,6 +307,13 @@ def guide(
                 weights.append(p.weight)
             against = _contrast_targets(clip, text) if contrast or scoring else []
             targets.append((torch.cat(embs), torch.tensor(weights), against, float(contrast)))
+    rating = targets  # what rates a recolouring
+    if drawing and recolour and recolour_rating == "colours":
+        with torch.no_grad():
+            rating = [
+                (e, w, _contrast_targets(clip, text, colours_only=True), c)
+                for clip, (e, w, _, c) in zip(models, targets)
+            ]
     from ..clip import sha256
 
     described = [{"name": str(name), "sha256": sha256(str(name))} for name in clips]
@@ -328,7 +342,11 @@ def guide(
         settings.update(prior=prior, canvas=canvas if init is None else "init")
         if canvas == "prior" and init is None:
             settings.update(
-                canvas_candidates=canvas_candidates, canvas_pick=canvas_pick, keep_canvas=keep_canvas, recolour=recolour
+                canvas_candidates=canvas_candidates,
+                canvas_pick=canvas_pick,
+                keep_canvas=keep_canvas,
+                recolour=recolour,
+                recolour_rating=recolour_rating,
             )
         if mini_model is not None:
             settings["mini"] = {"name": str(mini), "sha256": weights_sha256(mini_model.folder)}
@@ -343,7 +361,7 @@ def guide(
             picture, frames, info = _one(
                 models, targets, generator, seed + i, size, steps, lr, optimizer, cutn, cut_pow, augment,
                 start, init_weight, init_noise, tv, save_every, keep_best, progress, net, code_prior,
-                (mini_model, canvas_candidates, canvas_pick, keep_canvas, recolour)
+                (mini_model, canvas_candidates, canvas_pick, keep_canvas, recolour, rating)
                 if mini_model is not None and drawing
                 else None,
                 stop_at,
@@ -455,11 +473,11 @@ def _one(
     start, init_weight, init_noise, tv, save_every, keep_best, progress, net=None, code_prior=None, canvas=None,
     stop_at=0.0,
 ):  # fmt: skip
-    """One picture from ``seed``; ``canvas``: (a mini model, n, pick, keep, recolour) when there is no
-    ``start`` and its transformer draws n starting pictures, of which CLIP's favourite by ``pick`` is
-    kept (canvas "prior"), and returned with no step if CLIP finds the prompts ``keep`` likely on it;
-    if not, the ``recolour`` best are recoloured and the best of them, drawn through the VQGAN,
-    is the start, kept likewise;
+    """One picture from ``seed``; ``canvas``: (a mini model, n, pick, keep, recolour, rating) when
+    there is no ``start`` and its transformer draws n starting pictures, of which CLIP's favourite by
+    ``pick`` is kept (canvas "prior"), and returned with no step if CLIP finds the prompts ``keep``
+    likely on it; if not, the ``recolour`` best are recoloured as the ``rating`` targets rate them
+    and the best of them, drawn through the VQGAN, is the start, kept likewise;
     ``stop_at``: the prompts' likelihood among their contrasts that ends the steps."""
     g = torch.Generator().manual_seed(seed)
     contrasted = any(t[2] for t in targets)  # some prompt has contrast captions to be likely among
@@ -479,8 +497,10 @@ def _one(
             with torch.no_grad():
                 likely = scores[picked] if rate is _contrast_score else _contrast_score(models, targets, start)
             kept = math.exp(likely) >= canvas[3]
-        if canvas[4] and contrasted and not kept:
-            start, picked, kept = _recoloured(models, targets, drawn, scores, canvas[4], canvas[3], size, net)
+        if canvas[4] and contrasted and not kept and any(t[2] for t in canvas[5]):
+            start, picked, kept = _recoloured(
+                models, targets, canvas[5], drawn, scores, canvas[4], canvas[3], size, net
+            )  # fmt: skip
             recoloured = not torch.equal(start, drawn[picked : picked + 1])
     param = GENERATORS[generator](size, start, init_noise, g, *([net] if net is not None else []))
     opt = _optimizer(optimizer, param.parameters(), lr)
@@ -539,10 +559,11 @@ def _one(
 
 
 @torch.no_grad()
-def _recoloured(models, targets, drawn, scores, most, keep, size, net) -> tuple[torch.Tensor, int, bool]:
+def _recoloured(models, targets, rating, drawn, scores, most, keep, size, net) -> tuple[torch.Tensor, int, bool]:
     """guide's recolouring of the drawn canvases (``guide.recolour``): the ``most`` canvases best by
-    ``scores`` recoloured, the best of them by the contrast score, the index of the canvas it was,
-    and whether it is kept (CLIP finds the prompts ``keep`` likely on it as the VQGAN draws it).
+    ``scores`` recoloured, the best of them by the contrast score of the ``rating`` targets, the
+    index of the canvas it was, and whether it is kept (CLIP finds the prompts ``keep`` likely on it
+    among all their contrasts, ``targets``', as the VQGAN draws it).
     The start returned is the picture the VQGAN's codes then draw when kept, and the recoloured
     picture otherwise (whose codes the steps start from)."""
     from .recolour import palettes, recolour
@@ -550,7 +571,7 @@ def _recoloured(models, targets, drawn, scores, most, keep, size, net) -> tuple[
     palette, backgrounds = palettes(drawn)
     order = sorted(range(len(drawn)), key=scores.__getitem__, reverse=True)[:most]
     tries = [
-        (*recolour(drawn[i], palette, backgrounds, lambda x: _contrast_scores(models, targets, x)), i) for i in order
+        (*recolour(drawn[i], palette, backgrounds, lambda x: _contrast_scores(models, rating, x)), i) for i in order
     ]
     picture, _, picked = max(tries, key=lambda t: t[1])
     # the VQGAN's picture of it, as the steps would start (noise 0; a generator of its own, so that
