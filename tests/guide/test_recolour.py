@@ -148,7 +148,8 @@ def test_a_recoloured_canvas_clip_believes_is_returned_as_the_vqgan_draws_it(mon
     monkeypatch.setattr(optimize, "_recoloured", spy)
     monkeypatch.setattr(optimize, "_contrast_score", lambda *a: next(likely, 0.0))
     r = guide("a brown square", recolour=2, keep_canvas=0.9, seed=5, steps=2, cutn=2, canvas_candidates=3)
-    (args, (start, _, kept)) = seen[0]
+    (args, (start, _, kept, changed)) = seen[0]
+    assert r.metadata[0]["canvas_recoloured"] is changed
     assert kept is True and r.metadata[0]["canvas_kept"] is True
     assert np.array_equal(np.asarray(r.images[0]), np.asarray(optimize.to_images(start)[0]))
     # the start is a VQGAN drawing: drawing its own codes again changes it little

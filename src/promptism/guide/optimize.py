@@ -28,7 +28,7 @@ from .prompts import Prompt, check_weights, parse_image_prompt, parse_prompts
 GENERATORS = {"vqgan": Codes, "pixels": Pixels, "fft": Spectrum, "stylegan": Styles}
 OPTIMIZERS = ("adam", "adamw", "sgd")
 # what guide's arguments left as None mean, generator by generator (the vqgan generator's are the
-# recipes experiments/guide/canvas-v1-gentle.toml and pick-contrast-keep.toml; docs/experiments/guide.md
+# recipes experiments/guide/canvas-v1-gentle.toml, pick-contrast-keep.toml and recolour.toml; docs/experiments/guide.md
 # has each measurement)
 _GRAY = dict(canvas="gray", canvas_pick="cosine", keep_canvas=0.0, recolour=0)
 DEFAULTS = {
@@ -498,10 +498,9 @@ def _one(
                 likely = scores[picked] if rate is _contrast_score else _contrast_score(models, targets, start)
             kept = math.exp(likely) >= canvas[3]
         if canvas[4] and contrasted and not kept and any(t[2] for t in canvas[5]):
-            start, picked, kept = _recoloured(
+            start, picked, kept, recoloured = _recoloured(
                 models, targets, canvas[5], drawn, scores, canvas[4], canvas[3], size, net
             )  # fmt: skip
-            recoloured = not torch.equal(start, drawn[picked : picked + 1])
     param = GENERATORS[generator](size, start, init_noise, g, *([net] if net is not None else []))
     opt = _optimizer(optimizer, param.parameters(), lr)
     cutters = [Cutouts(clip.image_size, cutn, cut_pow, augment, g) for clip in models]
@@ -559,11 +558,12 @@ def _one(
 
 
 @torch.no_grad()
-def _recoloured(models, targets, rating, drawn, scores, most, keep, size, net) -> tuple[torch.Tensor, int, bool]:
+def _recoloured(models, targets, rating, drawn, scores, most, keep, size, net) -> tuple[torch.Tensor, int, bool, bool]:
     """guide's recolouring of the drawn canvases (``guide.recolour``): the ``most`` canvases best by
     ``scores`` recoloured, the best of them by the contrast score of the ``rating`` targets, the
-    index of the canvas it was, and whether it is kept (CLIP finds the prompts ``keep`` likely on it
-    among all their contrasts, ``targets``', as the VQGAN draws it).
+    index of the canvas it was, whether it is kept (CLIP finds the prompts ``keep`` likely on it
+    among all their contrasts, ``targets``', as the VQGAN draws it), and whether any region of it
+    changed colour (if none did, it is that canvas as drawn).
     The start returned is the picture the VQGAN's codes then draw when kept, and the recoloured
     picture otherwise (whose codes the steps start from)."""
     from .recolour import palettes, recolour
@@ -578,4 +578,4 @@ def _recoloured(models, targets, rating, drawn, scores, most, keep, size, net) -
     # the seed's draws for the steps stay as they are)
     drawn_again = Codes(size, picture[None], 0.0, torch.Generator(), net)()
     kept = bool(keep) and math.exp(_contrast_score(models, targets, drawn_again)) >= keep
-    return (drawn_again if kept else picture[None]), picked, kept
+    return (drawn_again if kept else picture[None]), picked, kept, not torch.equal(picture, drawn[picked])
