@@ -3,9 +3,10 @@
 Why: the steps of optimisation recolour a shape badly. Asked for a brown cross on a canvas whose
 cross is blue, they shade it in two or three colours and bend its sides before it turns brown.
 Here a whole region changes colour at once, to one of the colours the drawn canvases themselves
-hold (so only colours the generator draws), and CLIP chooses among a handful of clean pictures
-instead of being optimised against: there is nothing in a region's flat colour for CLIP to be
-fooled by.
+hold (the world's colours, and a few blends from the shapes' edges), and CLIP chooses among a
+few hundred flat-coloured pictures instead of being optimised against pixel by pixel. It can still
+be wrong: the search keeps the recolouring CLIP rates highest, and a colour CLIP misreads (a pink it
+takes for brown) wins now and then.
 
 A region is a connected patch of one colour of the palette (neighbouring palette colours that
 the picture shows nearly alike are one colour). Its pixels shift by the new colour less the old,
