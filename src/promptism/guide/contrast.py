@@ -73,7 +73,8 @@ def contrasts(text: str, most: int = MOST, colours_only: bool = False) -> list[s
     for m in _BACKGROUND.finditer(text):
         add(f"{text[: m.start()]}under a blue sky{text[m.end() :]}")
     for m in _WORD.finditer(text):
-        if colours_only and m.group(0).lower() not in vocab.COLORS and m.group(0).lower() not in vocab.BACKGROUND_WORDS:
+        word = m.group(0).lower()
+        if colours_only and word not in vocab.COLORS and word not in vocab.BACKGROUND_WORDS:
             continue
         for new in _options(m.group(0), text[m.end() :]):
             add(text[: m.start()] + new + text[m.end() :])

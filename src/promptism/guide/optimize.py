@@ -497,7 +497,8 @@ def _one(
             with torch.no_grad():
                 likely = scores[picked] if rate is _contrast_score else _contrast_score(models, targets, start)
             kept = math.exp(likely) >= canvas[3]
-        if canvas[4] and contrasted and not kept and any(t[2] for t in canvas[5]):
+        # the rating's contrasts are the prompts' or a part of them: none there, nothing to recolour by
+        if canvas[4] and not kept and any(t[2] for t in canvas[5]):
             start, picked, kept, recoloured = _recoloured(
                 models, targets, canvas[5], drawn, scores, canvas[4], canvas[3], size, net
             )  # fmt: skip

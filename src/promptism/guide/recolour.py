@@ -72,7 +72,10 @@ def regions(img: torch.Tensor, palette: torch.Tensor) -> list[torch.Tensor]:
         for b in means:
             if a < b and float((means[a] - means[b]).norm()) < MERGE:
                 root[find(b)] = find(a)
-    merged = np.vectorize(find)(label).reshape(size, size)
+    lookup = np.arange(len(palette))  # each palette colour's merged colour
+    for i in root:
+        lookup[i] = find(i)
+    merged = lookup[label].reshape(size, size)
     least = max(1, round(LEAST * (size / 64) ** 2))
     out = []
     for colour in np.unique(merged):
