@@ -7,7 +7,8 @@
 
 Each prompt of the suite (the first --limit of every category of the split) gets one picture, seeded
 by the prompt's id, judged by the Scene World's judge. Run the two splits as two processes to use
-two cores, each with PROMPTISM_THREADS=1 (without it a run takes the cores idle when it starts). Writes benchmarks/reports/guide_world_<generator>_<split>/ (results, report, failures)
+two cores, each with PROMPTISM_THREADS=1 (without it a run takes the cores idle when it starts). Writes benchmarks/reports/guide_world_<generator>_<split>/ (results, report, failures, and
+starts.json: how each picture began, its drawn canvas kept with no step or recoloured)
 and, with --summarize, benchmarks/reports/guide_world.md. With --config (a recipe file of kind
 guide: settings other than the defaults) it writes experiments/reports/guide_<recipe>_<split>/
 instead; --offset skips the first prompts of each category, so that a recipe is chosen on prompts
@@ -26,6 +27,7 @@ from pathlib import Path
 
 REPORTS = Path(__file__).resolve().parent / "reports"
 EXPERIMENT_REPORTS = Path(__file__).resolve().parent.parent / "experiments" / "reports"
+STARTS = ("canvas_kept", "canvas_recoloured")  # sidecar fields counted in a run's meta and starts.json
 
 
 def run(generator: str, split: str, limit: int, config: str | None, offset: int, categories) -> None:
@@ -42,9 +44,13 @@ def run(generator: str, split: str, limit: int, config: str | None, offset: int,
         settings = {k: v for k, v in recipe.preset["guide"].items()}
         out, what = EXPERIMENT_REPORTS / f"guide_{recipe.name}_{split}", f"(recipe {recipe.name})"
     t0 = time.time()
+    starts = []  # how each picture began: its canvas kept with no step, recoloured, or neither
 
     def gen(prompt: str, n: int, seed: int):
-        return guide(prompt, n=n, seed=seed % 2**32, **settings).images
+        made = guide(prompt, n=n, seed=seed % 2**32, **settings)
+        for m in made.metadata:
+            starts.append({"prompt": prompt, "seed": m["seed"], **{k: m[k] for k in STARTS if k in m}})
+        return made.images
 
     result = suite.evaluate(
         gen, splits=(split,), limit=limit, images_per_prompt=1, progress=True, offset=offset, categories=categories
@@ -61,8 +67,10 @@ def run(generator: str, split: str, limit: int, config: str | None, offset: int,
             "settings": ", ".join(f"{k}={v}" for k, v in settings.items()),
             "pictures per prompt": 1,
             "seconds per picture": round(seconds / max(1, len(result.results)), 2),
+            **{f"pictures with {k}": sum(bool(x.get(k)) for x in starts) for k in STARTS},
         },
     )
+    (out / "starts.json").write_text(json.dumps(starts, indent=1))
 
 
 def summarize() -> None:

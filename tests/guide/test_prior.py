@@ -234,3 +234,33 @@ def test_keep_canvas_returns_a_canvas_clip_already_believes_as_drawn(monkeypatch
         guide("a red square", canvas="gray", keep_canvas=0.5)
     with pytest.raises(PromptismError, match="keep_canvas must be a probability"):
         guide("a red square", keep_canvas=1)
+
+
+def test_keep_cosine_keeps_only_a_canvas_clip_also_finds_like_the_prompt(monkeypatch):
+    from promptism.guide import optimize
+
+    calls = []
+    real = optimize._recoloured
+
+    def spy(*args, **kwargs):
+        calls.append(real(*args, **kwargs))
+        return calls[-1]
+
+    monkeypatch.setattr(optimize, "_recoloured", spy)
+    fast = dict(seed=5, steps=2, cutn=2, canvas_candidates=3, recolour=0, keep_canvas=1e-9)  # any canvas that likely
+    plain = guide("a red square", **fast).metadata[0]
+    cosine = plain["clip_score"]  # the kept canvas's cosine score
+    assert plain["canvas_kept"] is True and plain["settings"]["keep_cosine"] == 0.0
+    assert cosine > 1e-3  # so that a gate just below it is on
+    below = guide("a red square", keep_cosine=cosine - 1e-3, **fast).metadata[0]
+    assert below["canvas_kept"] is True and below["settings"]["keep_cosine"] == cosine - 1e-3
+    above = guide("a red square", keep_cosine=0.999999, **fast).metadata[0]
+    assert above["canvas_kept"] is False and above["clip_score"] != cosine  # the steps ran
+    # a recoloured canvas must pass it too: here none can, so the steps start from the recolouring
+    r = guide("a red square", keep_cosine=0.999999, **{**fast, "recolour": 2}).metadata[0]
+    assert len(calls) == 1 and calls[0][2] is False and r["canvas_kept"] is False
+    for bad in (1.0, -1.5, True, "0.5"):
+        with pytest.raises(PromptismError, match="keep_cosine must be a cosine"):
+            guide("a red square", keep_cosine=bad)
+    with pytest.raises(PromptismError, match="keep_cosine is a further condition"):
+        guide("a red square", keep_canvas=0, keep_cosine=0.5)

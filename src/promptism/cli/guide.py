@@ -64,6 +64,7 @@ def cmd_guide(args: argparse.Namespace) -> int:
         canvas_pick=args.canvas_pick,
         stop_at=args.stop_at,
         keep_canvas=args.keep_canvas,
+        keep_cosine=args.keep_cosine,
         recolour=args.recolour,
         recolour_rating=args.recolour_rating,
         clips=tuple(args.clip) if args.clip else None,
@@ -227,6 +228,15 @@ def add_commands(sub) -> None:
         help="with --canvas prior: take no step from the kept canvas if CLIP finds the prompts at least this "
         "likely (0 to below 1) among their contrast captions on it, and return it as drawn; the sidecar records "
         "canvas_kept (default: 0.9 on a drawn canvas; 0 turns it off)",
+    )
+    g.add_argument(
+        "--keep-cosine",
+        type=float,
+        default=None,
+        metavar="C",
+        help="with --keep-canvas: keep a canvas only if CLIP's cosine score with the prompts is at least C too "
+        "(a picture like none of the contrast captions can still make the prompt the likeliest among them; "
+        "0 or below turns it off; default: 0)",
     )
     g.add_argument(
         "--recolour",

@@ -30,10 +30,17 @@ OPTIMIZERS = ("adam", "adamw", "sgd")
 # what guide's arguments left as None mean, generator by generator (the vqgan generator's are the
 # recipes experiments/guide/canvas-v1-gentle.toml, pick-contrast-keep.toml and recolour.toml; docs/experiments/guide.md
 # has each measurement)
-_GRAY = dict(canvas="gray", canvas_pick="cosine", keep_canvas=0.0, recolour=0)
+_GRAY = dict(canvas="gray", canvas_pick="cosine", keep_canvas=0.0, keep_cosine=0.0, recolour=0)
 DEFAULTS = {
     "vqgan": dict(
-        steps=100, lr=0.05, clips=("world-v1",), canvas="prior", canvas_pick="contrast", keep_canvas=0.9, recolour=4
+        steps=100,
+        lr=0.05,
+        clips=("world-v1",),
+        canvas="prior",
+        canvas_pick="contrast",
+        keep_canvas=0.9,
+        keep_cosine=0.0,
+        recolour=4,
     ),
     "pixels": dict(steps=200, lr=0.05, clips=("world",), **_GRAY),
     "fft": dict(steps=200, lr=0.2, clips=("world",), **_GRAY),
@@ -73,7 +80,7 @@ def _picture_tensor(source, size: int, what: str) -> torch.Tensor:
 
 def _check(
     generator: str, size, steps, lr, optimizer: str, init_weight, init_noise, tv, contrast, prior, canvas,
-    canvas_candidates, canvas_pick, stop_at, keep_canvas, recolour, recolour_rating,
+    canvas_candidates, canvas_pick, stop_at, keep_canvas, keep_cosine, recolour, recolour_rating,
 ) -> None:  # fmt: skip
     """The settings once each generator's defaults are in (guide checks the generator's name first)."""
     if isinstance(size, bool) or not isinstance(size, int) or not MIN_SIZE <= size <= MAX_SIZE:
@@ -107,6 +114,10 @@ def _check(
     for name, v in (("stop_at", stop_at), ("keep_canvas", keep_canvas)):
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v < 1:
             raise PromptismError(f"{name} must be a probability from 0 (off) to below 1, got {v!r}")
+    if isinstance(keep_cosine, bool) or not isinstance(keep_cosine, (int, float)) or not -1 <= keep_cosine < 1:
+        raise PromptismError(f"keep_cosine must be a cosine from -1 to below 1 (0 or below: off), got {keep_cosine!r}")
+    if keep_cosine > 0 and not keep_canvas:
+        raise PromptismError("keep_cosine is a further condition for keeping a canvas: it needs keep_canvas above 0")
     if keep_canvas and canvas != "prior":
         raise PromptismError("keep_canvas keeps a drawn canvas: it needs --generator vqgan with --canvas prior")
     if isinstance(recolour, bool) or not isinstance(recolour, int) or not 0 <= recolour <= canvas_candidates:
@@ -183,6 +194,7 @@ def guide(
     canvas_pick: str | None = None,
     stop_at: float = 0.0,
     keep_canvas: float | None = None,
+    keep_cosine: float | None = None,
     recolour: int | None = None,
     recolour_rating: str = "all",
     clips: tuple[str, ...] | None = None,
@@ -220,7 +232,9 @@ def guide(
     with no contrast captions never stop); ``keep_canvas``: take no step at all from a drawn canvas
     on which CLIP finds the prompts at least this likely among their contrast captions, and return
     it as drawn (0: off; judged before any step, so on a world picture CLIP has not been optimised
-    against); ``recolour``: when the picked canvas is not kept, this many of the canvases
+    against); ``keep_cosine``: keep such a canvas only if CLIP's cosine score with the prompts (the
+    weighted cosine ``canvas_pick="cosine"`` uses) is at least this too (0 or below: off), since a
+    picture like none of the captions can still make one of them the likeliest among them; ``recolour``: when the picked canvas is not kept, this many of the canvases
     ``canvas_pick`` rates best are recoloured region by region (each region to the colour, among
     those the drawn canvases hold, on which CLIP finds the prompts likeliest among their contrast
     captions; ``guide.recolour``), and the best of them, drawn again through the VQGAN, is the start,
@@ -248,6 +262,8 @@ def guide(
     canvas_pick = own["canvas_pick"] if canvas_pick is None else canvas_pick
     if keep_canvas is None:  # a gray canvas has nothing to keep
         keep_canvas = own["keep_canvas"] if canvas == "prior" else 0.0
+    if keep_cosine is None:
+        keep_cosine = own["keep_cosine"] if keep_canvas else 0.0
     if recolour is None:  # nor to recolour; and no more canvases than are drawn
         recolour = own["recolour"] if canvas == "prior" else 0
         if isinstance(canvas_candidates, int) and not isinstance(canvas_candidates, bool):
@@ -256,7 +272,7 @@ def guide(
         init_noise = 0.0 if canvas == "prior" and init is None else 1.0
     _check(
         generator, size, steps, lr, optimizer, init_weight, init_noise, tv, contrast, prior, canvas, canvas_candidates,
-        canvas_pick, stop_at, keep_canvas, recolour, recolour_rating,
+        canvas_pick, stop_at, keep_canvas, keep_cosine, recolour, recolour_rating,
     )  # fmt: skip
     n, seed = check_count(n), check_seed(seed)
     if isinstance(save_every, bool) or not isinstance(save_every, int) or save_every < 0:
@@ -345,6 +361,7 @@ def guide(
                 canvas_candidates=canvas_candidates,
                 canvas_pick=canvas_pick,
                 keep_canvas=keep_canvas,
+                keep_cosine=keep_cosine,
                 recolour=recolour,
                 recolour_rating=recolour_rating,
             )
@@ -361,7 +378,7 @@ def guide(
             picture, frames, info = _one(
                 models, targets, generator, seed + i, size, steps, lr, optimizer, cutn, cut_pow, augment,
                 start, init_weight, init_noise, tv, save_every, keep_best, progress, net, code_prior,
-                (mini_model, canvas_candidates, canvas_pick, keep_canvas, recolour, rating)
+                (mini_model, canvas_candidates, canvas_pick, (keep_canvas, keep_cosine), recolour, rating)
                 if mini_model is not None and drawing
                 else None,
                 stop_at,
@@ -475,8 +492,8 @@ def _one(
 ):  # fmt: skip
     """One picture from ``seed``; ``canvas``: (a mini model, n, pick, keep, recolour, rating) when
     there is no ``start`` and its transformer draws n starting pictures, of which CLIP's favourite by
-    ``pick`` is kept (canvas "prior"), and returned with no step if CLIP finds the prompts ``keep``
-    likely on it; if not, the ``recolour`` best are recoloured as the ``rating`` targets rate them
+    ``pick`` is kept (canvas "prior"), and returned with no step if CLIP finds the prompts ``keep[0]``
+    likely on it and its cosine score with them is at least ``keep[1]`` (``_keeps``); if not, the ``recolour`` best are recoloured as the ``rating`` targets rate them
     and the best of them, drawn through the VQGAN, is the start, kept likewise;
     ``stop_at``: the prompts' likelihood among their contrasts that ends the steps."""
     g = torch.Generator().manual_seed(seed)
@@ -493,10 +510,10 @@ def _one(
             scores = [rate(models, targets, x[None]) for x in drawn]
         picked = max(range(len(drawn)), key=scores.__getitem__)
         start = drawn[picked : picked + 1]
-        if canvas[3] and contrasted:
+        if canvas[3][0] and contrasted:
             with torch.no_grad():
                 likely = scores[picked] if rate is _contrast_score else _contrast_score(models, targets, start)
-            kept = math.exp(likely) >= canvas[3]
+                kept = _keeps(models, targets, start, likely, *canvas[3])
         # the rating's contrasts are the prompts' or a part of them: none there, nothing to recolour by
         if canvas[4] and not kept and any(t[2] for t in canvas[5]):
             start, picked, kept, recoloured = _recoloured(
@@ -551,19 +568,26 @@ def _one(
             info["canvas_picked"] = picked
         if stop_at:
             info["steps_taken"] = taken
-        if canvas is not None and canvas[3]:
+        if canvas is not None and canvas[3][0]:
             info["canvas_kept"] = kept
         if canvas is not None and canvas[4]:
             info["canvas_recoloured"] = bool(recoloured)
     return to_images(final)[0], frames, info
 
 
+def _keeps(models, targets, img: torch.Tensor, likely: float, keep: float, cosine: float) -> bool:
+    """Whether a drawn (or recoloured) canvas is returned with no step: CLIP finds the prompts at least
+    ``keep`` likely among their contrast captions (``likely``: the log of that, already computed), and,
+    where ``cosine`` > 0, its cosine score with them (``_score``) is at least ``cosine``."""
+    return math.exp(likely) >= keep and (cosine <= 0 or _score(models, targets, img) >= cosine)
+
+
 @torch.no_grad()
 def _recoloured(models, targets, rating, drawn, scores, most, keep, size, net) -> tuple[torch.Tensor, int, bool, bool]:
     """guide's recolouring of the drawn canvases (``guide.recolour``): the ``most`` canvases best by
     ``scores`` recoloured, the best of them by the contrast score of the ``rating`` targets, the
-    index of the canvas it was, whether it is kept (CLIP finds the prompts ``keep`` likely on it
-    among all their contrasts, ``targets``', as the VQGAN draws it), and whether any region of it
+    index of the canvas it was, whether it is kept (``keep``: (likelihood, cosine) as ``_keeps``
+    judges them by all the prompts' contrasts, ``targets``', on it as the VQGAN draws it), and whether any region of it
     changed colour (if none did, it is that canvas as drawn).
     The start returned is the picture the VQGAN's codes then draw when kept, and the recoloured
     picture otherwise (whose codes the steps start from)."""
@@ -578,5 +602,5 @@ def _recoloured(models, targets, rating, drawn, scores, most, keep, size, net) -
     # the VQGAN's picture of it, as the steps would start (noise 0; a generator of its own, so that
     # the seed's draws for the steps stay as they are)
     drawn_again = Codes(size, picture[None], 0.0, torch.Generator(), net)()
-    kept = bool(keep) and math.exp(_contrast_score(models, targets, drawn_again)) >= keep
+    kept = bool(keep[0]) and _keeps(models, targets, drawn_again, _contrast_score(models, targets, drawn_again), *keep)
     return (drawn_again if kept else picture[None]), picked, kept, not torch.equal(picture, drawn[picked])
