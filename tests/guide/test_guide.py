@@ -193,11 +193,12 @@ def test_the_cli_writes_pictures_frames_and_a_gif_and_nothing_on_bad_input(red_s
         (["guide", "x", "--out", str(tmp_path / "b3"), "--generator", "gan"], "unknown generator"),
         (["dream", str(red_square), "--out", str(tmp_path / "b4"), "--layer", "nope"], "no layer 'nope'"),
         (["dream", str(tmp_path / "none.png"), "--out", str(tmp_path / "b5")], "is not a file"),
+        (["guide", "x", "--out", str(tmp_path / "b6"), "--keep-cosine", "1.5"], "keep_cosine must be a cosine"),
     ]:
         assert main(bad) == 2
         err = capsys.readouterr().err
         assert msg in err and "Traceback" not in err, (bad, err)
-    assert not any((tmp_path / f"b{i}").exists() for i in range(1, 6)), "a refused request wrote something"
+    assert not any((tmp_path / f"b{i}").exists() for i in range(1, 7)), "a refused request wrote something"
 
 
 def test_the_cli_offers_the_augmentations_the_library_has():
