@@ -234,7 +234,8 @@ def guide(
     it as drawn (0: off; judged before any step, so on a world picture CLIP has not been optimised
     against); ``keep_cosine``: keep such a canvas only if CLIP's cosine score with the prompts (the
     weighted cosine ``canvas_pick="cosine"`` uses) is at least this too (0 or below: off), since a
-    picture like none of the captions can still make one of them the likeliest among them; ``recolour``: when the picked canvas is not kept, this many of the canvases
+    picture like none of the captions can still make one of them the likeliest among them;
+    ``recolour``: when the picked canvas is not kept, this many of the canvases
     ``canvas_pick`` rates best are recoloured region by region (each region to the colour, among
     those the drawn canvases hold, on which CLIP finds the prompts likeliest among their contrast
     captions; ``guide.recolour``), and the best of them, drawn again through the VQGAN, is the start,
@@ -493,7 +494,8 @@ def _one(
     """One picture from ``seed``; ``canvas``: (a mini model, n, pick, keep, recolour, rating) when
     there is no ``start`` and its transformer draws n starting pictures, of which CLIP's favourite by
     ``pick`` is kept (canvas "prior"), and returned with no step if CLIP finds the prompts ``keep[0]``
-    likely on it and its cosine score with them is at least ``keep[1]`` (``_keeps``); if not, the ``recolour`` best are recoloured as the ``rating`` targets rate them
+    likely on it and its cosine score with them is at least ``keep[1]`` (``_keeps``); if not, the
+    ``recolour`` best are recoloured as the ``rating`` targets rate them
     and the best of them, drawn through the VQGAN, is the start, kept likewise;
     ``stop_at``: the prompts' likelihood among their contrasts that ends the steps."""
     g = torch.Generator().manual_seed(seed)
@@ -587,8 +589,8 @@ def _recoloured(models, targets, rating, drawn, scores, most, keep, size, net) -
     """guide's recolouring of the drawn canvases (``guide.recolour``): the ``most`` canvases best by
     ``scores`` recoloured, the best of them by the contrast score of the ``rating`` targets, the
     index of the canvas it was, whether it is kept (``keep``: (likelihood, cosine) as ``_keeps``
-    judges them by all the prompts' contrasts, ``targets``', on it as the VQGAN draws it), and whether any region of it
-    changed colour (if none did, it is that canvas as drawn).
+    judges them by all the prompts' contrasts, ``targets``', on it as the VQGAN draws it), and
+    whether any region of it changed colour (if none did, it is that canvas as drawn).
     The start returned is the picture the VQGAN's codes then draw when kept, and the recoloured
     picture otherwise (whose codes the steps start from)."""
     from .recolour import palettes, recolour
