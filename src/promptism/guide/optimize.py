@@ -12,6 +12,7 @@ import inspect
 import math
 import time
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -59,6 +60,22 @@ class GuideResult:
     seeds: list[int]
     metadata: list[dict]
     frames: list[list[Image.Image]] = field(default_factory=list)  # per picture, when asked for
+
+
+class _Canvas(NamedTuple):
+    """Where the vqgan generator starts without ``init`` (canvas "prior"): ``mini``'s transformer
+    draws ``candidates`` pictures, CLIP keeps its favourite by ``pick``, returned with no step when
+    CLIP finds the prompts ``keep`` likely on it and its cosine score with them reaches
+    ``keep_cosine`` (``_keeps``); if not, the ``recolour`` best are recoloured, rated by the
+    ``rating`` targets (``_recoloured``)."""
+
+    mini: object
+    candidates: int
+    pick: str
+    keep: float
+    keep_cosine: float
+    recolour: int
+    rating: list
 
 
 def spherical_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -379,7 +396,7 @@ def guide(
             picture, frames, info = _one(
                 models, targets, generator, seed + i, size, steps, lr, optimizer, cutn, cut_pow, augment,
                 start, init_weight, init_noise, tv, save_every, keep_best, progress, net, code_prior,
-                (mini_model, canvas_candidates, canvas_pick, (keep_canvas, keep_cosine), recolour, rating)
+                _Canvas(mini_model, canvas_candidates, canvas_pick, keep_canvas, keep_cosine, recolour, rating)
                 if mini_model is not None and drawing
                 else None,
                 stop_at,
@@ -491,12 +508,8 @@ def _one(
     start, init_weight, init_noise, tv, save_every, keep_best, progress, net=None, code_prior=None, canvas=None,
     stop_at=0.0,
 ):  # fmt: skip
-    """One picture from ``seed``; ``canvas``: (a mini model, n, pick, keep, recolour, rating) when
-    there is no ``start`` and its transformer draws n starting pictures, of which CLIP's favourite by
-    ``pick`` is kept (canvas "prior"), and returned with no step if CLIP finds the prompts ``keep[0]``
-    likely on it and its cosine score with them is at least ``keep[1]`` (``_keeps``); if not, the
-    ``recolour`` best are recoloured as the ``rating`` targets rate them
-    and the best of them, drawn through the VQGAN, is the start, kept likewise;
+    """One picture from ``seed``; ``canvas`` (a ``_Canvas``): how to start when there is no
+    ``start``: from a drawn canvas, kept as it is or recoloured;
     ``stop_at``: the prompts' likelihood among their contrasts that ends the steps."""
     g = torch.Generator().manual_seed(seed)
     contrasted = any(t[2] for t in targets)  # some prompt has contrast captions to be likely among
@@ -506,20 +519,21 @@ def _one(
     if start is None and canvas is not None:
         from .prior import drawn_canvases
 
-        drawn = drawn_canvases(canvas[0], size, g, canvas[1])
-        rate = _contrast_score if canvas[2] == "contrast" else _score
+        drawn = drawn_canvases(canvas.mini, size, g, canvas.candidates)
+        rate = _contrast_score if canvas.pick == "contrast" else _score
         with torch.no_grad():
             scores = [rate(models, targets, x[None]) for x in drawn]
         picked = max(range(len(drawn)), key=scores.__getitem__)
         start = drawn[picked : picked + 1]
-        if canvas[3][0] and contrasted:
+        if canvas.keep and contrasted:
             with torch.no_grad():
                 likely = scores[picked] if rate is _contrast_score else _contrast_score(models, targets, start)
-                kept = _keeps(models, targets, start, likely, *canvas[3])
+                kept = _keeps(models, targets, start, likely, canvas.keep, canvas.keep_cosine)
         # the rating's contrasts are the prompts' or a part of them: none there, nothing to recolour by
-        if canvas[4] and not kept and any(t[2] for t in canvas[5]):
+        if canvas.recolour and not kept and any(t[2] for t in canvas.rating):
             start, picked, kept, recoloured = _recoloured(
-                models, targets, canvas[5], drawn, scores, canvas[4], canvas[3], size, net
+                models, targets, canvas.rating, drawn, scores, canvas.recolour, canvas.keep, canvas.keep_cosine,
+                size, net,
             )  # fmt: skip
     param = GENERATORS[generator](size, start, init_noise, g, *([net] if net is not None else []))
     opt = _optimizer(optimizer, param.parameters(), lr)
@@ -570,9 +584,9 @@ def _one(
             info["canvas_picked"] = picked
         if stop_at:
             info["steps_taken"] = taken
-        if canvas is not None and canvas[3][0]:
+        if canvas is not None and canvas.keep:
             info["canvas_kept"] = kept
-        if canvas is not None and canvas[4]:
+        if canvas is not None and canvas.recolour:
             info["canvas_recoloured"] = bool(recoloured)
     return to_images(final)[0], frames, info
 
@@ -585,10 +599,12 @@ def _keeps(models, targets, img: torch.Tensor, likely: float, keep: float, cosin
 
 
 @torch.no_grad()
-def _recoloured(models, targets, rating, drawn, scores, most, keep, size, net) -> tuple[torch.Tensor, int, bool, bool]:
+def _recoloured(
+    models, targets, rating, drawn, scores, most, keep, keep_cosine, size, net
+) -> tuple[torch.Tensor, int, bool, bool]:
     """guide's recolouring of the drawn canvases (``guide.recolour``): the ``most`` canvases best by
     ``scores`` recoloured, the best of them by the contrast score of the ``rating`` targets, the
-    index of the canvas it was, whether it is kept (``keep``: (likelihood, cosine) as ``_keeps``
+    index of the canvas it was, whether it is kept (``keep`` and ``keep_cosine`` as ``_keeps``
     judges them by all the prompts' contrasts, ``targets``', on it as the VQGAN draws it), and
     whether any region of it changed colour (if none did, it is that canvas as drawn).
     The start returned is the picture the VQGAN's codes then draw when kept, and the recoloured
@@ -604,5 +620,7 @@ def _recoloured(models, targets, rating, drawn, scores, most, keep, size, net) -
     # the VQGAN's picture of it, as the steps would start (noise 0; a generator of its own, so that
     # the seed's draws for the steps stay as they are)
     drawn_again = Codes(size, picture[None], 0.0, torch.Generator(), net)()
-    kept = bool(keep[0]) and _keeps(models, targets, drawn_again, _contrast_score(models, targets, drawn_again), *keep)
+    kept = bool(keep) and _keeps(
+        models, targets, drawn_again, _contrast_score(models, targets, drawn_again), keep, keep_cosine
+    )
     return (drawn_again if kept else picture[None]), picked, kept, not torch.equal(picture, drawn[picked])
