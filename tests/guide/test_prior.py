@@ -264,3 +264,51 @@ def test_keep_cosine_keeps_only_a_canvas_clip_also_finds_like_the_prompt(monkeyp
             guide("a red square", keep_cosine=bad)
     with pytest.raises(PromptismError, match="keep_cosine is a further condition"):
         guide("a red square", keep_canvas=0, keep_cosine=0.5)
+
+
+def _share(x: torch.Tensor, channel: int) -> float:
+    """The share of pixels of pictures (N, 3, S, S) in [-1, 1] where ``channel`` leads the other two by 0.5."""
+    others = [c for c in range(3) if c != channel]
+    return float((x[:, channel] > x[:, others].max(1).values + 0.5).float().mean())
+
+
+def test_canvases_drawn_reading_the_prompt_show_what_it_asks_and_the_seed_draws_them_again():
+    from promptism.guide.prior import drawn_canvases
+
+    mini = load_mini("world")
+
+    def draw(caption, negative=""):
+        return drawn_canvases(mini, 64, torch.Generator().manual_seed(7), 6, caption, negative)
+
+    red, blue, empty = draw("a red square"), draw("a blue square"), draw("")
+    assert torch.equal(red, draw("a red square"))  # the same seed and caption draw the same canvases
+    assert not torch.allclose(red, empty)  # the caption is read
+    assert _share(red, 0) > 2 * _share(blue, 0) and _share(blue, 2) > 2 * _share(red, 2)
+    assert not torch.allclose(draw("a red square", "a blue square"), red)  # the negative caption guides too
+
+
+def test_the_prompt_canvas_reads_the_positive_prompts_and_steers_from_the_negative_ones(monkeypatch):
+    from promptism.guide import optimize
+    from promptism.guide import prior as prior_module
+
+    assert optimize._canvas_captions(optimize.parse_prompts("a red star | a blue star:2 | a yellow star:-1")) == (
+        "a blue star and a red star",
+        "a yellow star",
+    )
+    read, real = [], prior_module.drawn_canvases
+
+    def spy(mini, size, g, n=1, caption="", negative=""):
+        read.append((caption, negative))
+        return real(mini, size, g, n, caption, negative)
+
+    monkeypatch.setattr(prior_module, "drawn_canvases", spy)
+    fast = dict(seed=2, steps=1, cutn=2, canvas_candidates=2, recolour=0)
+    m = guide("a red square | a blue circle:-1", canvas="prompt", **fast).metadata[0]
+    assert read[-1] == ("a red square", "a blue circle")
+    assert m["settings"]["canvas"] == "prompt"
+    assert (m["settings"]["canvas_caption"], m["settings"]["canvas_negative"]) == ("a red square", "a blue circle")
+    assert m["settings"]["keep_canvas"] == DEFAULTS["vqgan"]["keep_canvas"]  # a drawn canvas's own defaults
+    plain = guide("a red square", canvas="prior", **fast).metadata[0]
+    assert read[-1] == ("", "") and "canvas_caption" not in plain["settings"]
+    with pytest.raises(PromptismError, match="needs --generator vqgan"):
+        guide("a red square", canvas="prompt", generator="pixels")

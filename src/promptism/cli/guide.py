@@ -192,22 +192,24 @@ def add_commands(sub) -> None:
     g.add_argument(
         "--canvas",
         default=None,
-        choices=("gray", "prior"),
+        choices=("gray", "prior", "prompt"),
         help="where --generator vqgan starts without --init: prior (default: a Scene World picture whose codes "
-        "the --mini model's transformer draws from the seed, reading no prompt) or gray (a gray canvas)",
+        "the --mini model's transformer draws from the seed, reading no prompt), prompt (the same, but the "
+        "transformer reads the positive prompts, with the negative ones as its guidance's empty caption, at "
+        "promptism mini's default sampling settings) or gray (a gray canvas)",
     )
     g.add_argument(
         "--canvas-candidates",
         type=int,
         default=64,
-        help="with --canvas prior: draw this many starting pictures (1 to 256) and start from the one CLIP likes "
+        help="with --canvas prior or prompt: draw this many starting pictures (1 to 256) and start from the one CLIP likes "
         "best by --canvas-pick (default: 64)",
     )
     g.add_argument(
         "--canvas-pick",
         default=None,
         choices=("cosine", "contrast"),
-        help="with --canvas prior: CLIP's score for that choice, contrast (the default: how likely CLIP finds each "
+        help="with --canvas prior or prompt: CLIP's score for that choice, contrast (the default: how likely CLIP finds each "
         "prompt among its contrast captions, one colour, shape, number, place or background changed) or cosine "
         "(the cosine with the prompts)",
     )
@@ -225,7 +227,7 @@ def add_commands(sub) -> None:
         type=float,
         default=None,
         metavar="P",
-        help="with --canvas prior: take no step from the kept canvas if CLIP finds the prompts at least this "
+        help="with --canvas prior or prompt: take no step from the kept canvas if CLIP finds the prompts at least this "
         "likely (0 to below 1) among their contrast captions on it, and return it as drawn; the sidecar records "
         "canvas_kept (default: 0.9 on a drawn canvas; 0 turns it off)",
     )
@@ -243,7 +245,7 @@ def add_commands(sub) -> None:
         type=int,
         default=None,
         metavar="K",
-        help="with --canvas prior: when the picked canvas is not kept, recolour the K canvases --canvas-pick rates "
+        help="with --canvas prior or prompt: when the picked canvas is not kept, recolour the K canvases --canvas-pick rates "
         "best, region by region, each region to the colour (of those the drawn canvases hold) on which CLIP finds "
         "the prompts likeliest among their contrast captions, and start from the best, kept by --keep-canvas as a "
         "drawn canvas is; the sidecar records canvas_recoloured (default: 4 on a drawn canvas; 0 turns it off)",
@@ -257,7 +259,9 @@ def add_commands(sub) -> None:
         "recoloured canvas is kept",
     )
     g.add_argument(
-        "--mini", default="world", help="the mini model of --prior and --canvas prior: a shipped name or a folder"
+        "--mini",
+        default="world",
+        help="the mini model of --prior and --canvas prior or prompt: a shipped name or a folder",
     )
     g.add_argument(
         "--image-prompt",

@@ -47,7 +47,8 @@ DEFAULTS = {
     "fft": dict(steps=200, lr=0.2, clips=("world",), **_GRAY),
     "stylegan": dict(steps=200, lr=0.03, clips=("world",), **_GRAY),
 }
-CANVASES = ("gray", "prior")  # where the vqgan generator starts without --init
+CANVASES = ("gray", "prior", "prompt")  # where the vqgan generator starts without --init
+DRAWN = ("prior", "prompt")  # the canvases mini's transformer draws
 CANVAS_PICKS = ("cosine", "contrast")  # how CLIP picks among the drawn canvases
 RECOLOUR_RATINGS = ("all", "colours")  # which contrast captions rate a recolouring
 MIN_SIZE, MAX_SIZE, MAX_STEPS = 32, 256, 5000
@@ -63,8 +64,9 @@ class GuideResult:
 
 
 class _Canvas(NamedTuple):
-    """Where the vqgan generator starts without ``init`` (canvas "prior"): ``mini``'s transformer
-    draws ``candidates`` pictures, CLIP keeps its favourite by ``pick``, returned with no step when
+    """Where the vqgan generator starts without ``init`` (canvas "prior" or "prompt"): ``mini``'s
+    transformer draws ``candidates`` pictures reading ``caption`` (with ``negative`` in the empty
+    caption's place; "" for canvas "prior"), CLIP keeps its favourite by ``pick``, returned with no step when
     CLIP finds the prompts ``keep`` likely on it and its cosine score with them reaches
     ``keep_cosine`` (``_keeps``); if not, the ``recolour`` best are recoloured, rated by the
     ``rating`` targets (``_recoloured``)."""
@@ -76,6 +78,8 @@ class _Canvas(NamedTuple):
     keep_cosine: float
     recolour: int
     rating: list
+    caption: str = ""
+    negative: str = ""
 
 
 def spherical_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -135,15 +139,19 @@ def _check(
         raise PromptismError(f"keep_cosine must be a cosine from -1 to below 1 (0 or below: off), got {keep_cosine!r}")
     if keep_cosine > 0 and not keep_canvas:
         raise PromptismError("keep_cosine is a further condition for keeping a canvas: it needs keep_canvas above 0")
-    if keep_canvas and canvas != "prior":
-        raise PromptismError("keep_canvas keeps a drawn canvas: it needs --generator vqgan with --canvas prior")
+    if keep_canvas and canvas not in DRAWN:
+        raise PromptismError(
+            "keep_canvas keeps a drawn canvas: it needs --generator vqgan with --canvas prior or prompt"
+        )
     if isinstance(recolour, bool) or not isinstance(recolour, int) or not 0 <= recolour <= canvas_candidates:
         raise PromptismError(
             f"recolour must be a whole number of canvases from 0 (off) to canvas_candidates "
             f"({canvas_candidates}), got {recolour!r}"
         )
-    if recolour and canvas != "prior":
-        raise PromptismError("recolour recolours drawn canvases: it needs --generator vqgan with --canvas prior")
+    if recolour and canvas not in DRAWN:
+        raise PromptismError(
+            "recolour recolours drawn canvases: it needs --generator vqgan with --canvas prior or prompt"
+        )
     if recolour_rating not in RECOLOUR_RATINGS:
         raise PromptismError(f"unknown recolour_rating {recolour_rating!r}; choices are {', '.join(RECOLOUR_RATINGS)}")
     if canvas_pick not in CANVAS_PICKS:
@@ -240,8 +248,11 @@ def guide(
     caption, pulls each place towards the codes a world picture would hold there; ``guide.prior``);
     ``canvas``: where the vqgan generator starts without ``init``: ``prior`` (its default: a picture
     whose codes ``mini``'s transformer draws from the seed with the empty caption,
-    ``canvas_candidates`` of them drawn and the one CLIP likes best by ``canvas_pick`` kept) or
-    ``gray`` (a gray canvas's codes); ``canvas_pick``: CLIP's score for that choice, ``cosine``
+    ``canvas_candidates`` of them drawn and the one CLIP likes best by ``canvas_pick`` kept),
+    ``prompt`` (the same, but the transformer reads the positive text prompts, joined by "and", with
+    the negative ones in the empty caption's place, at ``promptism mini``'s default sampling
+    settings; the empty caption where there is no positive text prompt) or ``gray`` (a gray canvas's
+    codes); ``canvas_pick``: CLIP's score for that choice, ``cosine``
     (the weighted cosine with the prompts) or ``contrast`` (how likely CLIP finds each prompt among
     its contrast captions, as the contrast loss measures it; the cosine for prompts with none);
     ``stop_at``: end the steps early, before any step that would start from a picture on which
@@ -279,15 +290,15 @@ def guide(
     canvas = own["canvas"] if canvas is None else canvas
     canvas_pick = own["canvas_pick"] if canvas_pick is None else canvas_pick
     if keep_canvas is None:  # a gray canvas has nothing to keep
-        keep_canvas = own["keep_canvas"] if canvas == "prior" else 0.0
+        keep_canvas = own["keep_canvas"] if canvas in DRAWN else 0.0
     if keep_cosine is None:
         keep_cosine = own["keep_cosine"] if keep_canvas else 0.0
     if recolour is None:  # nor to recolour; and no more canvases than are drawn
-        recolour = own["recolour"] if canvas == "prior" else 0
+        recolour = own["recolour"] if canvas in DRAWN else 0
         if isinstance(canvas_candidates, int) and not isinstance(canvas_candidates, bool):
             recolour = min(recolour, max(canvas_candidates, 0))
     if init_noise is None:
-        init_noise = 0.0 if canvas == "prior" and init is None else 1.0
+        init_noise = 0.0 if canvas in DRAWN and init is None else 1.0
     _check(
         generator, size, steps, lr, optimizer, init_weight, init_noise, tv, contrast, prior, canvas, canvas_candidates,
         canvas_pick, stop_at, keep_canvas, keep_cosine, recolour, recolour_rating,
@@ -310,7 +321,7 @@ def guide(
         from ..vqgan import load as load_vqgan
 
         net = load_vqgan(vqgan)
-        if prior or (canvas == "prior" and init is None):
+        if prior or (canvas in DRAWN and init is None):
             from ..mini import load as load_mini
 
             mini_model = load_mini(mini)
@@ -327,7 +338,8 @@ def guide(
 
     pictures = [open_image(p.text, "image prompt").image for p in images]
     targets = []  # per CLIP: (embeddings (P, D), weights (P,), contrasts, the contrast loss's weight)
-    drawing = canvas == "prior" and init is None
+    drawing = canvas in DRAWN and init is None
+    caption, negative = _canvas_captions(text) if canvas == "prompt" else ("", "")
     # the contrast captions serve the loss, the contrast pick, the kept canvas and the stop alike
     scoring = (drawing and (canvas_pick == "contrast" or keep_canvas > 0 or recolour > 0)) or stop_at > 0
     with torch.no_grad():
@@ -374,7 +386,7 @@ def guide(
 
         settings["vqgan"] = {"name": str(vqgan), "sha256": weights_sha256(net.folder)}
         settings.update(prior=prior, canvas=canvas if init is None else "init")
-        if canvas == "prior" and init is None:
+        if drawing:
             settings.update(
                 canvas_candidates=canvas_candidates,
                 canvas_pick=canvas_pick,
@@ -383,6 +395,8 @@ def guide(
                 recolour=recolour,
                 recolour_rating=recolour_rating,
             )
+            if canvas == "prompt":
+                settings.update(canvas_caption=caption, canvas_negative=negative)
         if mini_model is not None:
             settings["mini"] = {"name": str(mini), "sha256": weights_sha256(mini_model.folder)}
     elif generator == "stylegan":
@@ -396,7 +410,10 @@ def guide(
             picture, frames, info = _one(
                 models, targets, generator, seed + i, size, steps, lr, optimizer, cutn, cut_pow, augment,
                 start, init_weight, init_noise, tv, save_every, keep_best, progress, net, code_prior,
-                _Canvas(mini_model, canvas_candidates, canvas_pick, keep_canvas, keep_cosine, recolour, rating)
+                _Canvas(
+                    mini_model, canvas_candidates, canvas_pick, keep_canvas, keep_cosine, recolour, rating, caption,
+                    negative,
+                )
                 if mini_model is not None and drawing
                 else None,
                 stop_at,
@@ -519,7 +536,7 @@ def _one(
     if start is None and canvas is not None:
         from .prior import drawn_canvases
 
-        drawn = drawn_canvases(canvas.mini, size, g, canvas.candidates)
+        drawn = drawn_canvases(canvas.mini, size, g, canvas.candidates, canvas.caption, canvas.negative)
         rate = _contrast_score if canvas.pick == "contrast" else _score
         with torch.no_grad():
             scores = [rate(models, targets, x[None]) for x in drawn]
@@ -589,6 +606,16 @@ def _one(
         if canvas is not None and canvas.recolour:
             info["canvas_recoloured"] = bool(recoloured)
     return to_images(final)[0], frames, info
+
+
+def _canvas_captions(text: list[Prompt]) -> tuple[str, str]:
+    """What mini's transformer reads for canvas "prompt": the positive text prompts, and the negative
+    ones in the empty caption's place, each joined by "and" (heaviest first)."""
+
+    def joined(ps):
+        return " and ".join(p.text for p in sorted(ps, key=lambda p: -abs(p.weight)))
+
+    return joined([p for p in text if p.weight > 0]), joined([p for p in text if p.weight < 0])
 
 
 def _keeps(models, targets, img: torch.Tensor, likely: float, keep: float, cosine: float) -> bool:

@@ -1,6 +1,6 @@
 """mini's transformer as a prior for the vqgan generator, two ways. It draws the canvas guide starts
-from (``drawn_canvases``: Scene World pictures whose codes it writes reading the empty caption),
-and it can weigh the codes as a loss (``CodePrior``).
+from (``drawn_canvases``: Scene World pictures whose codes it writes reading the empty caption, or
+reading the prompt), and it can weigh the codes as a loss (``CodePrior``).
 
 The code prior: mini's transformer, reading the empty caption, says which
 VQGAN codes a Scene World picture would hold at each place given the codes before it. CLIP alone
@@ -70,11 +70,16 @@ class CodePrior:
 
 
 @torch.no_grad()
-def drawn_canvases(mini, size: int, g: torch.Generator, n: int = 1) -> torch.Tensor:
-    """n pictures (n, 3, size, size) in [-1, 1] whose codes mini's transformer drew with the empty
-    caption (Scene World pictures of no prompt's choosing; each from its own generator, seeded from
-    ``g``), decoded by its VQGAN and resized to ``size``: where the vqgan generator may start
-    (``canvas="prior"``)."""
+def drawn_canvases(
+    mini, size: int, g: torch.Generator, n: int = 1, caption: str = "", negative: str = ""
+) -> torch.Tensor:
+    """n pictures (n, 3, size, size) in [-1, 1] whose codes mini's transformer drew (each from its
+    own generator, seeded from ``g``), decoded by its VQGAN and resized to ``size``: where the vqgan
+    generator may start. With the empty ``caption`` (canvas "prior") the transformer reads nothing
+    and draws Scene World pictures of no prompt's choosing; with a caption (canvas "prompt") it reads
+    it at ``promptism mini``'s default sampling settings, classifier-free guidance included, with
+    ``negative`` in the empty caption's place."""
+    from ..mini.defaults import DEFAULTS
     from ..mini.sample import sample_codes
 
     grid = mini.model.cfg.grid
@@ -82,12 +87,22 @@ def drawn_canvases(mini, size: int, g: torch.Generator, n: int = 1) -> torch.Ten
     gens = (
         [g] if n == 1 else [torch.Generator().manual_seed(int(s)) for s in torch.randint(0, 2**62, (n,), generator=g)]
     )
-    null = mini.tokenizer([""])[0]
+    null = mini.tokenizer([negative])[0]
+    if caption:
+        text = mini.tokenizer([caption])[0]
+        sampling = {k: DEFAULTS[k] for k in ("temperature", "top_k", "top_p", "cond_scale")}
+
+        def codes(chunk):
+            return sample_codes(mini.model, text.expand(len(chunk), -1), null.expand(len(chunk), -1), chunk, **sampling)
+
+    else:
+
+        def codes(chunk):
+            return sample_codes(mini.model, null.expand(len(chunk), -1), None, chunk)
+
     x = torch.cat(
         [
-            mini.vq.decode(
-                sample_codes(mini.model, null.expand(len(chunk), -1), None, chunk).view(len(chunk), grid, grid)
-            )
+            mini.vq.decode(codes(chunk).view(len(chunk), grid, grid))
             for chunk in (gens[i : i + CHUNK] for i in range(0, n, CHUNK))
         ]
     ).clamp(-1, 1)
