@@ -2,16 +2,16 @@
 
     .venv/bin/python benchmarks/guide_canvas_pick.py --offset 10 --limit 6
     .venv/bin/python benchmarks/guide_canvas_pick.py --offset 20 --limit 10 --name dev2
-    .venv/bin/python benchmarks/guide_canvas_pick.py --canvas prompt --offset 40 --limit 40 --name prompt-seen
-
+    .venv/bin/python benchmarks/guide_canvas_pick.py --canvas prompt --offset 40 --limit 40 --name prompt-seen41-80
 
 For each prompt of a split's single object and colours categories (the first --limit after
 skipping --offset, as benchmarks/guide_world.py takes them), the canvases guide would draw with
 --canvas prior or prompt (the same seed, the same --candidates pictures from mini-world's
-transformer, reading the empty caption or the prompt) are judged by the Scene World's judge, before any step. Reported: the share of prompts for
-which at least one canvas already shows what the prompt asks (what a perfect pick could start
-from), the mean share of such canvases, and how often the canvas each pick keeps (CLIP world-v1's
-cosine, or the contrast score of --canvas-pick contrast) shows it.
+transformer, reading the empty caption or the prompt) are judged by the Scene World's judge, before
+any step. Reported: the share of prompts for which at least one canvas already shows what the
+prompt asks (what a perfect pick could start from), the mean share of such canvases, and how often
+the canvas each pick keeps (CLIP world-v1's cosine, or the contrast score of --canvas-pick
+contrast) shows it.
 
 The judge only measures here: guide never sees its verdicts, and nothing picks by them.
 Writes benchmarks/reports/guide_canvas_pick_<name>.{json,md}.

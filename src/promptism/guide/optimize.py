@@ -66,8 +66,8 @@ class GuideResult:
 class _Canvas(NamedTuple):
     """Where the vqgan generator starts without ``init`` (canvas "prior" or "prompt"): ``mini``'s
     transformer draws ``candidates`` pictures reading ``caption`` (with ``negative`` in the empty
-    caption's place; "" for canvas "prior"), CLIP keeps its favourite by ``pick``, returned with no step when
-    CLIP finds the prompts ``keep`` likely on it and its cosine score with them reaches
+    caption's place; "" for canvas "prior"), CLIP keeps its favourite by ``pick``, returned with no
+    step when CLIP finds the prompts ``keep`` likely on it and its cosine score with them reaches
     ``keep_cosine`` (``_keeps``); if not, the ``recolour`` best are recoloured, rated by the
     ``rating`` targets (``_recoloured``)."""
 

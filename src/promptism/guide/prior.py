@@ -88,21 +88,20 @@ def drawn_canvases(
         [g] if n == 1 else [torch.Generator().manual_seed(int(s)) for s in torch.randint(0, 2**62, (n,), generator=g)]
     )
     null = mini.tokenizer([negative])[0]
-    if caption:
-        text = mini.tokenizer([caption])[0]
-        sampling = {k: DEFAULTS[k] for k in ("temperature", "top_k", "top_p", "cond_scale")}
-
-        def codes(chunk):
-            return sample_codes(mini.model, text.expand(len(chunk), -1), null.expand(len(chunk), -1), chunk, **sampling)
-
-    else:
-
-        def codes(chunk):
-            return sample_codes(mini.model, null.expand(len(chunk), -1), None, chunk)
-
+    # no caption: the empty one is read, unguided, at sample_codes' own settings
+    text = mini.tokenizer([caption])[0] if caption else null
+    sampling = {k: DEFAULTS[k] for k in ("temperature", "top_k", "top_p", "cond_scale")} if caption else {}
     x = torch.cat(
         [
-            mini.vq.decode(codes(chunk).view(len(chunk), grid, grid))
+            mini.vq.decode(
+                sample_codes(
+                    mini.model,
+                    text.expand(len(chunk), -1),
+                    null.expand(len(chunk), -1) if caption else None,
+                    chunk,
+                    **sampling,
+                ).view(len(chunk), grid, grid)
+            )
             for chunk in (gens[i : i + CHUNK] for i in range(0, n, CHUNK))
         ]
     ).clamp(-1, 1)
