@@ -12,7 +12,8 @@ starts.json: how each picture began, its drawn canvas kept with no step or recol
 and, with --summarize, benchmarks/reports/guide_world.md. With --config (a recipe file of kind
 guide: settings other than the defaults) it writes experiments/reports/guide_<recipe>_<split>/
 instead; --offset skips the first prompts of each category, so that a recipe is chosen on prompts
-the benchmark's reports do not quote.
+the benchmark's reports do not quote, and --draw N takes a fresh draw of prompts from the suite's
+templates (none of them the suite's) once its own are spent.
 
 The judge only scores; nothing here picks or filters pictures by it.
 """
@@ -30,7 +31,7 @@ EXPERIMENT_REPORTS = Path(__file__).resolve().parent.parent / "experiments" / "r
 STARTS = ("canvas_kept", "canvas_recoloured")  # sidecar fields counted in a run's meta and starts.json
 
 
-def run(generator: str, split: str, limit: int, config: str | None, offset: int, categories) -> None:
+def run(generator: str, split: str, limit: int, config: str | None, offset: int, categories, draw: int = 0) -> None:
     from promptism.guide import guide
     from promptism.world import suite
 
@@ -53,7 +54,14 @@ def run(generator: str, split: str, limit: int, config: str | None, offset: int,
         return made.images
 
     result = suite.evaluate(
-        gen, splits=(split,), limit=limit, images_per_prompt=1, progress=True, offset=offset, categories=categories
+        gen,
+        splits=(split,),
+        limit=limit,
+        images_per_prompt=1,
+        progress=True,
+        offset=offset,
+        categories=categories,
+        draw=draw,
     )
     seconds = time.time() - t0
     suite.write_reports(
@@ -63,6 +71,7 @@ def run(generator: str, split: str, limit: int, config: str | None, offset: int,
         meta={
             "prompts per category": limit,
             "prompts skipped per category": offset,
+            "prompts": f"fresh draw {draw}" if draw else "the suite",
             "categories": ", ".join(categories or suite.CATEGORIES),
             "settings": ", ".join(f"{k}={v}" for k, v in settings.items()),
             "pictures per prompt": 1,
@@ -120,12 +129,21 @@ def main() -> int:
     ap.add_argument("--config", help="a guide recipe file (experiments/guide/*.toml) instead of the defaults")
     ap.add_argument("--offset", type=int, default=0, help="prompts of each category to skip first (default: 0)")
     ap.add_argument("--categories", nargs="+", help="only these categories (default: all)")
+    ap.add_argument(
+        "--draw",
+        type=int,
+        default=0,
+        help="with --config: fresh prompts from the suite's templates, none of them the suite's (1, 2, ...; "
+        "default: 0, the suite)",
+    )
     args = ap.parse_args()
+    if args.draw and not args.config:
+        ap.error("--draw is for judging a recipe (--config): the benchmark's reports quote the suite's own prompts")
     if not args.summarize:
         from promptism.cli.common import torch_threads
 
         torch_threads()  # $PROMPTISM_THREADS, else the idle cores: two runs sharing 2 cores take one each
-        run(args.generator, args.split, args.limit, args.config, args.offset, args.categories)
+        run(args.generator, args.split, args.limit, args.config, args.offset, args.categories, args.draw)
     if not args.config:
         summarize()
     return 0

@@ -9,6 +9,7 @@ from PIL import Image
 from promptism.world import JudgeError, parse, render
 from promptism.world.suite import (
     CATEGORIES,
+    DRAW_PROMPTS,
     PROMPTS_PER_CATEGORY,
     SPLITS,
     build,
@@ -34,6 +35,35 @@ def test_splits_have_enough_unique_parseable_prompts():
 
 def test_suite_is_fixed():
     assert [p.text for p in build("seen")] == [p.text for p in build.__wrapped__("seen")]
+
+
+def test_a_fresh_draw_writes_new_prompts_of_the_same_kinds():
+    for split in SPLITS:
+        earlier = {p.text for p in build(split)}
+        for draw in (1, 2):
+            fresh = build.__wrapped__(split, draw)
+            assert [p.text for p in fresh] == [p.text for p in build(split, draw)]  # seeded: the same every time
+            assert not earlier & {p.text for p in fresh}  # neither the suite's nor an earlier draw's
+            earlier |= {p.text for p in fresh}
+            for cat in CATEGORIES:
+                ours = [p for p in fresh if p.category == cat]
+                assert len({p.text for p in ours}) == len(ours) == DRAW_PROMPTS
+                assert all(p.id.startswith(f"{split}-d{draw}-{cat}-") and p.split == split for p in ours)
+            for p in fresh:
+                assert parse(p.text) == p.constraints
+                assert p.constraints.mentions_held_out() == (split == "heldout"), p.text
+    # held-out single objects and colours share 176 texts: later draws run short, and end
+    assert not [p for p in build("heldout", 4) if p.category == "colors"]
+    with pytest.raises(ValueError, match="draw"):
+        build("seen", -1)
+
+
+def test_evaluate_takes_a_fresh_draw():
+    asked = []
+    evaluate(lambda t, n, s: asked.append(t) or [Image.new("RGB", (64, 64))] * n, ("seen",), 2, 1, False, draw=1)
+    fresh = [p.text for p in build("seen", 1)]
+    assert asked and all(t in fresh for t in asked)
+    assert len(asked) == 2 * len(CATEGORIES)
 
 
 def test_categories_ask_what_geneval_asks():

@@ -46,6 +46,7 @@ CATEGORY_TITLES = {
 }
 SPLITS = ("seen", "heldout")
 PROMPTS_PER_CATEGORY = 80
+DRAW_PROMPTS = 20  # per category in each fresh draw of prompts (build's draw > 0)
 IMAGES_PER_PROMPT = 4
 THUMB = 128  # contact-sheet thumbnail side
 SUITE_SEED = 20231018  # GenEval's arXiv date: the suite is fixed, never re-drawn
@@ -140,26 +141,42 @@ def _two_pairs(rng, held: bool, seen_pairs, held_pairs):
 
 
 @cache
-def build(split: str = "seen") -> tuple[Prompt, ...]:
-    """The fixed prompt list of a split: every category, PROMPTS_PER_CATEGORY prompts each."""
+def build(split: str = "seen", draw: int = 0) -> tuple[Prompt, ...]:
+    """The fixed prompt list of a split: every category, PROMPTS_PER_CATEGORY prompts each.
+
+    ``draw`` 0 is the suite, the prompts reports quote. A later draw (1, 2, ...) writes
+    DRAW_PROMPTS fresh prompts per category from the same templates with its own seed, none of
+    them a prompt of the suite or of an earlier draw: for judging a recipe once the suite's own
+    prompts for choosing settings are spent. Where the templates run out (held-out single objects
+    and colours share 176 texts), a draw has fewer, or none. Their ids name the draw
+    (``seen-d1-colors-004``).
+    """
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; splits are {', '.join(SPLITS)}")
+    if draw < 0:
+        raise ValueError(f"draw must be 0 (the suite) or a positive number, not {draw}")
+    taken = {p.text for d in range(draw) for p in build(split, d)}
+    size = DRAW_PROMPTS if draw else PROMPTS_PER_CATEGORY
     prompts: list[Prompt] = []
     for ci, category in enumerate(CATEGORIES):
-        rng = np.random.default_rng([SUITE_SEED, SPLITS.index(split), ci])
+        rng = np.random.default_rng([SUITE_SEED, SPLITS.index(split), ci] + ([draw] if draw else []))
         texts: list[str] = []
-        while len(texts) < PROMPTS_PER_CATEGORY:
+        misses = 0  # draws in a row that wrote nothing new: the templates have run out
+        while len(texts) < size and misses < 5000:
             bg = _pick(rng, BACKGROUND_SUFFIXES)
             text = _pick(rng, PREFIXES) + _body(category, split, rng) + bg
-            if text not in texts:
+            new = text not in texts and text not in taken
+            misses = 0 if new else misses + 1
+            if new:
                 texts.append(text)
+        name = f"{split}-d{draw}" if draw else split
         for i, text in enumerate(texts):
-            prompts.append(Prompt(f"{split}-{category}-{i:03d}", category, split, text, parse(text)))
+            prompts.append(Prompt(f"{name}-{category}-{i:03d}", category, split, text, parse(text)))
     return tuple(prompts)
 
 
-def all_prompts(splits: Iterable[str] = SPLITS) -> list[Prompt]:
-    return [p for s in splits for p in build(s)]
+def all_prompts(splits: Iterable[str] = SPLITS, draw: int = 0) -> list[Prompt]:
+    return [p for s in splits for p in build(s, draw)]
 
 
 def truth_constraints(prompt: Prompt, style: str = "flat") -> Constraints:
@@ -258,19 +275,21 @@ def evaluate(
     progress: bool = True,
     offset: int = 0,
     categories: Sequence[str] | None = None,
+    draw: int = 0,
 ) -> SuiteResult:
     """Score a generator: ``generate(prompt_text, n, seed)`` returns n pictures.
 
     ``limit`` takes the first ``limit`` prompts of every category (a quick look; the full
     suite is what reports should quote), after skipping ``offset`` of them (prompts for choosing a
-    recipe, apart from those a report quotes); ``categories`` keeps only those.
+    recipe, apart from those a report quotes); ``categories`` keeps only those; ``draw`` > 0
+    takes fresh prompts instead of the suite's (see ``build``).
     """
     from tqdm.auto import tqdm
 
     unknown = set(categories or ()) - set(CATEGORIES)
     if unknown:
         raise ValueError(f"unknown categories {sorted(unknown)}; categories are {', '.join(CATEGORIES)}")
-    chosen = [p for p in all_prompts(splits) if categories is None or p.category in categories]
+    chosen = [p for p in all_prompts(splits, draw) if categories is None or p.category in categories]
     prompts = limited(chosen, limit, offset)
     results: list[ImageResult] = []
     for p in tqdm(prompts, desc="GenEval-world", disable=not progress, unit="prompt"):
