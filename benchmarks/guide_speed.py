@@ -15,7 +15,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -27,21 +26,39 @@ REPORTS = Path(__file__).resolve().parent / "reports"
 
 
 def run(prompt: str, generator: str, seed: int, extra: tuple[str, ...] = ()) -> dict:
-    with tempfile.TemporaryDirectory() as out:
-        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    with tempfile.TemporaryDirectory() as out, tempfile.TemporaryFile() as err:
         t0 = time.time()
         cmd = [sys.executable, "-m", "promptism.cli", "guide", prompt, "--generator", generator, *extra]
-        subprocess.run([*cmd, "--seed", str(seed), "--out", out, "--quiet"], check=True, capture_output=True)
+        child = subprocess.Popen([*cmd, "--seed", str(seed), "--out", out, "--quiet"], stdout=err, stderr=err)
+        _, status, usage = os.wait4(child.pid, 0)  # this child's own peak, not the largest child's so far
+        child.returncode = os.waitstatus_to_exitcode(status)
         wall = time.time() - t0
-        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        if child.returncode:
+            err.seek(0)
+            raise SystemExit(f"{' '.join(cmd)} failed ({child.returncode}):\n{err.read().decode(errors='replace')}")
         meta = json.loads((Path(out) / f"{seed}.json").read_text())
     return {
         "seconds": meta["seconds"],
         "wall_s": round(wall, 2),
-        "peak_rss_mib": round(max(peak, before) / 1024, 1),
+        "peak_rss_mib": round(usage.ru_maxrss / 1024, 1),  # Linux reports KiB
         "canvas_kept": meta.get("canvas_kept"),
         "canvas_recoloured": meta.get("canvas_recoloured"),
     }
+
+
+def vqgan_settings() -> str:
+    """The vqgan generator's defaults in words, read from guide's own table."""
+    from promptism.guide.optimize import DEFAULTS
+
+    d = DEFAULTS["vqgan"]
+    reading = {"prior": "reading no prompt", "prompt": "reading the prompt"}[d["canvas"]]
+    pick = {"cosine": "cosine with the prompt", "contrast": "likelihood of the prompt among its contrast captions"}
+    return (
+        f"{d['steps']} steps with CLIP `{d['clips'][0]}` from one of 64 canvases mini-world draws {reading}, picked "
+        f"by CLIP's {pick[d['canvas_pick']]}, returned with no step where CLIP finds the prompt {d['keep_canvas']} "
+        f"likely among its contrast captions, else from the best of the {d['recolour']} best-picked canvases "
+        "recoloured (`--recolour`), kept likewise or stepped from"
+    )
 
 
 def main() -> int:
@@ -69,10 +86,7 @@ def main() -> int:
         "benchmark": "guide_speed",
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, PROMPTISM_THREADS={threads}",
         "prompt": args.prompt,
-        "settings": "defaults: 64 px, 16 cutouts; vqgan: 100 steps, CLIP world-v1, the likeliest of 64 canvases "
-        "mini-world draws, kept with no step where CLIP finds the prompt 0.9 likely, else the 4 likeliest "
-        "recoloured and the best kept likewise or stepped from; fft and pixels: 200 steps, "
-        "CLIP world",
+        "settings": f"defaults: 64 px, 16 cutouts; vqgan: {vqgan_settings()}; fft and pixels: 200 steps, CLIP world",
         "generators": rows,
     }
     REPORTS.mkdir(exist_ok=True)
@@ -81,14 +95,12 @@ def main() -> int:
         "# `promptism guide`: seconds and memory per picture",
         "",
         f"Measured by `benchmarks/guide_speed.py` on {report['machine']}: one 64 px picture of "
-        f'"{args.prompt}" with each generator\'s default settings (16 cutouts; vqgan: 100 steps with CLIP '
-        "`world-v1` from the likeliest of 64 canvases mini-world draws, returned with no step where CLIP finds "
-        "the prompt 0.9 likely on it, else from the best of the 4 likeliest recoloured (`--recolour`), kept "
-        "likewise or stepped from; `--keep-canvas 0` recolours and takes every step, the slowest case; fft and pixels: "
+        f'"{args.prompt}" with each generator\'s default settings (16 cutouts; vqgan: {vqgan_settings()}; '
+        "`--keep-canvas 0` recolours and takes every step, the slowest case; fft and pixels: "
         f"200 steps with CLIP `world`), {args.repeats} runs per generator (seeds 0 to {args.repeats - 1}), each in "
         "its own process.",
         "",
-        "| generator | seconds (the picture, median) | whole command (median) | peak memory (the largest run so far) "
+        "| generator | seconds (the picture, median) | whole command (median) | peak memory (the largest run) "
         "| canvases kept with no step | recoloured canvases taken |",
         "|---|---|---|---|---|---|",
     ]
