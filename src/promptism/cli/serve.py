@@ -165,7 +165,7 @@ def add_commands(sub) -> None:
         type=int,
         default=None,
         help="optimisation steps of every vqgan-clip and stylegan job that does not ask for its own "
-        "(default: promptism guide's, 200); --steps does not reach them",
+        "(default: each generator's own in promptism guide); --steps does not reach them",
     )
     sv.add_argument(
         "--upsampler-steps",
