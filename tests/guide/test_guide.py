@@ -169,6 +169,7 @@ def test_dream_raises_its_layer_and_its_prompt_and_keeps_pixels_valid(red_square
 def test_the_cli_writes_pictures_frames_and_a_gif_and_nothing_on_bad_input(red_square, tmp_path, capsys):
     out = tmp_path / "g"
     args = ["guide", "a red circle | a blue square:-0.5", "--out", str(out), "--steps", "6", "--cutn", "2", "-n", "2"]
+    args += ["--keep-canvas", "0"]  # every step taken, so that there are frames to save
     assert main([*args, "--save-every", "3", "--video", str(out / "v.gif"), "--quiet"]) == 0
     assert {p.name for p in out.iterdir()} >= {"0.png", "0.json", "1.png", "grid-0-2.png", "frames", "v.gif"}
     assert Image.open(out / "v.gif").n_frames == 2

@@ -136,10 +136,10 @@ def test_clip_picks_the_canvas_it_scores_highest_among_the_drawn_ones(monkeypatc
 def test_each_generator_takes_its_own_defaults_where_none_are_given():
     v = guide("a red square", steps=1, cutn=2, canvas_candidates=2).metadata[0]
     assert [c["name"] for c in v["clips"]] == ["world-v1"]
-    assert (v["settings"]["canvas"], v["settings"]["init_noise"], v["settings"]["lr"]) == ("prior", 0.0, 0.05)
+    assert (v["settings"]["canvas"], v["settings"]["init_noise"], v["settings"]["lr"]) == ("prompt", 0.0, 0.05)
     settings = v["settings"]
     # 4 canvases recoloured, but no more than the 2 drawn
-    assert (settings["canvas_pick"], settings["keep_canvas"], settings["recolour"]) == ("contrast", 0.9, 2)
+    assert (settings["canvas_pick"], settings["keep_canvas"], settings["recolour"]) == ("cosine", 0.9, 2)
     assert DEFAULTS["vqgan"]["recolour"] == 4
     f = guide("a red square", generator="fft", steps=1, cutn=2).metadata[0]
     assert [c["name"] for c in f["clips"]] == ["world"]

@@ -142,12 +142,13 @@ def test_a_recoloured_canvas_clip_believes_is_returned_as_the_vqgan_draws_it(mon
         seen.append((args, out))
         return out
 
-    # CLIP finds the prompt 0.5 likely on each of the 3 drawn canvases (none is kept) and certain
-    # on the recoloured one as the VQGAN draws it (kept)
+    # CLIP finds the prompt 0.5 likely on each of the 3 drawn canvases, which the contrast pick
+    # scores (none is kept), and certain on the recoloured one as the VQGAN draws it (kept)
     likely = iter([math.log(0.5)] * 3)
     monkeypatch.setattr(optimize, "_recoloured", spy)
     monkeypatch.setattr(optimize, "_contrast_score", lambda *a: next(likely, 0.0))
-    r = guide("a brown square", recolour=2, keep_canvas=0.9, seed=5, steps=2, cutn=2, canvas_candidates=3)
+    fast = dict(seed=5, steps=2, cutn=2, canvas="prior", canvas_candidates=3, canvas_pick="contrast")
+    r = guide("a brown square", recolour=2, keep_canvas=0.9, **fast)
     (args, (start, _, kept, changed)) = seen[0]
     assert r.metadata[0]["canvas_recoloured"] is changed
     assert kept is True and r.metadata[0]["canvas_kept"] is True

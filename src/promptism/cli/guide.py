@@ -193,10 +193,10 @@ def add_commands(sub) -> None:
         "--canvas",
         default=None,
         choices=("gray", "prior", "prompt"),
-        help="where --generator vqgan starts without --init: prior (default: a Scene World picture whose codes "
-        "the --mini model's transformer draws from the seed, reading no prompt), prompt (the same, but the "
-        "transformer reads the positive prompts, with the negative ones as its guidance's empty caption, at "
-        "promptism mini's default sampling settings) or gray (a gray canvas)",
+        help="where --generator vqgan starts without --init: prompt (default: a Scene World picture whose codes "
+        "the --mini model's transformer draws from the seed reading the positive prompts, with the negative ones "
+        "as its guidance's empty caption, at promptism mini's default sampling settings), prior (the same, but "
+        "the transformer reads no prompt) or gray (a gray canvas)",
     )
     g.add_argument(
         "--canvas-candidates",
@@ -209,9 +209,9 @@ def add_commands(sub) -> None:
         "--canvas-pick",
         default=None,
         choices=("cosine", "contrast"),
-        help="with --canvas prior or prompt: CLIP's score for that choice, contrast (the default: how likely CLIP finds each "
-        "prompt among its contrast captions, one colour, shape, number, place or background changed) or cosine "
-        "(the cosine with the prompts)",
+        help="with --canvas prior or prompt: CLIP's score for that choice, cosine (the default: the cosine with the "
+        "prompts) or contrast (how likely CLIP finds each prompt among its contrast captions, one colour, shape, "
+        "number, place or background changed)",
     )
     g.add_argument(
         "--stop-at",

@@ -29,16 +29,16 @@ from .prompts import Prompt, check_weights, parse_image_prompt, parse_prompts
 GENERATORS = {"vqgan": Codes, "pixels": Pixels, "fft": Spectrum, "stylegan": Styles}
 OPTIMIZERS = ("adam", "adamw", "sgd")
 # what guide's arguments left as None mean, generator by generator (the vqgan generator's are the
-# recipes experiments/guide/canvas-v1-gentle.toml, pick-contrast-keep.toml and recolour.toml; docs/experiments/guide.md
-# has each measurement)
+# recipes experiments/guide/canvas-v1-gentle.toml, pick-contrast-keep.toml, recolour.toml and
+# canvas-prompt-cosine-fresh1.toml; docs/experiments/guide.md has each measurement)
 _GRAY = dict(canvas="gray", canvas_pick="cosine", keep_canvas=0.0, keep_cosine=0.0, recolour=0)
 DEFAULTS = {
     "vqgan": dict(
         steps=100,
         lr=0.05,
         clips=("world-v1",),
-        canvas="prior",
-        canvas_pick="contrast",
+        canvas="prompt",
+        canvas_pick="cosine",
         keep_canvas=0.9,
         keep_cosine=0.0,
         recolour=4,
@@ -246,15 +246,16 @@ def guide(
     one colour, shape, number, relation or background changed; ``guide.contrast``); ``prior``: the
     weight of the code prior (vqgan only: the mini model ``mini``'s transformer, reading the empty
     caption, pulls each place towards the codes a world picture would hold there; ``guide.prior``);
-    ``canvas``: where the vqgan generator starts without ``init``: ``prior`` (its default: a picture
-    whose codes ``mini``'s transformer draws from the seed with the empty caption,
+    ``canvas``: where the vqgan generator starts without ``init``: ``prompt`` (its default: a picture
+    whose codes ``mini``'s transformer draws from the seed reading the positive text prompts, joined
+    by "and", with the negative ones in the empty caption's place, at ``promptism mini``'s default
+    sampling settings, the empty caption where there is no positive text prompt;
     ``canvas_candidates`` of them drawn and the one CLIP likes best by ``canvas_pick`` kept),
-    ``prompt`` (the same, but the transformer reads the positive text prompts, joined by "and", with
-    the negative ones in the empty caption's place, at ``promptism mini``'s default sampling
-    settings; the empty caption where there is no positive text prompt) or ``gray`` (a gray canvas's
-    codes); ``canvas_pick``: CLIP's score for that choice, ``cosine``
-    (the weighted cosine with the prompts) or ``contrast`` (how likely CLIP finds each prompt among
-    its contrast captions, as the contrast loss measures it; the cosine for prompts with none);
+    ``prior`` (the same, but the transformer reads the empty caption) or ``gray`` (a gray canvas's
+    codes); ``canvas_pick``: CLIP's score for that choice, ``cosine`` (the vqgan generator's
+    default: the weighted cosine with the prompts) or ``contrast`` (how likely CLIP finds each
+    prompt among its contrast captions, as the contrast loss measures it; the cosine for prompts
+    with none);
     ``stop_at``: end the steps early, before any step that would start from a picture on which
     CLIP finds the prompts at least this likely among their contrast captions (0: never; prompts
     with no contrast captions never stop); ``keep_canvas``: take no step at all from a drawn canvas
