@@ -24,6 +24,10 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
+from ..errors import PromptismError
+
+SCHEDULES = ("cosine", "constant")  # the learning rate after the warm-up
+
 
 @dataclass
 class LoopConfig:
@@ -33,6 +37,7 @@ class LoopConfig:
     weight_decay: float = 0.05
     betas: tuple[float, float] = (0.9, 0.98)  # Adam's; GANs want a small first one (StyleGAN2: 0, 0.99)
     warmup: int = 100
+    schedule: str = "cosine"  # after the warm-up: cosine (decays to 0 at the last step) or constant
     grad_clip: float = 1.0
     ema: float | None = None  # e.g. 0.999
     ema_warmup: bool = False  # decay min(ema, (1 + step) / (10 + step)): early EMA weights follow the model
@@ -40,6 +45,12 @@ class LoopConfig:
     log_every: int = 10
     seed: int = 0
     out: str = "runs/train"
+
+    def __post_init__(self):
+        if self.schedule not in SCHEDULES:
+            raise PromptismError(
+                f"unknown learning-rate schedule {self.schedule!r}; schedules are {', '.join(SCHEDULES)}"
+            )
 
 
 class Task(Protocol):
@@ -103,6 +114,8 @@ def model_device(model: torch.nn.Module) -> torch.device:
 def lr_at(step: int, cfg: LoopConfig) -> float:
     if step < cfg.warmup:
         return cfg.lr * (step + 1) / cfg.warmup
+    if cfg.schedule == "constant":  # StyleGAN2's habit: a GAN's two players keep their pace
+        return cfg.lr
     t = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
     return cfg.lr * 0.5 * (1 + math.cos(math.pi * min(t, 1.0)))
 
