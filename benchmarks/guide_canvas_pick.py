@@ -47,8 +47,7 @@ def measure(split: str, offset: int, limit: int, candidates: int, clip_name: str
         seed = suite.hash_id(p.id) % 2**32  # as guide_world.py seeds guide
         g = torch.Generator().manual_seed(seed)
         text = parse_prompts(p.text)
-        read = _canvas_captions(text) if canvas == "prompt" else ("", "")
-        drawn = drawn_canvases(mini, 64, g, candidates, *read)
+        drawn = drawn_canvases(mini, 64, g, candidates, *_canvas_captions(text, canvas))
         with torch.no_grad():
             targets = [(clip.encode_text([p.text]), torch.tensor([1.0]), _contrast_targets(clip, text), 0.0)]
             cosine = [_score([clip], targets, x[None]) for x in drawn]

@@ -291,10 +291,9 @@ def test_the_prompt_canvas_reads_the_positive_prompts_and_steers_from_the_negati
     from promptism.guide import optimize
     from promptism.guide import prior as prior_module
 
-    assert optimize._canvas_captions(optimize.parse_prompts("a red star | a blue star:2 | a yellow star:-1")) == (
-        "a blue star and a red star",
-        "a yellow star",
-    )
+    prompts = optimize.parse_prompts("a red star | a blue star:2 | a yellow star:-1")
+    assert optimize._canvas_captions(prompts, "prompt") == ("a blue star and a red star", "a yellow star")
+    assert optimize._canvas_captions(prompts, "prior") == ("", "")
     read, real = [], prior_module.drawn_canvases
 
     def spy(mini, size, g, n=1, caption="", negative=""):

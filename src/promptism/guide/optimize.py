@@ -340,7 +340,7 @@ def guide(
     pictures = [open_image(p.text, "image prompt").image for p in images]
     targets = []  # per CLIP: (embeddings (P, D), weights (P,), contrasts, the contrast loss's weight)
     drawing = canvas in DRAWN and init is None
-    caption, negative = _canvas_captions(text) if canvas == "prompt" else ("", "")
+    caption, negative = _canvas_captions(text, canvas)
     # the contrast captions serve the loss, the contrast pick, the kept canvas and the stop alike
     scoring = (drawing and (canvas_pick == "contrast" or keep_canvas > 0 or recolour > 0)) or stop_at > 0
     with torch.no_grad():
@@ -609,9 +609,12 @@ def _one(
     return to_images(final)[0], frames, info
 
 
-def _canvas_captions(text: list[Prompt]) -> tuple[str, str]:
-    """What mini's transformer reads for canvas "prompt": the positive text prompts, and the negative
-    ones in the empty caption's place, each joined by "and" (heaviest first)."""
+def _canvas_captions(text: list[Prompt], canvas: str) -> tuple[str, str]:
+    """What mini's transformer reads when it draws a canvas: for canvas "prompt", the positive text
+    prompts, and the negative ones in the empty caption's place, each joined by "and" (heaviest
+    first); for any other canvas, the empty caption alone."""
+    if canvas != "prompt":
+        return "", ""
 
     def joined(ps):
         return " and ".join(p.text for p in sorted(ps, key=lambda p: -abs(p.weight)))
