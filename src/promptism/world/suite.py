@@ -148,7 +148,7 @@ def build(split: str = "seen", draw: int = 0) -> tuple[Prompt, ...]:
     DRAW_PROMPTS fresh prompts per category from the same templates with its own seed, none of
     them a prompt of the suite or of an earlier draw: for judging a recipe once the suite's own
     prompts for choosing settings are spent. Where the templates run out (held-out single objects
-    and colours share 176 texts), a draw has fewer, or none. Their ids name the draw
+    and colours write the same few texts), a draw has fewer, or none. Their ids name the draw
     (``seen-d1-colors-004``).
     """
     if split not in SPLITS:
