@@ -54,7 +54,7 @@ def vqgan_settings() -> str:
     reading = {"prior": "reading no prompt", "prompt": "reading the prompt"}[d["canvas"]]
     pick = {"cosine": "cosine with the prompt", "contrast": "likelihood of the prompt among its contrast captions"}
     return (
-        f"{d['steps']} steps with CLIP `{d['clips'][0]}` from one of 64 canvases mini-world draws {reading}, picked "
+        f"{d['steps']} steps with CLIP {' and '.join(f'`{c}`' for c in d['clips'])} from one of 64 canvases mini-world draws {reading}, picked "
         f"by CLIP's {pick[d['canvas_pick']]}, returned with no step where CLIP finds the prompt {d['keep_canvas']} "
         f"likely among its contrast captions, else from the best of the {d['recolour']} best-picked canvases "
         "recoloured (`--recolour`), kept likewise or stepped from"
